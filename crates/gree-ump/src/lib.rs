@@ -1,0 +1,23 @@
+//! Typed Rust SDK for the Gree real-estate member open platform
+//! (格力地产会员开放平台, "UMP"), document V2.7.
+//!
+//! Everything under [`generated`] is produced by `cargo xtask regenerate` from
+//! `api-spec/gree-ump.yaml`; this file only arranges the public API.
+//!
+//! - [`models`]: enums and shared types (member info, order item, coupon…).
+//! - [`endpoints`]: one request type per endpoint; each implements
+//!   [`openplatform_runtime::Endpoint`], so one generic `send` serves all 21.
+//! - [`ErrorCode`]: every error code of the document, with message, category and
+//!   retryability.
+//! - [`PROTOCOL`]: the envelope, signing scheme, base URLs and token rules of the platform.
+
+// Generated code is formatted by the generator (prettyplease), deterministically and
+// without needing rustfmt installed; rustfmt would reflow it and make `xtask check` stale.
+#[rustfmt::skip]
+pub mod generated;
+
+pub use generated::errors::ErrorCode;
+pub use generated::{PROTOCOL, endpoints, models};
+/// Wire types the models use (exact money, Beijing-time dates…).
+pub use openplatform_runtime::wire;
+pub use openplatform_runtime::{ApiErrorCode, Endpoint, ErrorCategory, Paged, RequestError};

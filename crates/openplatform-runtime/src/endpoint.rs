@@ -1,0 +1,103 @@
+//! The descriptor every generated request type implements, so one generic `send` serves all.
+
+use crate::error_code::ApiErrorCode;
+use crate::validation::RequestError;
+use crate::wire::Tolerant;
+use serde::Serialize;
+
+/// HTTP verb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verb {
+    Get,
+    Post,
+}
+
+impl Verb {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+        }
+    }
+}
+
+/// Which credential a call needs besides the app signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Credential {
+    /// Signed with the app secret, identified by `app_id` (token issuance).
+    AppSignature,
+    /// Carries the refresh token (token refresh).
+    RefreshToken,
+    /// Carries the access token (every business call).
+    AccessToken,
+}
+
+/// Whether repeating a call is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Idempotency {
+    /// A read: repeating it changes nothing.
+    Read,
+    /// A write carrying an idempotency key: repeating it with the same key is safe.
+    Keyed,
+    /// A write without a key: repeating it may apply it twice.
+    Unsafe,
+}
+
+/// Static facts about one endpoint, from the spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointInfo {
+    /// The platform's method name, e.g. `wk.user.info.query`.
+    pub method: &'static str,
+    /// Section of the vendor document, e.g. `3.2`.
+    pub section: &'static str,
+    /// The verb the document's section states.
+    pub doc_verb: Verb,
+    /// The verb actually sent (see the spec's errata where it differs).
+    pub verb: Verb,
+    pub credential: Credential,
+    pub idempotency: Idempotency,
+    /// The request field that carries the idempotency key, for [`Idempotency::Keyed`].
+    pub idempotency_key: Option<&'static str>,
+    /// The most calls the document allows per day, where it states a limit.
+    pub daily_limit: Option<u32>,
+}
+
+/// A request value that the runtime can send: the body is its `Serialize` form.
+pub trait Endpoint: Serialize + Send + Sync {
+    /// The decoded `data` of a successful reply (decoded tolerantly: see [`Tolerant`]).
+    type Data: Tolerant + Send + 'static;
+
+    /// The error-code enum of the API this endpoint belongs to.
+    type Code: ApiErrorCode;
+
+    const INFO: EndpointInfo;
+
+    /// Checks the rules the type system cannot express (non-empty required strings,
+    /// "open_id or phone", fields required when another has a value) before any traffic.
+    fn validate(&self) -> Result<(), RequestError>;
+
+    /// The idempotency key's value, for [`Idempotency::Keyed`] endpoints.
+    fn idempotency_key(&self) -> Option<&str> {
+        None
+    }
+
+    /// Business parameters that travel in the query string rather than the body.
+    fn query_params(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+}
+
+/// A paged endpoint: the runtime can walk its pages.
+pub trait Paged: Endpoint + Clone {
+    /// One element of a page.
+    type Item: Send + 'static;
+
+    /// The page number this request asks for (1-based).
+    fn page_no(&self) -> i64;
+    /// The page size this request asks for, when set.
+    fn page_size(&self) -> Option<i64>;
+    /// The same request for another page.
+    fn with_page_no(&self, page_no: i64) -> Self;
+    /// The items of one page's `data`.
+    fn into_items(data: Self::Data) -> Vec<Self::Item>;
+}

@@ -1,0 +1,62 @@
+//! Errors found in a request before any network traffic.
+
+use std::fmt;
+
+/// A request that cannot be sent, naming what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// A required field is empty.
+    EmptyField {
+        method: &'static str,
+        field: &'static str,
+    },
+    /// None of the fields of which at least one is required is set.
+    OneOfMissing {
+        method: &'static str,
+        fields: &'static [&'static str],
+    },
+    /// `field` is required because `when` has the value `equals`.
+    RequiredIf {
+        method: &'static str,
+        field: &'static str,
+        when: &'static str,
+        equals: i64,
+    },
+    /// A field's value cannot be encoded for the wire.
+    Encoding {
+        method: &'static str,
+        field: &'static str,
+        reason: String,
+    },
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::EmptyField { method, field } => {
+                write!(f, "{method}: required field `{field}` is empty")
+            }
+            RequestError::OneOfMissing { method, fields } => {
+                let names: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+                write!(f, "{method}: one of {} must be set", names.join(" or "))
+            }
+            RequestError::RequiredIf {
+                method,
+                field,
+                when,
+                equals,
+            } => write!(
+                f,
+                "{method}: field `{field}` is required when `{when}` is {equals}"
+            ),
+            RequestError::Encoding {
+                method,
+                field,
+                reason,
+            } => write!(f, "{method}: field `{field}` cannot be encoded: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}

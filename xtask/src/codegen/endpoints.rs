@@ -1,0 +1,345 @@
+//! `endpoints.rs`: one request type per endpoint and its `Endpoint` (and `Paged`) impl.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::docs;
+use super::types::{ident, is_optional, rust_ty, struct_def};
+use crate::ir::{
+    Api, Credential, Data, Encoding, Endpoint, Field, Idempotency, Rule, StructStyle, Ty, Verb,
+};
+
+pub fn module(api: &Api) -> TokenStream {
+    let head = format!(
+        " Request types of {} {}: one per endpoint, each an `Endpoint` the runtime can send.",
+        api.title, api.doc_version
+    );
+    let items = api.endpoints.iter().map(endpoint);
+    quote! {
+        #![doc = #head]
+        #[allow(unused_imports)]
+        use super::models::*;
+        #(#items)*
+    }
+}
+
+fn verb(v: Verb) -> TokenStream {
+    match v {
+        Verb::Get => quote!(::openplatform_runtime::Verb::Get),
+        Verb::Post => quote!(::openplatform_runtime::Verb::Post),
+    }
+}
+
+fn data_ty(d: &Data) -> TokenStream {
+    match d {
+        Data::None => quote!(()),
+        Data::One(t) => rust_ty(t, &quote!()),
+        Data::List(t) => {
+            let t = rust_ty(t, &quote!());
+            quote!(Vec<#t>)
+        }
+    }
+}
+
+fn endpoint(e: &Endpoint) -> TokenStream {
+    let req = ident(&e.request.name);
+    let mut about = vec![format!(
+        "{} {} · `{}` · {}",
+        e.section,
+        docs::escape(&e.title),
+        e.method,
+        match e.idempotency {
+            Idempotency::Read => "a read (safe to retry)".to_string(),
+            Idempotency::Keyed => format!(
+                "a write made idempotent by `{}` (safe to retry with the same key)",
+                e.idempotency_key.as_deref().unwrap_or("?")
+            ),
+            Idempotency::Unsafe => "a write without idempotency key (never retried)".to_string(),
+        }
+    )];
+    if e.doc_verb != e.verb {
+        about.push(format!(
+            "The section says {}; it is sent as {} (see the spec's errata).",
+            e.doc_verb_str(),
+            e.verb_str()
+        ));
+    }
+    if let Some(rl) = &e.rate_limit_doc {
+        about.push(format!(
+            "Rate limit: {} ({}).",
+            docs::escape(rl),
+            e.daily_limit.unwrap_or(0)
+        ));
+    }
+    if !e.runtime_params.is_empty() {
+        let ps: Vec<String> = e.runtime_params.iter().map(|p| docs::code(p)).collect();
+        about.push(format!("Supplied by the runtime: {}.", ps.join(", ")));
+    }
+    for r in &e.rules {
+        about.push(match r {
+            Rule::OneOf { fields, doc, .. } => {
+                let names: Vec<String> = fields.iter().map(|(w, _)| docs::code(w)).collect();
+                format!("Rule: one of {} ({}).", names.join(", "), docs::escape(doc))
+            }
+            Rule::RequiredIf {
+                field,
+                when,
+                equals,
+                doc,
+            } => format!(
+                "Rule: {} is required when {} is {equals} ({}).",
+                docs::code(&field.0),
+                docs::code(&when.0),
+                docs::escape(doc)
+            ),
+        });
+    }
+    if !e.errors.is_empty() {
+        let codes: Vec<String> = e.errors.iter().map(|c| format!("`{c}`")).collect();
+        about.push(format!("Error codes: {}.", codes.join(", ")));
+    }
+    let def = struct_def(&e.request, &quote!(), &about);
+
+    let method = &e.method;
+    let section = &e.section;
+    let doc_verb = verb(e.doc_verb);
+    let send_verb = verb(e.verb);
+    let credential = match e.credential {
+        Credential::AppSignature => quote!(AppSignature),
+        Credential::RefreshToken => quote!(RefreshToken),
+        Credential::AccessToken => quote!(AccessToken),
+    };
+    let idempotency = match e.idempotency {
+        Idempotency::Read => quote!(Read),
+        Idempotency::Keyed => quote!(Keyed),
+        Idempotency::Unsafe => quote!(Unsafe),
+    };
+    let key_wire = e.idempotency_key.as_ref().and_then(|k| {
+        e.request
+            .fields
+            .iter()
+            .find(|f| &f.name == k)
+            .map(|f| f.wire.clone())
+    });
+    let key_wire = match key_wire {
+        Some(w) => quote!(Some(#w)),
+        None => quote!(None),
+    };
+    let daily = match e.daily_limit {
+        Some(n) => quote!(Some(#n)),
+        None => quote!(None),
+    };
+    let data = data_ty(&e.data);
+    let validate = validate_body(e);
+    let key_fn = match &e.idempotency_key {
+        Some(k) => {
+            let k = ident(k);
+            quote! {
+                fn idempotency_key(&self) -> Option<&str> {
+                    Some(&self.#k)
+                }
+            }
+        }
+        None => quote!(),
+    };
+    let query = query_fn(e);
+    let paged = paged_impl(e);
+    quote! {
+        #def
+
+        impl ::openplatform_runtime::Endpoint for #req {
+            type Data = #data;
+            type Code = super::errors::ErrorCode;
+
+            const INFO: ::openplatform_runtime::EndpointInfo = ::openplatform_runtime::EndpointInfo {
+                method: #method,
+                section: #section,
+                doc_verb: #doc_verb,
+                verb: #send_verb,
+                credential: ::openplatform_runtime::Credential::#credential,
+                idempotency: ::openplatform_runtime::Idempotency::#idempotency,
+                idempotency_key: #key_wire,
+                daily_limit: #daily,
+            };
+
+            fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
+                #validate
+            }
+
+            #key_fn
+            #query
+        }
+
+        #paged
+    }
+}
+
+fn field_by_name<'a>(e: &'a Endpoint, name: &str) -> Option<&'a Field> {
+    e.request.fields.iter().find(|f| f.name == name)
+}
+
+/// Checks, in order: required strings non-empty, comma-joined items encodable, rules.
+fn validate_body(e: &Endpoint) -> TokenStream {
+    let method = &e.method;
+    let mut checks = Vec::new();
+    for f in &e.request.fields {
+        let n = ident(&f.name);
+        let wire = &f.wire;
+        let optional = is_optional(f, StructStyle::Request);
+        if f.ty == Ty::String && !optional {
+            checks.push(quote! {
+                if self.#n.trim().is_empty() {
+                    return Err(::openplatform_runtime::RequestError::EmptyField { method: #method, field: #wire });
+                }
+            });
+        }
+        if f.encoding == Encoding::CommaJoined {
+            let items = if optional {
+                quote!(self.#n.as_deref().unwrap_or_default())
+            } else {
+                quote!(&self.#n)
+            };
+            checks.push(quote! {
+                if let Err(reason) = ::openplatform_runtime::wire::comma_joined::check(#items) {
+                    return Err(::openplatform_runtime::RequestError::Encoding { method: #method, field: #wire, reason });
+                }
+            });
+        }
+    }
+    for r in &e.rules {
+        match r {
+            Rule::OneOf { fields, .. } => {
+                let unset = fields.iter().map(|(_, name)| {
+                    let n = ident(name);
+                    match field_by_name(e, name).map(|f| &f.ty) {
+                        Some(Ty::String) => {
+                            quote!(self.#n.as_deref().is_none_or(|v| v.trim().is_empty()))
+                        }
+                        _ => quote!(self.#n.is_none()),
+                    }
+                });
+                let wires = fields.iter().map(|(w, _)| w);
+                checks.push(quote! {
+                    if #(#unset)&&* {
+                        return Err(::openplatform_runtime::RequestError::OneOfMissing { method: #method, fields: &[#(#wires),*] });
+                    }
+                });
+            }
+            Rule::RequiredIf {
+                field,
+                when,
+                equals,
+                ..
+            } => {
+                let f = ident(&field.1);
+                let fw = &field.0;
+                let w = ident(&when.1);
+                let ww = &when.0;
+                let when_field = field_by_name(e, &when.1);
+                let when_value = match when_field {
+                    Some(wf) if is_optional(wf, StructStyle::Request) => match wf.ty {
+                        Ty::Enum(_) => quote!(self.#w.map(|v| v.code())),
+                        _ => quote!(self.#w.map(i64::from)),
+                    },
+                    Some(wf) => match wf.ty {
+                        Ty::Enum(_) => quote!(Some(self.#w.code())),
+                        _ => quote!(Some(i64::from(self.#w))),
+                    },
+                    None => quote!(None::<i64>),
+                };
+                checks.push(quote! {
+                    if #when_value == Some(#equals) && self.#f.is_none() {
+                        return Err(::openplatform_runtime::RequestError::RequiredIf {
+                            method: #method, field: #fw, when: #ww, equals: #equals,
+                        });
+                    }
+                });
+            }
+        }
+    }
+    quote! {
+        #(#checks)*
+        Ok(())
+    }
+}
+
+fn query_fn(e: &Endpoint) -> TokenStream {
+    let q: Vec<&Field> = e.request.fields.iter().filter(|f| f.in_query).collect();
+    if q.is_empty() {
+        return quote!();
+    }
+    let pushes = q.iter().map(|f| {
+        let n = ident(&f.name);
+        let w = &f.wire;
+        if is_optional(f, StructStyle::Request) {
+            quote! {
+                if let Some(v) = &self.#n {
+                    params.push((#w, ::openplatform_runtime::wire::query_value(v)));
+                }
+            }
+        } else {
+            quote!(params.push((#w, ::openplatform_runtime::wire::query_value(&self.#n)));)
+        }
+    });
+    quote! {
+        fn query_params(&self) -> Vec<(&'static str, String)> {
+            let mut params = Vec::new();
+            #(#pushes)*
+            params
+        }
+    }
+}
+
+fn paged_impl(e: &Endpoint) -> TokenStream {
+    let (Some(p), Data::List(item)) = (&e.paging, &e.data) else {
+        return quote!();
+    };
+    let req = ident(&e.request.name);
+    let item = rust_ty(item, &quote!());
+    let (Some(no), Some(size)) = (field_by_name(e, &p.page_no), field_by_name(e, &p.page_size))
+    else {
+        return quote!();
+    };
+    let no_ident = ident(&no.name);
+    let size_ident = ident(&size.name);
+    let no_ty = rust_ty(&no.ty, &quote!());
+    let get_no = if is_optional(no, StructStyle::Request) {
+        quote!(self.#no_ident.map(i64::from).unwrap_or(1))
+    } else {
+        quote!(i64::from(self.#no_ident))
+    };
+    let get_size = if is_optional(size, StructStyle::Request) {
+        quote!(self.#size_ident.map(i64::from))
+    } else {
+        quote!(Some(i64::from(self.#size_ident)))
+    };
+    let converted = quote!(<#no_ty>::try_from(page_no).unwrap_or(<#no_ty>::MAX));
+    let set_no = if is_optional(no, StructStyle::Request) {
+        quote!(next.#no_ident = Some(#converted);)
+    } else {
+        quote!(next.#no_ident = #converted;)
+    };
+    quote! {
+        impl ::openplatform_runtime::Paged for #req {
+            type Item = #item;
+
+            fn page_no(&self) -> i64 {
+                #get_no
+            }
+
+            fn page_size(&self) -> Option<i64> {
+                #get_size
+            }
+
+            fn with_page_no(&self, page_no: i64) -> Self {
+                let mut next = self.clone();
+                #set_no
+                next
+            }
+
+            fn into_items(data: Self::Data) -> Vec<Self::Item> {
+                data
+            }
+        }
+    }
+}

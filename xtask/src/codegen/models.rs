@@ -1,0 +1,132 @@
+//! `models.rs`: the spec's enums and shared types (plus inline response objects).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::docs;
+use super::types::{ident, int, struct_def};
+use crate::ir::{Api, Enum};
+
+pub fn module(api: &Api) -> TokenStream {
+    let head = format!(
+        " Enumerations and shared types of {} {}.",
+        api.title, api.doc_version
+    );
+    let enums = api.enums.iter().map(enum_def);
+    let structs = api.structs.iter().map(|s| struct_def(s, &quote!(), &[]));
+    quote! {
+        #![doc = #head]
+        #(#enums)*
+        #(#structs)*
+    }
+}
+
+fn enum_def(e: &Enum) -> TokenStream {
+    let name = ident(&e.name);
+    let doc = docs::attrs(&[
+        docs::escape(&e.doc),
+        docs::escape(&e.gloss),
+        "Travels as an integer; values the document does not list decode as `Unknown`.".into(),
+    ]);
+    let variants = e.values.iter().map(|v| {
+        let n = ident(&v.name);
+        let d = docs::attrs(&[format!(
+            "`{}`: {} — {}",
+            v.value,
+            docs::escape(&v.doc),
+            docs::escape(&v.gloss)
+        )]);
+        quote!(#d #n,)
+    });
+    let to_code = e.values.iter().map(|v| {
+        let n = ident(&v.name);
+        let c = int(v.value);
+        quote!(Self::#n => #c,)
+    });
+    let from_code = e.values.iter().map(|v| {
+        let n = ident(&v.name);
+        let c = int(v.value);
+        quote!(#c => Self::#n,)
+    });
+    let doc_of = e.values.iter().map(|v| {
+        let n = ident(&v.name);
+        let d = &v.doc;
+        quote!(Self::#n => Some(#d),)
+    });
+    let known = e.values.iter().map(|v| {
+        let n = ident(&v.name);
+        quote!(Self::#n)
+    });
+    quote! {
+        #doc
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum #name {
+            #(#variants)*
+            /// A value the document does not list.
+            Unknown(i64),
+        }
+
+        impl #name {
+            /// Every value the document lists, in its order.
+            pub const KNOWN: &'static [Self] = &[#(#known),*];
+
+            /// The wire value.
+            pub const fn code(self) -> i64 {
+                match self {
+                    #(#to_code)*
+                    Self::Unknown(code) => code,
+                }
+            }
+
+            /// The variant for a wire value.
+            pub const fn from_code(code: i64) -> Self {
+                match code {
+                    #(#from_code)*
+                    other => Self::Unknown(other),
+                }
+            }
+
+            /// The document's wording for this value.
+            pub const fn doc(self) -> Option<&'static str> {
+                match self {
+                    #(#doc_of)*
+                    Self::Unknown(_) => None,
+                }
+            }
+        }
+
+        impl From<i64> for #name {
+            fn from(code: i64) -> Self {
+                Self::from_code(code)
+            }
+        }
+
+        impl From<#name> for i64 {
+            fn from(value: #name) -> i64 {
+                value.code()
+            }
+        }
+
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_i64(self.code())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer).map(Self::from_code)
+            }
+        }
+
+        impl ::openplatform_runtime::wire::Tolerant for #name {
+            fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Option<Self>, D::Error> {
+                <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(deserializer)
+                    .map(|code| code.map(Self::from_code))
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! `mod.rs`: declares the generated modules and the API's protocol facts.
+
+use heck::ToUpperCamelCase;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::GENERATOR;
+use super::types::ident;
+use crate::ir::Api;
+
+pub fn module(api: &Api) -> TokenStream {
+    let p = &api.protocol;
+    let head = format!(
+        " Generated from `{}` ({} {}, {}).",
+        api.spec_path, api.title, api.doc_version, api.gloss
+    );
+    let name = &api.name;
+    let doc_version = &api.doc_version;
+    let document = &api.document;
+    let spec = &api.spec_path;
+    let envelope = ident(&p.envelope.to_upper_camel_case());
+    let signing = ident(&p.signing.to_upper_camel_case());
+    let path = &p.path;
+    let base_urls = p.base_urls.iter().map(|(k, v)| quote!((#k, #v)));
+    let success = match p.success_code {
+        Some(c) => quote!(Some(#c)),
+        None => quote!(None),
+    };
+    let timestamp = ident(&p.timestamp.to_upper_camel_case());
+    let tolerance = match p.clock_tolerance_ms {
+        Some(t) => quote!(Some(#t)),
+        None => quote!(None),
+    };
+    let codes = &p.invalid_token_codes;
+    let patterns = &p.invalid_token_patterns;
+    let tokens = match &p.tokens {
+        None => quote!(None),
+        Some(t) => {
+            let (o, r, a, at, rt, atk, rtk, ek) = (
+                &t.obtain,
+                &t.refresh,
+                &t.app_id_param,
+                &t.access_token_param,
+                &t.refresh_token_param,
+                &t.access_token_key,
+                &t.refresh_token_key,
+                &t.expires_in_key,
+            );
+            let (al, rl) = (t.access_token_lifetime_s, t.refresh_token_lifetime_s);
+            let limit = |l: Option<u32>| match l {
+                Some(n) => quote!(Some(#n)),
+                None => quote!(None),
+            };
+            let (ol, fl) = (limit(t.obtain_daily_limit), limit(t.refresh_daily_limit));
+            quote!(Some(::openplatform_runtime::TokenProtocol {
+                obtain_method: #o,
+                refresh_method: #r,
+                app_id_param: #a,
+                access_token_param: #at,
+                refresh_token_param: #rt,
+                access_token_key: #atk,
+                refresh_token_key: #rtk,
+                expires_in_key: #ek,
+                access_token_lifetime_s: #al,
+                refresh_token_lifetime_s: #rl,
+                obtain_daily_limit: #ol,
+                refresh_daily_limit: #fl,
+            }))
+        }
+    };
+    let errata = api.errata_count;
+    let errata_doc = format!(
+        " How many errata (contradictions of the document, each decided) the spec records: {errata}."
+    );
+    quote! {
+        #![doc = #head]
+
+        pub mod endpoints;
+        pub mod errors;
+        pub mod models;
+        pub mod routes;
+
+        /// The spec file this code was generated from.
+        pub const SPEC: &str = #spec;
+        /// The vendor document the spec describes.
+        pub const DOCUMENT: &str = #document;
+        /// The generator that wrote this code.
+        pub const GENERATOR: &str = #GENERATOR;
+        #[doc = #errata_doc]
+        pub const ERRATA: usize = #errata;
+
+        /// Protocol facts of this API, for the runtime.
+        pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtime::ProtocolInfo {
+            api: #name,
+            doc_version: #doc_version,
+            envelope: ::openplatform_runtime::EnvelopeStyle::#envelope,
+            signing: ::openplatform_runtime::SigningScheme::#signing,
+            path_template: #path,
+            base_urls: &[#(#base_urls),*],
+            success_code: #success,
+            timestamp: ::openplatform_runtime::TimestampUnit::#timestamp,
+            clock_tolerance_ms: #tolerance,
+            invalid_token_codes: &[#(#codes),*],
+            invalid_token_patterns: &[#(#patterns),*],
+            tokens: #tokens,
+        };
+    }
+}

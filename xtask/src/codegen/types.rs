@@ -1,0 +1,260 @@
+//! Structs and their fields: the Rust type of a spec type, the serde attributes of an
+//! encoding, constructors and setters for request-style structs.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
+
+use super::docs;
+use crate::ir::{Encoding, Field, Struct, StructStyle, Ty};
+
+/// An integer literal without a type suffix (`200`, not `200i64`).
+pub fn int(value: i64) -> proc_macro2::Literal {
+    proc_macro2::Literal::i64_unsuffixed(value)
+}
+
+pub fn ident(name: &str) -> Ident {
+    Ident::new(name, Span::call_site())
+}
+
+/// The Rust type of a spec type; named types are resolved in `models`.
+pub fn rust_ty(ty: &Ty, models: &TokenStream) -> TokenStream {
+    let wire = quote!(::openplatform_runtime::wire);
+    match ty {
+        Ty::String => quote!(String),
+        Ty::Bool => quote!(bool),
+        Ty::I32 => quote!(i32),
+        Ty::I64 => quote!(i64),
+        Ty::Yuan => quote!(#wire::Yuan),
+        Ty::Date => quote!(#wire::BeijingDate),
+        Ty::DateTime => quote!(#wire::BeijingDateTime),
+        Ty::TimestampMs => quote!(#wire::TimestampMs),
+        Ty::Json => quote!(::serde_json::Value),
+        Ty::List(inner) => {
+            let inner = rust_ty(inner, models);
+            quote!(Vec<#inner>)
+        }
+        Ty::Enum(name) | Ty::Struct(name) => {
+            let name = ident(name);
+            quote!(#models #name)
+        }
+    }
+}
+
+fn ty_name(ty: &Ty) -> String {
+    match ty {
+        Ty::String => "string".into(),
+        Ty::Bool => "bool".into(),
+        Ty::I32 => "i32".into(),
+        Ty::I64 => "i64".into(),
+        Ty::Yuan => "yuan".into(),
+        Ty::Date => "date (yyyy-MM-dd)".into(),
+        Ty::DateTime => "datetime (yyyy-MM-dd HH:mm:ss, +08:00)".into(),
+        Ty::TimestampMs => "timestamp in milliseconds".into(),
+        Ty::Json => "JSON".into(),
+        Ty::List(inner) => format!("list of {}", ty_name(inner)),
+        Ty::Enum(n) | Ty::Struct(n) => n.clone(),
+    }
+}
+
+/// Whether the field is an `Option` in this struct.
+pub fn is_optional(field: &Field, style: StructStyle) -> bool {
+    style == StructStyle::Tolerant || !field.required
+}
+
+pub fn field_doc(field: &Field) -> TokenStream {
+    let mut facts = vec![format!("Wire: {}", docs::code(&field.wire))];
+    if !field.aliases.is_empty() {
+        let a: Vec<String> = field.aliases.iter().map(|a| docs::code(a)).collect();
+        facts.push(format!("also accepted: {}", a.join(", ")));
+    }
+    facts.push(ty_name(&field.ty));
+    match field.encoding {
+        Encoding::Plain => {}
+        Encoding::JsonString => facts.push("sent as JSON text inside a string".into()),
+        Encoding::CommaJoined => facts.push("sent comma-joined in one string".into()),
+        Encoding::Quoted => facts.push("sent as a string".into()),
+    }
+    if field.in_query {
+        facts.push("travels in the query string".into());
+    }
+    facts.push(if field.required {
+        "required (必选)".into()
+    } else {
+        "optional".into()
+    });
+    if let Some(ex) = &field.example
+        && !ex.trim().is_empty()
+    {
+        facts.push(format!("example: {}", docs::code(ex.trim())));
+    }
+    if let Some(d) = &field.default {
+        facts.push(format!("default: {}", docs::code(d.trim())));
+    }
+    docs::attrs(&[
+        docs::escape(&field.doc),
+        docs::escape(&field.gloss),
+        facts.join(" · "),
+    ])
+}
+
+fn field_attrs(field: &Field, style: StructStyle) -> TokenStream {
+    let optional = is_optional(field, style);
+    let mut parts: Vec<TokenStream> = Vec::new();
+    if field.name != field.wire {
+        let w = &field.wire;
+        parts.push(quote!(rename = #w));
+    }
+    for a in &field.aliases {
+        parts.push(quote!(alias = #a));
+    }
+    if field.in_query {
+        parts.push(quote!(skip_serializing));
+    } else if optional {
+        parts.push(quote!(skip_serializing_if = "Option::is_none"));
+    }
+    let enc = match field.encoding {
+        Encoding::Plain => None,
+        Encoding::JsonString => Some("json_string"),
+        Encoding::CommaJoined => Some("comma_joined"),
+        Encoding::Quoted => Some("quoted"),
+    };
+    if let Some(m) = enc
+        && !field.in_query
+    {
+        let path = format!("::openplatform_runtime::wire::{m}::serialize");
+        parts.push(quote!(serialize_with = #path));
+    }
+    let de_mod = enc.unwrap_or("tolerant");
+    let de_fn = if optional { "option" } else { "required" };
+    let path = format!("::openplatform_runtime::wire::{de_mod}::{de_fn}");
+    if optional {
+        parts.push(quote!(default));
+    }
+    parts.push(quote!(deserialize_with = #path));
+    quote!(#[serde(#(#parts),*)])
+}
+
+/// The struct definition plus its `Tolerant` impl and, for request style, `new` and setters.
+pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> TokenStream {
+    let name = ident(&s.name);
+    let mut paragraphs = vec![docs::escape(&s.doc), docs::escape(&s.gloss)];
+    paragraphs.extend(extra_docs.iter().cloned());
+    let doc = docs::attrs(&paragraphs);
+    let fields = s.fields.iter().map(|f| {
+        let fname = ident(&f.name);
+        let ty = rust_ty(&f.ty, models);
+        let ty = if is_optional(f, s.style) {
+            quote!(Option<#ty>)
+        } else {
+            ty
+        };
+        let fdoc = field_doc(f);
+        let attrs = field_attrs(f, s.style);
+        quote! {
+            #fdoc
+            #attrs
+            pub #fname: #ty,
+        }
+    });
+    let (derives, extra) = match s.style {
+        StructStyle::Tolerant => (
+            quote!(#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]),
+            quote! {
+                /// Keys the document does not list, kept so nothing the platform sends is lost.
+                #[serde(flatten)]
+                pub extra: ::openplatform_runtime::wire::Extra,
+            },
+        ),
+        // With nothing required, `new()` is the default (and clippy wants `Default`).
+        StructStyle::Request if s.fields.iter().all(|f| !f.required) => (
+            quote!(#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]),
+            quote!(),
+        ),
+        StructStyle::Request => (
+            quote!(#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]),
+            quote!(),
+        ),
+    };
+    let ctor = match s.style {
+        StructStyle::Request => request_ctor(s, models),
+        StructStyle::Tolerant => quote!(),
+    };
+    quote! {
+        #doc
+        #derives
+        #[non_exhaustive]
+        pub struct #name {
+            #(#fields)*
+            #extra
+        }
+
+        #ctor
+
+        impl ::openplatform_runtime::wire::Tolerant for #name {
+            fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Option<Self>, D::Error> {
+                <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
+            }
+        }
+    }
+}
+
+/// `new(required…)` and one chainable setter per optional field.
+fn request_ctor(s: &Struct, models: &TokenStream) -> TokenStream {
+    let name = ident(&s.name);
+    let required: Vec<&Field> = s.fields.iter().filter(|f| f.required).collect();
+    let params = required.iter().map(|f| {
+        let n = ident(&f.name);
+        let ty = rust_ty(&f.ty, models);
+        quote!(#n: impl Into<#ty>)
+    });
+    let inits = s.fields.iter().map(|f| {
+        let n = ident(&f.name);
+        if f.required {
+            quote!(#n: #n.into())
+        } else {
+            quote!(#n: None)
+        }
+    });
+    let setters = s.fields.iter().filter(|f| !f.required).map(|f| {
+        let n = ident(&f.name);
+        let ty = rust_ty(&f.ty, models);
+        let doc = docs::attrs(&[format!(
+            "Sets {} ({}).",
+            docs::code(&f.wire),
+            docs::escape(&f.gloss)
+        )]);
+        quote! {
+            #doc
+            #[must_use]
+            pub fn #n(mut self, value: impl Into<#ty>) -> Self {
+                self.#n = Some(value.into());
+                self
+            }
+        }
+    });
+    let ctor_doc = if required.is_empty() {
+        "A request with every optional field unset.".to_string()
+    } else {
+        let names: Vec<String> = required.iter().map(|f| docs::code(&f.wire)).collect();
+        format!("A request with its required fields: {}.", names.join(", "))
+    };
+    let ctor_doc = docs::attrs(&[ctor_doc]);
+    let allow = if required.len() > 7 {
+        quote!(#[allow(clippy::too_many_arguments)])
+    } else {
+        quote!()
+    };
+    quote! {
+        impl #name {
+            #ctor_doc
+            #allow
+            pub fn new(#(#params),*) -> Self {
+                Self { #(#inits),* }
+            }
+
+            #(#setters)*
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The validated model the code generators read: names resolved, types checked,
+//! everything in a deterministic order.
+
+/// One API, ready for code generation.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// Spec path relative to the workspace root, for headers.
+    pub spec_path: String,
+    pub name: String,
+    pub title: String,
+    pub gloss: String,
+    pub document: String,
+    pub doc_version: String,
+    /// Crate directory relative to the workspace root.
+    pub target: String,
+    pub protocol: Protocol,
+    pub enums: Vec<Enum>,
+    pub structs: Vec<Struct>,
+    pub endpoints: Vec<Endpoint>,
+    pub errors: Vec<ErrorCode>,
+    pub errata_count: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Protocol {
+    pub envelope: String,
+    pub signing: String,
+    pub path: String,
+    pub base_urls: Vec<(String, String)>,
+    pub success_code: Option<i64>,
+    pub timestamp: String,
+    pub clock_tolerance_ms: Option<u64>,
+    pub invalid_token_codes: Vec<i64>,
+    pub invalid_token_patterns: Vec<String>,
+    pub tokens: Option<Tokens>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub obtain: String,
+    pub refresh: String,
+    pub app_id_param: String,
+    pub access_token_param: String,
+    pub refresh_token_param: String,
+    pub access_token_key: String,
+    pub refresh_token_key: String,
+    pub expires_in_key: String,
+    pub access_token_lifetime_s: u64,
+    pub refresh_token_lifetime_s: u64,
+    pub obtain_daily_limit: Option<u32>,
+    pub refresh_daily_limit: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Enum {
+    pub name: String,
+    pub doc: String,
+    pub gloss: String,
+    pub values: Vec<EnumValue>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnumValue {
+    pub value: i64,
+    pub name: String,
+    pub doc: String,
+    pub gloss: String,
+}
+
+/// How a struct treats its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StructStyle {
+    /// Only ever sent: required fields are plain, set through `new`.
+    Request,
+    /// Received (or both): every field optional and decoded tolerantly, unknown keys kept.
+    Tolerant,
+}
+
+#[derive(Debug, Clone)]
+pub struct Struct {
+    pub name: String,
+    pub doc: String,
+    pub gloss: String,
+    pub fields: Vec<Field>,
+    pub style: StructStyle,
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub wire: String,
+    pub name: String,
+    pub ty: Ty,
+    pub required: bool,
+    pub in_query: bool,
+    pub encoding: Encoding,
+    pub aliases: Vec<String>,
+    pub doc: String,
+    pub gloss: String,
+    pub example: Option<String>,
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ty {
+    String,
+    Bool,
+    I32,
+    I64,
+    Yuan,
+    Date,
+    DateTime,
+    TimestampMs,
+    Json,
+    List(Box<Ty>),
+    Enum(String),
+    Struct(String),
+}
+
+impl Ty {
+    pub fn is_integer(&self) -> bool {
+        matches!(self, Ty::I32 | Ty::I64)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Plain,
+    JsonString,
+    CommaJoined,
+    Quoted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    AppSignature,
+    RefreshToken,
+    AccessToken,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    Read,
+    Keyed,
+    Unsafe,
+}
+
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub method: String,
+    pub name: String,
+    pub group: String,
+    pub section: String,
+    pub title: String,
+    pub gloss: String,
+    pub doc_verb: Verb,
+    pub verb: Verb,
+    pub credential: Credential,
+    pub idempotency: Idempotency,
+    /// Rust name of the field carrying the idempotency key.
+    pub idempotency_key: Option<String>,
+    pub daily_limit: Option<u32>,
+    pub rate_limit_doc: Option<String>,
+    pub paging: Option<Paging>,
+    /// The request type (fields the caller sets).
+    pub request: Struct,
+    /// Table rows the runtime fills (credentials, signature, timestamp).
+    pub runtime_params: Vec<String>,
+    pub rules: Vec<Rule>,
+    pub data: Data,
+    pub errors: Vec<i64>,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+        }
+    }
+}
+
+impl Endpoint {
+    pub fn doc_verb_str(&self) -> &'static str {
+        self.doc_verb.as_str()
+    }
+
+    pub fn verb_str(&self) -> &'static str {
+        self.verb.as_str()
+    }
+
+    /// `QueryMember` for `query_member`.
+    pub fn type_stem(&self) -> String {
+        heck::ToUpperCamelCase::to_upper_camel_case(self.name.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Paging {
+    /// Rust names of the request's paging fields.
+    pub page_no: String,
+    pub page_size: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Rule {
+    OneOf {
+        /// (wire, rust) names.
+        fields: Vec<(String, String)>,
+        error: Option<i64>,
+        doc: String,
+    },
+    RequiredIf {
+        field: (String, String),
+        when: (String, String),
+        equals: i64,
+        doc: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum Data {
+    None,
+    One(Ty),
+    List(Ty),
+}
+
+#[derive(Debug, Clone)]
+pub struct ErrorCode {
+    pub code: i64,
+    pub name: String,
+    pub message: String,
+    pub gloss: String,
+    pub group: String,
+    pub category: String,
+    pub retryable: bool,
+    pub sections: Vec<String>,
+}

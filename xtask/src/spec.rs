@@ -1,0 +1,249 @@
+//! The spec file as written: a serde mirror of `api-spec/README.md`, key by key.
+//!
+//! Unknown keys are errors (`deny_unknown_fields`), so a typo in the YAML never silently
+//! drops information. Values that semantic checks report on are `Spanned`, so an error
+//! can name the line of the YAML.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+pub type Line<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecFile {
+    pub format: Line<u32>,
+    pub api: ApiSection,
+    pub protocol: ProtocolSection,
+    #[serde(default)]
+    pub enums: BTreeMap<String, Line<EnumSpec>>,
+    #[serde(default)]
+    pub types: BTreeMap<String, Line<TypeSpec>>,
+    pub endpoints: Vec<Line<EndpointSpec>>,
+    pub errors: Vec<Line<ErrorSpec>>,
+    #[serde(default)]
+    pub errata: Vec<Line<ErratumSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    pub name: String,
+    pub title: String,
+    pub gloss: String,
+    pub document: String,
+    pub doc_version: String,
+    pub target: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolSection {
+    pub envelope: Line<String>,
+    pub signing: Line<String>,
+    pub path: String,
+    #[serde(default)]
+    pub base_urls: BTreeMap<String, String>,
+    #[serde(default)]
+    pub success_code: Option<i64>,
+    pub timestamp: Line<String>,
+    #[serde(default)]
+    pub clock_tolerance_ms: Option<u64>,
+    #[serde(default)]
+    pub invalid_token: Option<InvalidTokenSpec>,
+    #[serde(default)]
+    pub common_params: Vec<Line<FieldSpec>>,
+    #[serde(default)]
+    pub tokens: Option<Line<TokensSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensSpec {
+    pub obtain: String,
+    pub refresh: String,
+    pub app_id_param: String,
+    pub access_token_param: String,
+    pub refresh_token_param: String,
+    pub access_token_key: String,
+    pub refresh_token_key: String,
+    pub expires_in_key: String,
+    pub access_token_lifetime_s: u64,
+    pub refresh_token_lifetime_s: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvalidTokenSpec {
+    #[serde(default)]
+    pub codes: Vec<i64>,
+    #[serde(default)]
+    pub message_patterns: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnumSpec {
+    pub doc: String,
+    pub gloss: String,
+    pub values: Vec<Line<EnumValueSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnumValueSpec {
+    pub value: i64,
+    pub name: String,
+    pub doc: String,
+    pub gloss: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeSpec {
+    pub doc: String,
+    pub gloss: String,
+    pub fields: Vec<Line<FieldSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    pub wire: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub ty: Line<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, rename = "in")]
+    pub location: Option<Line<String>>,
+    #[serde(default)]
+    pub encoding: Option<Line<String>>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub supplied_by: Option<Line<String>>,
+    pub doc: String,
+    pub gloss: String,
+    #[serde(default)]
+    pub example: Option<String>,
+    #[serde(default)]
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSpec {
+    pub method: String,
+    pub name: String,
+    pub group: String,
+    pub section: String,
+    pub title: String,
+    pub gloss: String,
+    pub doc_verb: Line<String>,
+    pub verb: Line<String>,
+    pub credential: Line<String>,
+    pub idempotency: Line<String>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitSpec>,
+    #[serde(default)]
+    pub paging: Option<Line<PagingSpec>>,
+    pub request: RequestSpec,
+    pub response: Line<ResponseSpec>,
+    #[serde(default)]
+    pub errors: Vec<Line<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    pub max: u32,
+    pub per: String,
+    pub doc: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagingSpec {
+    pub page_no: String,
+    pub page_size: String,
+    pub total: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    #[serde(default)]
+    pub fields: Vec<Line<FieldSpec>>,
+    #[serde(default)]
+    pub rules: Vec<Line<RuleSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    #[serde(default)]
+    pub one_of: Option<Vec<String>>,
+    #[serde(default)]
+    pub required_if: Option<RequiredIfSpec>,
+    #[serde(default)]
+    pub error: Option<i64>,
+    pub doc: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredIfSpec {
+    pub field: String,
+    pub when: String,
+    pub equals: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseSpec {
+    pub data: DataSpec,
+    #[serde(default)]
+    pub fields: Vec<Line<FieldSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    #[serde(default, rename = "type")]
+    pub ty: Option<String>,
+    #[serde(default)]
+    pub list: Option<String>,
+    #[serde(default)]
+    pub none: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorSpec {
+    pub code: i64,
+    pub name: String,
+    pub message: String,
+    pub gloss: String,
+    pub group: String,
+    pub category: Line<String>,
+    pub retryable: bool,
+    #[serde(default)]
+    pub sections: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErratumSpec {
+    pub id: String,
+    pub sections: Vec<String>,
+    pub topic: String,
+    pub doc_says: String,
+    pub decision: String,
+    pub reason: String,
+}

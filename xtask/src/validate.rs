@@ -1,0 +1,943 @@
+//! Spec → validated model. Every problem is reported with the spec's path, the line and
+//! the place in the document tree, and all problems are reported at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+use serde_saphyr::Location;
+
+use crate::ir::{
+    Api, Credential, Data, Encoding, Endpoint, Enum, EnumValue, ErrorCode, Field, Idempotency,
+    Paging, Protocol, Rule, Struct, StructStyle, Ty, Verb,
+};
+use crate::spec::{FieldSpec, Line, SpecFile};
+
+/// The spec format version this generator reads.
+pub const FORMAT: u32 = 1;
+
+const CATEGORIES: &[&str] = &[
+    "busy",
+    "invalid_request",
+    "not_found",
+    "conflict",
+    "limit",
+    "auth",
+    "business",
+    "unknown",
+];
+
+/// All problems found in one spec.
+#[derive(Debug)]
+pub struct SpecErrors {
+    pub path: String,
+    pub problems: Vec<(Option<Location>, String)>,
+}
+
+impl fmt::Display for SpecErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}: {} problem(s)", self.path, self.problems.len())?;
+        for (loc, msg) in &self.problems {
+            match loc {
+                Some(l) if l.line() > 0 => {
+                    writeln!(f, "  {}:{}:{}: {msg}", self.path, l.line(), l.column())?
+                }
+                _ => writeln!(f, "  {}: {msg}", self.path)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecErrors {}
+
+/// Parses and validates one spec's text.
+pub fn load(path: &str, text: &str) -> Result<Api, SpecErrors> {
+    let spec: SpecFile = serde_saphyr::from_str(text).map_err(|e| SpecErrors {
+        path: path.to_string(),
+        problems: vec![(None, format!("not a valid spec: {e}"))],
+    })?;
+    let mut v = Validator {
+        problems: Vec::new(),
+        enums: spec.enums.keys().cloned().collect(),
+        types: spec.types.keys().cloned().collect(),
+    };
+    let api = v.api(path, &spec);
+    if v.problems.is_empty() {
+        Ok(api)
+    } else {
+        Err(SpecErrors {
+            path: path.to_string(),
+            problems: v.problems,
+        })
+    }
+}
+
+struct Validator {
+    problems: Vec<(Option<Location>, String)>,
+    enums: BTreeSet<String>,
+    types: BTreeSet<String>,
+}
+
+fn is_upper_camel(s: &str) -> bool {
+    !s.is_empty() && s.to_upper_camel_case() == s
+}
+
+fn is_snake_ident(s: &str) -> bool {
+    !s.is_empty()
+        && s.to_snake_case() == s
+        && s.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && syn::parse_str::<syn::Ident>(s).is_ok()
+}
+
+impl Validator {
+    fn problem(&mut self, loc: Option<Location>, msg: impl Into<String>) {
+        self.problems.push((loc, msg.into()));
+    }
+
+    fn api(&mut self, path: &str, spec: &SpecFile) -> Api {
+        if spec.format.value != FORMAT {
+            self.problem(
+                Some(spec.format.referenced),
+                format!(
+                    "format {} is not supported (this generator reads format {FORMAT})",
+                    spec.format.value
+                ),
+            );
+        }
+        let protocol = self.protocol(spec);
+        let enums = self.enums(spec);
+        let errors = self.errors(spec);
+        let known_codes: BTreeSet<i64> = errors.iter().map(|e| e.code).collect();
+
+        let mut structs = Vec::new();
+        for (name, t) in &spec.types {
+            let place = format!("types.{name}");
+            if !is_upper_camel(name) {
+                self.problem(
+                    Some(t.referenced),
+                    format!("{place}: type names are UpperCamelCase"),
+                );
+            }
+            let fields = self.fields(&place, &t.value.fields);
+            structs.push(Struct {
+                name: name.clone(),
+                doc: t.value.doc.clone(),
+                gloss: t.value.gloss.clone(),
+                fields,
+                style: StructStyle::Tolerant,
+            });
+        }
+
+        let mut endpoints = Vec::new();
+        let mut seen_method = BTreeMap::new();
+        let mut seen_name = BTreeMap::new();
+        let mut seen_section = BTreeMap::new();
+        for (i, e) in spec.endpoints.iter().enumerate() {
+            let place = format!("endpoints[{i}] ({})", e.value.method);
+            for (seen, key, what) in [
+                (&mut seen_method, &e.value.method, "method"),
+                (&mut seen_name, &e.value.name, "name"),
+                (&mut seen_section, &e.value.section, "section"),
+            ] {
+                if let Some(prev) = seen.insert(key.clone(), i) {
+                    self.problems.push((
+                        Some(e.referenced),
+                        format!("{place}: duplicate {what} `{key}` (also endpoints[{prev}])"),
+                    ));
+                }
+            }
+            if let Some(ep) = self.endpoint(&place, e, &known_codes, &mut structs) {
+                endpoints.push(ep);
+            }
+        }
+        if endpoints.is_empty() && spec.endpoints.is_empty() {
+            self.problem(None, "endpoints: the spec declares no endpoint");
+        }
+
+        let mut ids = BTreeSet::new();
+        for (i, e) in spec.errata.iter().enumerate() {
+            if !ids.insert(e.value.id.clone()) {
+                self.problem(
+                    Some(e.referenced),
+                    format!("errata[{i}]: duplicate id `{}`", e.value.id),
+                );
+            }
+            if e.value.decision.trim().is_empty() || e.value.reason.trim().is_empty() {
+                self.problem(
+                    Some(e.referenced),
+                    format!(
+                        "errata[{i}] ({}): decision and reason are required",
+                        e.value.id
+                    ),
+                );
+            }
+        }
+
+        let protocol = Protocol {
+            tokens: self.tokens(spec, &endpoints),
+            ..protocol
+        };
+        mark_styles(&mut structs, &endpoints);
+        structs.sort_by(|a, b| a.name.cmp(&b.name));
+
+        Api {
+            spec_path: path.to_string(),
+            name: spec.api.name.clone(),
+            title: spec.api.title.clone(),
+            gloss: spec.api.gloss.clone(),
+            document: spec.api.document.clone(),
+            doc_version: spec.api.doc_version.clone(),
+            target: spec.api.target.clone(),
+            protocol,
+            enums,
+            structs,
+            endpoints,
+            errors,
+            errata_count: spec.errata.len(),
+        }
+    }
+
+    fn protocol(&mut self, spec: &SpecFile) -> Protocol {
+        let p = &spec.protocol;
+        for (what, v) in [("envelope", &p.envelope), ("signing", &p.signing)] {
+            if !is_snake_ident(&v.value) {
+                self.problem(
+                    Some(v.referenced),
+                    format!(
+                        "protocol.{what}: `{}` is not a snake_case name of a runtime {what}",
+                        v.value
+                    ),
+                );
+            }
+        }
+        if !matches!(p.timestamp.value.as_str(), "milliseconds" | "seconds") {
+            self.problem(
+                Some(p.timestamp.referenced),
+                format!(
+                    "protocol.timestamp: `{}` is neither milliseconds nor seconds",
+                    p.timestamp.value
+                ),
+            );
+        }
+        if !p.path.contains("{method}") {
+            self.problem(None, "protocol.path: the template has no `{method}`");
+        }
+        // Documented for completeness; the runtime supplies them.
+        let _ = self.fields("protocol.common_params", &p.common_params);
+        let invalid = p.invalid_token.as_ref();
+        Protocol {
+            envelope: p.envelope.value.clone(),
+            signing: p.signing.value.clone(),
+            path: p.path.clone(),
+            base_urls: p
+                .base_urls
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            success_code: p.success_code,
+            timestamp: p.timestamp.value.clone(),
+            clock_tolerance_ms: p.clock_tolerance_ms,
+            invalid_token_codes: invalid.map(|i| i.codes.clone()).unwrap_or_default(),
+            invalid_token_patterns: invalid
+                .map(|i| i.message_patterns.clone())
+                .unwrap_or_default(),
+            tokens: None,
+        }
+    }
+
+    /// The token block must name an app-signed endpoint and a refresh-token endpoint.
+    fn tokens(&mut self, spec: &SpecFile, endpoints: &[Endpoint]) -> Option<crate::ir::Tokens> {
+        let t = spec.protocol.tokens.as_ref()?;
+        let loc = Some(t.referenced);
+        let mut find = |method: &str, credential: Credential, what: &str| {
+            let found = endpoints
+                .iter()
+                .find(|e| e.method == method && e.credential == credential);
+            if found.is_none() {
+                self.problem(
+                    loc,
+                    format!(
+                        "protocol.tokens.{what}: `{method}` is not an endpoint with credential {credential:?}"
+                    ),
+                );
+            }
+            found.map(|e| e.daily_limit)
+        };
+        let obtain_daily_limit = find(&t.value.obtain, Credential::AppSignature, "obtain")?;
+        let refresh_daily_limit = find(&t.value.refresh, Credential::RefreshToken, "refresh")?;
+        let v = &t.value;
+        Some(crate::ir::Tokens {
+            obtain: v.obtain.clone(),
+            refresh: v.refresh.clone(),
+            app_id_param: v.app_id_param.clone(),
+            access_token_param: v.access_token_param.clone(),
+            refresh_token_param: v.refresh_token_param.clone(),
+            access_token_key: v.access_token_key.clone(),
+            refresh_token_key: v.refresh_token_key.clone(),
+            expires_in_key: v.expires_in_key.clone(),
+            access_token_lifetime_s: v.access_token_lifetime_s,
+            refresh_token_lifetime_s: v.refresh_token_lifetime_s,
+            obtain_daily_limit,
+            refresh_daily_limit,
+        })
+    }
+
+    fn enums(&mut self, spec: &SpecFile) -> Vec<Enum> {
+        let mut out = Vec::new();
+        for (name, e) in &spec.enums {
+            let place = format!("enums.{name}");
+            if !is_upper_camel(name) {
+                self.problem(
+                    Some(e.referenced),
+                    format!("{place}: enum names are UpperCamelCase"),
+                );
+            }
+            if self.types.contains(name) {
+                self.problem(
+                    Some(e.referenced),
+                    format!("{place}: `{name}` is declared both as an enum and as a type"),
+                );
+            }
+            let mut values = BTreeSet::new();
+            let mut names = BTreeSet::new();
+            let mut vs = Vec::new();
+            for v in &e.value.values {
+                if !values.insert(v.value.value) {
+                    self.problem(
+                        Some(v.referenced),
+                        format!("{place}: duplicate value {}", v.value.value),
+                    );
+                }
+                if !is_upper_camel(&v.value.name) || v.value.name == "Unknown" {
+                    self.problem(
+                        Some(v.referenced),
+                        format!(
+                            "{place}: variant `{}` must be UpperCamelCase and not `Unknown`",
+                            v.value.name
+                        ),
+                    );
+                }
+                if !names.insert(v.value.name.clone()) {
+                    self.problem(
+                        Some(v.referenced),
+                        format!("{place}: duplicate variant `{}`", v.value.name),
+                    );
+                }
+                vs.push(EnumValue {
+                    value: v.value.value,
+                    name: v.value.name.clone(),
+                    doc: v.value.doc.clone(),
+                    gloss: v.value.gloss.clone(),
+                });
+            }
+            if vs.is_empty() {
+                self.problem(Some(e.referenced), format!("{place}: no values"));
+            }
+            out.push(Enum {
+                name: name.clone(),
+                doc: e.value.doc.clone(),
+                gloss: e.value.gloss.clone(),
+                values: vs,
+            });
+        }
+        out
+    }
+
+    fn errors(&mut self, spec: &SpecFile) -> Vec<ErrorCode> {
+        let mut codes = BTreeMap::new();
+        let mut names = BTreeMap::new();
+        let mut out = Vec::new();
+        for (i, e) in spec.errors.iter().enumerate() {
+            let v = &e.value;
+            let place = format!("errors[{i}] ({})", v.code);
+            if let Some(prev) = codes.insert(v.code, i) {
+                self.problem(
+                    Some(e.referenced),
+                    format!("{place}: duplicate code {} (also errors[{prev}])", v.code),
+                );
+            }
+            if let Some(prev) = names.insert(v.name.clone(), i) {
+                self.problem(
+                    Some(e.referenced),
+                    format!("{place}: duplicate name `{}` (also errors[{prev}])", v.name),
+                );
+            }
+            if !is_upper_camel(&v.name) || v.name == "Unknown" {
+                self.problem(
+                    Some(e.referenced),
+                    format!(
+                        "{place}: name `{}` must be UpperCamelCase and not `Unknown`",
+                        v.name
+                    ),
+                );
+            }
+            if !CATEGORIES.contains(&v.category.value.as_str()) {
+                self.problem(
+                    Some(v.category.referenced),
+                    format!(
+                        "{place}: unknown category `{}` (known: {})",
+                        v.category.value,
+                        CATEGORIES.join(", ")
+                    ),
+                );
+            }
+            out.push(ErrorCode {
+                code: v.code,
+                name: v.name.clone(),
+                message: v.message.clone(),
+                gloss: v.gloss.clone(),
+                group: v.group.clone(),
+                category: v.category.value.clone(),
+                retryable: v.retryable,
+                sections: v.sections.clone(),
+            });
+        }
+        out.sort_by_key(|e| e.code);
+        out
+    }
+
+    fn ty(&mut self, place: &str, t: &Line<String>) -> Option<Ty> {
+        match self.parse_ty(t.value.trim()) {
+            Some(ty) => Some(ty),
+            None => {
+                let mut known: Vec<String> = [
+                    "string",
+                    "bool",
+                    "i32",
+                    "i64",
+                    "yuan",
+                    "date",
+                    "datetime",
+                    "timestamp_ms",
+                    "json",
+                    "list<T>",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                known.extend(self.enums.iter().cloned());
+                known.extend(self.types.iter().cloned());
+                self.problem(
+                    Some(t.referenced),
+                    format!(
+                        "{place}: unknown type `{}` (known: {})",
+                        t.value,
+                        known.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn parse_ty(&self, s: &str) -> Option<Ty> {
+        Some(match s {
+            "string" => Ty::String,
+            "bool" => Ty::Bool,
+            "i32" => Ty::I32,
+            "i64" => Ty::I64,
+            "yuan" => Ty::Yuan,
+            "date" => Ty::Date,
+            "datetime" => Ty::DateTime,
+            "timestamp_ms" => Ty::TimestampMs,
+            "json" => Ty::Json,
+            _ => {
+                if let Some(inner) = s.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
+                    Ty::List(Box::new(self.parse_ty(inner.trim())?))
+                } else if self.enums.contains(s) {
+                    Ty::Enum(s.to_string())
+                } else if self.types.contains(s) {
+                    Ty::Struct(s.to_string())
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+
+    /// Validates a field list; fields the runtime supplies are dropped.
+    fn fields(&mut self, place: &str, specs: &[Line<FieldSpec>]) -> Vec<Field> {
+        self.fields_split(place, specs).0
+    }
+
+    /// Returns (caller fields, wire names of runtime-supplied fields).
+    fn fields_split(
+        &mut self,
+        place: &str,
+        specs: &[Line<FieldSpec>],
+    ) -> (Vec<Field>, Vec<String>) {
+        let mut out = Vec::new();
+        let mut runtime = Vec::new();
+        let mut wires = BTreeSet::new();
+        let mut names = BTreeSet::new();
+        for f in specs {
+            let loc = Some(f.referenced);
+            let s = &f.value;
+            let fplace = format!("{place} field `{}`", s.wire);
+            if s.wire.trim().is_empty() {
+                self.problem(loc, format!("{place}: a field has an empty `wire` name"));
+                continue;
+            }
+            if !wires.insert(s.wire.clone()) {
+                self.problem(loc, format!("{fplace}: duplicate wire name"));
+            }
+            if s.doc.trim().is_empty() || s.gloss.trim().is_empty() {
+                self.problem(
+                    loc,
+                    format!("{fplace}: `doc` and `gloss` must not be empty"),
+                );
+            }
+            if let Some(by) = &s.supplied_by {
+                if by.value != "runtime" {
+                    self.problem(
+                        Some(by.referenced),
+                        format!(
+                            "{fplace}: supplied_by must be `runtime`, not `{}`",
+                            by.value
+                        ),
+                    );
+                }
+                runtime.push(s.wire.clone());
+                continue;
+            }
+            let name = s.name.clone().unwrap_or_else(|| s.wire.to_snake_case());
+            if !is_snake_ident(&name) {
+                self.problem(
+                    loc,
+                    format!(
+                        "{fplace}: Rust name `{name}` is not a snake_case identifier (or is a keyword); set `name:`"
+                    ),
+                );
+            }
+            if name == "extra" {
+                self.problem(loc, format!("{fplace}: the Rust name `extra` is reserved"));
+            }
+            if !names.insert(name.clone()) {
+                self.problem(loc, format!("{fplace}: duplicate Rust name `{name}`"));
+            }
+            let Some(ty) = self.ty(&fplace, &s.ty) else {
+                continue;
+            };
+            let in_query = match s
+                .location
+                .as_ref()
+                .map(|l| (l.value.as_str(), l.referenced))
+            {
+                None | Some(("body", _)) => false,
+                Some(("query", _)) => true,
+                Some((other, at)) => {
+                    self.problem(
+                        Some(at),
+                        format!("{fplace}: `in` must be body or query, not `{other}`"),
+                    );
+                    false
+                }
+            };
+            let encoding = match s.encoding.as_ref() {
+                None => Encoding::Plain,
+                Some(e) => {
+                    let enc = match e.value.as_str() {
+                        "plain" => Some(Encoding::Plain),
+                        "json_string" => Some(Encoding::JsonString),
+                        "comma_joined" => Some(Encoding::CommaJoined),
+                        "quoted" => Some(Encoding::Quoted),
+                        _ => None,
+                    };
+                    let fits = match (enc, &ty) {
+                        (None, _) => {
+                            self.problem(
+                                Some(e.referenced),
+                                format!(
+                                    "{fplace}: unknown encoding `{}` (known: plain, json_string, comma_joined, quoted)",
+                                    e.value
+                                ),
+                            );
+                            true
+                        }
+                        (Some(Encoding::Plain), _) => true,
+                        (Some(Encoding::JsonString), t) => {
+                            matches!(t, Ty::List(_) | Ty::Struct(_) | Ty::Json)
+                        }
+                        (Some(Encoding::CommaJoined), Ty::List(inner)) => {
+                            matches!(**inner, Ty::String | Ty::I32 | Ty::I64)
+                        }
+                        (Some(Encoding::CommaJoined), _) => false,
+                        (Some(Encoding::Quoted), t) => {
+                            matches!(t, Ty::I32 | Ty::I64 | Ty::Yuan | Ty::Bool | Ty::Enum(_))
+                        }
+                    };
+                    if !fits {
+                        self.problem(
+                            Some(e.referenced),
+                            format!(
+                                "{fplace}: encoding `{}` does not apply to type `{}`",
+                                e.value, s.ty.value
+                            ),
+                        );
+                    }
+                    enc.unwrap_or(Encoding::Plain)
+                }
+            };
+            out.push(Field {
+                wire: s.wire.clone(),
+                name,
+                ty,
+                required: s.required,
+                in_query,
+                encoding,
+                aliases: s.aliases.clone(),
+                doc: s.doc.clone(),
+                gloss: s.gloss.clone(),
+                example: s.example.clone(),
+                default: s.default.clone(),
+            });
+        }
+        (out, runtime)
+    }
+
+    fn endpoint(
+        &mut self,
+        place: &str,
+        e: &Line<crate::spec::EndpointSpec>,
+        codes: &BTreeSet<i64>,
+        structs: &mut Vec<Struct>,
+    ) -> Option<Endpoint> {
+        let s = &e.value;
+        let loc = Some(e.referenced);
+        if !is_snake_ident(&s.name) {
+            self.problem(
+                loc,
+                format!("{place}: name `{}` must be snake_case", s.name),
+            );
+        }
+        if !is_snake_ident(&s.group) {
+            self.problem(
+                loc,
+                format!("{place}: group `{}` must be snake_case", s.group),
+            );
+        }
+        if s.method.trim().is_empty() || s.section.trim().is_empty() {
+            self.problem(
+                loc,
+                format!("{place}: method and section must not be empty"),
+            );
+        }
+        let doc_verb = self.verb(place, &s.doc_verb);
+        let verb = self.verb(place, &s.verb);
+        let credential = match s.credential.value.as_str() {
+            "app_signature" => Credential::AppSignature,
+            "refresh_token" => Credential::RefreshToken,
+            "access_token" => Credential::AccessToken,
+            other => {
+                self.problem(
+                    Some(s.credential.referenced),
+                    format!(
+                        "{place}: unknown credential `{other}` (known: app_signature, refresh_token, access_token)"
+                    ),
+                );
+                Credential::AccessToken
+            }
+        };
+        let idempotency = match s.idempotency.value.as_str() {
+            "read" => Idempotency::Read,
+            "keyed" => Idempotency::Keyed,
+            "unsafe" => Idempotency::Unsafe,
+            other => {
+                self.problem(
+                    Some(s.idempotency.referenced),
+                    format!("{place}: unknown idempotency `{other}` (known: read, keyed, unsafe)"),
+                );
+                Idempotency::Unsafe
+            }
+        };
+        let stem = s.name.to_upper_camel_case();
+        let (fields, runtime_params) =
+            self.fields_split(&format!("{place} request"), &s.request.fields);
+        let by_wire = |wire: &str| fields.iter().find(|f| f.wire == wire).cloned();
+
+        let idempotency_key = match (&idempotency, &s.idempotency_key) {
+            (Idempotency::Keyed, Some(k)) => match by_wire(k) {
+                Some(f) if f.required && f.ty == Ty::String => Some(f.name),
+                _ => {
+                    self.problem(
+                        loc,
+                        format!(
+                            "{place}: idempotency_key `{k}` must name a required string request field"
+                        ),
+                    );
+                    None
+                }
+            },
+            (Idempotency::Keyed, None) => {
+                self.problem(
+                    loc,
+                    format!("{place}: idempotency `keyed` needs an idempotency_key"),
+                );
+                None
+            }
+            (_, Some(k)) => {
+                self.problem(
+                    loc,
+                    format!("{place}: idempotency_key `{k}` given but idempotency is not keyed"),
+                );
+                None
+            }
+            (_, None) => None,
+        };
+
+        let paging = s.paging.as_ref().and_then(|p| {
+            let mut get = |wire: &str, what: &str| match by_wire(wire) {
+                Some(f) if f.ty.is_integer() => Some(f.name),
+                _ => {
+                    self.problem(
+                        Some(p.referenced),
+                        format!(
+                            "{place}: paging.{what} `{wire}` must name an integer request field"
+                        ),
+                    );
+                    None
+                }
+            };
+            let page_no = get(&p.value.page_no, "page_no");
+            let page_size = get(&p.value.page_size, "page_size");
+            if p.value.total != "envelope" {
+                self.problem(
+                    Some(p.referenced),
+                    format!("{place}: paging.total must be `envelope`"),
+                );
+            }
+            Some(Paging {
+                page_no: page_no?,
+                page_size: page_size?,
+            })
+        });
+
+        let mut rules = Vec::new();
+        for r in &s.request.rules {
+            let rloc = Some(r.referenced);
+            let find = |wire: &str, this: &mut Self| match by_wire(wire) {
+                Some(f) => Some((f.wire.clone(), f.name.clone(), f)),
+                None => {
+                    this.problem(
+                        rloc,
+                        format!("{place}: rule refers to unknown request field `{wire}`"),
+                    );
+                    None
+                }
+            };
+            match (&r.value.one_of, &r.value.required_if) {
+                (Some(list), None) => {
+                    let mut fs = Vec::new();
+                    for w in list {
+                        if let Some((wire, name, f)) = find(w, self) {
+                            if f.required {
+                                self.problem(
+                                    rloc,
+                                    format!(
+                                        "{place}: one_of field `{wire}` must not be required (either suffices)"
+                                    ),
+                                );
+                            }
+                            fs.push((wire, name));
+                        }
+                    }
+                    if list.len() < 2 {
+                        self.problem(rloc, format!("{place}: one_of needs two fields or more"));
+                    }
+                    if let Some(code) = r.value.error
+                        && !codes.contains(&code)
+                    {
+                        self.problem(rloc, format!("{place}: rule error {code} is not in errors"));
+                    }
+                    rules.push(Rule::OneOf {
+                        fields: fs,
+                        error: r.value.error,
+                        doc: r.value.doc.clone(),
+                    });
+                }
+                (None, Some(ri)) => {
+                    let field = find(&ri.field, self);
+                    let when = find(&ri.when, self);
+                    if let Some((_, _, f)) = &field
+                        && f.required
+                    {
+                        self.problem(
+                            rloc,
+                            format!(
+                                "{place}: required_if field `{}` is already required",
+                                ri.field
+                            ),
+                        );
+                    }
+                    if let Some((_, _, w)) = &when
+                        && !(w.ty.is_integer() || matches!(w.ty, Ty::Enum(_)))
+                    {
+                        self.problem(
+                            rloc,
+                            format!(
+                                "{place}: required_if `when` field `{}` must be an integer or enum",
+                                ri.when
+                            ),
+                        );
+                    }
+                    if let (Some(f), Some(w)) = (field, when) {
+                        rules.push(Rule::RequiredIf {
+                            field: (f.0, f.1),
+                            when: (w.0, w.1),
+                            equals: ri.equals,
+                            doc: r.value.doc.clone(),
+                        });
+                    }
+                }
+                _ => self.problem(
+                    rloc,
+                    format!("{place}: a rule has exactly one of `one_of` or `required_if`"),
+                ),
+            }
+        }
+
+        let r = &s.response.value;
+        let rloc = Some(s.response.referenced);
+        let inline_name = format!("{stem}Data");
+        let data = match (&r.data.ty, &r.data.list, r.data.none.unwrap_or(false)) {
+            (Some(t), None, false) if !r.fields.is_empty() => {
+                if t != &inline_name {
+                    self.problem(
+                        rloc,
+                        format!("{place}: an inline response object is named `{inline_name}`"),
+                    );
+                }
+                let fields = self.fields(&format!("{place} response"), &r.fields);
+                structs.push(Struct {
+                    name: inline_name.clone(),
+                    doc: s.title.clone(),
+                    gloss: format!("The `data` of {}", s.method),
+                    fields,
+                    style: StructStyle::Tolerant,
+                });
+                Some(Data::One(Ty::Struct(inline_name)))
+            }
+            (Some(t), None, false) => self
+                .ty(
+                    &format!("{place} response.data"),
+                    &Line::new(t.clone(), s.response.referenced, s.response.defined),
+                )
+                .map(Data::One),
+            (None, Some(t), false) => self
+                .ty(
+                    &format!("{place} response.data"),
+                    &Line::new(t.clone(), s.response.referenced, s.response.defined),
+                )
+                .map(Data::List),
+            (None, None, true) => Some(Data::None),
+            _ => {
+                self.problem(
+                    rloc,
+                    format!("{place}: response.data is exactly one of {{type}}, {{list}}, {{none: true}}"),
+                );
+                None
+            }
+        };
+        if paging.is_some() && !matches!(data, Some(Data::List(_))) {
+            self.problem(
+                rloc,
+                format!("{place}: a paged endpoint's data must be a list"),
+            );
+        }
+        for c in &s.errors {
+            if !codes.contains(&c.value) {
+                self.problem(
+                    Some(c.referenced),
+                    format!("{place}: error {} is not declared in `errors`", c.value),
+                );
+            }
+        }
+        let (daily_limit, rate_limit_doc) = match &s.rate_limit {
+            Some(rl) if rl.per == "day" => (Some(rl.max), Some(rl.doc.clone())),
+            Some(rl) => {
+                self.problem(
+                    loc,
+                    format!("{place}: rate_limit.per `{}` is not `day`", rl.per),
+                );
+                (None, None)
+            }
+            None => (None, None),
+        };
+
+        Some(Endpoint {
+            method: s.method.clone(),
+            name: s.name.clone(),
+            group: s.group.clone(),
+            section: s.section.clone(),
+            title: s.title.clone(),
+            gloss: s.gloss.clone(),
+            doc_verb: doc_verb?,
+            verb: verb?,
+            credential,
+            idempotency,
+            idempotency_key,
+            daily_limit,
+            rate_limit_doc,
+            paging: if s.paging.is_some() { paging } else { None },
+            request: Struct {
+                name: format!("{stem}Request"),
+                doc: s.title.clone(),
+                gloss: s.gloss.clone(),
+                fields,
+                style: StructStyle::Request,
+            },
+            runtime_params,
+            rules,
+            data: data?,
+            errors: s.errors.iter().map(|c| c.value).collect(),
+        })
+    }
+
+    fn verb(&mut self, place: &str, v: &Line<String>) -> Option<Verb> {
+        match v.value.trim().to_ascii_uppercase().as_str() {
+            "GET" => Some(Verb::Get),
+            "POST" => Some(Verb::Post),
+            other => {
+                self.problem(
+                    Some(v.referenced),
+                    format!("{place}: verb `{other}` is neither GET nor POST"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Shared types reachable only from requests are built like requests (required fields
+/// required by the type); any type a response can contain is decoded tolerantly.
+fn mark_styles(structs: &mut [Struct], endpoints: &[Endpoint]) {
+    fn reach(ty: &Ty, structs: &[Struct], out: &mut BTreeSet<String>) {
+        match ty {
+            Ty::List(inner) => reach(inner, structs, out),
+            Ty::Struct(name) => {
+                if out.insert(name.clone())
+                    && let Some(s) = structs.iter().find(|s| &s.name == name)
+                {
+                    for f in &s.fields {
+                        reach(&f.ty, structs, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut received = BTreeSet::new();
+    for e in endpoints {
+        if let Data::One(t) | Data::List(t) = &e.data {
+            reach(t, structs, &mut received);
+        }
+    }
+    for s in structs.iter_mut() {
+        s.style = if received.contains(&s.name) {
+            StructStyle::Tolerant
+        } else {
+            StructStyle::Request
+        };
+    }
+}

@@ -1,0 +1,144 @@
+//! `cargo xtask check` must reject an invalid spec with a message that names the problem
+//! and the place in the YAML. Each test breaks the fixture in one way.
+
+const FIXTURE: &str = include_str!("fixtures/mini.yaml");
+const PATH: &str = "api-spec/broken.yaml";
+
+fn errors_of(text: &str) -> String {
+    match xtask::generate_from_str(PATH, text) {
+        Ok(_) => panic!("the broken spec was accepted"),
+        Err(e) => e,
+    }
+}
+
+/// Replaces exactly one occurrence, so a fixture edit cannot silently void a test.
+fn broken(from: &str, to: &str) -> String {
+    assert_eq!(
+        FIXTURE.matches(from).count(),
+        1,
+        "fixture must contain `{from}` once"
+    );
+    FIXTURE.replacen(from, to, 1)
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .expect("needle in text")
+}
+
+#[test]
+fn fixture_is_valid() {
+    xtask::generate_from_str(PATH, FIXTURE).expect("fixture generates");
+}
+
+#[test]
+fn unknown_type_names_field_type_and_line() {
+    let text = broken("{wire: qty, type: i64,", "{wire: qty, type: integer,");
+    let err = errors_of(&text);
+    let line = line_of(&text, "type: integer");
+    assert!(err.contains("unknown type `integer`"), "{err}");
+    assert!(err.contains("types.Item field `qty`"), "{err}");
+    assert!(err.contains(&format!("{PATH}:{line}:")), "{err}");
+}
+
+#[test]
+fn duplicate_method_is_reported_with_both_places() {
+    let text = broken("method: mini.thing.list", "method: mini.thing.add");
+    let err = errors_of(&text);
+    assert!(err.contains("duplicate method `mini.thing.add`"), "{err}");
+    assert!(err.contains("also endpoints[1]"), "{err}");
+}
+
+#[test]
+fn duplicate_error_code_is_reported() {
+    let text = broken(
+        "{code: 110002, name: MemberRequired",
+        "{code: 500, name: MemberRequired",
+    );
+    let err = errors_of(&text);
+    assert!(err.contains("duplicate code 500"), "{err}");
+}
+
+#[test]
+fn field_without_type_is_reported_with_line() {
+    let text = broken(
+        "{wire: name, type: string, doc: 名称",
+        "{wire: name, doc: 名称",
+    );
+    let err = errors_of(&text);
+    let line = line_of(&text, "{wire: name, doc: 名称");
+    assert!(err.contains("missing field `type`"), "{err}");
+    assert!(err.contains(&format!("line {line} ")), "{err}");
+}
+
+#[test]
+fn endpoint_without_section_is_reported() {
+    let text = broken("    section: \"2.3\"\n", "");
+    let err = errors_of(&text);
+    assert!(err.contains("missing field `section`"), "{err}");
+    assert!(err.contains("line "), "{err}");
+}
+
+#[test]
+fn unknown_key_is_rejected_not_ignored() {
+    let text = broken(
+        "    idempotency_key: change_id\n",
+        "    idempotency_kee: change_id\n",
+    );
+    let err = errors_of(&text);
+    assert!(err.contains("idempotency_kee"), "{err}");
+}
+
+#[test]
+fn undeclared_error_reference_is_reported() {
+    let text = broken("errors: [500, 110002]", "errors: [500, 999]");
+    let err = errors_of(&text);
+    assert!(err.contains("error 999 is not declared"), "{err}");
+}
+
+#[test]
+fn encoding_that_does_not_fit_the_type_is_reported() {
+    let text = broken(
+        "{wire: open_id, type: string, doc: 会员",
+        "{wire: open_id, type: string, encoding: quoted, doc: 会员",
+    );
+    let err = errors_of(&text);
+    assert!(
+        err.contains("encoding `quoted` does not apply to type `string`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rule_on_unknown_field_is_reported() {
+    let text = broken("one_of: [open_id, phone]", "one_of: [open_id, mobile]");
+    let err = errors_of(&text);
+    assert!(err.contains("unknown request field `mobile`"), "{err}");
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let text = broken("{wire: qty, type: i64,", "{wire: qty, type: integer,").replacen(
+        "errors: [500, 110002]",
+        "errors: [500, 999]",
+        1,
+    );
+    let err = errors_of(&text);
+    assert!(err.contains("2 problem(s)"), "{err}");
+}
+
+#[test]
+#[ignore = "prints the messages for a human to read: cargo test -p xtask -- --ignored --nocapture"]
+fn show_messages() {
+    for (from, to) in [
+        (
+            "{wire: name, type: string, doc: 名称",
+            "{wire: name, doc: 名称",
+        ),
+        ("    section: \"2.3\"\n", ""),
+    ] {
+        println!("{}", errors_of(&broken(from, to)));
+    }
+}
