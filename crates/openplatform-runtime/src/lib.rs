@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod error_code;
 pub mod protocol;
 pub mod sign;
+pub mod tokens;
 pub mod validation;
 pub mod wire;
 

@@ -1,0 +1,184 @@
+//! The persisted token record and its stable serialized form.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+
+/// A token (access or refresh) or any other secret string.
+///
+/// Its `Debug` is redacted and it has no `Display`: reading it takes an explicit
+/// [`Secret::expose`], so a token cannot reach a log or an error text by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub fn new(value: impl Into<Arc<str>>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret::new(value)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret::new(value)
+    }
+}
+
+/// What a token store keeps for one app: both tokens, both expiries and a version.
+///
+/// `version` grows by one with every write; stores write compare-and-set on it, so a late
+/// writer holding an older record never overwrites a newer token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub access_token: Secret,
+    /// When the access token expires, in ms since the Unix epoch (platform clock).
+    pub access_expires_at_ms: i64,
+    pub refresh_token: Secret,
+    /// When the refresh token expires, in ms since the Unix epoch (platform clock).
+    pub refresh_expires_at_ms: i64,
+    pub version: u64,
+}
+
+impl fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("access_token", &self.access_token)
+            .field("access_expires_at_ms", &self.access_expires_at_ms)
+            .field("refresh_token", &self.refresh_token)
+            .field("refresh_expires_at_ms", &self.refresh_expires_at_ms)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// The serialized layout, versioned by `format` so a later layout can read this one.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stored<'a> {
+    format: u32,
+    version: u64,
+    access_token: &'a str,
+    access_expires_at_ms: i64,
+    refresh_token: &'a str,
+    refresh_expires_at_ms: i64,
+}
+
+const FORMAT: u32 = 1;
+
+impl TokenRecord {
+    /// Whether the access token is still usable at `now_ms`, keeping `margin_ms` in hand.
+    pub fn access_valid_at(&self, now_ms: i64, margin_ms: i64) -> bool {
+        now_ms + margin_ms < self.access_expires_at_ms
+    }
+
+    /// Whether the refresh token is still usable at `now_ms`, keeping `margin_ms` in hand.
+    pub fn refresh_valid_at(&self, now_ms: i64, margin_ms: i64) -> bool {
+        now_ms + margin_ms < self.refresh_expires_at_ms
+    }
+
+    /// The stable JSON form stores persist. It contains the tokens: stores must keep it
+    /// private (owner-only files, a protected Redis).
+    pub fn to_json(&self) -> String {
+        let stored = Stored {
+            format: FORMAT,
+            version: self.version,
+            access_token: self.access_token.expose(),
+            access_expires_at_ms: self.access_expires_at_ms,
+            refresh_token: self.refresh_token.expose(),
+            refresh_expires_at_ms: self.refresh_expires_at_ms,
+        };
+        // A struct of strings and integers always serializes.
+        serde_json::to_string(&stored).unwrap_or_default()
+    }
+
+    /// Reads [`TokenRecord::to_json`]'s form. A damaged record is an error, never "no
+    /// record": treating it as absent would spend the day's only token-issuing call.
+    pub fn from_json(json: &[u8]) -> Result<Self, StoreError> {
+        let stored: Stored<'_> = serde_json::from_slice(json).map_err(|e| {
+            // serde_json's message names line and column, never the content.
+            StoreError::corrupt(format!("token record is not valid: {e}"))
+        })?;
+        if stored.format != FORMAT {
+            return Err(StoreError::corrupt(format!(
+                "token record has format {}, this version reads format {FORMAT}",
+                stored.format
+            )));
+        }
+        if stored.access_token.is_empty() || stored.refresh_token.is_empty() {
+            return Err(StoreError::corrupt("token record has an empty token"));
+        }
+        Ok(TokenRecord {
+            access_token: Secret::new(stored.access_token),
+            access_expires_at_ms: stored.access_expires_at_ms,
+            refresh_token: Secret::new(stored.refresh_token),
+            refresh_expires_at_ms: stored.refresh_expires_at_ms,
+            version: stored.version,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> TokenRecord {
+        TokenRecord {
+            access_token: Secret::new("at-secret-1"),
+            access_expires_at_ms: 10_000,
+            refresh_token: Secret::new("rt-secret-1"),
+            refresh_expires_at_ms: 20_000,
+            version: 3,
+        }
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let r = record();
+        assert_eq!(TokenRecord::from_json(r.to_json().as_bytes()).unwrap(), r);
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let text = format!("{:?}", record());
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("version: 3"));
+    }
+
+    #[test]
+    fn truncated_record_is_corrupt_and_does_not_echo_tokens() {
+        let json = record().to_json();
+        for cut in 0..json.len() {
+            let err = TokenRecord::from_json(&json.as_bytes()[..cut]).unwrap_err();
+            assert!(err.is_corrupt(), "cut at {cut}: {err}");
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn validity_margins() {
+        let r = record();
+        assert!(r.access_valid_at(9_000, 999));
+        assert!(!r.access_valid_at(9_000, 1_000));
+        assert!(r.refresh_valid_at(19_999, 0));
+        assert!(!r.refresh_valid_at(20_000, 0));
+    }
+}

@@ -1,0 +1,160 @@
+//! The seam between the token manager and where token state lives.
+//!
+//! A store keeps, per app id: the [`TokenRecord`], a refresh lock (a lease with an owner),
+//! and the day's count of token-issuing and refresh calls. Every operation is atomic in
+//! the store, so several processes or hosts sharing one store agree on all three.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use super::TokenRecord;
+
+/// The future a store operation returns (boxed, so stores can be `dyn TokenStore`).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The two token calls the platform limits per day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BudgetKind {
+    /// The call that issues a new access and refresh token (UMP 2.1).
+    Obtain,
+    /// The call that refreshes the access token (UMP 2.2).
+    Refresh,
+}
+
+impl BudgetKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BudgetKind::Obtain => "obtain",
+            BudgetKind::Refresh => "refresh",
+        }
+    }
+}
+
+impl fmt::Display for BudgetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BudgetKind::Obtain => "token-issuing (obtain)",
+            BudgetKind::Refresh => "token refresh",
+        })
+    }
+}
+
+/// The answer of [`TokenStore::take_budget`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetTake {
+    /// The call was counted; `used` calls of the day are now spent, this one included.
+    Granted { used: u32 },
+    /// The day's `limit` is spent; nothing was counted.
+    Exhausted { used: u32 },
+}
+
+/// Where token state lives: in memory, a file, Redis, or the user's own backend.
+///
+/// `key` is the app id: one store may hold the state of several apps.
+pub trait TokenStore: Send + Sync + fmt::Debug {
+    /// The stored record, or `None` when there is none. A record that cannot be read is an
+    /// error ([`StoreError::is_corrupt`]), never `None`.
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<TokenRecord>>;
+
+    /// Writes `record` if the stored version is `expected` (`None`: no record stored).
+    /// Returns whether it wrote. Never expires the record: the refresh token in it lives
+    /// a year and must not be lost to a TTL.
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a str,
+        expected: Option<u64>,
+        record: &'a TokenRecord,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Takes the refresh lock for `lease` if it is free or its lease ran out.
+    fn try_lock<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        lease: Duration,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Releases the lock if `owner` still holds it (compare-and-delete): a holder whose
+    /// lease ran out must not release the lock of the next holder.
+    fn unlock<'a>(&'a self, key: &'a str, owner: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Counts one call of `kind` on platform day `day` (days since 1970-01-01, Beijing)
+    /// if fewer than `limit` are counted.
+    fn take_budget<'a>(
+        &'a self,
+        key: &'a str,
+        kind: BudgetKind,
+        day: i64,
+        limit: u32,
+    ) -> StoreFuture<'a, BudgetTake>;
+
+    /// How many calls of `kind` are counted on `day`.
+    fn budget_used<'a>(&'a self, key: &'a str, kind: BudgetKind, day: i64) -> StoreFuture<'a, u32>;
+}
+
+/// What went wrong in a store. Its text names the problem, never a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    message: String,
+}
+
+/// The kinds of [`StoreError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The stored record is damaged or of an unknown format.
+    Corrupt,
+    /// Reading or writing failed (file system, network to the store).
+    Io,
+    /// The backend refused the operation (permissions, configuration).
+    Backend,
+}
+
+impl StoreError {
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        StoreError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        Self::new(StoreErrorKind::Corrupt, message)
+    }
+
+    pub fn io(message: impl Into<String>) -> Self {
+        Self::new(StoreErrorKind::Io, message)
+    }
+
+    pub fn backend(message: impl Into<String>) -> Self {
+        Self::new(StoreErrorKind::Backend, message)
+    }
+
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    pub fn is_corrupt(&self) -> bool {
+        self.kind == StoreErrorKind::Corrupt
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            StoreErrorKind::Corrupt => "token store holds a damaged record",
+            StoreErrorKind::Io => "token store I/O failed",
+            StoreErrorKind::Backend => "token store refused the operation",
+        };
+        write!(f, "{kind}: {}", self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
