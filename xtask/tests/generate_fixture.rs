@@ -44,3 +44,8 @@ fn generation_is_deterministic() {
 fn fixture_routes() {
     insta::assert_snapshot!(generated("generated/routes.rs"));
 }
+
+#[test]
+fn fixture_client() {
+    insta::assert_snapshot!(generated("generated/client.rs"));
+}

@@ -16,8 +16,13 @@
 #[rustfmt::skip]
 pub mod generated;
 
+pub use generated::client::{Client, Error};
 pub use generated::errors::ErrorCode;
 pub use generated::{PROTOCOL, endpoints, models};
+/// The runtime, for token stores, clocks and the generic client.
+pub use openplatform_runtime as runtime;
 /// Wire types the models use (exact money, Beijing-time dates…).
 pub use openplatform_runtime::wire;
-pub use openplatform_runtime::{ApiErrorCode, Endpoint, ErrorCategory, Paged, RequestError};
+pub use openplatform_runtime::{
+    ApiErrorCode, Endpoint, ErrorCategory, Paged, RequestError, Response, TokenPolicy, TokenStore,
+};

@@ -4,8 +4,11 @@
 //! [`Endpoint`] and this crate does the protocol work — wire encodings ([`wire`]), request
 //! validation errors ([`RequestError`]), and error-code classification ([`ErrorCategory`]).
 
+pub mod client;
 pub mod clock;
 pub mod endpoint;
+pub mod envelope;
+pub mod error;
 pub mod error_code;
 pub mod protocol;
 pub mod sign;
@@ -13,7 +16,15 @@ pub mod tokens;
 pub mod validation;
 pub mod wire;
 
+pub use client::{Client, ClientBuilder, ConfigError, Response};
 pub use endpoint::{Credential, Endpoint, EndpointInfo, Idempotency, Paged, Verb};
+pub use envelope::PageInfo;
+pub use error::{
+    ApiError, BodyExcerpt, DecodeError, Error, HttpError, Sent, TokenError, TransportError,
+};
 pub use error_code::{ApiErrorCode, ErrorCategory};
+/// The stream type of paged endpoints ([`Client::items`]).
+pub use futures_core::Stream;
 pub use protocol::{EnvelopeStyle, ProtocolInfo, SigningScheme, TimestampUnit, TokenProtocol};
+pub use tokens::{MemoryTokenStore, Secret, TokenPolicy, TokenStore};
 pub use validation::RequestError;

@@ -2,6 +2,7 @@
 //! `prettyplease`, prefixed with a header naming the spec and the document version.
 //! Every list is emitted in the spec's (or a sorted) order, so output is deterministic.
 
+mod client;
 mod docs;
 mod endpoints;
 mod errors;
@@ -27,12 +28,13 @@ pub const GENERATOR: &str = concat!("xtask ", env!("CARGO_PKG_VERSION"));
 /// All generated modules of one API.
 pub fn generate(api: &Api) -> Result<Vec<GeneratedFile>, String> {
     let dir = format!("{}/src/generated", api.target.trim_end_matches('/'));
-    let modules: [(&str, TokenStream); 5] = [
+    let modules: [(&str, TokenStream); 6] = [
         ("mod.rs", protocol::module(api)),
         ("models.rs", models::module(api)),
         ("endpoints.rs", endpoints::module(api)),
         ("errors.rs", errors::module(api)),
         ("routes.rs", routes::module(api)),
+        ("client.rs", client::module(api)),
     ];
     modules
         .into_iter()

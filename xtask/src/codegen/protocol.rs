@@ -75,6 +75,7 @@ pub fn module(api: &Api) -> TokenStream {
     quote! {
         #![doc = #head]
 
+        pub mod client;
         pub mod endpoints;
         pub mod errors;
         pub mod models;

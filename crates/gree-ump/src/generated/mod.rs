@@ -3,6 +3,7 @@
 // Do not edit: change the spec and regenerate.
 
 //! Generated from `api-spec/gree-ump.yaml` (格力地产会员开放平台文档 V2.7, Gree Real Estate member open platform (UMP)).
+pub mod client;
 pub mod endpoints;
 pub mod errors;
 pub mod models;

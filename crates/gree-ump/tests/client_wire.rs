@@ -1,0 +1,599 @@
+//! The client against a minimal wire-checking server on 127.0.0.1: for every endpoint, the
+//! path, verb, query parameters, body and signature; tokens obtained once, refreshed once
+//! for 1,000 concurrent callers, an invalid-token answer refreshed and retried once; no
+//! secret in any error or debug text.
+//!
+//! The server is deliberately dumb (no state): the sandbox crate emulates the platform.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use gree_ump::endpoints::*;
+use gree_ump::models::*;
+use gree_ump::runtime::clock::{Clock, ManualClock};
+use gree_ump::runtime::{Error, TokenError};
+use gree_ump::{Client, Endpoint};
+use serde_json::{Value, json};
+
+const APP_ID: &str = "app-wire-test";
+const SECRET: &str = "wire-test-secret-XYZ";
+/// A fixed, plausible start time (2026-11-23 10:00 Beijing) for the manual clock.
+const T0: i64 = 1_795_399_200_000;
+
+#[derive(Debug, Clone)]
+struct Seen {
+    verb: Method,
+    path: String,
+    query: BTreeMap<String, String>,
+    body: Bytes,
+}
+
+#[derive(Default)]
+struct Server {
+    seen: Mutex<Vec<Seen>>,
+    obtains: AtomicU32,
+    refreshes: AtomicU32,
+    tokens_issued: AtomicU32,
+    /// Business calls answered with the invalid-token error, counting down.
+    reject_tokens: AtomicU32,
+    /// Answer every business call with this body instead.
+    canned: Mutex<Option<(u16, String)>>,
+    clock: Option<Arc<ManualClock>>,
+}
+
+fn http_date(ms: i64) -> HeaderValue {
+    let t = chrono::DateTime::from_timestamp_millis(ms).unwrap();
+    HeaderValue::from_str(&t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).unwrap()
+}
+
+async fn handle(
+    State(server): State<Arc<Server>>,
+    verb: Method,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let query: BTreeMap<String, String> =
+        reqwest::Url::parse(&format!("http://x/?{}", query.unwrap_or_default()))
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+    let path = uri.path().to_owned();
+    server.seen.lock().unwrap().push(Seen {
+        verb,
+        path: path.clone(),
+        query: query.clone(),
+        body: body.clone(),
+    });
+    let method = path
+        .strip_prefix("/gw/gateway/")
+        .and_then(|p| p.strip_suffix("/v1"))
+        .unwrap_or_default();
+    let reply = |v: Value| {
+        let mut r = (StatusCode::OK, v.to_string()).into_response();
+        if let Some(clock) = &server.clock {
+            // The platform's clock is the manual one: no skew to correct.
+            r.headers_mut().insert("date", http_date(clock.now_ms()));
+        }
+        r
+    };
+    match method {
+        "dss.auth.token.query" => {
+            server.obtains.fetch_add(1, Ordering::SeqCst);
+            let n = server.tokens_issued.fetch_add(1, Ordering::SeqCst);
+            reply(json!({"success": true, "data": {
+                "access_token": format!("at-secret-{n}"),
+                "refresh_token": "rt-secret-0",
+                "expire_in": 7200
+            }}))
+        }
+        "dss.auth.token.refresh" => {
+            server.refreshes.fetch_add(1, Ordering::SeqCst);
+            assert_eq!(
+                query.get("refresh_token").map(String::as_str),
+                Some("rt-secret-0")
+            );
+            let n = server.tokens_issued.fetch_add(1, Ordering::SeqCst);
+            reply(json!({"success": true, "data": {
+                "access_token": format!("at-secret-{n}"), "expire_in": 7200
+            }}))
+        }
+        _ => {
+            if server
+                .reject_tokens
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return reply(json!({"success": false, "error_code": 1002,
+                    "error_message": "access_token无效"}));
+            }
+            if let Some((status, body)) = server.canned.lock().unwrap().clone() {
+                return (StatusCode::from_u16(status).unwrap(), body).into_response();
+            }
+            reply(json!({"success": true, "error_code": 200, "data": null}))
+        }
+    }
+}
+
+async fn start(server: Arc<Server>) -> String {
+    let app = axum::Router::new().fallback(handle).with_state(server);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn client(base: &str, clock: Option<Arc<ManualClock>>) -> Client {
+    let mut b = Client::builder()
+        .base_url(base)
+        .app_id(APP_ID)
+        .app_secret(SECRET);
+    if let Some(clock) = clock {
+        b = b.clock(clock);
+    }
+    b.build().unwrap()
+}
+
+/// Checks the last business request the server saw against the typed request sent.
+fn check_wire<E: Endpoint>(server: &Server, request: &E) {
+    let seen = server
+        .seen
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("a request");
+    let info = E::INFO;
+    assert_eq!(seen.path, format!("/gw/gateway/{}/v1", info.method));
+    assert_eq!(seen.verb.as_str(), info.verb.as_str(), "{}", info.method);
+    let keys: Vec<&str> = seen.query.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["access_token", "sign", "timestamp"],
+        "{}",
+        info.method
+    );
+    assert!(seen.query["access_token"].starts_with("at-secret-"));
+    let ts: i64 = seen.query["timestamp"].parse().expect("numeric timestamp");
+    let now = chrono::Utc::now().timestamp_millis();
+    assert!(
+        (ts - now).abs() < 5_000,
+        "timestamp {ts} is not now ({now})"
+    );
+    let params: Vec<(&str, &str)> = seen
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert!(
+        openplatform_runtime::sign::verify(
+            &params,
+            &seen.body,
+            SECRET.as_bytes(),
+            &seen.query["sign"]
+        ),
+        "{}: signature does not verify",
+        info.method
+    );
+    let body: Value = serde_json::from_slice(&seen.body).expect("a JSON body");
+    assert_eq!(
+        body,
+        serde_json::to_value(request).unwrap(),
+        "{}",
+        info.method
+    );
+}
+
+macro_rules! wire_case {
+    ($server:expr, $client:expr, $group:ident . $method:ident($req:expr)) => {{
+        let request = $req;
+        $client
+            .$group()
+            .$method(request.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", stringify!($method)));
+        check_wire(&$server, &request);
+    }};
+}
+
+fn dt(s: &str) -> openplatform_runtime::wire::BeijingDateTime {
+    s.parse().unwrap()
+}
+
+fn yuan(s: &str) -> openplatform_runtime::wire::Yuan {
+    s.parse().unwrap()
+}
+
+#[tokio::test]
+async fn every_business_endpoint_is_sent_as_the_spec_says() {
+    let server = Arc::new(Server::default());
+    let base = start(server.clone()).await;
+    let c = client(&base, None);
+
+    wire_case!(
+        server,
+        c,
+        members.create_member(
+            CreateMemberRequest::new("P001", "小明", "13800000000").realname("王小明")
+        )
+    );
+    wire_case!(
+        server,
+        c,
+        members.query_member(QueryMemberRequest::new().phone("13800000000"))
+    );
+    wire_case!(
+        server,
+        c,
+        points.change_points(ChangePointsRequest::new(
+            "oid-1", 100, "biz-1", "购物", "order", "chg-1"
+        ))
+    );
+    wire_case!(
+        server,
+        c,
+        points.rollback_points(RollbackPointsRequest::new("oid-1", 100, "chg-1"))
+    );
+    wire_case!(
+        server,
+        c,
+        points.rollback_points_partially(RollbackPointsPartiallyRequest::new(
+            "oid-1",
+            "chg-2",
+            "ord-1",
+            vec![PartialRollbackItem::new("ord-1", "sku-1", yuan("10.50"))]
+        ))
+    );
+    wire_case!(
+        server,
+        c,
+        points.list_point_records(ListPointRecordsRequest::new(
+            "oid-1",
+            ScoreType::from_code(1),
+            10,
+            1
+        ))
+    );
+    wire_case!(
+        server,
+        c,
+        members.generate_member_code(GenerateMemberCodeRequest::new("oid-1"))
+    );
+    wire_case!(
+        server,
+        c,
+        members.parse_member_code(ParseMemberCodeRequest::new("code-1"))
+    );
+    wire_case!(server, c, members.list_levels(ListLevelsRequest::new()));
+    wire_case!(
+        server,
+        c,
+        orders.add_order(
+            AddOrderRequest::new(dt("2021-09-27 10:00:00"), yuan("1000.4"), "ord-1", 1000)
+                .open_id("oid-1")
+        )
+    );
+    wire_case!(
+        server,
+        c,
+        orders.refund_order(
+            RefundOrderRequest::new(dt("2021-09-28 10:00:00"), yuan("1000.4"), "ref-1", "ord-1")
+                .open_id("oid-1")
+        )
+    );
+    wire_case!(
+        server,
+        c,
+        orders.refund_order_partially(
+            RefundOrderPartiallyRequest::new(
+                dt("2021-09-28 10:00:00"),
+                yuan("10.5"),
+                "ref-2",
+                "ord-1"
+            )
+            .open_id("oid-1")
+        )
+    );
+    wire_case!(
+        server,
+        c,
+        coupons.add_coupon_template(
+            AddCouponTemplateRequest::new(
+                "tpl-1",
+                CouponCategory::from_code(1),
+                "满100减10",
+                1000,
+                CouponValidityType::from_code(1),
+                "rules"
+            )
+            .begin_time(dt("2021-10-01 00:00:00"))
+            .end_time(dt("2021-12-31 23:59:59"))
+        )
+    );
+    wire_case!(
+        server,
+        c,
+        coupons.give_coupons(GiveCouponsRequest::new(
+            vec![CouponGrant::new("oid-1", "2", ParamsType::from_code(1))],
+            1,
+            openplatform_runtime::wire::TimestampMs::from(T0),
+            "tpl-1"
+        ))
+    );
+    wire_case!(
+        server,
+        c,
+        coupons.sync_coupon_status(SyncCouponStatusRequest::new(
+            "code-1",
+            "oid-1",
+            CouponStatus::from_code(1)
+        ))
+    );
+    wire_case!(
+        server,
+        c,
+        coupons.verify_coupons(VerifyCouponsRequest::new(
+            "oid-1",
+            "ord-1",
+            vec!["code-1".to_owned(), "code-2".to_owned()],
+            openplatform_runtime::wire::TimestampMs::from(T0),
+            yuan("99.9")
+        ))
+    );
+    wire_case!(
+        server,
+        c,
+        coupons.list_user_coupons(ListUserCouponsRequest::new("oid-1"))
+    );
+    wire_case!(
+        server,
+        c,
+        sms.send_sms_code(SendSmsCodeRequest::new("13800000000"))
+    );
+    wire_case!(
+        server,
+        c,
+        sms.verify_sms_code(VerifySmsCodeRequest::new("13800000000", "123456"))
+    );
+
+    // 19 business calls on one token: the token was obtained once, never refreshed.
+    assert_eq!(server.obtains.load(Ordering::SeqCst), 1);
+    assert_eq!(server.refreshes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn token_calls_are_signed_with_their_own_credential() {
+    let server = Arc::new(Server::default());
+    let base = start(server.clone()).await;
+    let c = client(&base, None);
+    c.members()
+        .query_member(QueryMemberRequest::new().open_id("x"))
+        .await
+        .unwrap();
+    let seen = server.seen.lock().unwrap().clone();
+    let obtain = &seen[0];
+    assert_eq!(obtain.path, "/gw/gateway/dss.auth.token.query/v1");
+    let keys: Vec<&str> = obtain.query.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["app_id", "sign", "timestamp"]);
+    assert_eq!(obtain.query["app_id"], APP_ID);
+    let params: Vec<(&str, &str)> = obtain
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert!(openplatform_runtime::sign::verify(
+        &params,
+        &obtain.body,
+        SECRET.as_bytes(),
+        &obtain.query["sign"]
+    ));
+    // Sent by hand, the refresh call counts against the budget and carries the refresh token.
+    c.auth()
+        .refresh_access_token(RefreshAccessTokenRequest::new())
+        .await
+        .unwrap();
+    let seen = server.seen.lock().unwrap().clone();
+    let refresh = seen.last().unwrap();
+    let keys: Vec<&str> = refresh.query.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["refresh_token", "sign", "timestamp"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_concurrent_calls_on_an_expired_token_refresh_once() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let server = Arc::new(Server {
+        clock: Some(clock.clone()),
+        ..Server::default()
+    });
+    let base = start(server.clone()).await;
+    let c = client(&base, Some(clock.clone()));
+    c.members()
+        .query_member(QueryMemberRequest::new().open_id("x"))
+        .await
+        .unwrap();
+    assert_eq!(server.obtains.load(Ordering::SeqCst), 1);
+    // Three hours later the 2-hour access token is expired; the refresh token is not.
+    clock.advance_ms(3 * 3_600_000);
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.members()
+                    .query_member(QueryMemberRequest::new().open_id(format!("o{i}")))
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(server.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(server.obtains.load(Ordering::SeqCst), 1);
+    assert_eq!(c.runtime().tokens().calls_made(), (1, 1));
+}
+
+#[tokio::test]
+async fn an_invalid_token_answer_refreshes_once_and_retries_once() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let server = Arc::new(Server {
+        clock: Some(clock.clone()),
+        ..Server::default()
+    });
+    let base = start(server.clone()).await;
+    let c = client(&base, Some(clock));
+    server.reject_tokens.store(1, Ordering::SeqCst);
+    c.members()
+        .query_member(QueryMemberRequest::new().open_id("x"))
+        .await
+        .expect("the retry with the refreshed token succeeds");
+    assert_eq!(server.refreshes.load(Ordering::SeqCst), 1);
+    let calls = server.seen.lock().unwrap().len();
+    assert_eq!(calls, 4, "obtain, rejected call, refresh, retried call");
+
+    // A platform that keeps rejecting: one more refresh, one retry, then the error.
+    server.reject_tokens.store(100, Ordering::SeqCst);
+    let err = c
+        .members()
+        .query_member(QueryMemberRequest::new().open_id("x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Api(e) if e.raw_code == 1002), "{err}");
+    assert_eq!(server.refreshes.load(Ordering::SeqCst), 2);
+    assert_eq!(server.seen.lock().unwrap().len(), calls + 3);
+}
+
+#[tokio::test]
+async fn paged_endpoints_stream_every_item() {
+    async fn pages(State(calls): State<Arc<AtomicU32>>, uri: Uri, body: Bytes) -> Response {
+        if uri.path().contains("dss.auth.token.query") {
+            return json!({"success": true, "data": {"access_token": "at-secret-0",
+                "refresh_token": "rt-secret-0", "expire_in": 7200}})
+            .to_string()
+            .into_response();
+        }
+        calls.fetch_add(1, Ordering::SeqCst);
+        let req: Value = serde_json::from_slice(&body).unwrap();
+        let page = req["pageNo"].as_i64().unwrap_or(1);
+        // 25 records in pages of 10: 10, 10, 5.
+        let n = if page < 3 { 10 } else { 5 };
+        let rows: Vec<Value> = (0..n)
+            .map(|i| json!({"id": (page - 1) * 10 + i, "score": 1}))
+            .collect();
+        json!({"success": true, "data": rows, "pageNo": page, "pageSize": 10, "totalCount": 25})
+            .to_string()
+            .into_response()
+    }
+    let calls = Arc::new(AtomicU32::new(0));
+    let app = axum::Router::new()
+        .fallback(pages)
+        .with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let c = client(&format!("http://{addr}"), None);
+    let items: Vec<_> = c
+        .points()
+        .list_point_records_stream(ListPointRecordsRequest::new(
+            "oid",
+            ScoreType::from_code(1),
+            10,
+            1,
+        ))
+        .collect()
+        .await;
+    assert_eq!(items.len(), 25);
+    assert!(items.iter().all(Result::is_ok));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+/// Every kind of error, and the client itself, printed with Display and Debug: no secret.
+#[tokio::test]
+async fn no_error_or_debug_text_contains_a_secret() {
+    let server = Arc::new(Server::default());
+    let base = start(server.clone()).await;
+    let c = client(&base, None);
+    let mut texts = vec![format!("{c:?}")];
+    let mut record = |e: &gree_ump::Error| {
+        texts.push(e.to_string());
+        texts.push(format!("{e:?}"));
+    };
+    // An API error (the token travelled in the URL of that call).
+    c.members()
+        .query_member(QueryMemberRequest::new().open_id("x"))
+        .await
+        .unwrap();
+    *server.canned.lock().unwrap() = Some((
+        200,
+        json!({"success": false,
+        "error_code": 150003, "error_message": "积分不足"})
+        .to_string(),
+    ));
+    let e = c
+        .members()
+        .query_member(QueryMemberRequest::new().open_id("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(gree_ump::ErrorCode::from_code(150003)));
+    record(&e);
+    // A decode error and an HTTP error.
+    *server.canned.lock().unwrap() = Some((200, "{\"success\":tru".into()));
+    let e = c
+        .members()
+        .query_member(QueryMemberRequest::new().open_id("x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Decode(_)), "{e}");
+    record(&e);
+    *server.canned.lock().unwrap() = Some((502, "<html>bad gateway</html>".into()));
+    let e = c
+        .members()
+        .query_member(QueryMemberRequest::new().open_id("x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Http(ref h) if h.status == 502), "{e}");
+    record(&e);
+    // A transport error: the URL with the token in its query must not be printed.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let c2 = client(&format!("http://{dead}"), None);
+    let e = c2
+        .members()
+        .query_member(QueryMemberRequest::new().open_id("x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Token(TokenError::CallFailed { .. })),
+        "{e}"
+    );
+    record(&e);
+    // A request refused before sending.
+    let e = c
+        .members()
+        .query_member(QueryMemberRequest::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Request(_)), "{e}");
+    record(&e);
+    texts.push(format!("{:?}", c.runtime().tokens()));
+    for text in &texts {
+        for secret in [SECRET, "at-secret", "rt-secret"] {
+            assert!(!text.contains(secret), "{secret} leaked in: {text}");
+        }
+        // No signature either: 32 lowercase hex digits in a row.
+        assert!(
+            !text.as_bytes().windows(32).any(|w| w
+                .iter()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())),
+            "a signature-like value in: {text}"
+        );
+    }
+}

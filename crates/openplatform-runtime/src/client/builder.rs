@@ -1,0 +1,225 @@
+//! Client configuration, checked once at `build()`.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Client, DEFAULT_MAX_RESPONSE_BYTES, Inner};
+use crate::clock::{Clock, SkewCorrectedClock, SystemClock};
+use crate::protocol::ProtocolInfo;
+use crate::tokens::{MemoryTokenStore, Secret, TokenManager, TokenPolicy, TokenStore};
+
+/// Connect timeout of the default HTTP client.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Whole-request timeout (connect, send, wait, read the body) by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Builds a [`Client`] (or a generated crate's client, `T`, which wraps one). Required: a
+/// base URL (or preset), the app id and the app secret.
+pub struct ClientBuilder<T = Client> {
+    output: PhantomData<fn() -> T>,
+    protocol: &'static ProtocolInfo,
+    base_url: Option<String>,
+    preset: Option<String>,
+    app_id: Option<String>,
+    app_secret: Option<Secret>,
+    http: Option<reqwest::Client>,
+    connect_timeout: Duration,
+    timeout: Option<Duration>,
+    max_response_bytes: usize,
+    store: Option<Arc<dyn TokenStore>>,
+    policy: Option<TokenPolicy>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl<T> fmt::Debug for ClientBuilder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api", &self.protocol.api)
+            .field("base_url", &self.base_url)
+            .field("preset", &self.preset)
+            .field("app_id", &self.app_id)
+            .field("app_secret", &self.app_secret)
+            .field("timeout", &self.timeout)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration the client cannot work with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid client configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl<T: From<Client>> ClientBuilder<T> {
+    /// A builder for the API described by `protocol` (a generated crate's `PROTOCOL`).
+    pub fn for_api(protocol: &'static ProtocolInfo) -> Self {
+        ClientBuilder {
+            output: PhantomData,
+            protocol,
+            base_url: None,
+            preset: None,
+            app_id: None,
+            app_secret: None,
+            http: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: Some(DEFAULT_TIMEOUT),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            store: None,
+            policy: None,
+            clock: None,
+        }
+    }
+
+    /// Any base URL (`http://127.0.0.1:8080`, a proxy with a path prefix…).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// A base URL the document names (`test`, `production`; see `PROTOCOL.base_urls`).
+    pub fn preset(mut self, name: impl Into<String>) -> Self {
+        self.preset = Some(name.into());
+        self
+    }
+
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = Some(app_id.into());
+        self
+    }
+
+    /// The app secret. Kept as a [`Secret`]: never printed.
+    pub fn app_secret(mut self, secret: impl Into<String>) -> Self {
+        self.app_secret = Some(Secret::new(secret.into()));
+        self
+    }
+
+    /// Your own `reqwest::Client` (TLS, proxy, pool settings). The request timeout of this
+    /// builder is still applied per request; its connect timeout is then yours to set.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The whole-request timeout; `None` disables it (not recommended).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest response body accepted.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Where tokens live (default: in memory). Use a shared store when several processes
+    /// or hosts use the same app.
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    pub fn token_policy(mut self, policy: TokenPolicy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// The local clock (default: the system's). Tests use a manual clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    pub fn build(self) -> Result<T, ConfigError> {
+        let protocol = self.protocol;
+        let base_url = match (self.base_url, self.preset) {
+            (Some(url), _) => url,
+            (None, Some(preset)) => protocol
+                .base_url(&preset)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = protocol.base_urls.iter().map(|(n, _)| *n).collect();
+                    ConfigError(format!(
+                        "unknown base URL preset {preset:?}; the document names {}",
+                        names.join(", ")
+                    ))
+                })?
+                .to_owned(),
+            (None, None) => {
+                return Err(ConfigError(
+                    "no base URL: set `base_url` or `preset`".into(),
+                ));
+            }
+        };
+        let parsed = reqwest::Url::parse(&base_url)
+            .map_err(|e| ConfigError(format!("base URL {base_url:?} is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ConfigError(format!(
+                "base URL {base_url:?} must be http or https"
+            )));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(ConfigError(format!(
+                "base URL {base_url:?} must not carry a query or fragment"
+            )));
+        }
+        let app_id = self
+            .app_id
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| ConfigError("app_id is not set".into()))?;
+        let app_secret = self
+            .app_secret
+            .filter(|s| !s.expose().is_empty())
+            .ok_or_else(|| ConfigError("app_secret is not set".into()))?;
+        let http = match self.http {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .build()
+                .map_err(|e| ConfigError(format!("HTTP client: {}", e.without_url())))?,
+        };
+        let mut policy = self.policy.unwrap_or_default();
+        if let Some(tokens) = &protocol.tokens {
+            // Limits the document states are the ceiling; a policy may only be stricter.
+            if let Some(limit) = tokens.obtain_daily_limit {
+                policy.obtain_daily_limit = policy.obtain_daily_limit.min(limit);
+            }
+            if let Some(limit) = tokens.refresh_daily_limit {
+                policy.refresh_daily_limit = policy.refresh_daily_limit.min(limit);
+            }
+        }
+        let clock = Arc::new(SkewCorrectedClock::new(
+            self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+        ));
+        let store = self
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()));
+        let tokens = TokenManager::new(store, app_id.clone(), policy, clock.clone());
+        Ok(T::from(Client {
+            inner: Arc::new(Inner {
+                protocol,
+                base_url: base_url.trim_end_matches('/').to_owned(),
+                app_id,
+                app_secret,
+                http,
+                timeout: self.timeout,
+                max_response_bytes: self.max_response_bytes,
+                clock,
+                tokens,
+            }),
+        }))
+    }
+}

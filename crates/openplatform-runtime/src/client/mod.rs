@@ -1,0 +1,98 @@
+//! The client: configuration, and one generic [`Client::send`] for every endpoint.
+
+mod builder;
+mod paging;
+mod send;
+mod token_calls;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use builder::{ClientBuilder, ConfigError};
+
+use crate::clock::SkewCorrectedClock;
+use crate::envelope::PageInfo;
+use crate::protocol::ProtocolInfo;
+use crate::tokens::{Secret, TokenManager};
+
+/// The default cap on a response body. Larger replies are refused, not buffered.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// A client of one API (its [`ProtocolInfo`]) for one app. Cheap to clone: clones share
+/// the connection pool, the token and the clock correction.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    protocol: &'static ProtocolInfo,
+    /// The base URL without a trailing slash.
+    base_url: String,
+    app_id: String,
+    app_secret: Secret,
+    http: reqwest::Client,
+    /// Applied per request, also when the user supplied the `reqwest::Client`.
+    timeout: Option<Duration>,
+    max_response_bytes: usize,
+    clock: Arc<SkewCorrectedClock>,
+    tokens: TokenManager,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("Client")
+            .field("api", &inner.protocol.api)
+            .field("base_url", &inner.base_url)
+            .field("app_id", &inner.app_id)
+            .field("app_secret", &inner.app_secret)
+            .field("timeout", &inner.timeout)
+            .field("clock_offset_ms", &inner.clock.offset_ms())
+            .field("tokens", &inner.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts configuring a client of the API described by `protocol` (the generated
+    /// crate's `PROTOCOL`).
+    pub fn builder(protocol: &'static ProtocolInfo) -> ClientBuilder {
+        ClientBuilder::for_api(protocol)
+    }
+
+    pub fn protocol(&self) -> &'static ProtocolInfo {
+        self.inner.protocol
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// The token manager (for monitoring: calls made, last store error).
+    pub fn tokens(&self) -> &TokenManager {
+        &self.inner.tokens
+    }
+
+    /// The measured offset of the platform's clock from ours, in milliseconds.
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.inner.clock.offset_ms()
+    }
+}
+
+/// A successful reply: its `data` (absent when the platform sent none or `null`) and the
+/// paging facts of its envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response<T> {
+    pub data: Option<T>,
+    pub page: PageInfo,
+    pub status: u16,
+}
+
+impl<T: Default> Response<T> {
+    /// The data, or its empty value when the reply had none.
+    pub fn into_data(self) -> T {
+        self.data.unwrap_or_default()
+    }
+}

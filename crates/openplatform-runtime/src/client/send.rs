@@ -1,0 +1,377 @@
+//! One call: serialize once, sign exactly the bytes sent, send, read a capped body,
+//! decode the envelope, map the error code, decode `data`.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use tracing::Instrument;
+
+use super::{Client, Response};
+use crate::clock::Clock;
+use crate::endpoint::{Credential, Endpoint, Verb};
+use crate::envelope;
+use crate::error::{ApiError, BodyExcerpt, DecodeError, Error, HttpError, TransportError};
+use crate::error_code::ApiErrorCode;
+use crate::protocol::{SigningScheme, TimestampUnit};
+use crate::sign;
+use crate::tokens::{BudgetKind, Secret};
+use crate::wire::Tolerant;
+
+/// The credential parameter of one request.
+pub(super) enum CredentialParam<'a> {
+    AppId,
+    RefreshToken(&'a Secret),
+    AccessToken(&'a Secret),
+}
+
+/// A reply as received: status and a body within the size cap.
+pub(super) struct RawReply {
+    pub status: u16,
+    pub body: Bytes,
+    /// The body exceeded the cap; `body` holds its start only.
+    pub too_large: Option<usize>,
+}
+
+impl Client {
+    /// Sends any request of this client's API and returns its typed reply.
+    ///
+    /// Checks the request before any traffic ([`Endpoint::validate`]), adds the credential
+    /// (access token, fetched or refreshed as needed), timestamp and signature, and on an
+    /// invalid-token answer refreshes the token once and retries once.
+    ///
+    /// Token calls sent this way (the document's 2.1 and 2.2) count against the day's
+    /// budget like the client's own, and their tokens are not stored: the client manages
+    /// tokens by itself and rarely needs them sent by hand.
+    pub async fn send<E: Endpoint>(
+        &self,
+        request: &E,
+    ) -> Result<Response<E::Data>, Error<E::Code>> {
+        let info = E::INFO;
+        let span = tracing::info_span!(
+            "api_call",
+            api = self.inner.protocol.api,
+            method = info.method,
+            error_code = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = self.send_inner(request).instrument(span.clone()).await;
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        match &result {
+            Ok(_) => span.in_scope(|| tracing::debug!("call succeeded")),
+            Err(e) => {
+                if let Some(code) = e.code() {
+                    span.record("error_code", code.code());
+                }
+                span.in_scope(|| tracing::debug!(error = %e, "call failed"));
+            }
+        }
+        result
+    }
+
+    /// Sends a request and returns its `data` (the type's empty value when the reply had
+    /// none, for endpoints that answer with no data).
+    pub async fn call<E: Endpoint>(&self, request: &E) -> Result<E::Data, Error<E::Code>>
+    where
+        E::Data: Default,
+    {
+        self.send(request).await.map(Response::into_data)
+    }
+
+    async fn send_inner<E: Endpoint>(
+        &self,
+        request: &E,
+    ) -> Result<Response<E::Data>, Error<E::Code>> {
+        let info = E::INFO;
+        request.validate()?;
+        let body = Bytes::from(serde_json::to_vec(request).map_err(|e| {
+            Error::Request(crate::RequestError::Encoding {
+                method: info.method,
+                field: "(body)",
+                reason: e.to_string(),
+            })
+        })?);
+        let extra = request.query_params();
+        let withhold_body = info.credential != Credential::AccessToken;
+        match info.credential {
+            Credential::AppSignature | Credential::RefreshToken => {
+                let kind = if info.credential == Credential::AppSignature {
+                    BudgetKind::Obtain
+                } else {
+                    BudgetKind::Refresh
+                };
+                self.inner
+                    .tokens
+                    .spend_for_manual_call(kind)
+                    .await
+                    .map_err(Error::Token)?;
+                let refresh;
+                let credential = if kind == BudgetKind::Obtain {
+                    CredentialParam::AppId
+                } else {
+                    refresh = self
+                        .inner
+                        .tokens
+                        .refresh_token()
+                        .await
+                        .map_err(Error::Token)?;
+                    CredentialParam::RefreshToken(&refresh)
+                };
+                let reply = self
+                    .exchange(info.method, info.verb, credential, &extra, body)
+                    .await
+                    .map_err(Error::Transport)?;
+                self.decode_reply::<E::Data, E::Code>(info.method, &reply, withhold_body)
+            }
+            Credential::AccessToken => {
+                let token = self.access_token().await.map_err(Error::Token)?;
+                let reply = self
+                    .exchange(
+                        info.method,
+                        info.verb,
+                        CredentialParam::AccessToken(&token),
+                        &extra,
+                        body.clone(),
+                    )
+                    .await
+                    .map_err(Error::Transport)?;
+                match self.decode_reply::<E::Data, E::Code>(info.method, &reply, false) {
+                    Err(Error::Api(e))
+                        if self.is_invalid_token(e.raw_code, e.message.as_deref()) =>
+                    {
+                        tracing::info!(code = e.raw_code, "access token rejected; refreshing once");
+                        let token = self
+                            .inner
+                            .tokens
+                            .after_rejection(self, &token)
+                            .await
+                            .map_err(Error::Token)?;
+                        let reply = self
+                            .exchange(
+                                info.method,
+                                info.verb,
+                                CredentialParam::AccessToken(&token),
+                                &extra,
+                                body,
+                            )
+                            .await
+                            .map_err(Error::Transport)?;
+                        // A second rejection is reported as it is: never a loop.
+                        self.decode_reply::<E::Data, E::Code>(info.method, &reply, false)
+                    }
+                    other => other,
+                }
+            }
+        }
+    }
+
+    pub(super) async fn access_token(&self) -> Result<Secret, crate::error::TokenError> {
+        self.inner.tokens.access_token(self).await
+    }
+
+    /// Whether an error answer means "access token invalid or expired" (the spec's
+    /// `protocol.invalid_token`).
+    fn is_invalid_token(&self, code: i64, message: Option<&str>) -> bool {
+        let protocol = self.inner.protocol;
+        if protocol.invalid_token_codes.contains(&code) {
+            return true;
+        }
+        let Some(message) = message else {
+            return false;
+        };
+        let message = message.to_lowercase();
+        protocol
+            .invalid_token_patterns
+            .iter()
+            .any(|p| message.contains(&p.to_lowercase()))
+    }
+
+    /// Signs and sends one request, reads the reply within the size cap.
+    pub(super) async fn exchange(
+        &self,
+        method: &'static str,
+        verb: Verb,
+        credential: CredentialParam<'_>,
+        extra: &[(&'static str, String)],
+        body: Bytes,
+    ) -> Result<RawReply, TransportError> {
+        let inner = &self.inner;
+        let protocol = inner.protocol;
+        let now_ms = inner.clock.now_ms();
+        let timestamp = match protocol.timestamp {
+            TimestampUnit::Milliseconds => now_ms.to_string(),
+            TimestampUnit::Seconds => now_ms.div_euclid(1000).to_string(),
+        };
+        let mut params: Vec<(&str, &str)> = Vec::with_capacity(3 + extra.len());
+        if let Some(tokens) = &protocol.tokens {
+            match credential {
+                CredentialParam::AppId => params.push((tokens.app_id_param, &inner.app_id)),
+                CredentialParam::RefreshToken(t) => {
+                    params.push((tokens.refresh_token_param, t.expose()))
+                }
+                CredentialParam::AccessToken(t) => {
+                    params.push((tokens.access_token_param, t.expose()))
+                }
+            }
+        }
+        params.push(("timestamp", &timestamp));
+        params.extend(extra.iter().map(|(n, v)| (*n, v.as_str())));
+        sign::sort_params(&mut params);
+        let signature = match protocol.signing {
+            SigningScheme::UmpMd5 => {
+                sign::sign_sorted(&params, &body, inner.app_secret.expose().as_bytes())
+            }
+        };
+        let mut url = reqwest::Url::parse(&format!("{}{}", inner.base_url, protocol.path(method)))
+            .map_err(|e| TransportError::invalid_url(method, &e))?;
+        {
+            let mut query = url.query_pairs_mut();
+            for (name, value) in &params {
+                query.append_pair(name, value);
+            }
+            query.append_pair(sign::SIGN_PARAM, signature.as_str());
+        }
+        let mut builder = match verb {
+            Verb::Post => inner.http.post(url),
+            Verb::Get => inner.http.get(url),
+        };
+        builder = builder
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/json;charset=utf-8",
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body);
+        if let Some(timeout) = inner.timeout {
+            builder = builder.timeout(timeout);
+        }
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| TransportError::from_reqwest(method, e))?;
+        if let Some(date) = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|d| d.to_str().ok())
+        {
+            let local = inner.clock.local_now_ms();
+            inner.clock.observe_date_header(date, local);
+        }
+        let status = response.status().as_u16();
+        let cap = inner.max_response_bytes;
+        let mut body = Vec::new();
+        let mut too_large = None;
+        if response
+            .content_length()
+            .is_some_and(|len| len > cap as u64)
+        {
+            too_large = Some(cap);
+        } else {
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| TransportError::from_reqwest(method, e))?
+            {
+                if body.len() + chunk.len() > cap {
+                    // Keep the start for the error's excerpt; stop reading.
+                    let room = cap - body.len();
+                    body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                    too_large = Some(cap);
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+        Ok(RawReply {
+            status,
+            body: Bytes::from(body),
+            too_large,
+        })
+    }
+
+    /// Decodes a reply into the typed data or the typed error.
+    pub(super) fn decode_reply<T: Tolerant, C: ApiErrorCode>(
+        &self,
+        method: &'static str,
+        reply: &RawReply,
+        withhold_body: bool,
+    ) -> Result<Response<T>, Error<C>> {
+        let excerpt = || {
+            if withhold_body {
+                BodyExcerpt::withheld(reply.body.len())
+            } else {
+                BodyExcerpt::new(&reply.body)
+            }
+        };
+        if let Some(cap) = reply.too_large {
+            return Err(Error::Decode(DecodeError {
+                method,
+                status: reply.status,
+                reason: format!("the reply is larger than the cap of {cap} bytes"),
+                body: excerpt(),
+            }));
+        }
+        let env = match envelope::decode(self.inner.protocol, &reply.body) {
+            Ok(env) => env,
+            Err(_) if !(200..300).contains(&reply.status) => {
+                return Err(Error::Http(HttpError {
+                    method,
+                    status: reply.status,
+                    body: excerpt(),
+                }));
+            }
+            Err(e) => {
+                return Err(Error::Decode(DecodeError {
+                    method,
+                    status: reply.status,
+                    reason: e.0,
+                    body: excerpt(),
+                }));
+            }
+        };
+        if let Err((code, message)) = env.outcome {
+            return Err(Error::Api(ApiError {
+                code: C::from_code(code),
+                raw_code: code,
+                message,
+                method,
+                status: reply.status,
+                body: excerpt(),
+            }));
+        }
+        let data = match env.data {
+            None => None,
+            Some(raw) => decode_data::<T>(raw.get()).map_err(|reason| {
+                Error::Decode(DecodeError {
+                    method,
+                    status: reply.status,
+                    reason,
+                    body: excerpt(),
+                })
+            })?,
+        };
+        Ok(Response {
+            data,
+            page: env.page,
+            status: reply.status,
+        })
+    }
+}
+
+/// Decodes `data` tolerantly; the error names the path of the bad value (`items[2].price`).
+pub(super) fn decode_data<T: Tolerant>(json: &str) -> Result<Option<T>, String> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let mut track = serde_path_to_error::Track::new();
+    let value =
+        T::deserialize_tolerant(serde_path_to_error::Deserializer::new(&mut de, &mut track))
+            .map_err(|e| {
+                let path = track.path().to_string();
+                if path.is_empty() || path == "." {
+                    format!("`data`: {e}")
+                } else {
+                    format!("`data.{path}`: {e}")
+                }
+            })?;
+    de.end().map_err(|e| format!("`data`: {e}"))?;
+    Ok(value)
+}

@@ -1,0 +1,142 @@
+//! The token calls (the spec's `protocol.tokens`), made by the client for its manager.
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::Client;
+use super::send::CredentialParam;
+use crate::clock::Clock;
+use crate::endpoint::Verb;
+use crate::error::{Error, TokenError};
+use crate::error_code::{ApiErrorCode, ErrorCategory};
+use crate::protocol::TokenProtocol;
+use crate::tokens::{BudgetKind, Secret, TokenGrant, TokenIssuer};
+
+/// An error-code type for the token calls, whose codes only travel as numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RawCode(i64);
+
+impl std::fmt::Display for RawCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl ApiErrorCode for RawCode {
+    fn from_code(code: i64) -> Self {
+        RawCode(code)
+    }
+    fn code(&self) -> i64 {
+        self.0
+    }
+    fn message(&self) -> Option<&'static str> {
+        None
+    }
+    fn category(&self) -> ErrorCategory {
+        ErrorCategory::Unknown
+    }
+    fn is_retryable(&self) -> bool {
+        false
+    }
+}
+
+impl Client {
+    fn token_protocol(&self) -> Result<&'static TokenProtocol, TokenError> {
+        self.inner
+            .protocol
+            .tokens
+            .as_ref()
+            .ok_or(TokenError::NotConfigured(
+                "this API declares no token calls",
+            ))
+    }
+
+    async fn token_call(
+        &self,
+        kind: BudgetKind,
+        credential: CredentialParam<'_>,
+    ) -> Result<TokenGrant, TokenError> {
+        let tokens = self.token_protocol()?;
+        let method = match kind {
+            BudgetKind::Obtain => tokens.obtain_method,
+            BudgetKind::Refresh => tokens.refresh_method,
+        };
+        // Expiry is counted from when the request left, on the platform's clock.
+        let sent_at = self.inner.clock.now_ms();
+        let failed = |e: Error<RawCode>| TokenError::CallFailed {
+            kind,
+            code: e.code().map(|c| c.0),
+            reason: e.to_string(),
+        };
+        let reply = self
+            .exchange(
+                method,
+                Verb::Post,
+                credential,
+                &[],
+                Bytes::from_static(b"{}"),
+            )
+            .await
+            .map_err(|e| failed(Error::Transport(e)))?;
+        // The body holds tokens: never kept in an error.
+        let data: Option<Value> = self
+            .decode_reply::<Value, RawCode>(method, &reply, true)
+            .map_err(failed)?
+            .data;
+        grant_from(tokens, kind, data.as_ref(), sent_at)
+    }
+}
+
+/// Reads the token data of a reply by the keys the spec names.
+fn grant_from(
+    tokens: &TokenProtocol,
+    kind: BudgetKind,
+    data: Option<&Value>,
+    sent_at: i64,
+) -> Result<TokenGrant, TokenError> {
+    let missing = |what: &str| TokenError::CallFailed {
+        kind,
+        code: None,
+        reason: format!("the reply carries no {what}"),
+    };
+    let data = data.ok_or_else(|| missing("data"))?;
+    let text = |key: &str| {
+        data.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(Secret::new)
+    };
+    let access = text(tokens.access_token_key).ok_or_else(|| missing(tokens.access_token_key))?;
+    let lifetime_s = match data.get(tokens.expires_in_key) {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|s| *s > 0)
+    .unwrap_or(tokens.access_token_lifetime_s as i64);
+    let refresh_lifetime_ms = (tokens.refresh_token_lifetime_s as i64).saturating_mul(1000);
+    let refresh = text(tokens.refresh_token_key).map(|t| (t, sent_at + refresh_lifetime_ms));
+    if kind == BudgetKind::Obtain && refresh.is_none() {
+        return Err(missing(tokens.refresh_token_key));
+    }
+    Ok(TokenGrant {
+        access_token: access,
+        access_expires_at_ms: sent_at + lifetime_s.saturating_mul(1000),
+        refresh,
+    })
+}
+
+impl TokenIssuer for Client {
+    async fn obtain(&self) -> Result<TokenGrant, TokenError> {
+        self.token_call(BudgetKind::Obtain, CredentialParam::AppId)
+            .await
+    }
+
+    async fn refresh(&self, refresh_token: &Secret) -> Result<TokenGrant, TokenError> {
+        self.token_call(
+            BudgetKind::Refresh,
+            CredentialParam::RefreshToken(refresh_token),
+        )
+        .await
+    }
+}

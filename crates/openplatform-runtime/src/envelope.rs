@@ -1,0 +1,240 @@
+//! Decoding of response envelopes, per [`EnvelopeStyle`].
+//!
+//! The envelope is decoded first, keeping `data` as raw JSON, so that the data is
+//! decoded exactly once into its typed form and a decode failure names its place.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use serde_json::value::RawValue;
+
+use crate::protocol::{EnvelopeStyle, ProtocolInfo};
+
+/// The parts of a reply every envelope style yields.
+#[derive(Debug)]
+pub struct Envelope<'a> {
+    /// `Ok(())` for success, otherwise the error code and message.
+    pub outcome: Result<(), (i64, Option<String>)>,
+    /// `data`, raw; `None` when absent or `null`.
+    pub data: Option<&'a RawValue>,
+    pub page: PageInfo,
+}
+
+/// Paging facts a reply carries at its top level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageInfo {
+    pub page_no: Option<i64>,
+    pub page_size: Option<i64>,
+    pub total_count: Option<i64>,
+}
+
+/// Why an envelope could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeError(pub String);
+
+/// Decodes `body` as the envelope of `protocol`.
+pub fn decode<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a>, EnvelopeError> {
+    match protocol.envelope {
+        EnvelopeStyle::UmpGateway => decode_ump(protocol, body),
+    }
+}
+
+/// The UMP gateway envelope: `success`, `error_code`/`errorCode`,
+/// `error_message`/`errorMessage`, `data`, and top-level `pageNo`/`pageSize`/`totalCount`.
+#[derive(Deserialize)]
+struct UmpEnvelope<'a> {
+    #[serde(default, deserialize_with = "flexible_bool")]
+    success: Option<bool>,
+    #[serde(default, alias = "errorCode", deserialize_with = "flexible_i64")]
+    error_code: Option<i64>,
+    #[serde(default, alias = "errorMessage", alias = "msg", alias = "message")]
+    error_message: Option<String>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default, alias = "page_no", deserialize_with = "flexible_i64")]
+    #[serde(rename = "pageNo")]
+    page_no: Option<i64>,
+    #[serde(default, alias = "page_size", deserialize_with = "flexible_i64")]
+    #[serde(rename = "pageSize")]
+    page_size: Option<i64>,
+    #[serde(
+        default,
+        alias = "total_count",
+        alias = "total",
+        deserialize_with = "flexible_i64"
+    )]
+    #[serde(rename = "totalCount")]
+    total_count: Option<i64>,
+}
+
+fn decode_ump<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a>, EnvelopeError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(EnvelopeError("the body is empty".into()));
+    }
+    let env: UmpEnvelope<'a> = serde_json::from_slice(body)
+        .map_err(|e| EnvelopeError(format!("not a JSON envelope: {e}")))?;
+    let data = env.data.filter(|raw| raw.get() != "null");
+    let page = PageInfo {
+        page_no: env.page_no,
+        page_size: env.page_size,
+        total_count: env.total_count,
+    };
+    // Errata E08: with `success` true, the success code, null or an absent code all mean
+    // success. Without `success`, the code decides.
+    let code_is_success = match env.error_code {
+        None => None,
+        Some(code) => Some(Some(code) == protocol.success_code),
+    };
+    let ok = match (env.success, code_is_success) {
+        (Some(true), None | Some(true)) => true,
+        // `success: true` with an error code: the code is the more specific statement.
+        (Some(true), Some(false)) => false,
+        (Some(false), _) => false,
+        (None, Some(ok)) => ok,
+        (None, None) => {
+            return Err(EnvelopeError(
+                "the reply has neither `success` nor an error code".into(),
+            ));
+        }
+    };
+    let outcome = if ok {
+        Ok(())
+    } else {
+        // `success: false` without a code: report it as code 0 ("no code given").
+        let message = env.error_message.filter(|m| !m.is_empty());
+        Err((env.error_code.unwrap_or(0), message))
+    };
+    Ok(Envelope {
+        outcome,
+        data,
+        page,
+    })
+}
+
+/// `true`, `false`, `"true"`, `"false"`, `1`, `0` (a gateway that stringifies).
+fn flexible_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Bool(b)) => Ok(Some(b)),
+        Some(serde_json::Value::String(s)) => match s.trim() {
+            "true" => Ok(Some(true)),
+            "false" => Ok(Some(false)),
+            other => Err(de::Error::custom(format!(
+                "`success` is {other:?}, expected true or false"
+            ))),
+        },
+        Some(serde_json::Value::Number(n)) => match n.as_i64() {
+            Some(1) => Ok(Some(true)),
+            Some(0) => Ok(Some(false)),
+            _ => Err(de::Error::custom(format!(
+                "`success` is {n}, expected true or false"
+            ))),
+        },
+        Some(other) => Err(de::Error::custom(format!(
+            "`success` is {other}, expected true or false"
+        ))),
+    }
+}
+
+/// An integer as a JSON number or a string of digits; `null` and `""` are absent.
+fn flexible_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| de::Error::custom(format!("{n} is not an integer"))),
+        Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(serde_json::Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| de::Error::custom(format!("{s:?} is not an integer"))),
+        Some(other) => Err(de::Error::custom(format!("{other} is not an integer"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{SigningScheme, TimestampUnit};
+
+    const P: ProtocolInfo = ProtocolInfo {
+        api: "test",
+        doc_version: "1",
+        envelope: EnvelopeStyle::UmpGateway,
+        signing: SigningScheme::UmpMd5,
+        path_template: "/gw/gateway/{method}/v1",
+        base_urls: &[],
+        success_code: Some(200),
+        timestamp: TimestampUnit::Milliseconds,
+        clock_tolerance_ms: None,
+        invalid_token_codes: &[],
+        invalid_token_patterns: &[],
+        tokens: None,
+    };
+
+    #[test]
+    fn success_forms() {
+        for body in [
+            r#"{"success":true,"data":{"a":1}}"#,
+            r#"{"success":true,"error_code":200,"error_message":"","data":{"a":1}}"#,
+            r#"{"success":"true","errorCode":null,"errorMessage":null,"data":{"a":1}}"#,
+        ] {
+            let env = decode(&P, body.as_bytes()).unwrap();
+            assert_eq!(env.outcome, Ok(()), "{body}");
+            assert_eq!(env.data.unwrap().get(), r#"{"a":1}"#);
+        }
+    }
+
+    #[test]
+    fn error_forms() {
+        let env = decode(
+            &P,
+            br#"{"success":false,"errorCode":"150003","errorMessage":"no"}"#,
+        )
+        .unwrap();
+        assert_eq!(env.outcome, Err((150003, Some("no".into()))));
+        let env = decode(&P, br#"{"success":true,"error_code":1001}"#).unwrap();
+        assert_eq!(env.outcome, Err((1001, None)));
+    }
+
+    #[test]
+    fn paging_and_null_data() {
+        let env = decode(
+            &P,
+            br#"{"success":true,"data":null,"pageNo":2,"pageSize":"10","totalCount":31}"#,
+        )
+        .unwrap();
+        assert!(env.data.is_none());
+        assert_eq!(
+            env.page,
+            PageInfo {
+                page_no: Some(2),
+                page_size: Some(10),
+                total_count: Some(31)
+            }
+        );
+    }
+
+    #[test]
+    fn bad_bodies_are_errors() {
+        for body in [
+            &b""[..],
+            b"   ",
+            b"<html>502 Bad Gateway</html>",
+            b"{\"success\":tr",
+            b"[]",
+            b"{}",
+            b"{\"success\":\"maybe\"}",
+            b"{\"error_code\":1.5}",
+        ] {
+            assert!(
+                decode(&P, body).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! The error of a call: distinct, matchable kinds, none of which can carry a secret.
+//!
+//! Texts never contain the access token, the refresh token, the app secret or a
+//! signature: URLs are stripped from transport errors at one place
+//! ([`TransportError::from_reqwest`]), and response bodies of token calls are not kept.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error_code::{ApiErrorCode, ErrorCategory};
+use crate::tokens::{BudgetKind, StoreError};
+use crate::validation::RequestError;
+
+/// How much of a response body an error keeps, in bytes.
+pub const BODY_EXCERPT_LIMIT: usize = 2048;
+
+/// The error of one call to endpoint method `method()`.
+///
+/// `C` is the API's error-code enum. Match on the variant for the kind of failure:
+/// ```ignore
+/// match err {
+///     Error::Api(e) if e.code == ErrorCode::InsufficientPoints => …,
+///     Error::Transport(e) if e.outcome_unknown() => …,   // the request may have been applied
+///     _ => …,
+/// }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error<C> {
+    /// The request was refused before any network traffic (a required field is empty…).
+    Request(RequestError),
+    /// The request could not be sent or the reply could not be read, including timeouts.
+    Transport(TransportError),
+    /// The server answered with an HTTP status and a body that is not the API's envelope.
+    Http(HttpError),
+    /// The reply could not be decoded (not JSON, wrong types, too large…).
+    Decode(DecodeError),
+    /// The platform answered with an error code.
+    Api(ApiError<C>),
+    /// No valid token could be had (a daily budget is spent, the store failed…).
+    Token(TokenError),
+}
+
+impl<C: ApiErrorCode> Error<C> {
+    /// The platform's error code, for [`Error::Api`].
+    pub fn code(&self) -> Option<C> {
+        match self {
+            Error::Api(e) => Some(e.code),
+            _ => None,
+        }
+    }
+
+    /// Whether the call may have been applied although no answer says so: the request
+    /// left (or may have left) and no reply came back. A points change in this state
+    /// must be resolved (see the recovery protocol) before it is repeated.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Error::Transport(e) => e.outcome_unknown(),
+            // A 5xx from a proxy says nothing about whether the platform applied the call.
+            Error::Http(e) => e.status >= 500,
+            Error::Decode(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether repeating the same request may succeed: timeouts and connection failures,
+    /// 5xx answers, and error codes the spec marks retryable (busy). Whether it is SAFE to
+    /// repeat depends on the endpoint's idempotency, not on the error.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Transport(_) => true,
+            Error::Http(e) => e.status >= 500 || e.status == 429,
+            Error::Api(e) => e.code.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// Changes the error-code type (used where token calls share one error path).
+    pub fn map_code<D: ApiErrorCode>(self) -> Error<D> {
+        match self {
+            Error::Request(e) => Error::Request(e),
+            Error::Transport(e) => Error::Transport(e),
+            Error::Http(e) => Error::Http(e),
+            Error::Decode(e) => Error::Decode(e),
+            Error::Api(e) => Error::Api(ApiError {
+                code: D::from_code(e.raw_code),
+                raw_code: e.raw_code,
+                message: e.message,
+                method: e.method,
+                status: e.status,
+                body: e.body,
+            }),
+            Error::Token(e) => Error::Token(e),
+        }
+    }
+}
+
+impl<C: ApiErrorCode> fmt::Display for Error<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Request(e) => write!(f, "invalid request: {e}"),
+            Error::Transport(e) => e.fmt(f),
+            Error::Http(e) => e.fmt(f),
+            Error::Decode(e) => e.fmt(f),
+            Error::Api(e) => e.fmt(f),
+            Error::Token(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<C: ApiErrorCode> std::error::Error for Error<C> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Request(e) => Some(e),
+            Error::Token(TokenError::Store(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl<C> From<RequestError> for Error<C> {
+    fn from(e: RequestError) -> Self {
+        Error::Request(e)
+    }
+}
+
+impl<C> From<TokenError> for Error<C> {
+    fn from(e: TokenError) -> Self {
+        Error::Token(e)
+    }
+}
+
+/// Whether a failed request may have reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// The connection was never made: the server cannot have seen the request.
+    No,
+    /// The request may have been received and applied.
+    Maybe,
+}
+
+/// A failure to send the request or to read the reply.
+#[derive(Debug, Clone)]
+pub struct TransportError {
+    method: &'static str,
+    timeout: bool,
+    sent: Sent,
+    /// The underlying error's text, taken after the URL was removed from it.
+    detail: String,
+}
+
+impl TransportError {
+    /// The one conversion point for `reqwest` errors. reqwest's Display and Debug print the
+    /// URL, and the access token travels in the query string: the URL is dropped first.
+    pub fn from_reqwest(method: &'static str, err: reqwest::Error) -> Self {
+        let timeout = err.is_timeout();
+        let sent = if err.is_connect() || err.is_builder() {
+            Sent::No
+        } else {
+            Sent::Maybe
+        };
+        let err = err.without_url();
+        let mut detail = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        // The chain adds the useful part ("connection refused", "operation timed out").
+        while let Some(s) = source {
+            detail.push_str(": ");
+            detail.push_str(&s.to_string());
+            source = s.source();
+        }
+        TransportError {
+            method,
+            timeout,
+            sent,
+            detail,
+        }
+    }
+
+    /// A timeout enforced by the runtime itself (the whole call took too long).
+    pub fn timed_out(method: &'static str, after: Duration) -> Self {
+        TransportError {
+            method,
+            timeout: true,
+            sent: Sent::Maybe,
+            detail: format!("no complete reply within {} ms", after.as_millis()),
+        }
+    }
+
+    /// The request URL could not be formed (a base URL that does not join with the path).
+    pub fn invalid_url(method: &'static str, err: &dyn std::error::Error) -> Self {
+        TransportError {
+            method,
+            timeout: false,
+            sent: Sent::No,
+            detail: format!("cannot form the request URL: {err}"),
+        }
+    }
+
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    pub fn is_timeout(&self) -> bool {
+        self.timeout
+    }
+
+    pub fn sent(&self) -> Sent {
+        self.sent
+    }
+
+    /// See [`Error::outcome_unknown`].
+    pub fn outcome_unknown(&self) -> bool {
+        self.sent == Sent::Maybe
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.timeout { "timed out" } else { "failed" };
+        let sent = match self.sent {
+            Sent::No => "not sent",
+            Sent::Maybe => "outcome unknown",
+        };
+        write!(
+            f,
+            "{}: request {what} ({sent}): {}",
+            self.method, self.detail
+        )
+    }
+}
+
+/// A reply that is not the API's envelope (an HTML error page from a proxy…).
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    pub method: &'static str,
+    pub status: u16,
+    /// The start of the body, at most [`BODY_EXCERPT_LIMIT`] bytes.
+    pub body: BodyExcerpt,
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: HTTP {} without an API reply; body: {}",
+            self.method, self.status, self.body
+        )
+    }
+}
+
+/// A reply that could not be decoded.
+#[derive(Debug, Clone)]
+pub struct DecodeError {
+    pub method: &'static str,
+    pub status: u16,
+    /// What was wrong, e.g. "`data`: invalid type: string, expected i64 at line 1 column 9".
+    pub reason: String,
+    pub body: BodyExcerpt,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: cannot decode the reply (HTTP {}): {}; body: {}",
+            self.method, self.status, self.reason, self.body
+        )
+    }
+}
+
+/// An error answer of the platform.
+#[derive(Debug, Clone)]
+pub struct ApiError<C> {
+    /// The typed code (`Unknown(n)` for a code the document does not list).
+    pub code: C,
+    /// The code as received.
+    pub raw_code: i64,
+    /// The platform's own message, when it sent one.
+    pub message: Option<String>,
+    pub method: &'static str,
+    pub status: u16,
+    pub body: BodyExcerpt,
+}
+
+impl<C: ApiErrorCode> ApiError<C> {
+    pub fn category(&self) -> ErrorCategory {
+        self.code.category()
+    }
+}
+
+impl<C: ApiErrorCode> fmt::Display for ApiError<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: error {}", self.method, self.raw_code)?;
+        match (&self.message, self.code.message()) {
+            (Some(m), _) if !m.is_empty() => write!(f, ": {m}"),
+            (_, Some(m)) => write!(f, ": {m}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The start of a response body, for diagnosis. Empty for the token calls, whose bodies
+/// carry tokens.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct BodyExcerpt {
+    text: String,
+    total_len: usize,
+}
+
+impl BodyExcerpt {
+    /// Keeps at most [`BODY_EXCERPT_LIMIT`] bytes, cut at a character boundary.
+    pub fn new(body: &[u8]) -> Self {
+        let mut end = body.len().min(BODY_EXCERPT_LIMIT);
+        let text = loop {
+            match std::str::from_utf8(&body[..end]) {
+                Ok(s) => break s.to_owned(),
+                // Cut inside a character: step back to its start (at most 3 bytes).
+                Err(e) if e.error_len().is_none() => end = e.valid_up_to(),
+                Err(_) => break String::from_utf8_lossy(&body[..end]).into_owned(),
+            }
+        };
+        BodyExcerpt {
+            text,
+            total_len: body.len(),
+        }
+    }
+
+    /// A body that must not be kept (it may hold tokens).
+    pub fn withheld(total_len: usize) -> Self {
+        BodyExcerpt {
+            text: String::new(),
+            total_len,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The length of the whole body, in bytes.
+    pub fn total_len(&self) -> usize {
+        self.total_len
+    }
+}
+
+impl fmt::Display for BodyExcerpt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.total_len == 0 {
+            f.write_str("(empty)")
+        } else if self.text.is_empty() {
+            write!(f, "({} bytes, withheld)", self.total_len)
+        } else if self.text.len() < self.total_len {
+            write!(f, "{:?}… ({} bytes)", self.text, self.total_len)
+        } else {
+            write!(f, "{:?}", self.text)
+        }
+    }
+}
+
+impl fmt::Debug for BodyExcerpt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Why no valid access token could be had.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The day's budget of a token call is spent. Nothing was sent.
+    BudgetExhausted {
+        kind: BudgetKind,
+        used: u32,
+        limit: u32,
+        /// When the budget resets: the next midnight, Beijing time (RFC 3339).
+        resets_at: String,
+    },
+    /// The token store failed; with a damaged record, no token call is made.
+    Store(StoreError),
+    /// Another process holds the refresh lock and no new token appeared in time.
+    LockWaitTimedOut { waited: Duration },
+    /// A token call failed. `reason` is the underlying error's text (without body).
+    CallFailed {
+        kind: BudgetKind,
+        code: Option<i64>,
+        reason: String,
+    },
+    /// The client has no app credentials for the token calls.
+    NotConfigured(&'static str),
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenError::BudgetExhausted {
+                kind,
+                used,
+                limit,
+                resets_at,
+            } => write!(
+                f,
+                "the day's {kind} budget is spent ({used} of {limit} calls); it resets at {resets_at}"
+            ),
+            TokenError::Store(e) => write!(f, "token store: {e}"),
+            TokenError::LockWaitTimedOut { waited } => write!(
+                f,
+                "another instance holds the token refresh lock and no new token appeared within {} ms",
+                waited.as_millis()
+            ),
+            TokenError::CallFailed { kind, reason, .. } => {
+                write!(f, "{kind} call failed: {reason}")
+            }
+            TokenError::NotConfigured(what) => write!(f, "tokens unavailable: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+impl From<StoreError> for TokenError {
+    fn from(e: StoreError) -> Self {
+        TokenError::Store(e)
+    }
+}

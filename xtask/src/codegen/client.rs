@@ -1,0 +1,177 @@
+//! `client.rs`: the typed client: one accessor per endpoint group, one method per endpoint,
+//! all of them thin calls of the runtime's generic `send`.
+
+use heck::ToUpperCamelCase;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::docs;
+use super::types::ident;
+use crate::ir::{Api, Credential, Data, Endpoint, Idempotency};
+
+pub fn module(api: &Api) -> TokenStream {
+    let head = format!(
+        " The typed client of {} {}: `client.<group>().<endpoint>(request)`.",
+        api.title, api.doc_version
+    );
+    let groups = groups(api);
+    let accessors = groups.iter().map(|(group, endpoints)| {
+        let method = ident(group);
+        let ty = ident(&group_type(group));
+        let doc = format!(
+            " {}: {}.",
+            group,
+            endpoints
+                .iter()
+                .map(|e| format!("[`{}`]({}::{})", e.name, group_type(group), e.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        quote! {
+            #[doc = #doc]
+            pub fn #method(&self) -> #ty<'_> {
+                #ty { client: &self.inner }
+            }
+        }
+    });
+    let group_defs = groups.iter().map(|(group, endpoints)| {
+        let ty = ident(&group_type(group));
+        let doc = format!(" The `{group}` endpoints.");
+        let methods = endpoints.iter().map(|e| method(e));
+        quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, Copy)]
+            pub struct #ty<'a> {
+                client: &'a ::openplatform_runtime::Client,
+            }
+
+            impl #ty<'_> {
+                #(#methods)*
+            }
+        }
+    });
+    quote! {
+        #![doc = #head]
+
+        /// The error of a call of this API: see [`::openplatform_runtime::Error`].
+        pub type Error = ::openplatform_runtime::Error<super::errors::ErrorCode>;
+
+        /// A client of this API for one app. Cheap to clone; clones share connections,
+        /// tokens and the clock correction.
+        #[derive(Debug, Clone)]
+        pub struct Client {
+            inner: ::openplatform_runtime::Client,
+        }
+
+        impl Client {
+            /// Starts configuring a client: set a base URL (or a preset of
+            /// [`super::PROTOCOL`]), the app id and the app secret, then `build()`.
+            pub fn builder() -> ::openplatform_runtime::ClientBuilder<Client> {
+                ::openplatform_runtime::ClientBuilder::for_api(&super::PROTOCOL)
+            }
+
+            /// The runtime client, for generic calls (`send`, `items`) and monitoring.
+            pub fn runtime(&self) -> &::openplatform_runtime::Client {
+                &self.inner
+            }
+
+            #(#accessors)*
+        }
+
+        impl From<::openplatform_runtime::Client> for Client {
+            fn from(inner: ::openplatform_runtime::Client) -> Self {
+                Client { inner }
+            }
+        }
+
+        #(#group_defs)*
+    }
+}
+
+/// Endpoints by group, groups in the order of their first endpoint.
+fn groups(api: &Api) -> Vec<(String, Vec<&Endpoint>)> {
+    let mut groups: Vec<(String, Vec<&Endpoint>)> = Vec::new();
+    for e in &api.endpoints {
+        match groups.iter_mut().find(|(g, _)| *g == e.group) {
+            Some((_, list)) => list.push(e),
+            None => groups.push((e.group.clone(), vec![e])),
+        }
+    }
+    groups
+}
+
+fn group_type(group: &str) -> String {
+    group.to_upper_camel_case()
+}
+
+fn method(e: &Endpoint) -> TokenStream {
+    let name = ident(&e.name);
+    let req = ident(&e.request.name);
+    let req_path = quote!(super::endpoints::#req);
+    let data = quote!(<#req_path as ::openplatform_runtime::Endpoint>::Data);
+    let mut paragraphs = vec![format!(
+        "{} {} · `{}`",
+        e.section,
+        docs::escape(&e.title),
+        e.method
+    )];
+    if !e.gloss.is_empty() {
+        paragraphs.push(docs::escape(&e.gloss));
+    }
+    paragraphs.push(match e.idempotency {
+        Idempotency::Read => "A read: safe to repeat.".to_owned(),
+        Idempotency::Keyed => format!(
+            "Idempotent by `{}`: repeat it only with the same key.",
+            e.idempotency_key.as_deref().unwrap_or("?")
+        ),
+        Idempotency::Unsafe => {
+            "Not idempotent: repeating it may apply it twice; it is never retried.".to_owned()
+        }
+    });
+    if e.credential != Credential::AccessToken {
+        paragraphs.push(
+            "The client obtains and refreshes tokens by itself; a call sent by hand spends \
+             the day's budget of this call and its token is not stored."
+                .to_owned(),
+        );
+    }
+    let doc = docs::attrs(&paragraphs);
+    let paged = e.paging.is_some() && matches!(e.data, Data::List(_));
+    if paged {
+        let stream = ident(&format!("{}_stream", e.name));
+        let stream_doc = format!(
+            " Every item of [`{}`](Self::{}), page after page from the request's page, as a \
+             stream fetched as it is read.",
+            e.name, e.name
+        );
+        quote! {
+            #doc
+            ///
+            /// Returns one page with the reply's paging facts; see the `_stream` method for
+            /// every item.
+            pub async fn #name(
+                &self,
+                request: #req_path,
+            ) -> Result<::openplatform_runtime::Response<#data>, Error> {
+                self.client.send(&request).await
+            }
+
+            #[doc = #stream_doc]
+            pub fn #stream(
+                &self,
+                request: #req_path,
+            ) -> impl ::openplatform_runtime::Stream<
+                Item = Result<<#req_path as ::openplatform_runtime::Paged>::Item, Error>,
+            > + Send + 'static {
+                self.client.items(request)
+            }
+        }
+    } else {
+        quote! {
+            #doc
+            pub async fn #name(&self, request: #req_path) -> Result<#data, Error> {
+                self.client.call(&request).await
+            }
+        }
+    }
+}
