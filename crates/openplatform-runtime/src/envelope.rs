@@ -80,10 +80,9 @@ fn decode_ump<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a
     };
     // Errata E08: with `success` true, the success code, null or an absent code all mean
     // success. Without `success`, the code decides.
-    let code_is_success = match env.error_code {
-        None => None,
-        Some(code) => Some(Some(code) == protocol.success_code),
-    };
+    let code_is_success = env
+        .error_code
+        .map(|code| Some(code) == protocol.success_code);
     let ok = match (env.success, code_is_success) {
         (Some(true), None | Some(true)) => true,
         // `success: true` with an error code: the code is the more specific statement.

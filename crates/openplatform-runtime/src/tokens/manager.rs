@@ -315,10 +315,10 @@ impl TokenManager {
             }
             tokio::time::sleep(self.policy.poll_interval).await;
             let now = self.clock.now_ms();
-            if let Some(record) = self.store.load(&self.key).await? {
-                if self.satisfies(&record, need, now) {
-                    return Ok(false);
-                }
+            if let Some(record) = self.store.load(&self.key).await?
+                && self.satisfies(&record, need, now)
+            {
+                return Ok(false);
             }
         }
     }
@@ -407,11 +407,11 @@ impl TokenManager {
             Ok(false) => {
                 // Someone wrote while we held the lock (our lease ran out): theirs is at
                 // least as new. Use it if it is valid, else ours from memory.
-                if let Ok(Some(theirs)) = self.store.load(&self.key).await {
-                    if theirs.access_valid_at(self.clock.now_ms(), 0) {
-                        self.set_cached(&theirs);
-                        return Ok(theirs.access_token);
-                    }
+                if let Ok(Some(theirs)) = self.store.load(&self.key).await
+                    && theirs.access_valid_at(self.clock.now_ms(), 0)
+                {
+                    self.set_cached(&theirs);
+                    return Ok(theirs.access_token);
                 }
                 tracing::warn!(
                     "token store changed under the refresh lock; using the new token from memory"
