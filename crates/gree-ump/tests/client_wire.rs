@@ -42,6 +42,8 @@ struct Server {
     tokens_issued: AtomicU32,
     /// Business calls answered with the invalid-token error, counting down.
     reject_tokens: AtomicU32,
+    /// Business calls answered "busy" (error 500), counting down.
+    busy: AtomicU32,
     /// Answer every business call with this body instead.
     canned: Mutex<Option<(u16, String)>>,
     clock: Option<Arc<ManualClock>>,
@@ -113,6 +115,14 @@ async fn handle(
             {
                 return reply(json!({"success": false, "error_code": 1002,
                     "error_message": "access_token无效"}));
+            }
+            if server
+                .busy
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return reply(json!({"success": false, "error_code": 500,
+                    "error_message": "系统繁忙, 请稍后再试"}));
             }
             if let Some((status, body)) = server.canned.lock().unwrap().clone() {
                 return (StatusCode::from_u16(status).unwrap(), body).into_response();
@@ -596,4 +606,80 @@ async fn no_error_or_debug_text_contains_a_secret() {
             "a signature-like value in: {text}"
         );
     }
+}
+
+fn business_calls(server: &Server) -> usize {
+    server
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| !s.path.contains("dss.auth"))
+        .count()
+}
+
+#[tokio::test]
+async fn reads_and_keyed_writes_are_retried_unsafe_writes_never() {
+    use openplatform_runtime::{CallOptions, RetryPolicy};
+    let server = Arc::new(Server::default());
+    let base = start(server.clone()).await;
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: std::time::Duration::from_millis(1),
+        max_backoff: std::time::Duration::from_millis(5),
+    };
+    let c: Client = Client::builder()
+        .base_url(&base)
+        .app_id(APP_ID)
+        .app_secret(SECRET)
+        .retry_policy(policy)
+        .build()
+        .unwrap();
+    // A read: two busy answers, then success on the third attempt.
+    server.busy.store(2, Ordering::SeqCst);
+    c.members()
+        .query_member(QueryMemberRequest::new().open_id("x"))
+        .await
+        .expect("third attempt succeeds");
+    assert_eq!(business_calls(&server), 3);
+    // A keyed write re-sends the same change_id.
+    server.busy.store(1, Ordering::SeqCst);
+    c.points()
+        .change_points(ChangePointsRequest::new("o", 5, "b", "r", "event_add", "chg-9"))
+        .await
+        .unwrap();
+    let seen = server.seen.lock().unwrap().clone();
+    let bodies: Vec<Value> = seen[seen.len() - 2..]
+        .iter()
+        .map(|s| serde_json::from_slice(&s.body).unwrap())
+        .collect();
+    assert_eq!(bodies[0], bodies[1]);
+    assert_eq!(bodies[0]["change_id"], "chg-9");
+    // An unsafe write: one attempt, the busy error is returned.
+    let before = business_calls(&server);
+    server.busy.store(1, Ordering::SeqCst);
+    let err = c
+        .sms()
+        .send_sms_code(SendSmsCodeRequest::new("13800000000"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(gree_ump::ErrorCode::from_code(500)));
+    assert_eq!(business_calls(&server), before + 1);
+    // Per call: no retry for this read.
+    server.busy.store(1, Ordering::SeqCst);
+    let err = c
+        .runtime()
+        .send_with(
+            &QueryMemberRequest::new().open_id("x"),
+            CallOptions::default().retry(RetryPolicy::NONE),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_transient());
+    // Attempts are bounded: a platform busy for good is reported after 3.
+    let before = business_calls(&server);
+    server.busy.store(100, Ordering::SeqCst);
+    assert!(c.members().query_member(QueryMemberRequest::new().open_id("x")).await.is_err());
+    assert_eq!(business_calls(&server), before + 3);
+    server.busy.store(0, Ordering::SeqCst);
 }

@@ -16,7 +16,7 @@ pub mod tokens;
 pub mod validation;
 pub mod wire;
 
-pub use client::{Client, ClientBuilder, ConfigError, Response};
+pub use client::{CallOptions, Client, ClientBuilder, ConfigError, Response, RetryPolicy};
 pub use endpoint::{Credential, Endpoint, EndpointInfo, Idempotency, Paged, Verb};
 pub use envelope::PageInfo;
 pub use error::{

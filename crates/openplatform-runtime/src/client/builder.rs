@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Client, DEFAULT_MAX_RESPONSE_BYTES, Inner};
+use super::{Client, DEFAULT_MAX_RESPONSE_BYTES, Inner, RetryPolicy};
 use crate::clock::{Clock, SkewCorrectedClock, SystemClock};
 use crate::protocol::ProtocolInfo;
 use crate::tokens::{MemoryTokenStore, Secret, TokenManager, TokenPolicy, TokenStore};
@@ -28,6 +28,7 @@ pub struct ClientBuilder<T = Client> {
     connect_timeout: Duration,
     timeout: Option<Duration>,
     max_response_bytes: usize,
+    retry: RetryPolicy,
     store: Option<Arc<dyn TokenStore>>,
     policy: Option<TokenPolicy>,
     clock: Option<Arc<dyn Clock>>,
@@ -73,6 +74,7 @@ impl<T: From<Client>> ClientBuilder<T> {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: Some(DEFAULT_TIMEOUT),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            retry: RetryPolicy::default(),
             store: None,
             policy: None,
             clock: None,
@@ -123,6 +125,13 @@ impl<T: From<Client>> ClientBuilder<T> {
     /// The largest response body accepted.
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = bytes;
+        self
+    }
+
+    /// How transient failures of reads and keyed writes are retried (default: three
+    /// attempts); [`RetryPolicy::NONE`] turns retries off.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -217,6 +226,7 @@ impl<T: From<Client>> ClientBuilder<T> {
                 http,
                 timeout: self.timeout,
                 max_response_bytes: self.max_response_bytes,
+                retry: self.retry,
                 clock,
                 tokens,
             }),

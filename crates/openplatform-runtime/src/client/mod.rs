@@ -2,6 +2,7 @@
 
 mod builder;
 mod paging;
+mod retry;
 mod send;
 mod token_calls;
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use builder::{ClientBuilder, ConfigError};
+pub use retry::{CallOptions, RetryPolicy};
 
 use crate::clock::SkewCorrectedClock;
 use crate::envelope::PageInfo;
@@ -36,6 +38,7 @@ struct Inner {
     /// Applied per request, also when the user supplied the `reqwest::Client`.
     timeout: Option<Duration>,
     max_response_bytes: usize,
+    retry: RetryPolicy,
     clock: Arc<SkewCorrectedClock>,
     tokens: TokenManager,
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::Instrument;
 
+use super::retry::CallOptions;
 use super::{Client, Response};
 use crate::clock::Clock;
 use crate::endpoint::{Credential, Endpoint, Verb};
@@ -42,9 +43,22 @@ impl Client {
     /// Token calls sent this way (the document's 2.1 and 2.2) count against the day's
     /// budget like the client's own, and their tokens are not stored: the client manages
     /// tokens by itself and rarely needs them sent by hand.
+    ///
+    /// Transient failures are retried by the client's [`RetryPolicy`](super::RetryPolicy)
+    /// when the endpoint is a read or carries an idempotency key (see [`Client::send_with`]
+    /// to change it per call).
     pub async fn send<E: Endpoint>(
         &self,
         request: &E,
+    ) -> Result<Response<E::Data>, Error<E::Code>> {
+        self.send_with(request, CallOptions::default()).await
+    }
+
+    /// [`Client::send`] with per-call options (a retry policy).
+    pub async fn send_with<E: Endpoint>(
+        &self,
+        request: &E,
+        options: CallOptions,
     ) -> Result<Response<E::Data>, Error<E::Code>> {
         let info = E::INFO;
         let span = tracing::info_span!(
@@ -55,7 +69,24 @@ impl Client {
             latency_ms = tracing::field::Empty,
         );
         let started = Instant::now();
-        let result = self.send_inner(request).instrument(span.clone()).await;
+        let policy = options.retry.unwrap_or(self.inner.retry);
+        let result = async {
+            let mut attempt = 1;
+            loop {
+                let result = self.send_inner(request).await;
+                match &result {
+                    Err(e) if policy.should_retry(info.idempotency, attempt, e) => {
+                        let pause = policy.backoff(attempt);
+                        tracing::info!(attempt, error = %e, pause_ms = pause.as_millis() as u64, "retrying");
+                        tokio::time::sleep(pause).await;
+                        attempt += 1;
+                    }
+                    _ => return result,
+                }
+            }
+        }
+        .instrument(span.clone())
+        .await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         match &result {
             Ok(_) => span.in_scope(|| tracing::debug!("call succeeded")),

@@ -6,6 +6,17 @@ mod memory;
 mod record;
 mod store;
 
+// Token stores beyond memory, and the suite every store must pass.
+#[doc(hidden)]
+pub mod conformance;
+mod file;
+#[cfg(feature = "redis")]
+mod redis;
+
+#[cfg(feature = "redis")]
+pub use self::redis::RedisTokenStore;
+pub use file::FileTokenStore;
+
 pub use manager::{TokenGrant, TokenIssuer, TokenManager, TokenPolicy};
 pub use memory::MemoryTokenStore;
 pub use record::{Secret, TokenRecord};

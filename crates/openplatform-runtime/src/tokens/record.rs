@@ -114,8 +114,19 @@ impl TokenRecord {
     /// record": treating it as absent would spend the day's only token-issuing call.
     pub fn from_json(json: &[u8]) -> Result<Self, StoreError> {
         let stored: Stored<'_> = serde_json::from_slice(json).map_err(|e| {
-            // serde_json's message names line and column, never the content.
-            StoreError::corrupt(format!("token record is not valid: {e}"))
+            // serde_json's own message may quote the rejected text, which can be a token:
+            // only its class and position are reported.
+            let class = match e.classify() {
+                serde_json::error::Category::Io => "unreadable",
+                serde_json::error::Category::Syntax => "not valid JSON",
+                serde_json::error::Category::Data => "not a token record",
+                serde_json::error::Category::Eof => "truncated",
+            };
+            StoreError::corrupt(format!(
+                "token record is {class} (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
         })?;
         if stored.format != FORMAT {
             return Err(StoreError::corrupt(format!(
@@ -169,6 +180,19 @@ mod tests {
         for cut in 0..json.len() {
             let err = TokenRecord::from_json(&json.as_bytes()[..cut]).unwrap_err();
             assert!(err.is_corrupt(), "cut at {cut}: {err}");
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn damaged_records_do_not_echo_their_content() {
+        for bad in [
+            r#"{"format":1,"version":1,"access_token":7,"access_expires_at_ms":1,"refresh_token":"rt-secret-9","refresh_expires_at_ms":2}"#,
+            r#"{"at-secret-9":1}"#,
+            r#"["at-secret-9"]"#,
+        ] {
+            let err = TokenRecord::from_json(bad.as_bytes()).unwrap_err();
+            assert!(err.is_corrupt());
             assert!(!err.to_string().contains("secret"), "{err}");
         }
     }

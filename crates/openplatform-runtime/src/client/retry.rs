@@ -1,0 +1,127 @@
+//! Retries where they are safe: reads, and writes carrying an idempotency key (re-sent with
+//! the same key). Writes without a key are never repeated automatically.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::endpoint::Idempotency;
+use crate::error::Error;
+use crate::error_code::ApiErrorCode;
+
+/// How often and how patiently a call is repeated after a transient failure.
+///
+/// A failure is transient when it is a transport error (including timeouts), an HTTP 5xx
+/// or 429 without an API answer, or an error code the spec marks retryable (busy). The
+/// delay before attempt `n + 1` is drawn uniformly from `[0, min(max_backoff,
+/// initial_backoff · 2ⁿ⁻¹)]` ("full jitter"), so many clients that failed together do not
+/// come back together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included; 1 means no retry.
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// No retry at all.
+    pub const NONE: RetryPolicy = RetryPolicy {
+        max_attempts: 1,
+        initial_backoff: Duration::ZERO,
+        max_backoff: Duration::ZERO,
+    };
+
+    /// Whether a call of this idempotency class may be repeated after `error`.
+    pub fn should_retry<C: ApiErrorCode>(
+        &self,
+        idempotency: Idempotency,
+        attempt: u32,
+        error: &Error<C>,
+    ) -> bool {
+        attempt < self.max_attempts
+            && matches!(idempotency, Idempotency::Read | Idempotency::Keyed)
+            && error.is_transient()
+    }
+
+    /// The pause before the attempt after `attempt` (1-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = attempt.saturating_sub(1).min(20);
+        let ceiling = self
+            .initial_backoff
+            .saturating_mul(1u32 << exp)
+            .min(self.max_backoff);
+        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+        if nanos == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_nanos(jitter() % (nanos + 1))
+    }
+}
+
+impl Default for RetryPolicy {
+    /// Three attempts, pauses of up to 200 ms then 400 ms.
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Per-call options of [`Client::send_with`](super::Client::send_with).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// Overrides the client's retry policy for this call.
+    pub retry: Option<RetryPolicy>,
+}
+
+impl CallOptions {
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+}
+
+/// A cheap, well-spread random number for jitter (splitmix64 over a shared counter seeded
+/// by the clock): no need for a cryptographic generator here.
+fn jitter() -> u64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut seed = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    if seed == 0 {
+        seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        STATE.store(seed, Ordering::Relaxed);
+    }
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded_and_grows() {
+        let p = RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+        };
+        for attempt in 1..12 {
+            let ceiling = Duration::from_millis(100 * (1 << (attempt - 1)).min(10));
+            for _ in 0..50 {
+                assert!(p.backoff(attempt) <= ceiling.min(Duration::from_secs(1)));
+            }
+        }
+        // Jitter: not every draw is the same.
+        let draws: std::collections::BTreeSet<_> = (0..20).map(|_| p.backoff(4)).collect();
+        assert!(draws.len() > 10);
+        assert_eq!(RetryPolicy::NONE.backoff(1), Duration::ZERO);
+    }
+}

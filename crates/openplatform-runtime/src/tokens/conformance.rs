@@ -1,0 +1,560 @@
+//! The behaviour every [`TokenStore`] must have, as a test suite any store can run:
+//! the stores of this crate run it in their tests, and a user's own store should too.
+//!
+//! ```no_run
+//! # async fn f() {
+//! use openplatform_runtime::tokens::{MemoryTokenStore, conformance};
+//! conformance::check_store(&MemoryTokenStore::new()).await;
+//! # }
+//! ```
+//!
+//! It panics (like `assert!`) at the first broken rule, naming it. It uses fresh app ids
+//! on each run, so it can run against a store that already holds state (a shared Redis),
+//! and leaves its records behind (records never expire).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::future::join_all;
+
+use super::{BudgetKind, BudgetTake, Secret, TokenRecord, TokenStore};
+
+/// Runs every check on `store`. Takes a few seconds (lease expiry is waited for in real
+/// time). Concurrency here is many operations in flight at once in one task; see
+/// [`check_store_shared`] for operations from many tasks on several threads.
+pub async fn check_store(store: &dyn TokenStore) {
+    let run = Run::new();
+    check_records(store, &run).await;
+    check_large_versions(store, &run).await;
+    check_keys_are_separate(store, &run).await;
+    check_lock(store, &run).await;
+    check_budgets(store, &run).await;
+    check_concurrent_budget(store, &run.key("concurrent-budget"), 40, 13).await;
+    check_concurrent_compare_and_set(store, &run.key("concurrent-cas"), 12, 4).await;
+}
+
+/// Races from many Tokio tasks (on a multi-thread runtime, many threads): concurrent
+/// budget takes never exceed the limit, concurrent compare-and-sets have exactly one
+/// winner per version, and exactly one of many tasks takes a free lock.
+pub async fn check_store_shared(store: Arc<dyn TokenStore>) {
+    let run = Run::new();
+
+    // Budgets.
+    let key: Arc<str> = Arc::from(run.key("tasks-budget"));
+    let limit = 20;
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let (store, key) = (store.clone(), key.clone());
+            tokio::spawn(
+                async move { store.take_budget(&key, BudgetKind::Refresh, 1, limit).await },
+            )
+        })
+        .collect();
+    let mut granted = Vec::new();
+    for task in tasks {
+        match task.await.expect("budget task panicked") {
+            Ok(BudgetTake::Granted { used }) => granted.push(used),
+            Ok(BudgetTake::Exhausted { used }) => {
+                assert_eq!(used, limit, "an exhausted budget reports the limit as used")
+            }
+            Err(e) => panic!("take_budget failed: {e}"),
+        }
+    }
+    granted.sort_unstable();
+    assert_eq!(
+        granted,
+        (1..=limit).collect::<Vec<_>>(),
+        "64 tasks racing for a budget of {limit}: each count granted exactly once"
+    );
+    assert_eq!(
+        used(&*store, &key, BudgetKind::Refresh, 1).await,
+        limit,
+        "budget_used after the race"
+    );
+
+    // Compare-and-set.
+    let key: Arc<str> = Arc::from(run.key("tasks-cas"));
+    let mut current: Option<u64> = None;
+    for round in 0..3u64 {
+        let tasks: Vec<_> = (0..16u64)
+            .map(|contender| {
+                let (store, key) = (store.clone(), key.clone());
+                let record = record(round + 1, &format!("r{round}c{contender}"));
+                tokio::spawn(async move {
+                    let wrote = store.compare_and_set(&key, current, &record).await;
+                    (record, wrote)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for task in tasks {
+            let (record, wrote) = task.await.expect("compare-and-set task panicked");
+            if wrote.unwrap_or_else(|e| panic!("compare_and_set failed: {e}")) {
+                winners.push(record);
+            }
+        }
+        assert_eq!(
+            winners.len(),
+            1,
+            "16 tasks racing compare-and-set from version {current:?}: exactly one wins"
+        );
+        assert_eq!(
+            load(&*store, &key).await.as_ref(),
+            winners.first(),
+            "the stored record is the winner's"
+        );
+        current = Some(round + 1);
+    }
+
+    // Lock.
+    let key: Arc<str> = Arc::from(run.key("tasks-lock"));
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let (store, key) = (store.clone(), key.clone());
+            tokio::spawn(async move {
+                store
+                    .try_lock(&key, &format!("owner-{i}"), Duration::from_secs(30))
+                    .await
+            })
+        })
+        .collect();
+    let mut holders = 0;
+    for task in tasks {
+        if task
+            .await
+            .expect("lock task panicked")
+            .unwrap_or_else(|e| panic!("try_lock failed: {e}"))
+        {
+            holders += 1;
+        }
+    }
+    assert_eq!(
+        holders, 1,
+        "16 tasks racing for a free lock: exactly one takes it"
+    );
+}
+
+/// Fresh app ids for one run of the suite.
+struct Run {
+    nonce: String,
+}
+
+impl Run {
+    fn new() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        Run {
+            nonce: format!("{nanos:x}-{}-{count}", std::process::id()),
+        }
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("conformance-{}-{name}", self.nonce)
+    }
+}
+
+/// A record whose tokens name `tag`, so a mix-up between records shows.
+fn record(version: u64, tag: &str) -> TokenRecord {
+    TokenRecord {
+        access_token: Secret::new(format!("access-{tag}-{version}")),
+        access_expires_at_ms: 1_700_000_000_000
+            + 7_200_000
+            + i64::try_from(version % 1000).unwrap_or(0),
+        refresh_token: Secret::new(format!("refresh-{tag}-{version}")),
+        refresh_expires_at_ms: 1_700_000_000_000 + 31_536_000_000,
+        version,
+    }
+}
+
+async fn load(store: &dyn TokenStore, key: &str) -> Option<TokenRecord> {
+    store
+        .load(key)
+        .await
+        .unwrap_or_else(|e| panic!("load({key:?}) failed: {e}"))
+}
+
+async fn cas(
+    store: &dyn TokenStore,
+    key: &str,
+    expected: Option<u64>,
+    record: &TokenRecord,
+) -> bool {
+    store
+        .compare_and_set(key, expected, record)
+        .await
+        .unwrap_or_else(|e| panic!("compare_and_set({key:?}, {expected:?}) failed: {e}"))
+}
+
+async fn lock(store: &dyn TokenStore, key: &str, owner: &str, lease: Duration) -> bool {
+    store
+        .try_lock(key, owner, lease)
+        .await
+        .unwrap_or_else(|e| panic!("try_lock({key:?}, {owner:?}) failed: {e}"))
+}
+
+async fn unlock(store: &dyn TokenStore, key: &str, owner: &str) {
+    store
+        .unlock(key, owner)
+        .await
+        .unwrap_or_else(|e| panic!("unlock({key:?}, {owner:?}) failed: {e}"))
+}
+
+async fn take(
+    store: &dyn TokenStore,
+    key: &str,
+    kind: BudgetKind,
+    day: i64,
+    limit: u32,
+) -> BudgetTake {
+    store
+        .take_budget(key, kind, day, limit)
+        .await
+        .unwrap_or_else(|e| panic!("take_budget({key:?}, {kind:?}, {day}, {limit}) failed: {e}"))
+}
+
+async fn used(store: &dyn TokenStore, key: &str, kind: BudgetKind, day: i64) -> u32 {
+    store
+        .budget_used(key, kind, day)
+        .await
+        .unwrap_or_else(|e| panic!("budget_used({key:?}, {kind:?}, {day}) failed: {e}"))
+}
+
+async fn check_records(store: &dyn TokenStore, run: &Run) {
+    let key = run.key("records");
+    assert_eq!(
+        load(store, &key).await,
+        None,
+        "an unknown app id loads as None"
+    );
+
+    let v1 = record(1, "first");
+    assert!(
+        !cas(store, &key, Some(0), &v1).await,
+        "compare-and-set expecting a version when nothing is stored must refuse"
+    );
+    assert_eq!(
+        load(store, &key).await,
+        None,
+        "a refused write stores nothing"
+    );
+    assert!(
+        cas(store, &key, None, &v1).await,
+        "compare-and-set expecting no record creates it"
+    );
+    assert_eq!(
+        load(store, &key).await,
+        Some(v1.clone()),
+        "load returns the record written, whole"
+    );
+
+    let other = record(1, "other");
+    assert!(
+        !cas(store, &key, None, &other).await,
+        "compare-and-set expecting no record must refuse when one is stored"
+    );
+    assert_eq!(
+        load(store, &key).await,
+        Some(v1.clone()),
+        "a refused create overwrites nothing"
+    );
+
+    let v2 = record(2, "second");
+    assert!(
+        cas(store, &key, Some(1), &v2).await,
+        "compare-and-set on the stored version writes"
+    );
+    assert_eq!(
+        load(store, &key).await,
+        Some(v2.clone()),
+        "the new version is stored"
+    );
+
+    let stale = record(2, "stale");
+    assert!(
+        !cas(store, &key, Some(1), &stale).await,
+        "compare-and-set with a stale version must refuse"
+    );
+    assert!(
+        !cas(store, &key, Some(3), &stale).await,
+        "compare-and-set with a version never stored must refuse"
+    );
+    assert_eq!(
+        load(store, &key).await,
+        Some(v2.clone()),
+        "a refused compare-and-set overwrites nothing"
+    );
+
+    // Versions need not be consecutive: the stored version is what counts.
+    let v10 = record(10, "jump");
+    assert!(
+        cas(store, &key, Some(2), &v10).await,
+        "any new version may be written"
+    );
+    assert!(
+        !cas(store, &key, Some(2), &record(11, "late")).await,
+        "the old version is stale now"
+    );
+    assert_eq!(
+        load(store, &key).await,
+        Some(v10),
+        "the jumped version is stored"
+    );
+}
+
+/// Versions are compared exactly, not through a float (2^53 + 1 and 2^53 are one double).
+async fn check_large_versions(store: &dyn TokenStore, run: &Run) {
+    let key = run.key("large-versions");
+    let big = (1u64 << 53) + 1;
+    let r = record(big, "big");
+    assert!(
+        cas(store, &key, None, &r).await,
+        "create with a large version"
+    );
+    assert_eq!(
+        load(store, &key).await,
+        Some(r),
+        "a large version round-trips exactly"
+    );
+    assert!(
+        !cas(store, &key, Some(big - 1), &record(big + 1, "near")).await,
+        "versions 2^53 and 2^53+1 must not compare equal"
+    );
+    let max = record(u64::MAX, "max");
+    assert!(
+        cas(store, &key, Some(big), &max).await,
+        "u64::MAX is a version"
+    );
+    assert_eq!(load(store, &key).await, Some(max), "u64::MAX round-trips");
+}
+
+async fn check_keys_are_separate(store: &dyn TokenStore, run: &Run) {
+    // Ids that a careless file-name or key encoding would mix up.
+    let ids = [
+        run.key("a/b"),
+        run.key("a_b"),
+        run.key("a%2Fb"),
+        run.key("a:b"),
+        run.key("A-B"),
+        run.key("a-b"),
+        run.key("a b.json"),
+        run.key("../a"),
+        run.key("会员"),
+    ];
+    for (i, id) in ids.iter().enumerate() {
+        let r = record(u64::try_from(i).unwrap_or(0) + 1, &format!("id{i}"));
+        assert!(cas(store, id, None, &r).await, "create for app id {id:?}");
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let r = record(u64::try_from(i).unwrap_or(0) + 1, &format!("id{i}"));
+        assert_eq!(
+            load(store, id).await,
+            Some(r),
+            "app id {id:?} keeps its own record"
+        );
+    }
+    assert!(lock(store, &ids[0], "x", Duration::from_secs(30)).await);
+    assert!(
+        lock(store, &ids[1], "x", Duration::from_secs(30)).await,
+        "locks are per app id"
+    );
+    unlock(store, &ids[0], "x").await;
+    unlock(store, &ids[1], "x").await;
+}
+
+async fn check_lock(store: &dyn TokenStore, run: &Run) {
+    let key = run.key("lock");
+    let long = Duration::from_secs(30);
+
+    assert!(lock(store, &key, "a", long).await, "a free lock is taken");
+    assert!(
+        !lock(store, &key, "b", long).await,
+        "a held lock is exclusive"
+    );
+    assert!(
+        !lock(store, &key, "a", long).await,
+        "a held lock is not re-entrant"
+    );
+
+    unlock(store, &key, "b").await;
+    assert!(
+        !lock(store, &key, "c", long).await,
+        "unlock by a non-owner must leave the lock held"
+    );
+
+    unlock(store, &key, "a").await;
+    assert!(
+        lock(store, &key, "b", long).await,
+        "unlock by the owner frees the lock"
+    );
+    unlock(store, &key, "b").await;
+    unlock(store, &key, "b").await; // unlocking a free lock is harmless
+
+    // Lease expiry.
+    let lease = Duration::from_millis(300);
+    assert!(
+        lock(store, &key, "a", lease).await,
+        "lock with a short lease"
+    );
+    assert!(
+        !lock(store, &key, "b", long).await,
+        "held until the lease runs out"
+    );
+    tokio::time::sleep(lease + Duration::from_millis(400)).await;
+    assert!(
+        lock(store, &key, "b", long).await,
+        "another owner takes the lock once the lease ran out"
+    );
+    unlock(store, &key, "a").await;
+    assert!(
+        !lock(store, &key, "c", long).await,
+        "the late unlock of an expired holder must not release the next holder's lock"
+    );
+    unlock(store, &key, "b").await;
+}
+
+async fn check_budgets(store: &dyn TokenStore, run: &Run) {
+    let key = run.key("budgets");
+    let other_key = run.key("budgets-other");
+    let day = 20_000;
+
+    assert_eq!(
+        used(store, &key, BudgetKind::Refresh, day).await,
+        0,
+        "nothing counted yet"
+    );
+    for n in 1..=3 {
+        assert_eq!(
+            take(store, &key, BudgetKind::Refresh, day, 3).await,
+            BudgetTake::Granted { used: n },
+            "call {n} of a budget of 3"
+        );
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            take(store, &key, BudgetKind::Refresh, day, 3).await,
+            BudgetTake::Exhausted { used: 3 },
+            "past the limit: exhausted, and nothing more is counted"
+        );
+    }
+    assert_eq!(
+        used(store, &key, BudgetKind::Refresh, day).await,
+        3,
+        "budget_used counts"
+    );
+
+    // Separate per kind, per day, per key.
+    assert_eq!(
+        used(store, &key, BudgetKind::Obtain, day).await,
+        0,
+        "kinds are separate"
+    );
+    assert_eq!(
+        take(store, &key, BudgetKind::Obtain, day, 1).await,
+        BudgetTake::Granted { used: 1 },
+        "the obtain budget is its own"
+    );
+    assert_eq!(
+        take(store, &key, BudgetKind::Obtain, day, 1).await,
+        BudgetTake::Exhausted { used: 1 },
+        "obtain: once a day"
+    );
+    assert_eq!(
+        used(store, &key, BudgetKind::Refresh, day + 1).await,
+        0,
+        "days are separate"
+    );
+    assert_eq!(
+        take(store, &key, BudgetKind::Refresh, day + 1, 3).await,
+        BudgetTake::Granted { used: 1 },
+        "a new day starts at zero"
+    );
+    // (Whether a store still remembers a day once a later one is counted is its choice.)
+    assert_eq!(
+        used(store, &other_key, BudgetKind::Refresh, day).await,
+        0,
+        "app ids are separate"
+    );
+    assert_eq!(
+        take(store, &other_key, BudgetKind::Refresh, day, 3).await,
+        BudgetTake::Granted { used: 1 },
+        "another app id has its own budget"
+    );
+
+    // The limit is the caller's: a zero limit grants nothing, a higher one goes on.
+    assert_eq!(
+        take(store, &run.key("budgets-zero"), BudgetKind::Refresh, day, 0).await,
+        BudgetTake::Exhausted { used: 0 },
+        "a zero limit is exhausted at once"
+    );
+    assert_eq!(
+        take(store, &key, BudgetKind::Refresh, day + 1, 1).await,
+        BudgetTake::Exhausted { used: 1 },
+        "a lower limit than the count is exhausted"
+    );
+    assert_eq!(
+        take(store, &key, BudgetKind::Refresh, day + 1, 2).await,
+        BudgetTake::Granted { used: 2 },
+        "a higher limit counts on from the stored count"
+    );
+}
+
+/// `calls` budget takes in flight at once, limit `limit`: exactly `limit` granted, each
+/// count once.
+async fn check_concurrent_budget(store: &dyn TokenStore, key: &str, calls: u32, limit: u32) {
+    let takes = join_all((0..calls).map(|_| take(store, key, BudgetKind::Refresh, 7, limit))).await;
+    let mut granted: Vec<u32> = takes
+        .iter()
+        .filter_map(|t| match t {
+            BudgetTake::Granted { used } => Some(*used),
+            BudgetTake::Exhausted { .. } => None,
+        })
+        .collect();
+    granted.sort_unstable();
+    assert_eq!(
+        granted,
+        (1..=limit).collect::<Vec<_>>(),
+        "{calls} concurrent takes of a budget of {limit}: each count granted exactly once"
+    );
+    assert_eq!(
+        used(store, key, BudgetKind::Refresh, 7).await,
+        limit,
+        "budget_used after the race"
+    );
+}
+
+/// `contenders` compare-and-sets in flight at once from the same version, for `rounds`
+/// versions: exactly one wins each round and its record is the one stored.
+async fn check_concurrent_compare_and_set(
+    store: &dyn TokenStore,
+    key: &str,
+    contenders: u64,
+    rounds: u64,
+) {
+    let mut current = None;
+    for round in 0..rounds {
+        let records: Vec<TokenRecord> = (0..contenders)
+            .map(|c| record(round + 1, &format!("round{round}-contender{c}")))
+            .collect();
+        let results = join_all(records.iter().map(|r| cas(store, key, current, r))).await;
+        let winners: Vec<&TokenRecord> = records
+            .iter()
+            .zip(&results)
+            .filter_map(|(r, won)| won.then_some(r))
+            .collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "{contenders} concurrent compare-and-sets from version {current:?}: exactly one wins"
+        );
+        assert_eq!(
+            load(store, key).await.as_ref(),
+            winners.first().copied(),
+            "the stored record is the winner's"
+        );
+        current = Some(round + 1);
+    }
+}

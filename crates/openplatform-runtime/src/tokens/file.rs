@@ -1,0 +1,629 @@
+//! The file token store: token state in a private directory, shared by the processes of
+//! one host.
+//!
+//! Layout, per app id (the id is encoded into a safe file name, see
+//! [`FileTokenStore::record_path`]):
+//!
+//! | file | holds | written |
+//! | --- | --- | --- |
+//! | `app-<id>.json` | the [`TokenRecord`] (the tokens: owner-only, `0o600`) | atomically, under the OS lock |
+//! | `app-<id>.lock` | nothing: the OS file lock that serializes writers | never |
+//! | `app-<id>.lease.json` | the refresh lock: owner and lease expiry | atomically, under the OS lock |
+//! | `app-<id>.budget.json` | the day's count of token calls, per kind | atomically, under the OS lock |
+//!
+//! Every write goes to a temporary file in the same directory (created `0o600`), is
+//! fsynced, renamed over the target, and the directory is fsynced: a reader — or a
+//! process that was killed mid-write — sees the old file or the new one, never a part.
+//! Readers take no lock. The directory is created `0o700`.
+//!
+//! The OS lock is `flock` on Unix (`LockFileEx` on Windows): it serializes the processes
+//! of one host. On network file systems its guarantees are those of the file system;
+//! for several hosts use a Redis store.
+
+use std::fmt::{self, Write as _};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::{BudgetKind, BudgetTake, StoreError, StoreFuture, TokenRecord, TokenStore};
+
+/// No file of the store is larger; a larger one is damaged (or not ours).
+const MAX_FILE_BYTES: u64 = 64 * 1024;
+/// File names stay well under the usual 255-byte limit with every suffix added.
+const MAX_STEM_BYTES: usize = 200;
+/// Layout version of the lease and budget files.
+const SIDE_FORMAT: u32 = 1;
+/// Budget days kept in the budget file (older ones are never asked again).
+const BUDGET_DAYS_KEPT: usize = 4;
+
+/// Token state in files in one directory: survives restarts, shared by the processes of
+/// one host. Clones share the directory.
+///
+/// ```no_run
+/// # fn main() -> Result<(), openplatform_runtime::tokens::StoreError> {
+/// use openplatform_runtime::tokens::FileTokenStore;
+/// let store = FileTokenStore::new("/var/lib/my-mall/ump-tokens")?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct FileTokenStore {
+    dir: Arc<PathBuf>,
+}
+
+impl fmt::Debug for FileTokenStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileTokenStore")
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl FileTokenStore {
+    /// A store in directory `dir`, created (with its parents) owner-only (`0o700`) if it
+    /// does not exist. An existing directory is used as it is; a warning is logged when
+    /// others can read it.
+    pub fn new(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let dir = dir.into();
+        create_private_dir(&dir).map_err(|e| {
+            StoreError::io(format!("cannot create directory {}: {e}", dir.display()))
+        })?;
+        let meta = fs::metadata(&dir)
+            .map_err(|e| StoreError::io(format!("cannot read {}: {e}", dir.display())))?;
+        if !meta.is_dir() {
+            return Err(StoreError::backend(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    mode = format_args!("{mode:o}"),
+                    "token store directory is accessible to other users; its files are owner-only, but consider chmod 700"
+                );
+            }
+        }
+        Ok(FileTokenStore { dir: Arc::new(dir) })
+    }
+
+    /// The directory of the store.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file that holds the record of app `key`: `app-<id>.json`, where ASCII lowercase
+    /// letters, digits, `-` and `_` of the id stay as they are and every other byte
+    /// becomes `%XX` (so distinct ids never share a file, even on case-insensitive file
+    /// systems). An id longer than the file system allows is an error.
+    pub fn record_path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        Ok(self.paths(key)?.record)
+    }
+
+    fn paths(&self, key: &str) -> Result<Paths, StoreError> {
+        let stem = file_stem(key)?;
+        let dir = self.dir.as_ref().clone();
+        Ok(Paths {
+            record: dir.join(format!("{stem}.json")),
+            lock: dir.join(format!("{stem}.lock")),
+            lease: dir.join(format!("{stem}.lease.json")),
+            budget: dir.join(format!("{stem}.budget.json")),
+            dir,
+        })
+    }
+}
+
+/// The files of one app id.
+struct Paths {
+    dir: PathBuf,
+    record: PathBuf,
+    lock: PathBuf,
+    lease: PathBuf,
+    budget: PathBuf,
+}
+
+fn file_stem(key: &str) -> Result<String, StoreError> {
+    let mut stem = String::with_capacity(4 + key.len());
+    stem.push_str("app-");
+    for b in key.bytes() {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => stem.push(char::from(b)),
+            _ => {
+                // Writing to a String cannot fail.
+                let _ = write!(stem, "%{b:02X}");
+            }
+        }
+    }
+    if stem.len() > MAX_STEM_BYTES {
+        return Err(StoreError::backend(format!(
+            "app id of {} bytes is too long for a file name",
+            key.len()
+        )));
+    }
+    Ok(stem)
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    fs::DirBuilder::new().recursive(true).create(dir)
+}
+
+/// Options for a new file only its owner may read and write.
+fn private_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+fn io_error(action: &str, path: &Path, e: &io::Error) -> StoreError {
+    StoreError::io(format!("cannot {action} {}: {e}", path.display()))
+}
+
+/// Runs blocking file work off the async executor when there is a Tokio runtime, and in
+/// place otherwise.
+async fn blocking<T, F>(work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn_blocking(work)
+            .await
+            .map_err(|e| StoreError::io(format!("file store worker failed: {e}")))?,
+        Err(_) => work(),
+    }
+}
+
+/// The OS lock on an app's lock file, released when dropped (the file is closed).
+struct OsLock {
+    _file: File,
+}
+
+fn os_lock(path: &Path) -> Result<OsLock, StoreError> {
+    let file = private_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| io_error("open lock file", path, &e))?;
+    file.lock().map_err(|e| {
+        if e.kind() == io::ErrorKind::Unsupported {
+            StoreError::backend(format!(
+                "file locks are not supported for {}: {e}",
+                path.display()
+            ))
+        } else {
+            io_error("lock", path, &e)
+        }
+    })?;
+    Ok(OsLock { _file: file })
+}
+
+/// The whole file, or `None` when it does not exist.
+fn read_file(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error("open", path, &e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error("read", path, &e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(StoreError::corrupt(format!(
+            "{}: file is larger than {MAX_FILE_BYTES} bytes",
+            path.display()
+        )));
+    }
+    Ok(Some(bytes))
+}
+
+/// Replaces `target` with `bytes` so that no reader and no crash ever sees a part: a
+/// private temporary file in the same directory, fsynced, renamed over, directory fsynced.
+/// Callers hold the OS lock, so the temporary file's name is fixed per target (one left
+/// behind by a killed writer is replaced).
+fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.tmp"));
+    match fs::remove_file(&temp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_error("remove stale temporary file", &temp, &e)),
+    }
+    let result = (|| {
+        let mut file = private_options()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| io_error("create", &temp, &e))?;
+        file.write_all(bytes)
+            .map_err(|e| io_error("write", &temp, &e))?;
+        file.sync_all().map_err(|e| io_error("sync", &temp, &e))?;
+        drop(file);
+        fs::rename(&temp, target).map_err(|e| io_error("replace", target, &e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result?;
+    sync_dir(dir)
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error("sync directory", dir, &e))
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<(), StoreError> {
+    // Directories cannot be opened for syncing here; the rename itself is atomic.
+    Ok(())
+}
+
+/// Decodes a stored record, naming `origin` (a file, a Redis key) in the error and keeping
+/// any text of the stored bytes out of it: serde's messages quote the strings they
+/// reject (`invalid type: string "…"`, ``unknown field `…` ``), and in a damaged record
+/// such a string can be a token.
+pub(super) fn decode_record(
+    bytes: &[u8],
+    origin: &dyn fmt::Display,
+) -> Result<TokenRecord, StoreError> {
+    TokenRecord::from_json(bytes).map_err(|e| {
+        StoreError::new(
+            e.kind(),
+            format!("{origin}: {}", redact_quoted(e.message())),
+        )
+    })
+}
+
+/// Field names the record format has: quoting them in an error text reveals nothing.
+const RECORD_FIELDS: [&str; 6] = [
+    "format",
+    "version",
+    "access_token",
+    "access_expires_at_ms",
+    "refresh_token",
+    "refresh_expires_at_ms",
+];
+
+/// Replaces the content of every `"…"` and of every `` `…` `` (except a record field
+/// name or a bit of JSON punctuation) with `…`.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(['"', '`']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..=start]);
+        let after = &rest[start + 1..];
+        // A string quoted by Debug escapes its inner quotes as \".
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in after.char_indices() {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && quote == '"' {
+                escaped = true;
+            } else if c == quote {
+                end = Some(i);
+                break;
+            }
+        }
+        let Some(end) = end else {
+            // An unterminated quote: drop the rest.
+            out.push('…');
+            return out;
+        };
+        let inner = &after[..end];
+        let keep = quote == '`' && (inner.chars().count() <= 2 || RECORD_FIELDS.contains(&inner));
+        if keep {
+            out.push_str(inner);
+        } else {
+            out.push('…');
+        }
+        out.push(quote);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn load_record(path: &Path) -> Result<Option<TokenRecord>, StoreError> {
+    match read_file(path)? {
+        None => Ok(None),
+        Some(bytes) => decode_record(&bytes, &path.display()).map(Some),
+    }
+}
+
+/// The refresh lock, as the lease file holds it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lease {
+    format: u32,
+    owner: String,
+    /// Wall-clock ms since the Unix epoch.
+    expires_at_ms: i64,
+}
+
+/// The day's token-call counts, as the budget file holds them.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Budgets {
+    format: u32,
+    /// Beijing day (days since 1970-01-01) → counts.
+    days: std::collections::BTreeMap<i64, DayCounts>,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct DayCounts {
+    #[serde(default)]
+    obtain: u32,
+    #[serde(default)]
+    refresh: u32,
+}
+
+impl DayCounts {
+    fn get_mut(&mut self, kind: BudgetKind) -> &mut u32 {
+        match kind {
+            BudgetKind::Obtain => &mut self.obtain,
+            BudgetKind::Refresh => &mut self.refresh,
+        }
+    }
+
+    fn get(self, kind: BudgetKind) -> u32 {
+        match kind {
+            BudgetKind::Obtain => self.obtain,
+            BudgetKind::Refresh => self.refresh,
+        }
+    }
+}
+
+/// Reads a lease or budget file (they hold no secret, so serde's text may be shown).
+fn read_side<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, StoreError> {
+    let Some(bytes) = read_file(path)? else {
+        return Ok(None);
+    };
+    #[derive(Deserialize)]
+    struct Format {
+        format: u32,
+    }
+    let format: Format = serde_json::from_slice(&bytes)
+        .map_err(|e| StoreError::corrupt(format!("{}: not valid: {e}", path.display())))?;
+    if format.format != SIDE_FORMAT {
+        return Err(StoreError::corrupt(format!(
+            "{}: has format {}, this version reads format {SIDE_FORMAT}",
+            path.display(),
+            format.format
+        )));
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| StoreError::corrupt(format!("{}: not valid: {e}", path.display())))
+}
+
+fn write_side<T: Serialize>(dir: &Path, path: &Path, value: &T) -> Result<(), StoreError> {
+    let json = serde_json::to_vec(value)
+        .map_err(|e| StoreError::backend(format!("cannot encode {}: {e}", path.display())))?;
+    write_atomic(dir, path, &json)
+}
+
+fn wall_clock_ms() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
+fn compare_and_set_blocking(
+    paths: &Paths,
+    expected: Option<u64>,
+    record: &TokenRecord,
+) -> Result<bool, StoreError> {
+    let _lock = os_lock(&paths.lock)?;
+    let current = load_record(&paths.record)?.map(|r| r.version);
+    if current != expected {
+        return Ok(false);
+    }
+    write_atomic(&paths.dir, &paths.record, record.to_json().as_bytes())?;
+    Ok(true)
+}
+
+fn try_lock_blocking(paths: &Paths, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+    let _lock = os_lock(&paths.lock)?;
+    let now = wall_clock_ms();
+    if let Some(held) = read_side::<Lease>(&paths.lease)?
+        && held.expires_at_ms > now
+    {
+        return Ok(false);
+    }
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let lease = Lease {
+        format: SIDE_FORMAT,
+        owner: owner.to_owned(),
+        expires_at_ms: now.saturating_add(lease_ms),
+    };
+    write_side(&paths.dir, &paths.lease, &lease)?;
+    Ok(true)
+}
+
+fn unlock_blocking(paths: &Paths, owner: &str) -> Result<(), StoreError> {
+    let _lock = os_lock(&paths.lock)?;
+    if let Some(held) = read_side::<Lease>(&paths.lease)?
+        && held.owner == owner
+    {
+        match fs::remove_file(&paths.lease) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error("remove", &paths.lease, &e)),
+        }
+    }
+    Ok(())
+}
+
+fn take_budget_blocking(
+    paths: &Paths,
+    kind: BudgetKind,
+    day: i64,
+    limit: u32,
+) -> Result<BudgetTake, StoreError> {
+    let _lock = os_lock(&paths.lock)?;
+    let mut budgets = read_side::<Budgets>(&paths.budget)?.unwrap_or_default();
+    budgets.format = SIDE_FORMAT;
+    let counts = budgets.days.entry(day).or_default();
+    let used = counts.get_mut(kind);
+    if *used >= limit {
+        return Ok(BudgetTake::Exhausted { used: *used });
+    }
+    *used += 1;
+    let used = *used;
+    // Keep the latest days only (a day is never asked again once it is over), and
+    // always the day just counted.
+    while budgets.days.len() > BUDGET_DAYS_KEPT {
+        let Some(oldest) = budgets.days.keys().copied().find(|d| *d != day) else {
+            break;
+        };
+        budgets.days.remove(&oldest);
+    }
+    write_side(&paths.dir, &paths.budget, &budgets)?;
+    Ok(BudgetTake::Granted { used })
+}
+
+fn budget_used_blocking(paths: &Paths, kind: BudgetKind, day: i64) -> Result<u32, StoreError> {
+    let budgets = read_side::<Budgets>(&paths.budget)?.unwrap_or_default();
+    Ok(budgets.days.get(&day).map_or(0, |c| c.get(kind)))
+}
+
+impl TokenStore for FileTokenStore {
+    fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<TokenRecord>> {
+        let paths = self.paths(key);
+        Box::pin(async move {
+            let paths = paths?;
+            blocking(move || load_record(&paths.record)).await
+        })
+    }
+
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a str,
+        expected: Option<u64>,
+        record: &'a TokenRecord,
+    ) -> StoreFuture<'a, bool> {
+        let paths = self.paths(key);
+        let record = record.clone();
+        Box::pin(async move {
+            let paths = paths?;
+            blocking(move || compare_and_set_blocking(&paths, expected, &record)).await
+        })
+    }
+
+    fn try_lock<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        lease: Duration,
+    ) -> StoreFuture<'a, bool> {
+        let paths = self.paths(key);
+        let owner = owner.to_owned();
+        Box::pin(async move {
+            let paths = paths?;
+            blocking(move || try_lock_blocking(&paths, &owner, lease)).await
+        })
+    }
+
+    fn unlock<'a>(&'a self, key: &'a str, owner: &'a str) -> StoreFuture<'a, ()> {
+        let paths = self.paths(key);
+        let owner = owner.to_owned();
+        Box::pin(async move {
+            let paths = paths?;
+            blocking(move || unlock_blocking(&paths, &owner)).await
+        })
+    }
+
+    fn take_budget<'a>(
+        &'a self,
+        key: &'a str,
+        kind: BudgetKind,
+        day: i64,
+        limit: u32,
+    ) -> StoreFuture<'a, BudgetTake> {
+        let paths = self.paths(key);
+        Box::pin(async move {
+            let paths = paths?;
+            blocking(move || take_budget_blocking(&paths, kind, day, limit)).await
+        })
+    }
+
+    fn budget_used<'a>(&'a self, key: &'a str, kind: BudgetKind, day: i64) -> StoreFuture<'a, u32> {
+        let paths = self.paths(key);
+        Box::pin(async move {
+            let paths = paths?;
+            blocking(move || budget_used_blocking(&paths, kind, day)).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stems_are_safe_and_distinct() {
+        assert_eq!(
+            file_stem("wkb1ag2hdad7e6jw1r").unwrap(),
+            "app-wkb1ag2hdad7e6jw1r"
+        );
+        assert_eq!(file_stem("").unwrap(), "app-");
+        assert_eq!(file_stem("../x").unwrap(), "app-%2E%2E%2Fx");
+        assert_eq!(file_stem("A").unwrap(), "app-%41");
+        assert_ne!(file_stem("a%41").unwrap(), file_stem("aA").unwrap());
+        assert_eq!(file_stem("é").unwrap(), "app-%C3%A9");
+        assert!(file_stem(&"x".repeat(196)).is_ok());
+        assert!(file_stem(&"x".repeat(197)).is_err());
+    }
+
+    #[test]
+    fn quoted_text_is_redacted() {
+        assert_eq!(
+            redact_quoted(
+                "token record is not valid: invalid type: string \"at-se\\\"cret\", expected u64 at line 1 column 33"
+            ),
+            "token record is not valid: invalid type: string \"…\", expected u64 at line 1 column 33"
+        );
+        assert_eq!(
+            redact_quoted(
+                "unknown field `at-secret`, expected `format` or `version`; expected `:`"
+            ),
+            "unknown field `…`, expected `format` or `version`; expected `:`"
+        );
+        assert_eq!(redact_quoted("a \"dangling"), "a \"…");
+        assert_eq!(redact_quoted("no quotes"), "no quotes");
+    }
+}

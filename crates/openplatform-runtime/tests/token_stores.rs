@@ -1,0 +1,501 @@
+//! The token stores against the conformance suite, and what the file store promises
+//! beyond it: whole records after a `kill -9` mid-write, damaged files reported (never
+//! taken for "no record"), owner-only permissions, no token in any text.
+//!
+//! The Redis store's tests are in `redis_store.rs` (feature `redis`).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use openplatform_runtime::tokens::{
+    BudgetKind, BudgetTake, FileTokenStore, MemoryTokenStore, Secret, StoreErrorKind, TokenRecord,
+    TokenStore, conformance,
+};
+
+fn record(version: u64) -> TokenRecord {
+    TokenRecord {
+        access_token: Secret::new(format!("at-SECRET-{version}")),
+        access_expires_at_ms: 1_700_007_200_000,
+        refresh_token: Secret::new(format!("rt-SECRET-{version}")),
+        refresh_expires_at_ms: 1_731_536_000_000,
+        version,
+    }
+}
+
+fn file_store(dir: &tempfile::TempDir) -> FileTokenStore {
+    FileTokenStore::new(dir.path().join("tokens")).expect("file store")
+}
+
+// ---- conformance -------------------------------------------------------------------
+
+#[tokio::test]
+async fn memory_store_conforms() {
+    conformance::check_store(&MemoryTokenStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_conforms_across_tasks() {
+    conformance::check_store_shared(Arc::new(MemoryTokenStore::new())).await;
+}
+
+#[tokio::test]
+async fn file_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::check_store(&file_store(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_store_conforms_across_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::check_store_shared(Arc::new(file_store(&dir))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_stores_on_one_directory_share_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (file_store(&dir), file_store(&dir));
+    assert!(a.compare_and_set("app", None, &record(1)).await.unwrap());
+    assert_eq!(b.load("app").await.unwrap(), Some(record(1)));
+    assert!(!b.compare_and_set("app", None, &record(1)).await.unwrap());
+
+    // Two instances (two open files, so two OS locks) racing for one budget.
+    let takes = futures_util::future::join_all((0..30).map(|i| {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        async move {
+            store
+                .take_budget("app", BudgetKind::Refresh, 9, 20)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let granted = takes
+        .iter()
+        .filter(|t| matches!(t, BudgetTake::Granted { .. }))
+        .count();
+    assert_eq!(granted, 20);
+    assert_eq!(
+        a.budget_used("app", BudgetKind::Refresh, 9).await.unwrap(),
+        20
+    );
+
+    assert!(
+        a.try_lock("app", "a", Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !b.try_lock("app", "b", Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+}
+
+#[test]
+fn file_store_works_without_a_tokio_runtime() {
+    // Outside a Tokio runtime the store does its file work in place, so its futures are
+    // ready at the first poll: any executor will do, here a bare poll loop.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+                return value;
+            }
+            std::thread::yield_now();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(&dir);
+    assert!(block_on(store.compare_and_set("app", None, &record(1))).unwrap());
+    assert_eq!(block_on(store.load("app")).unwrap(), Some(record(1)));
+    assert!(block_on(store.try_lock("app", "me", Duration::from_secs(1))).unwrap());
+    assert_eq!(
+        block_on(store.take_budget("app", BudgetKind::Obtain, 1, 1)).unwrap(),
+        BudgetTake::Granted { used: 1 }
+    );
+}
+
+// ---- damaged files -----------------------------------------------------------------
+
+#[tokio::test]
+async fn corrupt_record_file_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(&dir);
+    assert!(
+        store
+            .compare_and_set("app", None, &record(1))
+            .await
+            .unwrap()
+    );
+    let path = store.record_path("app").unwrap();
+    let whole = std::fs::read_to_string(&path).unwrap();
+
+    let damaged = [
+        // Cut short by a crash of something other than this store.
+        whole[..whole.len() / 2].to_owned(),
+        String::new(),
+        "\0\0\0\0".to_owned(),
+        // Damage that makes serde quote a token in its message.
+        whole.replacen("\"version\":1", "\"version\":\"at-SECRET-1\"", 1),
+        whole.replacen("\"access_token\":", "", 1),
+        r#"{"format":1,"version":1,"at-SECRET-1":2}"#.to_owned(),
+        whole.replacen("\"format\":1", "\"format\":99", 1),
+    ];
+    for (i, content) in damaged.iter().enumerate() {
+        std::fs::write(&path, content).unwrap();
+        let err = store
+            .load("app")
+            .await
+            .expect_err("a damaged record must not load");
+        assert_eq!(err.kind(), StoreErrorKind::Corrupt, "case {i}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&path.display().to_string()),
+            "case {i}: the path is named: {text}"
+        );
+        assert!(
+            !text.contains("SECRET"),
+            "case {i}: no token in the error: {text}"
+        );
+        assert!(
+            !format!("{err:?}").contains("SECRET"),
+            "case {i}: no token in Debug"
+        );
+
+        // A damaged record is never overwritten as if it were absent.
+        let cas = store.compare_and_set("app", None, &record(2)).await;
+        assert!(
+            cas.as_ref().is_err_and(|e| e.is_corrupt()),
+            "case {i}: {cas:?}"
+        );
+        let cas = store.compare_and_set("app", Some(1), &record(2)).await;
+        assert!(
+            cas.as_ref().is_err_and(|e| e.is_corrupt()),
+            "case {i}: {cas:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            *content,
+            "case {i}: file untouched"
+        );
+    }
+}
+
+#[tokio::test]
+async fn corrupt_lease_and_budget_files_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(&dir);
+    assert!(
+        store
+            .try_lock("app", "me", Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    store
+        .take_budget("app", BudgetKind::Obtain, 1, 1)
+        .await
+        .unwrap();
+
+    for (name, suffix) in [("lease", "lease.json"), ("budget", "budget.json")] {
+        let path = store.dir().join(format!("app-app.{suffix}"));
+        assert!(path.exists(), "{name} file at {}", path.display());
+        std::fs::write(&path, "{\"format\":1,").unwrap();
+        let err = if name == "lease" {
+            store
+                .try_lock("app", "other", Duration::from_secs(1))
+                .await
+                .unwrap_err()
+        } else {
+            store
+                .take_budget("app", BudgetKind::Obtain, 1, 1)
+                .await
+                .unwrap_err()
+        };
+        assert!(err.is_corrupt(), "{name}: {err}");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{name}: {err}"
+        );
+    }
+    let err = store
+        .budget_used("app", BudgetKind::Obtain, 1)
+        .await
+        .unwrap_err();
+    assert!(err.is_corrupt(), "{err}");
+}
+
+#[tokio::test]
+async fn file_store_rejects_a_file_as_directory_and_overlong_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    assert!(FileTokenStore::new(&file).is_err());
+
+    let store = file_store(&dir);
+    let long = "x".repeat(1000);
+    assert!(store.load(&long).await.is_err());
+    assert!(
+        store
+            .compare_and_set(&long, None, &record(1))
+            .await
+            .is_err()
+    );
+}
+
+// ---- permissions and texts ---------------------------------------------------------
+
+#[cfg(unix)]
+#[tokio::test]
+async fn files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("a").join("tokens");
+    let store = FileTokenStore::new(&nested).unwrap();
+    assert_eq!(mode(&nested), 0o700, "the store's directory");
+    assert_eq!(mode(&dir.path().join("a")), 0o700, "a created parent");
+
+    assert!(
+        store
+            .compare_and_set("app", None, &record(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .compare_and_set("app", Some(1), &record(2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .try_lock("app", "me", Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    store
+        .take_budget("app", BudgetKind::Refresh, 1, 20)
+        .await
+        .unwrap();
+
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&nested).unwrap() {
+        let entry = entry.unwrap();
+        names.push(entry.file_name().to_string_lossy().into_owned());
+        assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "app-app.budget.json",
+            "app-app.json",
+            "app-app.lease.json",
+            "app-app.lock"
+        ],
+        "one file per purpose, no temporary file left behind"
+    );
+}
+
+#[tokio::test]
+async fn debug_and_display_show_no_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = file_store(&dir);
+    let memory = MemoryTokenStore::new();
+    for store in [&file as &dyn TokenStore, &memory] {
+        assert!(
+            store
+                .compare_and_set("app", None, &record(1))
+                .await
+                .unwrap()
+        );
+        let loaded = store.load("app").await.unwrap().unwrap();
+        for text in [
+            format!("{store:?}"),
+            format!("{store:#?}"),
+            format!("{loaded:?}"),
+        ] {
+            assert!(!text.contains("SECRET"), "{text}");
+        }
+    }
+    // The file itself does hold the tokens (that is why it is owner-only).
+    let json = std::fs::read_to_string(file.record_path("app").unwrap()).unwrap();
+    assert!(json.contains("at-SECRET-1"));
+}
+
+// ---- kill -9 mid-write -------------------------------------------------------------
+
+/// Set in a child process: the directory of the store it writes until it is killed.
+const WRITER_ENV: &str = "OPENPLATFORM_TOKEN_STORE_CRASH_WRITER_DIR";
+const CRASH_KEY: &str = "crash-app";
+
+/// A record whose content follows from its version, large enough that a write takes a
+/// while, so a torn write would show.
+fn crash_record(version: u64) -> TokenRecord {
+    let pad = "x".repeat(8 * 1024);
+    TokenRecord {
+        access_token: Secret::new(format!("access-{version}-{pad}")),
+        access_expires_at_ms: i64::try_from(version).unwrap_or(0),
+        refresh_token: Secret::new(format!("refresh-{version}-{pad}")),
+        refresh_expires_at_ms: i64::try_from(version).unwrap_or(0) + 1,
+        version,
+    }
+}
+
+/// Not a test of its own: the writer that `file_store_survives_kill_9_mid_write` runs in
+/// a child process (this test binary, re-executed with [`WRITER_ENV`] set). Without the
+/// variable it returns at once.
+#[test]
+fn crash_writer_child() {
+    let Some(dir) = std::env::var_os(WRITER_ENV) else {
+        return;
+    };
+    let store = FileTokenStore::new(dir).expect("writer: store");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("writer: runtime");
+    rt.block_on(async {
+        loop {
+            let current = store
+                .load(CRASH_KEY)
+                .await
+                .expect("writer: load")
+                .expect("writer: a record is there");
+            let next = crash_record(current.version + 1);
+            assert!(
+                store
+                    .compare_and_set(CRASH_KEY, Some(current.version), &next)
+                    .await
+                    .expect("writer: compare-and-set"),
+                "writer: the only writer must win"
+            );
+        }
+    });
+}
+
+fn spawn_writer(dir: &Path) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "crash_writer_child",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(WRITER_ENV, dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the writer")
+}
+
+fn assert_whole(
+    loaded: Result<Option<TokenRecord>, openplatform_runtime::tokens::StoreError>,
+) -> u64 {
+    let record = match loaded {
+        Ok(Some(record)) => record,
+        Ok(None) => panic!("the record vanished"),
+        Err(e) => panic!("a reader saw a damaged record: {e}"),
+    };
+    assert_eq!(
+        record,
+        crash_record(record.version),
+        "record is whole and of one version"
+    );
+    record.version
+}
+
+#[tokio::test]
+async fn file_store_survives_kill_9_mid_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens");
+    let store = FileTokenStore::new(&path).unwrap();
+    assert!(
+        store
+            .compare_and_set(CRASH_KEY, None, &crash_record(1))
+            .await
+            .unwrap()
+    );
+
+    let mut seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        | 1;
+    let mut random_ms = move |max: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % max
+    };
+
+    let mut last = 1;
+    let iterations = 50;
+    for i in 0..iterations {
+        let mut child = spawn_writer(&path);
+        // Wait until the writer is writing (reading all the while: readers must only
+        // ever see whole records too), then kill it at a random moment.
+        let started = Instant::now();
+        loop {
+            let version = assert_whole(store.load(CRASH_KEY).await);
+            assert!(
+                version >= last,
+                "versions never go back: {version} < {last}"
+            );
+            if version > last {
+                break;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+                }
+                panic!("iteration {i}: the writer exited by itself ({status}): {stderr}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "iteration {i}: the writer made no progress"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(random_ms(25))).await;
+        child.kill().unwrap(); // SIGKILL on Unix
+        child.wait().unwrap();
+
+        let version = assert_whole(store.load(CRASH_KEY).await);
+        assert!(version > last, "iteration {i}: {version} <= {last}");
+        last = version;
+    }
+    assert!(last > iterations, "every writer wrote at least once");
+
+    // The store goes on: a killed writer's OS lock died with it, its temporary file is
+    // replaced by the next write.
+    assert!(
+        store
+            .compare_and_set(CRASH_KEY, Some(last), &crash_record(last + 1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.load(CRASH_KEY).await.unwrap(),
+        Some(crash_record(last + 1))
+    );
+    let leftovers = std::fs::read_dir(&path)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp")
+        })
+        .count();
+    assert!(
+        leftovers <= 1,
+        "at most one temporary file per target: {leftovers}"
+    );
+}
