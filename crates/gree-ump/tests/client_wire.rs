@@ -645,7 +645,14 @@ async fn reads_and_keyed_writes_are_retried_unsafe_writes_never() {
     // A keyed write re-sends the same change_id.
     server.busy.store(1, Ordering::SeqCst);
     c.points()
-        .change_points(ChangePointsRequest::new("o", 5, "b", "r", "event_add", "chg-9"))
+        .change_points(ChangePointsRequest::new(
+            "o",
+            5,
+            "b",
+            "r",
+            "event_add",
+            "chg-9",
+        ))
         .await
         .unwrap();
     let seen = server.seen.lock().unwrap().clone();
@@ -679,7 +686,12 @@ async fn reads_and_keyed_writes_are_retried_unsafe_writes_never() {
     // Attempts are bounded: a platform busy for good is reported after 3.
     let before = business_calls(&server);
     server.busy.store(100, Ordering::SeqCst);
-    assert!(c.members().query_member(QueryMemberRequest::new().open_id("x")).await.is_err());
+    assert!(
+        c.members()
+            .query_member(QueryMemberRequest::new().open_id("x"))
+            .await
+            .is_err()
+    );
     assert_eq!(business_calls(&server), before + 3);
     server.busy.store(0, Ordering::SeqCst);
 }
