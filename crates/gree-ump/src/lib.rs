@@ -15,6 +15,7 @@
 // without needing rustfmt installed; rustfmt would reflow it and make `xtask check` stale.
 #[rustfmt::skip]
 pub mod generated;
+pub mod recovery;
 
 pub use generated::client::{Client, Error};
 pub use generated::errors::ErrorCode;
@@ -26,3 +27,8 @@ pub use openplatform_runtime::wire;
 pub use openplatform_runtime::{
     ApiErrorCode, Endpoint, ErrorCategory, Paged, RequestError, Response, TokenPolicy, TokenStore,
 };
+
+/// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

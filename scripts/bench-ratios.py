@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Prints the ratios the issues set floors on, from criterion's last run.
+
+Run the benches first:
+    cargo bench -p openplatform-runtime --bench signing
+    cargo bench -p gree-ump --bench call
+"""
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
+
+
+def median_ns(group: str, bench: str) -> float:
+    path = ROOT / group / bench / "new" / "estimates.json"
+    return json.loads(path.read_text())["median"]["point_estimate"]
+
+
+def main() -> int:
+    ok = True
+    try:
+        md5 = median_ns("sign_4KiB", "bare_md5")
+        sign = median_ns("sign_4KiB", "ump_sign")
+        share = md5 / sign
+        print(f"signing 4 KiB: {share:.1%} of bare MD5 throughput (floor 90%)")
+        ok &= share >= 0.90
+    except FileNotFoundError:
+        print("no signing results: cargo bench -p openplatform-runtime --bench signing")
+    try:
+        hand = median_ns("query_member_call", "hand_written_reqwest")
+        client = median_ns("query_member_call", "gree_ump_client")
+        ratio = client / hand
+        print(f"full call: client median {ratio:.3f}x the hand-written reqwest call (floor 1.10x)")
+        ok &= ratio <= 1.10
+    except FileNotFoundError:
+        print("no call results: cargo bench -p gree-ump --bench call")
+    try:
+        bare = median_ns("sandbox_throughput", "bare_axum")
+        sandbox = median_ns("sandbox_throughput", "sandbox_member_query")
+        print(f"sandbox: {bare / sandbox:.2f} of a bare axum handler's requests per second (floor 0.5)")
+    except FileNotFoundError:
+        pass
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
