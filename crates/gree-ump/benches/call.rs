@@ -24,7 +24,11 @@ async fn platform(uri: Uri, _body: Bytes) -> String {
 }
 
 /// What a careful user would write by hand: serialize, sign, send, read, decode.
-async fn hand_written(http: &reqwest::Client, base: &str, request: &QueryMemberRequest) -> serde_json::Value {
+async fn hand_written(
+    http: &reqwest::Client,
+    base: &str,
+    request: &QueryMemberRequest,
+) -> serde_json::Value {
     let body = serde_json::to_vec(request).unwrap();
     let ts = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -74,7 +78,11 @@ fn call(c: &mut Criterion) {
     let request = QueryMemberRequest::new().open_id("25c56912e05847c0b09f03ca7e52b796");
     // Warm both: the client obtains its token, both open a pooled connection.
     rt.block_on(async {
-        client.members().query_member(request.clone()).await.unwrap();
+        client
+            .members()
+            .query_member(request.clone())
+            .await
+            .unwrap();
         hand_written(&http, &base, &request).await;
     });
     let mut group = c.benchmark_group("query_member_call");
@@ -84,7 +92,13 @@ fn call(c: &mut Criterion) {
     });
     group.bench_function("gree_ump_client", |b| {
         b.to_async(&rt).iter(|| async {
-            black_box(client.members().query_member(request.clone()).await.unwrap())
+            black_box(
+                client
+                    .members()
+                    .query_member(request.clone())
+                    .await
+                    .unwrap(),
+            )
         })
     });
     group.finish();

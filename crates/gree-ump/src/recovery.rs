@@ -77,7 +77,10 @@ pub enum PointsChangeOutcome {
     Refused(Error),
     /// The outcome of `change_id` is still unknown after polling. Keep the id and call
     /// [`resolve_points_change`] later.
-    Unresolved { change_id: String, last_error: Error },
+    Unresolved {
+        change_id: String,
+        last_error: Error,
+    },
 }
 
 /// What a rollback by `change_id` alone proved.
@@ -188,8 +191,7 @@ async fn settle(
     recovery: Recovery,
 ) -> Result<Settled, Error> {
     // 3.4.1 recovery path: change_id is the original change's; statement_id is not sent.
-    let mut rollback =
-        RollbackPointsRequest::new(&change.open_id, change.score, &change.change_id);
+    let mut rollback = RollbackPointsRequest::new(&change.open_id, change.score, &change.change_id);
     rollback.rollback_activity_score = change.activity_score;
     let mut last_error = None;
     for poll in 0..recovery.max_polls.max(1) {

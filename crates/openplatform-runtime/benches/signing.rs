@@ -34,7 +34,13 @@ fn signing(c: &mut Criterion) {
         })
     });
     group.bench_function("ump_sign", |b| {
-        b.iter(|| black_box(sign::sign_sorted(black_box(&params), black_box(&body), secret)))
+        b.iter(|| {
+            black_box(sign::sign_sorted(
+                black_box(&params),
+                black_box(&body),
+                secret,
+            ))
+        })
     });
     group.finish();
 }
