@@ -193,11 +193,9 @@ async fn settle(
     // 3.4.1 recovery path: change_id is the original change's; statement_id is not sent.
     let mut rollback = RollbackPointsRequest::new(&change.open_id, change.score, &change.change_id);
     rollback.rollback_activity_score = change.activity_score;
-    let mut last_error = None;
-    for poll in 0..recovery.max_polls.max(1) {
-        if poll > 0 {
-            tokio::time::sleep(recovery.poll_interval).await;
-        }
+    let polls = recovery.max_polls.max(1);
+    let mut poll = 1;
+    loop {
         let answer = client
             .runtime()
             .send_with(&rollback, CallOptions::default().retry(RetryPolicy::NONE))
@@ -212,15 +210,12 @@ async fn settle(
                 // The rollback's own key exists: an earlier poll rolled it back.
                 Some(ErrorCode::ChangeIdExists) => return Ok(Settled::RolledBack),
                 Some(ErrorCode::InsufficientPointsForRollback) => return Ok(Settled::Stands),
-                _ if outcome_unknown(&e) => last_error = Some(e),
+                // Not definitive: ask again, until the polls are spent.
+                _ if outcome_unknown(&e) && poll < polls => {}
                 _ => return Err(e),
             },
         }
+        poll += 1;
+        tokio::time::sleep(recovery.poll_interval).await;
     }
-    Err(last_error.unwrap_or_else(|| {
-        Error::Request(openplatform_runtime::RequestError::EmptyField {
-            method: "wk.user.event.score.rollback",
-            field: "max_polls",
-        })
-    }))
 }
