@@ -16,7 +16,9 @@ pub mod tokens;
 pub mod validation;
 pub mod wire;
 
-pub use client::{CallOptions, Client, ClientBuilder, ConfigError, Response, RetryPolicy};
+pub use client::{
+    CallOptions, Client, ClientBuilder, ConfigError, Response, RetryPolicy, decode_response,
+};
 pub use endpoint::{Credential, Endpoint, EndpointInfo, Idempotency, Paged, Verb};
 pub use envelope::PageInfo;
 pub use error::{

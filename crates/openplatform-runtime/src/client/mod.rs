@@ -1,6 +1,7 @@
 //! The client: configuration, and one generic [`Client::send`] for every endpoint.
 
 mod builder;
+mod decode;
 mod paging;
 mod retry;
 mod send;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use builder::{ClientBuilder, ConfigError};
+pub use decode::decode_response;
 pub use retry::{CallOptions, RetryPolicy};
 
 use crate::clock::SkewCorrectedClock;

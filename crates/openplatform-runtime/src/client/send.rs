@@ -7,11 +7,10 @@ use bytes::Bytes;
 use tracing::Instrument;
 
 use super::retry::CallOptions;
-use super::{Client, Response};
+use super::{Client, Response, decode};
 use crate::clock::Clock;
 use crate::endpoint::{Credential, Endpoint, Verb};
-use crate::envelope;
-use crate::error::{ApiError, BodyExcerpt, DecodeError, Error, HttpError, TransportError};
+use crate::error::{BodyExcerpt, DecodeError, Error, TransportError};
 use crate::error_code::ApiErrorCode;
 use crate::protocol::{SigningScheme, TimestampUnit};
 use crate::sign;
@@ -327,82 +326,25 @@ impl Client {
         reply: &RawReply,
         withhold_body: bool,
     ) -> Result<Response<T>, Error<C>> {
-        let excerpt = || {
-            if withhold_body {
+        if let Some(cap) = reply.too_large {
+            let body = if withhold_body {
                 BodyExcerpt::withheld(reply.body.len())
             } else {
                 BodyExcerpt::new(&reply.body)
-            }
-        };
-        if let Some(cap) = reply.too_large {
+            };
             return Err(Error::Decode(DecodeError {
                 method,
                 status: reply.status,
                 reason: format!("the reply is larger than the cap of {cap} bytes"),
-                body: excerpt(),
+                body,
             }));
         }
-        let env = match envelope::decode(self.inner.protocol, &reply.body) {
-            Ok(env) => env,
-            Err(_) if !(200..300).contains(&reply.status) => {
-                return Err(Error::Http(HttpError {
-                    method,
-                    status: reply.status,
-                    body: excerpt(),
-                }));
-            }
-            Err(e) => {
-                return Err(Error::Decode(DecodeError {
-                    method,
-                    status: reply.status,
-                    reason: e.0,
-                    body: excerpt(),
-                }));
-            }
-        };
-        if let Err((code, message)) = env.outcome {
-            return Err(Error::Api(ApiError {
-                code: C::from_code(code),
-                raw_code: code,
-                message,
-                method,
-                status: reply.status,
-                body: excerpt(),
-            }));
-        }
-        let data = match env.data {
-            None => None,
-            Some(raw) => decode_data::<T>(raw.get()).map_err(|reason| {
-                Error::Decode(DecodeError {
-                    method,
-                    status: reply.status,
-                    reason,
-                    body: excerpt(),
-                })
-            })?,
-        };
-        Ok(Response {
-            data,
-            page: env.page,
-            status: reply.status,
-        })
+        decode::decode_reply(
+            self.inner.protocol,
+            method,
+            reply.status,
+            &reply.body,
+            withhold_body,
+        )
     }
-}
-
-/// Decodes `data` tolerantly; the error names the path of the bad value (`items[2].price`).
-pub(super) fn decode_data<T: Tolerant>(json: &str) -> Result<Option<T>, String> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    let mut track = serde_path_to_error::Track::new();
-    let value =
-        T::deserialize_tolerant(serde_path_to_error::Deserializer::new(&mut de, &mut track))
-            .map_err(|e| {
-                let path = track.path().to_string();
-                if path.is_empty() || path == "." {
-                    format!("`data`: {e}")
-                } else {
-                    format!("`data.{path}`: {e}")
-                }
-            })?;
-    de.end().map_err(|e| format!("`data`: {e}"))?;
-    Ok(value)
 }

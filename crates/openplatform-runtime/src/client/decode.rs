@@ -1,0 +1,102 @@
+//! Reply decoding, separate from transport so that servers, fuzzers and tests can decode a
+//! body exactly as the client does.
+
+use super::Response;
+use crate::endpoint::Endpoint;
+use crate::envelope;
+use crate::error::{ApiError, BodyExcerpt, DecodeError, Error, HttpError};
+use crate::error_code::ApiErrorCode;
+use crate::protocol::ProtocolInfo;
+use crate::wire::Tolerant;
+
+/// Decodes a reply of endpoint `E` (HTTP `status`, `body`) as the client does: the
+/// envelope of `protocol`, the typed error code, then the typed `data`. Never panics, on
+/// any bytes.
+pub fn decode_response<E: Endpoint>(
+    protocol: &ProtocolInfo,
+    status: u16,
+    body: &[u8],
+) -> Result<Response<E::Data>, Error<E::Code>> {
+    let withhold = E::INFO.credential != crate::endpoint::Credential::AccessToken;
+    decode_reply(protocol, E::INFO.method, status, body, withhold)
+}
+
+/// [`decode_response`] for any data type; `withhold_body` keeps the body out of errors
+/// (token calls, whose bodies carry tokens).
+pub(crate) fn decode_reply<T: Tolerant, C: ApiErrorCode>(
+    protocol: &ProtocolInfo,
+    method: &'static str,
+    status: u16,
+    body: &[u8],
+    withhold_body: bool,
+) -> Result<Response<T>, Error<C>> {
+    let excerpt = || {
+        if withhold_body {
+            BodyExcerpt::withheld(body.len())
+        } else {
+            BodyExcerpt::new(body)
+        }
+    };
+    let env = match envelope::decode(protocol, body) {
+        Ok(env) => env,
+        Err(_) if !(200..300).contains(&status) => {
+            return Err(Error::Http(HttpError {
+                method,
+                status,
+                body: excerpt(),
+            }));
+        }
+        Err(e) => {
+            return Err(Error::Decode(DecodeError {
+                method,
+                status,
+                reason: e.0,
+                body: excerpt(),
+            }));
+        }
+    };
+    if let Err((code, message)) = env.outcome {
+        return Err(Error::Api(ApiError {
+            code: C::from_code(code),
+            raw_code: code,
+            message,
+            method,
+            status,
+            body: excerpt(),
+        }));
+    }
+    let data = match env.data {
+        None => None,
+        Some(raw) => decode_data::<T>(raw.get()).map_err(|reason| {
+            Error::Decode(DecodeError {
+                method,
+                status,
+                reason,
+                body: excerpt(),
+            })
+        })?,
+    };
+    Ok(Response {
+        data,
+        page: env.page,
+        status,
+    })
+}
+
+/// Decodes `data` tolerantly; the error names the path of the bad value (`items[2].price`).
+fn decode_data<T: Tolerant>(json: &str) -> Result<Option<T>, String> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let mut track = serde_path_to_error::Track::new();
+    let value =
+        T::deserialize_tolerant(serde_path_to_error::Deserializer::new(&mut de, &mut track))
+            .map_err(|e| {
+                let path = track.path().to_string();
+                if path.is_empty() || path == "." {
+                    format!("`data`: {e}")
+                } else {
+                    format!("`data.{path}`: {e}")
+                }
+            })?;
+    de.end().map_err(|e| format!("`data`: {e}"))?;
+    Ok(value)
+}
