@@ -1,0 +1,271 @@
+//! What a sandbox is started with: credentials, limits, lifetimes, levels, point events.
+//!
+//! Defaults are the document's values where it states them (token lifetimes and daily
+//! limits, the 3 s timestamp window, the seven levels of 3.8) and documented choices
+//! where it is silent (member code and SMS code lifetimes, the SMS daily limit).
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The app id the sandbox accepts by default: the one in the document's 2.1 example URL.
+pub const DEFAULT_APP_ID: &str = "wkb1ag2hdad7e6jw1r";
+/// The app secret the sandbox accepts by default.
+pub const DEFAULT_APP_SECRET: &str = "sandbox-app-secret";
+
+/// One membership level: reached when the growth value is at least `growth_threshold`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LevelConfig {
+    /// The level's id (3.8 `id`).
+    pub id: i64,
+    /// The level number (3.8 `level_number`), 1 for the lowest.
+    pub number: i64,
+    pub name: String,
+    /// The growth value from which a member is at this level.
+    pub growth_threshold: i64,
+    /// The rights of the level (3.2 `rights`, sent as a JSON string; `null` when empty).
+    pub rights: Vec<LevelRight>,
+}
+
+impl LevelConfig {
+    pub fn new(id: i64, number: i64, name: impl Into<String>, growth_threshold: i64) -> Self {
+        LevelConfig {
+            id,
+            number,
+            name: name.into(),
+            growth_threshold,
+            rights: Vec::new(),
+        }
+    }
+
+    /// The level with these rights.
+    #[must_use]
+    pub fn with_rights(mut self, rights: Vec<LevelRight>) -> Self {
+        self.rights = rights;
+        self
+    }
+}
+
+/// One membership right (3.2 `rights` element: `id`, `name`, `imgUrl`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LevelRight {
+    pub id: i64,
+    pub name: String,
+    #[serde(rename = "imgUrl")]
+    pub img_url: String,
+}
+
+impl LevelRight {
+    pub fn new(id: i64, name: impl Into<String>, img_url: impl Into<String>) -> Self {
+        LevelRight {
+            id,
+            name: name.into(),
+            img_url: img_url.into(),
+        }
+    }
+}
+
+/// The document's seven levels (3.8 response example: names, numbers and ids). The
+/// document gives only the first threshold (300 for level 2, from the 3.2 example); the
+/// others are this sandbox's choice. Levels from 2 up carry the right of the 3.2 table
+/// example (免费停车), so clients see `rights` both as `null` and as a JSON string.
+pub fn default_levels() -> Vec<LevelConfig> {
+    let parking = || vec![LevelRight::new(1, "免费停车", "https://img.url")];
+    vec![
+        LevelConfig::new(76, 1, "一级会员", 0),
+        LevelConfig::new(82, 2, "二级会员", 300).with_rights(parking()),
+        LevelConfig::new(77, 3, "三级会员", 1_000).with_rights(parking()),
+        LevelConfig::new(80, 4, "四级会员", 3_000).with_rights(parking()),
+        LevelConfig::new(83, 5, "五级会员", 6_000).with_rights(parking()),
+        LevelConfig::new(81, 6, "六级会员", 10_000).with_rights(parking()),
+        LevelConfig::new(85, 7, "七级会员", 20_000).with_rights(parking()),
+    ]
+}
+
+/// Whether a point event adds or removes points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointDirection {
+    Credit,
+    Debit,
+}
+
+/// A point event registered on the platform (3.3 `change_event`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PointEvent {
+    pub name: String,
+    pub direction: PointDirection,
+}
+
+impl PointEvent {
+    pub fn new(name: impl Into<String>, direction: PointDirection) -> Self {
+        PointEvent {
+            name: name.into(),
+            direction,
+        }
+    }
+}
+
+/// The document's two events (3.3: `event_add/event_subtract(增/减)`).
+pub fn default_point_events() -> Vec<PointEvent> {
+    vec![
+        PointEvent::new("event_add", PointDirection::Credit),
+        PointEvent::new("event_subtract", PointDirection::Debit),
+    ]
+}
+
+/// How a sandbox is started. `SandboxConfig::default()` is ready to use; change fields or
+/// use the `with_*` methods.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct SandboxConfig {
+    /// TCP port on 127.0.0.1; 0 picks a free one (the default).
+    pub port: u16,
+    /// The app id 2.1 accepts.
+    pub app_id: String,
+    /// The app secret every signature is checked with.
+    pub app_secret: String,
+    /// How far a request's `timestamp` may be from the sandbox clock, on every call
+    /// (`None`: not checked). Default: the spec's `clock_tolerance_ms` (3000).
+    pub timestamp_tolerance_ms: Option<i64>,
+    /// The sandbox clock's start (ms since the epoch); `None`: the system time.
+    pub start_time_ms: Option<i64>,
+    /// Access token lifetime (2.1/2.2 `expire_in`), seconds. Default 7200.
+    pub access_token_lifetime_s: i64,
+    /// Refresh token lifetime, seconds. Default one year (31 536 000).
+    pub refresh_token_lifetime_s: i64,
+    /// 2.1 issuances per Beijing day. Default 1.
+    pub obtain_daily_limit: u32,
+    /// 2.2 refreshes per Beijing day. Default 20.
+    pub refresh_daily_limit: u32,
+    /// How long a member code (3.6) stays valid, ms. Default 60 000.
+    pub member_code_ttl_ms: i64,
+    /// SMS codes sent to one phone per Beijing day (6.1). Default 10.
+    pub sms_daily_limit: u32,
+    /// How long an SMS code stays valid, ms. Default 300 000 (5 minutes).
+    pub sms_code_ttl_ms: i64,
+    /// Membership levels, lowest first. Default: the document's seven.
+    pub levels: Vec<LevelConfig>,
+    /// Registered point events (3.3 `change_event`). Default: event_add, event_subtract.
+    pub point_events: Vec<PointEvent>,
+    /// Seed of the generated identifiers; `None`: from the system time.
+    pub id_seed: Option<u64>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        let protocol = gree_ump::PROTOCOL;
+        let tokens = protocol.tokens;
+        SandboxConfig {
+            port: 0,
+            app_id: DEFAULT_APP_ID.to_owned(),
+            app_secret: DEFAULT_APP_SECRET.to_owned(),
+            timestamp_tolerance_ms: Some(
+                protocol
+                    .clock_tolerance_ms
+                    .and_then(|t| i64::try_from(t).ok())
+                    .unwrap_or(3_000),
+            ),
+            start_time_ms: None,
+            access_token_lifetime_s: tokens
+                .and_then(|t| i64::try_from(t.access_token_lifetime_s).ok())
+                .unwrap_or(7_200),
+            refresh_token_lifetime_s: tokens
+                .and_then(|t| i64::try_from(t.refresh_token_lifetime_s).ok())
+                .unwrap_or(31_536_000),
+            obtain_daily_limit: tokens.and_then(|t| t.obtain_daily_limit).unwrap_or(1),
+            refresh_daily_limit: tokens.and_then(|t| t.refresh_daily_limit).unwrap_or(20),
+            member_code_ttl_ms: 60_000,
+            sms_daily_limit: 10,
+            sms_code_ttl_ms: 300_000,
+            levels: default_levels(),
+            point_events: default_point_events(),
+            id_seed: None,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// The app credentials the sandbox accepts.
+    #[must_use]
+    pub fn with_app(mut self, app_id: impl Into<String>, app_secret: impl Into<String>) -> Self {
+        self.app_id = app_id.into();
+        self.app_secret = app_secret.into();
+        self
+    }
+
+    /// The port to listen on (0: any free port).
+    #[must_use]
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The timestamp window (`None`: timestamps are not checked).
+    #[must_use]
+    pub fn with_timestamp_tolerance_ms(mut self, tolerance: Option<i64>) -> Self {
+        self.timestamp_tolerance_ms = tolerance;
+        self
+    }
+
+    /// Where the sandbox clock starts.
+    #[must_use]
+    pub fn with_start_time_ms(mut self, start_ms: i64) -> Self {
+        self.start_time_ms = Some(start_ms);
+        self
+    }
+
+    /// The membership levels, lowest first.
+    #[must_use]
+    pub fn with_levels(mut self, levels: Vec<LevelConfig>) -> Self {
+        self.levels = levels;
+        self
+    }
+
+    /// The registered point events.
+    #[must_use]
+    pub fn with_point_events(mut self, events: Vec<PointEvent>) -> Self {
+        self.point_events = events;
+        self
+    }
+
+    /// The seed of generated identifiers (same seed, same identifiers).
+    #[must_use]
+    pub fn with_id_seed(mut self, seed: u64) -> Self {
+        self.id_seed = Some(seed);
+        self
+    }
+
+    /// Levels sorted by threshold, never empty (a single level 1 if none were given).
+    pub(crate) fn normalized_levels(&self) -> Vec<LevelConfig> {
+        let mut levels = self.levels.clone();
+        levels.sort_by_key(|l| (l.growth_threshold, l.number));
+        if levels.is_empty() {
+            levels.push(LevelConfig::new(1, 1, "一级会员", 0));
+        }
+        levels
+    }
+}
+
+impl fmt::Debug for SandboxConfig {
+    // The secret stays out of Debug output (logs, panics of tests).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("port", &self.port)
+            .field("app_id", &self.app_id)
+            .field("app_secret", &"[REDACTED]")
+            .field("timestamp_tolerance_ms", &self.timestamp_tolerance_ms)
+            .field("start_time_ms", &self.start_time_ms)
+            .field("access_token_lifetime_s", &self.access_token_lifetime_s)
+            .field("refresh_token_lifetime_s", &self.refresh_token_lifetime_s)
+            .field("obtain_daily_limit", &self.obtain_daily_limit)
+            .field("refresh_daily_limit", &self.refresh_daily_limit)
+            .field("member_code_ttl_ms", &self.member_code_ttl_ms)
+            .field("sms_daily_limit", &self.sms_daily_limit)
+            .field("sms_code_ttl_ms", &self.sms_code_ttl_ms)
+            .field("levels", &self.levels)
+            .field("point_events", &self.point_events)
+            .field("id_seed", &self.id_seed)
+            .finish()
+    }
+}

@@ -1,0 +1,400 @@
+//! Test controls: the clock, faults, inspection, reset. In process through [`Controls`]
+//! (`SandboxHandle::control()`), and over HTTP under `/__sandbox/` (unsigned, plain JSON,
+//! not the platform's envelope):
+//!
+//! | method and path | body | does |
+//! | --- | --- | --- |
+//! | `GET /__sandbox` | | app id, clock, endpoints |
+//! | `GET /__sandbox/clock` | | `{now_ms, now, offset_ms}` |
+//! | `POST /__sandbox/clock` | `{"set_ms": ms}` or `{"advance_ms": ms}` | moves the clock |
+//! | `GET /__sandbox/faults` | | pending fault plans |
+//! | `POST /__sandbox/faults` | `{"method": "wk.user.info.add" or "*", "fault": {"kind": …}, "times": 1}` | adds a plan |
+//! | `DELETE /__sandbox/faults` | | clears the plans |
+//! | `GET /__sandbox/sms/{phone}` | | the last code sent (404 if none) |
+//! | `GET /__sandbox/members/{open_id or phone}/ledger` | | balance, growth value, ledger |
+//! | `POST /__sandbox/members/{open_id or phone}/growth` | `{"growth_value": n}` | sets the growth value |
+//! | `GET /__sandbox/token-calls` | | today's 2.1/2.2 call counters |
+//! | `POST /__sandbox/tokens/revoke` | `{"refresh_tokens": false}` | revokes access tokens (and refresh tokens) |
+//! | `GET /__sandbox/state` | | every piece of state as JSON |
+//! | `POST /__sandbox/reset` | | back to a fresh start |
+//!
+//! Fault kinds: `drop_after_commit`, `busy`, `slow` (`delay_ms`), `slow_after_commit`
+//! (`delay_ms`), `malformed`, `http_status` (`status`); see [`Fault`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use gree_ump::generated::routes::AnyRequest;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::clock::beijing_text;
+use crate::faults::{Fault, FaultPlan};
+use crate::server::Shared;
+use crate::state::points::LedgerEntry;
+use crate::state::sms::SentCode;
+use crate::state::tokens::TokenCallCounts;
+
+/// A member's balance and ledger.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberLedger {
+    pub open_id: String,
+    pub phone: String,
+    /// Points available.
+    pub score: i64,
+    pub growth_value: i64,
+    /// Oldest first.
+    pub entries: Vec<LedgerEntry>,
+}
+
+/// The test controls of one sandbox. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Controls {
+    shared: Arc<Shared>,
+}
+
+impl Controls {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Controls { shared }
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// The sandbox time, ms since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.shared.now_ms()
+    }
+
+    /// Makes the sandbox time `now_ms`; it keeps running from there.
+    pub fn set_time_ms(&self, now_ms: i64) {
+        self.shared.clock.set_ms(now_ms);
+    }
+
+    /// Moves the sandbox clock forward (expire tokens, member codes, coupons, SMS codes;
+    /// cross Beijing midnight to reset daily limits).
+    pub fn advance(&self, by: Duration) {
+        self.advance_ms(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+    }
+
+    /// Moves the sandbox clock by `delta_ms` (negative: back).
+    pub fn advance_ms(&self, delta_ms: i64) {
+        self.shared.clock.advance_ms(delta_ms);
+    }
+
+    /// The next `times` calls of `method` (`"*"`: any method) suffer `fault`.
+    pub fn inject_fault(&self, method: &str, fault: Fault, times: u32) {
+        self.shared.faults().push(method, fault, times);
+    }
+
+    /// The pending fault plans.
+    pub fn faults(&self) -> Vec<FaultPlan> {
+        self.shared.faults().plans()
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.faults().clear();
+    }
+
+    /// The last SMS code "sent" to a phone (6.1), used or not.
+    pub fn last_sms_code(&self, phone: &str) -> Option<String> {
+        self.last_sms(phone).map(|s| s.code)
+    }
+
+    /// The last SMS sent to a phone, with its times.
+    pub fn last_sms(&self, phone: &str) -> Option<SentCode> {
+        self.shared.world().sms.last_code(phone)
+    }
+
+    /// A member's balance and ledger, by open_id or phone.
+    pub fn ledger(&self, member: &str) -> Option<MemberLedger> {
+        let world = self.shared.world();
+        let m = world.members.find(member)?;
+        Some(MemberLedger {
+            open_id: m.open_id.clone(),
+            phone: m.profile.phone.clone(),
+            score: m.score,
+            growth_value: m.growth_value,
+            entries: m.ledger.clone(),
+        })
+    }
+
+    /// Sets a member's growth value (and so its level); false when there is no such member.
+    pub fn set_growth_value(&self, member: &str, growth_value: i64) -> bool {
+        self.shared
+            .world()
+            .set_growth_value(member, growth_value)
+            .is_ok()
+    }
+
+    /// How many 2.1/2.2 calls were made today (Beijing day of the sandbox clock).
+    pub fn token_calls(&self) -> TokenCallCounts {
+        let now = self.now_ms();
+        self.shared.world().tokens.counts(now)
+    }
+
+    /// Revokes every access token (the next business call gets the invalid-token answer;
+    /// refreshing works).
+    pub fn revoke_access_tokens(&self) {
+        self.shared.world().tokens.revoke_access_tokens();
+    }
+
+    /// Revokes every access and refresh token (only 2.1 helps then).
+    pub fn revoke_all_tokens(&self) {
+        self.shared.world().tokens.revoke_all();
+    }
+
+    /// Every piece of state as JSON (tokens shortened).
+    pub fn dump(&self) -> Value {
+        let now = self.now_ms();
+        let mut dump = self.shared.world().dump(now);
+        if let Value::Object(map) = &mut dump {
+            map.insert("faults".into(), json!(self.faults()));
+        }
+        dump
+    }
+
+    /// Back to a fresh start: no members, tokens, counters or faults; clock at its start.
+    pub fn reset(&self) {
+        self.shared.reset();
+    }
+}
+
+// ------------------------------------------------------------------------------ HTTP
+
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/__sandbox", get(info))
+        .route("/__sandbox/", get(info))
+        .route("/__sandbox/clock", get(clock).post(move_clock))
+        .route(
+            "/__sandbox/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/__sandbox/sms/{phone}", get(sms))
+        .route("/__sandbox/members/{member}/ledger", get(ledger))
+        .route("/__sandbox/members/{member}/growth", post(set_growth))
+        .route("/__sandbox/token-calls", get(token_calls))
+        .route("/__sandbox/tokens/revoke", post(revoke))
+        .route("/__sandbox/state", get(state))
+        .route("/__sandbox/reset", post(reset))
+}
+
+fn controls(shared: Arc<Shared>) -> Controls {
+    Controls::new(shared)
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum_json(&json!({"error": message.into()})),
+    )
+        .into_response()
+}
+
+fn not_found(message: impl Into<String>) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum_json(&json!({"error": message.into()})),
+    )
+        .into_response()
+}
+
+/// A JSON reply (without axum's `json` feature).
+fn axum_json<T: Serialize>(value: &T) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    ([("content-type", "application/json")], body).into_response()
+}
+
+/// Decodes a control body; an empty body is `{}`. The error is the message for a 400.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, String> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| format!("body: {e}"))
+}
+
+async fn info(State(shared): State<Arc<Shared>>) -> Response {
+    let now = shared.now_ms();
+    let methods: Vec<&str> = AnyRequest::ENDPOINTS.iter().map(|e| e.method).collect();
+    axum_json(&json!({
+        "app_id": shared.config.app_id,
+        "now_ms": now,
+        "now": beijing_text(now),
+        "gateway": gree_ump::PROTOCOL.path_template,
+        "methods": methods,
+        "controls": [
+            "GET /__sandbox/clock", "POST /__sandbox/clock",
+            "GET|POST|DELETE /__sandbox/faults", "GET /__sandbox/sms/{phone}",
+            "GET /__sandbox/members/{member}/ledger", "POST /__sandbox/members/{member}/growth",
+            "GET /__sandbox/token-calls", "POST /__sandbox/tokens/revoke",
+            "GET /__sandbox/state", "POST /__sandbox/reset",
+        ],
+    }))
+}
+
+fn clock_view(c: &Controls) -> Value {
+    let now = c.now_ms();
+    json!({
+        "now_ms": now,
+        "now": beijing_text(now),
+        "offset_ms": c.shared().clock.offset_ms(),
+    })
+}
+
+async fn clock(State(shared): State<Arc<Shared>>) -> Response {
+    axum_json(&clock_view(&controls(shared)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveClock {
+    set_ms: Option<i64>,
+    advance_ms: Option<i64>,
+}
+
+async fn move_clock(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+    let c = controls(shared);
+    match body::<MoveClock>(&bytes) {
+        Err(e) => bad_request(e),
+        Ok(MoveClock {
+            set_ms: Some(at),
+            advance_ms: None,
+        }) => {
+            c.set_time_ms(at);
+            axum_json(&clock_view(&c))
+        }
+        Ok(MoveClock {
+            set_ms: None,
+            advance_ms: Some(by),
+        }) => {
+            c.advance_ms(by);
+            axum_json(&clock_view(&c))
+        }
+        Ok(_) => bad_request("send exactly one of set_ms, advance_ms"),
+    }
+}
+
+async fn list_faults(State(shared): State<Arc<Shared>>) -> Response {
+    axum_json(&controls(shared).faults())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddFault {
+    method: String,
+    fault: Fault,
+    #[serde(default = "one")]
+    times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+async fn add_fault(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+    let c = controls(shared);
+    match body::<AddFault>(&bytes) {
+        Err(e) => bad_request(e),
+        Ok(f) => {
+            if f.method != crate::faults::ANY_METHOD && AnyRequest::endpoint(&f.method).is_none() {
+                return bad_request(format!("unknown method {}", f.method));
+            }
+            c.inject_fault(&f.method, f.fault, f.times);
+            axum_json(&c.faults())
+        }
+    }
+}
+
+async fn clear_faults(State(shared): State<Arc<Shared>>) -> Response {
+    let c = controls(shared);
+    c.clear_faults();
+    axum_json(&c.faults())
+}
+
+async fn sms(State(shared): State<Arc<Shared>>, Path(phone): Path<String>) -> Response {
+    match controls(shared).last_sms(&phone) {
+        Some(sent) => axum_json(&sent),
+        None => not_found(format!("no SMS was sent to {phone}")),
+    }
+}
+
+async fn ledger(State(shared): State<Arc<Shared>>, Path(member): Path<String>) -> Response {
+    match controls(shared).ledger(&member) {
+        Some(l) => axum_json(&l),
+        None => not_found(format!("no member {member}")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetGrowth {
+    growth_value: i64,
+}
+
+async fn set_growth(
+    State(shared): State<Arc<Shared>>,
+    Path(member): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let c = controls(shared);
+    match body::<SetGrowth>(&bytes) {
+        Err(e) => bad_request(e),
+        Ok(g) => {
+            if c.set_growth_value(&member, g.growth_value) {
+                match c.ledger(&member) {
+                    Some(l) => axum_json(&l),
+                    None => not_found(format!("no member {member}")),
+                }
+            } else {
+                not_found(format!("no member {member}"))
+            }
+        }
+    }
+}
+
+async fn token_calls(State(shared): State<Arc<Shared>>) -> Response {
+    axum_json(&controls(shared).token_calls())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Revoke {
+    #[serde(default)]
+    refresh_tokens: bool,
+}
+
+async fn revoke(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+    let c = controls(shared);
+    match body::<Revoke>(&bytes) {
+        Err(e) => bad_request(e),
+        Ok(r) => {
+            if r.refresh_tokens {
+                c.revoke_all_tokens();
+            } else {
+                c.revoke_access_tokens();
+            }
+            axum_json(&json!({"revoked": true, "refresh_tokens": r.refresh_tokens}))
+        }
+    }
+}
+
+async fn state(State(shared): State<Arc<Shared>>) -> Response {
+    axum_json(&controls(shared).dump())
+}
+
+async fn reset(State(shared): State<Arc<Shared>>) -> Response {
+    let c = controls(shared);
+    c.reset();
+    axum_json(&json!({"reset": true, "clock": clock_view(&c)}))
+}

@@ -1,0 +1,192 @@
+//! HTTP: the gateway route, the reply envelope, faults, and the `Date` header.
+//!
+//! Every platform answer is HTTP 200 with the envelope of the document's examples:
+//! `{"success":true,"error_code":200,"error_message":"","data":…}` (3.1, 3.3), paged
+//! replies adding top-level `pageNo`, `pageSize`, `totalCount`; errors
+//! `{"success":false,"error_code":N,"error_message":"…","data":null}` (3.4.1).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::header::{CONTENT_TYPE, DATE};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::map_response_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use openplatform_runtime::Verb;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::clock::http_date;
+use crate::conn::ConnKill;
+use crate::error::{ApiError, ApiResult};
+use crate::faults::Fault;
+use crate::gateway::{Call, process};
+use crate::server::Shared;
+use crate::state::{Page, Reply};
+
+/// The largest body read (the platform's bodies are small JSON objects).
+const BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/gw/gateway/{method}/v1", get(gateway).post(gateway))
+        .merge(crate::controls::router())
+        .fallback(not_found)
+        .layer(map_response_with_state(shared.clone(), add_date))
+        .with_state(shared)
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    success: bool,
+    error_code: i64,
+    error_message: &'a str,
+    data: &'a Value,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    page: Option<Page>,
+}
+
+/// The envelope of a reply, as bytes.
+pub(crate) fn envelope(result: &ApiResult<Reply>) -> Vec<u8> {
+    let null = Value::Null;
+    let success_code = gree_ump::PROTOCOL.success_code.unwrap_or(200);
+    let env = match result {
+        Ok(reply) => Envelope {
+            success: true,
+            error_code: success_code,
+            error_message: "",
+            data: &reply.data,
+            page: reply.page,
+        },
+        Err(e) => Envelope {
+            success: false,
+            error_code: e.code,
+            error_message: &e.message,
+            data: &null,
+            page: None,
+        },
+    };
+    serde_json::to_vec(&env).unwrap_or_else(|_| {
+        br#"{"success":false,"error_code":500,"error_message":"encoding failed","data":null}"#
+            .to_vec()
+    })
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    let mut res = Response::new(Body::from(body));
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    res
+}
+
+fn error_response(e: ApiError) -> Response {
+    json_response(envelope(&Err(e)))
+}
+
+async fn gateway(
+    State(shared): State<Arc<Shared>>,
+    Path(method): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let kill = parts
+        .extensions
+        .get::<ConnectInfo<ConnKill>>()
+        .map(|c| c.0.clone());
+    let verb = if parts.method == Method::GET {
+        Verb::Get
+    } else {
+        Verb::Post
+    };
+    let query: Vec<(String, String)> = match Query::try_from_uri(&parts.uri) {
+        Ok(Query(q)) => q,
+        Err(e) => return error_response(ApiError::invalid(format!("query string: {e}"))),
+    };
+    let body: Bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => return error_response(ApiError::invalid(format!("body: {e}"))),
+    };
+
+    let fault = shared.faults().take(&method);
+    let delay_before = match fault {
+        Some(Fault::Busy) => {
+            return error_response(ApiError::of(gree_ump::ErrorCode::SystemBusy));
+        }
+        Some(Fault::HttpStatus { status }) => {
+            // Only final error statuses: an informational or success status without the
+            // envelope would not be a fault a proxy produces.
+            let status = StatusCode::from_u16(status)
+                .ok()
+                .filter(|s| s.is_client_error() || s.is_server_error())
+                .unwrap_or(StatusCode::BAD_GATEWAY);
+            return (status, format!("<html><body>{status}</body></html>")).into_response();
+        }
+        Some(Fault::Slow { delay_ms }) => delay_ms,
+        _ => 0,
+    };
+
+    // Processed in a task of its own: the state changes even when the client gives up
+    // while the call waits (a timeout must leave the outcome unknown, as in production).
+    let task = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if delay_before > 0 {
+                tokio::time::sleep(Duration::from_millis(delay_before)).await;
+            }
+            let call = Call {
+                verb,
+                method: &method,
+                query: &query,
+                body: &body,
+            };
+            envelope(&process(&shared, &call))
+        })
+    };
+    let bytes = match task.await {
+        Ok(bytes) => bytes,
+        Err(_) => envelope(&Err(ApiError::of(gree_ump::ErrorCode::SystemBusy))),
+    };
+
+    match fault {
+        Some(Fault::DropAfterCommit) => {
+            if let Some(kill) = kill {
+                kill.kill();
+            }
+            // Nothing of this reaches the client: the connection is cut. (Without the
+            // sandbox's listener there is no switch, and the reply is a busy answer.)
+            error_response(ApiError::of(gree_ump::ErrorCode::SystemBusy))
+        }
+        Some(Fault::Malformed) => {
+            let cut = bytes.len() / 2;
+            json_response(bytes.get(..cut).unwrap_or_default().to_vec())
+        }
+        Some(Fault::SlowAfterCommit { delay_ms }) => {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            json_response(bytes)
+        }
+        _ => json_response(bytes),
+    }
+}
+
+async fn not_found() -> Response {
+    let mut res = error_response(ApiError::invalid(
+        "unknown path: calls go to /gw/gateway/{method}/v1, test controls to /__sandbox/",
+    ));
+    *res.status_mut() = StatusCode::NOT_FOUND;
+    res
+}
+
+/// Every reply says the sandbox's time, so clients can measure their skew against it.
+async fn add_date(State(shared): State<Arc<Shared>>, mut res: Response) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&http_date(shared.now_ms())) {
+        res.headers_mut().insert(DATE, v);
+    }
+    res
+}

@@ -1,0 +1,82 @@
+//! `gree-ump-sandbox`: serves a sandbox on 127.0.0.1 until Ctrl-C.
+//!
+//! ```text
+//! gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
+//! ```
+
+use std::process::ExitCode;
+
+use gree_ump_sandbox::{Sandbox, SandboxConfig};
+
+const USAGE: &str =
+    "usage: gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
+
+Serves an emulator of the Gree UMP open platform on 127.0.0.1 (port 0: any free port).
+Calls: POST {base}/gw/gateway/{method}/v1   Test controls: {base}/__sandbox/";
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SandboxConfig>, String> {
+    let mut config = SandboxConfig::default();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--port" => {
+                let v = value("--port")?;
+                config.port = v
+                    .parse()
+                    .map_err(|_| format!("--port: not a port number: {v}"))?;
+            }
+            "--app-id" => config.app_id = value("--app-id")?,
+            "--app-secret" => config.app_secret = value("--app-secret")?,
+            "--no-timestamp-check" => config.timestamp_tolerance_ms = None,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(Some(config))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let sandbox = match Sandbox::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gree-ump-sandbox: cannot listen: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The secret is printed on purpose: this is a local sandbox, and the user needs it.
+    println!("gree-ump-sandbox listening on {}", sandbox.base_url());
+    println!("port: {}", sandbox.addr().port());
+    println!("app_id: {}", sandbox.app_id());
+    println!("app_secret: {}", sandbox.app_secret());
+    println!(
+        "calls: POST {}/gw/gateway/{{method}}/v1",
+        sandbox.base_url()
+    );
+    println!("test controls: {}/__sandbox/", sandbox.base_url());
+    if tokio::signal::ctrl_c().await.is_err() {
+        eprintln!("gree-ump-sandbox: cannot wait for Ctrl-C; stopping");
+    }
+    sandbox.shutdown().await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,14 @@
+//! The sandbox driven over HTTP with reqwest, requests signed with the runtime's
+//! `sign::sign`, as any client would. One test binary (faster to build and link).
+
+mod common;
+
+mod auth;
+mod client;
+mod controls;
+mod coupons;
+mod faults;
+mod members;
+mod orders;
+mod points;
+mod sms;
