@@ -47,6 +47,9 @@ struct Server {
     /// Answer every business call with this body instead.
     canned: Mutex<Option<(u16, String)>>,
     clock: Option<Arc<ManualClock>>,
+    /// Refuse (1001) timestamps more than 3 s off the server's clock, as 2.1/2.2 do.
+    check_timestamps: bool,
+    refused_timestamps: AtomicU32,
 }
 
 fn http_date(ms: i64) -> HeaderValue {
@@ -86,6 +89,17 @@ async fn handle(
         }
         r
     };
+    if let (true, Some(clock)) = (server.check_timestamps, &server.clock) {
+        let ts: i64 = query
+            .get("timestamp")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        if (ts - clock.now_ms()).abs() > 3_000 {
+            server.refused_timestamps.fetch_add(1, Ordering::SeqCst);
+            return reply(json!({"success": false, "error_code": 1001,
+                "error_message": "请求参数不合法"}));
+        }
+    }
     match method {
         "dss.auth.token.query" => {
             server.obtains.fetch_add(1, Ordering::SeqCst);
@@ -694,4 +708,35 @@ async fn reads_and_keyed_writes_are_retried_unsafe_writes_never() {
     );
     assert_eq!(business_calls(&server), before + 3);
     server.busy.store(0, Ordering::SeqCst);
+}
+
+#[tokio::test]
+async fn a_skewed_clock_is_corrected_and_the_refused_call_resent_once() {
+    // The platform's clock is an hour ahead of ours and refuses stale timestamps.
+    let platform_clock = Arc::new(ManualClock::new(
+        chrono::Utc::now().timestamp_millis() + 3_600_000,
+    ));
+    let server = Arc::new(Server {
+        clock: Some(platform_clock.clone()),
+        check_timestamps: true,
+        ..Server::default()
+    });
+    let base = start(server.clone()).await;
+    let c = client(&base, None);
+    c.members()
+        .query_member(QueryMemberRequest::new().open_id("x"))
+        .await
+        .expect("the token call is re-sent with the corrected clock");
+    assert_eq!(server.refused_timestamps.load(Ordering::SeqCst), 1);
+    // One token call counted against the day's budget, though two were sent.
+    assert_eq!(c.runtime().tokens().calls_made(), (1, 0));
+    let offset = c.runtime().clock_offset_ms();
+    assert!((offset - 3_600_000).abs() < 2_000, "offset {offset}");
+    // The platform's clock jumps again: the business call is refused once, then re-sent.
+    platform_clock.advance_ms(600_000);
+    c.members()
+        .query_member(QueryMemberRequest::new().open_id("x"))
+        .await
+        .expect("re-sent after the correction");
+    assert_eq!(server.refused_timestamps.load(Ordering::SeqCst), 2);
 }

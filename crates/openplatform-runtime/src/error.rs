@@ -75,6 +75,13 @@ impl<C: ApiErrorCode> Error<C> {
         }
     }
 
+    /// Whether the platform refused the request as invalid or unauthorised (nothing was
+    /// applied): an API error of category `invalid_request` or `auth`.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Error::Api(e)
+            if matches!(e.code.category(), ErrorCategory::InvalidRequest | ErrorCategory::Auth))
+    }
+
     /// Changes the error-code type (used where token calls share one error path).
     pub fn map_code<D: ApiErrorCode>(self) -> Error<D> {
         match self {

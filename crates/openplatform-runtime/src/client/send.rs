@@ -18,6 +18,7 @@ use crate::tokens::{BudgetKind, Secret};
 use crate::wire::Tolerant;
 
 /// The credential parameter of one request.
+#[derive(Clone, Copy)]
 pub(super) enum CredentialParam<'a> {
     AppId,
     RefreshToken(&'a Secret),
@@ -71,9 +72,19 @@ impl Client {
         let policy = options.retry.unwrap_or(self.inner.retry);
         let result = async {
             let mut attempt = 1;
+            let mut skew_retried = false;
             loop {
+                let offset_before = self.inner.clock.offset_ms();
                 let result = self.send_inner(request).await;
                 match &result {
+                    // Our clock was found off by more than the platform tolerates during
+                    // this very call, and the platform refused it: the refusal is most
+                    // likely the stale timestamp. A refused call applied nothing, so one
+                    // re-send with the corrected clock is safe for any endpoint.
+                    Err(e) if !skew_retried && self.skew_changed(offset_before) && e.is_refusal() => {
+                        skew_retried = true;
+                        tracing::info!(error = %e, offset_ms = self.inner.clock.offset_ms(), "clock skew corrected; re-sending once");
+                    }
                     Err(e) if policy.should_retry(info.idempotency, attempt, e) => {
                         let pause = policy.backoff(attempt);
                         tracing::info!(attempt, error = %e, pause_ms = pause.as_millis() as u64, "retrying");
@@ -193,6 +204,17 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// Whether the clock correction moved by more than the platform's tolerance (or by
+    /// more than a second when the protocol states none) since `before`.
+    pub(super) fn skew_changed(&self, before: i64) -> bool {
+        let tolerance = self
+            .inner
+            .protocol
+            .clock_tolerance_ms
+            .map_or(1_000, |t| i64::try_from(t).unwrap_or(i64::MAX));
+        (self.inner.clock.offset_ms() - before).abs() > tolerance
     }
 
     pub(super) async fn access_token(&self) -> Result<Secret, crate::error::TokenError> {

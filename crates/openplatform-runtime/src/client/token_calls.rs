@@ -61,28 +61,43 @@ impl Client {
             BudgetKind::Obtain => tokens.obtain_method,
             BudgetKind::Refresh => tokens.refresh_method,
         };
-        // Expiry is counted from when the request left, on the platform's clock.
-        let sent_at = self.inner.clock.now_ms();
         let failed = |e: Error<RawCode>| TokenError::CallFailed {
             kind,
             code: e.code().map(|c| c.0),
             reason: e.to_string(),
         };
-        let reply = self
-            .exchange(
-                method,
-                Verb::Post,
-                credential,
-                &[],
-                Bytes::from_static(b"{}"),
-            )
-            .await
-            .map_err(|e| failed(Error::Transport(e)))?;
-        // The body holds tokens: never kept in an error.
-        let data: Option<Value> = self
-            .decode_reply::<Value, RawCode>(method, &reply, true)
-            .map_err(failed)?
-            .data;
+        let mut resent = false;
+        let (data, sent_at) = loop {
+            // Expiry is counted from when the request left, on the platform's clock.
+            let sent_at = self.inner.clock.now_ms();
+            let offset_before = self.inner.clock.offset_ms();
+            let reply = self
+                .exchange(
+                    method,
+                    Verb::Post,
+                    credential,
+                    &[],
+                    Bytes::from_static(b"{}"),
+                )
+                .await
+                .map_err(|e| failed(Error::Transport(e)))?;
+            // The body holds tokens: never kept in an error.
+            match self.decode_reply::<Value, RawCode>(method, &reply, true) {
+                Ok(response) => break (response.data, sent_at),
+                // The platform refused the call while our clock turned out to be off by
+                // more than it tolerates (2.1/2.2 demand 3 s): the stale timestamp is the
+                // likely cause, and a refused call issued nothing. Re-send once with the
+                // corrected clock, without spending the day's budget again.
+                Err(Error::Api(_)) if !resent && self.skew_changed(offset_before) => {
+                    resent = true;
+                    tracing::info!(
+                        method,
+                        "clock skew corrected; re-sending the token call once"
+                    );
+                }
+                Err(e) => return Err(failed(e)),
+            }
+        };
         grant_from(tokens, kind, data.as_ref(), sent_at)
     }
 }
