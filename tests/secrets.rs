@@ -1,0 +1,354 @@
+//! No secret anywhere: an end-to-end run against the sandbox (tokens obtained, refreshed,
+//! rejected; API, decode, HTTP, transport, request and token errors) with every `tracing`
+//! event and span field captured at TRACE and every `log` record, plus Display and Debug
+//! of every error and of the client and configuration objects. None contains the app
+//! secret, an access token, a refresh token or a request signature.
+//!
+//! The secrets to look for are taken from the wire itself: the client talks to the
+//! sandbox through a recording TCP relay, so the test knows every token and signature
+//! that was actually sent.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gree_ump::Client;
+use gree_ump::endpoints::*;
+use gree_ump::runtime::tokens::{MemoryTokenStore, TokenStore};
+use gree_ump::runtime::{Error, RetryPolicy, TokenPolicy};
+use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+type Log = Arc<Mutex<String>>;
+
+/// Captures every tracing event and span field, at every level.
+struct Capture(Log);
+
+struct Fields<'a>(&'a mut String);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0, " {}={:?}", field.name(), value);
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        let _ = write!(self.0, " {}={}", field.name(), value);
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::TRACE)
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let mut log = self.0.lock().unwrap();
+        let _ = write!(log, "\nspan {}", span.metadata().name());
+        span.record(&mut Fields(&mut log));
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        let mut log = self.0.lock().unwrap();
+        log.push_str("\nrecord");
+        values.record(&mut Fields(&mut log));
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut log = self.0.lock().unwrap();
+        let _ = write!(
+            log,
+            "\nevent {} {}",
+            event.metadata().level(),
+            event.metadata().target()
+        );
+        event.record(&mut Fields(&mut log));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Captures every `log` record (reqwest and hyper log through it).
+struct LogCapture(Log);
+
+impl log::Log for LogCapture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        let _ = write!(
+            self.0.lock().unwrap(),
+            "\nlog {} {}",
+            record.target(),
+            record.args()
+        );
+    }
+    fn flush(&self) {}
+}
+
+/// A TCP relay that records every byte the client sends.
+async fn recording_relay(target: std::net::SocketAddr, wire: Log) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let wire = wire.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                let (mut server_read, mut server_write) = server.into_split();
+                let (mut client_read, mut client_write) = client.split();
+                let upstream = async {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        let n = match client_read.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        wire.lock()
+                            .unwrap()
+                            .push_str(&String::from_utf8_lossy(&buf[..n]));
+                        if server_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server_write.shutdown().await;
+                };
+                let downstream = async {
+                    let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                    let _ = client_write.shutdown().await;
+                };
+                tokio::join!(upstream, downstream);
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// The values of a query parameter everywhere it occurs on the wire.
+fn params(wire: &str, name: &str) -> Vec<String> {
+    let key = format!("{name}=");
+    wire.match_indices(&key)
+        .filter(|(i, _)| *i == 0 || matches!(wire.as_bytes()[i - 1], b'?' | b'&'))
+        .map(|(i, _)| {
+            wire[i + key.len()..]
+                .chars()
+                .take_while(|c| !matches!(c, '&' | ' ' | '\r' | '\n'))
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_logs_errors_or_debug_output() {
+    let captured: Log = Arc::default();
+    tracing::subscriber::set_global_default(Capture(captured.clone())).unwrap();
+    log::set_logger(Box::leak(Box::new(LogCapture(captured.clone())))).unwrap();
+    log::set_max_level(log::LevelFilter::Trace);
+
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let wire: Log = Arc::default();
+    let base = recording_relay(sandbox.addr(), wire.clone()).await;
+    let store = Arc::new(MemoryTokenStore::new());
+    let builder = Client::builder()
+        .base_url(&base)
+        .app_id(sandbox.app_id())
+        .app_secret(sandbox.app_secret())
+        .token_store(store.clone())
+        .timeout(Some(Duration::from_secs(5)))
+        // Each fault below must surface as an error, not be retried away.
+        .retry_policy(RetryPolicy::NONE);
+    let mut texts = vec![
+        format!("{builder:?}"),
+        format!("{:?}", TokenPolicy::default()),
+    ];
+    let client: Client = builder.build().unwrap();
+    texts.push(format!("{client:?}"));
+    let mut errors: Vec<Error<gree_ump::ErrorCode>> = Vec::new();
+
+    // Successes: member, points, levels, coupons list, SMS.
+    let open_id = client
+        .members()
+        .create_member(CreateMemberRequest::new("P001", "秘密测试", "13900000001"))
+        .await
+        .unwrap();
+    client
+        .members()
+        .query_member(QueryMemberRequest::new().open_id(&open_id))
+        .await
+        .unwrap();
+    client
+        .points()
+        .change_points(ChangePointsRequest::new(
+            &open_id,
+            50,
+            "o-1",
+            "r",
+            "event_add",
+            "c-1",
+        ))
+        .await
+        .unwrap();
+    client
+        .members()
+        .list_levels(ListLevelsRequest::new())
+        .await
+        .unwrap();
+    client
+        .sms()
+        .send_sms_code(SendSmsCodeRequest::new("13900000001"))
+        .await
+        .unwrap();
+    texts.push(format!("{:?}", store.load(sandbox.app_id()).await.unwrap()));
+
+    // An API error, and a request refused before sending.
+    errors.push(
+        client
+            .points()
+            .change_points(ChangePointsRequest::new(
+                &open_id,
+                1,
+                "o-2",
+                "r",
+                "no_such_event",
+                "c-2",
+            ))
+            .await
+            .unwrap_err(),
+    );
+    errors.push(
+        client
+            .members()
+            .query_member(QueryMemberRequest::new())
+            .await
+            .unwrap_err(),
+    );
+    // A garbled reply, a proxy's HTTP error, a connection dropped after the commit.
+    for fault in [
+        Fault::Malformed,
+        Fault::HttpStatus { status: 502 },
+        Fault::DropAfterCommit,
+    ] {
+        sandbox
+            .control()
+            .inject_fault("wk.user.info.query", fault, 1);
+        errors.push(
+            client
+                .members()
+                .query_member(QueryMemberRequest::new().open_id(&open_id))
+                .await
+                .unwrap_err(),
+        );
+    }
+    // Expiry: the sandbox's clock moves 3 hours; the client refreshes by itself.
+    sandbox.control().advance(Duration::from_secs(3 * 3600));
+    client
+        .members()
+        .list_levels(ListLevelsRequest::new())
+        .await
+        .unwrap();
+    // Revocation: an invalid-token answer, one refresh, one retry.
+    sandbox.control().revoke_access_tokens();
+    client
+        .members()
+        .list_levels(ListLevelsRequest::new())
+        .await
+        .unwrap();
+    texts.push(format!("{:?}", store.load(sandbox.app_id()).await.unwrap()));
+    // A spent budget: a policy allowing no refresh, on a client sharing the store.
+    sandbox.control().revoke_access_tokens();
+    let strict: Client = Client::builder()
+        .base_url(&base)
+        .app_id(sandbox.app_id())
+        .app_secret(sandbox.app_secret())
+        .token_store(store.clone())
+        .token_policy(TokenPolicy {
+            refresh_daily_limit: 0,
+            ..TokenPolicy::default()
+        })
+        .build()
+        .unwrap();
+    errors.push(
+        strict
+            .members()
+            .list_levels(ListLevelsRequest::new())
+            .await
+            .unwrap_err(),
+    );
+    // A dead host: the URL (with the token) must not be printed by the transport error.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dead_client: Client = Client::builder()
+        .base_url(format!("http://{dead}"))
+        .app_id(sandbox.app_id())
+        .app_secret(sandbox.app_secret())
+        .token_store(store.clone())
+        .build()
+        .unwrap();
+    errors.push(
+        dead_client
+            .members()
+            .list_levels(ListLevelsRequest::new())
+            .await
+            .unwrap_err(),
+    );
+
+    let kinds: Vec<&str> = errors
+        .iter()
+        .map(|e| match e {
+            Error::Request(_) => "request",
+            Error::Transport(_) => "transport",
+            Error::Http(_) => "http",
+            Error::Decode(_) => "decode",
+            Error::Api(_) => "api",
+            Error::Token(_) => "token",
+            _ => "other",
+        })
+        .collect();
+    for kind in ["request", "transport", "http", "decode", "api", "token"] {
+        assert!(
+            kinds.contains(&kind),
+            "no {kind} error exercised: {kinds:?}"
+        );
+    }
+    for e in &errors {
+        texts.push(e.to_string());
+        texts.push(format!("{e:?}"));
+    }
+    texts.push(format!("{:?}", client.runtime().tokens()));
+    texts.push(captured.lock().unwrap().clone());
+
+    let wire = wire.lock().unwrap().clone();
+    let mut secrets: Vec<(String, String)> =
+        vec![("app secret".into(), sandbox.app_secret().into())];
+    for (what, name) in [
+        ("access token", "access_token"),
+        ("refresh token", "refresh_token"),
+        ("signature", "sign"),
+    ] {
+        let values = params(&wire, name);
+        assert!(!values.is_empty(), "no {what} seen on the wire");
+        secrets.extend(values.into_iter().map(|v| (what.to_owned(), v)));
+    }
+    assert!(
+        secrets.len() > 20,
+        "the run sent few requests: {}",
+        secrets.len()
+    );
+    let everything = texts.join("\n");
+    assert!(
+        everything.contains("wk.user.info.query"),
+        "the capture saw the calls"
+    );
+    for (what, secret) in &secrets {
+        assert!(
+            !everything.contains(secret.as_str()),
+            "leaked ({what}): …{}…",
+            &everything[everything.find(secret.as_str()).unwrap().saturating_sub(80)..]
+                [..160.min(everything.len())]
+        );
+    }
+}
