@@ -26,6 +26,7 @@ pub struct Protocol {
     pub envelope: String,
     pub signing: String,
     pub path: String,
+    pub method_in: MethodIn,
     pub base_urls: Vec<(String, String)>,
     pub success_code: Option<i64>,
     pub timestamp: String,
@@ -33,6 +34,15 @@ pub struct Protocol {
     pub invalid_token_codes: Vec<i64>,
     pub invalid_token_patterns: Vec<String>,
     pub tokens: Option<Tokens>,
+}
+
+/// Where the method name travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodIn {
+    /// In the URL path (`{method}` of the path template).
+    Path,
+    /// In a field of the request envelope; every call goes to the same path.
+    Envelope,
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +121,8 @@ pub enum Ty {
     DateTime,
     TimestampMs,
     Json,
+    /// An identifier kept as its exact text (`wire::Id`).
+    Id,
     List(Box<Ty>),
     Enum(String),
     Struct(String),
@@ -219,6 +231,21 @@ pub enum Rule {
         field: (String, String),
         when: (String, String),
         equals: i64,
+        doc: String,
+    },
+    /// `field` is required unless `when` has the value `equals`.
+    RequiredUnless {
+        field: (String, String),
+        when: (String, String),
+        equals: i64,
+        doc: String,
+    },
+    /// The list `field` holds `min..=max` items (while `when_set` is set, if given).
+    Items {
+        field: (String, String),
+        min: Option<u32>,
+        max: Option<u32>,
+        when_set: Option<(String, String)>,
         doc: String,
     },
 }

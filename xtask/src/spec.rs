@@ -44,6 +44,10 @@ pub struct ProtocolSection {
     pub envelope: Line<String>,
     pub signing: Line<String>,
     pub path: String,
+    /// Where the method name travels: `path` (the template's `{method}`, the default) or
+    /// `envelope` (a field of the request envelope; the template then has no `{method}`).
+    #[serde(default)]
+    pub method_in: Option<Line<String>>,
     #[serde(default)]
     pub base_urls: BTreeMap<String, String>,
     #[serde(default)]
@@ -192,6 +196,10 @@ pub struct RuleSpec {
     #[serde(default)]
     pub required_if: Option<RequiredIfSpec>,
     #[serde(default)]
+    pub required_unless: Option<RequiredIfSpec>,
+    #[serde(default)]
+    pub items: Option<ItemsSpec>,
+    #[serde(default)]
     pub error: Option<i64>,
     pub doc: String,
 }
@@ -202,6 +210,19 @@ pub struct RequiredIfSpec {
     pub field: String,
     pub when: String,
     pub equals: i64,
+}
+
+/// How many items a list field may hold; with `when_set`, only while that field is set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemsSpec {
+    pub field: String,
+    #[serde(default)]
+    pub min: Option<u32>,
+    #[serde(default)]
+    pub max: Option<u32>,
+    #[serde(default)]
+    pub when_set: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,7 +9,7 @@ use serde_saphyr::Location;
 
 use crate::ir::{
     Api, Credential, Data, Encoding, Endpoint, Enum, EnumValue, ErrorCode, Field, Idempotency,
-    Paging, Protocol, Rule, Struct, StructStyle, Ty, Verb,
+    MethodIn, Paging, Protocol, Rule, Struct, StructStyle, Ty, Verb,
 };
 use crate::spec::{FieldSpec, Line, SpecFile};
 
@@ -174,6 +174,19 @@ impl Validator {
             }
         }
 
+        if spec.protocol.tokens.is_none() {
+            for e in &endpoints {
+                if e.credential != Credential::AppSignature {
+                    self.problem(
+                        None,
+                        format!(
+                            "endpoint {}: credential {:?} needs tokens, but the spec has no protocol.tokens (use app_signature)",
+                            e.method, e.credential
+                        ),
+                    );
+                }
+            }
+        }
         let protocol = Protocol {
             tokens: self.tokens(spec, &endpoints),
             ..protocol
@@ -220,8 +233,34 @@ impl Validator {
                 ),
             );
         }
-        if !p.path.contains("{method}") {
-            self.problem(None, "protocol.path: the template has no `{method}`");
+        let method_in = match p
+            .method_in
+            .as_ref()
+            .map(|m| (m.value.as_str(), m.referenced))
+        {
+            None | Some(("path", _)) => MethodIn::Path,
+            Some(("envelope", _)) => MethodIn::Envelope,
+            Some((other, at)) => {
+                self.problem(
+                    Some(at),
+                    format!("protocol.method_in: `{other}` is neither path nor envelope"),
+                );
+                MethodIn::Path
+            }
+        };
+        if !p.path.starts_with('/') {
+            self.problem(None, "protocol.path: the template must start with `/`");
+        }
+        match (method_in, p.path.contains("{method}")) {
+            (MethodIn::Path, false) => self.problem(
+                None,
+                "protocol.path: the template has no `{method}` (with `method_in: envelope` the method travels in the request envelope instead)",
+            ),
+            (MethodIn::Envelope, true) => self.problem(
+                None,
+                "protocol.path: with `method_in: envelope` the template must not contain `{method}`",
+            ),
+            _ => {}
         }
         // Documented for completeness; the runtime supplies them.
         let _ = self.fields("protocol.common_params", &p.common_params);
@@ -230,6 +269,7 @@ impl Validator {
             envelope: p.envelope.value.clone(),
             signing: p.signing.value.clone(),
             path: p.path.clone(),
+            method_in,
             base_urls: p
                 .base_urls
                 .iter()
@@ -411,6 +451,7 @@ impl Validator {
                     "datetime",
                     "timestamp_ms",
                     "json",
+                    "id",
                     "list<T>",
                 ]
                 .iter()
@@ -442,6 +483,7 @@ impl Validator {
             "datetime" => Ty::DateTime,
             "timestamp_ms" => Ty::TimestampMs,
             "json" => Ty::Json,
+            "id" => Ty::Id,
             _ => {
                 if let Some(inner) = s.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
                     Ty::List(Box::new(self.parse_ty(inner.trim())?))
@@ -726,74 +768,142 @@ impl Validator {
                     None
                 }
             };
-            match (&r.value.one_of, &r.value.required_if) {
-                (Some(list), None) => {
-                    let mut fs = Vec::new();
-                    for w in list {
-                        if let Some((wire, name, f)) = find(w, self) {
-                            if f.required {
-                                self.problem(
-                                    rloc,
-                                    format!(
-                                        "{place}: one_of field `{wire}` must not be required (either suffices)"
-                                    ),
-                                );
-                            }
-                            fs.push((wire, name));
+            let v = &r.value;
+            let kinds = [
+                v.one_of.is_some(),
+                v.required_if.is_some(),
+                v.required_unless.is_some(),
+                v.items.is_some(),
+            ];
+            if kinds.iter().filter(|k| **k).count() != 1 {
+                self.problem(
+                    rloc,
+                    format!(
+                        "{place}: a rule has exactly one of `one_of`, `required_if`, `required_unless` or `items`"
+                    ),
+                );
+                continue;
+            }
+            if let Some(list) = &v.one_of {
+                let mut fs = Vec::new();
+                for w in list {
+                    if let Some((wire, name, f)) = find(w, self) {
+                        if f.required {
+                            self.problem(
+                                rloc,
+                                format!(
+                                    "{place}: one_of field `{wire}` must not be required (either suffices)"
+                                ),
+                            );
                         }
+                        fs.push((wire, name));
                     }
-                    if list.len() < 2 {
-                        self.problem(rloc, format!("{place}: one_of needs two fields or more"));
-                    }
-                    if let Some(code) = r.value.error
-                        && !codes.contains(&code)
-                    {
-                        self.problem(rloc, format!("{place}: rule error {code} is not in errors"));
-                    }
-                    rules.push(Rule::OneOf {
-                        fields: fs,
-                        error: r.value.error,
-                        doc: r.value.doc.clone(),
+                }
+                if list.len() < 2 {
+                    self.problem(rloc, format!("{place}: one_of needs two fields or more"));
+                }
+                if let Some(code) = v.error
+                    && !codes.contains(&code)
+                {
+                    self.problem(rloc, format!("{place}: rule error {code} is not in errors"));
+                }
+                rules.push(Rule::OneOf {
+                    fields: fs,
+                    error: v.error,
+                    doc: v.doc.clone(),
+                });
+            }
+            for (key, ri, unless) in [
+                ("required_if", &v.required_if, false),
+                ("required_unless", &v.required_unless, true),
+            ] {
+                let Some(ri) = ri else { continue };
+                let field = find(&ri.field, self);
+                let when = find(&ri.when, self);
+                if let Some((_, _, f)) = &field
+                    && f.required
+                {
+                    self.problem(
+                        rloc,
+                        format!("{place}: {key} field `{}` is already required", ri.field),
+                    );
+                }
+                if let Some((_, _, w)) = &when
+                    && !(w.ty.is_integer() || matches!(w.ty, Ty::Enum(_)))
+                {
+                    self.problem(
+                        rloc,
+                        format!(
+                            "{place}: {key} `when` field `{}` must be an integer or enum",
+                            ri.when
+                        ),
+                    );
+                }
+                if let (Some(f), Some(w)) = (field, when) {
+                    let (field, when, equals, doc) =
+                        ((f.0, f.1), (w.0, w.1), ri.equals, v.doc.clone());
+                    rules.push(if unless {
+                        Rule::RequiredUnless {
+                            field,
+                            when,
+                            equals,
+                            doc,
+                        }
+                    } else {
+                        Rule::RequiredIf {
+                            field,
+                            when,
+                            equals,
+                            doc,
+                        }
                     });
                 }
-                (None, Some(ri)) => {
-                    let field = find(&ri.field, self);
-                    let when = find(&ri.when, self);
-                    if let Some((_, _, f)) = &field
-                        && f.required
-                    {
-                        self.problem(
-                            rloc,
-                            format!(
-                                "{place}: required_if field `{}` is already required",
-                                ri.field
-                            ),
-                        );
-                    }
-                    if let Some((_, _, w)) = &when
-                        && !(w.ty.is_integer() || matches!(w.ty, Ty::Enum(_)))
-                    {
-                        self.problem(
-                            rloc,
-                            format!(
-                                "{place}: required_if `when` field `{}` must be an integer or enum",
-                                ri.when
-                            ),
-                        );
-                    }
-                    if let (Some(f), Some(w)) = (field, when) {
-                        rules.push(Rule::RequiredIf {
-                            field: (f.0, f.1),
-                            when: (w.0, w.1),
-                            equals: ri.equals,
-                            doc: r.value.doc.clone(),
-                        });
-                    }
+            }
+            if let Some(it) = &v.items {
+                let field = find(&it.field, self);
+                if let Some((_, _, f)) = &field
+                    && !matches!(f.ty, Ty::List(_))
+                {
+                    self.problem(
+                        rloc,
+                        format!("{place}: items field `{}` must be a list", it.field),
+                    );
                 }
-                _ => self.problem(
-                    rloc,
-                    format!("{place}: a rule has exactly one of `one_of` or `required_if`"),
-                ),
+                let when_set = match &it.when_set {
+                    Some(w) => match find(w, self) {
+                        Some((_, _, wf)) if wf.required => {
+                            self.problem(
+                                rloc,
+                                format!(
+                                    "{place}: items `when_set` field `{w}` is required, so always set: drop `when_set`"
+                                ),
+                            );
+                            None
+                        }
+                        Some((wire, name, _)) => Some(Some((wire, name))),
+                        None => None,
+                    },
+                    None => Some(None),
+                };
+                match (it.min, it.max) {
+                    (None, None) => {
+                        self.problem(rloc, format!("{place}: items needs `min`, `max` or both"))
+                    }
+                    (Some(lo), Some(hi)) if lo > hi => self.problem(
+                        rloc,
+                        format!("{place}: items `min` {lo} is above `max` {hi}"),
+                    ),
+                    _ => {}
+                }
+                if let (Some((wire, name, _)), Some(when_set)) = (field, when_set) {
+                    rules.push(Rule::Items {
+                        field: (wire, name),
+                        min: it.min,
+                        max: it.max,
+                        when_set,
+                        doc: v.doc.clone(),
+                    });
+                }
             }
         }
 

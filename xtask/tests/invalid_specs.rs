@@ -142,3 +142,101 @@ fn show_messages() {
         println!("{}", errors_of(&broken(from, to)));
     }
 }
+
+// ---- The action fixture: envelope-carried method, pluggable signing, new rules.
+
+const ACTION: &str = include_str!("fixtures/action.yaml");
+
+fn broken_action(from: &str, to: &str) -> String {
+    assert_eq!(
+        ACTION.matches(from).count(),
+        1,
+        "action fixture must contain `{from}` once"
+    );
+    ACTION.replacen(from, to, 1)
+}
+
+#[test]
+fn action_fixture_is_valid() {
+    xtask::generate_from_str(PATH, ACTION).expect("action fixture generates");
+}
+
+#[test]
+fn method_in_must_agree_with_the_path() {
+    let err = errors_of(&broken_action("path: /api/v2", "path: /api/{method}"));
+    assert!(err.contains("must not contain `{method}`"), "{err}");
+    let err = errors_of(&broken_action("  method_in: envelope\n", ""));
+    assert!(err.contains("the template has no `{method}`"), "{err}");
+    let err = errors_of(&broken_action(
+        "  method_in: envelope\n",
+        "  method_in: query\n",
+    ));
+    assert!(
+        err.contains("`query` is neither path nor envelope"),
+        "{err}"
+    );
+}
+
+#[test]
+fn token_credentials_need_a_tokens_block() {
+    let text = broken_action("credential: app_signature", "credential: access_token");
+    let err = errors_of(&text);
+    assert!(err.contains("has no protocol.tokens"), "{err}");
+}
+
+#[test]
+fn items_rules_are_checked() {
+    let err = errors_of(&broken_action(
+        "{items: {field: codes, min: 1}, doc: 至少一个}",
+        "{items: {field: bizId, min: 1}, doc: 至少一个}",
+    ));
+    assert!(err.contains("items field `bizId` must be a list"), "{err}");
+    let err = errors_of(&broken_action(
+        "{items: {field: extra_codes, min: 1, max: 3}",
+        "{items: {field: extra_codes, min: 4, max: 3}",
+    ));
+    assert!(err.contains("`min` 4 is above `max` 3"), "{err}");
+    let err = errors_of(&broken_action(
+        "{items: {field: codes, min: 1}, doc: 至少一个}",
+        "{items: {field: codes}, doc: 至少一个}",
+    ));
+    assert!(err.contains("items needs `min`, `max` or both"), "{err}");
+    let err = errors_of(&broken_action(
+        "{items: {field: codes, max: 1, when_set: uses}",
+        "{items: {field: codes, max: 1, when_set: ref}",
+    ));
+    assert!(err.contains("is required, so always set"), "{err}");
+}
+
+#[test]
+fn a_rule_has_exactly_one_kind() {
+    let err = errors_of(&broken_action(
+        "{items: {field: codes, min: 1}, doc: 至少一个}",
+        "{items: {field: codes, min: 1}, one_of: [ownerId, uses], doc: 至少一个}",
+    ));
+    assert!(err.contains("a rule has exactly one of"), "{err}");
+}
+
+#[test]
+fn required_unless_on_a_required_field_is_reported() {
+    let err = errors_of(&broken_action(
+        "required_unless: {field: ownerId,",
+        "required_unless: {field: bizId,",
+    ));
+    assert!(
+        err.contains("required_unless field `bizId` is already required"),
+        "{err}"
+    );
+}
+
+#[test]
+fn id_fits_json_string_but_not_quoted() {
+    let err = errors_of(&broken_action(
+        "{wire: ref, name: reference, type: id, required: true,",
+        "{wire: ref, name: reference, type: id, encoding: quoted, required: true,",
+    ));
+    assert!(
+        err.contains("encoding `quoted` does not apply to type `id`"),
+        "{err}"
+    );
+}

@@ -12,8 +12,11 @@ use crate::protocol::{EnvelopeStyle, ProtocolInfo};
 /// The parts of a reply every envelope style yields.
 #[derive(Debug)]
 pub struct Envelope<'a> {
-    /// `Ok(())` for success, otherwise the error code and message.
+    /// `Ok(())` for success, otherwise the error code and message. A code that is not an
+    /// integer is reported as `0`, its text in [`Envelope::code_text`].
     pub outcome: Result<(), (i64, Option<String>)>,
+    /// An error code as received when it is not an integer (a string code of letters).
+    pub code_text: Option<String>,
     /// `data`, raw; `None` when absent or `null`.
     pub data: Option<&'a RawValue>,
     pub page: PageInfo,
@@ -35,6 +38,7 @@ pub struct EnvelopeError(pub String);
 pub fn decode<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a>, EnvelopeError> {
     match protocol.envelope {
         EnvelopeStyle::UmpGateway => decode_ump(protocol, body),
+        EnvelopeStyle::ZvcmsAction => decode_zvcms(protocol, body),
     }
 }
 
@@ -104,8 +108,104 @@ fn decode_ump<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a
     };
     Ok(Envelope {
         outcome,
+        code_text: None,
         data,
         page,
+    })
+}
+
+/// The zvcms reply: `status`, `code`, `message`, `data` (no paging keys).
+#[derive(Deserialize)]
+struct ZvcmsEnvelope<'a> {
+    /// `true`/`false`, also as strings (the document's examples send both).
+    #[serde(default, deserialize_with = "crate::wire::tolerant::option")]
+    status: Option<bool>,
+    #[serde(default, borrow)]
+    code: Option<&'a RawValue>,
+    #[serde(
+        default,
+        alias = "msg",
+        deserialize_with = "crate::wire::tolerant::option"
+    )]
+    message: Option<String>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+}
+
+/// An error code as sent: an integer (a number or a string of digits) or other text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Code {
+    Int(i64),
+    Text(String),
+}
+
+/// `0`, `"0"`, `" 12 "` are integers; `null`, `""` are absent; anything else is text.
+fn code_of(raw: &RawValue) -> Option<Code> {
+    let t = raw.get().trim();
+    if t == "null" {
+        return None;
+    }
+    let text = if t.starts_with('"') {
+        serde_json::from_str::<String>(t).unwrap_or_else(|_| t.to_owned())
+    } else {
+        t.to_owned()
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    Some(match trimmed.parse::<i64>() {
+        Ok(n) => Code::Int(n),
+        Err(_) => Code::Text(text),
+    })
+}
+
+fn decode_zvcms<'a>(
+    protocol: &ProtocolInfo,
+    body: &'a [u8],
+) -> Result<Envelope<'a>, EnvelopeError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(EnvelopeError("the body is empty".into()));
+    }
+    let env: ZvcmsEnvelope<'a> = serde_json::from_slice(body)
+        .map_err(|e| EnvelopeError(format!("not a JSON envelope: {e}")))?;
+    // `"data": ""` is how a PHP-style server says "no data".
+    let data = env
+        .data
+        .filter(|raw| !matches!(raw.get().trim(), "null" | "\"\""));
+    let code = env.code.and_then(code_of);
+    // Errata (zvcms spec): `status` true only says the call was processed; the document's
+    // own example of a business error has `status: true` and an error code. So the code
+    // decides when there is one; `status` false is an error whatever the code.
+    let code_is_success = code
+        .as_ref()
+        .map(|c| matches!(c, Code::Int(n) if Some(*n) == protocol.success_code));
+    let ok = match (env.status, code_is_success) {
+        (Some(true), None | Some(true)) => true,
+        (Some(true), Some(false)) => false,
+        (Some(false), _) => false,
+        (None, Some(ok)) => ok,
+        (None, None) => {
+            return Err(EnvelopeError(
+                "the reply has neither `status` nor `code`".into(),
+            ));
+        }
+    };
+    let (outcome, code_text) = if ok {
+        (Ok(()), None)
+    } else {
+        let message = env.message.filter(|m| !m.is_empty());
+        match code {
+            Some(Code::Int(n)) => (Err((n, message)), None),
+            Some(Code::Text(t)) => (Err((0, message)), Some(t)),
+            None => (Err((0, message)), None),
+        }
+    };
+    Ok(Envelope {
+        outcome,
+        code_text,
+        data,
+        page: PageInfo::default(),
     })
 }
 
@@ -215,6 +315,79 @@ mod tests {
                 total_count: Some(31)
             }
         );
+    }
+
+    const Z: ProtocolInfo = ProtocolInfo {
+        api: "zvcms-test",
+        envelope: EnvelopeStyle::ZvcmsAction,
+        signing: SigningScheme::Pluggable,
+        path_template: "/api/v2",
+        success_code: Some(0),
+        timestamp: TimestampUnit::Seconds,
+        ..P
+    };
+
+    #[test]
+    fn zvcms_success_forms() {
+        for body in [
+            r#"{"status":"true","code":"0","message":"说明","data":{"a":1}}"#,
+            r#"{"status":true,"code":0,"data":{"a":1}}"#,
+            r#"{"status":"TRUE","data":{"a":1}}"#,
+            r#"{"code":" 0 ","data":{"a":1}}"#,
+        ] {
+            let env = decode(&Z, body.as_bytes()).unwrap();
+            assert_eq!(env.outcome, Ok(()), "{body}");
+            assert_eq!(env.data.unwrap().get(), r#"{"a":1}"#);
+            assert_eq!(env.code_text, None);
+            assert_eq!(env.page, PageInfo::default());
+        }
+        let env = decode(&Z, br#"{"status":true,"code":"0","data":""}"#).unwrap();
+        assert!(env.data.is_none());
+    }
+
+    #[test]
+    fn zvcms_error_forms() {
+        // The document's two error examples: a business error with `status: true`, a
+        // system error with `status: false`, both with a code of text.
+        let env = decode(
+            &Z,
+            r#"{ "status": true, "code": "异常编码,根据不同的业务返回编码", "message": "异常说明:查询的信息不存在" }"#.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            env.outcome,
+            Err((0, Some("异常说明:查询的信息不存在".into())))
+        );
+        assert_eq!(
+            env.code_text.as_deref(),
+            Some("异常编码,根据不同的业务返回编码")
+        );
+        let env = decode(
+            &Z,
+            r#"{ "status": false, "code": "系统错误编码:详见全局返回编码", "message": "系统错误说明" }"#.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(env.outcome, Err((0, Some("系统错误说明".into()))));
+        assert_eq!(
+            env.code_text.as_deref(),
+            Some("系统错误编码:详见全局返回编码")
+        );
+        let env = decode(&Z, br#"{"status":"true","code":"40001","message":"no"}"#).unwrap();
+        assert_eq!(env.outcome, Err((40001, Some("no".into()))));
+        assert_eq!(env.code_text, None);
+        let env = decode(&Z, br#"{"status":false,"code":"0"}"#).unwrap();
+        assert_eq!(env.outcome, Err((0, None)));
+        let env = decode(&Z, br#"{"status":"false"}"#).unwrap();
+        assert_eq!(env.outcome, Err((0, None)));
+        for bad in [
+            &b"{}"[..],
+            b"",
+            b"[]",
+            b"{\"status\":\"maybe\"}",
+            b"{\"status\":true,\"code\":",
+        ] {
+            assert!(decode(&Z, bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

@@ -92,6 +92,7 @@ impl<C: ApiErrorCode> Error<C> {
             Error::Api(e) => Error::Api(ApiError {
                 code: D::from_code(e.raw_code),
                 raw_code: e.raw_code,
+                code_text: e.code_text,
                 message: e.message,
                 method: e.method,
                 status: e.status,
@@ -193,6 +194,16 @@ impl TransportError {
         }
     }
 
+    /// The request could not be signed (the user's signer failed); nothing was sent.
+    pub fn signing(method: &'static str, err: &dyn std::error::Error) -> Self {
+        TransportError {
+            method,
+            timeout: false,
+            sent: Sent::No,
+            detail: err.to_string(),
+        }
+    }
+
     /// The request URL could not be formed (a base URL that does not join with the path).
     pub fn invalid_url(method: &'static str, err: &dyn std::error::Error) -> Self {
         TransportError {
@@ -280,8 +291,11 @@ impl fmt::Display for DecodeError {
 pub struct ApiError<C> {
     /// The typed code (`Unknown(n)` for a code the document does not list).
     pub code: C,
-    /// The code as received.
+    /// The code as received (`0` when it is not an integer: see `code_text`).
     pub raw_code: i64,
+    /// The code as received when it is not an integer (a string code of letters); the
+    /// typed `code` is then that of `0`.
+    pub code_text: Option<String>,
     /// The platform's own message, when it sent one.
     pub message: Option<String>,
     pub method: &'static str,
@@ -297,7 +311,10 @@ impl<C: ApiErrorCode> ApiError<C> {
 
 impl<C: ApiErrorCode> fmt::Display for ApiError<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: error {}", self.method, self.raw_code)?;
+        match &self.code_text {
+            Some(text) => write!(f, "{}: error {text:?}", self.method)?,
+            None => write!(f, "{}: error {}", self.method, self.raw_code)?,
+        }
         match (&self.message, self.code.message()) {
             (Some(m), _) if !m.is_empty() => write!(f, ": {m}"),
             (_, Some(m)) => write!(f, ": {m}"),

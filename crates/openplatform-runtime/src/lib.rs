@@ -12,6 +12,7 @@ pub mod error;
 pub mod error_code;
 pub mod protocol;
 pub mod sign;
+pub mod signer;
 pub mod tokens;
 pub mod validation;
 pub mod wire;
@@ -28,5 +29,6 @@ pub use error_code::{ApiErrorCode, ErrorCategory};
 /// The stream type of paged endpoints ([`Client::items`]).
 pub use futures_core::Stream;
 pub use protocol::{EnvelopeStyle, ProtocolInfo, SigningScheme, TimestampUnit, TokenProtocol};
+pub use signer::{SignRequest, Signer};
 pub use tokens::{MemoryTokenStore, Secret, TokenPolicy, TokenStore};
 pub use validation::RequestError;

@@ -7,9 +7,19 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EnvelopeStyle {
-    /// `success`, `error_code`/`errorCode`, `error_message`/`errorMessage`, `data`, and
-    /// top-level `pageNo`/`pageSize`/`totalCount`.
+    /// Request: the method in the URL path, credential, `timestamp` and `sign` in the
+    /// query string, the business parameters as the JSON body.
+    /// Reply: `success`, `error_code`/`errorCode`, `error_message`/`errorMessage`, `data`,
+    /// and top-level `pageNo`/`pageSize`/`totalCount`.
     UmpGateway,
+    /// Request: one URL for every call (the spec's `method_in: envelope`) and a JSON body
+    /// `{"OpenId", "GrantCode", "Timestamp", "Nonce", "Token", "Action", "Params"}`: the app
+    /// id, the grant code, the time (the protocol's unit, as a decimal string), a random
+    /// positive integer unique per call (decimal string), the signature, the method name,
+    /// and the business parameters as a JSON object.
+    /// Reply: `status` (`true`/`false`, or those as strings), `code` (an integer or a string;
+    /// the protocol's `success_code` means success), `message`, `data`.
+    ZvcmsAction,
 }
 
 /// The request signing schemes the runtime implements.
@@ -17,8 +27,15 @@ pub enum EnvelopeStyle {
 #[non_exhaustive]
 pub enum SigningScheme {
     /// Query params but `sign`, sorted by name, name+value concatenated, then the raw body,
-    /// then the app secret; MD5; lowercase hex.
+    /// then the app secret; MD5; lowercase hex. (With an envelope that carries its fields
+    /// in the body, those fields take the place of the query parameters and the body is
+    /// empty.)
     UmpMd5,
+    /// No algorithm of the runtime's own: the document does not publish one, so the client
+    /// signs with the [`Signer`](crate::signer::Signer) the user sets
+    /// ([`ClientBuilder::signer`](crate::ClientBuilder::signer)), and cannot be built
+    /// without one.
+    Pluggable,
 }
 
 /// The unit of the `timestamp` parameter.
@@ -88,8 +105,16 @@ impl ProtocolInfo {
             .map(|(_, url)| *url)
     }
 
-    /// The request path of a method.
+    /// The request path of a method (the template itself when the method travels in the
+    /// request envelope rather than the path).
     pub fn path(&self, method: &str) -> String {
         self.path_template.replace("{method}", method)
+    }
+
+    /// Whether `method` is one of the token calls of [`ProtocolInfo::tokens`].
+    pub fn is_token_method(&self, method: &str) -> bool {
+        self.tokens
+            .as_ref()
+            .is_some_and(|t| t.obtain_method == method || t.refresh_method == method)
     }
 }

@@ -23,6 +23,22 @@ pub enum RequestError {
         when: &'static str,
         equals: i64,
     },
+    /// `field` is required because `when` does not have the value `equals`.
+    RequiredUnless {
+        method: &'static str,
+        field: &'static str,
+        when: &'static str,
+        equals: i64,
+    },
+    /// A list holds fewer than `min` or more than `max` items (while `when_set` is set).
+    ItemCount {
+        method: &'static str,
+        field: &'static str,
+        min: Option<u32>,
+        max: Option<u32>,
+        when_set: Option<&'static str>,
+        found: usize,
+    },
     /// A field's value cannot be encoded for the wire.
     Encoding {
         method: &'static str,
@@ -50,6 +66,36 @@ impl fmt::Display for RequestError {
                 f,
                 "{method}: field `{field}` is required when `{when}` is {equals}"
             ),
+            RequestError::RequiredUnless {
+                method,
+                field,
+                when,
+                equals,
+            } => write!(
+                f,
+                "{method}: field `{field}` is required unless `{when}` is {equals}"
+            ),
+            RequestError::ItemCount {
+                method,
+                field,
+                min,
+                max,
+                when_set,
+                found,
+            } => {
+                let allowed = match (min, max) {
+                    (Some(lo), Some(hi)) if lo == hi => format!("exactly {lo}"),
+                    (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
+                    (Some(lo), None) => format!("at least {lo}"),
+                    (None, Some(hi)) => format!("at most {hi}"),
+                    (None, None) => "any number of".to_owned(),
+                };
+                write!(f, "{method}: list `{field}` must hold {allowed} item(s)")?;
+                if let Some(w) = when_set {
+                    write!(f, " while `{w}` is set")?;
+                }
+                write!(f, "; it holds {found}")
+            }
             RequestError::Encoding {
                 method,
                 field,

@@ -37,7 +37,7 @@ pub fn module(api: &Api) -> TokenStream {
     let group_defs = groups.iter().map(|(group, endpoints)| {
         let ty = ident(&group_type(group));
         let doc = format!(" The `{group}` endpoints.");
-        let methods = endpoints.iter().map(|e| method(e));
+        let methods = endpoints.iter().map(|e| method(api, e));
         quote! {
             #[doc = #doc]
             #[derive(Debug, Clone, Copy)]
@@ -50,6 +50,23 @@ pub fn module(api: &Api) -> TokenStream {
             }
         }
     });
+    let builder_doc = if api.protocol.signing == "pluggable" {
+        docs::attrs(&[
+            "Starts configuring a client: set a base URL (or a preset of\n\
+             [`super::PROTOCOL`]), the app id, the grant code where the envelope carries one,\n\
+             and the signer of your choice ([`ClientBuilder::signer`](openplatform_runtime::ClientBuilder::signer)), then `build()`."
+                .to_owned(),
+            "This API's signing algorithm is not published in the document the spec\n\
+             describes (`protocol.signing: pluggable`): there is no default signer, and\n\
+             `build()` fails until one is set."
+                .to_owned(),
+        ])
+    } else {
+        quote! {
+            /// Starts configuring a client: set a base URL (or a preset of
+            /// [`super::PROTOCOL`]), the app id and the app secret, then `build()`.
+        }
+    };
     quote! {
         #![doc = #head]
 
@@ -64,8 +81,7 @@ pub fn module(api: &Api) -> TokenStream {
         }
 
         impl Client {
-            /// Starts configuring a client: set a base URL (or a preset of
-            /// [`super::PROTOCOL`]), the app id and the app secret, then `build()`.
+            #builder_doc
             pub fn builder() -> ::openplatform_runtime::ClientBuilder<Client> {
                 ::openplatform_runtime::ClientBuilder::for_api(&super::PROTOCOL)
             }
@@ -104,7 +120,15 @@ fn group_type(group: &str) -> String {
     group.to_upper_camel_case()
 }
 
-fn method(e: &Endpoint) -> TokenStream {
+/// Whether `e` is one of the token calls `protocol.tokens` names.
+fn is_token_call(api: &Api, e: &Endpoint) -> bool {
+    api.protocol
+        .tokens
+        .as_ref()
+        .is_some_and(|t| t.obtain == e.method || t.refresh == e.method)
+}
+
+fn method(api: &Api, e: &Endpoint) -> TokenStream {
     let name = ident(&e.name);
     let req = ident(&e.request.name);
     let req_path = quote!(super::endpoints::#req);
@@ -128,7 +152,7 @@ fn method(e: &Endpoint) -> TokenStream {
             "Not idempotent: repeating it may apply it twice; it is never retried.".to_owned()
         }
     });
-    if e.credential != Credential::AccessToken {
+    if e.credential != Credential::AccessToken && is_token_call(api, e) {
         paragraphs.push(
             "The client obtains and refreshes tokens by itself; a call sent by hand spends \
              the day's budget of this call and its token is not stored."

@@ -92,6 +92,45 @@ fn endpoint(e: &Endpoint) -> TokenStream {
                 docs::code(&when.0),
                 docs::escape(doc)
             ),
+            Rule::RequiredUnless {
+                field,
+                when,
+                equals,
+                doc,
+            } => format!(
+                "Rule: {} is required unless {} is {equals} ({}).",
+                docs::code(&field.0),
+                docs::code(&when.0),
+                docs::escape(doc)
+            ),
+            Rule::Items {
+                field,
+                min,
+                max,
+                when_set,
+                doc,
+            } => {
+                let count = match (min, max) {
+                    (Some(lo), Some(hi)) if lo == hi => format!("exactly {lo}"),
+                    (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
+                    (Some(lo), None) => format!("at least {lo}"),
+                    (None, Some(hi)) => format!("at most {hi}"),
+                    (None, None) => "any number of".to_string(),
+                };
+                let unit = match (min, max) {
+                    (Some(1), None | Some(1)) | (None, Some(1)) => "item",
+                    _ => "items",
+                };
+                let when = match when_set {
+                    Some((w, _)) => format!(" while {} is set", docs::code(w)),
+                    None => String::new(),
+                };
+                format!(
+                    "Rule: {} holds {count} {unit}{when} ({}).",
+                    docs::code(&field.0),
+                    docs::escape(doc)
+                )
+            }
         });
     }
     if !e.errors.is_empty() {
@@ -186,6 +225,13 @@ fn validate_body(e: &Endpoint) -> TokenStream {
         let n = ident(&f.name);
         let wire = &f.wire;
         let optional = is_optional(f, StructStyle::Request);
+        if f.ty == Ty::Id && !optional {
+            checks.push(quote! {
+                if self.#n.as_str().trim().is_empty() {
+                    return Err(::openplatform_runtime::RequestError::EmptyField { method: #method, field: #wire });
+                }
+            });
+        }
         if f.ty == Ty::String && !optional {
             checks.push(quote! {
                 if self.#n.trim().is_empty() {
@@ -233,20 +279,8 @@ fn validate_body(e: &Endpoint) -> TokenStream {
             } => {
                 let f = ident(&field.1);
                 let fw = &field.0;
-                let w = ident(&when.1);
                 let ww = &when.0;
-                let when_field = field_by_name(e, &when.1);
-                let when_value = match when_field {
-                    Some(wf) if is_optional(wf, StructStyle::Request) => match wf.ty {
-                        Ty::Enum(_) => quote!(self.#w.map(|v| v.code())),
-                        _ => quote!(self.#w.map(i64::from)),
-                    },
-                    Some(wf) => match wf.ty {
-                        Ty::Enum(_) => quote!(Some(self.#w.code())),
-                        _ => quote!(Some(i64::from(self.#w))),
-                    },
-                    None => quote!(None::<i64>),
-                };
+                let when_value = when_value(e, &when.1);
                 checks.push(quote! {
                     if #when_value == Some(#equals) && self.#f.is_none() {
                         return Err(::openplatform_runtime::RequestError::RequiredIf {
@@ -255,11 +289,96 @@ fn validate_body(e: &Endpoint) -> TokenStream {
                     }
                 });
             }
+            Rule::RequiredUnless {
+                field,
+                when,
+                equals,
+                ..
+            } => {
+                let f = ident(&field.1);
+                let fw = &field.0;
+                let ww = &when.0;
+                let when_value = when_value(e, &when.1);
+                checks.push(quote! {
+                    if #when_value != Some(#equals) && self.#f.is_none() {
+                        return Err(::openplatform_runtime::RequestError::RequiredUnless {
+                            method: #method, field: #fw, when: #ww, equals: #equals,
+                        });
+                    }
+                });
+            }
+            Rule::Items {
+                field,
+                min,
+                max,
+                when_set,
+                ..
+            } => {
+                let f = ident(&field.1);
+                let fw = &field.0;
+                let lit = |n: &u32| proc_macro2::Literal::u32_unsuffixed(*n);
+                let bad = match (min.as_ref().map(lit), max.as_ref().map(lit)) {
+                    (Some(lo), Some(hi)) => quote!(!(#lo..=#hi).contains(&found)),
+                    (Some(lo), None) => quote!(found < #lo),
+                    (None, Some(hi)) => quote!(found > #hi),
+                    // The validator requires min or max.
+                    (None, None) => quote!(false),
+                };
+                let limit = |l: &Option<u32>| match l.as_ref().map(lit) {
+                    Some(n) => quote!(Some(#n)),
+                    None => quote!(None),
+                };
+                let (lo, hi) = (limit(min), limit(max));
+                let (guard, when_wire) = match when_set {
+                    Some((w, name)) => {
+                        let n = ident(name);
+                        (quote!(self.#n.is_some() &&), quote!(Some(#w)))
+                    }
+                    None => (quote!(), quote!(None)),
+                };
+                let error = quote! {
+                    return Err(::openplatform_runtime::RequestError::ItemCount {
+                        method: #method, field: #fw, min: #lo, max: #hi, when_set: #when_wire, found,
+                    });
+                };
+                let optional = field_by_name(e, &field.1)
+                    .is_some_and(|fd| is_optional(fd, StructStyle::Request));
+                checks.push(if optional {
+                    quote! {
+                        if let Some(found) = self.#f.as_ref().map(Vec::len) && #guard #bad {
+                            #error
+                        }
+                    }
+                } else {
+                    quote! {
+                        let found = self.#f.len();
+                        if #guard #bad {
+                            #error
+                        }
+                    }
+                });
+            }
         }
     }
     quote! {
         #(#checks)*
         Ok(())
+    }
+}
+
+/// The value of an integer or enum request field as `Option<i64>`.
+fn when_value(e: &Endpoint, name: &str) -> TokenStream {
+    let w = ident(name);
+    match field_by_name(e, name) {
+        Some(wf) if is_optional(wf, StructStyle::Request) => match wf.ty {
+            Ty::Enum(_) => quote!(self.#w.map(|v| v.code())),
+            _ => quote!(self.#w.map(i64::from)),
+        },
+        Some(wf) => match wf.ty {
+            Ty::Enum(_) => quote!(Some(self.#w.code())),
+            _ => quote!(Some(i64::from(self.#w))),
+        },
+        None => quote!(None::<i64>),
     }
 }
 

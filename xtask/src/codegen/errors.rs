@@ -67,14 +67,32 @@ pub fn module(api: &Api) -> TokenStream {
         let c = int(e.code);
         quote!(#c => Self::#n,)
     });
+    // A document that lists no code: every code is `Unknown` (no one-armed match).
+    let from_code_body = if api.errors.is_empty() {
+        quote!(Self::Unknown(code))
+    } else {
+        quote! {
+            match code {
+                #(#from_code)*
+                other => Self::Unknown(other),
+            }
+        }
+    };
     let known = api.errors.iter().map(|e| {
         let n = ident(&e.name);
         quote!(Self::#n)
     });
-    let head = format!(
-        " Error codes of {} {}: every code of 异常返回码归纳 and of the sections.",
-        api.title, api.doc_version
-    );
+    let head = if api.errors.is_empty() {
+        format!(
+            " Error codes of {} {}: the document lists none, so every code is `Unknown`.",
+            api.title, api.doc_version
+        )
+    } else {
+        format!(
+            " Error codes of {} {}: every code of 异常返回码归纳 and of the sections.",
+            api.title, api.doc_version
+        )
+    };
     quote! {
         #![doc = #head]
 
@@ -101,10 +119,7 @@ pub fn module(api: &Api) -> TokenStream {
             }
 
             pub const fn from_code(code: i64) -> Self {
-                match code {
-                    #(#from_code)*
-                    other => Self::Unknown(other),
-                }
+                #from_code_body
             }
 
             /// The document's `error_message` for this code.

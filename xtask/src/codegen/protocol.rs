@@ -6,7 +6,7 @@ use quote::quote;
 
 use super::GENERATOR;
 use super::types::ident;
-use crate::ir::Api;
+use crate::ir::{Api, MethodIn};
 
 pub fn module(api: &Api) -> TokenStream {
     let p = &api.protocol;
@@ -68,6 +68,18 @@ pub fn module(api: &Api) -> TokenStream {
             }))
         }
     };
+    let method_doc = match p.method_in {
+        MethodIn::Path => quote!(),
+        MethodIn::Envelope => {
+            let d = format!(
+                " Every call is sent to `{path}`: the method name travels in the request envelope."
+            );
+            quote! {
+                ///
+                #[doc = #d]
+            }
+        }
+    };
     let errata = api.errata_count;
     let errata_doc = format!(
         " How many errata (contradictions of the document, each decided) the spec records: {errata}."
@@ -91,6 +103,7 @@ pub fn module(api: &Api) -> TokenStream {
         pub const ERRATA: usize = #errata;
 
         /// Protocol facts of this API, for the runtime.
+        #method_doc
         pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtime::ProtocolInfo {
             api: #name,
             doc_version: #doc_version,

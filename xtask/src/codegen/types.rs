@@ -29,6 +29,7 @@ pub fn rust_ty(ty: &Ty, models: &TokenStream) -> TokenStream {
         Ty::DateTime => quote!(#wire::BeijingDateTime),
         Ty::TimestampMs => quote!(#wire::TimestampMs),
         Ty::Json => quote!(::serde_json::Value),
+        Ty::Id => quote!(#wire::Id),
         Ty::List(inner) => {
             let inner = rust_ty(inner, models);
             quote!(Vec<#inner>)
@@ -51,6 +52,7 @@ fn ty_name(ty: &Ty) -> String {
         Ty::DateTime => "datetime (yyyy-MM-dd HH:mm:ss, +08:00)".into(),
         Ty::TimestampMs => "timestamp in milliseconds".into(),
         Ty::Json => "JSON".into(),
+        Ty::Id => "identifier (exact text; a JSON integer on the wire when it is one)".into(),
         Ty::List(inner) => format!("list of {}", ty_name(inner)),
         Ty::Enum(n) | Ty::Struct(n) => n.clone(),
     }

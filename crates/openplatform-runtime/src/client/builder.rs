@@ -5,9 +5,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::request_style::Nonces;
 use super::{Client, DEFAULT_MAX_RESPONSE_BYTES, Inner, RetryPolicy};
 use crate::clock::{Clock, SkewCorrectedClock, SystemClock};
-use crate::protocol::ProtocolInfo;
+use crate::protocol::{EnvelopeStyle, ProtocolInfo, SigningScheme};
+use crate::signer::Signer;
 use crate::tokens::{MemoryTokenStore, Secret, TokenManager, TokenPolicy, TokenStore};
 
 /// Connect timeout of the default HTTP client.
@@ -16,7 +18,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Builds a [`Client`] (or a generated crate's client, `T`, which wraps one). Required: a
-/// base URL (or preset), the app id and the app secret.
+/// base URL (or preset), the app id, and the app secret — or, for an API whose signing
+/// scheme is [`SigningScheme::Pluggable`], a [`Signer`] instead of the app secret; and the
+/// grant code where the envelope carries one ([`EnvelopeStyle::ZvcmsAction`]).
 pub struct ClientBuilder<T = Client> {
     output: PhantomData<fn() -> T>,
     protocol: &'static ProtocolInfo,
@@ -24,6 +28,8 @@ pub struct ClientBuilder<T = Client> {
     preset: Option<String>,
     app_id: Option<String>,
     app_secret: Option<Secret>,
+    signer: Option<Arc<dyn Signer>>,
+    grant_code: Option<Secret>,
     http: Option<reqwest::Client>,
     connect_timeout: Duration,
     timeout: Option<Duration>,
@@ -42,6 +48,8 @@ impl<T> fmt::Debug for ClientBuilder<T> {
             .field("preset", &self.preset)
             .field("app_id", &self.app_id)
             .field("app_secret", &self.app_secret)
+            .field("grant_code", &self.grant_code)
+            .field("signer", &self.signer)
             .field("timeout", &self.timeout)
             .field("store", &self.store)
             .finish_non_exhaustive()
@@ -70,6 +78,8 @@ impl<T: From<Client>> ClientBuilder<T> {
             preset: None,
             app_id: None,
             app_secret: None,
+            signer: None,
+            grant_code: None,
             http: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: Some(DEFAULT_TIMEOUT),
@@ -101,6 +111,23 @@ impl<T: From<Client>> ClientBuilder<T> {
     /// The app secret. Kept as a [`Secret`]: never printed.
     pub fn app_secret(mut self, secret: impl Into<String>) -> Self {
         self.app_secret = Some(Secret::new(secret.into()));
+        self
+    }
+
+    /// The signer of requests, for an API whose signing scheme is
+    /// [`SigningScheme::Pluggable`]: its document does not publish the algorithm, so the
+    /// runtime has none and `build()` fails until you choose one. The secret belongs to
+    /// the signer (e.g. [`CanonicalSigner::hmac_sha1`](crate::signer::CanonicalSigner::hmac_sha1)),
+    /// not to [`app_secret`](Self::app_secret). Confirm the algorithm with the vendor.
+    pub fn signer(mut self, signer: Arc<dyn Signer>) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// The grant (authorisation) code, for envelopes that carry one besides the app id
+    /// (`zvcms_action`: `GrantCode`). Kept as a [`Secret`]: never printed.
+    pub fn grant_code(mut self, code: impl Into<String>) -> Self {
+        self.grant_code = Some(Secret::new(code.into()));
         self
     }
 
@@ -189,10 +216,51 @@ impl<T: From<Client>> ClientBuilder<T> {
             .app_id
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| ConfigError("app_id is not set".into()))?;
-        let app_secret = self
-            .app_secret
-            .filter(|s| !s.expose().is_empty())
-            .ok_or_else(|| ConfigError("app_secret is not set".into()))?;
+        let app_secret = self.app_secret.filter(|s| !s.expose().is_empty());
+        let (app_secret, signer) = match (protocol.signing, app_secret, self.signer) {
+            (SigningScheme::UmpMd5, Some(secret), None) => (Some(secret), None),
+            (SigningScheme::UmpMd5, None, _) => {
+                return Err(ConfigError("app_secret is not set".into()));
+            }
+            (SigningScheme::UmpMd5, Some(_), Some(_)) => {
+                return Err(ConfigError(format!(
+                    "{} signs with its own scheme ({:?}); a signer is not used: remove it",
+                    protocol.api, protocol.signing
+                )));
+            }
+            (SigningScheme::Pluggable, None, Some(signer)) => (None, Some(signer)),
+            (SigningScheme::Pluggable, _, None) => {
+                return Err(ConfigError(format!(
+                    "{}: no signer is set. Its document does not publish the signing \
+                     algorithm, so there is no default: choose one with `.signer(…)` (see \
+                     `openplatform_runtime::signer`) and confirm it with the vendor",
+                    protocol.api
+                )));
+            }
+            (SigningScheme::Pluggable, Some(_), Some(_)) => {
+                return Err(ConfigError(format!(
+                    "{} signs with the signer you set: give the secret to the signer, not to \
+                     `app_secret`",
+                    protocol.api
+                )));
+            }
+        };
+        let grant_code = self.grant_code.filter(|g| !g.expose().trim().is_empty());
+        match (protocol.envelope, &grant_code) {
+            (EnvelopeStyle::ZvcmsAction, None) => {
+                return Err(ConfigError(format!(
+                    "{}: grant_code is not set (the envelope's GrantCode)",
+                    protocol.api
+                )));
+            }
+            (EnvelopeStyle::UmpGateway, Some(_)) => {
+                return Err(ConfigError(format!(
+                    "{}: its envelope carries no grant code: remove grant_code",
+                    protocol.api
+                )));
+            }
+            _ => {}
+        }
         let http = match self.http {
             Some(client) => client,
             None => reqwest::Client::builder()
@@ -223,6 +291,9 @@ impl<T: From<Client>> ClientBuilder<T> {
                 base_url: base_url.trim_end_matches('/').to_owned(),
                 app_id,
                 app_secret,
+                signer,
+                grant_code,
+                nonces: Nonces::new(),
                 http,
                 timeout: self.timeout,
                 max_response_bytes: self.max_response_bytes,

@@ -17,7 +17,8 @@ pub fn decode_response<E: Endpoint>(
     status: u16,
     body: &[u8],
 ) -> Result<Response<E::Data>, Error<E::Code>> {
-    let withhold = E::INFO.credential != crate::endpoint::Credential::AccessToken;
+    // Only the token calls' bodies carry tokens.
+    let withhold = protocol.is_token_method(E::INFO.method);
     decode_reply(protocol, E::INFO.method, status, body, withhold)
 }
 
@@ -59,6 +60,7 @@ pub(crate) fn decode_reply<T: Tolerant, C: ApiErrorCode>(
         return Err(Error::Api(ApiError {
             code: C::from_code(code),
             raw_code: code,
+            code_text: env.code_text,
             message,
             method,
             status,

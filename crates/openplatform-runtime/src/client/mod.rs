@@ -3,6 +3,7 @@
 mod builder;
 mod decode;
 mod paging;
+mod request_style;
 mod retry;
 mod send;
 mod token_calls;
@@ -18,6 +19,7 @@ pub use retry::{CallOptions, RetryPolicy};
 use crate::clock::SkewCorrectedClock;
 use crate::envelope::PageInfo;
 use crate::protocol::ProtocolInfo;
+use crate::signer::Signer;
 use crate::tokens::{Secret, TokenManager};
 
 /// The default cap on a response body. Larger replies are refused, not buffered.
@@ -35,7 +37,13 @@ struct Inner {
     /// The base URL without a trailing slash.
     base_url: String,
     app_id: String,
-    app_secret: Secret,
+    /// For the runtime's own signing schemes; `None` with a pluggable signer.
+    app_secret: Option<Secret>,
+    /// The user's signer, for `SigningScheme::Pluggable`.
+    signer: Option<Arc<dyn Signer>>,
+    /// The grant code, for envelopes that carry one (`zvcms_action`).
+    grant_code: Option<Secret>,
+    nonces: request_style::Nonces,
     http: reqwest::Client,
     /// Applied per request, also when the user supplied the `reqwest::Client`.
     timeout: Option<Duration>,
@@ -53,6 +61,8 @@ impl fmt::Debug for Client {
             .field("base_url", &inner.base_url)
             .field("app_id", &inner.app_id)
             .field("app_secret", &inner.app_secret)
+            .field("grant_code", &inner.grant_code)
+            .field("signer", &inner.signer)
             .field("timeout", &inner.timeout)
             .field("clock_offset_ms", &inner.clock.offset_ms())
             .field("tokens", &inner.tokens)

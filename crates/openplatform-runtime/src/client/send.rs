@@ -8,12 +8,9 @@ use tracing::Instrument;
 
 use super::retry::CallOptions;
 use super::{Client, Response, decode};
-use crate::clock::Clock;
 use crate::endpoint::{Credential, Endpoint, Verb};
 use crate::error::{BodyExcerpt, DecodeError, Error, TransportError};
 use crate::error_code::ApiErrorCode;
-use crate::protocol::{SigningScheme, TimestampUnit};
-use crate::sign;
 use crate::tokens::{BudgetKind, Secret};
 use crate::wire::Tolerant;
 
@@ -135,6 +132,15 @@ impl Client {
         let extra = request.query_params();
         let withhold_body = info.credential != Credential::AccessToken;
         match info.credential {
+            // Signed with the app credentials only, and not a token call (an API without
+            // tokens): no budget, no token, nothing to withhold.
+            Credential::AppSignature if !self.inner.protocol.is_token_method(info.method) => {
+                let reply = self
+                    .exchange(info.method, info.verb, CredentialParam::AppId, &extra, body)
+                    .await
+                    .map_err(Error::Transport)?;
+                self.decode_reply::<E::Data, E::Code>(info.method, &reply, false)
+            }
             Credential::AppSignature | Credential::RefreshToken => {
                 let kind = if info.credential == Credential::AppSignature {
                     BudgetKind::Obtain
@@ -248,41 +254,10 @@ impl Client {
         body: Bytes,
     ) -> Result<RawReply, TransportError> {
         let inner = &self.inner;
-        let protocol = inner.protocol;
-        let now_ms = inner.clock.now_ms();
-        let timestamp = match protocol.timestamp {
-            TimestampUnit::Milliseconds => now_ms.to_string(),
-            TimestampUnit::Seconds => now_ms.div_euclid(1000).to_string(),
-        };
-        let mut params: Vec<(&str, &str)> = Vec::with_capacity(3 + extra.len());
-        if let Some(tokens) = &protocol.tokens {
-            match credential {
-                CredentialParam::AppId => params.push((tokens.app_id_param, &inner.app_id)),
-                CredentialParam::RefreshToken(t) => {
-                    params.push((tokens.refresh_token_param, t.expose()))
-                }
-                CredentialParam::AccessToken(t) => {
-                    params.push((tokens.access_token_param, t.expose()))
-                }
-            }
-        }
-        params.push(("timestamp", &timestamp));
-        params.extend(extra.iter().map(|(n, v)| (*n, v.as_str())));
-        sign::sort_params(&mut params);
-        let signature = match protocol.signing {
-            SigningScheme::UmpMd5 => {
-                sign::sign_sorted(&params, &body, inner.app_secret.expose().as_bytes())
-            }
-        };
-        let mut url = reqwest::Url::parse(&format!("{}{}", inner.base_url, protocol.path(method)))
-            .map_err(|e| TransportError::invalid_url(method, &e))?;
-        {
-            let mut query = url.query_pairs_mut();
-            for (name, value) in &params {
-                query.append_pair(name, value);
-            }
-            query.append_pair(sign::SIGN_PARAM, signature.as_str());
-        }
+        // Where method, credential, timestamp and signature go depends on the envelope
+        // style (request_style.rs); the signature covers exactly the body sent.
+        let super::request_style::Outgoing { url, body } =
+            self.prepare(method, credential, extra, body)?;
         let mut builder = match verb {
             Verb::Post => inner.http.post(url),
             Verb::Get => inner.http.get(url),

@@ -5,12 +5,14 @@
 //! accepted (numbers or numeric strings, `null` or `""` for absent), never through `f64`.
 
 pub mod comma_joined;
+pub mod id;
 pub mod json_string;
 pub mod money;
 pub mod quoted;
 pub mod time;
 pub mod tolerant;
 
+pub use id::Id;
 pub use money::{ParseYuanError, Yuan};
 pub use time::{BeijingDate, BeijingDateTime, TimestampMs};
 pub use tolerant::Tolerant;
