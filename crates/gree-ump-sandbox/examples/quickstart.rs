@@ -1,0 +1,363 @@
+//! Quickstart: one member's way through the Gree UMP member platform, step by step.
+//!
+//! ```sh
+//! cargo run -p gree-ump-sandbox --example quickstart
+//! ```
+//!
+//! With no environment, it starts a sandbox (a local emulator of the platform) in this
+//! process and talks to it over HTTP with the `gree_ump` client, exactly as it would talk
+//! to the real platform. The steps: register a member, look it up, report an order that
+//! earns points, change points and roll the change back, create a coupon template, give
+//! the member a coupon and redeem it, return the order, and an SMS code round trip (send;
+//! read the code through the sandbox's inspection control; verify). Each step prints one
+//! line with its key values and the member's points balance.
+//!
+//! Against a real host (the platform's test host, preferably: every step writes data),
+//! set all three of
+//!
+//! - `UMP_BASE_URL`: the host, e.g. `https://test-ump.greedc.com`, or a preset name
+//!   (`test`, `production`);
+//! - `UMP_APP_ID` and `UMP_APP_SECRET`: your app's credentials;
+//!
+//! and also
+//!
+//! - `UMP_PHONE`: the member's mobile phone; it receives a real SMS;
+//! - `UMP_SMS_CODE` (optional): the code of that SMS; without it, the program asks for the
+//!   code on standard input;
+//! - `UMP_TOKEN_DIR` (optional, default `.ump-tokens`): where tokens are kept between
+//!   runs. The platform issues tokens once a day (2.1), so a second run the same day
+//!   needs the tokens of the first.
+//!
+//! The point event is the document's `event_add`; the platform must have it configured.
+//! The program exits with status 1 and the failing step's error on any failure.
+
+use std::fmt::Display;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use gree_ump::Client;
+use gree_ump::endpoints::{
+    AddCouponTemplateRequest, AddOrderRequest, ChangePointsRequest, CreateMemberRequest,
+    GiveCouponsRequest, QueryMemberRequest, RefundOrderRequest, RollbackPointsRequest,
+    SendSmsCodeRequest, VerifyCouponsRequest, VerifySmsCodeRequest,
+};
+use gree_ump::models::{CouponCategory, CouponGrant, CouponValidityType, MemberInfo, ParamsType};
+use gree_ump::runtime::tokens::FileTokenStore;
+use gree_ump::wire::{BeijingDateTime, TimestampMs, Yuan};
+use gree_ump_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+
+/// The member's phone when running against the sandbox.
+const SANDBOX_PHONE: &str = "13800000000";
+
+/// A failed step: what was being done, and why it failed.
+type Failure = String;
+
+/// Names the step a result belongs to, for the error message.
+fn at<T, E: Display>(step: &str, result: Result<T, E>) -> Result<T, Failure> {
+    result.map_err(|e| format!("{step}: {e}"))
+}
+
+/// Where the calls go.
+enum Target {
+    /// A sandbox in this process, with its inspection controls.
+    Sandbox(SandboxHandle),
+    /// A real host.
+    Host,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("quickstart failed at {failure}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Failure> {
+    let (client, target, phone) = connect().await?;
+    let run_id = TimestampMs::now().0; // keeps order numbers and keys unique per run
+
+    // 1. Register the member (the same phone again answers the same open_id).
+    let step = "create member";
+    let open_id = at(
+        step,
+        client
+            .members()
+            .create_member(CreateMemberRequest::new("18756", "Quickstart", &phone))
+            .await,
+    )?;
+    println!(" 1. {step:<18} phone {phone} → open_id {open_id}");
+
+    // 2. Look it up.
+    let step = "query member";
+    let member = query(&client, step, &open_id).await?;
+    println!(
+        " 2. {step:<18} level {} {}, {} points",
+        member.level_number.unwrap_or_default(),
+        member.level_name.as_deref().unwrap_or("-"),
+        member.score.unwrap_or_default(),
+    );
+
+    // 3. An order of 1000.40 yuan that earns 100 points.
+    let step = "order with points";
+    let order_no = format!("QS-{run_id}");
+    let amount = at(step, Yuan::parse("1000.40"))?;
+    let order_id = at(
+        step,
+        client
+            .orders()
+            .add_order(
+                AddOrderRequest::new(BeijingDateTime::now(), amount, &order_no, 100)
+                    .open_id(&open_id)
+                    .desc("quickstart order"),
+            )
+            .await,
+    )?;
+    let balance = score(&client, step, &open_id).await?;
+    println!(
+        " 3. {step:<18} order {order_no} (id {order_id}), {amount} yuan, +100 → {balance} points"
+    );
+
+    // 4. A points change of +50. `change_id` makes it idempotent: a retry with the same
+    //    key never credits twice.
+    let step = "change points";
+    let change = ChangePointsRequest::new(
+        &open_id,
+        50,
+        format!("QS-{run_id}-bonus"),
+        "quickstart bonus",
+        "event_add",
+        format!("qs-{run_id}-change"),
+    );
+    let changed = at(step, client.points().change_points(change).await)?;
+    let statement_id = changed
+        .statement_id
+        .ok_or_else(|| format!("{step}: the reply carries no statement_id"))?;
+    let balance = score(&client, step, &open_id).await?;
+    println!(" 4. {step:<18} +50, statement {statement_id} → {balance} points");
+
+    // 5. Roll that change back by its statement id (under a key of its own).
+    let step = "roll back change";
+    let rollback = RollbackPointsRequest::new(&open_id, 50, format!("qs-{run_id}-rollback"))
+        .statement_id(&statement_id);
+    let rolled = at(step, client.points().rollback_points(rollback).await)?;
+    let balance = score(&client, step, &open_id).await?;
+    println!(
+        " 5. {step:<18} statement {statement_id} undone by statement {} → {balance} points",
+        rolled.statement_id.as_deref().unwrap_or("-"),
+    );
+
+    // 6. A coupon template: 10 yuan off orders from 100 yuan, valid 30 days.
+    let step = "coupon template";
+    let template_ref = format!("qs-tpl-{run_id}");
+    let template = AddCouponTemplateRequest::new(
+        &template_ref,
+        CouponCategory::OrderAmountOff,
+        "满100减10",
+        1_000, // fen
+        CouponValidityType::DaysAfterReceipt,
+        "满100元可用",
+    )
+    .fixed_term(30)
+    .minimum_fee(10_000); // fen
+    let template_id = at(step, client.coupons().add_coupon_template(template).await)?;
+    println!(" 6. {step:<18} {template_ref} → template id {template_id}");
+
+    // 7. Give the member one coupon; our code for it is `coupon_code`.
+    let step = "give coupon";
+    let coupon_code = format!("QS-{run_id}-C1");
+    let grant = CouponGrant::new(&open_id, &coupon_code, ParamsType::OpenId);
+    let given = at(
+        step,
+        client
+            .coupons()
+            .give_coupons(GiveCouponsRequest::new(
+                vec![grant],
+                1,
+                TimestampMs::now(),
+                &template_ref,
+            ))
+            .await,
+    )?;
+    let platform_code = given
+        .first()
+        .and_then(|g| g.code.clone())
+        .unwrap_or_else(|| "-".to_owned());
+    let held = query(&client, step, &open_id).await?.coupon_num;
+    println!(
+        " 7. {step:<18} coupon {coupon_code} (platform code {platform_code}) → {} valid coupon(s)",
+        held.unwrap_or_default()
+    );
+
+    // 8. Redeem it against the order.
+    let step = "verify coupon";
+    let redeem = VerifyCouponsRequest::new(
+        &open_id,
+        &order_no,
+        vec![coupon_code.clone()],
+        TimestampMs::now(),
+        amount,
+    );
+    at(step, client.coupons().verify_coupons(redeem).await)?;
+    let held = query(&client, step, &open_id).await?.coupon_num;
+    println!(
+        " 8. {step:<18} coupon {coupon_code} used on order {order_no} → {} valid coupon(s)",
+        held.unwrap_or_default()
+    );
+
+    // 9. The whole order comes back: its 100 points are taken back.
+    let step = "refund order";
+    let return_no = format!("QS-{run_id}-R");
+    let refund = RefundOrderRequest::new(BeijingDateTime::now(), amount, &return_no, &order_no)
+        .open_id(&open_id)
+        .desc("quickstart return");
+    let refund_id = at(step, client.orders().refund_order(refund).await)?;
+    let balance = score(&client, step, &open_id).await?;
+    println!(
+        " 9. {step:<18} return {return_no} (id {refund_id}) of order {order_no} → {balance} points"
+    );
+
+    // 10–12. An SMS code round trip.
+    let step = "send SMS code";
+    at(
+        step,
+        client
+            .sms()
+            .send_sms_code(SendSmsCodeRequest::new(&phone))
+            .await,
+    )?;
+    println!("10. {step:<18} to {phone}");
+
+    let step = "read SMS code";
+    let (code, source) = match &target {
+        Target::Sandbox(sandbox) => (
+            sandbox
+                .control()
+                .last_sms_code(&phone)
+                .ok_or_else(|| format!("{step}: the sandbox recorded no code for {phone}"))?,
+            "the sandbox's inspection control",
+        ),
+        Target::Host => sms_code_from_user(step, &phone).await?,
+    };
+    println!("11. {step:<18} {code} (from {source})");
+
+    let step = "verify SMS code";
+    let verified = at(
+        step,
+        client
+            .sms()
+            .verify_sms_code(VerifySmsCodeRequest::new(&phone, &code))
+            .await,
+    )?;
+    if !verified {
+        return Err(format!("{step}: the platform answered false"));
+    }
+    println!("12. {step:<18} accepted");
+
+    println!("Done: every step succeeded.");
+    if let Target::Sandbox(sandbox) = target {
+        sandbox.shutdown().await;
+    }
+    Ok(())
+}
+
+/// A client of the sandbox (no environment) or of the host the environment names.
+async fn connect() -> Result<(Client, Target, String), Failure> {
+    let step = "set-up";
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let host = (
+        var("UMP_BASE_URL"),
+        var("UMP_APP_ID"),
+        var("UMP_APP_SECRET"),
+    );
+    match host {
+        (None, None, None) => {
+            let sandbox = at(step, Sandbox::start(SandboxConfig::default()).await)?;
+            let client = at(
+                step,
+                Client::builder()
+                    .base_url(sandbox.base_url())
+                    .app_id(sandbox.app_id())
+                    .app_secret(sandbox.app_secret())
+                    .build(),
+            )?;
+            println!(
+                "Gree UMP quickstart against a sandbox in this process at {}",
+                sandbox.base_url()
+            );
+            Ok((client, Target::Sandbox(sandbox), SANDBOX_PHONE.to_owned()))
+        }
+        (Some(base_url), Some(app_id), Some(app_secret)) => {
+            let phone = var("UMP_PHONE").ok_or_else(|| {
+                format!("{step}: set UMP_PHONE to the member's phone (it receives an SMS)")
+            })?;
+            let token_dir = var("UMP_TOKEN_DIR").unwrap_or_else(|| ".ump-tokens".to_owned());
+            let store = at(step, FileTokenStore::new(&token_dir))?;
+            let builder = if base_url.contains("://") {
+                Client::builder().base_url(&base_url)
+            } else {
+                Client::builder().preset(&base_url)
+            };
+            let client = at(
+                step,
+                builder
+                    .app_id(app_id)
+                    .app_secret(app_secret)
+                    .token_store(Arc::new(store))
+                    .build(),
+            )?;
+            println!(
+                "Gree UMP quickstart against {} (tokens kept in {token_dir})",
+                client.runtime().base_url()
+            );
+            Ok((client, Target::Host, phone))
+        }
+        _ => Err(format!(
+            "{step}: set all three of UMP_BASE_URL, UMP_APP_ID and UMP_APP_SECRET \
+             (or none of them, to run against a sandbox in this process)"
+        )),
+    }
+}
+
+/// The member as the platform reports it now.
+async fn query(client: &Client, step: &str, open_id: &str) -> Result<MemberInfo, Failure> {
+    at(
+        step,
+        client
+            .members()
+            .query_member(QueryMemberRequest::new().open_id(open_id))
+            .await,
+    )
+}
+
+/// The member's points balance now.
+async fn score(client: &Client, step: &str, open_id: &str) -> Result<i64, Failure> {
+    Ok(query(client, step, open_id)
+        .await?
+        .score
+        .unwrap_or_default())
+}
+
+/// The code of the SMS just sent: `UMP_SMS_CODE`, or a line of standard input.
+async fn sms_code_from_user(step: &str, phone: &str) -> Result<(String, &'static str), Failure> {
+    if let Ok(code) = std::env::var("UMP_SMS_CODE")
+        && !code.trim().is_empty()
+    {
+        return Ok((code.trim().to_owned(), "UMP_SMS_CODE"));
+    }
+    eprint!("    enter the code sent to {phone}: ");
+    let line = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await;
+    let line = at(step, at(step, line)?)?;
+    let code = line.trim().to_owned();
+    if code.is_empty() {
+        return Err(format!("{step}: no code was entered"));
+    }
+    Ok((code, "standard input"))
+}
