@@ -834,11 +834,9 @@ async fn refresh_ahead_keeps_the_reserve() {
 /// callers waiting for a token must not spend the day's refresh budget: otherwise the
 /// client refuses every call until Beijing midnight once the platform is back.
 ///
-/// Known bug, reported with this test: a failed 2.2 is not shared with the callers
-/// queued behind it (in the process, or polling the store lock in other processes); each
-/// makes its own 2.2, so 100 callers during an outage spend all 20.
+/// The manager hands a failed token call to the callers that waited for it, and pauses
+/// token calls after a failure (5 s, doubling), so 100 callers spend one refresh, not 20.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: every queued caller retries a failed refresh and spends the day's budget"]
 async fn refresh_outage_does_not_spend_the_budget() {
     let day = 20_500;
     let start = beijing_midnight(day) + 9 * HOUR_MS;

@@ -409,6 +409,15 @@ pub enum TokenError {
         code: Option<i64>,
         reason: String,
     },
+    /// The platform refused the credential of a token call (an invalid or revoked
+    /// refresh token): only a new token pair helps.
+    CredentialRejected { kind: BudgetKind, code: i64 },
+    /// A token call failed a moment ago; it is not repeated before `retry_after`, so that
+    /// an outage of the token call does not spend the day's budget.
+    CoolingDown {
+        retry_after: Duration,
+        last: Box<TokenError>,
+    },
     /// The client has no app credentials for the token calls.
     NotConfigured(&'static str),
 }
@@ -434,6 +443,14 @@ impl fmt::Display for TokenError {
             TokenError::CallFailed { kind, reason, .. } => {
                 write!(f, "{kind} call failed: {reason}")
             }
+            TokenError::CredentialRejected { kind, code } => {
+                write!(f, "{kind} call refused the credential (error {code})")
+            }
+            TokenError::CoolingDown { retry_after, last } => write!(
+                f,
+                "token call not repeated for another {} ms after a failure: {last}",
+                retry_after.as_millis()
+            ),
             TokenError::NotConfigured(what) => write!(f, "tokens unavailable: {what}"),
         }
     }

@@ -229,7 +229,7 @@ impl Client {
 
     /// Whether an error answer means "access token invalid or expired" (the spec's
     /// `protocol.invalid_token`).
-    fn is_invalid_token(&self, code: i64, message: Option<&str>) -> bool {
+    pub(super) fn is_invalid_token(&self, code: i64, message: Option<&str>) -> bool {
         let protocol = self.inner.protocol;
         if protocol.invalid_token_codes.contains(&code) {
             return true;

@@ -95,6 +95,17 @@ impl Client {
                         "clock skew corrected; re-sending the token call once"
                     );
                 }
+                // The platform says the refresh token itself is invalid: only a new pair
+                // helps. Every other failure (busy, bad timestamp, a limit) is not that.
+                Err(Error::Api(e))
+                    if kind == BudgetKind::Refresh
+                        && self.is_invalid_token(e.raw_code, e.message.as_deref()) =>
+                {
+                    return Err(TokenError::CredentialRejected {
+                        kind,
+                        code: e.raw_code,
+                    });
+                }
                 Err(e) => return Err(failed(e)),
             }
         };

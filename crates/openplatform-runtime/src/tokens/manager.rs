@@ -94,8 +94,23 @@ pub struct TokenManager {
     cached: RwLock<Option<TokenRecord>>,
     gate: tokio::sync::Mutex<()>,
     last_store_error: Mutex<Option<StoreError>>,
+    /// The last failed token call, when, and how many failed in a row: see
+    /// [`TokenManager::cooling_down`].
+    last_failure: Mutex<Option<Failure>>,
     calls: CallCounters,
 }
+
+#[derive(Debug, Clone)]
+struct Failure {
+    at: tokio::time::Instant,
+    error: TokenError,
+    in_a_row: u32,
+}
+
+/// The pause after the first failed token call; it doubles with each further failure.
+const FAILURE_BACKOFF: Duration = Duration::from_secs(5);
+/// The longest pause between token calls after failures.
+const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(300);
 
 /// How many token calls this manager made (for tests and monitoring).
 #[derive(Debug, Default)]
@@ -157,6 +172,7 @@ impl TokenManager {
             cached: RwLock::new(None),
             gate: tokio::sync::Mutex::new(()),
             last_store_error: Mutex::new(None),
+            last_failure: Mutex::new(None),
             calls: CallCounters::default(),
         }
     }
@@ -211,8 +227,13 @@ impl TokenManager {
                 return Ok(record.access_token);
             }
             if record.access_valid_at(now, margin) {
-                // Within the refresh-ahead window: try for a new one, but a failure only
-                // means using the current one a little longer.
+                // Within the refresh-ahead window the current token still works: while
+                // another task is refreshing, use it instead of queueing behind it.
+                if self.gate.try_lock().is_err() {
+                    return Ok(record.access_token);
+                }
+                // Try for a new one; a failure only means using the current one a little
+                // longer.
                 return match self.fresh(issuer, Need::Ahead).await {
                     Ok(token) => Ok(token),
                     Err(e) => {
@@ -269,8 +290,14 @@ impl TokenManager {
     }
 
     async fn fresh(&self, issuer: &impl TokenIssuer, need: Need<'_>) -> Result<Secret, TokenError> {
-        // One task per process goes on; the others find its result in the cache.
+        // One task per process goes on; the others find its result in the cache, or its
+        // failure: a caller that waited while the token call failed gets that failure
+        // instead of calling again (an outage must not spend the day's budget).
+        let waiting_since = tokio::time::Instant::now();
         let _gate = self.gate.lock().await;
+        if let Some(failure) = self.failure_since(waiting_since) {
+            return Err(failure);
+        }
         let now = self.clock.now_ms();
         if let Some(record) = self.cached().filter(|r| self.satisfies(r, need, now)) {
             return Ok(record.access_token);
@@ -288,12 +315,74 @@ impl TokenManager {
             self.set_cached(&record);
             return Ok(record.access_token);
         }
-        let result = self.refresh_locked(issuer, need).await;
+        let result = match self.cooling_down() {
+            Some(e) => Err(e),
+            None => self.refresh_locked(issuer, need).await,
+        };
+        self.note_outcome(&result);
         if let Err(e) = self.store.unlock(&self.key, &self.owner).await {
             // The lease runs out by itself; a failed unlock only delays the next refresh.
             tracing::warn!(error = %e, "could not release the token refresh lock");
         }
         result
+    }
+
+    /// The failure of a token call made after `since`, if the last call failed.
+    fn failure_since(&self, since: tokio::time::Instant) -> Option<TokenError> {
+        let last = self
+            .last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        last.as_ref()
+            .filter(|f| f.at >= since)
+            .map(|f| f.error.clone())
+    }
+
+    /// A refusal while the pause after the last failed token call lasts: 5 s after one
+    /// failure, doubling with each failure in a row, at most 5 minutes. At most
+    /// 24 h / 5 min = 288 calls a day could fail this way, but the budget check comes
+    /// first, so an outage spends at most one budget unit per pause.
+    fn cooling_down(&self) -> Option<TokenError> {
+        let last = self
+            .last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let failure = last.as_ref()?;
+        let pause = FAILURE_BACKOFF
+            .saturating_mul(1 << failure.in_a_row.saturating_sub(1).min(10))
+            .min(MAX_FAILURE_BACKOFF);
+        let elapsed = failure.at.elapsed();
+        (elapsed < pause).then(|| TokenError::CoolingDown {
+            retry_after: pause - elapsed,
+            last: Box::new(failure.error.clone()),
+        })
+    }
+
+    fn note_outcome(&self, result: &Result<Secret, TokenError>) {
+        let mut last = self
+            .last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match result {
+            Ok(_) => *last = None,
+            // Only failed platform calls are remembered: budget, store and lock errors
+            // spent nothing at the platform and may differ from caller to caller.
+            Err(
+                TokenError::CoolingDown { .. }
+                | TokenError::BudgetExhausted { .. }
+                | TokenError::Store(_)
+                | TokenError::LockWaitTimedOut { .. }
+                | TokenError::NotConfigured(_),
+            ) => {}
+            Err(error) => {
+                let in_a_row = last.as_ref().map_or(0, |f| f.in_a_row) + 1;
+                *last = Some(Failure {
+                    at: tokio::time::Instant::now(),
+                    error: error.clone(),
+                    in_a_row,
+                });
+            }
+        }
     }
 
     /// Takes the store's refresh lock (`Ok(true)`), or waits until another instance's
@@ -307,6 +396,13 @@ impl TokenManager {
                 .await?
             {
                 return Ok(true);
+            }
+            if matches!(need, Need::Ahead) {
+                // The current token still works: another instance's early refresh is no
+                // reason to wait.
+                return Err(TokenError::LockWaitTimedOut {
+                    waited: Duration::ZERO,
+                });
             }
             if started.elapsed() >= self.policy.lock_wait {
                 return Err(TokenError::LockWaitTimedOut {
@@ -348,9 +444,7 @@ impl TokenManager {
                     // The platform refused the refresh token itself (revoked, replaced
                     // elsewhere): only a new pair helps. A busy answer (500) or a transport
                     // failure is not a refusal and does not spend the day's obtain call.
-                    Err(TokenError::CallFailed {
-                        code: Some(code), ..
-                    }) if code != 500 => {
+                    Err(TokenError::CredentialRejected { code, .. }) => {
                         tracing::warn!(code, "refresh token refused; obtaining a new token pair");
                         self.spend(BudgetKind::Obtain, now).await?;
                         self.calls.obtain.fetch_add(1, Ordering::Relaxed);
