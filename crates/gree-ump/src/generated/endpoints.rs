@@ -1355,7 +1355,7 @@ impl ::openplatform_runtime::Paged for ListLevelsRequest {
 ///
 /// Rule: one of `open_id`, `phone` (open_id与手机号必传其一).
 ///
-/// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `150001`.
+/// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `150001`, `150003`.
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct AddOrderRequest {

@@ -19,6 +19,12 @@ pub enum ErrorCode {
     ///
     /// Listed in section(s) 3.6, 3.7.
     InvalidParameter,
+    /// `1002` access_token无效或已过期 — The access token is invalid or expired (not in the document; assumed, see errata E02 and E66)
+    ///
+    /// Group: 通用 · category: auth · retryable: no
+    ///
+    /// Listed in section(s) 1.
+    InvalidAccessToken,
     /// `1005` 未查询到该订单 — The point change was not found (it never happened); only in the 3.4.1 example
     ///
     /// Group: 通用 · category: not_found · retryable: no
@@ -140,6 +146,7 @@ impl ErrorCode {
     pub const KNOWN: &'static [Self] = &[
         Self::SystemBusy,
         Self::InvalidParameter,
+        Self::InvalidAccessToken,
         Self::ChangeNotFound,
         Self::PhoneRequired,
         Self::OpenIdOrPhoneRequired,
@@ -172,6 +179,7 @@ impl ErrorCode {
         match self {
             Self::SystemBusy => 500,
             Self::InvalidParameter => 1001,
+            Self::InvalidAccessToken => 1002,
             Self::ChangeNotFound => 1005,
             Self::PhoneRequired => 110001,
             Self::OpenIdOrPhoneRequired => 110002,
@@ -206,6 +214,7 @@ impl ErrorCode {
         match code {
             500 => Self::SystemBusy,
             1001 => Self::InvalidParameter,
+            1002 => Self::InvalidAccessToken,
             1005 => Self::ChangeNotFound,
             110001 => Self::PhoneRequired,
             110002 => Self::OpenIdOrPhoneRequired,
@@ -241,6 +250,7 @@ impl ErrorCode {
         match self {
             Self::SystemBusy => Some("系统繁忙, 请稍后再试"),
             Self::InvalidParameter => Some("请求参数不合法"),
+            Self::InvalidAccessToken => Some("access_token无效或已过期"),
             Self::ChangeNotFound => Some("未查询到该订单"),
             Self::PhoneRequired => Some("手机号不能为空"),
             Self::OpenIdOrPhoneRequired => Some("open_id 或 phone 不能为空"),
@@ -285,6 +295,11 @@ impl ErrorCode {
             Self::SystemBusy => Some("System busy, try again later"),
             Self::InvalidParameter => {
                 Some("Invalid request parameters (3.6 and 3.7 call it 系统繁忙)")
+            }
+            Self::InvalidAccessToken => {
+                Some(
+                    "The access token is invalid or expired (not in the document; assumed, see errata E02 and E66)",
+                )
             }
             Self::ChangeNotFound => {
                 Some(
@@ -340,6 +355,7 @@ impl ErrorCode {
             Self::InvalidParameter => {
                 ::openplatform_runtime::ErrorCategory::InvalidRequest
             }
+            Self::InvalidAccessToken => ::openplatform_runtime::ErrorCategory::Auth,
             Self::ChangeNotFound => ::openplatform_runtime::ErrorCategory::NotFound,
             Self::PhoneRequired => ::openplatform_runtime::ErrorCategory::InvalidRequest,
             Self::OpenIdOrPhoneRequired => {
@@ -397,6 +413,7 @@ impl ErrorCode {
         match self {
             Self::SystemBusy => true,
             Self::InvalidParameter => false,
+            Self::InvalidAccessToken => false,
             Self::ChangeNotFound => false,
             Self::PhoneRequired => false,
             Self::OpenIdOrPhoneRequired => false,
