@@ -4,6 +4,11 @@
 Run the benches first:
     cargo bench -p openplatform-runtime --bench signing
     cargo bench -p gree-ump --bench call
+    cargo bench -p gree-ump-sandbox --bench throughput
+
+The criterion `call` bench measures its two contenders one after the other, so machine
+drift between them moves its ratio by 10-15% run to run; `cargo bench -p gree-ump --bench
+call_paired` interleaves them and prints a steadier median ratio itself.
 """
 import json
 import pathlib

@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use builder::{ClientBuilder, ConfigError};
+pub use builder::{ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use decode::decode_response;
 pub use retry::{CallOptions, RetryPolicy};
 
