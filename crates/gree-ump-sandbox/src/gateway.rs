@@ -122,8 +122,10 @@ fn decode(call: &Call<'_>) -> ApiResult<AnyRequest> {
 /// The platform's answer to a request that breaks a rule of the spec.
 fn request_error(method: &str, e: &RequestError) -> ApiError {
     match e {
-        // Every one_of rule of the spec is open_id-or-phone, answered 110002.
-        RequestError::OneOfMissing { .. } => ApiError::of(ErrorCode::OpenIdOrPhoneRequired),
+        // The spec names the code of each one_of rule (open_id or phone: 110002).
+        RequestError::OneOfMissing {
+            code: Some(code), ..
+        } => ApiError::of(ErrorCode::from_code(*code)),
         RequestError::EmptyField { field, .. } => MISSING_FIELD_CODES
             .iter()
             .find(|(m, f, _)| *m == method && f == field)

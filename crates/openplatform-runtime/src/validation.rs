@@ -15,6 +15,9 @@ pub enum RequestError {
     OneOfMissing {
         method: &'static str,
         fields: &'static [&'static str],
+        /// The platform's error code for this rule, where the spec names one (UMP:
+        /// 110002 for "open_id or phone").
+        code: Option<i64>,
     },
     /// `field` is required because `when` has the value `equals`.
     RequiredIf {
@@ -53,7 +56,7 @@ impl fmt::Display for RequestError {
             RequestError::EmptyField { method, field } => {
                 write!(f, "{method}: required field `{field}` is empty")
             }
-            RequestError::OneOfMissing { method, fields } => {
+            RequestError::OneOfMissing { method, fields, .. } => {
                 let names: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
                 write!(f, "{method}: one of {} must be set", names.join(" or "))
             }

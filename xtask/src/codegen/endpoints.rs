@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs;
-use super::types::{ident, is_optional, rust_ty, struct_def};
+use super::types::{ident, int, is_optional, rust_ty, struct_def};
 use crate::ir::{
     Api, Credential, Data, Encoding, Endpoint, Field, Idempotency, Rule, StructStyle, Ty, Verb,
 };
@@ -254,7 +254,7 @@ fn validate_body(e: &Endpoint) -> TokenStream {
     }
     for r in &e.rules {
         match r {
-            Rule::OneOf { fields, .. } => {
+            Rule::OneOf { fields, error, .. } => {
                 let unset = fields.iter().map(|(_, name)| {
                     let n = ident(name);
                     match field_by_name(e, name).map(|f| &f.ty) {
@@ -265,9 +265,16 @@ fn validate_body(e: &Endpoint) -> TokenStream {
                     }
                 });
                 let wires = fields.iter().map(|(w, _)| w);
+                let code = match error {
+                    Some(c) => {
+                        let c = int(*c);
+                        quote!(Some(#c))
+                    }
+                    None => quote!(None),
+                };
                 checks.push(quote! {
                     if #(#unset)&&* {
-                        return Err(::openplatform_runtime::RequestError::OneOfMissing { method: #method, fields: &[#(#wires),*] });
+                        return Err(::openplatform_runtime::RequestError::OneOfMissing { method: #method, fields: &[#(#wires),*], code: #code });
                     }
                 });
             }

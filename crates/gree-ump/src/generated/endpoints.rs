@@ -552,6 +552,7 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
             return Err(::openplatform_runtime::RequestError::OneOfMissing {
                 method: "wk.user.info.query",
                 fields: &["open_id", "phone"],
+                code: Some(110002),
             });
         }
         Ok(())
@@ -1758,6 +1759,7 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
             return Err(::openplatform_runtime::RequestError::OneOfMissing {
                 method: "wk.user.order.add",
                 fields: &["open_id", "phone"],
+                code: Some(110002),
             });
         }
         Ok(())
@@ -2183,6 +2185,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
             return Err(::openplatform_runtime::RequestError::OneOfMissing {
                 method: "wk.user.refund.order.complete",
                 fields: &["open_id", "phone"],
+                code: Some(110002),
             });
         }
         Ok(())
@@ -2608,6 +2611,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
             return Err(::openplatform_runtime::RequestError::OneOfMissing {
                 method: "wk.user.refund.order.part",
                 fields: &["open_id", "phone"],
+                code: Some(110002),
             });
         }
         Ok(())
