@@ -87,18 +87,7 @@ fn decode_ump<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a
     let code_is_success = env
         .error_code
         .map(|code| Some(code) == protocol.success_code);
-    let ok = match (env.success, code_is_success) {
-        (Some(true), None | Some(true)) => true,
-        // `success: true` with an error code: the code is the more specific statement.
-        (Some(true), Some(false)) => false,
-        (Some(false), _) => false,
-        (None, Some(ok)) => ok,
-        (None, None) => {
-            return Err(EnvelopeError(
-                "the reply has neither `success` nor an error code".into(),
-            ));
-        }
-    };
+    let ok = succeeded(env.success, code_is_success, "`success` nor an error code")?;
     let outcome = if ok {
         Ok(())
     } else {
@@ -180,17 +169,7 @@ fn decode_zvcms<'a>(
     let code_is_success = code
         .as_ref()
         .map(|c| matches!(c, Code::Int(n) if Some(*n) == protocol.success_code));
-    let ok = match (env.status, code_is_success) {
-        (Some(true), None | Some(true)) => true,
-        (Some(true), Some(false)) => false,
-        (Some(false), _) => false,
-        (None, Some(ok)) => ok,
-        (None, None) => {
-            return Err(EnvelopeError(
-                "the reply has neither `status` nor `code`".into(),
-            ));
-        }
-    };
+    let ok = succeeded(env.status, code_is_success, "`status` nor `code`")?;
     let (outcome, code_text) = if ok {
         (Ok(()), None)
     } else {
@@ -207,6 +186,23 @@ fn decode_zvcms<'a>(
         data,
         page: PageInfo::default(),
     })
+}
+
+/// Whether a reply reports success, from its success flag and whether its code (if any)
+/// is the success code. A flag of true with an error code is an error: the code is the
+/// more specific statement (both documents show such replies). `missing` names the keys
+/// for the error when neither is present.
+fn succeeded(
+    flag: Option<bool>,
+    code_is_success: Option<bool>,
+    missing: &str,
+) -> Result<bool, EnvelopeError> {
+    match (flag, code_is_success) {
+        (Some(true), None | Some(true)) => Ok(true),
+        (Some(true), Some(false)) | (Some(false), _) => Ok(false),
+        (None, Some(ok)) => Ok(ok),
+        (None, None) => Err(EnvelopeError(format!("the reply has neither {missing}"))),
+    }
 }
 
 /// `true`, `false`, `"true"`, `"false"`, `1`, `0` (a gateway that stringifies).

@@ -172,17 +172,10 @@ impl Client {
             }
             Credential::AccessToken => {
                 let token = self.access_token().await.map_err(Error::Token)?;
-                let reply = self
-                    .exchange(
-                        info.method,
-                        info.verb,
-                        CredentialParam::AccessToken(&token),
-                        &extra,
-                        body.clone(),
-                    )
+                match self
+                    .with_access_token::<E>(&token, &extra, body.clone())
                     .await
-                    .map_err(Error::Transport)?;
-                match self.decode_reply::<E::Data, E::Code>(info.method, &reply, false) {
+                {
                     Err(Error::Api(e))
                         if self.is_invalid_token(e.raw_code, e.message.as_deref()) =>
                     {
@@ -193,23 +186,34 @@ impl Client {
                             .after_rejection(self, &token)
                             .await
                             .map_err(Error::Token)?;
-                        let reply = self
-                            .exchange(
-                                info.method,
-                                info.verb,
-                                CredentialParam::AccessToken(&token),
-                                &extra,
-                                body,
-                            )
-                            .await
-                            .map_err(Error::Transport)?;
                         // A second rejection is reported as it is: never a loop.
-                        self.decode_reply::<E::Data, E::Code>(info.method, &reply, false)
+                        self.with_access_token::<E>(&token, &extra, body).await
                     }
                     other => other,
                 }
             }
         }
+    }
+
+    /// One exchange of a business call with `token`, decoded.
+    async fn with_access_token<E: Endpoint>(
+        &self,
+        token: &Secret,
+        extra: &[(&'static str, String)],
+        body: Bytes,
+    ) -> Result<Response<E::Data>, Error<E::Code>> {
+        let info = E::INFO;
+        let reply = self
+            .exchange(
+                info.method,
+                info.verb,
+                CredentialParam::AccessToken(token),
+                extra,
+                body,
+            )
+            .await
+            .map_err(Error::Transport)?;
+        self.decode_reply::<E::Data, E::Code>(info.method, &reply, false)
     }
 
     /// Whether the clock correction moved by more than the platform's tolerance (or by
