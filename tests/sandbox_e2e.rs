@@ -12,6 +12,7 @@
 //! it (110001 empty phone, 110002 neither open_id nor phone, 140003 empty SMS target) are
 //! asserted as `Error::Request` instead: nothing reaches the platform.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -23,7 +24,7 @@ use gree_ump::models::{
 use gree_ump::recovery::{
     PointsChangeOutcome, Recovery, change_points_reliably, resolve_points_change,
 };
-use gree_ump::runtime::tokens::BudgetKind;
+use gree_ump::runtime::tokens::{BudgetKind, MemoryTokenStore};
 use gree_ump::runtime::{Error as RuntimeError, TokenError};
 use gree_ump::wire::{BeijingDateTime, TimestampMs, Yuan};
 use gree_ump::{Client, Error, ErrorCode};
@@ -194,6 +195,7 @@ fn client_of(sandbox: &SandboxHandle, app_id: &str) -> Client {
         .base_url(sandbox.base_url())
         .app_id(app_id)
         .app_secret(sandbox.app_secret())
+        .token_store(std::sync::Arc::new(MemoryTokenStore::new()))
         .build()
         .expect("the client builds")
 }
@@ -252,45 +254,69 @@ fn quick_recovery() -> Recovery {
 // --------------------------------------------------------------------------- 2. auth
 
 #[tokio::test]
-async fn obtain_token_issues_a_token_pair_and_spends_the_days_only_call() {
+async fn obtain_token_is_made_by_the_client_once_and_stored() {
     let env = Env::start().await;
-    let token = env
-        .client
-        .auth()
-        .obtain_token(ObtainTokenRequest::new())
-        .await
-        .unwrap();
-    assert!(token.access_token.is_some_and(|t| !t.is_empty()));
-    assert!(token.refresh_token.is_some_and(|t| !t.is_empty()));
-    assert_eq!(token.expire_in, Some(7_200));
+    env.member(PHONE).await;
     assert_eq!(env.tokens().obtain_issued, 1);
-
-    // A token obtained by hand is not stored, and the day's only 2.1 call is spent: the
-    // client's own calls fail on the budget, without a second 2.1 reaching the platform.
-    let err = env
-        .client
-        .members()
-        .query_member(QueryMemberRequest::new().phone(PHONE))
+    let tokens = env.client.runtime().tokens();
+    let stored = tokens
+        .store()
+        .load(tokens.key())
         .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            RuntimeError::Token(TokenError::BudgetExhausted {
-                kind: BudgetKind::Obtain,
-                ..
-            })
-        ),
-        "{err:?}"
-    );
+        .unwrap()
+        .expect("the token pair is stored");
+    assert_eq!(stored.version, 1);
+    // Later calls use it: no second 2.1.
+    env.member(OTHER_PHONE).await;
     assert_eq!(env.tokens().obtain_calls, 1);
 }
 
+/// Finding 15 of the token issue: a 2.1 sent by hand spent the day's only call and stored
+/// nothing. The token calls are the manager's alone: by hand they are refused before any
+/// traffic, and the client's own calls go on.
+#[tokio::test]
+async fn hand_sent_token_calls_are_refused_and_spend_nothing() {
+    let env = Env::start().await;
+    for result in [
+        env.client
+            .runtime()
+            .send(&ObtainTokenRequest::new())
+            .await
+            .map(|_| ()),
+        env.client
+            .runtime()
+            .send(&RefreshAccessTokenRequest::new())
+            .await
+            .map(|_| ()),
+    ] {
+        match result {
+            Err(RuntimeError::Request(e)) => {
+                assert!(e.to_string().contains("token call"), "{e}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(env.tokens().obtain_calls, 0);
+    env.member(PHONE).await;
+    assert_eq!(env.tokens().obtain_issued, 1);
+}
+
+/// Finding 14 of the token issue: 110005 on the client's own 2.1 surfaced as a bare
+/// number. It is the typed code, through `code()`.
 #[tokio::test]
 async fn obtain_token_with_an_unknown_app_id_is_app_not_found_110005() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let client = client_of(&sandbox, "not-an-app");
-    let result = client.auth().obtain_token(ObtainTokenRequest::new()).await;
+    let result = client
+        .members()
+        .query_member(QueryMemberRequest::new().phone(PHONE))
+        .await;
+    match &result {
+        Err(RuntimeError::Token(TokenError::CallFailed { code, .. })) => {
+            assert_eq!(*code, Some(110_005))
+        }
+        other => panic!("expected a failed token call, got {other:?}"),
+    }
     assert_eq!(code_of(result), ErrorCode::AppNotFound);
     assert_eq!(sandbox.control().token_calls().obtain_issued, 0);
 }
@@ -299,14 +325,8 @@ async fn obtain_token_with_an_unknown_app_id_is_app_not_found_110005() {
 async fn refresh_access_token_issues_a_new_access_token() {
     let env = Env::start().await;
     env.member(PHONE).await; // the client obtains its token pair
-    let refreshed = env
-        .client
-        .auth()
-        .refresh_access_token(RefreshAccessTokenRequest::new())
-        .await
-        .unwrap();
-    assert!(refreshed.access_token.is_some_and(|t| !t.is_empty()));
-    assert_eq!(refreshed.expire_in, Some(7_200));
+    env.sandbox.control().revoke_access_tokens();
+    env.member(OTHER_PHONE).await; // rejected once, refreshed once, retried
     let calls = env.tokens();
     assert_eq!((calls.obtain_issued, calls.refresh_issued), (1, 1));
 }
@@ -315,14 +335,17 @@ async fn refresh_access_token_issues_a_new_access_token() {
 async fn refresh_access_token_while_the_platform_is_busy_is_system_busy_500() {
     let env = Env::start().await;
     env.member(PHONE).await;
+    env.sandbox.control().revoke_access_tokens();
     env.sandbox
         .control()
         .inject_fault("dss.auth.token.refresh", Fault::Busy, 1);
     let result = env
         .client
-        .auth()
-        .refresh_access_token(RefreshAccessTokenRequest::new())
+        .members()
+        .query_member(QueryMemberRequest::new().phone(PHONE))
         .await;
+    let err = result.as_ref().unwrap_err();
+    assert!(err.is_transient(), "busy is worth a retry: {err:?}");
     assert_eq!(code_of(result), ErrorCode::SystemBusy);
     assert_eq!(env.tokens().refresh_issued, 0);
 }
@@ -1722,9 +1745,22 @@ async fn an_unkeyed_write_rejected_for_its_token_is_retried_and_applied_once() {
 async fn with_every_token_revoked_the_day_is_lost_without_a_second_obtain_then_the_next_day_works()
 {
     let (env, open_id) = Env::with_member().await;
+    // The client's clock moves with the sandbox's (a Date header a day ahead is beyond
+    // the skew bound and never moves the budget day by itself).
+    let clock = Arc::new(gree_ump::runtime::clock::ManualClock::new(
+        env.sandbox.control().now_ms(),
+    ));
+    let client = Client::builder()
+        .base_url(env.sandbox.base_url())
+        .app_id(env.sandbox.app_id())
+        .app_secret(env.sandbox.app_secret())
+        .token_store(env.client.runtime().tokens().store().clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     env.sandbox.control().revoke_all_tokens();
     let query = || async {
-        env.client
+        client
             .members()
             .query_member(QueryMemberRequest::new().open_id(&open_id))
             .await
@@ -1751,6 +1787,7 @@ async fn with_every_token_revoked_the_day_is_lost_without_a_second_obtain_then_t
     env.sandbox
         .control()
         .advance(Duration::from_secs(24 * 3_600));
+    clock.advance_ms(24 * 3_600_000);
     let member = query().await.unwrap();
     assert_eq!(member.open_id.as_deref(), Some(open_id.as_str()));
     assert_eq!(env.tokens().obtain_issued, 1, "one 2.1 call on the new day");

@@ -42,7 +42,7 @@ use gree_ump::endpoints::{
     SendSmsCodeRequest, VerifyCouponsRequest, VerifySmsCodeRequest,
 };
 use gree_ump::models::{CouponCategory, CouponGrant, CouponValidityType, MemberInfo, ParamsType};
-use gree_ump::runtime::tokens::FileTokenStore;
+use gree_ump::runtime::tokens::{FileTokenStore, MemoryTokenStore};
 use gree_ump::wire::{BeijingDateTime, TimestampMs, Yuan};
 use gree_ump_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 
@@ -282,6 +282,9 @@ async fn connect() -> Result<(Client, Target, String), Failure> {
                     .base_url(sandbox.base_url())
                     .app_id(sandbox.app_id())
                     .app_secret(sandbox.app_secret())
+                    // A sandbox of this run only: its tokens die with it. (Against a real
+                    // host the default, a file store in the state directory, is kept.)
+                    .token_store(Arc::new(MemoryTokenStore::new()))
                     .build(),
             )?;
             println!(

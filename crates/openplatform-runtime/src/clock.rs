@@ -62,22 +62,49 @@ impl Clock for ManualClock {
 /// offsets within this bound are noise and are not applied (they would only jitter).
 const SKEW_DEADBAND_MS: i64 = 1_000;
 
+/// The largest clock correction applied by default: 10 minutes.
+///
+/// Why this bound: a host synchronised by NTP is within a second of true time, and a host
+/// whose clock drifted a few minutes is the case the correction exists for. A `Date`
+/// header further off than 10 minutes is far more likely a proxy, a cache or a hostile
+/// server than the platform, and applying it would move the budget day (so a +1-day
+/// header could grant a second day's budget on the same platform day) and every expiry.
+/// Within the bound the damage is limited: the budget day can be wrong only for calls in
+/// the 10 minutes around Beijing midnight. A host more than 10 minutes off must fix its
+/// clock (or raise the bound with `ClientBuilder::max_clock_skew`); the rejected readings
+/// are logged at warn.
+pub const DEFAULT_MAX_SKEW_MS: i64 = 10 * 60 * 1_000;
+
 /// A clock corrected by the offset last measured against the platform.
 ///
 /// `now_ms() = local.now_ms() + offset`, where the offset is updated from each reply's
-/// `Date` header (see [`SkewCorrectedClock::observe_date_header`]).
+/// `Date` header (see [`SkewCorrectedClock::observe_date_header`]) and never leaves
+/// `±max_skew_ms`.
 #[derive(Debug)]
 pub struct SkewCorrectedClock {
     local: Arc<dyn Clock>,
     offset_ms: AtomicI64,
+    max_skew_ms: i64,
 }
 
 impl SkewCorrectedClock {
     pub fn new(local: Arc<dyn Clock>) -> Self {
+        Self::with_bound(local, DEFAULT_MAX_SKEW_MS)
+    }
+
+    /// A clock whose correction never exceeds `max_skew_ms` either way (negative values
+    /// count as 0: no correction at all).
+    pub fn with_bound(local: Arc<dyn Clock>, max_skew_ms: i64) -> Self {
         SkewCorrectedClock {
             local,
             offset_ms: AtomicI64::new(0),
+            max_skew_ms: max_skew_ms.max(0),
         }
+    }
+
+    /// The largest correction this clock applies.
+    pub fn max_skew_ms(&self) -> i64 {
+        self.max_skew_ms
     }
 
     /// The offset currently applied (platform minus local), in milliseconds.
@@ -92,13 +119,27 @@ impl SkewCorrectedClock {
 
     /// Updates the offset from an HTTP `Date` header (RFC 7231 IMF-fixdate, e.g.
     /// `Sun, 06 Nov 1994 08:49:37 GMT`) received at local time `received_local_ms`.
-    /// Returns the offset now applied; an unparsable header changes nothing.
+    /// Returns the offset now applied; an unparsable header, or one that would move the
+    /// clock by more than the bound, changes nothing (the latter is logged at warn).
+    ///
+    /// Callers pass only headers of replies that are plausibly the platform's (a decoded
+    /// envelope), never those of a proxy's error page.
     pub fn observe_date_header(&self, date: &str, received_local_ms: i64) -> i64 {
         let Some(server_ms) = parse_http_date_ms(date) else {
             return self.offset_ms();
         };
         // The server's true time lies in [date, date + 1 s): take the middle.
-        let measured = server_ms + 500 - received_local_ms;
+        let measured = server_ms
+            .saturating_add(500)
+            .saturating_sub(received_local_ms);
+        if measured.saturating_abs() > self.max_skew_ms {
+            tracing::warn!(
+                measured_ms = measured,
+                bound_ms = self.max_skew_ms,
+                "ignoring a Date header beyond the clock-skew bound"
+            );
+            return self.offset_ms();
+        }
         let applied = if measured.abs() <= SKEW_DEADBAND_MS {
             0
         } else {
@@ -111,12 +152,16 @@ impl SkewCorrectedClock {
 
 impl Clock for SkewCorrectedClock {
     fn now_ms(&self) -> i64 {
-        self.local.now_ms() + self.offset_ms()
+        self.local.now_ms().saturating_add(self.offset_ms())
     }
 }
 
 /// Parses an HTTP date (IMF-fixdate; `GMT` is accepted as +00:00) to epoch milliseconds.
 pub fn parse_http_date_ms(date: &str) -> Option<i64> {
+    // An HTTP date is about 29 bytes; anything much longer is not one.
+    if date.len() > 64 {
+        return None;
+    }
     DateTime::parse_from_rfc2822(date.trim())
         .ok()
         .map(|d| d.timestamp_millis())
@@ -129,12 +174,15 @@ const BEIJING_OFFSET_MS: i64 = 8 * 3_600_000;
 
 /// The Beijing calendar day of an instant, as days since 1970-01-01 (Beijing).
 pub fn beijing_day(now_ms: i64) -> i64 {
-    (now_ms + BEIJING_OFFSET_MS).div_euclid(DAY_MS)
+    now_ms.saturating_add(BEIJING_OFFSET_MS).div_euclid(DAY_MS)
 }
 
 /// The instant the Beijing day after `now_ms` begins (the next Beijing midnight).
 pub fn next_beijing_midnight(now_ms: i64) -> DateTime<FixedOffset> {
-    let next_ms = (beijing_day(now_ms) + 1) * DAY_MS - BEIJING_OFFSET_MS;
+    let next_ms = beijing_day(now_ms)
+        .saturating_add(1)
+        .saturating_mul(DAY_MS)
+        .saturating_sub(BEIJING_OFFSET_MS);
     beijing()
         .timestamp_millis_opt(next_ms)
         .single()
@@ -179,6 +227,38 @@ mod tests {
         // Within the uncertainty of a whole-second header: no correction.
         let applied = clock.observe_date_header("Sun, 06 Nov 1994 08:49:27 GMT", local.now_ms());
         assert_eq!(applied, 0);
+    }
+
+    #[test]
+    fn a_date_beyond_the_bound_is_ignored() {
+        // Finding 4 of the token issue: a year-2100 header moved the clock by 73 years.
+        let local = Arc::new(ManualClock::new(1_700_000_000_000));
+        let clock = SkewCorrectedClock::new(local.clone());
+        clock.observe_date_header("Fri, 01 Jan 2100 00:00:00 GMT", local.now_ms());
+        assert_eq!(clock.offset_ms(), 0);
+        // +1 day: beyond the bound as well.
+        let tomorrow = chrono::DateTime::from_timestamp_millis(1_700_000_000_000 + 86_400_000)
+            .unwrap()
+            .to_rfc2822();
+        clock.observe_date_header(&tomorrow, local.now_ms());
+        assert_eq!(clock.offset_ms(), 0);
+        // +2 minutes: applied.
+        let soon = chrono::DateTime::from_timestamp_millis(1_700_000_000_000 + 120_000)
+            .unwrap()
+            .to_rfc2822();
+        clock.observe_date_header(&soon, local.now_ms());
+        assert_eq!(clock.offset_ms(), 120_500);
+    }
+
+    #[test]
+    fn extreme_instants_do_not_panic() {
+        for ms in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
+            let _ = beijing_day(ms);
+            let _ = next_beijing_midnight(ms);
+            let clock = SkewCorrectedClock::new(Arc::new(ManualClock::new(ms)));
+            clock.observe_date_header("Sun, 06 Nov 1994 08:49:37 GMT", ms);
+            let _ = clock.now_ms();
+        }
     }
 
     #[test]

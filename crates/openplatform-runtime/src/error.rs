@@ -46,6 +46,8 @@ impl<C: ApiErrorCode> Error<C> {
     pub fn code(&self) -> Option<C> {
         match self {
             Error::Api(e) => Some(e.code),
+            // A token call the platform refused (110005 unknown app…) has the same codes.
+            Error::Token(e) => e.api_code().map(C::from_code),
             _ => None,
         }
     }
@@ -71,6 +73,11 @@ impl<C: ApiErrorCode> Error<C> {
             Error::Transport(_) => true,
             Error::Http(e) => e.status >= 500 || e.status == 429,
             Error::Api(e) => e.code.is_retryable(),
+            // A token call answered with a code: retryable as the spec says of that code.
+            Error::Token(TokenError::CallFailed { code: Some(c), .. }) => {
+                C::from_code(*c).is_retryable()
+            }
+            Error::Token(e) => e.is_transient(),
             _ => false,
         }
     }
@@ -120,7 +127,8 @@ impl<C: ApiErrorCode> std::error::Error for Error<C> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Request(e) => Some(e),
-            Error::Token(TokenError::Store(e)) => Some(e),
+            Error::Transport(e) => Some(e),
+            Error::Token(e) => Some(e),
             _ => None,
         }
     }
@@ -149,6 +157,7 @@ pub enum Sent {
 
 /// A failure to send the request or to read the reply.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TransportError {
     method: &'static str,
     timeout: bool,
@@ -231,6 +240,8 @@ impl TransportError {
         self.sent == Sent::Maybe
     }
 }
+
+impl std::error::Error for TransportError {}
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -403,11 +414,26 @@ pub enum TokenError {
     Store(StoreError),
     /// Another process holds the refresh lock and no new token appeared in time.
     LockWaitTimedOut { waited: Duration },
-    /// A token call failed. `reason` is the underlying error's text (without body).
+    /// A token call failed. `reason` is the underlying error's text (without body, and
+    /// with the refresh token masked should a server quote it). `code` is the platform's
+    /// error code when it answered with one; [`Error::code`] gives it typed. `sent` says
+    /// whether the call may have reached the platform; `transport` is the transport
+    /// failure, when that was the cause (also the error's `source()`).
     CallFailed {
         kind: BudgetKind,
         code: Option<i64>,
         reason: String,
+        sent: Sent,
+        transport: Option<TransportError>,
+    },
+    /// The day's token-issuing call was spent at `started_at` by `instance`, and no token
+    /// it issued reached the store: that instance crashed mid-call, or could not write
+    /// the store. A new one is allowed at `resets_at` (the next Beijing midnight); until
+    /// then only that instance's memory, if it still runs, holds the tokens.
+    ObtainLost {
+        started_at: String,
+        instance: String,
+        resets_at: String,
     },
     /// The platform refused the credential of a token call (an invalid or revoked
     /// refresh token): only a new token pair helps.
@@ -443,6 +469,16 @@ impl fmt::Display for TokenError {
             TokenError::CallFailed { kind, reason, .. } => {
                 write!(f, "{kind} call failed: {reason}")
             }
+            TokenError::ObtainLost {
+                started_at,
+                instance,
+                resets_at,
+            } => write!(
+                f,
+                "the day's token-issuing call was made at {started_at} by instance {instance} \
+                 and no token reached the store (that instance crashed mid-call or could not \
+                 write the store); the budget resets at {resets_at}"
+            ),
             TokenError::CredentialRejected { kind, code } => {
                 write!(f, "{kind} call refused the credential (error {code})")
             }
@@ -456,7 +492,53 @@ impl fmt::Display for TokenError {
     }
 }
 
-impl std::error::Error for TokenError {}
+impl TokenError {
+    /// The platform's error code, when a token call was answered with one.
+    pub fn api_code(&self) -> Option<i64> {
+        match self {
+            TokenError::CallFailed { code, .. } => *code,
+            TokenError::CredentialRejected { code, .. } => Some(*code),
+            TokenError::CoolingDown { last, .. } => last.api_code(),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may succeed without anyone changing anything: a token
+    /// call that failed in transport or without an API answer, a store that failed to
+    /// answer, a lock held by another instance. Budgets, a damaged record, a refused
+    /// credential and a lost token-issuing call are not: they need time or a person. (A
+    /// token call answered with an error code is judged by that code's spec entry:
+    /// [`Error::is_transient`] does that, as this type knows no codes.)
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TokenError::CallFailed {
+                transport, code, ..
+            } => transport.is_some() || code.is_none(),
+            TokenError::Store(e) => !e.is_corrupt(),
+            TokenError::LockWaitTimedOut { .. } => true,
+            TokenError::CoolingDown { last, .. } => last.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// Whether the failed token call certainly never reached the platform.
+    pub fn certainly_not_sent(&self) -> bool {
+        matches!(self, TokenError::CallFailed { sent: Sent::No, .. })
+    }
+}
+
+impl std::error::Error for TokenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TokenError::Store(e) => Some(e),
+            TokenError::CallFailed {
+                transport: Some(t), ..
+            } => Some(t),
+            TokenError::CoolingDown { last, .. } => Some(last.as_ref()),
+            _ => None,
+        }
+    }
+}
 
 impl From<StoreError> for TokenError {
     fn from(e: StoreError) -> Self {

@@ -111,6 +111,23 @@ impl ProtocolInfo {
         self.path_template.replace("{method}", method)
     }
 
+    /// Whether an error answer means "access token invalid or expired": the spec's
+    /// invalid-token code, or a message containing one of its patterns (compared
+    /// case-insensitively). Patterns are phrases ("token已过期"), never a bare word such as
+    /// `access_token`, which other errors quote too ("sign error: check access_token").
+    pub fn is_invalid_token(&self, code: i64, message: Option<&str>) -> bool {
+        if self.invalid_token_codes.contains(&code) {
+            return true;
+        }
+        let Some(message) = message else {
+            return false;
+        };
+        let message = message.to_lowercase();
+        self.invalid_token_patterns
+            .iter()
+            .any(|p| message.contains(&p.to_lowercase()))
+    }
+
     /// Whether `method` is one of the token calls of [`ProtocolInfo::tokens`].
     pub fn is_token_method(&self, method: &str) -> bool {
         self.tokens

@@ -48,6 +48,9 @@ pub enum RequestError {
         field: &'static str,
         reason: String,
     },
+    /// A token call (obtain or refresh) sent by hand: the client's token manager alone
+    /// makes them, within the daily budgets, and stores what they issue.
+    TokenCallByHand { method: &'static str },
 }
 
 impl fmt::Display for RequestError {
@@ -104,6 +107,11 @@ impl fmt::Display for RequestError {
                 field,
                 reason,
             } => write!(f, "{method}: field `{field}` cannot be encoded: {reason}"),
+            RequestError::TokenCallByHand { method } => write!(
+                f,
+                "{method} is a token call: the client makes it by itself, within the day's \
+                 budget, and stores its tokens (see `Client::tokens` for their state)"
+            ),
         }
     }
 }

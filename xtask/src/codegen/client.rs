@@ -104,10 +104,18 @@ pub fn module(api: &Api) -> TokenStream {
     }
 }
 
-/// Endpoints by group, groups in the order of their first endpoint.
+/// Endpoints by group, groups in the order of their first endpoint. The protocol's token
+/// calls have no client method: the runtime's token manager alone makes them, within the
+/// daily budgets, and stores what they issue (their request types stay, for servers).
 fn groups(api: &Api) -> Vec<(String, Vec<&Endpoint>)> {
+    let is_token_call = |e: &Endpoint| {
+        api.protocol
+            .tokens
+            .as_ref()
+            .is_some_and(|t| t.obtain == e.method || t.refresh == e.method)
+    };
     let mut groups: Vec<(String, Vec<&Endpoint>)> = Vec::new();
-    for e in &api.endpoints {
+    for e in api.endpoints.iter().filter(|e| !is_token_call(e)) {
         match groups.iter_mut().find(|(g, _)| *g == e.group) {
             Some((_, list)) => list.push(e),
             None => groups.push((e.group.clone(), vec![e])),

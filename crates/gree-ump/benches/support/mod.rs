@@ -71,6 +71,9 @@ pub fn setup(rt: &tokio::runtime::Runtime) -> Setup {
         .base_url(&base)
         .app_id("bench-app")
         .app_secret(SECRET)
+        .token_store(std::sync::Arc::new(
+            openplatform_runtime::tokens::MemoryTokenStore::new(),
+        ))
         .build()
         .unwrap();
     // A careful hand-written client sets the same timeouts as the SDK's defaults (a

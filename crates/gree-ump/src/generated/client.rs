@@ -22,10 +22,6 @@ impl Client {
     pub fn runtime(&self) -> &::openplatform_runtime::Client {
         &self.inner
     }
-    /// auth: [`obtain_token`](Auth::obtain_token), [`refresh_access_token`](Auth::refresh_access_token).
-    pub fn auth(&self) -> Auth<'_> {
-        Auth { client: &self.inner }
-    }
     /// members: [`create_member`](Members::create_member), [`query_member`](Members::query_member), [`generate_member_code`](Members::generate_member_code), [`parse_member_code`](Members::parse_member_code), [`list_levels`](Members::list_levels).
     pub fn members(&self) -> Members<'_> {
         Members { client: &self.inner }
@@ -51,47 +47,6 @@ impl Client {
 impl From<::openplatform_runtime::Client> for Client {
     fn from(inner: ::openplatform_runtime::Client) -> Self {
         Client { inner }
-    }
-}
-
-/// The `auth` endpoints.
-#[derive(Debug, Clone, Copy)]
-pub struct Auth<'a> {
-    client: &'a ::openplatform_runtime::Client,
-}
-
-impl Auth<'_> {
-    /// 2.1 获取授权access_token · `dss.auth.token.query`
-    ///
-    /// Obtain an access token (2 hours) and a refresh token (1 year) with the app id and secret
-    ///
-    /// Not idempotent: repeating it may apply it twice; it is never retried.
-    ///
-    /// The client obtains and refreshes tokens by itself; a call sent by hand spends the day's budget of this call and its token is not stored.
-    pub async fn obtain_token(
-        &self,
-        request: super::endpoints::ObtainTokenRequest,
-    ) -> Result<
-        <super::endpoints::ObtainTokenRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
-        self.client.call(&request).await
-    }
-    /// 2.2 刷新access_token · `dss.auth.token.refresh`
-    ///
-    /// Get a new access token with the refresh token
-    ///
-    /// Not idempotent: repeating it may apply it twice; it is never retried.
-    ///
-    /// The client obtains and refreshes tokens by itself; a call sent by hand spends the day's budget of this call and its token is not stored.
-    pub async fn refresh_access_token(
-        &self,
-        request: super::endpoints::RefreshAccessTokenRequest,
-    ) -> Result<
-        <super::endpoints::RefreshAccessTokenRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
-        self.client.call(&request).await
     }
 }
 

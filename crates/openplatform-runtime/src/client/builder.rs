@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use super::request_style::Nonces;
 use super::{Client, DEFAULT_MAX_RESPONSE_BYTES, Inner, RetryPolicy};
-use crate::clock::{Clock, SkewCorrectedClock, SystemClock};
+use crate::clock::{Clock, DEFAULT_MAX_SKEW_MS, SkewCorrectedClock, SystemClock};
 use crate::protocol::{EnvelopeStyle, ProtocolInfo, SigningScheme};
 use crate::signer::Signer;
-use crate::tokens::{MemoryTokenStore, Secret, TokenManager, TokenPolicy, TokenStore};
+use crate::tokens::{
+    FileTokenStore, MemoryTokenStore, Secret, TokenManager, TokenPolicy, TokenStore,
+};
 
 /// Connect timeout of the default HTTP client.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,6 +40,8 @@ pub struct ClientBuilder<T = Client> {
     store: Option<Arc<dyn TokenStore>>,
     policy: Option<TokenPolicy>,
     clock: Option<Arc<dyn Clock>>,
+    max_clock_skew: Duration,
+    adopt_unscoped: bool,
 }
 
 impl<T> fmt::Debug for ClientBuilder<T> {
@@ -88,6 +92,8 @@ impl<T: From<Client>> ClientBuilder<T> {
             store: None,
             policy: None,
             clock: None,
+            max_clock_skew: Duration::from_millis(DEFAULT_MAX_SKEW_MS as u64),
+            adopt_unscoped: false,
         }
     }
 
@@ -162,10 +168,31 @@ impl<T: From<Client>> ClientBuilder<T> {
         self
     }
 
-    /// Where tokens live (default: in memory). Use a shared store when several processes
-    /// or hosts use the same app.
+    /// Where tokens live. Default: a [`FileTokenStore`] in the user's state directory
+    /// (`$XDG_STATE_HOME/<api>/tokens`, i.e. `~/.local/state/<api>/tokens` on Linux; the
+    /// local data directory elsewhere), so a restart never spends the day's only
+    /// token-issuing call again; its location is logged at info. Use a shared store when
+    /// several hosts use the same app (`RedisTokenStore`), and
+    /// [`MemoryTokenStore`](crate::tokens::MemoryTokenStore) only where a restart at
+    /// most once a day is certain (tests).
     pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Adopt a token record that an earlier version stored under the bare app id (before
+    /// keys named the API and host). Off by default: with several hosts (test and
+    /// production) under one app id, that record may be another host's. Turn it on for
+    /// the one host that wrote it; the record is copied to the scoped key once.
+    pub fn adopt_unscoped_token_record(mut self, adopt: bool) -> Self {
+        self.adopt_unscoped = adopt;
+        self
+    }
+
+    /// The largest clock correction taken from the platform's `Date` header (default 10
+    /// minutes; see [`DEFAULT_MAX_SKEW_MS`]). Headers further off are ignored and logged.
+    pub fn max_clock_skew(mut self, bound: Duration) -> Self {
+        self.max_clock_skew = bound;
         self
     }
 
@@ -278,13 +305,28 @@ impl<T: From<Client>> ClientBuilder<T> {
                 policy.refresh_daily_limit = policy.refresh_daily_limit.min(limit);
             }
         }
-        let clock = Arc::new(SkewCorrectedClock::new(
+        let clock = Arc::new(SkewCorrectedClock::with_bound(
             self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            i64::try_from(self.max_clock_skew.as_millis()).unwrap_or(i64::MAX),
         ));
-        let store = self
-            .store
-            .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()));
-        let tokens = TokenManager::new(store, app_id.clone(), policy, clock.clone());
+        let store: Arc<dyn TokenStore> = match self.store {
+            Some(store) => store,
+            // An API without token calls keeps no token state.
+            None if protocol.tokens.is_none() => Arc::new(MemoryTokenStore::new()),
+            None => default_store(protocol.api)?,
+        };
+        // A token call may be sent twice (once more after a clock correction).
+        let call_deadline = self
+            .timeout
+            .map_or(Duration::from_secs(600), |t| t.saturating_mul(2))
+            .saturating_add(Duration::from_secs(5));
+        let key = TokenManager::store_key(protocol.api, parsed.as_str(), &app_id);
+        let mut tokens = TokenManager::new(store, key, policy, clock.clone())
+            .with_call_deadline(call_deadline)
+            .with_unscoped_key(app_id.clone(), self.adopt_unscoped);
+        if let Some(t) = &protocol.tokens {
+            tokens = tokens.with_nominal_lifetime(Duration::from_secs(t.access_token_lifetime_s));
+        }
         Ok(T::from(Client {
             inner: Arc::new(Inner {
                 protocol,
@@ -303,4 +345,27 @@ impl<T: From<Client>> ClientBuilder<T> {
             }),
         }))
     }
+}
+
+/// The default token store: a file store in the user's state directory. Failing to
+/// create it is a configuration error naming the directory: falling back to memory would
+/// silently spend the day's token-issuing call on every restart.
+fn default_store(api: &str) -> Result<Arc<dyn TokenStore>, ConfigError> {
+    let base = dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .ok_or_else(|| {
+            ConfigError(
+                "no per-user state directory is known on this system for the default token \
+                 store: choose one with `token_store(…)`"
+                    .into(),
+            )
+        })?;
+    let dir = base.join(api).join("tokens");
+    let store = FileTokenStore::new(&dir).map_err(|e| {
+        ConfigError(format!(
+            "the default token store cannot be created ({e}); choose one with `token_store(…)`"
+        ))
+    })?;
+    tracing::info!(dir = %dir.display(), "token state is kept in the default file store");
+    Ok(Arc::new(store))
 }

@@ -41,6 +41,9 @@ impl RetryPolicy {
         attempt < self.max_attempts
             && matches!(idempotency, Idempotency::Read | Idempotency::Keyed)
             && error.is_transient()
+            // Token failures are paced by the token manager (it pauses after a failed
+            // token call): repeating the call at once would only meet that pause.
+            && !matches!(error, Error::Token(_))
     }
 
     /// The pause before the attempt after `attempt` (1-based).

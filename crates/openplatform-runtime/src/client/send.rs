@@ -11,7 +11,7 @@ use super::{Client, Response, decode};
 use crate::endpoint::{Credential, Endpoint, Verb};
 use crate::error::{BodyExcerpt, DecodeError, Error, TransportError};
 use crate::error_code::ApiErrorCode;
-use crate::tokens::{BudgetKind, Secret};
+use crate::tokens::Secret;
 use crate::wire::Tolerant;
 
 /// The credential parameter of one request.
@@ -28,6 +28,8 @@ pub(super) struct RawReply {
     pub body: Bytes,
     /// The body exceeded the cap; `body` holds its start only.
     pub too_large: Option<usize>,
+    /// The `Date` header and the local time it arrived.
+    pub date: Option<(String, i64)>,
 }
 
 impl Client {
@@ -37,9 +39,10 @@ impl Client {
     /// (access token, fetched or refreshed as needed), timestamp and signature, and on an
     /// invalid-token answer refreshes the token once and retries once.
     ///
-    /// Token calls sent this way (the document's 2.1 and 2.2) count against the day's
-    /// budget like the client's own, and their tokens are not stored: the client manages
-    /// tokens by itself and rarely needs them sent by hand.
+    /// The token calls themselves (the document's 2.1 and 2.2) are refused here
+    /// ([`RequestError::TokenCallByHand`](crate::RequestError::TokenCallByHand)): the
+    /// client's token manager makes them, within the daily budgets, and stores what they
+    /// issue. See [`Client::tokens`].
     ///
     /// Transient failures are retried by the client's [`RetryPolicy`](super::RetryPolicy)
     /// when the endpoint is a read or carries an idempotency key (see [`Client::send_with`]
@@ -130,67 +133,54 @@ impl Client {
             })
         })?);
         let extra = request.query_params();
-        let withhold_body = info.credential != Credential::AccessToken;
         match info.credential {
-            // Signed with the app credentials only, and not a token call (an API without
-            // tokens): no budget, no token, nothing to withhold.
-            Credential::AppSignature if !self.inner.protocol.is_token_method(info.method) => {
+            // The token calls themselves are the manager's alone: sent by hand they would
+            // spend the day's budget and their tokens would never reach the store.
+            _ if self.inner.protocol.is_token_method(info.method) => {
+                Err(Error::Request(crate::RequestError::TokenCallByHand {
+                    method: info.method,
+                }))
+            }
+            // Signed with the app credentials only (an API without tokens).
+            Credential::AppSignature | Credential::RefreshToken => {
                 let reply = self
                     .exchange(info.method, info.verb, CredentialParam::AppId, &extra, body)
                     .await
                     .map_err(Error::Transport)?;
                 self.decode_reply::<E::Data, E::Code>(info.method, &reply, false)
             }
-            Credential::AppSignature | Credential::RefreshToken => {
-                let kind = if info.credential == Credential::AppSignature {
-                    BudgetKind::Obtain
-                } else {
-                    BudgetKind::Refresh
-                };
-                self.inner
-                    .tokens
-                    .spend_for_manual_call(kind)
-                    .await
-                    .map_err(Error::Token)?;
-                let refresh;
-                let credential = if kind == BudgetKind::Obtain {
-                    CredentialParam::AppId
-                } else {
-                    refresh = self
-                        .inner
-                        .tokens
-                        .refresh_token()
-                        .await
-                        .map_err(Error::Token)?;
-                    CredentialParam::RefreshToken(&refresh)
-                };
-                let reply = self
-                    .exchange(info.method, info.verb, credential, &extra, body)
-                    .await
-                    .map_err(Error::Transport)?;
-                self.decode_reply::<E::Data, E::Code>(info.method, &reply, withhold_body)
-            }
             Credential::AccessToken => {
+                let tokens = &self.inner.tokens;
                 let token = self.access_token().await.map_err(Error::Token)?;
-                match self
+                let first = self
                     .with_access_token::<E>(&token, &extra, body.clone())
-                    .await
-                {
-                    Err(Error::Api(e))
-                        if self.is_invalid_token(e.raw_code, e.message.as_deref()) =>
-                    {
-                        tracing::info!(code = e.raw_code, "access token rejected; refreshing once");
-                        let token = self
-                            .inner
-                            .tokens
-                            .after_rejection(self, &token)
-                            .await
-                            .map_err(Error::Token)?;
-                        // A second rejection is reported as it is: never a loop.
-                        self.with_access_token::<E>(&token, &extra, body).await
+                    .await;
+                let rejected = matches!(&first, Err(Error::Api(e))
+                    if self.inner.protocol.is_invalid_token(e.raw_code, e.message.as_deref()));
+                if !rejected {
+                    if !matches!(first, Err(Error::Transport(_))) {
+                        tokens.note_accepted(&token);
                     }
-                    other => other,
+                    return first;
                 }
+                tracing::info!("access token rejected; refreshing once");
+                // `None`: the token was itself issued after a rejection and never
+                // accepted, so a refresh cannot help; the platform's answer stands.
+                let Some(token) = tokens
+                    .after_rejection(self, &token)
+                    .await
+                    .map_err(Error::Token)?
+                else {
+                    return first;
+                };
+                // A second rejection is reported as it is: never a loop.
+                let second = self.with_access_token::<E>(&token, &extra, body).await;
+                let rejected_again = matches!(&second, Err(Error::Api(e))
+                    if self.inner.protocol.is_invalid_token(e.raw_code, e.message.as_deref()));
+                if !rejected_again && !matches!(second, Err(Error::Transport(_))) {
+                    tokens.note_accepted(&token);
+                }
+                second
             }
         }
     }
@@ -231,23 +221,6 @@ impl Client {
         self.inner.tokens.access_token(self).await
     }
 
-    /// Whether an error answer means "access token invalid or expired" (the spec's
-    /// `protocol.invalid_token`).
-    pub(super) fn is_invalid_token(&self, code: i64, message: Option<&str>) -> bool {
-        let protocol = self.inner.protocol;
-        if protocol.invalid_token_codes.contains(&code) {
-            return true;
-        }
-        let Some(message) = message else {
-            return false;
-        };
-        let message = message.to_lowercase();
-        protocol
-            .invalid_token_patterns
-            .iter()
-            .any(|p| message.contains(&p.to_lowercase()))
-    }
-
     /// Signs and sends one request, reads the reply within the size cap.
     pub(super) async fn exchange(
         &self,
@@ -280,14 +253,12 @@ impl Client {
             .send()
             .await
             .map_err(|e| TransportError::from_reqwest(method, e))?;
-        if let Some(date) = response
+        // Kept for after decoding: only the platform's own replies correct the clock.
+        let date = response
             .headers()
             .get(reqwest::header::DATE)
             .and_then(|d| d.to_str().ok())
-        {
-            let local = inner.clock.local_now_ms();
-            inner.clock.observe_date_header(date, local);
-        }
+            .map(|d| (d.to_owned(), inner.clock.local_now_ms()));
         let status = response.status().as_u16();
         let cap = inner.max_response_bytes;
         let mut body = Vec::new();
@@ -317,6 +288,7 @@ impl Client {
             status,
             body: Bytes::from(body),
             too_large,
+            date,
         })
     }
 
@@ -340,12 +312,20 @@ impl Client {
                 body,
             }));
         }
-        decode::decode_reply(
+        let decoded = decode::decode_reply(
             self.inner.protocol,
             method,
             reply.status,
             &reply.body,
             withhold_body,
-        )
+        );
+        // The clock is corrected only from a reply that is plausibly the platform's: one
+        // that decoded as its envelope (a success or an error code), never a proxy's page.
+        if let Some((date, received)) = &reply.date
+            && matches!(decoded, Ok(_) | Err(Error::Api(_)))
+        {
+            self.inner.clock.observe_date_header(date, *received);
+        }
+        decoded
     }
 }

@@ -7,7 +7,7 @@ use super::Client;
 use super::send::CredentialParam;
 use crate::clock::Clock;
 use crate::endpoint::Verb;
-use crate::error::{Error, TokenError};
+use crate::error::{Error, Sent, TokenError};
 use crate::error_code::{ApiErrorCode, ErrorCategory};
 use crate::protocol::TokenProtocol;
 use crate::tokens::{BudgetKind, Secret, TokenGrant, TokenIssuer};
@@ -61,26 +61,38 @@ impl Client {
             BudgetKind::Obtain => tokens.obtain_method,
             BudgetKind::Refresh => tokens.refresh_method,
         };
-        let failed = |e: Error<RawCode>| TokenError::CallFailed {
-            kind,
-            code: e.code().map(|c| c.0),
-            reason: e.to_string(),
+        // A server may quote the request in its error text: the refresh token is masked.
+        let masked = |text: String| match credential {
+            CredentialParam::RefreshToken(t) if !t.expose().is_empty() => {
+                text.replace(t.expose(), "[REDACTED]")
+            }
+            _ => text,
         };
+        // Whether an earlier exchange of this call got a reply (it reached the platform).
+        let mut reached = false;
         let mut resent = false;
         let (data, sent_at) = loop {
             // Expiry is counted from when the request left, on the platform's clock.
             let sent_at = self.inner.clock.now_ms();
             let offset_before = self.inner.clock.offset_ms();
-            let reply = self
-                .exchange(
-                    method,
-                    Verb::Post,
-                    credential,
-                    &[],
-                    Bytes::from_static(b"{}"),
-                )
+            // The document's token calls carry only query parameters: no body, and the
+            // signature covers the empty body.
+            let reply = match self
+                .exchange(method, Verb::Post, credential, &[], Bytes::new())
                 .await
-                .map_err(|e| failed(Error::Transport(e)))?;
+            {
+                Ok(reply) => reply,
+                Err(e) => {
+                    return Err(TokenError::CallFailed {
+                        kind,
+                        code: None,
+                        reason: masked(e.to_string()),
+                        sent: if reached { Sent::Maybe } else { e.sent() },
+                        transport: Some(e),
+                    });
+                }
+            };
+            reached = true;
             // The body holds tokens: never kept in an error.
             match self.decode_reply::<Value, RawCode>(method, &reply, true) {
                 Ok(response) => break (response.data, sent_at),
@@ -99,19 +111,35 @@ impl Client {
                 // helps. Every other failure (busy, bad timestamp, a limit) is not that.
                 Err(Error::Api(e))
                     if kind == BudgetKind::Refresh
-                        && self.is_invalid_token(e.raw_code, e.message.as_deref()) =>
+                        && self
+                            .inner
+                            .protocol
+                            .is_invalid_token(e.raw_code, e.message.as_deref()) =>
                 {
                     return Err(TokenError::CredentialRejected {
                         kind,
                         code: e.raw_code,
                     });
                 }
-                Err(e) => return Err(failed(e)),
+                Err(e) => {
+                    return Err(TokenError::CallFailed {
+                        kind,
+                        code: e.code().map(|c| c.0),
+                        reason: masked(e.to_string()),
+                        sent: Sent::Maybe,
+                        transport: None,
+                    });
+                }
             }
         };
         grant_from(tokens, kind, data.as_ref(), sent_at)
     }
 }
+
+/// The longest access-token lifetime believed: a reply claiming more (`expire_in` of
+/// `i64::MAX`) is hostile or broken, and a token must be refreshed within the year its
+/// refresh token lives anyway.
+const MAX_LIFETIME_S: i64 = 366 * 24 * 3600;
 
 /// Reads the token data of a reply by the keys the spec names.
 fn grant_from(
@@ -124,6 +152,8 @@ fn grant_from(
         kind,
         code: None,
         reason: format!("the reply carries no {what}"),
+        sent: Sent::Maybe,
+        transport: None,
     };
     let data = data.ok_or_else(|| missing("data"))?;
     let text = |key: &str| {
@@ -139,16 +169,21 @@ fn grant_from(
         _ => None,
     }
     .filter(|s| *s > 0)
-    .unwrap_or(tokens.access_token_lifetime_s as i64);
-    let refresh_lifetime_ms = (tokens.refresh_token_lifetime_s as i64).saturating_mul(1000);
-    let refresh = text(tokens.refresh_token_key).map(|t| (t, sent_at + refresh_lifetime_ms));
+    .unwrap_or_else(|| i64::try_from(tokens.access_token_lifetime_s).unwrap_or(MAX_LIFETIME_S))
+    .min(MAX_LIFETIME_S);
+    let refresh_lifetime_ms = i64::try_from(tokens.refresh_token_lifetime_s)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    let refresh =
+        text(tokens.refresh_token_key).map(|t| (t, sent_at.saturating_add(refresh_lifetime_ms)));
     if kind == BudgetKind::Obtain && refresh.is_none() {
         return Err(missing(tokens.refresh_token_key));
     }
     Ok(TokenGrant {
         access_token: access,
-        access_expires_at_ms: sent_at + lifetime_s.saturating_mul(1000),
+        access_expires_at_ms: sent_at.saturating_add(lifetime_s.saturating_mul(1000)),
         refresh,
+        issued_at_ms: sent_at,
     })
 }
 

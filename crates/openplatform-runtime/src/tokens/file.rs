@@ -10,6 +10,7 @@
 //! | `app-<id>.lock` | nothing: the OS file lock that serializes writers | never |
 //! | `app-<id>.lease.json` | the refresh lock: owner and lease expiry | atomically, under the OS lock |
 //! | `app-<id>.budget.json` | the day's count of token calls, per kind | atomically, under the OS lock |
+//! | `app-<id>.note-<name>` | a note of the manager's (the pending-obtain marker; no secret) | atomically, under the OS lock |
 //!
 //! Every write goes to a temporary file in the same directory (created `0o600`), is
 //! fsynced, renamed over the target, and the directory is fsynced: a reader — or a
@@ -115,6 +116,7 @@ impl FileTokenStore {
             lock: dir.join(format!("{stem}.lock")),
             lease: dir.join(format!("{stem}.lease.json")),
             budget: dir.join(format!("{stem}.budget.json")),
+            stem,
             dir,
         })
     }
@@ -127,6 +129,24 @@ struct Paths {
     lock: PathBuf,
     lease: PathBuf,
     budget: PathBuf,
+    stem: String,
+}
+
+impl Paths {
+    /// The file of note `name`; names are short words of `[a-z0-9-]`.
+    fn note(&self, name: &str) -> Result<PathBuf, StoreError> {
+        let valid = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(StoreError::backend(format!(
+                "note name {name:?} is not a short word of a-z, 0-9 and -"
+            )));
+        }
+        Ok(self.dir.join(format!("{}.note-{name}", self.stem)))
+    }
 }
 
 fn file_stem(key: &str) -> Result<String, StoreError> {
@@ -223,6 +243,19 @@ fn os_lock(path: &Path) -> Result<OsLock, StoreError> {
 
 /// The whole file, or `None` when it does not exist.
 fn read_file(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    // Only a regular file is read: opening a FIFO planted at the path would block
+    // forever, and a device or directory is not ours either.
+    match fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_file() => {
+            return Err(StoreError::corrupt(format!(
+                "{}: is not a regular file",
+                path.display()
+            )));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error("inspect", path, &e)),
+    }
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -516,6 +549,62 @@ fn take_budget_blocking(
     Ok(BudgetTake::Granted { used })
 }
 
+fn renew_lock_blocking(paths: &Paths, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+    let _lock = os_lock(&paths.lock)?;
+    let now = wall_clock_ms();
+    match read_side::<Lease>(&paths.lease)? {
+        Some(held) if held.owner == owner && held.expires_at_ms > now => {
+            let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+            let renewed = Lease {
+                expires_at_ms: now.saturating_add(lease_ms),
+                ..held
+            };
+            write_side(&paths.dir, &paths.lease, &renewed)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+fn give_back_budget_blocking(paths: &Paths, kind: BudgetKind, day: i64) -> Result<(), StoreError> {
+    let _lock = os_lock(&paths.lock)?;
+    let Some(mut budgets) = read_side::<Budgets>(&paths.budget)? else {
+        return Ok(());
+    };
+    let Some(counts) = budgets.days.get_mut(&day) else {
+        return Ok(());
+    };
+    let used = counts.get_mut(kind);
+    if *used == 0 {
+        return Ok(());
+    }
+    *used -= 1;
+    write_side(&paths.dir, &paths.budget, &budgets)
+}
+
+fn load_note_blocking(paths: &Paths, name: &str) -> Result<Option<String>, StoreError> {
+    let path = paths.note(name)?;
+    match read_file(&path)? {
+        None => Ok(None),
+        Some(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| StoreError::corrupt(format!("{}: is not UTF-8", path.display()))),
+    }
+}
+
+fn store_note_blocking(paths: &Paths, name: &str, value: Option<&str>) -> Result<(), StoreError> {
+    let path = paths.note(name)?;
+    let _lock = os_lock(&paths.lock)?;
+    match value {
+        Some(text) => write_atomic(&paths.dir, &path, text.as_bytes()),
+        None => match fs::remove_file(&path) {
+            Ok(()) => sync_dir(&paths.dir),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error("remove", &path, &e)),
+        },
+    }
+}
+
 fn budget_used_blocking(paths: &Paths, kind: BudgetKind, day: i64) -> Result<u32, StoreError> {
     let budgets = read_side::<Budgets>(&paths.budget)?.unwrap_or_default();
     Ok(budgets.days.get(&day).map_or(0, |c| c.get(kind)))
@@ -586,6 +675,57 @@ impl TokenStore for FileTokenStore {
         Box::pin(async move {
             let paths = paths?;
             blocking(move || budget_used_blocking(&paths, kind, day)).await
+        })
+    }
+
+    fn give_back_budget<'a>(
+        &'a self,
+        key: &'a str,
+        kind: BudgetKind,
+        day: i64,
+    ) -> StoreFuture<'a, ()> {
+        let paths = self.paths(key);
+        Box::pin(async move {
+            let paths = paths?;
+            blocking(move || give_back_budget_blocking(&paths, kind, day)).await
+        })
+    }
+
+    fn renew_lock<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        lease: Duration,
+    ) -> StoreFuture<'a, bool> {
+        let paths = self.paths(key);
+        let owner = owner.to_owned();
+        Box::pin(async move {
+            let paths = paths?;
+            blocking(move || renew_lock_blocking(&paths, &owner, lease)).await
+        })
+    }
+
+    fn load_note<'a>(&'a self, key: &'a str, name: &'a str) -> StoreFuture<'a, Option<String>> {
+        let paths = self.paths(key);
+        let name = name.to_owned();
+        Box::pin(async move {
+            let paths = paths?;
+            blocking(move || load_note_blocking(&paths, &name)).await
+        })
+    }
+
+    fn store_note<'a>(
+        &'a self,
+        key: &'a str,
+        name: &'a str,
+        value: Option<&'a str>,
+    ) -> StoreFuture<'a, ()> {
+        let paths = self.paths(key);
+        let name = name.to_owned();
+        let value = value.map(str::to_owned);
+        Box::pin(async move {
+            let paths = paths?;
+            blocking(move || store_note_blocking(&paths, &name, value.as_deref())).await
         })
     }
 }

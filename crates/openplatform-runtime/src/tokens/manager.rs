@@ -3,30 +3,49 @@
 //!
 //! The path to a token, cheapest first:
 //! 1. the copy in memory, if valid beyond the refresh-ahead window (a read lock);
-//! 2. otherwise one task per process (an async mutex) goes on, the others wait for it;
+//! 2. otherwise one task per process (an async mutex) goes on, the others wait for it and
+//!    share its result, or its failure (a store outage is paid once, not once per caller);
 //! 3. the store, which another process may have refreshed already;
-//! 4. the store's refresh lock (a lease): the holder re-reads the store, then calls the
-//!    platform; the others poll the store until a new token appears or a deadline passes;
+//! 4. the store's refresh lock (a lease, renewed while a token call is in flight): the
+//!    holder re-reads the store, then calls the platform; the others poll the store until
+//!    a new token appears or a deadline passes;
 //! 5. the day's budget is counted in the store before the platform is called, so no
-//!    instance can exceed it, and an exhausted budget is an error naming the reset time.
+//!    instance can exceed it, and given back when the call certainly never left; an
+//!    exhausted budget is an error naming the reset time.
 //!
-//! ## Refresh-ahead and the budget of 20 refreshes a day
-//! An access token lives 7,200 s. Refreshing `ahead` seconds early costs
-//! `86_400 / (7_200 − ahead)` refreshes a day: 12.5 with the default 300 s, so 13 of the 20
-//! allowed, leaving 7 for recovery (invalid-token answers, restarts with a lost token).
-//! Refresh-ahead is skipped once fewer than `refresh_reserve` (default 5) refreshes remain
-//! that day: the token is then used until it expires, and the reserve is kept for tokens
-//! that really are expired or rejected. Tokens are treated as expired `expiry_margin`
-//! (default 30 s) early, for the call's own latency and the clock's uncertainty.
+//! ## Refresh-ahead and the daily refresh budget
+//! With the nominal lifetime `L` of an access token, refreshing `ahead` early costs
+//! `86_400 / (L − ahead)` refreshes a day. The policy's `refresh_ahead` and
+//! `expiry_margin` are capped at a quarter and a tenth of the token's lifetime, so short
+//! tokens are still used for most of their life, at most one refresh per lifetime.
+//! Refresh-ahead is skipped once fewer than `refresh_reserve` refreshes remain that day:
+//! the token is then used until it expires, and the reserve is kept for tokens that
+//! really are expired or rejected. A token just issued is always used at least once.
+//!
+//! ## Refresh on proof only
+//! A rejection (the spec's invalid-token code) of the token held leads to one refresh;
+//! a rejection of a token that was issued *because of* a rejection and has not been
+//! accepted since is the platform's answer, surfaced as it is: refreshing again would
+//! only burn the budget.
+//!
+//! ## Store outages
+//! Every store operation is bounded by `store_timeout`. A valid token in memory keeps
+//! serving while the store is down; the refresh token held in memory is used (and written
+//! back) when the store lost the record.
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use super::{BudgetKind, BudgetTake, Secret, StoreError, TokenRecord, TokenStore};
-use crate::clock::{Clock, beijing_day, next_beijing_midnight};
+use futures_util::future::{Either, select};
+use tokio::time::Instant;
+
+use super::instance::{InFlight, Instance, ObtainMarker, PENDING_OBTAIN_NOTE};
+use super::{BudgetKind, BudgetTake, Secret, StoreError, StoreFuture, TokenRecord, TokenStore};
+use crate::clock::{Clock, beijing, beijing_day, next_beijing_midnight};
 use crate::error::TokenError;
 
 /// What the token calls return.
@@ -36,6 +55,9 @@ pub struct TokenGrant {
     pub access_expires_at_ms: i64,
     /// Present on the obtain call; the refresh call may omit it (the old one stays valid).
     pub refresh: Option<(Secret, i64)>,
+    /// When the call that issued it left, on the platform's clock (the start of the
+    /// token's lifetime).
+    pub issued_at_ms: i64,
 }
 
 /// The platform calls the manager makes. Implemented by the client.
@@ -52,13 +74,17 @@ pub trait TokenIssuer: Send + Sync {
 /// How the manager spends its budgets and waits for other instances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenPolicy {
-    /// Refresh this long before the access token expires (see the module docs).
+    /// Refresh this long before the access token expires (capped at a quarter of the
+    /// token's lifetime; see the module docs).
     pub refresh_ahead: Duration,
-    /// Treat tokens as expired this long before their stated expiry.
+    /// Treat tokens as expired this long before their stated expiry (capped at a tenth
+    /// of the token's lifetime).
     pub expiry_margin: Duration,
     /// Skip refresh-ahead once fewer refreshes than this remain in the day.
     pub refresh_reserve: u32,
-    /// The lease of the cross-process refresh lock; longer than a token call can take.
+    /// The lease of the cross-process refresh lock. It is renewed every third of itself
+    /// while a token call is in flight, so it only bounds how long a crashed holder
+    /// blocks the others.
     pub lock_lease: Duration,
     /// How long an instance waits for another one's refresh before giving up.
     pub lock_wait: Duration,
@@ -67,6 +93,13 @@ pub struct TokenPolicy {
     /// The daily limits of the obtain and refresh calls (the document: 1 and 20).
     pub obtain_daily_limit: u32,
     pub refresh_daily_limit: u32,
+    /// The longest any one store operation may take; beyond it the operation counts as
+    /// failed, and every caller that waited for it shares that one failure.
+    pub store_timeout: Duration,
+    /// How often a valid token held in memory is compared with the store, so that a
+    /// store that lost its data (a Redis restart without persistence) gets it back
+    /// before another instance spends the day's token-issuing call.
+    pub write_back_every: Duration,
 }
 
 impl Default for TokenPolicy {
@@ -75,34 +108,58 @@ impl Default for TokenPolicy {
             refresh_ahead: Duration::from_secs(300),
             expiry_margin: Duration::from_secs(30),
             refresh_reserve: 5,
-            lock_lease: Duration::from_secs(30),
+            lock_lease: Duration::from_secs(15),
             lock_wait: Duration::from_secs(40),
             poll_interval: Duration::from_millis(100),
             obtain_daily_limit: 1,
             refresh_daily_limit: 20,
+            store_timeout: Duration::from_secs(2),
+            write_back_every: Duration::from_secs(60),
         }
     }
 }
 
-/// Keeps the access token of one app.
+/// Keeps the access token of one app on one host of one API.
 pub struct TokenManager {
     store: Arc<dyn TokenStore>,
     key: String,
-    owner: String,
+    /// The key earlier versions used (the bare app id), and whether its record may be
+    /// adopted: see [`TokenManager::with_unscoped_key`].
+    unscoped: Option<(String, bool)>,
+    unscoped_checked: AtomicBool,
+    me: Instance,
     policy: TokenPolicy,
     clock: Arc<dyn Clock>,
-    cached: RwLock<Option<TokenRecord>>,
+    /// The lifetime the API states for an access token, for records of unknown age.
+    nominal_lifetime_ms: i64,
+    /// The longest a token call can be in flight (the client's timeout, twice: a call
+    /// may be re-sent once after a clock correction).
+    call_deadline_ms: i64,
+    cached: RwLock<Option<Cached>>,
     gate: tokio::sync::Mutex<()>,
     last_store_error: Mutex<Option<StoreError>>,
     /// The last failed token call, when, and how many failed in a row: see
     /// [`TokenManager::cooling_down`].
     last_failure: Mutex<Option<Failure>>,
+    /// The last failed store operation and when: callers that waited for it share it.
+    store_failure: Mutex<Option<(Instant, StoreError)>>,
+    /// A token issued because of a rejection and not accepted by the platform since.
+    unproven: Mutex<Option<Secret>>,
+    has_unproven: AtomicBool,
+    last_write_back_check: Mutex<Option<Instant>>,
     calls: CallCounters,
+}
+
+#[derive(Clone)]
+struct Cached {
+    record: TokenRecord,
+    /// The token's lifetime as first seen here (its whole life when issued here).
+    lifetime_ms: i64,
 }
 
 #[derive(Debug, Clone)]
 struct Failure {
-    at: tokio::time::Instant,
+    at: Instant,
     error: TokenError,
     in_a_row: u32,
 }
@@ -111,6 +168,8 @@ struct Failure {
 const FAILURE_BACKOFF: Duration = Duration::from_secs(5);
 /// The longest pause between token calls after failures.
 const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(300);
+/// A refresh token this close to its expiry is not used.
+const REFRESH_TOKEN_MARGIN_MS: i64 = 60_000;
 
 /// How many token calls this manager made (for tests and monitoring).
 #[derive(Debug, Default)]
@@ -124,25 +183,10 @@ impl fmt::Debug for TokenManager {
         f.debug_struct("TokenManager")
             .field("store", &self.store)
             .field("key", &self.key)
+            .field("instance", &self.me.id)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
-}
-
-static INSTANCE: AtomicU64 = AtomicU64::new(0);
-
-/// A lock owner id unique to this manager: process id, start time, instance number.
-fn owner_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{}-{:x}-{}",
-        std::process::id(),
-        nanos,
-        INSTANCE.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// Why [`TokenManager::fresh`] looks for a new token.
@@ -156,6 +200,18 @@ enum Need<'a> {
     Rejected(&'a Secret),
 }
 
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn beijing_text(at_ms: i64) -> String {
+    use chrono::TimeZone;
+    beijing()
+        .timestamp_millis_opt(at_ms)
+        .single()
+        .map_or_else(|| format!("{at_ms} ms since 1970"), |t| t.to_rfc3339())
+}
+
 impl TokenManager {
     pub fn new(
         store: Arc<dyn TokenStore>,
@@ -166,22 +222,87 @@ impl TokenManager {
         TokenManager {
             store,
             key: key.into(),
-            owner: owner_id(),
+            unscoped: None,
+            unscoped_checked: AtomicBool::new(false),
+            me: Instance::new(),
             policy,
             clock,
+            nominal_lifetime_ms: 7_200_000,
+            call_deadline_ms: 65_000,
             cached: RwLock::new(None),
             gate: tokio::sync::Mutex::new(()),
             last_store_error: Mutex::new(None),
             last_failure: Mutex::new(None),
+            store_failure: Mutex::new(None),
+            unproven: Mutex::new(None),
+            has_unproven: AtomicBool::new(false),
+            last_write_back_check: Mutex::new(None),
             calls: CallCounters::default(),
         }
+    }
+
+    /// The store key of an API's tokens on one host for one app:
+    /// `<api>/<host>[:<port>]/<app id>`. Two hosts (test and production) or two apps
+    /// never share a record or a budget. (A `base_url` that is not a URL is used as the
+    /// host as it is; the client refuses such a URL before it gets here.)
+    pub fn store_key(api: &str, base_url: &str, app_id: &str) -> String {
+        let Ok(url) = reqwest::Url::parse(base_url) else {
+            return format!("{api}/{base_url}/{app_id}");
+        };
+        let host = url.host_str().unwrap_or("no-host");
+        match url.port() {
+            Some(port) => format!("{api}/{host}:{port}/{app_id}"),
+            None => format!("{api}/{host}/{app_id}"),
+        }
+    }
+
+    /// The lifetime the API states for an access token (default 2 hours), used for a
+    /// stored record whose age is unknown.
+    #[must_use]
+    pub fn with_nominal_lifetime(mut self, lifetime: Duration) -> Self {
+        self.nominal_lifetime_ms = ms(lifetime).max(1);
+        self
+    }
+
+    /// The longest one token call can take, so that a marker of another host's call is
+    /// judged stale after it.
+    #[must_use]
+    pub fn with_call_deadline(mut self, deadline: Duration) -> Self {
+        self.call_deadline_ms = ms(deadline).max(1);
+        self
+    }
+
+    /// The key of earlier versions (the bare app id). Its record is adopted (copied to
+    /// the scoped key, once, when the scoped key has none) only if `adopt`: it may
+    /// belong to another host of the same app id, whose tokens this host must not use.
+    /// Without `adopt`, finding one is logged at warn, once.
+    #[must_use]
+    pub fn with_unscoped_key(mut self, key: impl Into<String>, adopt: bool) -> Self {
+        self.unscoped = Some((key.into(), adopt));
+        self
+    }
+
+    /// The store key of this manager's record and budgets.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// This manager's instance id (`host/pid/…`), as pending-obtain markers name it.
+    pub fn instance_id(&self) -> &str {
+        &self.me.id
     }
 
     pub fn policy(&self) -> &TokenPolicy {
         &self.policy
     }
 
-    /// The number of obtain and refresh calls this manager made.
+    /// The store this manager keeps its state in.
+    pub fn store(&self) -> &Arc<dyn TokenStore> {
+        &self.store
+    }
+
+    /// The number of obtain and refresh calls this manager made that may have reached
+    /// the platform.
     pub fn calls_made(&self) -> (u64, u64) {
         (
             self.calls.obtain.load(Ordering::Relaxed),
@@ -198,39 +319,76 @@ impl TokenManager {
             .clone()
     }
 
-    fn margin_ms(d: Duration) -> i64 {
-        i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+    /// When the access token held in memory expires (platform clock, ms), if one is held.
+    pub fn access_expires_at_ms(&self) -> Option<i64> {
+        self.cached().map(|c| c.record.access_expires_at_ms)
     }
 
-    fn cached(&self) -> Option<TokenRecord> {
+    fn cached(&self) -> Option<Cached> {
         self.cached
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    fn set_cached(&self, record: &TokenRecord) {
+    fn set_cached(&self, record: &TokenRecord, lifetime_ms: i64) {
         let mut slot = self.cached.write().unwrap_or_else(PoisonError::into_inner);
         // Never step back to an older record than the one held.
-        if slot.as_ref().is_none_or(|r| r.version <= record.version) {
-            *slot = Some(record.clone());
+        if slot
+            .as_ref()
+            .is_none_or(|c| c.record.version <= record.version)
+        {
+            *slot = Some(Cached {
+                record: record.clone(),
+                lifetime_ms: lifetime_ms.max(1),
+            });
         }
+    }
+
+    /// Takes a record found in the store into memory.
+    fn adopt(&self, record: &TokenRecord, now: i64) -> Secret {
+        self.set_cached(record, self.lifetime_of(record, now));
+        record.access_token.clone()
+    }
+
+    /// The expiry margin and the refresh-ahead point (margin included) for a token of
+    /// `lifetime_ms`.
+    fn margins(&self, lifetime_ms: i64) -> (i64, i64) {
+        let lifetime = lifetime_ms.max(1);
+        let margin = ms(self.policy.expiry_margin).min(lifetime / 10);
+        let ahead = ms(self.policy.refresh_ahead).min(lifetime / 4);
+        (margin, margin.saturating_add(ahead))
+    }
+
+    /// The lifetime of `record`'s access token: as first seen here, or, for a record of
+    /// unknown age, what is left of it (never more than the nominal lifetime).
+    fn lifetime_of(&self, record: &TokenRecord, now: i64) -> i64 {
+        if let Some(c) = self.cached()
+            && c.record.version == record.version
+            && c.record.access_token == record.access_token
+        {
+            return c.lifetime_ms;
+        }
+        record
+            .access_expires_at_ms
+            .saturating_sub(now)
+            .clamp(1, self.nominal_lifetime_ms)
     }
 
     /// A valid access token, refreshing it if needed.
     pub async fn access_token(&self, issuer: &impl TokenIssuer) -> Result<Secret, TokenError> {
         let now = self.clock.now_ms();
-        let margin = Self::margin_ms(self.policy.expiry_margin);
-        let ahead = margin + Self::margin_ms(self.policy.refresh_ahead);
-        if let Some(record) = self.cached() {
-            if record.access_valid_at(now, ahead) {
-                return Ok(record.access_token);
+        if let Some(cached) = self.cached() {
+            let (margin, ahead) = self.margins(cached.lifetime_ms);
+            if cached.record.access_valid_at(now, ahead) {
+                self.write_back_if_due(&cached).await;
+                return Ok(cached.record.access_token);
             }
-            if record.access_valid_at(now, margin) {
+            if cached.record.access_valid_at(now, margin) {
                 // Within the refresh-ahead window the current token still works: while
                 // another task is refreshing, use it instead of queueing behind it.
                 if self.gate.try_lock().is_err() {
-                    return Ok(record.access_token);
+                    return Ok(cached.record.access_token);
                 }
                 // Try for a new one; a failure only means using the current one a little
                 // longer.
@@ -238,7 +396,7 @@ impl TokenManager {
                     Ok(token) => Ok(token),
                     Err(e) => {
                         tracing::debug!(error = %e, "refresh ahead of expiry did not happen");
-                        Ok(record.access_token)
+                        Ok(cached.record.access_token)
                     }
                 };
             }
@@ -246,42 +404,54 @@ impl TokenManager {
         self.fresh(issuer, Need::Expired).await
     }
 
-    /// A new access token after the platform rejected `failed`. If the token held now is
-    /// already another one (someone refreshed meanwhile), that one is returned and no
-    /// call is made. Callers retry once with the result, never more.
+    /// A new access token after the platform rejected `failed`, or `None` when refreshing
+    /// cannot help: `failed` was itself issued because of a rejection and the platform
+    /// has not accepted it since, so the caller reports the platform's answer as it is.
+    /// If the token held now is already another one (someone refreshed meanwhile), that
+    /// one is returned and no call is made. Callers retry once with the result, never
+    /// more.
     pub async fn after_rejection(
         &self,
         issuer: &impl TokenIssuer,
         failed: &Secret,
-    ) -> Result<Secret, TokenError> {
-        self.fresh(issuer, Need::Rejected(failed)).await
-    }
-
-    /// Counts a token call the user sends by hand against the day's budget.
-    pub async fn spend_for_manual_call(&self, kind: BudgetKind) -> Result<(), TokenError> {
-        self.spend(kind, self.clock.now_ms()).await
-    }
-
-    /// The refresh token held (in memory or in the store), for a refresh sent by hand.
-    pub async fn refresh_token(&self) -> Result<Secret, TokenError> {
-        if let Some(record) = self.cached() {
-            return Ok(record.refresh_token);
+    ) -> Result<Option<Secret>, TokenError> {
+        if self.has_unproven.load(Ordering::Acquire)
+            && self
+                .unproven
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                == Some(failed)
+        {
+            tracing::warn!(
+                "a token issued after a rejection was rejected too; not refreshing again"
+            );
+            return Ok(None);
         }
-        match self.store.load(&self.key).await? {
-            Some(record) => Ok(record.refresh_token),
-            None => Err(TokenError::NotConfigured(
-                "no refresh token yet: the token-issuing call has not been made",
-            )),
+        let token = self.fresh(issuer, Need::Rejected(failed)).await?;
+        *self.unproven.lock().unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
+        self.has_unproven.store(true, Ordering::Release);
+        Ok(Some(token))
+    }
+
+    /// The platform accepted `token` (a call with it was answered with anything but an
+    /// invalid-token code): it is proven, and a later rejection of it may be refreshed.
+    pub fn note_accepted(&self, token: &Secret) {
+        if !self.has_unproven.load(Ordering::Acquire) {
+            return;
+        }
+        let mut unproven = self.unproven.lock().unwrap_or_else(PoisonError::into_inner);
+        if unproven.as_ref() == Some(token) {
+            *unproven = None;
+            self.has_unproven.store(false, Ordering::Release);
         }
     }
 
     /// Whether `record` satisfies `need` at `now`.
     fn satisfies(&self, record: &TokenRecord, need: Need<'_>, now: i64) -> bool {
-        let margin = Self::margin_ms(self.policy.expiry_margin);
+        let (margin, ahead) = self.margins(self.lifetime_of(record, now));
         match need {
-            Need::Ahead => {
-                record.access_valid_at(now, margin + Self::margin_ms(self.policy.refresh_ahead))
-            }
+            Need::Ahead => record.access_valid_at(now, ahead),
             Need::Expired => record.access_valid_at(now, margin),
             Need::Rejected(failed) => {
                 record.access_token != *failed && record.access_valid_at(now, margin)
@@ -289,46 +459,220 @@ impl TokenManager {
         }
     }
 
+    /// One store operation, bounded by the policy's `store_timeout`.
+    async fn op<T>(&self, what: &str, work: StoreFuture<'_, T>) -> Result<T, TokenError> {
+        match tokio::time::timeout(self.policy.store_timeout, work).await {
+            Ok(result) => result.map_err(TokenError::Store),
+            Err(_) => Err(TokenError::Store(StoreError::io(format!(
+                "the token store did not answer ({what}) within {} ms",
+                self.policy.store_timeout.as_millis()
+            )))),
+        }
+    }
+
+    /// The stored record; on the first miss, the record of the unscoped key of earlier
+    /// versions is adopted (if allowed) or reported.
+    async fn load(&self) -> Result<Option<TokenRecord>, TokenError> {
+        let stored = self.op("load", self.store.load(&self.key)).await?;
+        if stored.is_some() || self.unscoped_checked.swap(true, Ordering::Relaxed) {
+            return Ok(stored);
+        }
+        let Some((old_key, adopt)) = &self.unscoped else {
+            return Ok(None);
+        };
+        let Some(old) = self.op("load", self.store.load(old_key)).await? else {
+            return Ok(None);
+        };
+        if !adopt {
+            tracing::warn!(
+                unscoped_key = %old_key,
+                key = %self.key,
+                "a token record of an earlier version (stored under the bare app id) is \
+                 not used: it may belong to another host of this app id. If it is this \
+                 host's, let the client adopt it (ClientBuilder::adopt_unscoped_token_record)"
+            );
+            return Ok(None);
+        }
+        if self
+            .op(
+                "adopt the unscoped record",
+                self.store.compare_and_set(&self.key, None, &old),
+            )
+            .await?
+        {
+            tracing::info!(unscoped_key = %old_key, key = %self.key, "adopted the token record of an earlier version");
+            return Ok(Some(old));
+        }
+        self.op("load", self.store.load(&self.key)).await
+    }
+
+    /// Now and then, compares the valid token held with the store and writes it back
+    /// when the store lost it (or went back to an older one). Never fails the caller.
+    async fn write_back_if_due(&self, cached: &Cached) {
+        {
+            let mut last = self
+                .last_write_back_check
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|t| t.elapsed() < self.policy.write_back_every) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let Ok(_gate) = self.gate.try_lock() else {
+            return;
+        };
+        let stored = match self.op("load", self.store.load(&self.key)).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::debug!(error = %e, "token store check skipped");
+                return;
+            }
+        };
+        let expected = stored.as_ref().map(|r| r.version);
+        if expected.is_some_and(|v| v >= cached.record.version) {
+            return;
+        }
+        match self
+            .op(
+                "write back",
+                self.store
+                    .compare_and_set(&self.key, expected, &cached.record),
+            )
+            .await
+        {
+            Ok(true) => tracing::warn!(
+                version = cached.record.version,
+                "the token store had lost the token record; wrote back the one held in memory"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::debug!(error = %e, "token write-back failed"),
+        }
+    }
+
     async fn fresh(&self, issuer: &impl TokenIssuer, need: Need<'_>) -> Result<Secret, TokenError> {
         // One task per process goes on; the others find its result in the cache, or its
-        // failure: a caller that waited while the token call failed gets that failure
-        // instead of calling again (an outage must not spend the day's budget).
-        let waiting_since = tokio::time::Instant::now();
+        // failure: a caller that waited while the token call or the store failed gets
+        // that failure instead of trying again (an outage must not spend the day's
+        // budget, nor make every caller pay its timeout in turn).
+        let waiting_since = Instant::now();
         let _gate = self.gate.lock().await;
         if let Some(failure) = self.failure_since(waiting_since) {
             return Err(failure);
         }
-        let now = self.clock.now_ms();
-        if let Some(record) = self.cached().filter(|r| self.satisfies(r, need, now)) {
-            return Ok(record.access_token);
+        let result = self.fresh_gated(issuer, need).await;
+        if let Err(TokenError::Store(e)) = &result {
+            *self
+                .store_failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), e.clone()));
         }
-        let stored = self.store.load(&self.key).await?;
+        result
+    }
+
+    /// [`TokenManager::fresh`], holding the process's gate.
+    async fn fresh_gated(
+        &self,
+        issuer: &impl TokenIssuer,
+        need: Need<'_>,
+    ) -> Result<Secret, TokenError> {
+        let now = self.clock.now_ms();
+        if let Some(cached) = self
+            .cached()
+            .filter(|c| self.satisfies(&c.record, need, now))
+        {
+            return Ok(cached.record.access_token);
+        }
+        let stored = self.load().await?;
         if let Some(record) = stored.as_ref().filter(|r| self.satisfies(r, need, now)) {
-            self.set_cached(record);
-            return Ok(record.access_token.clone());
+            return Ok(self.adopt(record, now));
+        }
+        if !self.refreshable(stored.as_ref(), now) {
+            // Only the token-issuing call would help: a lost one is explained at once.
+            self.explain_lost_obtain(now).await?;
         }
         if !self.lock_or_wait(need).await? {
             // Another instance refreshed while we waited.
-            let record = self.store.load(&self.key).await?.ok_or_else(|| {
+            let record = self.load().await?.ok_or_else(|| {
                 TokenError::Store(StoreError::backend("the token record vanished"))
             })?;
-            self.set_cached(&record);
-            return Ok(record.access_token);
+            return Ok(self.adopt(&record, self.clock.now_ms()));
         }
         let result = match self.cooling_down() {
             Some(e) => Err(e),
             None => self.refresh_locked(issuer, need).await,
         };
         self.note_outcome(&result);
-        if let Err(e) = self.store.unlock(&self.key, &self.owner).await {
+        if let Err(e) = self
+            .op("unlock", self.store.unlock(&self.key, &self.me.id))
+            .await
+        {
             // The lease runs out by itself; a failed unlock only delays the next refresh.
             tracing::warn!(error = %e, "could not release the token refresh lock");
         }
         result
     }
 
-    /// The failure of a token call made after `since`, if the last call failed.
-    fn failure_since(&self, since: tokio::time::Instant) -> Option<TokenError> {
+    /// The record to refresh from: the stored one, or the one held in memory when the
+    /// store lost it (or holds an older one).
+    fn base(&self, stored: Option<TokenRecord>) -> Option<TokenRecord> {
+        let held = self.cached().map(|c| c.record);
+        match (stored, held) {
+            (Some(s), Some(h)) if h.version > s.version => Some(h),
+            (Some(s), _) => Some(s),
+            (None, held) => held,
+        }
+    }
+
+    fn refreshable(&self, stored: Option<&TokenRecord>, now: i64) -> bool {
+        self.base(stored.cloned())
+            .is_some_and(|r| r.refresh_valid_at(now, REFRESH_TOKEN_MARGIN_MS))
+    }
+
+    /// An error naming a lost token-issuing call, when today's is spent, nothing holds
+    /// its tokens, and the instance that made it is certainly not still making it.
+    async fn explain_lost_obtain(&self, now: i64) -> Result<(), TokenError> {
+        let day = beijing_day(now);
+        let used = self
+            .op(
+                "read budget",
+                self.store.budget_used(&self.key, BudgetKind::Obtain, day),
+            )
+            .await?;
+        if used < self.policy.obtain_daily_limit {
+            return Ok(());
+        }
+        let note = self
+            .op(
+                "read marker",
+                self.store.load_note(&self.key, PENDING_OBTAIN_NOTE),
+            )
+            .await?;
+        let Some(marker) = note.as_deref().and_then(ObtainMarker::from_note) else {
+            return Ok(());
+        };
+        if marker.day != day || marker.may_be_in_flight(&self.me, now, self.call_deadline_ms) {
+            return Ok(());
+        }
+        Err(TokenError::ObtainLost {
+            started_at: beijing_text(marker.started_at_ms),
+            instance: marker.instance,
+            resets_at: next_beijing_midnight(now).to_rfc3339(),
+        })
+    }
+
+    /// The failure of a token call or store operation after `since`, if the last one
+    /// failed.
+    fn failure_since(&self, since: Instant) -> Option<TokenError> {
+        if let Some((at, e)) = self
+            .store_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            && *at >= since
+        {
+            return Some(TokenError::Store(e.clone()));
+        }
         let last = self
             .last_failure
             .lock()
@@ -372,12 +716,13 @@ impl TokenManager {
                 | TokenError::BudgetExhausted { .. }
                 | TokenError::Store(_)
                 | TokenError::LockWaitTimedOut { .. }
+                | TokenError::ObtainLost { .. }
                 | TokenError::NotConfigured(_),
             ) => {}
             Err(error) => {
-                let in_a_row = last.as_ref().map_or(0, |f| f.in_a_row) + 1;
+                let in_a_row = last.as_ref().map_or(0, |f| f.in_a_row).saturating_add(1);
                 *last = Some(Failure {
-                    at: tokio::time::Instant::now(),
+                    at: Instant::now(),
                     error: error.clone(),
                     in_a_row,
                 });
@@ -388,11 +733,14 @@ impl TokenManager {
     /// Takes the store's refresh lock (`Ok(true)`), or waits until another instance's
     /// refresh put a satisfying record in the store (`Ok(false)`).
     async fn lock_or_wait(&self, need: Need<'_>) -> Result<bool, TokenError> {
-        let started = tokio::time::Instant::now();
+        let started = Instant::now();
         loop {
             if self
-                .store
-                .try_lock(&self.key, &self.owner, self.policy.lock_lease)
+                .op(
+                    "lock",
+                    self.store
+                        .try_lock(&self.key, &self.me.id, self.policy.lock_lease),
+                )
                 .await?
             {
                 return Ok(true);
@@ -411,11 +759,43 @@ impl TokenManager {
             }
             tokio::time::sleep(self.policy.poll_interval).await;
             let now = self.clock.now_ms();
-            if let Some(record) = self.store.load(&self.key).await?
+            if let Some(record) = self.op("load", self.store.load(&self.key)).await?
                 && self.satisfies(&record, need, now)
             {
                 return Ok(false);
             }
+        }
+    }
+
+    /// Runs a token call while renewing the refresh lock every third of its lease, so
+    /// that no other instance can take the lock, and start a second call, while this
+    /// one is in flight however slow it is.
+    async fn with_renewed_lease<T>(&self, call: impl Future<Output = T>) -> T {
+        let every = (self.policy.lock_lease / 3).max(Duration::from_millis(10));
+        let renew = async {
+            loop {
+                tokio::time::sleep(every).await;
+                match self
+                    .op(
+                        "renew lock",
+                        self.store
+                            .renew_lock(&self.key, &self.me.id, self.policy.lock_lease),
+                    )
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        "the token refresh lock was lost while a token call was in flight"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "could not renew the token refresh lock"),
+                }
+            }
+        };
+        let call = pin!(call);
+        let renew = pin!(renew);
+        match select(call, renew).await {
+            Either::Left((value, _)) => value,
+            Either::Right(((), call)) => call.await,
         }
     }
 
@@ -426,41 +806,38 @@ impl TokenManager {
         need: Need<'_>,
     ) -> Result<Secret, TokenError> {
         let now = self.clock.now_ms();
-        let stored = self.store.load(&self.key).await?;
+        let stored = self.load().await?;
         if let Some(record) = stored.as_ref().filter(|r| self.satisfies(r, need, now)) {
-            self.set_cached(record);
-            return Ok(record.access_token.clone());
+            return Ok(self.adopt(record, now));
         }
-        let refreshable = stored.as_ref().filter(|r| r.refresh_valid_at(now, 60_000));
-        let grant = match refreshable {
+        let expected = stored.as_ref().map(|r| r.version);
+        let base = self.base(stored);
+        let refreshable = base
+            .as_ref()
+            .filter(|r| r.refresh_valid_at(now, REFRESH_TOKEN_MARGIN_MS));
+        let (grant, obtained) = match refreshable {
             Some(record) => {
                 if matches!(need, Need::Ahead) {
                     self.check_reserve(now).await?;
                 }
-                self.spend(BudgetKind::Refresh, now).await?;
-                self.calls.refresh.fetch_add(1, Ordering::Relaxed);
-                match issuer.refresh(&record.refresh_token).await {
-                    Ok(grant) => grant,
+                match self.refresh_call(issuer, &record.refresh_token, now).await {
+                    Ok(grant) => (grant, false),
                     // The platform refused the refresh token itself (revoked, replaced
                     // elsewhere): only a new pair helps. A busy answer (500) or a transport
                     // failure is not a refusal and does not spend the day's obtain call.
                     Err(TokenError::CredentialRejected { code, .. }) => {
                         tracing::warn!(code, "refresh token refused; obtaining a new token pair");
-                        self.spend(BudgetKind::Obtain, now).await?;
-                        self.calls.obtain.fetch_add(1, Ordering::Relaxed);
-                        issuer.obtain().await?
+                        (self.obtain_call(issuer, now).await?, true)
                     }
                     Err(e) => return Err(e),
                 }
             }
-            None => {
-                self.spend(BudgetKind::Obtain, now).await?;
-                self.calls.obtain.fetch_add(1, Ordering::Relaxed);
-                issuer.obtain().await?
-            }
+            None => (self.obtain_call(issuer, now).await?, true),
         };
-        let previous = stored.as_ref();
-        let (refresh_token, refresh_expires_at_ms) = match (grant.refresh, previous) {
+        let lifetime = grant
+            .access_expires_at_ms
+            .saturating_sub(grant.issued_at_ms);
+        let (refresh_token, refresh_expires_at_ms) = match (grant.refresh, base.as_ref()) {
             (Some(refresh), _) => refresh,
             (None, Some(p)) => (p.refresh_token.clone(), p.refresh_expires_at_ms),
             (None, None) => {
@@ -468,6 +845,8 @@ impl TokenManager {
                     kind: BudgetKind::Obtain,
                     code: None,
                     reason: "the reply carries no refresh token".into(),
+                    sent: crate::error::Sent::Maybe,
+                    transport: None,
                 });
             }
         };
@@ -476,20 +855,111 @@ impl TokenManager {
             access_expires_at_ms: grant.access_expires_at_ms,
             refresh_token,
             refresh_expires_at_ms,
-            version: previous.map_or(1, |p| p.version + 1),
+            // A hostile stored version of u64::MAX stays u64::MAX: the write still
+            // compares equal and the new tokens are kept, never lost to an overflow.
+            version: base.as_ref().map_or(1, |p| p.version.saturating_add(1)),
         };
-        self.persist(previous.map(|p| p.version), record).await
+        let (token, wrote) = self.persist(expected, record, lifetime).await;
+        if obtained && wrote {
+            self.clear_marker().await;
+        }
+        Ok(token)
     }
 
-    /// Writes the new record; a failed write keeps it in memory and is reported.
+    /// The refresh call (2.2), within the day's budget.
+    async fn refresh_call(
+        &self,
+        issuer: &impl TokenIssuer,
+        refresh_token: &Secret,
+        now: i64,
+    ) -> Result<TokenGrant, TokenError> {
+        self.spend(BudgetKind::Refresh, now).await?;
+        let result = self.with_renewed_lease(issuer.refresh(refresh_token)).await;
+        self.settle(BudgetKind::Refresh, now, &result).await;
+        result
+    }
+
+    /// The token-issuing call (2.1), within the day's budget, with its marker in the store
+    /// from before it is sent until its tokens are stored or it failed.
+    async fn obtain_call(
+        &self,
+        issuer: &impl TokenIssuer,
+        now: i64,
+    ) -> Result<TokenGrant, TokenError> {
+        self.spend(BudgetKind::Obtain, now).await?;
+        let marker = ObtainMarker::new(&self.me, beijing_day(now), now).to_note();
+        if let Err(e) = self
+            .op(
+                "write marker",
+                self.store
+                    .store_note(&self.key, PENDING_OBTAIN_NOTE, Some(&marker)),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "could not mark the token-issuing call as pending");
+        }
+        let result = {
+            let _in_flight = InFlight::start(&self.me);
+            self.with_renewed_lease(issuer.obtain()).await
+        };
+        self.settle(BudgetKind::Obtain, now, &result).await;
+        if result.is_err() {
+            // The call's outcome is known here: no tokens to look for.
+            self.clear_marker().await;
+        }
+        result
+    }
+
+    /// After a token call: counts it, or gives its budget unit back when it certainly
+    /// never left (connection refused, a URL that cannot be formed).
+    async fn settle(&self, kind: BudgetKind, now: i64, result: &Result<TokenGrant, TokenError>) {
+        if let Err(e) = result
+            && e.certainly_not_sent()
+        {
+            if let Err(store) = self
+                .op(
+                    "give back budget",
+                    self.store
+                        .give_back_budget(&self.key, kind, beijing_day(now)),
+                )
+                .await
+            {
+                tracing::warn!(error = %store, "could not give back the budget of a call never sent");
+            }
+            return;
+        }
+        let counter = match kind {
+            BudgetKind::Obtain => &self.calls.obtain,
+            BudgetKind::Refresh => &self.calls.refresh,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn clear_marker(&self) {
+        if let Err(e) = self
+            .op(
+                "clear marker",
+                self.store.store_note(&self.key, PENDING_OBTAIN_NOTE, None),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "could not clear the pending token-issuing marker");
+        }
+    }
+
+    /// Writes the new record; a failed write keeps it in memory and is reported. Returns
+    /// the token to use and whether this record is the stored one.
     async fn persist(
         &self,
         expected: Option<u64>,
         record: TokenRecord,
-    ) -> Result<Secret, TokenError> {
+        lifetime_ms: i64,
+    ) -> (Secret, bool) {
         match self
-            .store
-            .compare_and_set(&self.key, expected, &record)
+            .op(
+                "store",
+                self.store.compare_and_set(&self.key, expected, &record),
+            )
             .await
         {
             Ok(true) => {
@@ -497,41 +967,46 @@ impl TokenManager {
                     .last_store_error
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = None;
+                self.set_cached(&record, lifetime_ms);
+                return (record.access_token, true);
             }
             Ok(false) => {
                 // Someone wrote while we held the lock (our lease ran out): theirs is at
                 // least as new. Use it if it is valid, else ours from memory.
-                if let Ok(Some(theirs)) = self.store.load(&self.key).await
-                    && theirs.access_valid_at(self.clock.now_ms(), 0)
+                let now = self.clock.now_ms();
+                if let Ok(Some(theirs)) = self.op("load", self.store.load(&self.key)).await
+                    && theirs.access_valid_at(now, 0)
                 {
-                    self.set_cached(&theirs);
-                    return Ok(theirs.access_token);
+                    return (self.adopt(&theirs, now), false);
                 }
                 tracing::warn!(
                     "token store changed under the refresh lock; using the new token from memory"
                 );
             }
-            Err(e) => {
+            Err(TokenError::Store(e)) => {
                 tracing::warn!(error = %e, "new token could not be stored; using it from memory");
                 *self
                     .last_store_error
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some(e);
             }
+            Err(e) => tracing::warn!(error = %e, "new token could not be stored"),
         }
-        self.set_cached(&record);
-        Ok(record.access_token)
+        self.set_cached(&record, lifetime_ms);
+        (record.access_token, false)
     }
 
     /// Refusal of a refresh-ahead once the day's reserve is reached.
     async fn check_reserve(&self, now: i64) -> Result<(), TokenError> {
         let day = beijing_day(now);
         let used = self
-            .store
-            .budget_used(&self.key, BudgetKind::Refresh, day)
+            .op(
+                "read budget",
+                self.store.budget_used(&self.key, BudgetKind::Refresh, day),
+            )
             .await?;
         let limit = self.policy.refresh_daily_limit;
-        if used + self.policy.refresh_reserve >= limit {
+        if used.saturating_add(self.policy.refresh_reserve) >= limit {
             return Err(self.exhausted(BudgetKind::Refresh, used, limit, now));
         }
         Ok(())
@@ -543,13 +1018,23 @@ impl TokenManager {
             BudgetKind::Refresh => self.policy.refresh_daily_limit,
         };
         match self
-            .store
-            .take_budget(&self.key, kind, beijing_day(now), limit)
+            .op(
+                "take budget",
+                self.store
+                    .take_budget(&self.key, kind, beijing_day(now), limit),
+            )
             .await?
         {
             BudgetTake::Granted { .. } => Ok(()),
             BudgetTake::Exhausted { used } => Err(self.exhausted(kind, used, limit, now)),
         }
+    }
+
+    /// How many calls of `kind` the store counts today (platform day).
+    pub async fn budget_used_today(&self, kind: BudgetKind) -> Result<u32, TokenError> {
+        let day = beijing_day(self.clock.now_ms());
+        self.op("read budget", self.store.budget_used(&self.key, kind, day))
+            .await
     }
 
     fn exhausted(&self, kind: BudgetKind, used: u32, limit: u32, now: i64) -> TokenError {

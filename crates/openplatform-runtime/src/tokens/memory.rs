@@ -8,9 +8,13 @@ use super::{BudgetKind, BudgetTake, StoreError, StoreFuture, TokenRecord, TokenS
 
 /// Token state in this process only. Clones share the same state.
 ///
-/// Right for a single process that rarely restarts; a restart forgets the tokens and
-/// the day's budgets, so services with several instances or frequent restarts should
-/// use a persistent, shared store.
+/// **What a restart costs:** everything. A restarted process has no refresh token, so its
+/// first call spends the token-issuing call, which the platform allows once a day (UMP
+/// 2.1): a second restart on the same day is locked out until Beijing midnight. Use it
+/// for tests, or for a process that is certain to start at most once a day. The client's
+/// default is a [`FileTokenStore`](super::FileTokenStore) in the user's state directory;
+/// several instances or hosts should share a [`FileTokenStore`](super::FileTokenStore)
+/// (one host) or a `RedisTokenStore`.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryTokenStore {
     inner: Arc<Mutex<State>>,
@@ -21,6 +25,21 @@ struct State {
     records: HashMap<String, TokenRecord>,
     locks: HashMap<String, (String, Instant)>,
     budgets: HashMap<(String, BudgetKind, i64), u32>,
+    notes: HashMap<(String, String), String>,
+}
+
+/// Days of budget counts kept per key and kind: today, and a few either side of it for
+/// clocks that disagree. Only the oldest beyond this many are dropped, never the day
+/// just counted, so a far-off day asked once cannot make the store forget today.
+const BUDGET_DAYS_KEPT: usize = 8;
+
+/// The longest lease the store records (a `Duration::MAX` lease would overflow
+/// `Instant`); a century is forever for a refresh lock.
+const MAX_LEASE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+fn lease_end(now: Instant, lease: Duration) -> Instant {
+    now.checked_add(lease.min(MAX_LEASE))
+        .unwrap_or(now + Duration::from_secs(24 * 3600))
 }
 
 impl MemoryTokenStore {
@@ -76,9 +95,27 @@ impl TokenStore for MemoryTokenStore {
         if free {
             state
                 .locks
-                .insert(key.to_owned(), (owner.to_owned(), now + lease));
+                .insert(key.to_owned(), (owner.to_owned(), lease_end(now, lease)));
         }
         ready(Ok(free))
+    }
+
+    fn renew_lock<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        lease: Duration,
+    ) -> StoreFuture<'a, bool> {
+        let mut state = self.state();
+        let now = Instant::now();
+        let held = match state.locks.get_mut(key) {
+            Some((o, until)) if o == owner && *until > now => {
+                *until = lease_end(now, lease);
+                true
+            }
+            _ => false,
+        };
+        ready(Ok(held))
     }
 
     fn unlock<'a>(&'a self, key: &'a str, owner: &'a str) -> StoreFuture<'a, ()> {
@@ -97,8 +134,7 @@ impl TokenStore for MemoryTokenStore {
         limit: u32,
     ) -> StoreFuture<'a, BudgetTake> {
         let mut state = self.state();
-        // Older days are never read again.
-        state.budgets.retain(|(_, _, d), _| *d >= day);
+        prune_days(&mut state.budgets, key, kind, day);
         let used = state
             .budgets
             .entry((key.to_owned(), kind, day))
@@ -120,5 +156,64 @@ impl TokenStore for MemoryTokenStore {
             .copied()
             .unwrap_or(0);
         ready(Ok(used))
+    }
+
+    fn give_back_budget<'a>(
+        &'a self,
+        key: &'a str,
+        kind: BudgetKind,
+        day: i64,
+    ) -> StoreFuture<'a, ()> {
+        let mut state = self.state();
+        if let Some(used) = state.budgets.get_mut(&(key.to_owned(), kind, day)) {
+            *used = used.saturating_sub(1);
+        }
+        ready(Ok(()))
+    }
+
+    fn load_note<'a>(&'a self, key: &'a str, name: &'a str) -> StoreFuture<'a, Option<String>> {
+        let note = self
+            .state()
+            .notes
+            .get(&(key.to_owned(), name.to_owned()))
+            .cloned();
+        ready(Ok(note))
+    }
+
+    fn store_note<'a>(
+        &'a self,
+        key: &'a str,
+        name: &'a str,
+        value: Option<&'a str>,
+    ) -> StoreFuture<'a, ()> {
+        let mut state = self.state();
+        let slot = (key.to_owned(), name.to_owned());
+        match value {
+            Some(v) => state.notes.insert(slot, v.to_owned()),
+            None => state.notes.remove(&slot),
+        };
+        ready(Ok(()))
+    }
+}
+
+/// Drops the oldest days of `key`'s `kind` beyond [`BUDGET_DAYS_KEPT`], never `day`.
+fn prune_days(
+    budgets: &mut HashMap<(String, BudgetKind, i64), u32>,
+    key: &str,
+    kind: BudgetKind,
+    day: i64,
+) {
+    let mut days: Vec<i64> = budgets
+        .keys()
+        .filter(|(k, c, d)| k == key && *c == kind && *d != day)
+        .map(|(_, _, d)| *d)
+        .collect();
+    if days.len() < BUDGET_DAYS_KEPT {
+        return;
+    }
+    days.sort_unstable();
+    let excess = days.len() + 1 - BUDGET_DAYS_KEPT;
+    for d in days.into_iter().take(excess) {
+        budgets.remove(&(key.to_owned(), kind, d));
     }
 }

@@ -1,6 +1,7 @@
 //! Token state: the record, the store seam, the stores, and the manager that keeps one
 //! valid access token for any number of concurrent callers.
 
+mod instance;
 mod manager;
 mod memory;
 mod record;
@@ -9,6 +10,9 @@ mod store;
 // Token stores beyond memory, and the suite every store must pass.
 #[doc(hidden)]
 pub mod conformance;
+/// A store wrapper with switchable faults, for tests.
+#[doc(hidden)]
+pub mod faulty;
 mod file;
 #[cfg(feature = "redis")]
 mod redis;

@@ -87,12 +87,12 @@ const FORMAT: u32 = 1;
 impl TokenRecord {
     /// Whether the access token is still usable at `now_ms`, keeping `margin_ms` in hand.
     pub fn access_valid_at(&self, now_ms: i64, margin_ms: i64) -> bool {
-        now_ms + margin_ms < self.access_expires_at_ms
+        now_ms.saturating_add(margin_ms) < self.access_expires_at_ms
     }
 
     /// Whether the refresh token is still usable at `now_ms`, keeping `margin_ms` in hand.
     pub fn refresh_valid_at(&self, now_ms: i64, margin_ms: i64) -> bool {
-        now_ms + margin_ms < self.refresh_expires_at_ms
+        now_ms.saturating_add(margin_ms) < self.refresh_expires_at_ms
     }
 
     /// The stable JSON form stores persist. It contains the tokens: stores must keep it

@@ -7,6 +7,7 @@
 //! | `<prefix><app>:record` | hash | `version`, `record` (the [`TokenRecord`] JSON, with the tokens) | never: the refresh token lives a year |
 //! | `<prefix><app>:lock` | string | the refresh lock's owner | after the lease (`SET NX PX`) |
 //! | `<prefix><app>:budget:<kind>:<day>` | string | the day's count of token calls | 3 days after the last count |
+//! | `<prefix><app>:note:<name>` | string | a note of the manager's (the pending-obtain marker; no secret) | never |
 //!
 //! Writes are Lua scripts, so each is atomic on the server: compare-and-set checks the
 //! `version` field as a string (exact for every `u64`), unlock deletes only its own
@@ -82,6 +83,39 @@ return {1, used}
     )
 });
 
+/// `KEYS[1]` budget counter. Uncounts one call, never below zero.
+static GIVE_BACK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used ~= nil and used > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0
+",
+    )
+});
+
+/// `KEYS[1]` lock key; `ARGV[1]` owner; `ARGV[2]` lease in ms. Extends the lease only
+/// if `owner` holds the lock. Returns 1 when it does.
+static RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+",
+    )
+});
+
+/// The reply timeout set on the connection: long enough that a busy host (CPU-starved
+/// client, a Redis doing a snapshot) is not an error, short enough to stay below the
+/// token manager's own per-operation timeout, which bounds every wait.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Token state in Redis, shared by every process and host that uses the same server and
 /// key prefix. Clones share the connection.
 ///
@@ -116,10 +150,14 @@ impl RedisTokenStore {
         let client = redis::Client::open(url).map_err(|e| {
             StoreError::backend(format!("the Redis URL is not valid ({})", e.category()))
         })?;
-        // The crate's timeouts (1 s to connect, 500 ms per reply), but fewer connection
-        // retries than its 6: a caller waiting for a token learns of a dead server in
-        // about a second rather than ten. Later calls reconnect by themselves.
-        let config = ConnectionManagerConfig::new().set_number_of_retries(CONNECT_RETRIES);
+        // 1 s to connect and 2 s per reply (the crate's 500 ms fired on CPU-starved CI
+        // machines), and fewer connection retries than its 6: a caller waiting for a
+        // token learns of a dead server in about a second rather than ten. Later calls
+        // reconnect by themselves; the token manager bounds every operation anyway.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(CONNECT_RETRIES)
+            .set_connection_timeout(Some(CONNECTION_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
         let connection = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| redis_error("connect", &e, &[]))?;
@@ -150,6 +188,10 @@ impl RedisTokenStore {
 
     fn budget_key(&self, key: &str, kind: BudgetKind, day: i64) -> String {
         format!("{}{key}:budget:{}:{day}", self.prefix, kind.as_str())
+    }
+
+    fn note_key(&self, key: &str, name: &str) -> String {
+        format!("{}{key}:note:{name}", self.prefix)
     }
 }
 
@@ -348,6 +390,90 @@ impl TokenStore for RedisTokenStore {
                         ))
                     }),
             }
+        })
+    }
+
+    fn give_back_budget<'a>(
+        &'a self,
+        key: &'a str,
+        kind: BudgetKind,
+        day: i64,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let _: i64 = GIVE_BACK
+                .key(self.budget_key(key, kind, day))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|e| redis_error("give back budget", &e, &[]))?;
+            Ok(())
+        })
+    }
+
+    fn renew_lock<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        lease: Duration,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let held: i64 = RENEW
+                .key(self.lock_key(key))
+                .arg(owner)
+                .arg(lease_millis(lease))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|e| redis_error("renew lock", &e, &[]))?;
+            Ok(held == 1)
+        })
+    }
+
+    fn load_note<'a>(&'a self, key: &'a str, name: &'a str) -> StoreFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let note_key = self.note_key(key, name);
+            let mut connection = self.connection.clone();
+            let value: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(&note_key)
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| redis_error("read note", &e, &[]))?;
+            value
+                .map(|bytes| {
+                    String::from_utf8(bytes).map_err(|_| {
+                        StoreError::corrupt(format!("redis key {note_key}: is not UTF-8"))
+                    })
+                })
+                .transpose()
+        })
+    }
+
+    fn store_note<'a>(
+        &'a self,
+        key: &'a str,
+        name: &'a str,
+        value: Option<&'a str>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let note_key = self.note_key(key, name);
+            let mut connection = self.connection.clone();
+            let result = match value {
+                Some(text) => {
+                    redis::cmd("SET")
+                        .arg(&note_key)
+                        .arg(text)
+                        .query_async::<Value>(&mut connection)
+                        .await
+                }
+                None => {
+                    redis::cmd("DEL")
+                        .arg(&note_key)
+                        .query_async::<Value>(&mut connection)
+                        .await
+                }
+            };
+            result.map_err(|e| redis_error("write note", &e, &[]))?;
+            Ok(())
         })
     }
 }

@@ -1,8 +1,12 @@
 //! The seam between the token manager and where token state lives.
 //!
-//! A store keeps, per app id: the [`TokenRecord`], a refresh lock (a lease with an owner),
-//! and the day's count of token-issuing and refresh calls. Every operation is atomic in
-//! the store, so several processes or hosts sharing one store agree on all three.
+//! A store keeps, per key: the [`TokenRecord`], a refresh lock (a lease with an owner),
+//! the day's count of token-issuing and refresh calls, and small notes of the manager's
+//! (the pending-obtain marker). Every operation is atomic in the store, so several
+//! processes or hosts sharing one store agree on all of them.
+//!
+//! The key names the API, the base URL's host and the app id (see
+//! `TokenManager::store_key`): two hosts or two apps never share a record or a budget.
 
 use std::fmt;
 use std::future::Future;
@@ -52,7 +56,12 @@ pub enum BudgetTake {
 
 /// Where token state lives: in memory, a file, Redis, or the user's own backend.
 ///
-/// `key` is the app id: one store may hold the state of several apps.
+/// `key` is scoped by API, host and app id: one store may hold the state of many.
+///
+/// Implementations must keep every day's budget count per key until the day is over
+/// (counting a later day must never forget an earlier one), and must not panic on any
+/// value: leases of `Duration::MAX`, versions of `u64::MAX`. The conformance suite
+/// (`openplatform_runtime::tokens::conformance`) checks all of it.
 pub trait TokenStore: Send + Sync + fmt::Debug {
     /// The stored record, or `None` when there is none. A record that cannot be read is an
     /// error ([`StoreError::is_corrupt`]), never `None`.
@@ -92,6 +101,37 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 
     /// How many calls of `kind` are counted on `day`.
     fn budget_used<'a>(&'a self, key: &'a str, kind: BudgetKind, day: i64) -> StoreFuture<'a, u32>;
+
+    /// Uncounts one call of `kind` on `day` (never below zero): the manager gives back
+    /// the unit of a token call that certainly never reached the platform.
+    fn give_back_budget<'a>(
+        &'a self,
+        key: &'a str,
+        kind: BudgetKind,
+        day: i64,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Extends the refresh lock to `lease` from now if `owner` still holds it; returns
+    /// whether it does. The manager renews while a token call is in flight, so a slow call
+    /// never lets a second instance start another.
+    fn renew_lock<'a>(
+        &'a self,
+        key: &'a str,
+        owner: &'a str,
+        lease: Duration,
+    ) -> StoreFuture<'a, bool>;
+
+    /// A note the manager keeps beside the record (`name` is a short ASCII word), or
+    /// `None`. Notes hold no secret.
+    fn load_note<'a>(&'a self, key: &'a str, name: &'a str) -> StoreFuture<'a, Option<String>>;
+
+    /// Writes the note `name` (`None`: deletes it). Never expires it.
+    fn store_note<'a>(
+        &'a self,
+        key: &'a str,
+        name: &'a str,
+        value: Option<&'a str>,
+    ) -> StoreFuture<'a, ()>;
 }
 
 /// What went wrong in a store. Its text names the problem, never a token.
