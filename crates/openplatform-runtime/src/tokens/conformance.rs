@@ -30,6 +30,11 @@ pub async fn check_store(store: &dyn TokenStore) {
     check_keys_are_separate(store, &run).await;
     check_lock(store, &run).await;
     check_budgets(store, &run).await;
+    check_budget_days_kept(store, &run).await;
+    check_give_back(store, &run).await;
+    check_renew_lock(store, &run).await;
+    check_extreme_leases(store, &run).await;
+    check_notes(store, &run).await;
     check_concurrent_budget(store, &run.key("concurrent-budget"), 40, 13).await;
     check_concurrent_compare_and_set(store, &run.key("concurrent-cas"), 12, 4).await;
 }
@@ -557,4 +562,163 @@ async fn check_concurrent_compare_and_set(
         );
         current = Some(round + 1);
     }
+}
+
+/// Counting later days (a skewed clock, another key) never forgets an earlier day.
+async fn check_budget_days_kept(store: &dyn TokenStore, run: &Run) {
+    let key = run.key("days-kept");
+    let other = run.key("days-kept-other");
+    let today = 20_000;
+    assert!(matches!(
+        take(store, &key, BudgetKind::Obtain, today, 1).await,
+        BudgetTake::Granted { used: 1 }
+    ));
+    for d in 1..=3 {
+        take(store, &key, BudgetKind::Obtain, today + d, 1).await;
+        take(store, &key, BudgetKind::Refresh, today + d, 20).await;
+        take(store, &other, BudgetKind::Obtain, today + d, 1).await;
+    }
+    assert_eq!(
+        used(store, &key, BudgetKind::Obtain, today).await,
+        1,
+        "today's count survives later days being counted"
+    );
+    assert!(
+        matches!(
+            take(store, &key, BudgetKind::Obtain, today, 1).await,
+            BudgetTake::Exhausted { used: 1 }
+        ),
+        "the 1-a-day call is not granted twice on one day"
+    );
+}
+
+/// A unit given back is uncounted once, never below zero, and only on its day and kind.
+async fn check_give_back(store: &dyn TokenStore, run: &Run) {
+    let key = run.key("give-back");
+    let give_back = |kind, day| {
+        let key = key.clone();
+        async move {
+            store
+                .give_back_budget(&key, kind, day)
+                .await
+                .unwrap_or_else(|e| panic!("give_back_budget failed: {e}"))
+        }
+    };
+    give_back(BudgetKind::Obtain, 7).await; // nothing counted: harmless
+    assert_eq!(used(store, &key, BudgetKind::Obtain, 7).await, 0);
+    take(store, &key, BudgetKind::Obtain, 7, 1).await;
+    take(store, &key, BudgetKind::Refresh, 7, 20).await;
+    take(store, &key, BudgetKind::Refresh, 7, 20).await;
+    give_back(BudgetKind::Refresh, 7).await;
+    assert_eq!(used(store, &key, BudgetKind::Refresh, 7).await, 1);
+    assert_eq!(
+        used(store, &key, BudgetKind::Obtain, 7).await,
+        1,
+        "another kind is untouched"
+    );
+    give_back(BudgetKind::Obtain, 7).await;
+    give_back(BudgetKind::Obtain, 7).await;
+    assert_eq!(
+        used(store, &key, BudgetKind::Obtain, 7).await,
+        0,
+        "never below zero"
+    );
+    assert!(
+        matches!(
+            take(store, &key, BudgetKind::Obtain, 7, 1).await,
+            BudgetTake::Granted { used: 1 }
+        ),
+        "a unit given back can be taken again"
+    );
+}
+
+/// Only the holder renews, a renewal extends the lease, and an expired lease is not
+/// renewed (another instance may take it by then).
+async fn check_renew_lock(store: &dyn TokenStore, run: &Run) {
+    let key = run.key("renew");
+    let renew = |owner: &'static str, lease| {
+        let key = key.clone();
+        async move {
+            store
+                .renew_lock(&key, owner, lease)
+                .await
+                .unwrap_or_else(|e| panic!("renew_lock failed: {e}"))
+        }
+    };
+    assert!(
+        !renew("a", Duration::from_secs(1)).await,
+        "a free lock is not renewed"
+    );
+    let lease = Duration::from_millis(400);
+    assert!(lock(store, &key, "a", lease).await);
+    assert!(!renew("b", lease).await, "only the holder renews");
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(renew("a", lease).await, "the holder renews its live lease");
+    }
+    assert!(
+        !lock(store, &key, "b", lease).await,
+        "renewed: held beyond its first lease"
+    );
+    tokio::time::sleep(lease + Duration::from_millis(400)).await;
+    assert!(!renew("a", lease).await, "an expired lease is not renewed");
+    assert!(lock(store, &key, "b", lease).await);
+    unlock(store, &key, "b").await;
+}
+
+/// Leases of any length, down to zero and up to `Duration::MAX`, never panic.
+async fn check_extreme_leases(store: &dyn TokenStore, run: &Run) {
+    let key = run.key("extreme-lease");
+    assert!(lock(store, &key, "a", Duration::MAX).await);
+    assert!(!lock(store, &key, "b", Duration::ZERO).await);
+    store
+        .renew_lock(&key, "a", Duration::MAX)
+        .await
+        .unwrap_or_else(|e| panic!("renew_lock(Duration::MAX) failed: {e}"));
+    unlock(store, &key, "a").await;
+    let key = run.key("zero-lease");
+    let _ = lock(store, &key, "a", Duration::ZERO).await;
+    unlock(store, &key, "a").await;
+}
+
+/// Notes: absent, written, replaced, deleted; per key and per name.
+async fn check_notes(store: &dyn TokenStore, run: &Run) {
+    let key = run.key("notes");
+    let note = |name: &'static str| {
+        let key = key.clone();
+        async move {
+            store
+                .load_note(&key, name)
+                .await
+                .unwrap_or_else(|e| panic!("load_note failed: {e}"))
+        }
+    };
+    let put = |name: &'static str, value: Option<&'static str>| {
+        let key = key.clone();
+        async move {
+            store
+                .store_note(&key, name, value)
+                .await
+                .unwrap_or_else(|e| panic!("store_note failed: {e}"))
+        }
+    };
+    assert_eq!(note("pending-obtain").await, None);
+    put("pending-obtain", Some(r#"{"a":1}"#)).await;
+    put("other", Some("x")).await;
+    assert_eq!(note("pending-obtain").await.as_deref(), Some(r#"{"a":1}"#));
+    put("pending-obtain", Some("second")).await;
+    assert_eq!(note("pending-obtain").await.as_deref(), Some("second"));
+    put("pending-obtain", None).await;
+    assert_eq!(note("pending-obtain").await, None);
+    put("pending-obtain", None).await; // deleting an absent note is harmless
+    assert_eq!(
+        note("other").await.as_deref(),
+        Some("x"),
+        "notes are per name"
+    );
+    let elsewhere = store
+        .load_note(&run.key("notes-elsewhere"), "other")
+        .await
+        .unwrap_or_else(|e| panic!("load_note failed: {e}"));
+    assert_eq!(elsewhere, None, "notes are per key");
 }

@@ -234,10 +234,12 @@ fn redis_error(op: &str, e: &RedisError, secrets: &[&str]) -> StoreError {
 }
 
 fn lease_millis(lease: Duration) -> u64 {
-    // `PX 0` is an error; a lease is at least a millisecond.
+    // `PX 0` is an error, and so is an expiry Redis cannot add to its clock: a lease is
+    // at least a millisecond and at most a century (forever, for a refresh lock).
+    const CENTURY_MS: u64 = 100 * 365 * 24 * 3_600_000;
     u64::try_from(lease.as_millis())
         .unwrap_or(u64::MAX)
-        .clamp(1, i64::MAX as u64)
+        .clamp(1, CENTURY_MS)
 }
 
 fn decode_stored(
@@ -486,7 +488,7 @@ mod tests {
     fn lease_is_at_least_one_millisecond() {
         assert_eq!(lease_millis(Duration::ZERO), 1);
         assert_eq!(lease_millis(Duration::from_secs(30)), 30_000);
-        assert_eq!(lease_millis(Duration::MAX), i64::MAX as u64);
+        assert_eq!(lease_millis(Duration::MAX), 100 * 365 * 24 * 3_600_000);
     }
 
     #[test]

@@ -1,0 +1,525 @@
+//! One regression test per finding of the token issue ("Tokens that never lock a service
+//! out and never overrun a daily budget"), each named after its finding (`fNN_…`), against
+//! the sandbox or a stub server written for the finding. The 30-day soak is in
+//! `token_soak.rs`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use gree_ump::endpoints::ListLevelsRequest;
+use gree_ump::runtime::clock::{Clock, ManualClock, beijing_day};
+use gree_ump::runtime::tokens::faulty::{FaultyStore, StoreFault};
+use gree_ump::runtime::tokens::{
+    BudgetKind, FileTokenStore, MemoryTokenStore, Secret, TokenManager, TokenPolicy, TokenRecord,
+    TokenStore,
+};
+use gree_ump::runtime::{Error as RuntimeError, Sent, TokenError};
+use gree_ump::{Client, Error, ErrorCode};
+use gree_ump_sandbox::config::{DEFAULT_APP_ID, DEFAULT_APP_SECRET};
+use gree_ump_sandbox::faults::Fault;
+use gree_ump_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+
+const HOUR_MS: i64 = 3_600_000;
+
+// ------------------------------------------------------------------------ helpers
+
+fn builder(base_url: &str) -> gree_ump::runtime::ClientBuilder<Client> {
+    Client::builder()
+        .base_url(base_url)
+        .app_id(DEFAULT_APP_ID)
+        .app_secret(DEFAULT_APP_SECRET)
+}
+
+fn client_on(base_url: &str, store: Arc<dyn TokenStore>) -> Client {
+    builder(base_url).token_store(store).build().unwrap()
+}
+
+async fn call(client: &Client) -> Result<(), Error> {
+    client
+        .members()
+        .list_levels(ListLevelsRequest::new())
+        .await
+        .map(|_| ())
+}
+
+fn is_token_failure(e: &Error) -> bool {
+    matches!(e, RuntimeError::Token(_))
+}
+
+/// A sandbox whose clock starts at `start` (ms), and a manual client clock there too.
+async fn lockstep(config: SandboxConfig, start: i64) -> (SandboxHandle, Arc<ManualClock>) {
+    let sandbox = Sandbox::start(config.with_start_time_ms(start))
+        .await
+        .unwrap();
+    sandbox.control().set_time_ms(start);
+    (sandbox, Arc::new(ManualClock::new(start)))
+}
+
+fn advance(sandbox: &SandboxHandle, clock: &ManualClock, delta_ms: i64) {
+    clock.advance_ms(delta_ms);
+    sandbox.control().set_time_ms(clock.now_ms());
+}
+
+/// 2024-05-01 09:00 Beijing.
+const START: i64 = 1_714_525_200_000;
+
+/// A stub platform: `answer` gives the reply of each request (method, query, body).
+type Answer = dyn Fn(&str, &str, &[u8]) -> (u16, String) + Send + Sync;
+
+struct Stub {
+    answer: Box<Answer>,
+    date: Option<String>,
+    token_calls: AtomicU32,
+    refresh_calls: AtomicU32,
+}
+
+async fn stub_handler(
+    State(stub): State<Arc<Stub>>,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let method = uri
+        .path()
+        .trim_start_matches("/gw/gateway/")
+        .trim_end_matches("/v1")
+        .to_owned();
+    if method == "dss.auth.token.query" {
+        stub.token_calls.fetch_add(1, Ordering::SeqCst);
+    }
+    if method == "dss.auth.token.refresh" {
+        stub.refresh_calls.fetch_add(1, Ordering::SeqCst);
+    }
+    let (status, text) = (stub.answer)(&method, query.as_deref().unwrap_or(""), &body);
+    let mut response =
+        (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), text).into_response();
+    if let Some(date) = &stub.date {
+        response
+            .headers_mut()
+            .insert("date", HeaderValue::from_str(date).unwrap());
+    }
+    response
+}
+
+async fn start_stub(
+    answer: impl Fn(&str, &str, &[u8]) -> (u16, String) + Send + Sync + 'static,
+    date: Option<String>,
+) -> (String, Arc<Stub>) {
+    let stub = Arc::new(Stub {
+        answer: Box::new(answer),
+        date,
+        token_calls: AtomicU32::new(0),
+        refresh_calls: AtomicU32::new(0),
+    });
+    let app = axum::Router::new()
+        .fallback(stub_handler)
+        .with_state(stub.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), stub)
+}
+
+/// A token reply of the document's shape.
+fn token_reply(access: &str, expire_in: &str) -> String {
+    format!(
+        r#"{{"success":true,"error_code":200,"data":{{"access_token":"{access}","refresh_token":"rt-1","expire_in":{expire_in}}}}}"#
+    )
+}
+
+const OK_LEVELS: &str =
+    r#"{"success":true,"errorCode":200,"data":[],"pageNo":1,"pageSize":10,"totalCount":0}"#;
+
+fn error_reply(code: i64, message: &str) -> String {
+    format!(r#"{{"success":false,"error_code":{code},"error_message":"{message}"}}"#)
+}
+
+// ------------------------------------------------------- 1: restart, default store
+
+/// Finding 1: the default store was memory, so a restarted instance spent the day's only
+/// 2.1 again and was locked out. The default is now a file store in the state directory.
+#[tokio::test]
+async fn f01_a_restart_with_the_default_store_spends_no_second_obtain() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let first = builder(sandbox.base_url()).build().unwrap();
+    call(&first).await.unwrap();
+    drop(first);
+    // "Restarted": a new client, a new manager, nothing in memory.
+    let second = builder(sandbox.base_url()).build().unwrap();
+    call(&second)
+        .await
+        .expect("the restarted client uses the stored token");
+    let calls = sandbox.control().token_calls();
+    assert_eq!((calls.obtain_calls, calls.refresh_calls), (1, 0));
+    sandbox.shutdown().await;
+}
+
+// -------------------------------------------- 2: budget spent on calls never sent
+
+/// Finding 2: a refused connection on 2.1 spent the day's 2.1. A call certainly not sent
+/// gives its unit back; and the failure is transient, with the transport error as source
+/// (finding 14).
+#[tokio::test]
+async fn f02_a_refused_connection_gives_the_budget_unit_back() {
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let store = Arc::new(MemoryTokenStore::new());
+    let client = client_on(&format!("http://{dead}"), store.clone());
+    let err = call(&client).await.unwrap_err();
+    match &err {
+        RuntimeError::Token(TokenError::CallFailed {
+            sent, transport, ..
+        }) => {
+            assert_eq!(*sent, Sent::No);
+            assert!(transport.is_some());
+        }
+        other => panic!("expected a failed token call, got {other:?}"),
+    }
+    assert!(err.is_transient(), "a refused connection is transient");
+    assert!(std::error::Error::source(&err).is_some());
+    let tokens = client.runtime().tokens();
+    assert_eq!(
+        tokens.budget_used_today(BudgetKind::Obtain).await.unwrap(),
+        0
+    );
+    assert_eq!(tokens.calls_made(), (0, 0));
+}
+
+// ---------------------------------------------------- 3: one record for two hosts
+
+/// Finding 3: the store key was the app id alone, so a test host received the
+/// production tokens. Two hosts under one app id on one store keep two records.
+#[tokio::test]
+async fn f03_two_hosts_under_one_app_id_never_share_a_record_or_budget() {
+    let test_host = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let production = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let a = client_on(production.base_url(), store.clone());
+    let b = client_on(test_host.base_url(), store.clone());
+    for _ in 0..3 {
+        call(&a).await.unwrap();
+        call(&b).await.unwrap();
+    }
+    for sandbox in [&test_host, &production] {
+        let calls = sandbox.control().token_calls();
+        assert_eq!((calls.obtain_issued, calls.refresh_calls), (1, 0));
+    }
+    let (ka, kb) = (a.runtime().tokens().key(), b.runtime().tokens().key());
+    assert_ne!(ka, kb);
+    assert!(ka.starts_with("gree-ump/127.0.0.1:"), "{ka}");
+    assert!(store.load(ka).await.unwrap().is_some());
+    assert!(store.load(kb).await.unwrap().is_some());
+    test_host.shutdown().await;
+    production.shutdown().await;
+}
+
+/// Finding 3, the old key: a record an earlier version stored under the bare app id is
+/// not used unless the client adopts it; adopted, it saves the day's 2.1.
+#[tokio::test]
+async fn f03_a_record_under_the_unscoped_key_is_used_only_when_adopted() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    // The record an earlier version wrote: tokens the sandbox issued.
+    let seed_store = Arc::new(MemoryTokenStore::new());
+    let seed = client_on(sandbox.base_url(), seed_store.clone());
+    call(&seed).await.unwrap();
+    let record = seed_store
+        .load(seed.runtime().tokens().key())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let store = Arc::new(MemoryTokenStore::new());
+    assert!(
+        store
+            .compare_and_set(DEFAULT_APP_ID, None, &record)
+            .await
+            .unwrap()
+    );
+    // Not adopted: the client obtains its own pair (the sandbox refuses a second 2.1
+    // today, so this shows as a refused token call, not as a stolen record).
+    let plain = client_on(sandbox.base_url(), store.clone());
+    let err = call(&plain).await.unwrap_err();
+    assert!(is_token_failure(&err), "{err:?}");
+    // Adopted: no token call at all, the record is copied to the scoped key.
+    let adopting = builder(sandbox.base_url())
+        .token_store(store.clone())
+        .adopt_unscoped_token_record(true)
+        .build()
+        .unwrap();
+    call(&adopting).await.expect("the adopted record serves");
+    assert_eq!(
+        store
+            .load(adopting.runtime().tokens().key())
+            .await
+            .unwrap()
+            .map(|r| r.version),
+        Some(record.version)
+    );
+    let calls = sandbox.control().token_calls();
+    assert_eq!(calls.obtain_issued, 1, "only the seed's");
+    sandbox.shutdown().await;
+}
+
+// ------------------------------------------------------------- 4: unbounded skew
+
+/// Finding 4: any reply's `Date` moved the clock, with no bound. A `Date` a year or a
+/// day ahead is ignored; so is the `Date` of a proxy's error page, however plausible.
+#[tokio::test]
+async fn f04_a_date_beyond_the_bound_or_on_a_proxy_page_is_never_applied() {
+    let far = "Fri, 01 Jan 2100 00:00:00 GMT".to_owned();
+    let (base, _stub) = start_stub(
+        |method, _, _| match method {
+            "dss.auth.token.query" => (200, token_reply("at-1", "7200")),
+            _ => (200, OK_LEVELS.into()),
+        },
+        Some(far),
+    )
+    .await;
+    let client = client_on(&base, Arc::new(MemoryTokenStore::new()));
+    call(&client).await.unwrap();
+    assert_eq!(client.runtime().clock_offset_ms(), 0);
+
+    // A day ahead, from the sandbox: still ignored, and the budget day stays today's.
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    sandbox.control().advance(Duration::from_secs(24 * 3_600));
+    let store = Arc::new(MemoryTokenStore::new());
+    let client = builder(sandbox.base_url())
+        .token_store(store.clone())
+        .build()
+        .unwrap();
+    let _ = call(&client).await;
+    assert_eq!(client.runtime().clock_offset_ms(), 0);
+    let today = beijing_day(gree_ump::runtime::clock::SystemClock.now_ms());
+    let key = client.runtime().tokens().key();
+    assert_eq!(
+        store
+            .budget_used(key, BudgetKind::Obtain, today)
+            .await
+            .unwrap()
+            + store
+                .budget_used(key, BudgetKind::Obtain, today - 1)
+                .await
+                .unwrap(),
+        1,
+        "counted on the local (bounded) day"
+    );
+    assert_eq!(
+        store
+            .budget_used(key, BudgetKind::Obtain, today + 1)
+            .await
+            .unwrap(),
+        0
+    );
+    sandbox.shutdown().await;
+
+    // Two minutes ahead, but on an HTML 502 of a proxy: not the platform's clock.
+    let soon = chrono_like_http_date(gree_ump::runtime::clock::SystemClock.now_ms() + 120_000);
+    let (base, _stub) = start_stub(
+        |_, _, _| (502, "<html>bad gateway</html>".into()),
+        Some(soon),
+    )
+    .await;
+    let client = client_on(&base, Arc::new(MemoryTokenStore::new()));
+    let _ = call(&client).await;
+    assert_eq!(client.runtime().clock_offset_ms(), 0);
+}
+
+/// An IMF-fixdate of `ms`.
+fn chrono_like_http_date(ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+// ------------------------------------------------------ 5: memory store forgets today
+
+/// Finding 5: `MemoryTokenStore` dropped every older day's counts, for all apps, as soon
+/// as a later day was counted, and granted the 1-a-day 2.1 twice on one day.
+#[tokio::test]
+async fn f05_the_memory_store_never_forgets_today() {
+    let store = MemoryTokenStore::new();
+    let day = 20_000;
+    assert!(matches!(
+        store
+            .take_budget("app-a", BudgetKind::Obtain, day, 1)
+            .await
+            .unwrap(),
+        gree_ump::runtime::tokens::BudgetTake::Granted { used: 1 }
+    ));
+    // Another app counts tomorrow (a skewed clock, another host's day).
+    store
+        .take_budget("app-b", BudgetKind::Obtain, day + 1, 1)
+        .await
+        .unwrap();
+    store
+        .take_budget("app-a", BudgetKind::Refresh, day + 1, 20)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .take_budget("app-a", BudgetKind::Obtain, day, 1)
+            .await
+            .unwrap(),
+        gree_ump::runtime::tokens::BudgetTake::Exhausted { used: 1 }
+    ));
+    assert_eq!(
+        store
+            .budget_used("app-a", BudgetKind::Obtain, day)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+// --------------------------------------------------- 6: message patterns burn refreshes
+
+/// Finding 6: any message containing `access_token` counted as an invalid token: 25 calls
+/// answered `1001 "sign error: check access_token…"` spent all 20 refreshes. They spend
+/// none now, and the 1001 is what the caller sees.
+#[tokio::test]
+async fn f06_a_1001_that_mentions_access_token_spends_no_refresh() {
+    let (base, stub) = start_stub(
+        |method, _, _| match method {
+            "dss.auth.token.query" => (200, token_reply("at-1", "7200")),
+            "dss.auth.token.refresh" => (200, token_reply("at-2", "7200")),
+            _ => (
+                200,
+                error_reply(1001, "sign error: check access_token, timestamp and sign"),
+            ),
+        },
+        None,
+    )
+    .await;
+    let client = client_on(&base, Arc::new(MemoryTokenStore::new()));
+    for _ in 0..25 {
+        let err = call(&client).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::InvalidParameter), "{err:?}");
+    }
+    assert_eq!(stub.refresh_calls.load(Ordering::SeqCst), 0);
+    assert_eq!(client.runtime().tokens().calls_made(), (1, 0));
+}
+
+/// Finding 6, the table: real-looking messages, both ways.
+#[test]
+fn f06_invalid_token_messages_are_recognised_narrowly() {
+    let p = gree_ump::PROTOCOL;
+    for message in [
+        "access_token无效",
+        "token已过期, 请重新获取",
+        "Token expired",
+        "invalid access_token",
+        "access_token is invalid",
+        "令牌无效",
+        "令牌已过期",
+        "token已失效",
+    ] {
+        assert!(p.is_invalid_token(1001, Some(message)), "{message}");
+    }
+    for message in [
+        "sign error: check access_token, timestamp and sign",
+        "请求参数不合法: access_token 缺失",
+        "missing parameter access_token",
+        "签名错误",
+        "系统繁忙, 请稍后再试",
+        "app_id 未找到应用",
+        "令牌桶限流",
+        "",
+    ] {
+        assert!(!p.is_invalid_token(1001, Some(message)), "{message}");
+    }
+    assert!(p.is_invalid_token(1002, None), "the spec's code");
+    assert!(!p.is_invalid_token(1001, None));
+}
+
+/// Finding 6, refresh on proof only: a platform that rejects every token. The first
+/// rejection is refreshed once; the token issued for it, never accepted, is not
+/// refreshed again however many calls follow.
+#[tokio::test]
+async fn f06_a_token_issued_after_a_rejection_and_rejected_again_is_not_refreshed_again() {
+    let (base, stub) = start_stub(
+        |method, _, _| match method {
+            "dss.auth.token.query" => (200, token_reply("at-1", "7200")),
+            "dss.auth.token.refresh" => (200, token_reply("at-2", "7200")),
+            _ => (200, error_reply(1002, "access_token无效")),
+        },
+        None,
+    )
+    .await;
+    let client = client_on(&base, Arc::new(MemoryTokenStore::new()));
+    for _ in 0..10 {
+        let err = call(&client).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::InvalidAccessToken), "{err:?}");
+    }
+    assert_eq!(stub.refresh_calls.load(Ordering::SeqCst), 1);
+}
+
+// ---------------------------------------------------------------- 7: short lifetimes
+
+/// Finding 7: with tokens shorter than the 30 s margin, no token was ever valid: 20
+/// refreshes in 1.1 s, then every call failed. With 5 s tokens for a simulated day of
+/// bursts, at most one refresh per lifetime and no call fails for token reasons.
+#[tokio::test]
+async fn f07_five_second_tokens_for_a_simulated_day() {
+    let mut config = SandboxConfig::default();
+    config.access_token_lifetime_s = 5;
+    // 00:10 Beijing: the whole simulated day is one budget day.
+    let (sandbox, clock) = lockstep(config, START - 9 * HOUR_MS + 10 * 60_000).await;
+    let client = builder(sandbox.base_url())
+        .token_store(Arc::new(MemoryTokenStore::new()))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    // 15 bursts, 90 minutes apart (until 22:40), each of 12 calls 250 ms apart: 2.75 s, within
+    // one token's life. The day's 20 refreshes cover at most 20 lifetimes, so one refresh
+    // per burst is the most a client can spend and still serve every burst.
+    let bursts = 15;
+    for _ in 0..bursts {
+        advance(&sandbox, &clock, 90 * 60_000);
+        for _ in 0..12 {
+            call(&client)
+                .await
+                .expect("no call fails for token reasons");
+            advance(&sandbox, &clock, 250);
+        }
+    }
+    let calls = sandbox.control().token_calls();
+    // The first burst obtains; every later one finds its token expired and refreshes once.
+    assert_eq!(calls.obtain_calls, 1);
+    assert_eq!(
+        calls.refresh_calls,
+        bursts - 1,
+        "one refresh per lifetime used"
+    );
+    sandbox.shutdown().await;
+}
