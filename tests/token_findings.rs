@@ -15,8 +15,7 @@ use gree_ump::endpoints::ListLevelsRequest;
 use gree_ump::runtime::clock::{Clock, ManualClock, beijing_day};
 use gree_ump::runtime::tokens::faulty::{FaultyStore, StoreFault};
 use gree_ump::runtime::tokens::{
-    BudgetKind, FileTokenStore, MemoryTokenStore, Secret, TokenManager, TokenPolicy, TokenRecord,
-    TokenStore,
+    BudgetKind, FileTokenStore, MemoryTokenStore, TokenPolicy, TokenStore,
 };
 use gree_ump::runtime::{Error as RuntimeError, Sent, TokenError};
 use gree_ump::{Client, Error, ErrorCode};
@@ -522,4 +521,314 @@ async fn f07_five_second_tokens_for_a_simulated_day() {
         "one refresh per lifetime used"
     );
     sandbox.shutdown().await;
+}
+
+// ------------------------------------------------------- 8: the lease lapses mid-refresh
+
+/// Finding 8: the lease (30 s) equalled the request timeout and was never renewed, so a
+/// slow refresh let a second instance refresh too. A refresh four times slower than the
+/// lease, with two instances waiting for it: one refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f08_a_refresh_slower_than_the_lease_is_made_once() {
+    let (sandbox, clock) = lockstep(SandboxConfig::default(), START).await;
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let policy = TokenPolicy {
+        lock_lease: Duration::from_millis(400),
+        ..TokenPolicy::default()
+    };
+    let instance = || {
+        builder(sandbox.base_url())
+            .token_store(store.clone())
+            .token_policy(policy)
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (instance(), instance());
+    call(&a).await.unwrap();
+    call(&b).await.unwrap();
+    advance(&sandbox, &clock, 2 * HOUR_MS + 60_000);
+    sandbox
+        .control()
+        .inject_fault("dss.auth.token.refresh", Fault::Slow { delay_ms: 1_600 }, 1);
+    let (ra, rb) = tokio::join!(call(&a), call(&b));
+    ra.unwrap();
+    rb.unwrap();
+    let calls = sandbox.control().token_calls();
+    assert_eq!((calls.obtain_calls, calls.refresh_calls), (1, 1));
+    sandbox.shutdown().await;
+}
+
+// ------------------------------------------- 9: the refresh token in memory is ignored
+
+/// Finding 9, case 1: the store's first write failed (disk full); one invalid-token
+/// answer later the client went for 2.1 again and was locked out. It refreshes with the
+/// refresh token it holds, and writes the result back once it can.
+#[tokio::test]
+async fn f09_a_refresh_token_held_in_memory_is_used_when_the_store_has_none() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let store = Arc::new(FaultyStore::new(MemoryTokenStore::new()));
+    store.set(StoreFault::FailRecordWrites);
+    let client = client_on(sandbox.base_url(), store.clone());
+    call(&client).await.unwrap();
+    let key = client.runtime().tokens().key().to_owned();
+    assert!(store.inner().load(&key).await.unwrap().is_none());
+    store.set(StoreFault::None);
+    sandbox.control().revoke_access_tokens();
+    call(&client)
+        .await
+        .expect("refreshed from the token in memory");
+    let calls = sandbox.control().token_calls();
+    assert_eq!((calls.obtain_calls, calls.refresh_calls), (1, 1));
+    let stored = store.inner().load(&key).await.unwrap();
+    assert!(stored.is_some(), "written back");
+    sandbox.shutdown().await;
+}
+
+/// Finding 9, case 2: the store lost the record (a Redis restarted without persistence;
+/// here the record file is deleted). The platform saw 2 obtain calls and the client was
+/// locked out. Now: no second 2.1; the valid token keeps serving, and the record is back
+/// in the store by the next write-back check or refresh.
+#[tokio::test]
+async fn f09_a_store_that_lost_the_record_gets_it_back_without_a_second_obtain() {
+    let (sandbox, clock) = lockstep(SandboxConfig::default(), START).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileTokenStore::new(dir.path()).unwrap());
+    let client = builder(sandbox.base_url())
+        .token_store(store.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    call(&client).await.unwrap();
+    let key = client.runtime().tokens().key().to_owned();
+    std::fs::remove_file(store.record_path(&key).unwrap()).unwrap();
+    advance(&sandbox, &clock, 2 * HOUR_MS + 60_000);
+    call(&client)
+        .await
+        .expect("refreshed from the token in memory");
+    let calls = sandbox.control().token_calls();
+    assert_eq!((calls.obtain_calls, calls.refresh_calls), (1, 1));
+    assert!(store.load(&key).await.unwrap().is_some(), "written back");
+    // A second instance starting now finds it and spends nothing.
+    let second = builder(sandbox.base_url())
+        .token_store(store.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    call(&second).await.unwrap();
+    assert_eq!(sandbox.control().token_calls().obtain_calls, 1);
+    sandbox.shutdown().await;
+}
+
+// ------------------------------------------------------------ 10: store outages
+
+/// Finding 10: a store read that never returns hung every caller. Every operation now
+/// has a timeout; a valid token in memory keeps serving; and waiters share one failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f10_a_store_that_never_answers_bounds_every_caller() {
+    let (sandbox, clock) = lockstep(SandboxConfig::default(), START).await;
+    let store = Arc::new(FaultyStore::new(MemoryTokenStore::new()));
+    let store_timeout = Duration::from_millis(300);
+    let client_timeout = Duration::from_secs(3);
+    let client = builder(sandbox.base_url())
+        .token_store(store.clone())
+        .token_policy(TokenPolicy {
+            store_timeout,
+            ..TokenPolicy::default()
+        })
+        .timeout(Some(client_timeout))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    call(&client).await.unwrap();
+
+    store.set(StoreFault::HangAll);
+    // A valid token in memory: every call succeeds, none waits for the store.
+    for _ in 0..20 {
+        call(&client).await.expect("served from memory");
+    }
+    // Expired: 100 concurrent callers, each done within the client timeout plus one
+    // store timeout.
+    advance(&sandbox, &clock, 2 * HOUR_MS + 60_000);
+    let started = Instant::now();
+    let results = futures_util::future::join_all((0..100).map(|_| async {
+        let t = Instant::now();
+        let r = call(&client).await;
+        (t.elapsed(), r)
+    }))
+    .await;
+    let slowest = results.iter().map(|(d, _)| *d).max().unwrap();
+    eprintln!(
+        "store never answers: 100 callers, slowest {} ms, all {} ms (bound {} ms)",
+        slowest.as_millis(),
+        started.elapsed().as_millis(),
+        (client_timeout + store_timeout).as_millis()
+    );
+    assert!(slowest <= client_timeout + store_timeout, "{slowest:?}");
+    for (_, r) in &results {
+        assert!(
+            matches!(r, Err(RuntimeError::Token(TokenError::Store(_)))),
+            "{r:?}"
+        );
+    }
+    // The store is back: the next call refreshes, once.
+    store.set(StoreFault::None);
+    call(&client).await.unwrap();
+    assert_eq!(sandbox.control().token_calls().refresh_calls, 1);
+    sandbox.shutdown().await;
+}
+
+// ----------------------------------------------------------- 11: hostile numbers
+
+/// Finding 11: `expire_in = i64::MAX` panicked in debug (and wrapped in release).
+#[tokio::test]
+async fn f11_an_expire_in_of_i64_max_neither_panics_nor_expires_the_token() {
+    let (base, stub) = start_stub(
+        |method, _, _| match method {
+            "dss.auth.token.query" => (200, token_reply("at-1", "9223372036854775807")),
+            _ => (200, OK_LEVELS.into()),
+        },
+        None,
+    )
+    .await;
+    let client = client_on(&base, Arc::new(MemoryTokenStore::new()));
+    for _ in 0..3 {
+        call(&client).await.unwrap();
+    }
+    assert_eq!(stub.token_calls.load(Ordering::SeqCst), 1);
+    assert!(client.runtime().tokens().access_expires_at_ms().unwrap() > START);
+}
+
+/// Finding 11: a stored record with version `u64::MAX` panicked on `version + 1` after
+/// the day's 2.1 was spent, and the new tokens were lost.
+#[tokio::test]
+async fn f11_a_stored_version_of_u64_max_keeps_the_new_tokens() {
+    let (sandbox, clock) = lockstep(SandboxConfig::default(), START).await;
+    let store = Arc::new(MemoryTokenStore::new());
+    let client = builder(sandbox.base_url())
+        .token_store(store.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    call(&client).await.unwrap();
+    let key = client.runtime().tokens().key().to_owned();
+    let mut record = store.load(&key).await.unwrap().unwrap();
+    let expected = record.version;
+    record.version = u64::MAX;
+    assert!(
+        store
+            .compare_and_set(&key, Some(expected), &record)
+            .await
+            .unwrap()
+    );
+    // A restarted instance reads it, and its refresh stores the new token.
+    let restarted = builder(sandbox.base_url())
+        .token_store(store.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    advance(&sandbox, &clock, 2 * HOUR_MS + 60_000);
+    call(&restarted).await.unwrap();
+    let stored = store.load(&key).await.unwrap().unwrap();
+    assert_ne!(
+        stored.access_token, record.access_token,
+        "the new token is kept"
+    );
+    assert_eq!(sandbox.control().token_calls().refresh_issued, 1);
+    sandbox.shutdown().await;
+}
+
+/// Finding 11: `MemoryTokenStore::try_lock(.., Duration::MAX)` panicked.
+#[tokio::test]
+async fn f11_a_lease_of_duration_max_does_not_panic() {
+    let store = MemoryTokenStore::new();
+    assert!(store.try_lock("k", "a", Duration::MAX).await.unwrap());
+    assert!(store.renew_lock("k", "a", Duration::MAX).await.unwrap());
+    assert!(!store.try_lock("k", "b", Duration::MAX).await.unwrap());
+}
+
+// --------------------------------------------- 12: no explanation after a crash mid-obtain
+
+/// Finding 12: a process killed during 2.1 left the day's call spent and nothing stored;
+/// the restart waited out the lease (27.6 s) and then reported `BudgetExhausted` with no
+/// word of what happened. The restart now reports the lost call at once, with the reset
+/// time. (The kill is a dropped call future: the same as a crash, seen from the store.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f12_a_crash_mid_obtain_is_reported_at_once_with_the_reset_time() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    sandbox
+        .control()
+        .inject_fault("dss.auth.token.query", Fault::Slow { delay_ms: 1_500 }, 1);
+    let crashing = client_on(sandbox.base_url(), store.clone());
+    let task = tokio::spawn(async move { call(&crashing).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    task.abort();
+    let _ = task.await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await; // the platform issues anyway
+
+    let restarted = client_on(sandbox.base_url(), store.clone());
+    let started = Instant::now();
+    let err = call(&restarted).await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(2), "no lease wait: {waited:?}");
+    match &err {
+        RuntimeError::Token(TokenError::ObtainLost { resets_at, .. }) => {
+            assert!(resets_at.ends_with("T00:00:00+08:00"), "{resets_at}");
+        }
+        other => panic!("expected ObtainLost, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("no token reached the store"), "{text}");
+    assert_eq!(sandbox.control().token_calls().obtain_calls, 1);
+    sandbox.shutdown().await;
+}
+
+// ------------------------------------------------------ 13: token calls carry a body
+
+/// Finding 13: 2.1 and 2.2 were sent with a signed `{}` body; the document's token calls
+/// have only query parameters. A server that refuses any body on them is satisfied.
+#[tokio::test]
+async fn f13_token_calls_carry_no_body() {
+    let (base, stub) = start_stub(
+        |method, _, body| match method {
+            "dss.auth.token.query" | "dss.auth.token.refresh" if !body.is_empty() => {
+                (200, error_reply(1001, "token calls take no body"))
+            }
+            "dss.auth.token.query" => (200, token_reply("at-1", "7200")),
+            "dss.auth.token.refresh" => (200, token_reply("at-2", "7200")),
+            _ => (200, OK_LEVELS.into()),
+        },
+        None,
+    )
+    .await;
+    let clock = Arc::new(ManualClock::new(START));
+    let client = builder(&base)
+        .token_store(Arc::new(MemoryTokenStore::new()))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    call(&client).await.unwrap();
+    clock.advance_ms(2 * HOUR_MS + 60_000);
+    call(&client).await.unwrap();
+    assert_eq!(stub.token_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(stub.refresh_calls.load(Ordering::SeqCst), 1);
+}
+
+/// Secrets: a refresh token quoted back by a server never reaches an error text.
+#[tokio::test]
+async fn f14_a_refresh_token_quoted_by_the_server_is_masked() {
+    let (base, _stub) = start_stub(
+        |method, query, _| match method {
+            "dss.auth.token.query" => (200, token_reply("at-1", "7200")),
+            "dss.auth.token.refresh" => (200, error_reply(500, &format!("busy: {query}"))),
+            _ => (200, error_reply(1002, "access_token无效")),
+        },
+        None,
+    )
+    .await;
+    let client = client_on(&base, Arc::new(MemoryTokenStore::new()));
+    let err = call(&client).await.unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("rt-1"), "{text}");
 }
