@@ -539,9 +539,11 @@ async fn change_points_credits_and_debits_once_per_change_id() {
     let statement = first.statement_id.clone().expect("a statement id");
     assert_eq!(env.balance(&open_id), 120);
 
-    // The same change_id and request replays the first answer: no second credit.
-    let replay = env.client.points().change_points(change).await.unwrap();
-    assert_eq!(replay.statement_id.as_deref(), Some(statement.as_str()));
+    // A new call under the same change_id, even identical, is answered 150002 (the
+    // document's reused key): no second credit. Nothing was lost before it, so it is a
+    // refusal of this call, not "applied by an earlier attempt".
+    let again = env.client.points().change_points(change).await;
+    assert_eq!(code_of(again), ErrorCode::ChangeIdExists);
     assert_eq!(env.balance(&open_id), 120);
 
     env.debit(&open_id, 70, "chg-2").await;
@@ -607,9 +609,9 @@ async fn rollback_points_by_statement_restores_the_balance() {
     let rb_statement = first.statement_id.expect("a statement id");
     assert_ne!(rb_statement, statement);
     assert_eq!(env.balance(&open_id), 60);
-    // Idempotent on its own change_id.
-    let replay = env.client.points().rollback_points(rollback).await.unwrap();
-    assert_eq!(replay.statement_id, Some(rb_statement));
+    // Its own change_id is its key: a second call under it is 150002, nothing moves.
+    let again = env.client.points().rollback_points(rollback).await;
+    assert_eq!(code_of(again), ErrorCode::ChangeIdExists);
     assert_eq!(env.ledger_amounts(&open_id), [100, -40]);
     let dump = env.dump();
     assert_eq!(dump["points"]["changes"]["chg-1"]["rolled_back_score"], 40);
@@ -670,14 +672,9 @@ async fn rollback_points_partially_takes_back_the_items_points() {
         .unwrap();
     assert!(done.statement_id.is_some());
     assert_eq!(env.balance(&open_id), 70);
-    // Idempotent on change_id.
-    let replay = env
-        .client
-        .points()
-        .rollback_points_partially(request)
-        .await
-        .unwrap();
-    assert_eq!(replay.statement_id, done.statement_id);
+    // Keyed on change_id: a second call under it is 150002, nothing moves.
+    let again = env.client.points().rollback_points_partially(request).await;
+    assert_eq!(code_of(again), ErrorCode::ChangeIdExists);
     assert_eq!(env.ledger_amounts(&open_id), [100, -30]);
     assert_eq!(
         env.dump()["points"]["orders"][format!("{open_id}/order-9")]["reversed"],

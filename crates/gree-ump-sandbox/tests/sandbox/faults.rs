@@ -30,13 +30,14 @@ async fn drop_after_commit_then_recover() {
         "the fault was consumed"
     );
 
-    // Retrying with the same change_id replays: no double credit.
-    let replay = TestClient::answer(c.try_call(CHANGE, body).await.unwrap()).await;
-    let sid = replay.expect_ok()["statement_id"].clone();
+    // Retrying with the same change_id is answered 150002 (the key is used): no double
+    // credit.
+    let retry = TestClient::answer(c.try_call(CHANGE, body).await.unwrap()).await;
+    retry.expect_err(150002);
     assert_eq!(c.balance(&open_id), 50);
     assert_eq!(
-        c.sandbox.control().ledger(&open_id).unwrap().entries[0].statement_id,
-        sid
+        c.sandbox.control().ledger(&open_id).unwrap().entries.len(),
+        1
     );
 
     // Or the 3.4.1 recovery path rolls it back.
