@@ -1,0 +1,168 @@
+//! Keyed writes whose reply is lost after the platform committed them, through the
+//! plain client methods (with their default retries): the retry is answered 150002 (the
+//! document's reused key, errata E69), and the caller is told the truth — the write was
+//! applied by an earlier attempt, once — never a refusal.
+
+use gree_ump::endpoints::*;
+use gree_ump::models::PartialRollbackItem;
+use gree_ump::wire::Yuan;
+use gree_ump::{Client, Error, ErrorCode};
+use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle};
+
+const PHONE: &str = "13800000000";
+
+struct Env {
+    sandbox: SandboxHandle,
+    client: Client,
+    open_id: String,
+}
+
+impl Env {
+    async fn start() -> Self {
+        let sandbox = Sandbox::start(SandboxConfig::default())
+            .await
+            .expect("the sandbox starts");
+        let client = Client::builder()
+            .base_url(sandbox.base_url())
+            .app_id(sandbox.app_id())
+            .app_secret(sandbox.app_secret())
+            .build()
+            .expect("the client builds");
+        let open_id = client
+            .members()
+            .create_member(CreateMemberRequest::new("18756", "张三", PHONE))
+            .await
+            .expect("the member is registered");
+        Env {
+            sandbox,
+            client,
+            open_id,
+        }
+    }
+
+    fn balance(&self) -> i64 {
+        self.sandbox.control().ledger(&self.open_id).unwrap().score
+    }
+
+    fn entries(&self) -> usize {
+        self.sandbox
+            .control()
+            .ledger(&self.open_id)
+            .unwrap()
+            .entries
+            .len()
+    }
+
+    /// The next call of `method` commits and loses its reply.
+    fn drop_next(&self, method: &str) {
+        self.sandbox
+            .control()
+            .inject_fault(method, Fault::DropAfterCommit, 1);
+    }
+}
+
+fn yuan(text: &str) -> Yuan {
+    Yuan::parse(text).expect("an amount")
+}
+
+/// The error says "applied by an earlier attempt": not a refusal, not unknown.
+#[track_caller]
+fn assert_applied_earlier(e: &Error, key: &str) {
+    assert!(e.applied_earlier(), "expected applied-earlier, got {e:?}");
+    assert!(!e.is_refusal(), "{e}");
+    assert!(!e.outcome_unknown(), "{e}");
+    assert_eq!(e.code(), None, "not an API refusal: {e}");
+    match e {
+        Error::AppliedEarlier(a) => {
+            assert_eq!(a.key.as_deref(), Some(key));
+            assert!(a.attempts >= 2, "{a:?}");
+            assert_eq!(a.answer.code, ErrorCode::ChangeIdExists);
+        }
+        other => panic!("expected Error::AppliedEarlier, got {other:?}"),
+    }
+    assert!(e.to_string().contains("earlier attempt"), "{e}");
+}
+
+#[tokio::test]
+async fn a_change_whose_reply_was_lost_is_reported_applied_by_an_earlier_attempt() {
+    let env = Env::start().await;
+    env.drop_next("wk.user.event.score.change");
+    let change = ChangePointsRequest::new(&env.open_id, 100, "o-1", "购物", "event_add", "chg-1");
+    let e = env.client.points().change_points(change).await.unwrap_err();
+    assert_applied_earlier(&e, "chg-1");
+    assert_eq!(env.balance(), 100, "credited once");
+    assert_eq!(env.entries(), 1);
+}
+
+#[tokio::test]
+async fn a_reused_key_on_the_first_attempt_stays_a_refusal() {
+    let env = Env::start().await;
+    let change = ChangePointsRequest::new(&env.open_id, 100, "o-1", "购物", "event_add", "chg-1");
+    env.client
+        .points()
+        .change_points(change.clone())
+        .await
+        .unwrap();
+    // Nothing of this call was lost before the answer: the key was used by another call.
+    let e = env.client.points().change_points(change).await.unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::ChangeIdExists), "{e:?}");
+    assert!(!e.applied_earlier());
+    assert_eq!(env.balance(), 100);
+}
+
+#[tokio::test]
+async fn a_rollback_whose_reply_was_lost_is_reported_applied_by_an_earlier_attempt() {
+    let env = Env::start().await;
+    let change = ChangePointsRequest::new(&env.open_id, 100, "o-1", "购物", "event_add", "chg-1");
+    let statement = env
+        .client
+        .points()
+        .change_points(change)
+        .await
+        .unwrap()
+        .statement_id
+        .unwrap();
+    // 3.4.1 normal path: a statement id and a fresh key.
+    env.drop_next("wk.user.event.score.rollback");
+    let rollback = RollbackPointsRequest::new(&env.open_id, 40, "rb-1").statement_id(&statement);
+    let e = env
+        .client
+        .points()
+        .rollback_points(rollback)
+        .await
+        .unwrap_err();
+    assert_applied_earlier(&e, "rb-1");
+    assert_eq!(env.balance(), 60, "rolled back once");
+    // 3.4.1 recovery path: by the change's own key.
+    env.drop_next("wk.user.event.score.rollback");
+    let recovery = RollbackPointsRequest::new(&env.open_id, 60, "chg-1");
+    let e = env
+        .client
+        .points()
+        .rollback_points(recovery)
+        .await
+        .unwrap_err();
+    assert_applied_earlier(&e, "chg-1");
+    assert_eq!(env.balance(), 0);
+    assert_eq!(env.entries(), 3);
+}
+
+#[tokio::test]
+async fn a_partial_rollback_whose_reply_was_lost_is_reported_applied_by_an_earlier_attempt() {
+    let env = Env::start().await;
+    let change =
+        ChangePointsRequest::new(&env.open_id, 100, "order-9", "购物", "event_add", "chg-1")
+            .order_amount(yuan("200.00"));
+    env.client.points().change_points(change).await.unwrap();
+    env.drop_next("wk.user.event.score.rollback.part");
+    let items = vec![PartialRollbackItem::new("order-9", "sku-1", yuan("60.00")).base_score(30)];
+    let request = RollbackPointsPartiallyRequest::new(&env.open_id, "prb-1", "order-9", items);
+    let e = env
+        .client
+        .points()
+        .rollback_points_partially(request)
+        .await
+        .unwrap_err();
+    assert_applied_earlier(&e, "prb-1");
+    assert_eq!(env.balance(), 70, "taken back once");
+}
