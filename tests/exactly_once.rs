@@ -19,15 +19,22 @@ struct Env {
 
 impl Env {
     async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// With the client's request timeout set (`None`: the default).
+    async fn start_with(timeout: Option<std::time::Duration>) -> Self {
         let sandbox = Sandbox::start(SandboxConfig::default())
             .await
             .expect("the sandbox starts");
-        let client = Client::builder()
+        let mut builder = Client::builder()
             .base_url(sandbox.base_url())
             .app_id(sandbox.app_id())
-            .app_secret(sandbox.app_secret())
-            .build()
-            .expect("the client builds");
+            .app_secret(sandbox.app_secret());
+        if timeout.is_some() {
+            builder = builder.timeout(timeout);
+        }
+        let client = builder.build().expect("the client builds");
         let open_id = client
             .members()
             .create_member(CreateMemberRequest::new("18756", "张三", PHONE))
@@ -165,4 +172,35 @@ async fn a_partial_rollback_whose_reply_was_lost_is_reported_applied_by_an_earli
         .unwrap_err();
     assert_applied_earlier(&e, "prb-1");
     assert_eq!(env.balance(), 70, "taken back once");
+}
+
+/// Issue 12, finding 2: the original is held past the client's timeout and commits after
+/// recovery began. Re-sent under the same key, exactly one of the two attempts applies.
+#[tokio::test]
+async fn an_original_landing_after_the_timeout_is_not_doubled_by_recovery() {
+    use gree_ump::recovery::{AppliedBy, PointsChangeOutcome, Recovery, change_points_reliably};
+    use std::time::Duration;
+
+    let env = Env::start_with(Some(Duration::from_millis(500))).await;
+    let client = &env.client;
+    env.sandbox.control().inject_fault(
+        "wk.user.event.score.change",
+        Fault::CommitAfterTimeout { delay_ms: 2_000 },
+        1,
+    );
+    let change = ChangePointsRequest::new(&env.open_id, 100, "o-1", "购物", "event_add", "chg-1");
+    let recovery = Recovery {
+        poll_interval: Duration::from_millis(10),
+        ..Recovery::default()
+    };
+    let outcome = change_points_reliably(client, change, recovery).await;
+    assert!(
+        matches!(&outcome, PointsChangeOutcome::Applied { change_id, by, .. }
+            if change_id == "chg-1" && matches!(by, AppliedBy::ThisAttempt | AppliedBy::EarlierAttempt)),
+        "{outcome:?}"
+    );
+    // Let the held original land.
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    assert_eq!(env.balance(), 100, "credited once");
+    assert_eq!(env.entries(), 1);
 }

@@ -1,5 +1,7 @@
 //! Points are money: 10,000 points changes against the sandbox with 20% of the replies
-//! dropped after the change was committed and 10% "busy" answers, all through the
+//! dropped after the change was committed, 10% "busy" answers, and 5% of the requests
+//! held past the client's timeout and committed afterwards (usually after the retry
+//! already committed under the same key), all through the
 //! same-key recovery protocol (`gree_ump::recovery`). At the end every member's balance
 //! equals the sum of the changes the caller was told were applied: no double credit,
 //! nothing lost, nothing unresolved.
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use gree_ump::Client;
 use gree_ump::endpoints::{ChangePointsRequest, CreateMemberRequest};
-use gree_ump::recovery::{PointsChangeOutcome, Recovery, change_points_reliably};
+use gree_ump::recovery::{AppliedBy, PointsChangeOutcome, Recovery, change_points_reliably};
 use gree_ump::runtime::RetryPolicy;
 use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig};
 
@@ -19,6 +21,9 @@ const CHANGES: u64 = 10_000;
 const MEMBERS: u64 = 50;
 const CONCURRENCY: usize = 32;
 const CHANGE_METHOD: &str = "wk.user.event.score.change";
+/// The client's request timeout, and how long a held request waits before it commits.
+const CLIENT_TIMEOUT: Duration = Duration::from_millis(500);
+const HELD_MS: u64 = 1_500;
 
 /// A small deterministic generator (splitmix64): the same faults on every run.
 fn mix(seed: u64) -> u64 {
@@ -36,6 +41,8 @@ struct Tally {
     unresolved: AtomicU64,
     drops: AtomicU64,
     busy: AtomicU64,
+    held: AtomicU64,
+    by_earlier_attempt: AtomicU64,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -47,6 +54,7 @@ async fn ten_thousand_changes_under_faults_lose_nothing_and_double_nothing() {
         .app_secret(sandbox.app_secret())
         // The recovery protocol, not blind retries, deals with unknown outcomes.
         .retry_policy(RetryPolicy::NONE)
+        .timeout(Some(CLIENT_TIMEOUT))
         .build()
         .unwrap();
     let mut members = Vec::new();
@@ -85,14 +93,23 @@ async fn ten_thousand_changes_under_faults_lose_nothing_and_double_nothing() {
                 // 20% of the changes lose their reply after the commit, 10% meet a busy
                 // platform. A fault applies to the next call of the method, whichever
                 // task makes it: the proportions hold, the pairing is random.
-                match (r >> 32) % 10 {
-                    0 | 1 => {
+                match (r >> 32) % 20 {
+                    0..=3 => {
                         tally.drops.fetch_add(1, Ordering::Relaxed);
                         control.inject_fault(CHANGE_METHOD, Fault::DropAfterCommit, 1);
                     }
-                    2 => {
+                    4 | 5 => {
                         tally.busy.fetch_add(1, Ordering::Relaxed);
                         control.inject_fault(CHANGE_METHOD, Fault::Busy, 1);
+                    }
+                    // Committed after the caller's timeout: the new fault of issue 12.
+                    6 => {
+                        tally.held.fetch_add(1, Ordering::Relaxed);
+                        control.inject_fault(
+                            CHANGE_METHOD,
+                            Fault::CommitAfterTimeout { delay_ms: HELD_MS },
+                            1,
+                        );
                     }
                     _ => {}
                 }
@@ -105,8 +122,11 @@ async fn ten_thousand_changes_under_faults_lose_nothing_and_double_nothing() {
                     format!("chg-{i}"),
                 );
                 match change_points_reliably(&client, request, recovery).await {
-                    PointsChangeOutcome::Applied { attempts, .. } => {
+                    PointsChangeOutcome::Applied { attempts, by, .. } => {
                         told[member].fetch_add(score, Ordering::Relaxed);
+                        if by == AppliedBy::EarlierAttempt {
+                            tally.by_earlier_attempt.fetch_add(1, Ordering::Relaxed);
+                        }
                         let counter = if attempts == 1 {
                             &tally.applied_first_try
                         } else {
@@ -129,6 +149,8 @@ async fn ten_thousand_changes_under_faults_lose_nothing_and_double_nothing() {
         .await;
     let elapsed = started.elapsed();
     sandbox.control().clear_faults();
+    // Held requests still waiting land now (after their retries): then the ledger is final.
+    tokio::time::sleep(Duration::from_millis(HELD_MS * 2)).await;
 
     let mut total_told = 0;
     for (m, open_id) in members.iter().enumerate() {
@@ -144,14 +166,16 @@ async fn ten_thousand_changes_under_faults_lose_nothing_and_double_nothing() {
     let t = |c: &AtomicU64| c.load(Ordering::Relaxed);
     eprintln!(
         "{CHANGES} changes in {elapsed:?}: {} applied first try, {} applied after recovery, \
-         {} refused, {} unresolved; faults injected: {} drops, {} busy; \
-         {total_told} points credited in all",
+         {} refused, {} unresolved; {} applied by an earlier attempt; faults injected: {} drops, \
+         {} busy, {} held past the client timeout; {total_told} points credited in all",
         t(&tally.applied_first_try),
         t(&tally.applied_after_recovery),
         t(&tally.refused),
         t(&tally.unresolved),
+        t(&tally.by_earlier_attempt),
         t(&tally.drops),
         t(&tally.busy),
+        t(&tally.held),
     );
     assert_eq!(t(&tally.refused), 0);
     assert_eq!(t(&tally.unresolved), 0);
