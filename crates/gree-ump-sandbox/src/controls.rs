@@ -19,7 +19,8 @@
 //! | `POST /__sandbox/reset` | | back to a fresh start |
 //!
 //! Fault kinds: `drop_after_commit`, `busy`, `slow` (`delay_ms`), `slow_after_commit`
-//! (`delay_ms`), `malformed`, `http_status` (`status`); see [`Fault`].
+//! (`delay_ms`), `commit_after_timeout` (`delay_ms`), `malformed`, `http_status`
+//! (`status`); see [`Fault`].
 
 use std::sync::Arc;
 use std::time::Duration;
