@@ -204,3 +204,146 @@ async fn an_original_landing_after_the_timeout_is_not_doubled_by_recovery() {
     assert_eq!(env.balance(), 100, "credited once");
     assert_eq!(env.entries(), 1);
 }
+
+// ------------------------------------------- orders, returns, coupon verification (E70)
+
+mod natural_keys {
+    use super::*;
+    use gree_ump::models::{
+        CouponCategory, CouponGrant, CouponStatus, CouponValidityType, ParamsType,
+    };
+    use gree_ump::recovery::{Recovery, WriteOutcome, settle_write};
+    use gree_ump::wire::{BeijingDateTime, TimestampMs};
+    use std::time::Duration;
+
+    fn quick() -> Recovery {
+        Recovery {
+            poll_interval: Duration::from_millis(10),
+            max_attempts: 5,
+            attempt_lifetime: Duration::from_millis(200),
+        }
+    }
+
+    /// Fixed once, outside the call: the re-send must be identical.
+    fn consume_date() -> BeijingDateTime {
+        BeijingDateTime::now()
+    }
+
+    #[track_caller]
+    fn applied<T: std::fmt::Debug>(outcome: WriteOutcome<T>) -> Option<T> {
+        match outcome {
+            WriteOutcome::Applied { data, attempts } => {
+                assert_eq!(attempts, 2, "the lost attempt, then the identical re-send");
+                data
+            }
+            other => panic!("expected Applied, got {other:?}"),
+        }
+    }
+
+    async fn ordered(env: &Env, order_no: &str) -> i64 {
+        let order = AddOrderRequest::new(consume_date(), yuan("200.00"), order_no, 100)
+            .open_id(&env.open_id);
+        env.client.orders().add_order(order).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_order_whose_reply_was_lost_is_settled_once() {
+        let env = Env::start().await;
+        let order = AddOrderRequest::new(consume_date(), yuan("200.00"), "ord-1", 100)
+            .open_id(&env.open_id);
+        env.drop_next("wk.user.order.add");
+        let id = applied(settle_write(&env.client, &order, quick()).await);
+        assert!(id.is_some_and(|id| id > 0), "{id:?}");
+        assert_eq!(env.balance(), 100, "credited once");
+        assert_eq!(env.entries(), 1);
+        // A re-send that is not identical (another consume_date) is another order under
+        // a used number: refused, nothing moves.
+        let mut later = order;
+        later.consume_date = BeijingDateTime::from_timestamp_ms(0).unwrap();
+        match settle_write(&env.client, &later, quick()).await {
+            WriteOutcome::Refused(e) => assert_eq!(e.code(), Some(ErrorCode::InvalidParameter)),
+            other => panic!("expected Refused, got {other:?}"),
+        }
+        assert_eq!(env.balance(), 100);
+    }
+
+    #[tokio::test]
+    async fn a_whole_return_whose_reply_was_lost_is_settled_once() {
+        let env = Env::start().await;
+        ordered(&env, "ord-1").await;
+        let refund = RefundOrderRequest::new(consume_date(), yuan("200.00"), "ret-1", "ord-1")
+            .open_id(&env.open_id);
+        env.drop_next("wk.user.refund.order.complete");
+        assert!(applied(settle_write(&env.client, &refund, quick()).await).is_some());
+        assert_eq!(env.balance(), 0, "taken back once");
+        assert_eq!(env.entries(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_partial_return_whose_reply_was_lost_is_settled_once() {
+        let env = Env::start().await;
+        ordered(&env, "ord-1").await;
+        let part =
+            RefundOrderPartiallyRequest::new(consume_date(), yuan("50.00"), "ret-1", "ord-1")
+                .open_id(&env.open_id);
+        env.drop_next("wk.user.refund.order.part");
+        assert!(applied(settle_write(&env.client, &part, quick()).await).is_some());
+        assert_eq!(env.balance(), 75, "a quarter taken back, once");
+        assert_eq!(env.entries(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_verification_whose_reply_was_lost_is_settled_once() {
+        let env = Env::start().await;
+        let coupons = env.client.coupons();
+        coupons
+            .add_coupon_template(
+                AddCouponTemplateRequest::new(
+                    "tpl-1",
+                    CouponCategory::OrderAmountOff,
+                    "满100减10",
+                    1_000,
+                    CouponValidityType::DaysAfterReceipt,
+                    "满100元可用",
+                )
+                .fixed_term(30),
+            )
+            .await
+            .unwrap();
+        let now = TimestampMs(env.sandbox.control().now_ms());
+        coupons
+            .give_coupons(GiveCouponsRequest::new(
+                vec![CouponGrant::new(&env.open_id, "C-1", ParamsType::OpenId)],
+                1,
+                now,
+                "tpl-1",
+            ))
+            .await
+            .unwrap();
+        let verify = VerifyCouponsRequest::new(
+            &env.open_id,
+            "ord-1",
+            vec!["C-1".to_owned()],
+            now,
+            yuan("150.00"),
+        );
+        env.drop_next("wk.coupon.verification");
+        applied(settle_write(&env.client, &verify, quick()).await);
+        let dump = env.sandbox.control().dump();
+        let coupon = &dump["coupons"]["coupons"][0];
+        assert_eq!(coupon["status"], CouponStatus::Used.code());
+        assert_eq!(coupon["use_order_no"], "ord-1");
+        // The same coupon on another order is not applied: 130003, which the spec marks
+        // busy (retryable), so the outcome stays honest-unknown rather than "applied".
+        let mut other = verify;
+        other.order_no = "ord-2".to_owned();
+        match settle_write(&env.client, &other, quick()).await {
+            WriteOutcome::Unresolved { last_error } | WriteOutcome::Refused(last_error) => {
+                assert_eq!(last_error.code(), Some(ErrorCode::CouponStatusUpdateFailed))
+            }
+            other => panic!("expected no application, got {other:?}"),
+        }
+        let dump = env.sandbox.control().dump();
+        assert_eq!(dump["coupons"]["coupons"][0]["use_order_no"], "ord-1");
+    }
+}

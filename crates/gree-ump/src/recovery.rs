@@ -44,13 +44,28 @@
 //! [`ChangeProtocol`] is the protocol as a state machine without I/O: [`change_points_reliably`]
 //! drives it over HTTP, and the workspace's schedule-exploring test drives it over the
 //! sandbox's ledger through every interleaving of attempts and their fates.
+//!
+//! ## Orders, returns, coupon verification (4.1–4.3, 5.4)
+//!
+//! They carry no idempotency key; their natural key identifies a duplicate (errata E70):
+//! `order_no` (4.1), the return's own `order_no` (4.2, 4.3), `order_no` with the coupon
+//! codes (5.4), and the *identical* request again answers the first answer. So
+//! [`settle_write`] settles a lost reply the same way: it re-sends the identical request
+//! (the same value, every field as first sent — build `consume_date` and
+//! `verification_time` once, outside the call, never from the clock per attempt) while
+//! the outcome is unknown. Its guarantee rests on A1–A3 with the natural key in place of
+//! `change_id` and "the first answer again" in place of 150002; the document itself
+//! promises neither, which is why these endpoints are never repeated automatically.
 
 use std::time::Duration;
 
 use openplatform_runtime::{CallOptions, ErrorCategory, RetryPolicy};
 
-use crate::endpoints::ChangePointsRequest;
-use crate::{Client, Error};
+use crate::endpoints::{
+    AddOrderRequest, ChangePointsRequest, RefundOrderPartiallyRequest, RefundOrderRequest,
+    VerifyCouponsRequest,
+};
+use crate::{Client, Endpoint, Error, ErrorCode};
 
 /// How [`change_points_reliably`] repeats a change whose outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,6 +333,78 @@ async fn drive(
                     attempts: protocol.attempts(),
                 };
             }
+        }
+    }
+}
+
+/// Writes whose lost reply is settled by re-sending the identical request (errata E70):
+/// 4.1 orders, 4.2 and 4.3 returns, 5.4 coupon verification.
+pub trait SettledByResend: Endpoint<Code = ErrorCode> + sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! settled_by_resend {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl SettledByResend for $t {}
+    )*};
+}
+settled_by_resend!(
+    AddOrderRequest,
+    RefundOrderRequest,
+    RefundOrderPartiallyRequest,
+    VerifyCouponsRequest
+);
+
+/// What happened to an order, a return or a verification sent with [`settle_write`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WriteOutcome<T> {
+    /// In effect, once. `data` is the answer's (the platform's order id for 4.1–4.3;
+    /// none for 5.4), the same whichever attempt applied it.
+    Applied { data: Option<T>, attempts: u32 },
+    /// Refused with a definitive answer: nothing is in effect, nothing can land later.
+    Refused(Error),
+    /// Still unknown after the attempts: call [`settle_write`] again later with the
+    /// same request.
+    Unresolved { last_error: Error },
+}
+
+/// Sends an order, a return or a coupon verification, and while its outcome is unknown
+/// re-sends the identical request (see the module docs). `request` is sent as it is at
+/// every attempt: byte for byte the same body.
+pub async fn settle_write<E: SettledByResend>(
+    client: &Client,
+    request: &E,
+    recovery: Recovery,
+) -> WriteOutcome<E::Data> {
+    // The same protocol as points changes: an identical repeat answers the first answer
+    // (Answer::Applied) where a keyed change answers 150002.
+    let mut protocol = ChangeProtocol::new(recovery);
+    loop {
+        let result = client
+            .runtime()
+            .send_with(request, CallOptions::default().retry(RetryPolicy::NONE))
+            .await;
+        match (protocol.on_answer(Answer::of(&result, |_| None)), result) {
+            (_, Ok(reply)) => {
+                return WriteOutcome::Applied {
+                    data: reply.data,
+                    attempts: protocol.attempts(),
+                };
+            }
+            (Step::SendAfter(pause), Err(e)) => {
+                tracing::warn!(method = E::INFO.method, error = %e, pause_ms = pause.as_millis() as u64, "write not settled; re-sending the identical request");
+                tokio::time::sleep(pause).await;
+            }
+            (Step::Done(Verdict::Unresolved), Err(last_error)) => {
+                return WriteOutcome::Unresolved { last_error };
+            }
+            // No conflict code exists for these endpoints: a "key used" answer can only
+            // be the platform refusing other content under the key.
+            (Step::Done(_), Err(e)) => return WriteOutcome::Refused(e),
         }
     }
 }
