@@ -22,7 +22,7 @@ use gree_ump::models::{
     ParamsType, PartialRollbackItem, ScoreType,
 };
 use gree_ump::recovery::{
-    PointsChangeOutcome, Recovery, change_points_reliably, resolve_points_change,
+    AppliedBy, PointsChangeOutcome, Recovery, change_points_reliably, resolve_points_change,
 };
 use gree_ump::runtime::tokens::{BudgetKind, MemoryTokenStore};
 use gree_ump::runtime::{Error as RuntimeError, TokenError};
@@ -241,13 +241,12 @@ fn assert_refused_locally<T: std::fmt::Debug>(result: Result<T, Error>) {
     }
 }
 
-/// Fast polling for the recovery protocol (the defaults wait ½ s and 1 s).
+/// Fast polling for the recovery protocol (the defaults wait 1 s between attempts).
 fn quick_recovery() -> Recovery {
     Recovery {
-        settle_delay: Duration::from_millis(10),
         poll_interval: Duration::from_millis(10),
-        max_polls: 5,
-        max_reapply: 2,
+        max_attempts: 5,
+        attempt_lifetime: Duration::from_millis(200),
     }
 }
 
@@ -562,9 +561,11 @@ async fn change_points_credits_and_debits_once_per_change_id() {
     let statement = first.statement_id.clone().expect("a statement id");
     assert_eq!(env.balance(&open_id), 120);
 
-    // The same change_id and request replays the first answer: no second credit.
-    let replay = env.client.points().change_points(change).await.unwrap();
-    assert_eq!(replay.statement_id.as_deref(), Some(statement.as_str()));
+    // A new call under the same change_id, even identical, is answered 150002 (the
+    // document's reused key): no second credit. Nothing was lost before it, so it is a
+    // refusal of this call, not "applied by an earlier attempt".
+    let again = env.client.points().change_points(change).await;
+    assert_eq!(code_of(again), ErrorCode::ChangeIdExists);
     assert_eq!(env.balance(&open_id), 120);
 
     env.debit(&open_id, 70, "chg-2").await;
@@ -630,9 +631,9 @@ async fn rollback_points_by_statement_restores_the_balance() {
     let rb_statement = first.statement_id.expect("a statement id");
     assert_ne!(rb_statement, statement);
     assert_eq!(env.balance(&open_id), 60);
-    // Idempotent on its own change_id.
-    let replay = env.client.points().rollback_points(rollback).await.unwrap();
-    assert_eq!(replay.statement_id, Some(rb_statement));
+    // Its own change_id is its key: a second call under it is 150002, nothing moves.
+    let again = env.client.points().rollback_points(rollback).await;
+    assert_eq!(code_of(again), ErrorCode::ChangeIdExists);
     assert_eq!(env.ledger_amounts(&open_id), [100, -40]);
     let dump = env.dump();
     assert_eq!(dump["points"]["changes"]["chg-1"]["rolled_back_score"], 40);
@@ -693,14 +694,9 @@ async fn rollback_points_partially_takes_back_the_items_points() {
         .unwrap();
     assert!(done.statement_id.is_some());
     assert_eq!(env.balance(&open_id), 70);
-    // Idempotent on change_id.
-    let replay = env
-        .client
-        .points()
-        .rollback_points_partially(request)
-        .await
-        .unwrap();
-    assert_eq!(replay.statement_id, done.statement_id);
+    // Keyed on change_id: a second call under it is 150002, nothing moves.
+    let again = env.client.points().rollback_points_partially(request).await;
+    assert_eq!(code_of(again), ErrorCode::ChangeIdExists);
     assert_eq!(env.ledger_amounts(&open_id), [100, -30]);
     assert_eq!(
         env.dump()["points"]["orders"][format!("{open_id}/order-9")]["reversed"],
@@ -1479,17 +1475,22 @@ async fn reliable_change_after_a_dropped_reply_is_applied_exactly_once() {
         PointsChangeOutcome::Applied {
             change_id,
             statement_id,
-            reapplied,
+            by,
+            attempts,
         } => {
-            assert_eq!(reapplied, 1);
-            assert_eq!(change_id, "chg-1-r1");
-            assert!(statement_id.is_some());
+            // The re-send under the same key was answered 150002: the first attempt applied it.
+            assert_eq!(change_id, "chg-1");
+            assert_eq!(by, AppliedBy::EarlierAttempt);
+            assert_eq!(statement_id, None);
+            assert_eq!(attempts, 2);
         }
         other => panic!("expected Applied, got {other:?}"),
     }
-    assert_eq!(env.balance(&open_id), 100, "credited once");
-    // The lost change, its rollback by change_id, the re-application.
-    assert_eq!(env.ledger_amounts(&open_id), [100, -100, 100]);
+    assert_eq!(
+        env.ledger_amounts(&open_id),
+        [100],
+        "credited once, never rolled back"
+    );
 }
 
 #[tokio::test]
@@ -1501,57 +1502,47 @@ async fn reliable_change_after_a_busy_answer_is_applied_exactly_once() {
     let change = ChangePointsRequest::new(&open_id, 100, "order-1", "购物", "event_add", "chg-1");
     let outcome = change_points_reliably(&env.client, change, quick_recovery()).await;
     assert!(
-        matches!(outcome, PointsChangeOutcome::Applied { reapplied: 1, .. }),
+        matches!(
+            &outcome,
+            PointsChangeOutcome::Applied {
+                by: AppliedBy::ThisAttempt,
+                statement_id: Some(_),
+                attempts: 2,
+                ..
+            }
+        ),
         "{outcome:?}"
     );
-    assert_eq!(env.balance(&open_id), 100);
-    // Nothing happened under the busy answer: the rollback found no change (1005).
     assert_eq!(env.ledger_amounts(&open_id), [100]);
 }
 
+/// Issue 12, finding 3: a key used before by a 10-point rollback, then a new change under
+/// it loses its reply. The change is in effect once: 190, not 290.
 #[tokio::test]
-async fn reliable_change_survives_a_dropped_rollback_reply_too() {
+async fn a_change_under_a_key_a_rollback_used_is_applied_once() {
     let (env, open_id) = Env::with_member().await;
-    let control = env.sandbox.control();
-    control.inject_fault("wk.user.event.score.change", Fault::DropAfterCommit, 1);
-    control.inject_fault("wk.user.event.score.rollback", Fault::DropAfterCommit, 1);
-    let change = ChangePointsRequest::new(&open_id, 100, "order-1", "购物", "event_add", "chg-1");
-    let outcome = change_points_reliably(&env.client, change, quick_recovery()).await;
-    assert!(
-        matches!(outcome, PointsChangeOutcome::Applied { reapplied: 1, .. }),
-        "{outcome:?}"
-    );
-    assert_eq!(env.balance(&open_id), 100, "credited once");
-    assert_eq!(
-        env.ledger_amounts(&open_id),
-        [100, -100, 100],
-        "rolled back once"
-    );
-}
-
-#[tokio::test]
-async fn reliable_change_without_reapplication_reports_it_not_applied() {
-    let (env, open_id) = Env::with_member().await;
+    let statement = env.credit(&open_id, 100, "chg-0").await;
+    env.client
+        .points()
+        .rollback_points(RollbackPointsRequest::new(&open_id, 10, "K").statement_id(&statement))
+        .await
+        .unwrap();
     env.sandbox
         .control()
         .inject_fault("wk.user.event.score.change", Fault::DropAfterCommit, 1);
-    let change = ChangePointsRequest::new(&open_id, 100, "order-1", "购物", "event_add", "chg-1");
-    let recovery = Recovery {
-        max_reapply: 0,
-        ..quick_recovery()
-    };
-    let outcome = change_points_reliably(&env.client, change, recovery).await;
-    match outcome {
-        PointsChangeOutcome::NotApplied {
-            change_id,
-            rolled_back,
-        } => {
-            assert_eq!(change_id, "chg-1");
-            assert!(rolled_back);
-        }
-        other => panic!("expected NotApplied, got {other:?}"),
-    }
-    assert_eq!(env.balance(&open_id), 0);
+    let change = ChangePointsRequest::new(&open_id, 100, "order-2", "购物", "event_add", "K");
+    let outcome = change_points_reliably(&env.client, change, quick_recovery()).await;
+    assert!(
+        matches!(
+            &outcome,
+            PointsChangeOutcome::Applied {
+                by: AppliedBy::EarlierAttempt,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(env.balance(&open_id), 190);
 }
 
 #[tokio::test]
@@ -1570,26 +1561,46 @@ async fn reliable_change_refused_by_the_platform_is_reported_and_not_repeated() 
         PointsChangeOutcome::Refused(e) => assert_eq!(e.code(), Some(ErrorCode::MemberNotFound)),
         other => panic!("expected Refused, got {other:?}"),
     }
-    assert!(
-        env.dump()["points"]["rollbacks"]
-            .as_object()
-            .unwrap()
-            .is_empty()
-    );
+    // A key another change holds, on the first attempt: a refusal, nothing moves.
+    env.credit(&open_id, 5, "chg-3").await;
+    let taken = ChangePointsRequest::new(&open_id, 50, "order-9", "购物", "event_add", "chg-3");
+    match change_points_reliably(&env.client, taken, quick_recovery()).await {
+        PointsChangeOutcome::Refused(e) => assert_eq!(e.code(), Some(ErrorCode::ChangeIdExists)),
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert_eq!(env.ledger_amounts(&open_id), [5]);
+}
+
+/// A refusal after an attempt that may have landed (here a busy answer) is final only
+/// when confirmed after the attempt lifetime (assumption A3).
+#[tokio::test]
+async fn a_refusal_after_a_busy_answer_is_confirmed_after_the_attempt_lifetime() {
+    let (env, open_id) = Env::with_member().await;
+    env.sandbox
+        .control()
+        .inject_fault("wk.user.event.score.change", Fault::Busy, 1);
+    let debit = ChangePointsRequest::new(&open_id, 50, "order-1", "购物", "event_subtract", "d-1");
+    let started = std::time::Instant::now();
+    let outcome = change_points_reliably(&env.client, debit, quick_recovery()).await;
+    match outcome {
+        PointsChangeOutcome::Refused(e) => {
+            assert_eq!(e.code(), Some(ErrorCode::InsufficientPoints))
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    // Busy, refused, then the lifetime waited out before the confirming attempt.
+    assert!(started.elapsed() >= quick_recovery().attempt_lifetime);
+    assert_eq!(env.balance(&open_id), 0);
 }
 
 #[tokio::test]
-async fn reliable_change_is_unresolved_while_rollbacks_stay_busy_and_resolved_later() {
+async fn reliable_change_is_unresolved_while_the_platform_stays_busy_and_resolved_later() {
     let (env, open_id) = Env::with_member().await;
     let control = env.sandbox.control();
     control.inject_fault("wk.user.event.score.change", Fault::DropAfterCommit, 1);
-    control.inject_fault("wk.user.event.score.rollback", Fault::Busy, 3);
+    control.inject_fault("wk.user.event.score.change", Fault::Busy, 4);
     let change = ChangePointsRequest::new(&open_id, 100, "order-1", "购物", "event_add", "chg-1");
-    let recovery = Recovery {
-        max_polls: 3,
-        ..quick_recovery()
-    };
-    let outcome = change_points_reliably(&env.client, change.clone(), recovery).await;
+    let outcome = change_points_reliably(&env.client, change.clone(), quick_recovery()).await;
     match outcome {
         PointsChangeOutcome::Unresolved {
             change_id,
@@ -1600,46 +1611,41 @@ async fn reliable_change_is_unresolved_while_rollbacks_stay_busy_and_resolved_la
         }
         other => panic!("expected Unresolved, got {other:?}"),
     }
-    assert_eq!(env.balance(&open_id), 100, "the lost change stands for now");
+    assert_eq!(env.balance(&open_id), 100, "the lost change stands");
 
-    // Later, with the platform back: the change is rolled back, certainly not in effect.
-    let later = resolve_points_change(&env.client, &change, quick_recovery()).await;
+    // Later, with the platform back: the same request, re-sent, settles it as applied.
+    let later = resolve_points_change(&env.client, change, quick_recovery()).await;
     assert!(
         matches!(
-            later,
-            PointsChangeOutcome::NotApplied {
-                rolled_back: true,
+            &later,
+            PointsChangeOutcome::Applied {
+                by: AppliedBy::EarlierAttempt,
+                attempts: 1,
                 ..
             }
         ),
         "{later:?}"
     );
-    assert_eq!(env.balance(&open_id), 0);
+    assert_eq!(env.ledger_amounts(&open_id), [100]);
 }
 
 #[tokio::test]
-async fn resolving_a_change_whose_points_are_spent_reports_it_applied() {
+async fn resolving_a_change_that_never_landed_applies_it_once() {
     let (env, open_id) = Env::with_member().await;
     let change = ChangePointsRequest::new(&open_id, 100, "order-1", "购物", "event_add", "chg-1");
-    env.client
-        .points()
-        .change_points(change.clone())
-        .await
-        .unwrap();
-    env.debit(&open_id, 80, "chg-2").await;
-    // The rollback is refused with 150009: that proves the change happened.
-    let outcome = resolve_points_change(&env.client, &change, quick_recovery()).await;
+    let outcome = resolve_points_change(&env.client, change, quick_recovery()).await;
     assert!(
         matches!(
-            outcome,
+            &outcome,
             PointsChangeOutcome::Applied {
-                statement_id: None,
+                by: AppliedBy::ThisAttempt,
+                statement_id: Some(_),
                 ..
             }
         ),
         "{outcome:?}"
     );
-    assert_eq!(env.balance(&open_id), 20);
+    assert_eq!(env.ledger_amounts(&open_id), [100]);
 }
 
 // ------------------------------------------------------------------------ token flow

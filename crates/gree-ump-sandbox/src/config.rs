@@ -150,6 +150,12 @@ pub struct SandboxConfig {
     pub point_events: Vec<PointEvent>,
     /// Seed of the generated identifiers; `None`: from the system time.
     pub id_seed: Option<u64>,
+    /// Whether a keyed write (3.3, 3.4.1, 3.4.2) repeated *identically* under a used
+    /// `change_id` answers the first answer instead of 150002. Default `false`: the
+    /// document answers every reuse of a `change_id` with 150002 (唯一标识已存在, 请更换),
+    /// and a client must cope with that (errata E69). `true` emulates a more forgiving
+    /// platform, for clients that want to test against one.
+    pub replay_identical_keys: bool,
 }
 
 impl Default for SandboxConfig {
@@ -181,6 +187,7 @@ impl Default for SandboxConfig {
             levels: default_levels(),
             point_events: default_point_events(),
             id_seed: None,
+            replay_identical_keys: false,
         }
     }
 }
@@ -236,6 +243,14 @@ impl SandboxConfig {
         self
     }
 
+    /// Whether an identical request under a used `change_id` replays the first answer
+    /// (`false`, the default and the document's behaviour: 150002; errata E69).
+    #[must_use]
+    pub fn with_replay_identical_keys(mut self, replay: bool) -> Self {
+        self.replay_identical_keys = replay;
+        self
+    }
+
     /// Levels sorted by threshold, never empty (a single level 1 if none were given).
     pub(crate) fn normalized_levels(&self) -> Vec<LevelConfig> {
         let mut levels = self.levels.clone();
@@ -266,6 +281,7 @@ impl fmt::Debug for SandboxConfig {
             .field("levels", &self.levels)
             .field("point_events", &self.point_events)
             .field("id_seed", &self.id_seed)
+            .field("replay_identical_keys", &self.replay_identical_keys)
             .finish()
     }
 }

@@ -19,7 +19,8 @@
 //! | `POST /__sandbox/reset` | | back to a fresh start |
 //!
 //! Fault kinds: `drop_after_commit`, `busy`, `slow` (`delay_ms`), `slow_after_commit`
-//! (`delay_ms`), `malformed`, `http_status` (`status`); see [`Fault`].
+//! (`delay_ms`), `commit_after_timeout` (`delay_ms`), `malformed`, `http_status`
+//! (`status`); see [`Fault`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,8 +37,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clock::beijing_text;
+use crate::config::SandboxConfig;
+use crate::error::ApiError;
 use crate::faults::{Fault, FaultPlan};
 use crate::server::Shared;
+use crate::state::Reply;
 use crate::state::points::LedgerEntry;
 use crate::state::sms::SentCode;
 use crate::state::tokens::TokenCallCounts;
@@ -67,6 +71,20 @@ impl Controls {
 
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
+    }
+
+    /// A sandbox without a server: its state, clock and controls in process. With
+    /// [`Controls::apply`] a test drives the platform's semantics call by call, in an
+    /// order it chooses (the schedule-exploring tests of exactly-once writes).
+    pub fn in_process(config: SandboxConfig) -> Self {
+        Controls::new(Arc::new(Shared::new(config)))
+    }
+
+    /// Processes one business call as the platform does, at the sandbox clock: the same
+    /// state operations as the gateway, without HTTP, signature, token or faults.
+    pub fn apply(&self, request: AnyRequest) -> Result<Reply, ApiError> {
+        let now = self.shared.now_ms();
+        crate::gateway::dispatch(&mut self.shared.world(), request, now)
     }
 
     /// The sandbox time, ms since the epoch.

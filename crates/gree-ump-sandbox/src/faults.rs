@@ -22,6 +22,11 @@ pub enum Fault {
     Slow { delay_ms: u64 },
     /// The call is processed at once, and answered after `delay_ms`.
     SlowAfterCommit { delay_ms: u64 },
+    /// The call is never answered; it is processed `delay_ms` after it arrived, and the
+    /// connection is closed then. With `delay_ms` longer than the caller's timeout, the
+    /// caller gives up (outcome unknown), may retry, and this attempt commits afterwards:
+    /// a request held in a queue past the client's patience.
+    CommitAfterTimeout { delay_ms: u64 },
     /// The call is processed (state committed) and the reply body is cut in the middle:
     /// HTTP 200 with invalid JSON.
     Malformed,

@@ -134,7 +134,7 @@ fn request_error(method: &str, e: &RequestError) -> ApiError {
     }
 }
 
-fn dispatch(world: &mut World, request: AnyRequest, now: i64) -> ApiResult<Reply> {
+pub(crate) fn dispatch(world: &mut World, request: AnyRequest, now: i64) -> ApiResult<Reply> {
     match request {
         AnyRequest::CreateMember(r) => world.create_member(r, now),
         AnyRequest::QueryMember(r) => world.query_member(&r, now),

@@ -128,7 +128,7 @@ async fn gateway(
                 .unwrap_or(StatusCode::BAD_GATEWAY);
             return (status, format!("<html><body>{status}</body></html>")).into_response();
         }
-        Some(Fault::Slow { delay_ms }) => delay_ms,
+        Some(Fault::Slow { delay_ms } | Fault::CommitAfterTimeout { delay_ms }) => delay_ms,
         _ => 0,
     };
 
@@ -155,7 +155,7 @@ async fn gateway(
     };
 
     match fault {
-        Some(Fault::DropAfterCommit) => {
+        Some(Fault::DropAfterCommit | Fault::CommitAfterTimeout { .. }) => {
             if let Some(kill) = kill {
                 kill.kill();
             }

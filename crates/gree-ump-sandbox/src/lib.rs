@@ -18,7 +18,7 @@
 //! ```
 //!
 //! The binary `gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET]
-//! [--no-timestamp-check]` serves one on 127.0.0.1 and prints its URL, port and the
+//! [--no-timestamp-check] [--replay-identical-keys]` serves one on 127.0.0.1 and prints its URL, port and the
 //! credentials it accepts.
 //!
 //! # Protocol

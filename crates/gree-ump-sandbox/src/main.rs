@@ -1,7 +1,7 @@
 //! `gree-ump-sandbox`: serves a sandbox on 127.0.0.1 until Ctrl-C.
 //!
 //! ```text
-//! gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
+//! gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check] [--replay-identical-keys]
 //! ```
 
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use gree_ump_sandbox::{Sandbox, SandboxConfig};
 
 const USAGE: &str =
-    "usage: gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
+    "usage: gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check] [--replay-identical-keys]
 
 Serves an emulator of the Gree UMP open platform on 127.0.0.1 (port 0: any free port).
 Calls: POST {base}/gw/gateway/{method}/v1   Test controls: {base}/__sandbox/";
@@ -38,6 +38,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SandboxCo
             "--app-id" => config.app_id = value("--app-id")?,
             "--app-secret" => config.app_secret = value("--app-secret")?,
             "--no-timestamp-check" => config.timestamp_tolerance_ms = None,
+            // Errata E69: off by default, as the document answers any reuse with 150002.
+            "--replay-identical-keys" => config.replay_identical_keys = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }

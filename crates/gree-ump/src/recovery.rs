@@ -1,221 +1,495 @@
-//! The document's recovery protocol for points changes (3.3 with 3.4.1) as one call.
+//! Points changes (3.3) applied exactly once, whatever the network does, as one call.
 //!
-//! A points change (3.3) whose reply is lost leaves the caller not knowing whether the
-//! points moved. The document's answer (3.4.1): roll the change back by its `change_id`
-//! alone, repeating the rollback until the answer is definitive. A successful rollback
-//! means the change had happened and is now undone; "not found" (1005, or 150004) means it
-//! never happened. Either way the change is then certainly *not* in effect, and it can be
-//! applied again under a new `change_id`.
+//! ## The protocol: re-send the same change under the same `change_id`
 //!
-//! [`change_points_reliably`] runs that protocol and returns a [`PointsChangeOutcome`]:
-//! the caller learns whether the points moved, exactly once, or must resolve the change
-//! later — never a silent double credit, never a silent loss.
+//! A change whose outcome is unknown (timeout, connection lost, busy, a garbled reply) is
+//! sent again, unchanged, under the **same** `change_id`, until an answer is definitive:
 //!
-//! ## Limits (read before relying on it)
-//! - A rollback that reaches the platform *before* a delayed original change request is
-//!   answered "not found"; if the delayed change is processed afterwards, it stands and
-//!   the re-applied change doubles it. The protocol cannot exclude this; the pause before
-//!   the first rollback ([`Recovery::settle_delay`]) makes it unlikely.
-//! - A rollback refused for lack of points (150009: the member already spent them) proves
-//!   the change happened; it is reported as applied without a statement id.
-//! - When polling ends without a definitive answer the outcome is
-//!   [`PointsChangeOutcome::Unresolved`]: keep the `change_id` and call
-//!   [`resolve_points_change`] later. Do not re-send the change yourself.
+//! - success: applied now, by this attempt (the statement id is known);
+//! - 150002 "key already used" after an attempt that may have landed: applied by that
+//!   earlier attempt (its statement id was lost with its reply);
+//! - a refusal (150003, 110004…): nothing of this call is in effect — reported only once
+//!   no earlier attempt can still land (see A3);
+//! - attempts spent: [`PointsChangeOutcome::Unresolved`]; call [`resolve_points_change`]
+//!   later with the same request. Never re-send it under another `change_id` yourself.
+//!
+//! **Guarantee.** Every attempt of one logical change carries one `change_id`, and the
+//! platform applies at most one write per `change_id`; so at most one attempt is ever
+//! applied — however late an attempt arrives, and in whatever order. No second effect is
+//! ever produced under a new `change_id`, because none is ever minted. The outcome is
+//! read from answers that cannot be wrong about the past: success and "key already used"
+//! both prove that one attempt is in effect.
+//!
+//! **Why not the rollback of 3.4.1** (roll back by `change_id`, then re-apply under a
+//! new id)? A rollback that reaches the platform before a delayed original is answered
+//! "not found" (1005), and the document keeps no tombstone: the original lands later and
+//! the re-application doubles it. Only a bound on every attempt's lifetime would close
+//! that window, and the document states none; the same-key protocol needs none for
+//! success. A 150002 on a rollback proves nothing about the change either (the rollback
+//! key may have been used before), which is why this module no longer rolls back.
+//!
+//! **Assumptions** (what the platform must guarantee; the document's words in brackets):
+//! - A1. `change_id` is unique for all time: a second write under it is never applied
+//!   and is answered 150002 (用于平台幂等性保证; 150002 唯一标识已存在), also when the two
+//!   attempts arrive at the same time (an atomic uniqueness check).
+//! - A2. The key is checked before the business rules, so an attempt under a key that
+//!   is in effect is answered 150002, not "insufficient points" (idempotency first).
+//! - A3. Only for refusals: an attempt not applied within [`Recovery::attempt_lifetime`]
+//!   of being sent is never applied (the document states no bound; choose one well above
+//!   the client's request timeout). A refusal that follows an attempt that may have
+//!   landed is confirmed by one more attempt after that lifetime.
+//! - A4. The caller's `change_id` is fresh: never used by another change. A key used
+//!   before answers 150002 on the first attempt, which is reported as a refusal.
+//!
+//! [`ChangeProtocol`] is the protocol as a state machine without I/O: [`change_points_reliably`]
+//! drives it over HTTP, and the workspace's schedule-exploring test drives it over the
+//! sandbox's ledger through every interleaving of attempts and their fates.
+//!
+//! ## Orders, returns, coupon verification (4.1–4.3, 5.4)
+//!
+//! They carry no idempotency key; their natural key identifies a duplicate (errata E70):
+//! `order_no` (4.1), the return's own `order_no` (4.2, 4.3), `order_no` with the coupon
+//! codes (5.4), and the *identical* request again answers the first answer. So
+//! [`settle_write`] settles a lost reply the same way: it re-sends the identical request
+//! (the same value, every field as first sent — build `consume_date` and
+//! `verification_time` once, outside the call, never from the clock per attempt) while
+//! the outcome is unknown. Its guarantee rests on A1–A3 with the natural key in place of
+//! `change_id` and "the first answer again" in place of 150002; the document itself
+//! promises neither, which is why these endpoints are never repeated automatically.
 
 use std::time::Duration;
 
-use openplatform_runtime::{CallOptions, RetryPolicy};
+use openplatform_runtime::{CallOptions, ErrorCategory, RetryPolicy};
 
-use crate::endpoints::{ChangePointsRequest, RollbackPointsRequest};
-use crate::{Client, Error, ErrorCode};
+use crate::endpoints::{
+    AddOrderRequest, ChangePointsRequest, RefundOrderPartiallyRequest, RefundOrderRequest,
+    VerifyCouponsRequest,
+};
+use crate::{Client, Endpoint, Error, ErrorCode};
 
-/// How [`change_points_reliably`] polls and re-applies.
+/// How [`change_points_reliably`] repeats a change whose outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Recovery {
-    /// Pause before the first rollback, so that a slow original request lands first.
-    pub settle_delay: Duration,
-    /// Pause between rollback attempts whose answer is not definitive.
+    /// Pause between attempts whose answer was not definitive.
     pub poll_interval: Duration,
-    /// Rollback attempts before giving up with [`PointsChangeOutcome::Unresolved`].
-    pub max_polls: u32,
-    /// How many times a change that is certainly not in effect is applied again under a
-    /// new `change_id` (`0`: report [`PointsChangeOutcome::NotApplied`] instead).
-    pub max_reapply: u32,
+    /// Attempts in all before giving up with [`PointsChangeOutcome::Unresolved`].
+    pub max_attempts: u32,
+    /// The longest an attempt can take to be applied after it was sent (assumption A3 of
+    /// the module docs). Used only to confirm a refusal that follows an attempt that may
+    /// have landed: the change is sent once more after this long.
+    pub attempt_lifetime: Duration,
 }
 
 impl Default for Recovery {
+    /// 10 attempts 1 s apart; an attempt lifetime of 120 s, four times the client's
+    /// default request timeout (30 s).
     fn default() -> Self {
         Recovery {
-            settle_delay: Duration::from_millis(500),
             poll_interval: Duration::from_secs(1),
-            max_polls: 10,
-            max_reapply: 2,
+            max_attempts: 10,
+            attempt_lifetime: Duration::from_secs(120),
         }
     }
+}
+
+/// Who applied a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppliedBy {
+    /// The attempt whose success reply came back: the statement id is known.
+    ThisAttempt,
+    /// An earlier attempt whose reply was lost (a later one was answered 150002): the
+    /// statement id is not known, and the document has no call to look it up.
+    EarlierAttempt,
 }
 
 /// What happened to a points change, as far as the platform's answers prove.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PointsChangeOutcome {
-    /// The change is in effect, once. `change_id` is the one under which it was applied
-    /// (the original, or a re-application's); `statement_id` is the platform's id of the
-    /// change, absent only when a rollback proved the change without returning it.
+    /// The change is in effect, exactly once, under `change_id` (the request's own).
     Applied {
         change_id: String,
+        /// Known when [`AppliedBy::ThisAttempt`].
         statement_id: Option<String>,
-        reapplied: u32,
-    },
-    /// The change is certainly not in effect (it never happened, or it was rolled back),
-    /// and it was not applied again.
-    NotApplied {
-        change_id: String,
-        rolled_back: bool,
+        by: AppliedBy,
+        /// Attempts made.
+        attempts: u32,
     },
     /// The platform refused the change with a definitive answer (150003 insufficient
-    /// points, 110004 no such member…): nothing moved.
+    /// points, 110004 no such member, 150002 on a first attempt: the key was used by
+    /// another change…): nothing of this change is in effect, and nothing can land later.
     Refused(Error),
-    /// The outcome of `change_id` is still unknown after polling. Keep the id and call
-    /// [`resolve_points_change`] later.
+    /// The outcome is still unknown after the attempts. Keep the request and call
+    /// [`resolve_points_change`] with it later; do not send it under another id.
     Unresolved {
         change_id: String,
         last_error: Error,
     },
 }
 
-/// What a rollback by `change_id` alone proved.
-enum Settled {
-    /// The change had happened and is now undone (or was undone by an earlier poll).
-    RolledBack,
-    /// The change never happened.
-    NeverHappened,
-    /// The change happened and cannot be undone (the points are spent).
-    Stands,
+/// What one attempt's answer says, for [`ChangeProtocol`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Success: applied by this attempt.
+    Applied { statement_id: Option<String> },
+    /// "Key already used" (150002).
+    KeyAlreadyUsed,
+    /// A definitive refusal of this attempt.
+    Refused,
+    /// No definitive answer, and the attempt may have been applied (lost or garbled
+    /// reply, timeout after sending, busy, 5xx).
+    Unknown,
+    /// No answer, and the attempt certainly did not reach the platform (connection
+    /// refused, no token).
+    NotSent,
 }
 
-/// Applies a points change exactly once, following the document's recovery protocol when
-/// the outcome of an attempt is unknown (timeout, connection lost, busy, a garbled reply).
-/// See the module documentation for the semantics and their limits.
+impl Answer {
+    /// Classifies a call's result.
+    pub fn of<T>(
+        result: &Result<T, Error>,
+        statement_id: impl FnOnce(&T) -> Option<String>,
+    ) -> Self {
+        match result {
+            Ok(reply) => Answer::Applied {
+                statement_id: statement_id(reply),
+            },
+            Err(e) if e.applied_earlier() => Answer::KeyAlreadyUsed,
+            Err(Error::Api(a)) if a.category() == ErrorCategory::Conflict => Answer::KeyAlreadyUsed,
+            Err(e) if e.may_have_been_applied() => Answer::Unknown,
+            Err(e) if e.is_transient() || matches!(e, Error::Token(_)) => Answer::NotSent,
+            Err(_) => Answer::Refused,
+        }
+    }
+}
+
+/// What to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send the same request again, under the same `change_id`, after this pause.
+    SendAfter(Duration),
+    /// The protocol is over.
+    Done(Verdict),
+}
+
+/// The protocol's conclusion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Applied {
+        statement_id: Option<String>,
+        by: AppliedBy,
+    },
+    Refused,
+    Unresolved,
+}
+
+/// The same-key protocol of the module docs, without I/O: feed it each attempt's
+/// [`Answer`], do what the [`Step`] says.
+#[derive(Debug, Clone)]
+pub struct ChangeProtocol {
+    recovery: Recovery,
+    attempts: u32,
+    /// Some attempt (of this call, or before it, when resolving) may have been applied.
+    may_have_landed: bool,
+    /// The lifetime was waited out since the last attempt that may have landed.
+    waited_out: bool,
+}
+
+impl ChangeProtocol {
+    /// A change sent for the first time.
+    pub fn new(recovery: Recovery) -> Self {
+        ChangeProtocol {
+            recovery,
+            attempts: 0,
+            may_have_landed: false,
+            waited_out: false,
+        }
+    }
+
+    /// A change sent before, whose outcome was left unknown (resolving it).
+    pub fn resending(recovery: Recovery) -> Self {
+        ChangeProtocol {
+            may_have_landed: true,
+            ..ChangeProtocol::new(recovery)
+        }
+    }
+
+    /// Attempts answered so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The next step after an attempt's answer.
+    pub fn on_answer(&mut self, answer: Answer) -> Step {
+        self.attempts += 1;
+        let more = self.attempts < self.recovery.max_attempts.max(1);
+        match answer {
+            Answer::Applied { statement_id } => Step::Done(Verdict::Applied {
+                statement_id,
+                by: AppliedBy::ThisAttempt,
+            }),
+            // A1: the key is in effect. If one of our attempts may have landed, it is ours
+            // (A4); otherwise another change holds the key and ours never can.
+            Answer::KeyAlreadyUsed if self.may_have_landed => Step::Done(Verdict::Applied {
+                statement_id: None,
+                by: AppliedBy::EarlierAttempt,
+            }),
+            Answer::KeyAlreadyUsed => Step::Done(Verdict::Refused),
+            // A2: no attempt is in effect now. Final unless an earlier one can still land.
+            Answer::Refused if !self.may_have_landed || self.waited_out => {
+                Step::Done(Verdict::Refused)
+            }
+            Answer::Refused => {
+                // A3: once the lifetime has passed, ask once more: 150002 (it landed
+                // meanwhile) or the refusal again (it never will).
+                self.waited_out = true;
+                Step::SendAfter(self.recovery.attempt_lifetime)
+            }
+            Answer::Unknown => {
+                self.may_have_landed = true;
+                self.waited_out = false;
+                self.again(more)
+            }
+            Answer::NotSent => self.again(more),
+        }
+    }
+
+    fn again(&self, more: bool) -> Step {
+        match (more, self.may_have_landed) {
+            (true, _) => Step::SendAfter(self.recovery.poll_interval),
+            (false, true) => Step::Done(Verdict::Unresolved),
+            // Nothing was ever sent: nothing can land.
+            (false, false) => Step::Done(Verdict::Refused),
+        }
+    }
+}
+
+/// Applies a points change exactly once: sends it, and while the outcome is unknown sends
+/// it again under the same `change_id` (see the module docs for the guarantee and its
+/// assumptions).
 pub async fn change_points_reliably(
     client: &Client,
     request: ChangePointsRequest,
     recovery: Recovery,
 ) -> PointsChangeOutcome {
-    let original_id = request.change_id.clone();
-    let mut request = request;
-    let mut reapplied = 0;
+    drive(client, request, ChangeProtocol::new(recovery)).await
+}
+
+/// Settles a change left [`PointsChangeOutcome::Unresolved`] (or any change sent before
+/// whose reply was lost): sends the same request again, knowing an earlier attempt may
+/// have landed, so that 150002 reads as applied. The request must be the original,
+/// unchanged.
+pub async fn resolve_points_change(
+    client: &Client,
+    request: ChangePointsRequest,
+    recovery: Recovery,
+) -> PointsChangeOutcome {
+    drive(client, request, ChangeProtocol::resending(recovery)).await
+}
+
+async fn drive(
+    client: &Client,
+    request: ChangePointsRequest,
+    mut protocol: ChangeProtocol,
+) -> PointsChangeOutcome {
     loop {
-        // Never retried blindly: an unknown outcome goes through the rollback protocol.
-        let attempt = client
+        // One attempt per call: the protocol, not the client's retry policy, repeats.
+        let result = client
             .runtime()
             .send_with(&request, CallOptions::default().retry(RetryPolicy::NONE))
             .await;
-        let error = match attempt {
-            Ok(reply) => {
+        let answer = Answer::of(&result, |r| {
+            r.data.as_ref().and_then(|d| d.statement_id.clone())
+        });
+        let step = protocol.on_answer(answer);
+        match (step, result) {
+            (Step::SendAfter(pause), Err(e)) => {
+                tracing::warn!(change_id = %request.change_id, error = %e, pause_ms = pause.as_millis() as u64, "points change not settled; re-sending under the same change_id");
+                tokio::time::sleep(pause).await;
+            }
+            // The protocol never asks to re-send after a success.
+            (Step::SendAfter(pause), Ok(_)) => tokio::time::sleep(pause).await,
+            (Step::Done(Verdict::Applied { statement_id, by }), _) => {
                 return PointsChangeOutcome::Applied {
                     change_id: request.change_id,
-                    statement_id: reply.data.and_then(|d| d.statement_id),
-                    reapplied,
+                    statement_id,
+                    by,
+                    attempts: protocol.attempts(),
                 };
             }
-            Err(e) if !outcome_unknown(&e) => return PointsChangeOutcome::Refused(e),
-            Err(e) => e,
-        };
-        tracing::warn!(change_id = %request.change_id, error = %error, "points change outcome unknown; rolling back by change_id");
-        tokio::time::sleep(recovery.settle_delay).await;
-        let rolled_back = match settle(client, &request, recovery).await {
-            Ok(Settled::Stands) => {
-                return PointsChangeOutcome::Applied {
-                    change_id: request.change_id,
-                    statement_id: None,
-                    reapplied,
-                };
-            }
-            Ok(Settled::RolledBack) => true,
-            Ok(Settled::NeverHappened) => false,
-            Err(last_error) => {
+            (Step::Done(Verdict::Refused), Err(e)) => return PointsChangeOutcome::Refused(e),
+            (Step::Done(Verdict::Unresolved), Err(last_error)) => {
                 return PointsChangeOutcome::Unresolved {
                     change_id: request.change_id,
                     last_error,
                 };
             }
-        };
-        if reapplied >= recovery.max_reapply {
-            return PointsChangeOutcome::NotApplied {
-                change_id: request.change_id,
-                rolled_back,
-            };
+            // A success is always Applied.
+            (Step::Done(_), Ok(reply)) => {
+                return PointsChangeOutcome::Applied {
+                    change_id: request.change_id,
+                    statement_id: reply.data.and_then(|d| d.statement_id),
+                    by: AppliedBy::ThisAttempt,
+                    attempts: protocol.attempts(),
+                };
+            }
         }
-        reapplied += 1;
-        request.change_id = format!("{original_id}-r{reapplied}");
     }
 }
 
-/// Settles a change whose outcome is unknown by rolling it back by `change_id` alone:
-/// afterwards it is certainly not in effect (`NotApplied`) or proven to stand (`Applied`).
-pub async fn resolve_points_change(
-    client: &Client,
-    change: &ChangePointsRequest,
-    recovery: Recovery,
-) -> PointsChangeOutcome {
-    match settle(client, change, recovery).await {
-        Ok(Settled::Stands) => PointsChangeOutcome::Applied {
-            change_id: change.change_id.clone(),
-            statement_id: None,
-            reapplied: 0,
-        },
-        Ok(Settled::RolledBack) => PointsChangeOutcome::NotApplied {
-            change_id: change.change_id.clone(),
-            rolled_back: true,
-        },
-        Ok(Settled::NeverHappened) => PointsChangeOutcome::NotApplied {
-            change_id: change.change_id.clone(),
-            rolled_back: false,
-        },
-        Err(last_error) => PointsChangeOutcome::Unresolved {
-            change_id: change.change_id.clone(),
-            last_error,
-        },
-    }
+/// Writes whose lost reply is settled by re-sending the identical request (errata E70):
+/// 4.1 orders, 4.2 and 4.3 returns, 5.4 coupon verification.
+pub trait SettledByResend: Endpoint<Code = ErrorCode> + sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
 }
 
-/// Whether an error leaves the change's outcome open. A busy answer (500) is included: the
-/// document does not say that a busy gateway applied nothing.
-fn outcome_unknown(e: &Error) -> bool {
-    e.outcome_unknown() || e.is_transient()
+macro_rules! settled_by_resend {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl SettledByResend for $t {}
+    )*};
+}
+settled_by_resend!(
+    AddOrderRequest,
+    RefundOrderRequest,
+    RefundOrderPartiallyRequest,
+    VerifyCouponsRequest
+);
+
+/// What happened to an order, a return or a verification sent with [`settle_write`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WriteOutcome<T> {
+    /// In effect, once. `data` is the answer's (the platform's order id for 4.1–4.3;
+    /// none for 5.4), the same whichever attempt applied it.
+    Applied { data: Option<T>, attempts: u32 },
+    /// Refused with a definitive answer: nothing is in effect, nothing can land later.
+    Refused(Error),
+    /// Still unknown after the attempts: call [`settle_write`] again later with the
+    /// same request.
+    Unresolved { last_error: Error },
 }
 
-async fn settle(
+/// Sends an order, a return or a coupon verification, and while its outcome is unknown
+/// re-sends the identical request (see the module docs). `request` is sent as it is at
+/// every attempt: byte for byte the same body.
+pub async fn settle_write<E: SettledByResend>(
     client: &Client,
-    change: &ChangePointsRequest,
+    request: &E,
     recovery: Recovery,
-) -> Result<Settled, Error> {
-    // 3.4.1 recovery path: change_id is the original change's; statement_id is not sent.
-    let mut rollback = RollbackPointsRequest::new(&change.open_id, change.score, &change.change_id);
-    rollback.rollback_activity_score = change.activity_score;
-    let polls = recovery.max_polls.max(1);
-    let mut poll = 1;
+) -> WriteOutcome<E::Data> {
+    // The same protocol as points changes: an identical repeat answers the first answer
+    // (Answer::Applied) where a keyed change answers 150002.
+    let mut protocol = ChangeProtocol::new(recovery);
     loop {
-        let answer = client
+        let result = client
             .runtime()
-            .send_with(&rollback, CallOptions::default().retry(RetryPolicy::NONE))
+            .send_with(request, CallOptions::default().retry(RetryPolicy::NONE))
             .await;
-        match answer {
-            Ok(_) => return Ok(Settled::RolledBack),
-            Err(e) => match e.code() {
-                // Errata E34: 1005 (the 3.4.1 example) or 150004 mean "no such change".
-                Some(ErrorCode::ChangeNotFound | ErrorCode::PointStatementNotFound) => {
-                    return Ok(Settled::NeverHappened);
-                }
-                // The rollback's own key exists: an earlier poll rolled it back.
-                Some(ErrorCode::ChangeIdExists) => return Ok(Settled::RolledBack),
-                Some(ErrorCode::InsufficientPointsForRollback) => return Ok(Settled::Stands),
-                // Not definitive: ask again, until the polls are spent.
-                _ if outcome_unknown(&e) && poll < polls => {}
-                _ => return Err(e),
-            },
+        match (protocol.on_answer(Answer::of(&result, |_| None)), result) {
+            (_, Ok(reply)) => {
+                return WriteOutcome::Applied {
+                    data: reply.data,
+                    attempts: protocol.attempts(),
+                };
+            }
+            (Step::SendAfter(pause), Err(e)) => {
+                tracing::warn!(method = E::INFO.method, error = %e, pause_ms = pause.as_millis() as u64, "write not settled; re-sending the identical request");
+                tokio::time::sleep(pause).await;
+            }
+            (Step::Done(Verdict::Unresolved), Err(last_error)) => {
+                return WriteOutcome::Unresolved { last_error };
+            }
+            // No conflict code exists for these endpoints: a "key used" answer can only
+            // be the platform refusing other content under the key.
+            (Step::Done(_), Err(e)) => return WriteOutcome::Refused(e),
         }
-        poll += 1;
-        tokio::time::sleep(recovery.poll_interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick() -> Recovery {
+        Recovery {
+            poll_interval: Duration::from_millis(1),
+            max_attempts: 3,
+            attempt_lifetime: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn key_used_means_applied_only_after_a_possible_landing() {
+        let mut p = ChangeProtocol::new(quick());
+        assert_eq!(
+            p.on_answer(Answer::KeyAlreadyUsed),
+            Step::Done(Verdict::Refused)
+        );
+        let mut p = ChangeProtocol::new(quick());
+        assert_eq!(
+            p.on_answer(Answer::NotSent),
+            Step::SendAfter(quick().poll_interval)
+        );
+        assert_eq!(
+            p.on_answer(Answer::KeyAlreadyUsed),
+            Step::Done(Verdict::Refused)
+        );
+        let mut p = ChangeProtocol::new(quick());
+        assert_eq!(
+            p.on_answer(Answer::Unknown),
+            Step::SendAfter(quick().poll_interval)
+        );
+        assert_eq!(
+            p.on_answer(Answer::KeyAlreadyUsed),
+            Step::Done(Verdict::Applied {
+                statement_id: None,
+                by: AppliedBy::EarlierAttempt
+            })
+        );
+        let mut p = ChangeProtocol::resending(quick());
+        assert!(matches!(
+            p.on_answer(Answer::KeyAlreadyUsed),
+            Step::Done(Verdict::Applied { .. })
+        ));
+    }
+
+    #[test]
+    fn a_refusal_after_a_possible_landing_waits_out_the_lifetime() {
+        let mut p = ChangeProtocol::new(quick());
+        p.on_answer(Answer::Unknown);
+        assert_eq!(
+            p.on_answer(Answer::Refused),
+            Step::SendAfter(quick().attempt_lifetime)
+        );
+        // Another unknown attempt re-opens the window.
+        assert_eq!(
+            p.on_answer(Answer::Unknown),
+            Step::Done(Verdict::Unresolved)
+        );
+        let mut p = ChangeProtocol::new(Recovery {
+            max_attempts: 10,
+            ..quick()
+        });
+        p.on_answer(Answer::Unknown);
+        p.on_answer(Answer::Refused);
+        assert_eq!(p.on_answer(Answer::Refused), Step::Done(Verdict::Refused));
+    }
+
+    #[test]
+    fn attempts_spent() {
+        let mut p = ChangeProtocol::new(quick());
+        p.on_answer(Answer::Unknown);
+        p.on_answer(Answer::NotSent);
+        assert_eq!(
+            p.on_answer(Answer::NotSent),
+            Step::Done(Verdict::Unresolved)
+        );
+        let mut p = ChangeProtocol::new(quick());
+        p.on_answer(Answer::NotSent);
+        p.on_answer(Answer::NotSent);
+        assert_eq!(p.on_answer(Answer::NotSent), Step::Done(Verdict::Refused));
     }
 }

@@ -39,6 +39,11 @@ pub enum Error<C> {
     Api(ApiError<C>),
     /// No valid token could be had (a daily budget is spent, the store failed…).
     Token(TokenError),
+    /// A keyed write that an earlier attempt of the same call applied: that attempt's
+    /// reply was lost, and the retry was answered "key already used". The write is in
+    /// effect, once; it is not a refusal. See [`AppliedEarlier`].
+    /// (Boxed: it carries a whole API answer, and errors should stay small.)
+    AppliedEarlier(Box<AppliedEarlier<C>>),
 }
 
 impl<C: ApiErrorCode> Error<C> {
@@ -50,6 +55,20 @@ impl<C: ApiErrorCode> Error<C> {
             Error::Token(e) => e.api_code().map(C::from_code),
             _ => None,
         }
+    }
+
+    /// Whether an earlier attempt of this keyed write applied it (see
+    /// [`Error::AppliedEarlier`]): the write is in effect, once.
+    pub fn applied_earlier(&self) -> bool {
+        matches!(self, Error::AppliedEarlier(_))
+    }
+
+    /// Whether this failed attempt may have been applied by the platform: its outcome is
+    /// unknown ([`Error::outcome_unknown`]), or the platform answered "busy", which the
+    /// document does not promise applied nothing. A later "key already used" answer to
+    /// the same keyed write then means the write was applied by this attempt.
+    pub fn may_have_been_applied(&self) -> bool {
+        self.outcome_unknown() || matches!(self, Error::Api(e) if e.code.is_retryable())
     }
 
     /// Whether the call may have been applied although no answer says so: the request
@@ -96,16 +115,22 @@ impl<C: ApiErrorCode> Error<C> {
             Error::Transport(e) => Error::Transport(e),
             Error::Http(e) => Error::Http(e),
             Error::Decode(e) => Error::Decode(e),
-            Error::Api(e) => Error::Api(ApiError {
-                code: D::from_code(e.raw_code),
-                raw_code: e.raw_code,
-                code_text: e.code_text,
-                message: e.message,
-                method: e.method,
-                status: e.status,
-                body: e.body,
-            }),
+            Error::Api(e) => Error::Api(e.map_code()),
             Error::Token(e) => Error::Token(e),
+            Error::AppliedEarlier(e) => {
+                let AppliedEarlier {
+                    method,
+                    key,
+                    attempts,
+                    answer,
+                } = *e;
+                Error::AppliedEarlier(Box::new(AppliedEarlier {
+                    method,
+                    key,
+                    attempts,
+                    answer: answer.map_code(),
+                }))
+            }
         }
     }
 }
@@ -119,6 +144,7 @@ impl<C: ApiErrorCode> fmt::Display for Error<C> {
             Error::Decode(e) => e.fmt(f),
             Error::Api(e) => e.fmt(f),
             Error::Token(e) => e.fmt(f),
+            Error::AppliedEarlier(e) => e.fmt(f),
         }
     }
 }
@@ -143,6 +169,46 @@ impl<C> From<RequestError> for Error<C> {
 impl<C> From<TokenError> for Error<C> {
     fn from(e: TokenError) -> Self {
         Error::Token(e)
+    }
+}
+
+/// A keyed write applied by an earlier attempt of the same call.
+///
+/// An attempt may have reached the platform (its reply was lost, or it was answered
+/// "busy"), and a later attempt with the same idempotency key was answered with the API's
+/// "key already used" code (an error of category [`ErrorCategory::Conflict`] on a keyed
+/// endpoint; 150002 for UMP). The key is then used because of this call's own earlier
+/// attempt: the write is in effect, exactly once.
+///
+/// What the caller does not have is the data of the applying attempt's reply (a points
+/// statement id): it was lost with the reply. Treat the write as done; do not send it
+/// again under another key.
+///
+/// This reading assumes the key was fresh when the call began (never used before by
+/// another write): a call whose *first* attempt is answered "key already used" is an
+/// [`Error::Api`] refusal, as that answer proves nothing of this call was applied.
+#[derive(Debug, Clone)]
+pub struct AppliedEarlier<C> {
+    pub method: &'static str,
+    /// The idempotency key every attempt carried (`change_id`).
+    pub key: Option<String>,
+    /// Attempts made, the one answered "key already used" included.
+    pub attempts: u32,
+    /// The platform's answer to the last attempt.
+    pub answer: ApiError<C>,
+}
+
+impl<C: ApiErrorCode> fmt::Display for AppliedEarlier<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: applied by an earlier attempt of this call (its reply was lost); attempt {} was answered that the key",
+            self.method, self.attempts
+        )?;
+        if let Some(key) = &self.key {
+            write!(f, " {key:?}")?;
+        }
+        write!(f, " is already used (error {})", self.answer.raw_code)
     }
 }
 
@@ -317,6 +383,19 @@ pub struct ApiError<C> {
 impl<C: ApiErrorCode> ApiError<C> {
     pub fn category(&self) -> ErrorCategory {
         self.code.category()
+    }
+
+    /// Changes the error-code type, keeping the wire code.
+    pub fn map_code<D: ApiErrorCode>(self) -> ApiError<D> {
+        ApiError {
+            code: D::from_code(self.raw_code),
+            raw_code: self.raw_code,
+            code_text: self.code_text,
+            message: self.message,
+            method: self.method,
+            status: self.status,
+            body: self.body,
+        }
     }
 }
 

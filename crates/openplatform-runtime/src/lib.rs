@@ -23,7 +23,8 @@ pub use client::{
 pub use endpoint::{Credential, Endpoint, EndpointInfo, Idempotency, Paged, Verb};
 pub use envelope::PageInfo;
 pub use error::{
-    ApiError, BodyExcerpt, DecodeError, Error, HttpError, Sent, TokenError, TransportError,
+    ApiError, AppliedEarlier, BodyExcerpt, DecodeError, Error, HttpError, Sent, TokenError,
+    TransportError,
 };
 pub use error_code::{ApiErrorCode, ErrorCategory};
 /// The stream type of paged endpoints ([`Client::items`]).

@@ -24,8 +24,9 @@
 //!   is the `third_coupon_code`.
 //! - 5.4 verifies all listed codes or none: each must be the member's (130002), valid,
 //!   started, not expired and not used (130003), and the order amount must reach the
-//!   coupon's `minimum_fee` (130003). A coupon already used on the same `order_no` is
-//!   accepted again without change, so a retried verification succeeds. Expiry is
+//!   coupon's `minimum_fee` (130003). A coupon already used on the same `order_no` at the
+//!   same `verification_time` is accepted again without change, so the identical re-send
+//!   of a verification whose reply was lost succeeds (errata E70); another time is 130003. Expiry is
 //!   judged on the sandbox clock, not on `verification_time`.
 //! - 5.5 lists the member's coupons newest first (defaults: page 1, 15 per page), in the
 //!   shape of the 5.5 example: `coupon_code` a 19-digit JSON number, `stores`, `items`
@@ -472,8 +473,10 @@ impl World {
             };
             let status = coupon.effective_status(now_ms);
             if status == CouponStatus::Used.code() {
-                if coupon.use_order_no.as_deref() == Some(order_no) {
-                    continue; // Already verified on this order: a retry.
+                if coupon.use_order_no.as_deref() == Some(order_no)
+                    && coupon.used_ms == Some(req.verification_time.0)
+                {
+                    continue; // The identical verification again: a re-send (E70).
                 }
                 return refuse("already used");
             }

@@ -4,10 +4,11 @@
 //!   `use_score` (points paid with) are debited first, and must be covered by the
 //!   balance before the order's own credit: 150003 (积分池扣减积分, 用户可用积分不足).
 //!   `data` is the platform's order id.
-//! - `order_no` is a natural key (the document has no idempotency key for orders): the
-//!   same `order_no` with the same member, amount and points answers the first order's
-//!   id without a second credit; with different content it is 1001. Returns do the same
-//!   with their own `order_no`.
+//! - `order_no` is a natural key (the document has no idempotency key for orders; errata
+//!   E70): the same `order_no` with the same member, amount, points and `consume_date`
+//!   answers the first order's id without a second credit — so a lost reply is settled by
+//!   re-sending the identical request; with different content (another `consume_date`
+//!   too) it is 1001. Returns do the same with their own `order_no`.
 //! - A return names its `parent_order_no`, which must be an order of the same member
 //!   (120002 查询不到对应订单). Returned amounts add up to at most the order amount, and an
 //!   order wholly returned takes no more returns (150007 退款积分比例超出上限).
@@ -147,8 +148,16 @@ impl World {
         let spent = item_scores(req.item_info_list.as_deref())?
             .used
             .unwrap_or(0);
-        let fp = serde_json::to_string(&(&open_id, amount_fen, req.order_score, spent))
-            .unwrap_or_default();
+        // The whole identity of an order (errata E70): a re-send with another
+        // consume_date is another order under a used order_no.
+        let fp = serde_json::to_string(&(
+            &open_id,
+            amount_fen,
+            req.order_score,
+            spent,
+            req.consume_date.to_string(),
+        ))
+        .unwrap_or_default();
         if let Some(order) = self.orders.orders.get(&order_no) {
             return if order.fingerprint == fp {
                 Ok(Reply::data(json!(order.id)))

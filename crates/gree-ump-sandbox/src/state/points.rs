@@ -7,19 +7,22 @@
 //!   `event_subtract` debits by default; an unknown event is 150001 集团未配置积分规则).
 //!   The amount is `score + activity_score`, both ≥ 0; the event gives the direction.
 //!   A debit larger than the balance is 150008 (积分不够扣除).
-//! - Idempotency on `change_id` (用于平台幂等性保证): the same `change_id` with the same
-//!   request (member, score, activity_score, change_event, out_biz_no) replays the first
-//!   answer — the same `statement_id`, never a second credit — even if the balance has
-//!   changed since; the same `change_id` with a different request is 150002
-//!   (唯一标识已存在, 请更换). A refused change leaves no trace: its `change_id` stays free.
+//! - Idempotency on `change_id` (用于平台幂等性保证): any call under a `change_id` a
+//!   committed change already used is 150002 (唯一标识已存在, 请更换), whatever its body:
+//!   that is how the document answers a reused key, including a client's own retry of a
+//!   change whose reply was lost (errata E69). It never credits twice. With
+//!   [`SandboxConfig::replay_identical_keys`](crate::SandboxConfig) the identical request
+//!   (member, score, activity_score, change_event, out_biz_no) replays the first answer
+//!   instead. A refused change leaves no trace: its `change_id` stays free.
 //! - 3.4.1 rollback, normal path: `statement_id` names the change (150004 when no change
 //!   of that member has it); `change_id` is a fresh key. Recovery path (no
 //!   `statement_id`): `change_id` is the lost change's; when no change has it the answer
 //!   is 1005 with the text's words 未查询到该积分变更信息 — the change never happened.
 //!   There is no tombstone: a late original arriving afterwards is applied.
-//!   The rollback's own `change_id` is its idempotency key (errata E31): the same key and
-//!   request replay the first answer, a different request is 150002. Rollback keys are
-//!   separate from change keys (on the recovery path they are equal by design).
+//!   The rollback's own `change_id` is its idempotency key (errata E31): any second
+//!   rollback under it is 150002 (E69; the identical one replays with
+//!   `replay_identical_keys`). Rollback keys are separate from change keys (on the
+//!   recovery path they are equal by design), and 3.4.2 keys from 3.4.1 keys.
 //!   `rollback_score`/`rollback_activity_score` may not exceed what is left of the
 //!   change's `score`/`activity_score` (150007 退款积分比例超出上限); rolling back a credit
 //!   needs the points to still be there (150009 积分余额不足以回退); rolling back a debit
@@ -226,12 +229,12 @@ impl World {
             &req.out_biz_no,
         ));
         if let Some(done) = self.points.changes.get(&req.change_id) {
-            return if done.fingerprint == fp {
+            return if self.config.replay_identical_keys && done.fingerprint == fp {
                 Ok(Reply::data(json!({"statement_id": done.statement_id})))
             } else {
                 Err(ApiError::with(
                     ErrorCode::ChangeIdExists,
-                    format!("change_id {} was used for another change", req.change_id),
+                    format!("change_id {} is already used", req.change_id),
                 ))
             };
         }
@@ -330,7 +333,7 @@ impl World {
             .filter(|s| !s.is_empty());
         let fp = fingerprint(&(&open_id, statement, score, activity, &req.parent_order_no));
         if let Some(done) = self.points.rollbacks.get(&req.change_id) {
-            return replay(done, &fp, &req.change_id);
+            return replay(done, &fp, &req.change_id, self.config.replay_identical_keys);
         }
         // Which change is rolled back: by statement (normal path) or by change_id
         // (recovery path: the change's reply was lost).
@@ -466,7 +469,7 @@ impl World {
         let open_id = self.members.resolve(&req.open_id)?;
         let fp = fingerprint(&(&open_id, &req.parent_order_no, &req.items));
         if let Some(done) = self.points.partial_rollbacks.get(&req.change_id) {
-            return replay(done, &fp, &req.change_id);
+            return replay(done, &fp, &req.change_id, self.config.replay_identical_keys);
         }
         let mut order_no = req.parent_order_no.trim().to_owned();
         if !self
@@ -599,15 +602,15 @@ impl World {
     }
 }
 
-/// The answer to a repeated rollback key: the first answer, or 150002 if the request
-/// differs.
-fn replay(done: &RollbackRecord, fp: &str, change_id: &str) -> ApiResult<Reply> {
-    if done.fingerprint == fp {
+/// The answer to a repeated rollback key: 150002 (E69), or the first answer to the
+/// identical request when the sandbox was asked to replay.
+fn replay(done: &RollbackRecord, fp: &str, change_id: &str, identical: bool) -> ApiResult<Reply> {
+    if identical && done.fingerprint == fp {
         Ok(Reply::data(json!({"statement_id": done.statement_id})))
     } else {
         Err(ApiError::with(
             ErrorCode::ChangeIdExists,
-            format!("change_id {change_id} was used for another rollback"),
+            format!("change_id {change_id} is already used by a rollback"),
         ))
     }
 }

@@ -47,8 +47,10 @@ async fn sdk_client_round_trip() {
     // Two hours later the client refreshes its token by itself, following the sandbox
     // clock through the Date header.
     sandbox.control().advance(Duration::from_secs(7_300));
-    let again = client.points().change_points(change).await.unwrap();
-    assert_eq!(again.statement_id, statement.statement_id, "replayed");
+    let mut next = change;
+    next.change_id = "chg-1b".to_owned();
+    let again = client.points().change_points(next).await.unwrap();
+    assert_ne!(again.statement_id, statement.statement_id);
     let calls = sandbox.control().token_calls();
     assert_eq!(calls.obtain_issued + calls.refresh_issued, 2, "{calls:?}");
 
@@ -61,12 +63,12 @@ async fn sdk_client_round_trip() {
     let err = client.points().change_points(lost).await.unwrap_err();
     assert!(err.outcome_unknown(), "{err}");
     sandbox.control().clear_faults();
-    assert_eq!(sandbox.control().ledger(&open_id).unwrap().score, 105);
+    assert_eq!(sandbox.control().ledger(&open_id).unwrap().score, 205);
     client
         .points()
         .rollback_points(RollbackPointsRequest::new(&open_id, 5, "chg-2"))
         .await
         .unwrap();
-    assert_eq!(sandbox.control().ledger(&open_id).unwrap().score, 100);
+    assert_eq!(sandbox.control().ledger(&open_id).unwrap().score, 200);
     sandbox.shutdown().await;
 }

@@ -179,17 +179,19 @@ async fn verification_transitions() {
     .await
     .expect_err(130002);
     // Two at once (the description's ", " separator).
-    let a = c
-        .call(
-            "wk.coupon.verification",
-            verify(&c, "C1, C2", "ord-1", 150.0),
-        )
-        .await;
+    let both = verify(&c, "C1, C2", "ord-1", 150.0);
+    let a = c.call("wk.coupon.verification", both.clone()).await;
     assert!(a.expect_ok().is_null());
-    // Again on the same order: a retry, accepted.
-    c.call("wk.coupon.verification", verify(&c, "C1", "ord-1", 150.0))
+    // The identical verification again (a re-send after a lost reply): accepted (E70).
+    c.call("wk.coupon.verification", both.clone())
         .await
         .expect_ok();
+    // The same order at another verification_time is not a re-send: already used.
+    let mut later = both;
+    later["verification_time"] = json!(c.now() + 1_000);
+    c.call("wk.coupon.verification", later)
+        .await
+        .expect_err(130003);
     // On another order: already used.
     let a = c
         .call("wk.coupon.verification", verify(&c, "C1", "ord-2", 150.0))

@@ -30,13 +30,14 @@ async fn drop_after_commit_then_recover() {
         "the fault was consumed"
     );
 
-    // Retrying with the same change_id replays: no double credit.
-    let replay = TestClient::answer(c.try_call(CHANGE, body).await.unwrap()).await;
-    let sid = replay.expect_ok()["statement_id"].clone();
+    // Retrying with the same change_id is answered 150002 (the key is used): no double
+    // credit.
+    let retry = TestClient::answer(c.try_call(CHANGE, body).await.unwrap()).await;
+    retry.expect_err(150002);
     assert_eq!(c.balance(&open_id), 50);
     assert_eq!(
-        c.sandbox.control().ledger(&open_id).unwrap().entries[0].statement_id,
-        sid
+        c.sandbox.control().ledger(&open_id).unwrap().entries.len(),
+        1
     );
 
     // Or the 3.4.1 recovery path rolls it back.
@@ -146,4 +147,54 @@ async fn slow_and_http_errors() {
     let started = Instant::now();
     c.call("wk.user.level.list", json!({})).await.expect_ok();
     assert!(started.elapsed() >= Duration::from_millis(200));
+}
+
+/// Waits (generously: the box may be busy) until `done` holds.
+async fn eventually(done: impl Fn() -> bool) -> bool {
+    for _ in 0..200 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done()
+}
+
+#[tokio::test]
+async fn commit_after_timeout_lands_after_the_caller_gave_up_and_retried() {
+    let c = TestClient::ready().await;
+    let open_id = c.member(PHONE).await;
+    c.sandbox
+        .control()
+        .inject_fault(CHANGE, Fault::CommitAfterTimeout { delay_ms: 1_500 }, 1);
+    let body = json!({"open_id": open_id, "score": 50, "out_biz_no": "o-1", "change_reason": "r",
+                      "change_event": "event_add", "change_id": "late-1"});
+    // The caller's timeout (300 ms) is shorter than the delay: it gives up.
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(300), c.try_call(CHANGE, body.clone())).await;
+    assert!(gave_up.is_err(), "no answer within the caller's timeout");
+    assert_eq!(c.balance(&open_id), 0, "not committed yet");
+    // Its retry, same key, lands first and commits.
+    c.call(CHANGE, body.clone()).await.expect_ok();
+    assert_eq!(c.balance(&open_id), 50);
+    // Then the held attempt is processed: 150002, nothing more.
+    assert!(
+        eventually(|| c.sandbox.control().faults().is_empty()).await,
+        "the fault was consumed"
+    );
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert_eq!(c.balance(&open_id), 50, "credited once");
+
+    // Without a retry, the held attempt commits by itself.
+    c.sandbox
+        .control()
+        .inject_fault(CHANGE, Fault::CommitAfterTimeout { delay_ms: 300 }, 1);
+    let mut other = body;
+    other["change_id"] = json!("late-2");
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), c.try_call(CHANGE, other)).await;
+    assert!(gave_up.is_err());
+    assert!(
+        eventually(|| c.balance(&open_id) == 100).await,
+        "committed late"
+    );
 }

@@ -2,6 +2,8 @@
 
 use serde_json::json;
 
+use gree_ump_sandbox::SandboxConfig;
+
 use crate::common::{PHONE, TestClient};
 
 #[tokio::test]
@@ -20,14 +22,16 @@ async fn change_is_idempotent_on_change_id() {
     assert!(sid.starts_with("SP") && sid.len() == 20, "{sid}");
     assert_eq!(c.balance(&open_id), 30);
 
-    // Replays: same answer, no second credit (even with open_id instead of the phone).
+    // Any reuse of the change_id, even the identical request (the retry of a change
+    // whose reply was lost), is 150002 as the document states: no second credit.
     for replay in [body.clone(), {
         let mut b = body.clone();
         b["open_id"] = json!(open_id);
         b
     }] {
         let again = c.call("wk.user.event.score.change", replay).await;
-        assert_eq!(again.expect_ok()["statement_id"], sid.as_str());
+        again.expect_err(150002);
+        assert!(again.message().starts_with("唯一标识已存在"));
     }
     assert_eq!(c.balance(&open_id), 30);
     assert_eq!(
@@ -42,6 +46,42 @@ async fn change_is_idempotent_on_change_id() {
     a.expect_err(150002);
     assert!(a.message().starts_with("唯一标识已存在"));
     assert_eq!(c.balance(&open_id), 30);
+}
+
+/// The replay-as-success behaviour of earlier sandbox versions, kept as an explicit option
+/// (errata E69): the identical request under a used key answers the first answer.
+#[tokio::test]
+async fn identical_replay_answers_the_first_answer_only_when_asked() {
+    let mut c =
+        TestClient::start_with(SandboxConfig::default().with_replay_identical_keys(true)).await;
+    c.obtain().await.expect_ok();
+    let open_id = c.member(PHONE).await;
+    let body = json!({"open_id": open_id, "score": 7, "out_biz_no": "o", "change_reason": "r",
+                      "change_event": "event_add", "change_id": "k1"});
+    let sid = c
+        .call("wk.user.event.score.change", body.clone())
+        .await
+        .expect_ok()["statement_id"]
+        .clone();
+    let again = c.call("wk.user.event.score.change", body.clone()).await;
+    assert_eq!(again.expect_ok()["statement_id"], sid);
+    // Another request under the key stays 150002.
+    let mut other = body;
+    other["score"] = json!(8);
+    c.call("wk.user.event.score.change", other)
+        .await
+        .expect_err(150002);
+    let rb = json!({"open_id": open_id, "rollback_score": 7, "change_id": "k1"});
+    let first = c
+        .call("wk.user.event.score.rollback", rb.clone())
+        .await
+        .expect_ok()["statement_id"]
+        .clone();
+    assert_eq!(
+        c.call("wk.user.event.score.rollback", rb).await.expect_ok()["statement_id"],
+        first
+    );
+    assert_eq!(c.balance(&open_id), 0);
 }
 
 #[tokio::test]
@@ -118,9 +158,10 @@ async fn rollback_paths() {
         .await;
     let rb = a.expect_ok()["statement_id"].as_str().unwrap().to_owned();
     assert_eq!(c.balance(&open_id), 40);
-    // Polling again: same answer, no second rollback.
+    assert!(rb.starts_with("SP"), "{rb}");
+    // Polling again: the rollback's key is used, 150002; no second rollback.
     let a = c.call("wk.user.event.score.rollback", recovery).await;
-    assert_eq!(a.expect_ok()["statement_id"], rb.as_str());
+    a.expect_err(150002);
     assert_eq!(c.balance(&open_id), 40);
     // Nothing left of c1.
     c.call(
@@ -199,13 +240,11 @@ async fn partial_rollback_by_items() {
         .expect_ok()["statement_id"]
         .clone();
     assert_eq!(c.balance(&open_id), 17);
-    // Replay.
-    assert_eq!(
-        c.call("wk.user.event.score.rollback.part", body)
-            .await
-            .expect_ok()["statement_id"],
-        sid
-    );
+    assert!(sid.is_string());
+    // The same key again, identical: 150002, nothing moves.
+    c.call("wk.user.event.score.rollback.part", body)
+        .await
+        .expect_err(150002);
     assert_eq!(c.balance(&open_id), 17);
     // More than the order earned: 150007.
     let too_much = json!([{"order_no": "r2", "item_no": "x", "total_price": 1, "base_score": 18}]);

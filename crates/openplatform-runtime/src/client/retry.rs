@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::endpoint::Idempotency;
-use crate::error::Error;
-use crate::error_code::ApiErrorCode;
+use crate::endpoint::{Endpoint, Idempotency};
+use crate::error::{AppliedEarlier, Error};
+use crate::error_code::{ApiErrorCode, ErrorCategory};
 
 /// How often and how patiently a call is repeated after a transient failure.
 ///
@@ -78,12 +78,68 @@ impl Default for RetryPolicy {
 pub struct CallOptions {
     /// Overrides the client's retry policy for this call.
     pub retry: Option<RetryPolicy>,
+    /// The request was sent before, by an earlier call, and that attempt may have reached
+    /// the platform (its reply was lost): a "key already used" answer, even to this call's
+    /// first attempt, means that attempt applied it ([`Error::AppliedEarlier`]). Only
+    /// meaningful for keyed writes re-sent unchanged, under the same key.
+    pub resending: bool,
 }
 
 impl CallOptions {
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
         self
+    }
+
+    /// See [`CallOptions::resending`].
+    pub fn resending(mut self, resending: bool) -> Self {
+        self.resending = resending;
+        self
+    }
+}
+
+/// What earlier attempts of one keyed call tell about a later answer.
+///
+/// A keyed write repeated with the same key can only be answered "key already used"
+/// (category [`ErrorCategory::Conflict`] on a keyed endpoint) because a write under that
+/// key is in effect. If an earlier attempt of this call may have reached the platform,
+/// that write is this call's own, so the answer means "applied", never "refused".
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Attempts {
+    /// Attempts made so far.
+    pub made: u32,
+    /// Some attempt (of this call, or of the earlier call it re-sends) may have landed.
+    pub may_have_landed: bool,
+}
+
+impl Attempts {
+    /// Records the outcome of one attempt, and turns a "key already used" answer into
+    /// [`Error::AppliedEarlier`] when an earlier attempt may have landed.
+    pub fn settle<E: Endpoint, T>(
+        &mut self,
+        request: &E,
+        result: Result<T, Error<E::Code>>,
+    ) -> Result<T, Error<E::Code>> {
+        self.made += 1;
+        match result {
+            Err(Error::Api(answer))
+                if self.may_have_landed
+                    && E::INFO.idempotency == Idempotency::Keyed
+                    && answer.code.category() == ErrorCategory::Conflict =>
+            {
+                Err(Error::AppliedEarlier(Box::new(AppliedEarlier {
+                    method: E::INFO.method,
+                    key: request.idempotency_key().map(str::to_owned),
+                    attempts: self.made,
+                    answer,
+                })))
+            }
+            Err(e) => {
+                self.may_have_landed |= e.may_have_been_applied();
+                Err(e)
+            }
+            ok => ok,
+        }
     }
 }
 

@@ -73,9 +73,14 @@ impl Client {
         let result = async {
             let mut attempt = 1;
             let mut skew_retried = false;
+            // What earlier attempts tell about a "key already used" answer (retry.rs).
+            let mut attempts = super::retry::Attempts {
+                made: 0,
+                may_have_landed: options.resending,
+            };
             loop {
                 let offset_before = self.inner.clock.offset_ms();
-                let result = self.send_inner(request).await;
+                let result = attempts.settle(request, self.send_inner(request).await);
                 match &result {
                     // Our clock was found off by more than the platform tolerates during
                     // this very call, and the platform refused it: the refusal is most
