@@ -78,26 +78,43 @@ impl Client {
                 made: 0,
                 may_have_landed: options.resending,
             };
+            // The last error of an attempt that may have been applied: if a later attempt
+            // ends in an error that says nothing of the platform's state (a token or
+            // request failure, a request never sent), that earlier error is the truth to
+            // report: the write may be in effect.
+            let mut may_have_landed: Option<Error<E::Code>> = None;
             loop {
                 let offset_before = self.inner.clock.offset_ms();
-                let result = attempts.settle(request, self.send_inner(request).await);
-                match &result {
-                    // Our clock was found off by more than the platform tolerates during
-                    // this very call, and the platform refused it: the refusal is most
-                    // likely the stale timestamp. A refused call applied nothing, so one
-                    // re-send with the corrected clock is safe for any endpoint.
-                    Err(e) if !skew_retried && self.skew_changed(offset_before) && e.is_refusal() => {
-                        skew_retried = true;
-                        tracing::info!(error = %e, offset_ms = self.inner.clock.offset_ms(), "clock skew corrected; re-sending once");
-                    }
-                    Err(e) if policy.should_retry(info.idempotency, attempt, e) => {
-                        let pause = policy.backoff(attempt);
-                        tracing::info!(attempt, error = %e, pause_ms = pause.as_millis() as u64, "retrying");
-                        tokio::time::sleep(pause).await;
-                        attempt += 1;
-                    }
-                    _ => return result,
+                let error = match attempts.settle(request, self.send_inner(request).await) {
+                    Ok(response) => return Ok(response),
+                    Err(e) => e,
+                };
+                // Our clock was found off by more than the platform tolerates during this
+                // very call, and the platform refused it: the refusal is most likely the
+                // stale timestamp. A refused call applied nothing, so one re-send with the
+                // corrected clock is safe for any endpoint.
+                if !skew_retried && self.skew_changed(offset_before) && error.is_refusal() {
+                    skew_retried = true;
+                    tracing::info!(error = %error, offset_ms = self.inner.clock.offset_ms(), "clock skew corrected; re-sending once");
+                    continue;
                 }
+                if policy.should_retry(info.idempotency, attempt, &error) {
+                    let pause = policy.backoff(attempt);
+                    tracing::info!(attempt, error = %error, pause_ms = pause.as_millis() as u64, "retrying");
+                    if error.may_have_been_applied() {
+                        may_have_landed = Some(error);
+                    }
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                    continue;
+                }
+                return Err(match may_have_landed {
+                    Some(earlier) if says_nothing_of_the_platform(&error) => {
+                        tracing::info!(last = %error, "an earlier attempt may have been applied; reporting it");
+                        earlier
+                    }
+                    _ => error,
+                });
             }
         }
         .instrument(span.clone())
@@ -332,5 +349,15 @@ impl Client {
             self.inner.clock.observe_date_header(date, *received);
         }
         decoded
+    }
+}
+
+/// Whether an error says nothing about what the platform did with the request: it was
+/// refused before sending, certainly never sent, or no token could be had for it.
+fn says_nothing_of_the_platform<C>(error: &Error<C>) -> bool {
+    match error {
+        Error::Request(_) | Error::Token(_) => true,
+        Error::Transport(t) => t.sent() == crate::error::Sent::No,
+        _ => false,
     }
 }
