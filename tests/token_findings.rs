@@ -569,7 +569,15 @@ async fn f09_a_refresh_token_held_in_memory_is_used_when_the_store_has_none() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let store = Arc::new(FaultyStore::new(MemoryTokenStore::new()));
     store.set(StoreFault::FailRecordWrites);
-    let client = client_on(sandbox.base_url(), store.clone());
+    // The periodic write-back is off: the refresh itself must find the token in memory.
+    let client = builder(sandbox.base_url())
+        .token_store(store.clone())
+        .token_policy(TokenPolicy {
+            write_back_every: Duration::from_secs(86_400),
+            ..TokenPolicy::default()
+        })
+        .build()
+        .unwrap();
     call(&client).await.unwrap();
     let key = client.runtime().tokens().key().to_owned();
     assert!(store.inner().load(&key).await.unwrap().is_none());

@@ -236,7 +236,8 @@ impl TokenManager {
             store_failure: Mutex::new(None),
             unproven: Mutex::new(None),
             has_unproven: AtomicBool::new(false),
-            last_write_back_check: Mutex::new(None),
+            // The first check is one interval after start: a new manager just read the store.
+            last_write_back_check: Mutex::new(Some(Instant::now())),
             calls: CallCounters::default(),
         }
     }
