@@ -29,9 +29,13 @@
 //! only burn the budget.
 //!
 //! ## Store outages
-//! Every store operation is bounded by `store_timeout`. A valid token in memory keeps
-//! serving while the store is down; the refresh token held in memory is used (and written
-//! back) when the store lost the record.
+//! Every store operation is bounded by `store_timeout` (5 s: a CPU-starved host, a Redis
+//! writing a snapshot, must not fail calls); a quick I/O failure of the store phase is
+//! tried once more after 100 ms, a timeout is not, and a failure is shared by every
+//! caller that waited for it, so no caller waits more than about one store timeout for
+//! the store. A valid token in memory keeps serving while the store is
+//! down; the refresh token held in memory is used (and written back) when the store lost
+//! the record.
 
 use std::fmt;
 use std::future::Future;
@@ -94,7 +98,8 @@ pub struct TokenPolicy {
     pub obtain_daily_limit: u32,
     pub refresh_daily_limit: u32,
     /// The longest any one store operation may take; beyond it the operation counts as
-    /// failed, and every caller that waited for it shares that one failure.
+    /// failed, and every caller that waited for it shares that failure. (A quick I/O
+    /// failure is tried once more first.)
     pub store_timeout: Duration,
     /// How often a valid token held in memory is compared with the store, so that a
     /// store that lost its data (a Redis restart without persistence) gets it back
@@ -113,7 +118,7 @@ impl Default for TokenPolicy {
             poll_interval: Duration::from_millis(100),
             obtain_daily_limit: 1,
             refresh_daily_limit: 20,
-            store_timeout: Duration::from_secs(2),
+            store_timeout: Duration::from_secs(5),
             write_back_every: Duration::from_secs(60),
         }
     }
@@ -168,6 +173,8 @@ struct Failure {
 const FAILURE_BACKOFF: Duration = Duration::from_secs(5);
 /// The longest pause between token calls after failures.
 const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(300);
+/// The pause before the one retry of a failed store phase.
+const STORE_RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// A refresh token this close to its expiry is not used.
 const REFRESH_TOKEN_MARGIN_MS: i64 = 60_000;
 
@@ -464,7 +471,7 @@ impl TokenManager {
     async fn op<T>(&self, what: &str, work: StoreFuture<'_, T>) -> Result<T, TokenError> {
         match tokio::time::timeout(self.policy.store_timeout, work).await {
             Ok(result) => result.map_err(TokenError::Store),
-            Err(_) => Err(TokenError::Store(StoreError::io(format!(
+            Err(_) => Err(TokenError::Store(StoreError::timeout(format!(
                 "the token store did not answer ({what}) within {} ms",
                 self.policy.store_timeout.as_millis()
             )))),
@@ -561,8 +568,22 @@ impl TokenManager {
         if let Some(failure) = self.failure_since(waiting_since) {
             return Err(failure);
         }
-        let result = self.fresh_gated(issuer, need).await;
+        let mut result = self.fresh_gated(issuer, need).await;
+        if let Err(TokenError::Store(e)) = &result
+            && e.kind() == super::StoreErrorKind::Io
+        {
+            // A quick I/O failure (a connection reset; the Redis client reconnects) is
+            // tried once more; a timeout is not, so that no caller waits more than one
+            // store timeout for the store, and an outage fails again and is shared. A
+            // lock taken by an operation whose reply was lost is released first, or the
+            // retry would wait out our own lease.
+            tracing::debug!(error = %e, "token store failed; trying once more");
+            self.release_lock().await;
+            tokio::time::sleep(STORE_RETRY_PAUSE).await;
+            result = self.fresh_gated(issuer, need).await;
+        }
         if let Err(TokenError::Store(e)) = &result {
+            self.release_lock().await;
             *self
                 .store_failure
                 .lock()
@@ -604,6 +625,12 @@ impl TokenManager {
             None => self.refresh_locked(issuer, need).await,
         };
         self.note_outcome(&result);
+        self.release_lock().await;
+        result
+    }
+
+    /// Releases the refresh lock if this instance holds it (harmless if not).
+    async fn release_lock(&self) {
         if let Err(e) = self
             .op("unlock", self.store.unlock(&self.key, &self.me.id))
             .await
@@ -611,7 +638,6 @@ impl TokenManager {
             // The lease runs out by itself; a failed unlock only delays the next refresh.
             tracing::warn!(error = %e, "could not release the token refresh lock");
         }
-        result
     }
 
     /// The record to refresh from: the stored one, or the one held in memory when the

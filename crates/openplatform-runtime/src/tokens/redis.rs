@@ -113,7 +113,7 @@ return 0
 /// The reply timeout set on the connection: long enough that a busy host (CPU-starved
 /// client, a Redis doing a snapshot) is not an error, short enough to stay below the
 /// token manager's own per-operation timeout, which bounds every wait.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(4);
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Token state in Redis, shared by every process and host that uses the same server and
@@ -150,7 +150,7 @@ impl RedisTokenStore {
         let client = redis::Client::open(url).map_err(|e| {
             StoreError::backend(format!("the Redis URL is not valid ({})", e.category()))
         })?;
-        // 1 s to connect and 2 s per reply (the crate's 500 ms fired on CPU-starved CI
+        // 1 s to connect and 4 s per reply (the crate's 500 ms fired on CPU-starved CI
         // machines), and fewer connection retries than its 6: a caller waiting for a
         // token learns of a dead server in about a second rather than ten. Later calls
         // reconnect by themselves; the token manager bounds every operation anyway.
@@ -226,7 +226,9 @@ fn redis_error(op: &str, e: &RedisError, secrets: &[&str]) -> StoreError {
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
         message = message.replace(secret, "[REDACTED]");
     }
-    if io {
+    if e.is_timeout() {
+        StoreError::timeout(message)
+    } else if io {
         StoreError::io(message)
     } else {
         StoreError::backend(message)

@@ -149,6 +149,9 @@ pub enum StoreErrorKind {
     Corrupt,
     /// Reading or writing failed (file system, network to the store).
     Io,
+    /// The store did not answer in time (the manager's `store_timeout`, or the backend's
+    /// own reply timeout).
+    Timeout,
     /// The backend refused the operation (permissions, configuration).
     Backend,
 }
@@ -167,6 +170,14 @@ impl StoreError {
 
     pub fn io(message: impl Into<String>) -> Self {
         Self::new(StoreErrorKind::Io, message)
+    }
+
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(StoreErrorKind::Timeout, message)
+    }
+
+    pub fn is_timeout(&self) -> bool {
+        self.kind == StoreErrorKind::Timeout
     }
 
     pub fn backend(message: impl Into<String>) -> Self {
@@ -191,6 +202,7 @@ impl fmt::Display for StoreError {
         let kind = match self.kind {
             StoreErrorKind::Corrupt => "token store holds a damaged record",
             StoreErrorKind::Io => "token store I/O failed",
+            StoreErrorKind::Timeout => "token store did not answer in time",
             StoreErrorKind::Backend => "token store refused the operation",
         };
         write!(f, "{kind}: {}", self.message)
