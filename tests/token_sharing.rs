@@ -607,6 +607,71 @@ async fn invalid_token_recovery_across_processes() {
     cleanup(&prefix).await;
 }
 
+/// Token finding 12, with a real crash: a process is killed (SIGKILL) while its 2.1 is in
+/// flight. The platform issues the tokens, nothing stores them, and the day's only 2.1 is
+/// spent. The next process reports exactly that at once, naming the reset time, with no
+/// lease wait; it makes no token call of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_mid_obtain_is_reported_at_once() {
+    let Some(store) = redis_store("killed_mid_obtain").await else {
+        return;
+    };
+    let prefix = store.key_prefix().to_owned();
+    let sandbox = Sandbox::start(multi_process_config()).await.unwrap();
+    sandbox.control().inject_fault(
+        "dss.auth.token.query",
+        gree_ump_sandbox::faults::Fault::Slow { delay_ms: 3_000 },
+        1,
+    );
+    let mut child = Worker::spawn("child K", sandbox.base_url(), &prefix);
+    child.ready().await;
+    child.send("go 1").await;
+    // The child is mid-obtain once its marker is in the store.
+    let note_key = format!("{prefix}{}:note:pending-obtain", key(&sandbox));
+    let mut redis = raw_redis().await;
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(&note_key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if exists {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the child never marked its obtain"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.child.id().expect("the child runs");
+    child.child.kill().await.expect("kill the child");
+
+    let parent = client(sandbox.base_url(), Arc::new(store), None);
+    let started = Instant::now();
+    let err = business_call(&parent).await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(3), "no lease wait: {waited:?}");
+    match &err {
+        Error::Token(TokenError::ObtainLost {
+            instance,
+            resets_at,
+            ..
+        }) => {
+            assert!(
+                instance.contains(&format!("/{pid}/")),
+                "names the killed process: {instance}"
+            );
+            assert!(resets_at.ends_with("T00:00:00+08:00"), "{resets_at}");
+        }
+        other => panic!("expected ObtainLost, got {other:?}"),
+    }
+    assert_eq!(parent.runtime().tokens().calls_made(), (0, 0));
+    sandbox.shutdown().await;
+    cleanup(&prefix).await;
+}
+
 // ------------------------------------------------------------- 3: a simulated day
 
 /// Steady traffic, a call every 5 simulated minutes, over a whole Beijing day and 6 hours
