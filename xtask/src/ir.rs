@@ -19,6 +19,8 @@ pub struct Api {
     pub endpoints: Vec<Endpoint>,
     pub errors: Vec<ErrorCode>,
     pub errata_count: usize,
+    /// The document's heading of its error-code summary, if it has one.
+    pub errors_heading: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +33,10 @@ pub struct Protocol {
     pub success_code: Option<i64>,
     pub timestamp: String,
     pub clock_tolerance_ms: Option<u64>,
+    /// The platform's clock zone, seconds east of UTC.
+    pub utc_offset_s: i32,
+    pub timestamp_param: Option<String>,
+    pub sign_param: Option<String>,
     pub invalid_token_codes: Vec<i64>,
     pub invalid_token_patterns: Vec<String>,
     pub tokens: Option<Tokens>,

@@ -36,6 +36,10 @@ pub struct ApiSection {
     pub document: String,
     pub doc_version: String,
     pub target: String,
+    /// The document's heading of its summary table of error codes (as the document words it), named
+    /// in the generated docs.
+    #[serde(default)]
+    pub errors_heading: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +59,16 @@ pub struct ProtocolSection {
     pub timestamp: Line<String>,
     #[serde(default)]
     pub clock_tolerance_ms: Option<u64>,
+    /// The platform's clock as a UTC offset (`+08:00`): the day its daily limits count in.
+    /// Absent: UTC.
+    #[serde(default)]
+    pub time_zone: Option<Line<String>>,
+    /// The query parameters that carry the timestamp and the signature (envelope styles
+    /// that put them in the query: `ump_gateway`). Each must be one of `common_params`.
+    #[serde(default)]
+    pub timestamp_param: Option<Line<String>>,
+    #[serde(default)]
+    pub sign_param: Option<Line<String>>,
     #[serde(default)]
     pub invalid_token: Option<InvalidTokenSpec>,
     #[serde(default)]

@@ -208,6 +208,7 @@ impl Validator {
             endpoints,
             errors,
             errata_count: spec.errata.len(),
+            errors_heading: spec.api.errors_heading.clone(),
         }
     }
 
@@ -264,6 +265,46 @@ impl Validator {
         }
         // Documented for completeness; the runtime supplies them.
         let _ = self.fields("protocol.common_params", &p.common_params);
+        let utc_offset_s = match &p.time_zone {
+            None => 0,
+            Some(tz) => parse_utc_offset(&tz.value).unwrap_or_else(|| {
+                self.problem(
+                    Some(tz.referenced),
+                    format!(
+                        "protocol.time_zone: `{}` is not a UTC offset such as +08:00",
+                        tz.value
+                    ),
+                );
+                0
+            }),
+        };
+        let common: Vec<&str> = p
+            .common_params
+            .iter()
+            .map(|f| f.value.wire.as_str())
+            .collect();
+        let mut named_param = |what: &str, v: &Option<Line<String>>| -> Option<String> {
+            let v = v.as_ref()?;
+            if !common.contains(&v.value.as_str()) {
+                self.problem(
+                    Some(v.referenced),
+                    format!(
+                        "protocol.{what}: `{}` is not among protocol.common_params",
+                        v.value
+                    ),
+                );
+            }
+            Some(v.value.clone())
+        };
+        let timestamp_param = named_param("timestamp_param", &p.timestamp_param);
+        let sign_param = named_param("sign_param", &p.sign_param);
+        if p.envelope.value == "ump_gateway" && (timestamp_param.is_none() || sign_param.is_none())
+        {
+            self.problem(
+                Some(p.envelope.referenced),
+                "protocol: the ump_gateway envelope puts the timestamp and the signature in the query: name them with timestamp_param and sign_param",
+            );
+        }
         let invalid = p.invalid_token.as_ref();
         Protocol {
             envelope: p.envelope.value.clone(),
@@ -278,6 +319,9 @@ impl Validator {
             success_code: p.success_code,
             timestamp: p.timestamp.value.clone(),
             clock_tolerance_ms: p.clock_tolerance_ms,
+            utc_offset_s,
+            timestamp_param,
+            sign_param,
             invalid_token_codes: invalid.map(|i| i.codes.clone()).unwrap_or_default(),
             invalid_token_patterns: invalid
                 .map(|i| i.message_patterns.clone())
@@ -1049,5 +1093,46 @@ fn mark_styles(structs: &mut [Struct], endpoints: &[Endpoint]) {
         } else {
             StructStyle::Request
         };
+    }
+}
+
+/// `+08:00`, `-05:30`, `+00:00` → seconds east of UTC (at most ±14 h, whole minutes).
+fn parse_utc_offset(text: &str) -> Option<i32> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if h > 14 || m > 59 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
+}
+
+#[cfg(test)]
+mod utc_offset_tests {
+    use super::parse_utc_offset;
+
+    #[test]
+    fn offsets() {
+        assert_eq!(parse_utc_offset("+08:00"), Some(28_800));
+        assert_eq!(parse_utc_offset("-05:30"), Some(-19_800));
+        assert_eq!(parse_utc_offset("+00:00"), Some(0));
+        for bad in [
+            "08:00",
+            "+8:00",
+            "+15:00",
+            "+08:60",
+            "+08",
+            "",
+            "Asia/Shanghai",
+        ] {
+            assert_eq!(parse_utc_offset(bad), None, "{bad}");
+        }
     }
 }

@@ -240,3 +240,30 @@ fn id_fits_json_string_but_not_quoted() {
         "{err}"
     );
 }
+
+#[test]
+fn a_time_zone_that_is_not_an_offset_is_reported_with_line() {
+    let text = broken("time_zone: \"+08:00\"", "time_zone: Asia/Shanghai");
+    let err = errors_of(&text);
+    let line = line_of(&text, "time_zone: Asia/Shanghai");
+    assert!(err.contains("protocol.time_zone: `Asia/Shanghai`"), "{err}");
+    assert!(err.contains(&format!("{PATH}:{line}:")), "{err}");
+}
+
+#[test]
+fn a_sign_param_not_among_the_common_params_is_reported() {
+    let err = errors_of(&broken("sign_param: sign", "sign_param: signature"));
+    assert!(
+        err.contains("protocol.sign_param: `signature` is not among protocol.common_params"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_gateway_envelope_needs_its_query_parameter_names() {
+    let err = errors_of(&broken("  timestamp_param: timestamp\n", ""));
+    assert!(
+        err.contains("name them with timestamp_param and sign_param"),
+        "{err}"
+    );
+}

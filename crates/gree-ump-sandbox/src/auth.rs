@@ -13,19 +13,51 @@
 //! When the test controls have moved the sandbox clock, a timestamp within the window of
 //! either the sandbox clock or the system clock passes (see [`check_timestamp`]).
 
-use openplatform_runtime::sign::{SIGN_PARAM, verify};
+use openplatform_runtime::sign::verify;
+
+/// The query parameters of the signature and the timestamp, as the spec names them.
+pub const SIGN_PARAM: &str = match gree_ump::PROTOCOL.sign_param {
+    Some(name) => name,
+    None => "sign",
+};
+pub const TIMESTAMP_PARAM: &str = match gree_ump::PROTOCOL.timestamp_param {
+    Some(name) => name,
+    None => "timestamp",
+};
 
 use crate::error::{ApiError, ApiResult};
 
 /// Parameters the protocol itself uses; the others of a GET call are business fields.
 pub const PROTOCOL_PARAMS: &[&str] = &[
-    "sign",
-    "timestamp",
-    "app_id",
-    "access_token",
-    "refresh_token",
+    SIGN_PARAM,
+    TIMESTAMP_PARAM,
+    token_param(TokenParam::AppId),
+    token_param(TokenParam::Access),
+    token_param(TokenParam::Refresh),
+    // The spec's common parameter `method` travels in the path (E03); a client that
+    // repeats it in the query has not sent a business field.
     "method",
 ];
+
+/// The credential parameters the spec's `protocol.tokens` names.
+#[derive(Clone, Copy)]
+pub enum TokenParam {
+    AppId,
+    Access,
+    Refresh,
+}
+
+/// The name of a credential parameter, from the spec.
+pub const fn token_param(which: TokenParam) -> &'static str {
+    match gree_ump::PROTOCOL.tokens {
+        Some(t) => match which {
+            TokenParam::AppId => t.app_id_param,
+            TokenParam::Access => t.access_token_param,
+            TokenParam::Refresh => t.refresh_token_param,
+        },
+        None => "",
+    }
+}
 
 /// The single value of a query parameter; a repeated protocol parameter is refused (it
 /// would make the signed text ambiguous).
@@ -53,7 +85,7 @@ pub fn required_param<'a>(query: &'a [(String, String)], name: &str) -> ApiResul
 /// Checks `sign` against the query and the raw body.
 pub fn check_signature(query: &[(String, String)], body: &[u8], secret: &str) -> ApiResult<()> {
     let provided = required_param(query, SIGN_PARAM)?;
-    if verify(query, body, secret.as_bytes(), provided) {
+    if verify(query, SIGN_PARAM, body, secret.as_bytes(), provided) {
         Ok(())
     } else {
         Err(ApiError::invalid("sign verification failed (签名错误)"))
@@ -73,7 +105,7 @@ pub fn check_timestamp(
     wall_ms: i64,
     tolerance_ms: Option<i64>,
 ) -> ApiResult<()> {
-    let text = required_param(query, "timestamp")?;
+    let text = required_param(query, TIMESTAMP_PARAM)?;
     let ts: i64 = text
         .trim()
         .parse()

@@ -11,7 +11,9 @@ use gree_ump::generated::routes::AnyRequest;
 use openplatform_runtime::{Credential, Verb};
 use serde_json::{Map, Value};
 
-use crate::auth::{PROTOCOL_PARAMS, check_signature, check_timestamp, required_param};
+use crate::auth::{
+    PROTOCOL_PARAMS, TokenParam, check_signature, check_timestamp, required_param, token_param,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::server::Shared;
 use crate::state::{Reply, World};
@@ -46,18 +48,18 @@ pub fn process(shared: &Shared, call: &Call<'_>) -> ApiResult<Reply> {
     let mut world = shared.world();
     match info.credential {
         Credential::AppSignature => {
-            let app_id = required_param(call.query, "app_id")?;
+            let app_id = required_param(call.query, token_param(TokenParam::AppId))?;
             if app_id != shared.config.app_id {
                 return Err(ApiError::with(ErrorCode::AppNotFound, app_id));
             }
             world.obtain_token(now)
         }
         Credential::RefreshToken => {
-            let token = required_param(call.query, "refresh_token")?;
+            let token = required_param(call.query, token_param(TokenParam::Refresh))?;
             world.refresh_token(token, now)
         }
         Credential::AccessToken => {
-            let token = required_param(call.query, "access_token")?;
+            let token = required_param(call.query, token_param(TokenParam::Access))?;
             world.tokens.check_access(token, now)?;
             let request = decode(call)?;
             dispatch(&mut world, request, now)

@@ -201,6 +201,7 @@ fn check_wire<E: Endpoint>(server: &Server, request: &E) {
     assert!(
         openplatform_runtime::sign::verify(
             &params,
+            "sign",
             &seen.body,
             SECRET.as_bytes(),
             &seen.query["sign"]
@@ -416,6 +417,7 @@ async fn token_calls_are_signed_with_their_own_credential() {
         .collect();
     assert!(openplatform_runtime::sign::verify(
         &params,
+        "sign",
         &obtain.body,
         SECRET.as_bytes(),
         &obtain.query["sign"]

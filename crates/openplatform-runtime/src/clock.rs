@@ -30,7 +30,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that moves only when told: for tests (expire tokens, cross Beijing midnight).
+/// A clock that moves only when told: for tests (expire tokens, cross midnight).
 #[derive(Debug, Default)]
 pub struct ManualClock {
     now_ms: AtomicI64,
@@ -70,7 +70,7 @@ const SKEW_DEADBAND_MS: i64 = 1_000;
 /// server than the platform, and applying it would move the budget day (so a +1-day
 /// header could grant a second day's budget on the same platform day) and every expiry.
 /// Within the bound the damage is limited: the budget day can be wrong only for calls in
-/// the 10 minutes around Beijing midnight. A host more than 10 minutes off must fix its
+/// the 10 minutes around the platform's midnight. A host more than 10 minutes off must fix its
 /// clock (or raise the bound with `ClientBuilder::max_clock_skew`); the rejected readings
 /// are logged at warn.
 pub const DEFAULT_MAX_SKEW_MS: i64 = 10 * 60 * 1_000;
@@ -170,28 +170,44 @@ pub fn parse_http_date_ms(date: &str) -> Option<i64> {
 pub use crate::wire::beijing;
 
 const DAY_MS: i64 = 86_400_000;
-const BEIJING_OFFSET_MS: i64 = 8 * 3_600_000;
+const BEIJING_OFFSET_S: i32 = 8 * 3_600;
 
-/// The Beijing calendar day of an instant, as days since 1970-01-01 (Beijing).
+/// The calendar day of an instant in the zone `utc_offset_s` seconds east of UTC, as days
+/// since 1970-01-01 (of that zone): the day a platform's daily limits count in.
+pub fn local_day(now_ms: i64, utc_offset_s: i32) -> i64 {
+    now_ms
+        .saturating_add(i64::from(utc_offset_s).saturating_mul(1000))
+        .div_euclid(DAY_MS)
+}
+
+/// The instant the next day begins in the zone `utc_offset_s` seconds east of UTC (the
+/// next local midnight), in that zone.
+pub fn next_local_midnight(now_ms: i64, utc_offset_s: i32) -> DateTime<FixedOffset> {
+    let offset_ms = i64::from(utc_offset_s).saturating_mul(1000);
+    let next_ms = local_day(now_ms, utc_offset_s)
+        .saturating_add(1)
+        .saturating_mul(DAY_MS)
+        .saturating_sub(offset_ms);
+    let zone =
+        FixedOffset::east_opt(utc_offset_s).unwrap_or_else(|| chrono::Offset::fix(&chrono::Utc));
+    zone.timestamp_millis_opt(next_ms)
+        .single()
+        .unwrap_or_else(|| {
+            zone.timestamp_millis_opt(0)
+                .single()
+                .unwrap_or_default_fixed()
+        })
+}
+
+/// The Beijing calendar day of an instant, as days since 1970-01-01 (Beijing): the wire
+/// types' zone ([`local_day`] with +08:00).
 pub fn beijing_day(now_ms: i64) -> i64 {
-    now_ms.saturating_add(BEIJING_OFFSET_MS).div_euclid(DAY_MS)
+    local_day(now_ms, BEIJING_OFFSET_S)
 }
 
 /// The instant the Beijing day after `now_ms` begins (the next Beijing midnight).
 pub fn next_beijing_midnight(now_ms: i64) -> DateTime<FixedOffset> {
-    let next_ms = beijing_day(now_ms)
-        .saturating_add(1)
-        .saturating_mul(DAY_MS)
-        .saturating_sub(BEIJING_OFFSET_MS);
-    beijing()
-        .timestamp_millis_opt(next_ms)
-        .single()
-        .unwrap_or_else(|| {
-            beijing()
-                .timestamp_millis_opt(0)
-                .single()
-                .unwrap_or_default_fixed()
-        })
+    next_local_midnight(now_ms, BEIJING_OFFSET_S)
 }
 
 trait UnwrapOrDefaultFixed {

@@ -46,7 +46,7 @@ pub enum Idempotency {
 /// Static facts about one endpoint, from the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EndpointInfo {
-    /// The platform's method name, e.g. `wk.user.info.query`.
+    /// The platform's method name, as the spec gives it (`members.query`, say).
     pub method: &'static str,
     /// Section of the vendor document, e.g. `3.2`.
     pub section: &'static str,

@@ -486,7 +486,7 @@ pub enum TokenError {
         kind: BudgetKind,
         used: u32,
         limit: u32,
-        /// When the budget resets: the next midnight, Beijing time (RFC 3339).
+        /// When the budget resets: the platform's next midnight, in its zone (RFC 3339).
         resets_at: String,
     },
     /// The token store failed; with a damaged record, no token call is made.
@@ -507,7 +507,7 @@ pub enum TokenError {
     },
     /// The day's token-issuing call was spent at `started_at` by `instance`, and no token
     /// it issued reached the store: that instance crashed mid-call, or could not write
-    /// the store. A new one is allowed at `resets_at` (the next Beijing midnight); until
+    /// the store. A new one is allowed at `resets_at` (the platform's next midnight); until
     /// then only that instance's memory, if it still runs, holds the tokens.
     ObtainLost {
         started_at: String,

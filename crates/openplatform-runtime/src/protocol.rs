@@ -63,6 +63,13 @@ pub struct ProtocolInfo {
     pub timestamp: TimestampUnit,
     /// How far the platform lets a timestamp drift from its own clock.
     pub clock_tolerance_ms: Option<u64>,
+    /// The platform's clock zone, seconds east of UTC (the spec's `time_zone`): the day
+    /// its daily limits are counted in.
+    pub utc_offset_s: i32,
+    /// The query parameters of the timestamp and the signature, for envelope styles that
+    /// put them in the query ([`EnvelopeStyle::UmpGateway`]).
+    pub timestamp_param: Option<&'static str>,
+    pub sign_param: Option<&'static str>,
     /// Error codes that mean "access token invalid or expired".
     pub invalid_token_codes: &'static [i64],
     /// Case-insensitive substrings of an error message that mean the same.
@@ -113,7 +120,7 @@ impl ProtocolInfo {
 
     /// Whether an error answer means "access token invalid or expired": the spec's
     /// invalid-token code, or a message containing one of its patterns (compared
-    /// case-insensitively). Patterns are phrases ("token已过期"), never a bare word such as
+    /// case-insensitively). Patterns are phrases ("token expired"), never a bare word such as
     /// `access_token`, which other errors quote too ("sign error: check access_token").
     pub fn is_invalid_token(&self, code: i64, message: Option<&str>) -> bool {
         if self.invalid_token_codes.contains(&code) {

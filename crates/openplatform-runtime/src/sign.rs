@@ -1,15 +1,12 @@
 //! Request signing ([`SigningScheme::UmpMd5`](crate::SigningScheme::UmpMd5)).
 //!
 //! `sign = hex(MD5(name1 value1 name2 value2 … body secret))` with the query parameters
-//! (all but `sign`) sorted by name in byte order. The pieces are streamed into the hasher
+//! (all but the signature's own, whose name the spec gives) sorted by name in byte order. The pieces are streamed into the hasher
 //! one by one: no concatenated string is ever built, so a large body is hashed in place.
 
 use std::fmt;
 
 use md5::{Digest, Md5};
-
-/// The name of the query parameter that carries the signature; never itself signed.
-pub const SIGN_PARAM: &str = "sign";
 
 /// A computed signature: 32 lowercase hex digits, kept on the stack.
 ///
@@ -54,9 +51,6 @@ where
     let mut hasher = Md5::new();
     for (name, value) in sorted_params {
         let name = name.as_ref();
-        if name == SIGN_PARAM {
-            continue;
-        }
         hasher.update(name.as_bytes());
         hasher.update(value.as_ref().as_bytes());
     }
@@ -86,15 +80,26 @@ where
 }
 
 /// Checks a received request's signature (for servers and emulators): `params` are the
-/// decoded query parameters in any order, `sign` among them or not (it is skipped),
-/// `provided` is the received `sign` value. Hex case is ignored; the comparison of the
-/// digests takes the same time wherever they differ.
-pub fn verify<N, V>(params: &[(N, V)], body: &[u8], secret: &[u8], provided: &str) -> bool
+/// decoded query parameters in any order, the signature's own (`sign_param`) among them
+/// or not (it is skipped), `provided` is the received signature. Hex case is ignored; the
+/// comparison of the digests takes the same time wherever they differ.
+pub fn verify<N, V>(
+    params: &[(N, V)],
+    sign_param: &str,
+    body: &[u8],
+    secret: &[u8],
+    provided: &str,
+) -> bool
 where
     N: AsRef<str>,
     V: AsRef<str>,
 {
-    let expected = sign(params, body, secret);
+    let signed: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(n, v)| (n.as_ref(), v.as_ref()))
+        .filter(|(n, _)| *n != sign_param)
+        .collect();
+    let expected = sign(&signed, body, secret);
     constant_time_eq_hex(&expected.0, provided.as_bytes())
 }
 
@@ -140,25 +145,29 @@ mod tests {
         let body = br#"{"orderNo":123}"#;
         assert!(verify(
             &params,
+            "sign",
             body,
             b"XYZ",
             "546e4aa36d2d624da5ff816ca030951c"
         ));
         assert!(verify(
             &params,
+            "sign",
             body,
             b"XYZ",
             "546E4AA36D2D624DA5FF816CA030951C"
         ));
         assert!(!verify(
             &params,
+            "sign",
             body,
             b"XYZ",
             "546e4aa36d2d624da5ff816ca030951d"
         ));
-        assert!(!verify(&params, body, b"XYZ", "546e4aa3"));
+        assert!(!verify(&params, "sign", body, b"XYZ", "546e4aa3"));
         assert!(!verify(
             &params,
+            "sign",
             body,
             b"XYZW",
             "546e4aa36d2d624da5ff816ca030951c"

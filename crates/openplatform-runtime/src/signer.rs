@@ -25,7 +25,7 @@
 //!     .canonical(Canonical::sorted_pairs().only(&["OpenId", "Timestamp", "Nonce"]))
 //!     .url_encoded(true);
 //! let fields = [("OpenId", "id"), ("Timestamp", "1547186244"), ("Nonce", "658965")];
-//! let request = SignRequest::new("communal.user.coupons-vertify", &fields);
+//! let request = SignRequest::new("example.action", &fields);
 //! assert_eq!(
 //!     Canonical::sorted_pairs().string(&request),
 //!     "Nonce=658965&OpenId=id&Timestamp=1547186244"

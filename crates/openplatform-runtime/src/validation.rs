@@ -15,7 +15,7 @@ pub enum RequestError {
     OneOfMissing {
         method: &'static str,
         fields: &'static [&'static str],
-        /// The platform's error code for this rule, where the spec names one (UMP:
+        /// The platform's error code for this rule, where the spec names one (e.g.
         /// 110002 for "open_id or phone").
         code: Option<i64>,
     },

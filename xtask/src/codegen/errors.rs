@@ -88,8 +88,12 @@ pub fn module(api: &Api) -> TokenStream {
             api.title, api.doc_version
         )
     } else {
+        let summary = match &api.errors_heading {
+            Some(heading) => format!("every code of {heading} and of the sections"),
+            None => "every code the document lists".to_owned(),
+        };
         format!(
-            " Error codes of {} {}: every code of 异常返回码归纳 and of the sections.",
+            " Error codes of {} {}: {summary}.",
             api.title, api.doc_version
         )
     };

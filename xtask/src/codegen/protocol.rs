@@ -31,6 +31,12 @@ pub fn module(api: &Api) -> TokenStream {
         Some(t) => quote!(Some(#t)),
         None => quote!(None),
     };
+    let utc_offset = p.utc_offset_s;
+    let opt = |v: &Option<String>| match v {
+        Some(s) => quote!(Some(#s)),
+        None => quote!(None),
+    };
+    let (timestamp_param, sign_param) = (opt(&p.timestamp_param), opt(&p.sign_param));
     let codes = &p.invalid_token_codes;
     let patterns = &p.invalid_token_patterns;
     let tokens = match &p.tokens {
@@ -114,6 +120,9 @@ pub fn module(api: &Api) -> TokenStream {
             success_code: #success,
             timestamp: ::openplatform_runtime::TimestampUnit::#timestamp,
             clock_tolerance_ms: #tolerance,
+            utc_offset_s: #utc_offset,
+            timestamp_param: #timestamp_param,
+            sign_param: #sign_param,
             invalid_token_codes: &[#(#codes),*],
             invalid_token_patterns: &[#(#patterns),*],
             tokens: #tokens,

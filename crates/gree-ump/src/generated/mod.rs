@@ -30,6 +30,9 @@ pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtim
     success_code: Some(200i64),
     timestamp: ::openplatform_runtime::TimestampUnit::Milliseconds,
     clock_tolerance_ms: Some(3000u64),
+    utc_offset_s: 28800i32,
+    timestamp_param: Some("timestamp"),
+    sign_param: Some("sign"),
     invalid_token_codes: &[1002i64],
     invalid_token_patterns: &[
         "token无效",

@@ -272,6 +272,15 @@ impl<T: From<Client>> ClientBuilder<T> {
                 )));
             }
         };
+        if protocol.envelope == EnvelopeStyle::UmpGateway
+            && (protocol.timestamp_param.is_none() || protocol.sign_param.is_none())
+        {
+            return Err(ConfigError(format!(
+                "{}: its spec names no timestamp_param or sign_param, which the {:?} \
+                 envelope puts in the query (regenerate it from a valid spec)",
+                protocol.api, protocol.envelope
+            )));
+        }
         let grant_code = self.grant_code.filter(|g| !g.expose().trim().is_empty());
         match (protocol.envelope, &grant_code) {
             (EnvelopeStyle::ZvcmsAction, None) => {
@@ -323,6 +332,7 @@ impl<T: From<Client>> ClientBuilder<T> {
         let key = TokenManager::store_key(protocol.api, parsed.as_str(), &app_id);
         let mut tokens = TokenManager::new(store, key, policy, clock.clone())
             .with_call_deadline(call_deadline)
+            .with_utc_offset(protocol.utc_offset_s)
             .with_unscoped_key(app_id.clone(), self.adopt_unscoped);
         if let Some(t) = &protocol.tokens {
             tokens = tokens.with_nominal_lifetime(Duration::from_secs(t.access_token_lifetime_s));

@@ -149,7 +149,12 @@ impl Client {
                 }
             }
         }
-        params.push(("timestamp", &timestamp));
+        // `build()` requires both names for this style.
+        let (timestamp_param, sign_param) = (
+            protocol.timestamp_param.unwrap_or_default(),
+            protocol.sign_param.unwrap_or_default(),
+        );
+        params.push((timestamp_param, &timestamp));
         params.extend(extra.iter().map(|(n, v)| (*n, v.as_str())));
         sign::sort_params(&mut params);
         let ump;
@@ -172,7 +177,7 @@ impl Client {
             for (name, value) in &params {
                 query.append_pair(name, value);
             }
-            query.append_pair(sign::SIGN_PARAM, signature);
+            query.append_pair(sign_param, signature);
         }
         Ok(Outgoing { url, body })
     }

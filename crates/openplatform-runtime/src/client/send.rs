@@ -39,7 +39,7 @@ impl Client {
     /// (access token, fetched or refreshed as needed), timestamp and signature, and on an
     /// invalid-token answer refreshes the token once and retries once.
     ///
-    /// The token calls themselves (the document's 2.1 and 2.2) are refused here
+    /// The token calls themselves (the spec's `protocol.tokens`) are refused here
     /// ([`RequestError::TokenCallByHand`](crate::RequestError::TokenCallByHand)): the
     /// client's token manager makes them, within the daily budgets, and stores what they
     /// issue. See [`Client::tokens`].

@@ -97,7 +97,7 @@ impl Client {
             match self.decode_reply::<Value, RawCode>(method, &reply, true) {
                 Ok(response) => break (response.data, sent_at),
                 // The platform refused the call while our clock turned out to be off by
-                // more than it tolerates (2.1/2.2 demand 3 s): the stale timestamp is the
+                // more than it tolerates (`clock_tolerance_ms`): the stale timestamp is the
                 // likely cause, and a refused call issued nothing. Re-send once with the
                 // corrected clock, without spending the day's budget again.
                 Err(Error::Api(_)) if !resent && self.skew_changed(offset_before) => {

@@ -410,7 +410,7 @@ struct Lease {
 #[serde(deny_unknown_fields)]
 struct Budgets {
     format: u32,
-    /// Beijing day (days since 1970-01-01) → counts.
+    /// Platform day (days since 1970-01-01 in the platform's zone) → counts.
     days: std::collections::BTreeMap<i64, DayCounts>,
 }
 

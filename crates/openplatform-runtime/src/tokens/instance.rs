@@ -100,7 +100,7 @@ impl Drop for InFlight {
     }
 }
 
-/// "Instance `instance` started the token-issuing call of Beijing day `day` at
+/// "Instance `instance` started the token-issuing call of platform day `day` at
 /// `started_at_ms`" (platform clock). Written before the call, cleared once its outcome
 /// is known to the instance (the tokens stored, or the call failed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

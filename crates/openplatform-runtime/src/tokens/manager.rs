@@ -49,7 +49,7 @@ use tokio::time::Instant;
 
 use super::instance::{InFlight, Instance, ObtainMarker, PENDING_OBTAIN_NOTE};
 use super::{BudgetKind, BudgetTake, Secret, StoreError, StoreFuture, TokenRecord, TokenStore};
-use crate::clock::{Clock, beijing, beijing_day, next_beijing_midnight};
+use crate::clock::{Clock, local_day, next_local_midnight};
 use crate::error::TokenError;
 
 /// What the token calls return.
@@ -66,9 +66,9 @@ pub struct TokenGrant {
 
 /// The platform calls the manager makes. Implemented by the client.
 pub trait TokenIssuer: Send + Sync {
-    /// Issues a new access and refresh token (UMP 2.1).
+    /// Issues a new access and refresh token (the spec's `protocol.tokens.obtain`).
     fn obtain(&self) -> impl Future<Output = Result<TokenGrant, TokenError>> + Send;
-    /// Issues a new access token for `refresh_token` (UMP 2.2).
+    /// Issues a new access token for `refresh_token` (`protocol.tokens.refresh`).
     fn refresh(
         &self,
         refresh_token: &Secret,
@@ -94,7 +94,9 @@ pub struct TokenPolicy {
     pub lock_wait: Duration,
     /// How often a waiting instance re-reads the store.
     pub poll_interval: Duration,
-    /// The daily limits of the obtain and refresh calls (the document: 1 and 20).
+    /// Daily limits of the obtain and refresh calls of your own, below the platform's.
+    /// The client applies the limits the API's spec states (the smaller one wins); the
+    /// defaults state none.
     pub obtain_daily_limit: u32,
     pub refresh_daily_limit: u32,
     /// The longest any one store operation may take; beyond it the operation counts as
@@ -116,8 +118,8 @@ impl Default for TokenPolicy {
             lock_lease: Duration::from_secs(15),
             lock_wait: Duration::from_secs(40),
             poll_interval: Duration::from_millis(100),
-            obtain_daily_limit: 1,
-            refresh_daily_limit: 20,
+            obtain_daily_limit: u32::MAX,
+            refresh_daily_limit: u32::MAX,
             store_timeout: Duration::from_secs(5),
             write_back_every: Duration::from_secs(60),
         }
@@ -140,6 +142,9 @@ pub struct TokenManager {
     /// The longest a token call can be in flight (the client's timeout, twice: a call
     /// may be re-sent once after a clock correction).
     call_deadline_ms: i64,
+    /// The platform's clock zone (seconds east of UTC): its daily limits count per day
+    /// of that zone.
+    utc_offset_s: i32,
     cached: RwLock<Option<Cached>>,
     gate: tokio::sync::Mutex<()>,
     last_store_error: Mutex<Option<StoreError>>,
@@ -211,11 +216,11 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn beijing_text(at_ms: i64) -> String {
+/// An instant as RFC 3339 in the zone `utc_offset_s` seconds east of UTC.
+fn local_text(at_ms: i64, utc_offset_s: i32) -> String {
     use chrono::TimeZone;
-    beijing()
-        .timestamp_millis_opt(at_ms)
-        .single()
+    chrono::FixedOffset::east_opt(utc_offset_s)
+        .and_then(|zone| zone.timestamp_millis_opt(at_ms).single())
         .map_or_else(|| format!("{at_ms} ms since 1970"), |t| t.to_rfc3339())
 }
 
@@ -236,6 +241,7 @@ impl TokenManager {
             clock,
             nominal_lifetime_ms: 7_200_000,
             call_deadline_ms: 65_000,
+            utc_offset_s: 0,
             cached: RwLock::new(None),
             gate: tokio::sync::Mutex::new(()),
             last_store_error: Mutex::new(None),
@@ -278,6 +284,19 @@ impl TokenManager {
     pub fn with_call_deadline(mut self, deadline: Duration) -> Self {
         self.call_deadline_ms = ms(deadline).max(1);
         self
+    }
+
+    /// The platform's clock zone, seconds east of UTC (the spec's `time_zone`; default
+    /// UTC): budgets are counted per day of that zone and reset at its midnight.
+    #[must_use]
+    pub fn with_utc_offset(mut self, utc_offset_s: i32) -> Self {
+        self.utc_offset_s = utc_offset_s;
+        self
+    }
+
+    /// The platform's day of an instant, in which its daily limits count.
+    fn day(&self, now_ms: i64) -> i64 {
+        local_day(now_ms, self.utc_offset_s)
     }
 
     /// The key of earlier versions (the bare app id). Its record is adopted (copied to
@@ -659,7 +678,7 @@ impl TokenManager {
     /// An error naming a lost token-issuing call, when today's is spent, nothing holds
     /// its tokens, and the instance that made it is certainly not still making it.
     async fn explain_lost_obtain(&self, now: i64) -> Result<(), TokenError> {
-        let day = beijing_day(now);
+        let day = self.day(now);
         let used = self
             .op(
                 "read budget",
@@ -682,9 +701,9 @@ impl TokenManager {
             return Ok(());
         }
         Err(TokenError::ObtainLost {
-            started_at: beijing_text(marker.started_at_ms),
+            started_at: local_text(marker.started_at_ms, self.utc_offset_s),
             instance: marker.instance,
-            resets_at: next_beijing_midnight(now).to_rfc3339(),
+            resets_at: next_local_midnight(now, self.utc_offset_s).to_rfc3339(),
         })
     }
 
@@ -893,7 +912,7 @@ impl TokenManager {
         Ok(token)
     }
 
-    /// The refresh call (2.2), within the day's budget.
+    /// The refresh call, within the day's budget.
     async fn refresh_call(
         &self,
         issuer: &impl TokenIssuer,
@@ -906,7 +925,7 @@ impl TokenManager {
         result
     }
 
-    /// The token-issuing call (2.1), within the day's budget, with its marker in the store
+    /// The token-issuing call, within the day's budget, with its marker in the store
     /// from before it is sent until its tokens are stored or it failed.
     async fn obtain_call(
         &self,
@@ -914,7 +933,7 @@ impl TokenManager {
         now: i64,
     ) -> Result<TokenGrant, TokenError> {
         self.spend(BudgetKind::Obtain, now).await?;
-        let marker = ObtainMarker::new(&self.me, beijing_day(now), now).to_note();
+        let marker = ObtainMarker::new(&self.me, self.day(now), now).to_note();
         if let Err(e) = self
             .op(
                 "write marker",
@@ -946,8 +965,7 @@ impl TokenManager {
             if let Err(store) = self
                 .op(
                     "give back budget",
-                    self.store
-                        .give_back_budget(&self.key, kind, beijing_day(now)),
+                    self.store.give_back_budget(&self.key, kind, self.day(now)),
                 )
                 .await
             {
@@ -1025,7 +1043,7 @@ impl TokenManager {
 
     /// Refusal of a refresh-ahead once the day's reserve is reached.
     async fn check_reserve(&self, now: i64) -> Result<(), TokenError> {
-        let day = beijing_day(now);
+        let day = self.day(now);
         let used = self
             .op(
                 "read budget",
@@ -1048,7 +1066,7 @@ impl TokenManager {
             .op(
                 "take budget",
                 self.store
-                    .take_budget(&self.key, kind, beijing_day(now), limit),
+                    .take_budget(&self.key, kind, self.day(now), limit),
             )
             .await?
         {
@@ -1059,7 +1077,7 @@ impl TokenManager {
 
     /// How many calls of `kind` the store counts today (platform day).
     pub async fn budget_used_today(&self, kind: BudgetKind) -> Result<u32, TokenError> {
-        let day = beijing_day(self.clock.now_ms());
+        let day = self.day(self.clock.now_ms());
         self.op("read budget", self.store.budget_used(&self.key, kind, day))
             .await
     }
@@ -1069,7 +1087,7 @@ impl TokenManager {
             kind,
             used,
             limit,
-            resets_at: next_beijing_midnight(now).to_rfc3339(),
+            resets_at: next_local_midnight(now, self.utc_offset_s).to_rfc3339(),
         }
     }
 }

@@ -9,8 +9,9 @@ use super::{BudgetKind, BudgetTake, StoreError, StoreFuture, TokenRecord, TokenS
 /// Token state in this process only. Clones share the same state.
 ///
 /// **What a restart costs:** everything. A restarted process has no refresh token, so its
-/// first call spends the token-issuing call, which the platform allows once a day (UMP
-/// 2.1): a second restart on the same day is locked out until Beijing midnight. Use it
+/// first call spends the token-issuing call, which a platform may allow once a day (UMP
+/// does): a second restart on the same day is then locked out until the platform's
+/// midnight. Use it
 /// for tests, or for a process that is certain to start at most once a day. The client's
 /// default is a [`FileTokenStore`](super::FileTokenStore) in the user's state directory;
 /// several instances or hosts should share a [`FileTokenStore`](super::FileTokenStore)

@@ -30,7 +30,7 @@ use super::{BudgetKind, BudgetTake, StoreError, StoreFuture, TokenRecord, TokenS
 /// Connection attempts after the first one that fail before an operation gives up.
 const CONNECT_RETRIES: usize = 3;
 
-/// A budget counter outlives its Beijing day by two days, then Redis drops it.
+/// A budget counter outlives its platform day by two days, then Redis drops it.
 const BUDGET_TTL_SECONDS: u64 = 3 * 24 * 3600;
 
 /// `KEYS[1]` record hash; `ARGV[1]` expected version (`""`: no record); `ARGV[2]` new

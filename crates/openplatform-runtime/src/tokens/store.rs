@@ -21,9 +21,9 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// The two token calls the platform limits per day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BudgetKind {
-    /// The call that issues a new access and refresh token (UMP 2.1).
+    /// The call that issues a new access and refresh token (`protocol.tokens.obtain`).
     Obtain,
-    /// The call that refreshes the access token (UMP 2.2).
+    /// The call that refreshes the access token (`protocol.tokens.refresh`).
     Refresh,
 }
 
@@ -89,7 +89,7 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// lease ran out must not release the lock of the next holder.
     fn unlock<'a>(&'a self, key: &'a str, owner: &'a str) -> StoreFuture<'a, ()>;
 
-    /// Counts one call of `kind` on platform day `day` (days since 1970-01-01, Beijing)
+    /// Counts one call of `kind` on platform day `day` (days since 1970-01-01 in the platform's zone)
     /// if fewer than `limit` are counted.
     fn take_budget<'a>(
         &'a self,
