@@ -19,6 +19,9 @@ use gree_ump::runtime::{Error, RetryPolicy, TokenPolicy};
 use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[path = "hostile.rs"]
+mod hostile;
+
 type Log = Arc<Mutex<String>>;
 
 /// Captures every tracing event and span field, at every level.
@@ -351,4 +354,70 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
                 [..160.min(everything.len())]
         );
     }
+}
+
+/// Must-show 1: a 3xx reply is a typed `Http` error naming its status, and nothing
+/// reaches the address it points to: not a business call (whose URL carries the access
+/// token and whose body may carry a phone number), not a token call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_never_followed() {
+    let (target, reached) = hostile::counting_target().await;
+    for status in [301u16, 302, 303, 307, 308] {
+        for issue_tokens in [true, false] {
+            let base = hostile::redirecting_server(target.clone(), status, issue_tokens).await;
+            let client: Client = Client::builder()
+                .base_url(&base)
+                .app_id("app-redirect")
+                .app_secret("secret-redirect")
+                .token_store(Arc::new(MemoryTokenStore::new()))
+                .retry_policy(RetryPolicy::NONE)
+                .build()
+                .unwrap();
+            let e = client
+                .members()
+                .create_member(CreateMemberRequest::new("P9", "测试", "13900000009"))
+                .await
+                .expect_err("a redirect is never an answer");
+            let text = e.to_string();
+            assert!(text.contains(&status.to_string()), "{text}");
+            if issue_tokens {
+                assert!(
+                    matches!(&e, Error::Http(h) if h.status == status),
+                    "{status}: {e:?}"
+                );
+            } else {
+                assert!(matches!(&e, Error::Token(_)), "{status}: {e:?}");
+            }
+        }
+    }
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// A `reqwest::Client` the user supplies follows redirects unless they built it with
+/// `redirect::Policy::none()`; the SDK cannot un-send what it re-sent, but the reply of
+/// another URL is never taken for the platform's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_followed_by_a_supplied_http_client_is_an_error() {
+    let (target, reached) = hostile::counting_target().await;
+    let base = hostile::redirecting_server(target, 307, true).await;
+    let client: Client = Client::builder()
+        .base_url(&base)
+        .app_id("app-redirect")
+        .app_secret("secret-redirect")
+        .token_store(Arc::new(MemoryTokenStore::new()))
+        .retry_policy(RetryPolicy::NONE)
+        .http_client(reqwest::Client::new())
+        .build()
+        .unwrap();
+    let e = client
+        .members()
+        .query_member(QueryMemberRequest::new().open_id("o-1"))
+        .await
+        .expect_err("another URL's answer is not the platform's");
+    assert!(
+        matches!(&e, Error::Http(h) if h.redirected && h.is_redirect()),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("redirect"), "{e}");
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

@@ -324,22 +324,51 @@ impl fmt::Display for TransportError {
     }
 }
 
-/// A reply that is not the API's envelope (an HTML error page from a proxy…).
+/// A reply that is not the API's envelope (an HTML error page from a proxy…), or a
+/// redirect: a 3xx is never followed and never read as an answer, whatever its body.
 #[derive(Debug, Clone)]
 pub struct HttpError {
     pub method: &'static str,
     pub status: u16,
     /// The start of the body, at most [`BODY_EXCERPT_LIMIT`] bytes.
     pub body: BodyExcerpt,
+    /// The reply came from another URL than the one sent: a `reqwest::Client` the user
+    /// supplied followed a redirect (the SDK's own client never does). The request was
+    /// re-sent there; the reply is not taken for the platform's.
+    pub redirected: bool,
+}
+
+impl HttpError {
+    /// Whether the server answered with a redirect (3xx), or one was followed.
+    pub fn is_redirect(&self) -> bool {
+        self.redirected || (300..400).contains(&self.status)
+    }
 }
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: HTTP {} without an API reply; body: {}",
-            self.method, self.status, self.body
-        )
+        if self.redirected {
+            write!(
+                f,
+                "{}: the HTTP client followed a redirect to another URL (HTTP {} there); \
+                 that reply is not the platform's. Build a supplied `reqwest::Client` with \
+                 `redirect::Policy::none()`",
+                self.method, self.status
+            )
+        } else if (300..400).contains(&self.status) {
+            write!(
+                f,
+                "{}: HTTP {} redirect, not followed (a redirect would re-send the credentials \
+                 and the body to another address)",
+                self.method, self.status
+            )
+        } else {
+            write!(
+                f,
+                "{}: HTTP {} without an API reply; body: {}",
+                self.method, self.status, self.body
+            )
+        }
     }
 }
 

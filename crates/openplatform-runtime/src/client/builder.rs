@@ -139,6 +139,12 @@ impl<T: From<Client>> ClientBuilder<T> {
 
     /// Your own `reqwest::Client` (TLS, proxy, pool settings). The request timeout of this
     /// builder is still applied per request; its connect timeout is then yours to set.
+    ///
+    /// Build it with `.redirect(reqwest::redirect::Policy::none())`: reqwest follows
+    /// redirects by default and re-sends the request (its access token, signature and
+    /// body) to the new address. The SDK cannot see or change that policy; what it does
+    /// is never take a redirect, or a reply from another URL than the one it sent, for
+    /// an answer ([`HttpError::is_redirect`](crate::HttpError::is_redirect)).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -290,7 +296,11 @@ impl<T: From<Client>> ClientBuilder<T> {
         }
         let http = match self.http {
             Some(client) => client,
+            // Redirects are never followed: reqwest's default follows up to 10 and
+            // re-sends a 307/308 POST, query (access token, signature) and body (phone,
+            // ID card), to whatever host the `Location` names.
             None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(self.connect_timeout)
                 .build()
                 .map_err(|e| ConfigError(format!("HTTP client: {}", e.without_url())))?,

@@ -30,6 +30,9 @@ pub(super) struct RawReply {
     pub too_large: Option<usize>,
     /// The `Date` header and the local time it arrived.
     pub date: Option<(String, i64)>,
+    /// The reply came from another URL than the one sent (a supplied HTTP client
+    /// followed a redirect).
+    pub redirected: bool,
 }
 
 impl Client {
@@ -257,6 +260,7 @@ impl Client {
         // style (request_style.rs); the signature covers exactly the body sent.
         let super::request_style::Outgoing { url, body } =
             self.prepare(method, credential, extra, body)?;
+        let sent_url = url.clone();
         let mut builder = match verb {
             Verb::Post => inner.http.post(url),
             Verb::Get => inner.http.get(url),
@@ -282,6 +286,7 @@ impl Client {
             .and_then(|d| d.to_str().ok())
             .map(|d| (d.to_owned(), inner.clock.local_now_ms()));
         let status = response.status().as_u16();
+        let redirected = response.url() != &sent_url;
         let cap = inner.max_response_bytes;
         let mut body = Vec::new();
         let mut too_large = None;
@@ -311,6 +316,7 @@ impl Client {
             body: Bytes::from(body),
             too_large,
             date,
+            redirected,
         })
     }
 
@@ -321,6 +327,15 @@ impl Client {
         reply: &RawReply,
         withhold_body: bool,
     ) -> Result<Response<T>, Error<C>> {
+        if reply.redirected {
+            // Another host's body: not kept.
+            return Err(Error::Http(crate::error::HttpError {
+                method,
+                status: reply.status,
+                body: BodyExcerpt::withheld(reply.body.len()),
+                redirected: true,
+            }));
+        }
         if let Some(cap) = reply.too_large {
             let body = if withhold_body {
                 BodyExcerpt::withheld(reply.body.len())
