@@ -421,3 +421,30 @@ async fn a_redirect_followed_by_a_supplied_http_client_is_an_error() {
     assert!(e.to_string().contains("redirect"), "{e}");
     assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// Must-show 6: credentials in the base URL are refused at `build()` with an error that
+/// says why, and never printed: not by the builder's Debug, not by the error, also when
+/// the URL does not even parse.
+#[test]
+fn base_url_userinfo_is_refused_and_never_printed() {
+    for url in [
+        "https://user:hunter2-pw@ump.example.com",
+        "https://hunter2-pw@ump.example.com/prefix",
+        "https://user:hunter2-pw@ump.example.com:99999999",
+        "ftp://user:hunter2-pw@ump.example.com",
+    ] {
+        let builder = Client::builder()
+            .base_url(url)
+            .app_id("app")
+            .app_secret("secret")
+            .token_store(Arc::new(MemoryTokenStore::new()));
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        let e = builder.build().expect_err("userinfo is refused");
+        let texts = format!("{e}\n{e:?}");
+        assert!(!texts.contains("hunter2"), "{texts}");
+        if url.starts_with("https://") && !url.contains("99999999") {
+            assert!(texts.contains("user name or password"), "{texts}");
+        }
+    }
+}
