@@ -448,3 +448,38 @@ fn base_url_userinfo_is_refused_and_never_printed() {
         }
     }
 }
+
+/// Must-show 2: fields the spec marks `sensitive` are redacted by the generated `Debug`
+/// of requests, responses and shared types, including the token data of 2.1/2.2.
+#[test]
+fn generated_debug_redacts_sensitive_fields() {
+    use gree_ump::models::{MemberInfo, TokenData};
+    let request = CreateMemberRequest::new("P001", "昵称秘密", "13912345678")
+        .realname("王秘密")
+        .id_card("350322198209116378")
+        .birthday(gree_ump::wire::BeijingDate::parse("1990-02-03").unwrap());
+    let member: MemberInfo = serde_json::from_str(
+        r#"{"open_id":"o-1","phone":"13912345678","realname":"王秘密","id_card":"350322198209116378","birthday":"1990-02-03","nickname":"昵称秘密"}"#,
+    )
+    .unwrap();
+    let tokens: TokenData = serde_json::from_str(
+        r#"{"access_token":"at-secret-123456","refresh_token":"rt-secret-654321","expire_in":7200}"#,
+    )
+    .unwrap();
+    let texts = format!("{request:?}\n{member:?}\n{tokens:?}");
+    for secret in [
+        "13912345678",
+        "王秘密",
+        "350322198209116378",
+        "1990",
+        "昵称秘密",
+        "at-secret",
+        "rt-secret",
+    ] {
+        assert!(!texts.contains(secret), "{secret} in {texts}");
+    }
+    // What is not sensitive stays visible, and a set field shows that it is set.
+    assert!(texts.contains("P001") && texts.contains("o-1"), "{texts}");
+    assert!(texts.contains("[REDACTED pii]") && texts.contains("[REDACTED secret]"));
+    assert!(texts.contains("expire_in: Some(7200)"), "{texts}");
+}

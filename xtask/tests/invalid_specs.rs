@@ -240,3 +240,16 @@ fn id_fits_json_string_but_not_quoted() {
         "{err}"
     );
 }
+
+#[test]
+fn unknown_sensitivity_is_reported() {
+    let text = broken(
+        "{wire: phone, type: string, sensitive: pii, doc: 手机",
+        "{wire: phone, type: string, sensitive: private, doc: 手机",
+    );
+    let err = errors_of(&text);
+    assert!(
+        err.contains("`sensitive` must be secret or pii, not `private`"),
+        "{err}"
+    );
+}

@@ -268,6 +268,7 @@ mod tests {
         invalid_token_codes: &[],
         invalid_token_patterns: &[],
         tokens: None,
+        sensitive_keys: &[],
     };
 
     #[test]
