@@ -483,3 +483,125 @@ fn generated_debug_redacts_sensitive_fields() {
     assert!(texts.contains("[REDACTED pii]") && texts.contains("[REDACTED secret]"));
     assert!(texts.contains("expire_in: Some(7200)"), "{texts}");
 }
+
+/// Must-show 3/4 (part): a server quoting the whole request (URL, headers, body) in its
+/// answers, as the API's error JSON, as an HTML page, inside undecodable data, with the
+/// invalid-token code (the refresh call is then quoted too), and on the token calls.
+/// Every tracing event at TRACE on this thread, and the Display and Debug of every error:
+/// no token, signature, app secret, phone, ID-card number or name.
+#[tokio::test]
+async fn a_server_quoting_the_request_leaks_nothing() {
+    let captured: Log = Arc::default();
+    let _guard = tracing::subscriber::set_default(Capture(captured.clone()));
+    let (base, echoer) = hostile::echoing_server().await;
+    let client = |store: Arc<MemoryTokenStore>| -> Client {
+        Client::builder()
+            .base_url(&base)
+            .app_id("app-echo")
+            .app_secret("app-secret-echo-77")
+            .token_store(store)
+            .retry_policy(RetryPolicy::NONE)
+            .build()
+            .unwrap()
+    };
+    let (phone, id_card, name) = ("13955550123", "350322198209116378", "欧阳秘名");
+    let mut texts: Vec<String> = Vec::new();
+    let mut record = |r: Result<String, Error<gree_ump::ErrorCode>>| match r {
+        Ok(v) => texts.push(v),
+        Err(e) => {
+            texts.push(e.to_string());
+            texts.push(format!("{e:?}"));
+            if let Error::Http(h) = &e {
+                texts.push(h.body.as_str().to_owned());
+            }
+        }
+    };
+    let business = client(Arc::new(MemoryTokenStore::new()));
+    for mode in [
+        hostile::Echo::ApiJson,
+        hostile::Echo::Html,
+        hostile::Echo::DecodeJson,
+        hostile::Echo::InvalidToken,
+    ] {
+        *echoer.business.lock().unwrap() = mode;
+        // The refresh after an invalid-token answer is quoted back as an error too.
+        *echoer.tokens.lock().unwrap() =
+            (mode == hostile::Echo::InvalidToken).then_some(hostile::Echo::ApiJson);
+        record(
+            business
+                .members()
+                .create_member(
+                    CreateMemberRequest::new("P1", name, phone)
+                        .realname(name)
+                        .id_card(id_card),
+                )
+                .await
+                .map(|v| format!("{v:?}")),
+        );
+        record(
+            business
+                .members()
+                .query_member(QueryMemberRequest::new().phone(phone))
+                .await
+                .map(|v| format!("{v:?}")),
+        );
+        *echoer.tokens.lock().unwrap() = None;
+    }
+    for mode in [hostile::Echo::ApiJson, hostile::Echo::Html] {
+        *echoer.tokens.lock().unwrap() = Some(mode);
+        record(
+            client(Arc::new(MemoryTokenStore::new()))
+                .members()
+                .list_levels(ListLevelsRequest::new())
+                .await
+                .map(|v| format!("{v:?}")),
+        );
+    }
+    let seen = echoer.seen.lock().unwrap().join("\n");
+    let mut secrets: Vec<String> = vec![
+        "app-secret-echo-77".into(),
+        phone.into(),
+        id_card.into(),
+        name.into(),
+    ];
+    for param in ["access_token", "refresh_token", "sign"] {
+        let values = params(&seen, param);
+        assert!(!values.is_empty(), "no {param} reached the echoing server");
+        secrets.extend(values);
+    }
+    assert!(
+        seen.contains(phone) && seen.contains(id_card),
+        "the PII was sent"
+    );
+    texts.push(captured.lock().unwrap().clone());
+    let everything = texts.join("\n");
+    assert!(
+        everything.contains("wk.user.info.add"),
+        "the capture saw the calls"
+    );
+    let hits: Vec<&String> = secrets
+        .iter()
+        .filter(|s| everything.contains(s.as_str()))
+        .collect();
+    eprintln!(
+        "quoting server: {} requests, {} secrets and personal values, {} texts ({} bytes), {} hits",
+        echoer.seen.lock().unwrap().len(),
+        secrets.len(),
+        texts.len(),
+        everything.len(),
+        hits.len()
+    );
+    for (i, t) in texts.iter().enumerate() {
+        if hits.iter().any(|h| t.contains(h.as_str())) {
+            eprintln!("text {i} leaks: {}", &t[..t.floor_char_boundary(300)]);
+        }
+    }
+    if let Some(s) = hits.first() {
+        let at = everything.find(s.as_str()).unwrap();
+        let from = everything.floor_char_boundary(at.saturating_sub(100));
+        panic!(
+            "leaked {s}: …{}…",
+            &everything[from..everything.ceil_char_boundary(at + 60)]
+        );
+    }
+}

@@ -363,6 +363,7 @@ impl<T: From<Client>> ClientBuilder<T> {
                 retry: self.retry,
                 clock,
                 tokens,
+                recent: Default::default(),
             }),
         }))
     }
