@@ -30,7 +30,11 @@ impl Env {
         let mut builder = Client::builder()
             .base_url(sandbox.base_url())
             .app_id(sandbox.app_id())
-            .app_secret(sandbox.app_secret());
+            .app_secret(sandbox.app_secret())
+            // A sandbox of this test only: its tokens die with it.
+            .token_store(std::sync::Arc::new(
+                gree_ump::runtime::tokens::MemoryTokenStore::new(),
+            ));
         if timeout.is_some() {
             builder = builder.timeout(timeout);
         }

@@ -52,6 +52,9 @@ async fn ten_thousand_changes_under_faults_lose_nothing_and_double_nothing() {
         .base_url(sandbox.base_url())
         .app_id(sandbox.app_id())
         .app_secret(sandbox.app_secret())
+        .token_store(std::sync::Arc::new(
+            gree_ump::runtime::tokens::MemoryTokenStore::new(),
+        ))
         // The recovery protocol, not blind retries, deals with unknown outcomes.
         .retry_policy(RetryPolicy::NONE)
         .timeout(Some(CLIENT_TIMEOUT))

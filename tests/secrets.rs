@@ -19,6 +19,9 @@ use gree_ump::runtime::{Error, RetryPolicy, TokenPolicy};
 use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[path = "hostile.rs"]
+mod hostile;
+
 type Log = Arc<Mutex<String>>;
 
 /// Captures every tracing event and span field, at every level.
@@ -349,6 +352,256 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
             "leaked ({what}): …{}…",
             &everything[everything.find(secret.as_str()).unwrap().saturating_sub(80)..]
                 [..160.min(everything.len())]
+        );
+    }
+}
+
+/// Must-show 1: a 3xx reply is a typed `Http` error naming its status, and nothing
+/// reaches the address it points to: not a business call (whose URL carries the access
+/// token and whose body may carry a phone number), not a token call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_never_followed() {
+    let (target, reached) = hostile::counting_target().await;
+    for status in [301u16, 302, 303, 307, 308] {
+        for issue_tokens in [true, false] {
+            let base = hostile::redirecting_server(target.clone(), status, issue_tokens).await;
+            let client: Client = Client::builder()
+                .base_url(&base)
+                .app_id("app-redirect")
+                .app_secret("secret-redirect")
+                .token_store(Arc::new(MemoryTokenStore::new()))
+                .retry_policy(RetryPolicy::NONE)
+                .build()
+                .unwrap();
+            let e = client
+                .members()
+                .create_member(CreateMemberRequest::new("P9", "测试", "13900000009"))
+                .await
+                .expect_err("a redirect is never an answer");
+            let text = e.to_string();
+            assert!(text.contains(&status.to_string()), "{text}");
+            if issue_tokens {
+                assert!(
+                    matches!(&e, Error::Http(h) if h.status == status),
+                    "{status}: {e:?}"
+                );
+            } else {
+                assert!(matches!(&e, Error::Token(_)), "{status}: {e:?}");
+            }
+        }
+    }
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// A `reqwest::Client` the user supplies follows redirects unless they built it with
+/// `redirect::Policy::none()`; the SDK cannot un-send what it re-sent, but the reply of
+/// another URL is never taken for the platform's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_followed_by_a_supplied_http_client_is_an_error() {
+    let (target, reached) = hostile::counting_target().await;
+    let base = hostile::redirecting_server(target, 307, true).await;
+    let client: Client = Client::builder()
+        .base_url(&base)
+        .app_id("app-redirect")
+        .app_secret("secret-redirect")
+        .token_store(Arc::new(MemoryTokenStore::new()))
+        .retry_policy(RetryPolicy::NONE)
+        .http_client(reqwest::Client::new())
+        .build()
+        .unwrap();
+    let e = client
+        .members()
+        .query_member(QueryMemberRequest::new().open_id("o-1"))
+        .await
+        .expect_err("another URL's answer is not the platform's");
+    assert!(
+        matches!(&e, Error::Http(h) if h.redirected && h.is_redirect()),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("redirect"), "{e}");
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// Must-show 6: credentials in the base URL are refused at `build()` with an error that
+/// says why, and never printed: not by the builder's Debug, not by the error, also when
+/// the URL does not even parse.
+#[test]
+fn base_url_userinfo_is_refused_and_never_printed() {
+    for url in [
+        "https://user:hunter2-pw@ump.example.com",
+        "https://hunter2-pw@ump.example.com/prefix",
+        "https://user:hunter2-pw@ump.example.com:99999999",
+        "ftp://user:hunter2-pw@ump.example.com",
+    ] {
+        let builder = Client::builder()
+            .base_url(url)
+            .app_id("app")
+            .app_secret("secret")
+            .token_store(Arc::new(MemoryTokenStore::new()));
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        let e = builder.build().expect_err("userinfo is refused");
+        let texts = format!("{e}\n{e:?}");
+        assert!(!texts.contains("hunter2"), "{texts}");
+        if url.starts_with("https://") && !url.contains("99999999") {
+            assert!(texts.contains("user name or password"), "{texts}");
+        }
+    }
+}
+
+/// Must-show 2: fields the spec marks `sensitive` are redacted by the generated `Debug`
+/// of requests, responses and shared types, including the token data of 2.1/2.2.
+#[test]
+fn generated_debug_redacts_sensitive_fields() {
+    use gree_ump::models::{MemberInfo, TokenData};
+    let request = CreateMemberRequest::new("P001", "昵称秘密", "13912345678")
+        .realname("王秘密")
+        .id_card("350322198209116378")
+        .birthday(gree_ump::wire::BeijingDate::parse("1990-02-03").unwrap());
+    let member: MemberInfo = serde_json::from_str(
+        r#"{"open_id":"o-1","phone":"13912345678","realname":"王秘密","id_card":"350322198209116378","birthday":"1990-02-03","nickname":"昵称秘密"}"#,
+    )
+    .unwrap();
+    let tokens: TokenData = serde_json::from_str(
+        r#"{"access_token":"at-secret-123456","refresh_token":"rt-secret-654321","expire_in":7200}"#,
+    )
+    .unwrap();
+    let texts = format!("{request:?}\n{member:?}\n{tokens:?}");
+    for secret in [
+        "13912345678",
+        "王秘密",
+        "350322198209116378",
+        "1990",
+        "昵称秘密",
+        "at-secret",
+        "rt-secret",
+    ] {
+        assert!(!texts.contains(secret), "{secret} in {texts}");
+    }
+    // What is not sensitive stays visible, and a set field shows that it is set.
+    assert!(texts.contains("P001") && texts.contains("o-1"), "{texts}");
+    assert!(texts.contains("[REDACTED pii]") && texts.contains("[REDACTED secret]"));
+    assert!(texts.contains("expire_in: Some(7200)"), "{texts}");
+}
+
+/// Must-show 3/4 (part): a server quoting the whole request (URL, headers, body) in its
+/// answers, as the API's error JSON, as an HTML page, inside undecodable data, with the
+/// invalid-token code (the refresh call is then quoted too), and on the token calls.
+/// Every tracing event at TRACE on this thread, and the Display and Debug of every error:
+/// no token, signature, app secret, phone, ID-card number or name.
+#[tokio::test]
+async fn a_server_quoting_the_request_leaks_nothing() {
+    let captured: Log = Arc::default();
+    let _guard = tracing::subscriber::set_default(Capture(captured.clone()));
+    let (base, echoer) = hostile::echoing_server().await;
+    let client = |store: Arc<MemoryTokenStore>| -> Client {
+        Client::builder()
+            .base_url(&base)
+            .app_id("app-echo")
+            .app_secret("app-secret-echo-77")
+            .token_store(store)
+            .retry_policy(RetryPolicy::NONE)
+            .build()
+            .unwrap()
+    };
+    let (phone, id_card, name) = ("13955550123", "350322198209116378", "欧阳秘名");
+    let mut texts: Vec<String> = Vec::new();
+    let mut record = |r: Result<String, Error<gree_ump::ErrorCode>>| match r {
+        Ok(v) => texts.push(v),
+        Err(e) => {
+            texts.push(e.to_string());
+            texts.push(format!("{e:?}"));
+            if let Error::Http(h) = &e {
+                texts.push(h.body.as_str().to_owned());
+            }
+        }
+    };
+    let business = client(Arc::new(MemoryTokenStore::new()));
+    for mode in [
+        hostile::Echo::ApiJson,
+        hostile::Echo::Html,
+        hostile::Echo::DecodeJson,
+        hostile::Echo::InvalidToken,
+    ] {
+        *echoer.business.lock().unwrap() = mode;
+        // The refresh after an invalid-token answer is quoted back as an error too.
+        *echoer.tokens.lock().unwrap() =
+            (mode == hostile::Echo::InvalidToken).then_some(hostile::Echo::ApiJson);
+        record(
+            business
+                .members()
+                .create_member(
+                    CreateMemberRequest::new("P1", name, phone)
+                        .realname(name)
+                        .id_card(id_card),
+                )
+                .await
+                .map(|v| format!("{v:?}")),
+        );
+        record(
+            business
+                .members()
+                .query_member(QueryMemberRequest::new().phone(phone))
+                .await
+                .map(|v| format!("{v:?}")),
+        );
+        *echoer.tokens.lock().unwrap() = None;
+    }
+    for mode in [hostile::Echo::ApiJson, hostile::Echo::Html] {
+        *echoer.tokens.lock().unwrap() = Some(mode);
+        record(
+            client(Arc::new(MemoryTokenStore::new()))
+                .members()
+                .list_levels(ListLevelsRequest::new())
+                .await
+                .map(|v| format!("{v:?}")),
+        );
+    }
+    let seen = echoer.seen.lock().unwrap().join("\n");
+    let mut secrets: Vec<String> = vec![
+        "app-secret-echo-77".into(),
+        phone.into(),
+        id_card.into(),
+        name.into(),
+    ];
+    for param in ["access_token", "refresh_token", "sign"] {
+        let values = params(&seen, param);
+        assert!(!values.is_empty(), "no {param} reached the echoing server");
+        secrets.extend(values);
+    }
+    assert!(
+        seen.contains(phone) && seen.contains(id_card),
+        "the PII was sent"
+    );
+    texts.push(captured.lock().unwrap().clone());
+    let everything = texts.join("\n");
+    assert!(
+        everything.contains("wk.user.info.add"),
+        "the capture saw the calls"
+    );
+    let hits: Vec<&String> = secrets
+        .iter()
+        .filter(|s| everything.contains(s.as_str()))
+        .collect();
+    eprintln!(
+        "quoting server: {} requests, {} secrets and personal values, {} texts ({} bytes), {} hits",
+        echoer.seen.lock().unwrap().len(),
+        secrets.len(),
+        texts.len(),
+        everything.len(),
+        hits.len()
+    );
+    for (i, t) in texts.iter().enumerate() {
+        if hits.iter().any(|h| t.contains(h.as_str())) {
+            eprintln!("text {i} leaks: {}", &t[..t.floor_char_boundary(300)]);
+        }
+    }
+    if let Some(s) = hits.first() {
+        let at = everything.find(s.as_str()).unwrap();
+        let from = everything.floor_char_boundary(at.saturating_sub(100));
+        panic!(
+            "leaked {s}: …{}…",
+            &everything[from..everything.ceil_char_boundary(at + 60)]
         );
     }
 }

@@ -15,7 +15,7 @@ use gree_ump::endpoints::ListLevelsRequest;
 use gree_ump::runtime::clock::{Clock, ManualClock, beijing_day};
 use gree_ump::runtime::tokens::faulty::{FaultyStore, StoreFault};
 use gree_ump::runtime::tokens::{
-    BudgetKind, FileTokenStore, MemoryTokenStore, TokenPolicy, TokenStore,
+    BudgetKind, FileTokenStore, MemoryTokenStore, TokenManager, TokenPolicy, TokenStore,
 };
 use gree_ump::runtime::{Error as RuntimeError, Sent, TokenError};
 use gree_ump::{Client, Error, ErrorCode};
@@ -145,6 +145,10 @@ fn error_reply(code: i64, message: &str) -> String {
 #[tokio::test]
 async fn f01_a_restart_with_the_default_store_spends_no_second_obtain() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    // The default store outlives this test: an earlier sandbox on the same port may have
+    // left a record and a day's count under this host's key. Clear them, before and after.
+    let key = TokenManager::store_key("gree-ump", sandbox.base_url(), DEFAULT_APP_ID);
+    clear_default_store(&key);
     let first = builder(sandbox.base_url()).build().unwrap();
     call(&first).await.unwrap();
     drop(first);
@@ -155,7 +159,32 @@ async fn f01_a_restart_with_the_default_store_spends_no_second_obtain() {
         .expect("the restarted client uses the stored token");
     let calls = sandbox.control().token_calls();
     assert_eq!((calls.obtain_calls, calls.refresh_calls), (1, 0));
+    assert_eq!(second.runtime().tokens().key(), key);
+    clear_default_store(&key);
     sandbox.shutdown().await;
+}
+
+/// Removes the default file store's files of `key` (record, lease, budgets, notes).
+fn clear_default_store(key: &str) {
+    let Some(base) = dirs::state_dir().or_else(dirs::data_local_dir) else {
+        return;
+    };
+    let dir = base.join("gree-ump").join("tokens");
+    let Ok(store) = FileTokenStore::new(&dir) else {
+        return;
+    };
+    let record = store.record_path(key).unwrap();
+    let stem = record
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap()
+        .to_owned();
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!("{stem}.")) || name.starts_with(&format!(".{stem}.")) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 // -------------------------------------------- 2: budget spent on calls never sent

@@ -114,6 +114,26 @@ pub struct Field {
     pub gloss: String,
     pub example: Option<String>,
     pub default: Option<String>,
+    /// Redacted from `Debug` and from the runtime's texts (`sensitive:` in the spec).
+    pub sensitive: Option<Sensitivity>,
+}
+
+/// What kind of sensitive value a field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sensitivity {
+    /// A credential (token, code): never printed.
+    Secret,
+    /// Personal data of a customer (phone, ID card, name, birthday, address).
+    Pii,
+}
+
+impl Sensitivity {
+    pub fn marker(self) -> &'static str {
+        match self {
+            Sensitivity::Secret => "[REDACTED secret]",
+            Sensitivity::Pii => "[REDACTED pii]",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -144,6 +144,9 @@ pub struct FieldSpec {
     pub aliases: Vec<String>,
     #[serde(default)]
     pub supplied_by: Option<Line<String>>,
+    /// `secret` or `pii`: redacted from generated `Debug` and runtime texts.
+    #[serde(default)]
+    pub sensitive: Option<Line<String>>,
     pub doc: String,
     pub gloss: String,
     #[serde(default)]

@@ -665,7 +665,24 @@ impl Validator {
                     enc.unwrap_or(Encoding::Plain)
                 }
             };
+            let sensitive = match s
+                .sensitive
+                .as_ref()
+                .map(|l| (l.value.as_str(), l.referenced))
+            {
+                None => None,
+                Some(("secret", _)) => Some(crate::ir::Sensitivity::Secret),
+                Some(("pii", _)) => Some(crate::ir::Sensitivity::Pii),
+                Some((other, at)) => {
+                    self.problem(
+                        Some(at),
+                        format!("{fplace}: `sensitive` must be secret or pii, not `{other}`"),
+                    );
+                    None
+                }
+            };
             out.push(Field {
+                sensitive,
                 wire: s.wire.clone(),
                 name,
                 ty,

@@ -267,3 +267,16 @@ fn the_gateway_envelope_needs_its_query_parameter_names() {
         "{err}"
     );
 }
+
+#[test]
+fn unknown_sensitivity_is_reported() {
+    let text = broken(
+        "{wire: phone, type: string, sensitive: pii, doc: 手机",
+        "{wire: phone, type: string, sensitive: private, doc: 手机",
+    );
+    let err = errors_of(&text);
+    assert!(
+        err.contains("`sensitive` must be secret or pii, not `private`"),
+        "{err}"
+    );
+}

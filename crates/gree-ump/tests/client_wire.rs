@@ -643,6 +643,7 @@ async fn reads_and_keyed_writes_are_retried_unsafe_writes_never() {
         .base_url(&base)
         .app_id(APP_ID)
         .app_secret(SECRET)
+        .token_store(Arc::new(MemoryTokenStore::new()))
         .retry_policy(policy)
         .build()
         .unwrap();

@@ -271,6 +271,7 @@ mod tests {
         invalid_token_codes: &[],
         invalid_token_patterns: &[],
         tokens: None,
+        sensitive_keys: &[],
     };
 
     #[test]

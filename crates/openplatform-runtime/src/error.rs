@@ -293,6 +293,11 @@ impl TransportError {
         self.method
     }
 
+    pub(crate) fn scrubbed(mut self, scrubber: &crate::redact::Scrubber) -> Self {
+        self.detail = scrubber.scrub(&self.detail);
+        self
+    }
+
     pub fn is_timeout(&self) -> bool {
         self.timeout
     }
@@ -324,22 +329,52 @@ impl fmt::Display for TransportError {
     }
 }
 
-/// A reply that is not the API's envelope (an HTML error page from a proxy…).
+/// A reply that is not the API's envelope (an HTML error page from a proxy…), or a
+/// redirect: a 3xx is never followed and never read as an answer, whatever its body.
 #[derive(Debug, Clone)]
 pub struct HttpError {
     pub method: &'static str,
     pub status: u16,
     /// The start of the body, at most [`BODY_EXCERPT_LIMIT`] bytes.
     pub body: BodyExcerpt,
+    /// The reply came from another URL than the one sent: a `reqwest::Client` the user
+    /// supplied followed a redirect (the SDK's own client never does). The request was
+    /// re-sent there; the reply is not taken for the platform's.
+    pub redirected: bool,
+}
+
+impl HttpError {
+    /// Whether the server answered with a redirect (3xx), or one was followed.
+    pub fn is_redirect(&self) -> bool {
+        self.redirected || (300..400).contains(&self.status)
+    }
 }
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: HTTP {} without an API reply; body: {}",
-            self.method, self.status, self.body
-        )
+        if self.redirected {
+            write!(
+                f,
+                "{}: the HTTP client followed a redirect to another URL (HTTP {} there); \
+                 that reply is not the platform's. Build a supplied `reqwest::Client` with \
+                 `redirect::Policy::none()`",
+                self.method, self.status
+            )
+        } else if (300..400).contains(&self.status) {
+            write!(
+                f,
+                "{}: HTTP {} redirect, not followed (a redirect would re-send the credentials \
+                 and the body to another address)",
+                self.method, self.status
+            )
+        } else {
+            // The body stays out of the text (it may quote the request): `body.as_str()`.
+            write!(
+                f,
+                "{}: HTTP {} without an API reply ({})",
+                self.method, self.status, self.body
+            )
+        }
     }
 }
 
@@ -357,7 +392,7 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: cannot decode the reply (HTTP {}): {}; body: {}",
+            "{}: cannot decode the reply (HTTP {}): {} ({})",
             self.method, self.status, self.reason, self.body
         )
     }
@@ -457,16 +492,54 @@ impl BodyExcerpt {
     }
 }
 
+/// Display and Debug give the body's size only: a body may quote the request (tokens,
+/// a customer's phone). The text, scrubbed, is [`BodyExcerpt::as_str`].
 impl fmt::Display for BodyExcerpt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.total_len == 0 {
-            f.write_str("(empty)")
+            f.write_str("empty body")
         } else if self.text.is_empty() {
-            write!(f, "({} bytes, withheld)", self.total_len)
-        } else if self.text.len() < self.total_len {
-            write!(f, "{:?}… ({} bytes)", self.text, self.total_len)
+            write!(f, "body of {} bytes, withheld", self.total_len)
         } else {
-            write!(f, "{:?}", self.text)
+            write!(f, "body of {} bytes, see `body.as_str()`", self.total_len)
+        }
+    }
+}
+
+impl BodyExcerpt {
+    /// The excerpt with every value `scrubber` knows and every value under a sensitive
+    /// key replaced: what [`as_str`](Self::as_str) then returns.
+    pub(crate) fn scrubbed(self, scrubber: &crate::redact::Scrubber, keys: &[&str]) -> Self {
+        BodyExcerpt {
+            text: crate::redact::redact_json_keys(&scrubber.scrub(&self.text), keys),
+            total_len: self.total_len,
+        }
+    }
+}
+
+impl<C> Error<C> {
+    /// Every text of the error with the values `scrubber` knows replaced, and body
+    /// excerpts redacted under the sensitive `keys`: applied by the client to every error
+    /// of a call, before anyone can print it.
+    pub(crate) fn scrubbed(self, scrubber: &crate::redact::Scrubber, keys: &[&str]) -> Self {
+        match self {
+            Error::Transport(e) => Error::Transport(e.scrubbed(scrubber)),
+            Error::Http(mut e) => {
+                e.body = e.body.scrubbed(scrubber, keys);
+                Error::Http(e)
+            }
+            Error::Decode(mut e) => {
+                e.reason = scrubber.scrub(&e.reason);
+                e.body = e.body.scrubbed(scrubber, keys);
+                Error::Decode(e)
+            }
+            Error::Api(mut e) => {
+                e.message = e.message.map(|m| scrubber.scrub(&m));
+                e.code_text = e.code_text.map(|m| scrubber.scrub(&m));
+                e.body = e.body.scrubbed(scrubber, keys);
+                Error::Api(e)
+            }
+            other => other,
         }
     }
 }

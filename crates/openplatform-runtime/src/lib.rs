@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod error;
 pub mod error_code;
 pub mod protocol;
+pub mod redact;
 pub mod sign;
 pub mod signer;
 pub mod tokens;

@@ -76,6 +76,9 @@ pub struct ProtocolInfo {
     pub invalid_token_patterns: &'static [&'static str],
     /// How tokens are obtained and refreshed, when the API uses tokens.
     pub tokens: Option<TokenProtocol>,
+    /// Wire names of the fields the spec marks `sensitive` (secret or pii), sorted:
+    /// their values are redacted from body excerpts and scrubbed from every text.
+    pub sensitive_keys: &'static [&'static str],
 }
 
 /// The token calls of an API, named by the spec so the runtime needs no endpoint knowledge.

@@ -86,6 +86,18 @@ pub fn module(api: &Api) -> TokenStream {
             }
         }
     };
+    // Every wire name (and alias) of a sensitive field of any type, sorted: the runtime
+    // redacts these keys in body excerpts and scrubs the values a request sends under them.
+    let sensitive: std::collections::BTreeSet<&str> = api
+        .structs
+        .iter()
+        .chain(api.endpoints.iter().map(|e| &e.request))
+        .flat_map(|s| &s.fields)
+        .filter(|f| f.sensitive.is_some())
+        .flat_map(|f| std::iter::once(&f.wire).chain(&f.aliases))
+        .map(String::as_str)
+        .collect();
+    let sensitive = sensitive.iter();
     let errata = api.errata_count;
     let errata_doc = format!(
         " How many errata (contradictions of the document, each decided) the spec records: {errata}."
@@ -126,6 +138,7 @@ pub fn module(api: &Api) -> TokenStream {
             invalid_token_codes: &[#(#codes),*],
             invalid_token_patterns: &[#(#patterns),*],
             tokens: #tokens,
+            sensitive_keys: &[#(#sensitive),*],
         };
     }
 }

@@ -79,6 +79,13 @@ pub fn field_doc(field: &Field) -> TokenStream {
     if field.in_query {
         facts.push("travels in the query string".into());
     }
+    match field.sensitive {
+        Some(crate::ir::Sensitivity::Secret) => facts.push("secret: never printed".into()),
+        Some(crate::ir::Sensitivity::Pii) => {
+            facts.push("personal data: redacted from Debug and error texts".into())
+        }
+        None => {}
+    }
     facts.push(if field.required {
         "required (必选)".into()
     } else {
@@ -158,9 +165,15 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
             pub #fname: #ty,
         }
     });
+    // Debug is derived only when no field is sensitive (see `debug_impl`).
+    let debug_derive = if s.fields.iter().any(|f| f.sensitive.is_some()) {
+        quote!()
+    } else {
+        quote!(Debug,)
+    };
     let (derives, extra) = match s.style {
         StructStyle::Tolerant => (
-            quote!(#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]),
+            quote!(#[derive(#debug_derive Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]),
             quote! {
                 /// Keys the document does not list, kept so nothing the platform sends is lost.
                 #[serde(flatten)]
@@ -169,11 +182,11 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
         ),
         // With nothing required, `new()` is the default (and clippy wants `Default`).
         StructStyle::Request if s.fields.iter().all(|f| !f.required) => (
-            quote!(#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]),
+            quote!(#[derive(#debug_derive Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]),
             quote!(),
         ),
         StructStyle::Request => (
-            quote!(#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]),
+            quote!(#[derive(#debug_derive Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]),
             quote!(),
         ),
     };
@@ -181,6 +194,7 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
         StructStyle::Request => request_ctor(s, models),
         StructStyle::Tolerant => quote!(),
     };
+    let debug = debug_impl(s);
     quote! {
         #doc
         #derives
@@ -190,6 +204,8 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
             #extra
         }
 
+        #debug
+
         #ctor
 
         impl ::openplatform_runtime::wire::Tolerant for #name {
@@ -197,6 +213,47 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
                 deserializer: D,
             ) -> Result<Option<Self>, D::Error> {
                 <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
+            }
+        }
+    }
+}
+
+/// `Debug`, written out when a field is sensitive (otherwise derived): each sensitive
+/// field is shown only as its marker (`[REDACTED pii]`) when set, so that a logged
+/// request, reply or error never carries a token or a customer's phone number.
+fn debug_impl(s: &Struct) -> TokenStream {
+    if s.fields.iter().all(|f| f.sensitive.is_none()) {
+        return quote!();
+    }
+    let name = ident(&s.name);
+    let shown = s.name.clone();
+    let fields = s.fields.iter().map(|f| {
+        let fname = ident(&f.name);
+        let label = &f.name;
+        match f.sensitive {
+            None => quote!(.field(#label, &self.#fname)),
+            Some(kind) => {
+                let marker = kind.marker();
+                let present = if is_optional(f, s.style) {
+                    quote!(self.#fname.is_some())
+                } else {
+                    quote!(true)
+                };
+                quote!(.field(#label, &::openplatform_runtime::redact::Redacted::new(#present, #marker)))
+            }
+        }
+    });
+    let extra = match s.style {
+        StructStyle::Tolerant => quote!(.field("extra", &self.extra)),
+        StructStyle::Request => quote!(),
+    };
+    quote! {
+        impl ::core::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#shown)
+                    #(#fields)*
+                    #extra
+                    .finish()
             }
         }
     }

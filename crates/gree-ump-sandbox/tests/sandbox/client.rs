@@ -16,6 +16,9 @@ async fn sdk_client_round_trip() {
         .base_url(sandbox.base_url())
         .app_id(sandbox.app_id())
         .app_secret(sandbox.app_secret())
+        .token_store(std::sync::Arc::new(
+            gree_ump::runtime::tokens::MemoryTokenStore::new(),
+        ))
         .build()
         .unwrap();
 

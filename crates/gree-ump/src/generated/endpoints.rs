@@ -109,7 +109,7 @@ impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `110001`.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct CreateMemberRequest {
     /// 用户外部关联会员编号
@@ -145,14 +145,14 @@ pub struct CreateMemberRequest {
     ///
     /// Nickname
     ///
-    /// Wire: `nickname` · string · required (必选) · example: `张三`
+    /// Wire: `nickname` · string · personal data: redacted from Debug and error texts · required (必选) · example: `张三`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub nickname: String,
     /// 用户真实姓名
     ///
     /// Real name (the example sends it as username)
     ///
-    /// Wire: `realname` · string · optional · example: `张三`
+    /// Wire: `realname` · string · personal data: redacted from Debug and error texts · optional · example: `张三`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -163,7 +163,7 @@ pub struct CreateMemberRequest {
     ///
     /// Mobile phone number
     ///
-    /// Wire: `phone` · string · required (必选) · example: `15900947949`
+    /// Wire: `phone` · string · personal data: redacted from Debug and error texts · required (必选) · example: `15900947949`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub phone: String,
     /// 用户头像地址
@@ -192,7 +192,7 @@ pub struct CreateMemberRequest {
     ///
     /// Birthday
     ///
-    /// Wire: `birthday` · date (yyyy-MM-dd) · optional · example: `1994-09-10`
+    /// Wire: `birthday` · date (yyyy-MM-dd) · personal data: redacted from Debug and error texts · optional · example: `1994-09-10`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -203,7 +203,7 @@ pub struct CreateMemberRequest {
     ///
     /// Country
     ///
-    /// Wire: `country` · string · optional · example: `中国`
+    /// Wire: `country` · string · personal data: redacted from Debug and error texts · optional · example: `中国`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -214,7 +214,7 @@ pub struct CreateMemberRequest {
     ///
     /// Province
     ///
-    /// Wire: `province` · string · optional · example: `广东`
+    /// Wire: `province` · string · personal data: redacted from Debug and error texts · optional · example: `广东`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -225,7 +225,7 @@ pub struct CreateMemberRequest {
     ///
     /// City
     ///
-    /// Wire: `city` · string · optional · example: `深圳`
+    /// Wire: `city` · string · personal data: redacted from Debug and error texts · optional · example: `深圳`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -236,7 +236,7 @@ pub struct CreateMemberRequest {
     ///
     /// Identity card number
     ///
-    /// Wire: `id_card` · string · optional · example: `350322198209116378`
+    /// Wire: `id_card` · string · personal data: redacted from Debug and error texts · optional · example: `350322198209116378`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -247,7 +247,7 @@ pub struct CreateMemberRequest {
     ///
     /// E-mail address
     ///
-    /// Wire: `email` · string · optional · example: `test@test.com`
+    /// Wire: `email` · string · personal data: redacted from Debug and error texts · optional · example: `test@test.com`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -298,6 +298,79 @@ pub struct CreateMemberRequest {
         deserialize_with = "::openplatform_runtime::wire::tolerant::option"
     )]
     pub employee_name: Option<String>,
+}
+
+impl ::core::fmt::Debug for CreateMemberRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("CreateMemberRequest")
+            .field("outer_user_id", &self.outer_user_id)
+            .field("q_id", &self.q_id)
+            .field("project_id", &self.project_id)
+            .field(
+                "nickname",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field(
+                "realname",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.realname.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "phone",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("avatar_img_url", &self.avatar_img_url)
+            .field("gender", &self.gender)
+            .field(
+                "birthday",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.birthday.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "country",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.country.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "province",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.province.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "city",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.city.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "id_card",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.id_card.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "email",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.email.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("company_name", &self.company_name)
+            .field("remark", &self.remark)
+            .field("employee_id", &self.employee_id)
+            .field("employee_name", &self.employee_name)
+            .finish()
+    }
 }
 
 impl CreateMemberRequest {
@@ -478,7 +551,7 @@ impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
 /// Rule: one of `open_id`, `phone` (与会员唯一标识传其一即可).
 ///
 /// Error codes: `500`, `1001`, `110002`, `110003`, `110004`.
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct QueryMemberRequest {
     /// 会员唯一标识
@@ -496,13 +569,28 @@ pub struct QueryMemberRequest {
     ///
     /// Mobile phone number (open_id or phone must be given)
     ///
-    /// Wire: `phone` · string · optional · example: `13800000000`
+    /// Wire: `phone` · string · personal data: redacted from Debug and error texts · optional · example: `13800000000`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
         deserialize_with = "::openplatform_runtime::wire::tolerant::option"
     )]
     pub phone: Option<String>,
+}
+
+impl ::core::fmt::Debug for QueryMemberRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("QueryMemberRequest")
+            .field("open_id", &self.open_id)
+            .field(
+                "phone",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.phone.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .finish()
+    }
 }
 
 impl QueryMemberRequest {
@@ -1357,7 +1445,7 @@ impl ::openplatform_runtime::Paged for ListLevelsRequest {
 /// Rule: one of `open_id`, `phone` (open_id与手机号必传其一).
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `150001`, `150003`.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct AddOrderRequest {
     /// 门店id, 门店标识
@@ -1386,7 +1474,7 @@ pub struct AddOrderRequest {
     ///
     /// Mobile phone number (open_id or phone must be given)
     ///
-    /// Wire: `phone` · string · optional · example: `17600000000`
+    /// Wire: `phone` · string · personal data: redacted from Debug and error texts · optional · example: `17600000000`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1549,7 +1637,7 @@ pub struct AddOrderRequest {
     ///
     /// Member name on the bill
     ///
-    /// Wire: `vip_name` · string · optional
+    /// Wire: `vip_name` · string · personal data: redacted from Debug and error texts · optional
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1578,6 +1666,46 @@ pub struct AddOrderRequest {
         deserialize_with = "::openplatform_runtime::wire::tolerant::option"
     )]
     pub bill_end_time: Option<::openplatform_runtime::wire::BeijingDateTime>,
+}
+
+impl ::core::fmt::Debug for AddOrderRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("AddOrderRequest")
+            .field("store_id", &self.store_id)
+            .field("open_id", &self.open_id)
+            .field(
+                "phone",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.phone.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("consume_date", &self.consume_date)
+            .field("order_amount", &self.order_amount)
+            .field("order_no", &self.order_no)
+            .field("desc", &self.desc)
+            .field("shop_id", &self.shop_id)
+            .field("order_score", &self.order_score)
+            .field("item_info_list", &self.item_info_list)
+            .field("fin_entity_info", &self.fin_entity_info)
+            .field("psea_zjlx_name", &self.psea_zjlx_name)
+            .field("bill_head", &self.bill_head)
+            .field("bill_no", &self.bill_no)
+            .field("bill_date", &self.bill_date)
+            .field("cashier_no", &self.cashier_no)
+            .field("cashier_name", &self.cashier_name)
+            .field("vip_number", &self.vip_number)
+            .field(
+                "vip_name",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.vip_name.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("bill_start_time", &self.bill_start_time)
+            .field("bill_end_time", &self.bill_end_time)
+            .finish()
+    }
 }
 
 impl AddOrderRequest {
@@ -1777,7 +1905,7 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
 /// Rule: one of `open_id`, `phone` (手机号与open_id必传其一).
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct RefundOrderRequest {
     /// 会员唯一标识, open_id与手机号必传其一
@@ -1795,7 +1923,7 @@ pub struct RefundOrderRequest {
     ///
     /// Mobile phone number (open_id or phone must be given)
     ///
-    /// Wire: `phone` · string · optional · example: `17600000000`
+    /// Wire: `phone` · string · personal data: redacted from Debug and error texts · optional · example: `17600000000`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1969,7 +2097,7 @@ pub struct RefundOrderRequest {
     ///
     /// Member name on the bill
     ///
-    /// Wire: `vip_name` · string · optional
+    /// Wire: `vip_name` · string · personal data: redacted from Debug and error texts · optional
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1998,6 +2126,46 @@ pub struct RefundOrderRequest {
         deserialize_with = "::openplatform_runtime::wire::tolerant::option"
     )]
     pub bill_end_time: Option<::openplatform_runtime::wire::BeijingDateTime>,
+}
+
+impl ::core::fmt::Debug for RefundOrderRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("RefundOrderRequest")
+            .field("open_id", &self.open_id)
+            .field(
+                "phone",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.phone.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("consume_date", &self.consume_date)
+            .field("order_amount", &self.order_amount)
+            .field("order_no", &self.order_no)
+            .field("parent_order_no", &self.parent_order_no)
+            .field("desc", &self.desc)
+            .field("shop_id", &self.shop_id)
+            .field("store_id", &self.store_id)
+            .field("item_info_list", &self.item_info_list)
+            .field("fin_entity_info", &self.fin_entity_info)
+            .field("psea_zjlx_name", &self.psea_zjlx_name)
+            .field("bill_head", &self.bill_head)
+            .field("bill_no", &self.bill_no)
+            .field("bill_date", &self.bill_date)
+            .field("cashier_no", &self.cashier_no)
+            .field("cashier_name", &self.cashier_name)
+            .field("vip_number", &self.vip_number)
+            .field(
+                "vip_name",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.vip_name.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("bill_start_time", &self.bill_start_time)
+            .field("bill_end_time", &self.bill_end_time)
+            .finish()
+    }
 }
 
 impl RefundOrderRequest {
@@ -2203,7 +2371,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
 /// Rule: one of `open_id`, `phone` (手机号与open_id必传其一).
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct RefundOrderPartiallyRequest {
     /// 会员唯一标识, open_id与手机号必传其一
@@ -2221,7 +2389,7 @@ pub struct RefundOrderPartiallyRequest {
     ///
     /// Mobile phone number (open_id or phone must be given)
     ///
-    /// Wire: `phone` · string · optional · example: `17600000000`
+    /// Wire: `phone` · string · personal data: redacted from Debug and error texts · optional · example: `17600000000`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2395,7 +2563,7 @@ pub struct RefundOrderPartiallyRequest {
     ///
     /// Member name on the bill
     ///
-    /// Wire: `vip_name` · string · optional
+    /// Wire: `vip_name` · string · personal data: redacted from Debug and error texts · optional
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2424,6 +2592,46 @@ pub struct RefundOrderPartiallyRequest {
         deserialize_with = "::openplatform_runtime::wire::tolerant::option"
     )]
     pub bill_end_time: Option<::openplatform_runtime::wire::BeijingDateTime>,
+}
+
+impl ::core::fmt::Debug for RefundOrderPartiallyRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("RefundOrderPartiallyRequest")
+            .field("open_id", &self.open_id)
+            .field(
+                "phone",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.phone.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("consume_date", &self.consume_date)
+            .field("order_amount", &self.order_amount)
+            .field("order_no", &self.order_no)
+            .field("parent_order_no", &self.parent_order_no)
+            .field("desc", &self.desc)
+            .field("shop_id", &self.shop_id)
+            .field("store_id", &self.store_id)
+            .field("item_info_list", &self.item_info_list)
+            .field("fin_entity_info", &self.fin_entity_info)
+            .field("psea_zjlx_name", &self.psea_zjlx_name)
+            .field("bill_head", &self.bill_head)
+            .field("bill_no", &self.bill_no)
+            .field("bill_date", &self.bill_date)
+            .field("cashier_no", &self.cashier_no)
+            .field("cashier_name", &self.cashier_name)
+            .field("vip_number", &self.vip_number)
+            .field(
+                "vip_name",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.vip_name.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("bill_start_time", &self.bill_start_time)
+            .field("bill_end_time", &self.bill_end_time)
+            .finish()
+    }
 }
 
 impl RefundOrderPartiallyRequest {
@@ -3627,23 +3835,38 @@ impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `140002`, `140005`.
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct VerifySmsCodeRequest {
     /// 目标人电话
     ///
     /// Phone number the code was sent to
     ///
-    /// Wire: `phone` · string · required (必选) · example: `13888888888`
+    /// Wire: `phone` · string · personal data: redacted from Debug and error texts · required (必选) · example: `13888888888`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub phone: String,
     /// 验证码
     ///
     /// Verification code
     ///
-    /// Wire: `verify_code` · string · required (必选) · example: `4586`
+    /// Wire: `verify_code` · string · secret: never printed · required (必选) · example: `4586`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub verify_code: String,
+}
+
+impl ::core::fmt::Debug for VerifySmsCodeRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("VerifySmsCodeRequest")
+            .field(
+                "phone",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field(
+                "verify_code",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED secret]"),
+            )
+            .finish()
+    }
 }
 
 impl VerifySmsCodeRequest {

@@ -1430,7 +1430,7 @@ impl ::openplatform_runtime::wire::Tolerant for Level {
 /// 会员信息 (3.2 会员信息查询接口, 3.7 通过会员码查询会员信息)
 ///
 /// A member's profile, level, points and rights
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct MemberInfo {
     /// 会员外部系统唯一标识
@@ -1448,7 +1448,7 @@ pub struct MemberInfo {
     ///
     /// Nickname
     ///
-    /// Wire: `nickname` · string · required (必选) · example: `张大三`
+    /// Wire: `nickname` · string · personal data: redacted from Debug and error texts · required (必选) · example: `张大三`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1459,7 +1459,7 @@ pub struct MemberInfo {
     ///
     /// Real name
     ///
-    /// Wire: `realname` · string · optional · example: `张三`
+    /// Wire: `realname` · string · personal data: redacted from Debug and error texts · optional · example: `张三`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1537,7 +1537,7 @@ pub struct MemberInfo {
     ///
     /// Birthday
     ///
-    /// Wire: `birthday` · date (yyyy-MM-dd) · optional · example: `2019-02-27`
+    /// Wire: `birthday` · date (yyyy-MM-dd) · personal data: redacted from Debug and error texts · optional · example: `2019-02-27`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1626,7 +1626,7 @@ pub struct MemberInfo {
     ///
     /// Country (only in the examples)
     ///
-    /// Wire: `country` · string · optional · example: `中国`
+    /// Wire: `country` · string · personal data: redacted from Debug and error texts · optional · example: `中国`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1637,7 +1637,7 @@ pub struct MemberInfo {
     ///
     /// Province (only in the examples)
     ///
-    /// Wire: `province` · string · optional · example: `广东`
+    /// Wire: `province` · string · personal data: redacted from Debug and error texts · optional · example: `广东`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1648,7 +1648,7 @@ pub struct MemberInfo {
     ///
     /// City (only in the examples)
     ///
-    /// Wire: `city` · string · optional · example: `深圳`
+    /// Wire: `city` · string · personal data: redacted from Debug and error texts · optional · example: `深圳`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1659,7 +1659,7 @@ pub struct MemberInfo {
     ///
     /// Identity card number (only in the examples)
     ///
-    /// Wire: `id_card` · string · optional · example: `350322198209116378`
+    /// Wire: `id_card` · string · personal data: redacted from Debug and error texts · optional · example: `350322198209116378`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1703,7 +1703,7 @@ pub struct MemberInfo {
     ///
     /// E-mail address (only in the examples)
     ///
-    /// Wire: `email` · string · optional
+    /// Wire: `email` · string · personal data: redacted from Debug and error texts · optional
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1714,7 +1714,7 @@ pub struct MemberInfo {
     ///
     /// Mobile phone number (only in the examples)
     ///
-    /// Wire: `phone` · string · optional · example: `15980944959`
+    /// Wire: `phone` · string · personal data: redacted from Debug and error texts · optional · example: `15980944959`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1735,6 +1735,95 @@ pub struct MemberInfo {
     /// Keys the document does not list, kept so nothing the platform sends is lost.
     #[serde(flatten)]
     pub extra: ::openplatform_runtime::wire::Extra,
+}
+
+impl ::core::fmt::Debug for MemberInfo {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("MemberInfo")
+            .field("open_id", &self.open_id)
+            .field(
+                "nickname",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.nickname.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "realname",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.realname.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("gender", &self.gender)
+            .field("level_number", &self.level_number)
+            .field("level_name", &self.level_name)
+            .field("score", &self.score)
+            .field("growth_value", &self.growth_value)
+            .field("coupon_num", &self.coupon_num)
+            .field(
+                "birthday",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.birthday.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("rights", &self.rights)
+            .field("q_id", &self.q_id)
+            .field("register_time", &self.register_time)
+            .field("next_level_growth_value", &self.next_level_growth_value)
+            .field("next_level_name", &self.next_level_name)
+            .field("next_level_num", &self.next_level_num)
+            .field("is_max_level", &self.is_max_level)
+            .field(
+                "country",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.country.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "province",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.province.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "city",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.city.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "id_card",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.id_card.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("remark", &self.remark)
+            .field("avatar_img_url", &self.avatar_img_url)
+            .field("project_id", &self.project_id)
+            .field(
+                "email",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.email.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "phone",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.phone.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("user_num", &self.user_num)
+            .field("extra", &self.extra)
+            .finish()
+    }
 }
 
 impl ::openplatform_runtime::wire::Tolerant for MemberInfo {
@@ -2240,14 +2329,14 @@ impl ::openplatform_runtime::wire::Tolerant for PointRecord {
 /// 刷新access_token 返回的数据对象
 ///
 /// Access token issued by dss.auth.token.refresh
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct RefreshedToken {
     /// access_token接口访问凭据
     ///
     /// New access token (34 characters), valid for 2 hours
     ///
-    /// Wire: `access_token` · string · optional · example: `atB1ABA5C50C41C5FEE3E911EC8020C001`
+    /// Wire: `access_token` · string · secret: never printed · optional · example: `atB1ABA5C50C41C5FEE3E911EC8020C001`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2268,6 +2357,22 @@ pub struct RefreshedToken {
     /// Keys the document does not list, kept so nothing the platform sends is lost.
     #[serde(flatten)]
     pub extra: ::openplatform_runtime::wire::Extra,
+}
+
+impl ::core::fmt::Debug for RefreshedToken {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("RefreshedToken")
+            .field(
+                "access_token",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.access_token.is_some(),
+                    "[REDACTED secret]",
+                ),
+            )
+            .field("expire_in", &self.expire_in)
+            .field("extra", &self.extra)
+            .finish()
+    }
 }
 
 impl ::openplatform_runtime::wire::Tolerant for RefreshedToken {
@@ -2464,14 +2569,14 @@ impl ::openplatform_runtime::wire::Tolerant for StatementData {
 /// 获取授权access_token 返回的数据对象
 ///
 /// Tokens issued by dss.auth.token.query
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct TokenData {
     /// access_token接口访问凭据
     ///
     /// Access token (34 characters), valid for 2 hours
     ///
-    /// Wire: `access_token` · string · optional · example: `atB1ABA5C50C41C5FEE3E911EC8020C32C`
+    /// Wire: `access_token` · string · secret: never printed · optional · example: `atB1ABA5C50C41C5FEE3E911EC8020C32C`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2482,7 +2587,7 @@ pub struct TokenData {
     ///
     /// Refresh token (34 characters), valid for 1 year
     ///
-    /// Wire: `refresh_token` · string · optional · example: `rt5ED02D25F23917092218565B9DDAF657`
+    /// Wire: `refresh_token` · string · secret: never printed · optional · example: `rt5ED02D25F23917092218565B9DDAF657`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2503,6 +2608,29 @@ pub struct TokenData {
     /// Keys the document does not list, kept so nothing the platform sends is lost.
     #[serde(flatten)]
     pub extra: ::openplatform_runtime::wire::Extra,
+}
+
+impl ::core::fmt::Debug for TokenData {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("TokenData")
+            .field(
+                "access_token",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.access_token.is_some(),
+                    "[REDACTED secret]",
+                ),
+            )
+            .field(
+                "refresh_token",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.refresh_token.is_some(),
+                    "[REDACTED secret]",
+                ),
+            )
+            .field("expire_in", &self.expire_in)
+            .field("extra", &self.extra)
+            .finish()
+    }
 }
 
 impl ::openplatform_runtime::wire::Tolerant for TokenData {

@@ -48,7 +48,7 @@ impl<T> fmt::Debug for ClientBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("api", &self.protocol.api)
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base_url.as_deref().map(without_userinfo))
             .field("preset", &self.preset)
             .field("app_id", &self.app_id)
             .field("app_secret", &self.app_secret)
@@ -139,6 +139,12 @@ impl<T: From<Client>> ClientBuilder<T> {
 
     /// Your own `reqwest::Client` (TLS, proxy, pool settings). The request timeout of this
     /// builder is still applied per request; its connect timeout is then yours to set.
+    ///
+    /// Build it with `.redirect(reqwest::redirect::Policy::none())`: reqwest follows
+    /// redirects by default and re-sends the request (its access token, signature and
+    /// body) to the new address. The SDK cannot see or change that policy; what it does
+    /// is never take a redirect, or a reply from another URL than the one it sent, for
+    /// an answer ([`HttpError::is_redirect`](crate::HttpError::is_redirect)).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -227,16 +233,27 @@ impl<T: From<Client>> ClientBuilder<T> {
                 ));
             }
         };
+        // Every message names the URL without its user name and password.
+        let shown = without_userinfo(&base_url);
         let parsed = reqwest::Url::parse(&base_url)
-            .map_err(|e| ConfigError(format!("base URL {base_url:?} is not a URL: {e}")))?;
+            .map_err(|e| ConfigError(format!("base URL {shown:?} is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(ConfigError(format!(
-                "base URL {base_url:?} must be http or https"
+                "base URL {shown:?} must be http or https"
+            )));
+        }
+        // Refused rather than redacted everywhere: the platform authenticates by app id
+        // and signature, and a password in the URL would travel in every request line a
+        // proxy logs.
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(ConfigError(format!(
+                "base URL {shown:?} carries a user name or password; the platform takes none \
+                 (it authenticates by app id and signature): remove them from the URL"
             )));
         }
         if parsed.query().is_some() || parsed.fragment().is_some() {
             return Err(ConfigError(format!(
-                "base URL {base_url:?} must not carry a query or fragment"
+                "base URL {shown:?} must not carry a query or fragment"
             )));
         }
         let app_id = self
@@ -299,7 +316,11 @@ impl<T: From<Client>> ClientBuilder<T> {
         }
         let http = match self.http {
             Some(client) => client,
+            // Redirects are never followed: reqwest's default follows up to 10 and
+            // re-sends a 307/308 POST, query (access token, signature) and body (phone,
+            // ID card), to whatever host the `Location` names.
             None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(self.connect_timeout)
                 .build()
                 .map_err(|e| ConfigError(format!("HTTP client: {}", e.without_url())))?,
@@ -352,6 +373,7 @@ impl<T: From<Client>> ClientBuilder<T> {
                 retry: self.retry,
                 clock,
                 tokens,
+                recent: Default::default(),
             }),
         }))
     }
@@ -378,4 +400,32 @@ fn default_store(api: &str) -> Result<Arc<dyn TokenStore>, ConfigError> {
     })?;
     tracing::info!(dir = %dir.display(), "token state is kept in the default file store");
     Ok(Arc::new(store))
+}
+
+/// `url` with any `user:password@` of its authority replaced by `[REDACTED]@`, for
+/// messages and Debug output. Works on text that does not parse as a URL.
+pub(crate) fn without_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}[REDACTED]{}", &url[..start], &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_userinfo;
+
+    #[test]
+    fn userinfo_is_cut_from_any_text() {
+        assert_eq!(
+            without_userinfo("https://u:p@h.example/x@y"),
+            "https://[REDACTED]@h.example/x@y"
+        );
+        assert_eq!(without_userinfo("u:p@h:bad"), "[REDACTED]@h:bad");
+        assert_eq!(without_userinfo("http://h/a"), "http://h/a");
+        assert_eq!(without_userinfo(""), "");
+    }
 }

@@ -38,6 +38,16 @@ pub(crate) fn decode_reply<T: Tolerant, C: ApiErrorCode>(
             BodyExcerpt::new(body)
         }
     };
+    // A redirect is not an answer, even with an envelope in its body: the platform's
+    // replies are never 3xx, and following one would re-send the request elsewhere.
+    if (300..400).contains(&status) {
+        return Err(Error::Http(HttpError {
+            method,
+            status,
+            body: excerpt(),
+            redirected: false,
+        }));
+    }
     let env = match envelope::decode(protocol, body) {
         Ok(env) => env,
         Err(_) if !(200..300).contains(&status) => {
@@ -45,6 +55,7 @@ pub(crate) fn decode_reply<T: Tolerant, C: ApiErrorCode>(
                 method,
                 status,
                 body: excerpt(),
+                redirected: false,
             }));
         }
         Err(e) => {

@@ -51,7 +51,13 @@ struct Inner {
     retry: RetryPolicy,
     clock: Arc<SkewCorrectedClock>,
     tokens: TokenManager,
+    /// Tokens and signatures recently sent (current and previous), scrubbed from every
+    /// text a reply produces: a hostile server may quote an earlier request.
+    recent: std::sync::Mutex<std::collections::VecDeque<Secret>>,
 }
+
+/// How many recent tokens and signatures are remembered for scrubbing.
+const RECENT_SECRETS: usize = 64;
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -30,6 +30,14 @@ pub(super) struct RawReply {
     pub too_large: Option<usize>,
     /// The `Date` header and the local time it arrived.
     pub date: Option<(String, i64)>,
+    /// The reply came from another URL than the one sent (a supplied HTTP client
+    /// followed a redirect).
+    pub redirected: bool,
+    /// Everything secret or personal this exchange knows, for its errors' texts.
+    pub scrubber: crate::redact::Scrubber,
+    /// The credentials and signatures alone: no business reply of the platform quotes
+    /// them, so one that does is a hostile echo, never data.
+    pub credentials: crate::redact::Scrubber,
 }
 
 impl Client {
@@ -257,6 +265,8 @@ impl Client {
         // style (request_style.rs); the signature covers exactly the body sent.
         let super::request_style::Outgoing { url, body } =
             self.prepare(method, credential, extra, body)?;
+        let (credentials, scrubber) = self.scrubber_for(&url, &body, extra);
+        let sent_url = url.clone();
         let mut builder = match verb {
             Verb::Post => inner.http.post(url),
             Verb::Get => inner.http.get(url),
@@ -274,7 +284,7 @@ impl Client {
         let mut response = builder
             .send()
             .await
-            .map_err(|e| TransportError::from_reqwest(method, e))?;
+            .map_err(|e| TransportError::from_reqwest(method, e).scrubbed(&scrubber))?;
         // Kept for after decoding: only the platform's own replies correct the clock.
         let date = response
             .headers()
@@ -282,6 +292,7 @@ impl Client {
             .and_then(|d| d.to_str().ok())
             .map(|d| (d.to_owned(), inner.clock.local_now_ms()));
         let status = response.status().as_u16();
+        let redirected = response.url() != &sent_url;
         let cap = inner.max_response_bytes;
         let mut body = Vec::new();
         let mut too_large = None;
@@ -294,7 +305,7 @@ impl Client {
             while let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|e| TransportError::from_reqwest(method, e))?
+                .map_err(|e| TransportError::from_reqwest(method, e).scrubbed(&scrubber))?
             {
                 if body.len() + chunk.len() > cap {
                     // Keep the start for the error's excerpt; stop reading.
@@ -311,6 +322,9 @@ impl Client {
             body: Bytes::from(body),
             too_large,
             date,
+            redirected,
+            scrubber,
+            credentials,
         })
     }
 
@@ -321,6 +335,15 @@ impl Client {
         reply: &RawReply,
         withhold_body: bool,
     ) -> Result<Response<T>, Error<C>> {
+        if reply.redirected {
+            // Another host's body: not kept.
+            return Err(Error::Http(crate::error::HttpError {
+                method,
+                status: reply.status,
+                body: BodyExcerpt::withheld(reply.body.len()),
+                redirected: true,
+            }));
+        }
         if let Some(cap) = reply.too_large {
             let body = if withhold_body {
                 BodyExcerpt::withheld(reply.body.len())
@@ -332,7 +355,8 @@ impl Client {
                 status: reply.status,
                 reason: format!("the reply is larger than the cap of {cap} bytes"),
                 body,
-            }));
+            })
+            .scrubbed(&reply.scrubber, self.inner.protocol.sensitive_keys));
         }
         let decoded = decode::decode_reply(
             self.inner.protocol,
@@ -341,6 +365,20 @@ impl Client {
             &reply.body,
             withhold_body,
         );
+        // A successful business reply that quotes a credential or a signature is a server echoing the
+        // request (a gateway's error page dressed as success): its data would hand the
+        // token to whoever prints it. Token calls' replies carry tokens by design.
+        if !withhold_body && decoded.is_ok() && reply.credentials.finds(&reply.body) {
+            return Err(Error::Decode(DecodeError {
+                method,
+                status: reply.status,
+                reason: "the reply quotes the request's credentials: not the platform's answer"
+                    .into(),
+                body: BodyExcerpt::withheld(reply.body.len()),
+            }));
+        }
+        let keys = self.inner.protocol.sensitive_keys;
+        let decoded = decoded.map_err(|e| e.scrubbed(&reply.scrubber, keys));
         // The clock is corrected only from a reply that is plausibly the platform's: one
         // that decoded as its envelope (a success or an error code), never a proxy's page.
         if let Some((date, received)) = &reply.date
@@ -359,5 +397,87 @@ fn says_nothing_of_the_platform<C>(error: &Error<C>) -> bool {
         Error::Request(_) | Error::Token(_) => true,
         Error::Transport(t) => t.sent() == crate::error::Sent::No,
         _ => false,
+    }
+}
+
+impl Client {
+    /// Remembers a secret this client holds, to scrub it from texts.
+    pub(super) fn remember(&self, secret: &Secret) {
+        let mut recent = self
+            .inner
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !recent.iter().any(|s| s.expose() == secret.expose()) {
+            recent.push_back(secret.clone());
+        }
+        while recent.len() > super::RECENT_SECRETS {
+            recent.pop_front();
+        }
+    }
+
+    /// The scrubber of one exchange: the app secret and grant code, the tokens and
+    /// signatures this client sent lately (this request's among them), and the values the
+    /// request sends under the spec's sensitive keys.
+    fn scrubber_for(
+        &self,
+        url: &reqwest::Url,
+        body: &[u8],
+        extra: &[(&'static str, String)],
+    ) -> (crate::redact::Scrubber, crate::redact::Scrubber) {
+        let inner = &self.inner;
+        let protocol = inner.protocol;
+        let mut scrubber = crate::redact::Scrubber::new();
+        for s in [&inner.app_secret, &inner.grant_code].into_iter().flatten() {
+            scrubber.add(s.expose());
+        }
+        // Credentials and signatures of this request: query parameters (ump_gateway) or
+        // envelope fields (zvcms_action).
+        let mut sent: Vec<String> = Vec::new();
+        let secret_params: Vec<&str> = protocol
+            .tokens
+            .iter()
+            .flat_map(|t| [t.access_token_param, t.refresh_token_param])
+            .chain(protocol.sign_param)
+            .collect();
+        for (name, value) in url.query_pairs() {
+            if secret_params.contains(&name.as_ref()) {
+                sent.push(value.into_owned());
+            } else if protocol.sensitive_keys.contains(&name.as_ref()) {
+                scrubber.add(&value);
+            }
+        }
+        if let Ok(serde_json::Value::Object(envelope)) = serde_json::from_slice(body)
+            && let Some(serde_json::Value::String(token)) = envelope.get("Token")
+        {
+            sent.push(token.clone());
+        }
+        for (name, value) in extra {
+            if protocol.sensitive_keys.contains(name) {
+                scrubber.add(value);
+            }
+        }
+        scrubber.add_sensitive_values(body, protocol.sensitive_keys);
+        let mut recent = inner
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for value in sent {
+            if !recent.iter().any(|s| s.expose() == value) {
+                recent.push_back(Secret::new(value));
+            }
+        }
+        while recent.len() > super::RECENT_SECRETS {
+            recent.pop_front();
+        }
+        let mut credentials = crate::redact::Scrubber::new();
+        for s in [&inner.app_secret, &inner.grant_code].into_iter().flatten() {
+            credentials.add(s.expose());
+        }
+        for s in recent.iter() {
+            scrubber.add(s.expose());
+            credentials.add(s.expose());
+        }
+        (credentials, scrubber)
     }
 }

@@ -132,7 +132,13 @@ impl Client {
                 }
             }
         };
-        grant_from(tokens, kind, data.as_ref(), sent_at)
+        let grant = grant_from(tokens, kind, data.as_ref(), sent_at)?;
+        // Issued tokens are known secrets from now on, before their first use.
+        self.remember(&grant.access_token);
+        if let Some((refresh, _)) = &grant.refresh {
+            self.remember(refresh);
+        }
+        Ok(grant)
     }
 }
 

@@ -35,4 +35,13 @@ pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtim
     invalid_token_codes: &[],
     invalid_token_patterns: &[],
     tokens: None,
+    sensitive_keys: &[
+        "birthday",
+        "city",
+        "district",
+        "nickname",
+        "phone",
+        "province",
+        "username",
+    ],
 };

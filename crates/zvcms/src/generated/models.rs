@@ -206,7 +206,7 @@ impl ::openplatform_runtime::wire::Tolerant for ChannelType {
 /// userInfo
 ///
 /// The member who owns the redeemed coupons
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct UserInfo {
     /// 会员id
@@ -224,7 +224,7 @@ pub struct UserInfo {
     ///
     /// Member's birthday (format not stated)
     ///
-    /// Wire: `birthday` · string · optional
+    /// Wire: `birthday` · string · personal data: redacted from Debug and error texts · optional
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -235,7 +235,7 @@ pub struct UserInfo {
     ///
     /// Member's name
     ///
-    /// Wire: `username` · string · optional
+    /// Wire: `username` · string · personal data: redacted from Debug and error texts · optional
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -246,7 +246,7 @@ pub struct UserInfo {
     ///
     /// Member's nickname
     ///
-    /// Wire: `nickname` · string · optional
+    /// Wire: `nickname` · string · personal data: redacted from Debug and error texts · optional
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -257,7 +257,7 @@ pub struct UserInfo {
     ///
     /// Member's mobile number
     ///
-    /// Wire: `phone` · string · optional
+    /// Wire: `phone` · string · personal data: redacted from Debug and error texts · optional
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -279,7 +279,7 @@ pub struct UserInfo {
     ///
     /// Province, as the company's own code
     ///
-    /// Wire: `province` · i64 · optional
+    /// Wire: `province` · i64 · personal data: redacted from Debug and error texts · optional
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -290,7 +290,7 @@ pub struct UserInfo {
     ///
     /// City, as the company's own code
     ///
-    /// Wire: `city` · i64 · optional
+    /// Wire: `city` · i64 · personal data: redacted from Debug and error texts · optional
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -301,7 +301,7 @@ pub struct UserInfo {
     ///
     /// District, as the company's own code
     ///
-    /// Wire: `district` · i64 · optional
+    /// Wire: `district` · i64 · personal data: redacted from Debug and error texts · optional
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -311,6 +311,65 @@ pub struct UserInfo {
     /// Keys the document does not list, kept so nothing the platform sends is lost.
     #[serde(flatten)]
     pub extra: ::openplatform_runtime::wire::Extra,
+}
+
+impl ::core::fmt::Debug for UserInfo {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("UserInfo")
+            .field("customer_id", &self.customer_id)
+            .field(
+                "birthday",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.birthday.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "username",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.username.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "nickname",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.nickname.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "phone",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.phone.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("gender", &self.gender)
+            .field(
+                "province",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.province.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "city",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.city.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field(
+                "district",
+                &::openplatform_runtime::redact::Redacted::new(
+                    self.district.is_some(),
+                    "[REDACTED pii]",
+                ),
+            )
+            .field("extra", &self.extra)
+            .finish()
+    }
 }
 
 impl ::openplatform_runtime::wire::Tolerant for UserInfo {
