@@ -17,7 +17,7 @@ pub const BODY_EXCERPT_LIMIT: usize = 2048;
 /// The error of one call to endpoint method `method()`.
 ///
 /// `C` is the API's error-code enum. Match on the variant for the kind of failure:
-/// ```ignore
+/// ```text
 /// match err {
 ///     Error::Api(e) if e.code == ErrorCode::InsufficientPoints => …,
 ///     Error::Transport(e) if e.outcome_unknown() => …,   // the request may have been applied
