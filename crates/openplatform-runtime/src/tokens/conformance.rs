@@ -1,5 +1,6 @@
 //! The behaviour every [`TokenStore`] must have, as a test suite any store can run:
-//! the stores of this crate run it in their tests, and a user's own store should too.
+//! the stores of this crate run it in their tests, and a user's own store should too
+//! (enable the feature `test-util` in your dev-dependencies).
 //!
 //! ```no_run
 //! # async fn f() {

@@ -7,11 +7,11 @@ mod memory;
 mod record;
 mod store;
 
-// Token stores beyond memory, and the suite every store must pass.
-#[doc(hidden)]
+// Token stores beyond memory, and (feature `test-util`) the suite every store must pass
+// and a store wrapper with switchable faults: test code, kept out of users' builds.
+#[cfg(feature = "test-util")]
 pub mod conformance;
-/// A store wrapper with switchable faults, for tests.
-#[doc(hidden)]
+#[cfg(feature = "test-util")]
 pub mod faulty;
 mod file;
 #[cfg(feature = "redis")]
