@@ -6,7 +6,7 @@
 //! - 4 child processes (this test binary re-executed, as in `token_sharing.rs`), each
 //!   with a client on one `RedisTokenStore` (same key prefix) and a `ManualClock` the
 //!   parent sets through a line protocol, so simulated time drives every process;
-//! - a restart of each process every 6 simulated hours, staggered by 90 minutes: the
+//! - a restart of each process every 8 simulated hours, staggered by 2 hours: the
 //!   child is killed (SIGKILL, nothing flushed) and a new process spawned;
 //! - bursts of business calls every 30–60 simulated minutes (each child `calls` calls
 //!   at once), so a day needs about 12 refreshes with 2 h tokens;
@@ -292,8 +292,8 @@ fn token_soak_child() {
     let Ok(base_url) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: four children and the parent share two cores.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("child: runtime");
@@ -311,8 +311,12 @@ async fn child_main(base_url: String) {
         .await
         .expect("child: Redis store");
     let clock = Arc::new(ManualClock::new(start));
+    // The default policy but for two wall-clock intervals, shortened because a
+    // simulated day passes in seconds: the write-back check, and the poll of an
+    // instance waiting for another's refresh (100 ms would be most of the soak's time).
     let policy = TokenPolicy {
         write_back_every: WRITE_BACK_EVERY,
+        poll_interval: Duration::from_millis(10),
         ..TokenPolicy::default()
     };
     let client = Client::builder()
@@ -352,6 +356,7 @@ async fn child_main(base_url: String) {
 
 /// `n` concurrent business calls (3.8, list levels: a read that needs an access token).
 async fn burst(client: &Client, n: usize) -> String {
+    let began = std::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..n {
         let client = client.clone();
@@ -404,7 +409,8 @@ async fn burst(client: &Client, n: usize) -> String {
     format!(
         "done ok={ok} token_failed={token_failed} call_failed={call_failed} \
          other_failed={other_failed} obtain={obtain} refresh={refresh} kinds={kinds} \
-         first_error={first}"
+         wall_us={} first_error={first}",
+        began.elapsed().as_micros()
     )
 }
 
@@ -419,6 +425,8 @@ struct Round {
     obtain: u64,
     refresh: u64,
     kinds: String,
+    /// How long the child's burst took (wall clock).
+    wall: Duration,
     first_error: String,
 }
 
@@ -448,6 +456,7 @@ impl Round {
             obtain: field("obtain"),
             refresh: field("refresh"),
             kinds: word("kinds"),
+            wall: Duration::from_micros(field("wall_us")),
             first_error: first_error.to_owned(),
         }
     }
@@ -460,11 +469,14 @@ struct Worker {
     child: tokio::process::Child,
     stdin: Option<ChildStdin>,
     stdout: Lines<BufReader<ChildStdout>>,
+    /// Whether its `ready` line was read.
+    ready: bool,
 }
 
 impl Worker {
-    /// Starts a child and waits until its client is built.
-    async fn start(name: String, base_url: &str, prefix: &str, now_ms: i64) -> Worker {
+    /// Starts a child. Its `ready` line is awaited before its first answer (so its
+    /// start overlaps with the parent's next steps; it is sent nothing before).
+    fn start(name: String, base_url: &str, prefix: &str, now_ms: i64) -> Worker {
         let mut child = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
             .args([
                 "--exact",
@@ -484,25 +496,33 @@ impl Worker {
             .expect("spawn a child process");
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("child stdout")).lines();
-        let mut worker = Worker {
+        Worker {
             name,
             pid: child.id().expect("a child pid"),
             child,
             stdin,
             stdout,
-        };
-        let ready = worker.message().await;
-        assert_eq!(
-            ready,
-            format!("ready pid={}", worker.pid),
-            "{}",
-            worker.name
-        );
-        worker
+            ready: false,
+        }
+    }
+
+    /// Waits until the child's client is built (once).
+    async fn ready(&mut self) {
+        if !self.ready {
+            let ready = self.line().await;
+            assert_eq!(ready, format!("ready pid={}", self.pid), "{}", self.name);
+            self.ready = true;
+        }
+    }
+
+    /// The next answer of the child (without the tag), after its `ready`.
+    async fn message(&mut self) -> String {
+        self.ready().await;
+        self.line().await
     }
 
     /// The next line of the child meant for us (without the tag).
-    async fn message(&mut self) -> String {
+    async fn line(&mut self) -> String {
         let name = self.name.clone();
         let read = async {
             loop {
@@ -544,6 +564,7 @@ impl Worker {
 
     /// Ends the child and checks it exited cleanly.
     async fn finish(mut self) {
+        self.ready().await;
         self.stdin = None;
         let status = tokio::time::timeout(STEP_TIMEOUT, self.child.wait())
             .await
@@ -556,18 +577,15 @@ impl Worker {
 /// Sets every child's clock to `local_ms`, then has each make `n` concurrent calls
 /// (all children at once).
 async fn burst_all(workers: &mut [Worker], local_ms: i64, n: usize) -> Vec<Round> {
+    // A child handles its lines in order: its clock is set before its calls begin,
+    // and its answer to `clock` confirms it.
     for w in workers.iter_mut() {
-        w.send(&format!("clock {local_ms}")).await;
-    }
-    for w in workers.iter_mut() {
-        let answer = w.message().await;
-        assert_eq!(answer, format!("clock {local_ms}"), "{}", w.name);
-    }
-    for w in workers.iter_mut() {
-        w.send(&format!("go {n}")).await;
+        w.send(&format!("clock {local_ms}\ngo {n}")).await;
     }
     let mut rounds = Vec::new();
     for w in workers.iter_mut() {
+        let answer = w.message().await;
+        assert_eq!(answer, format!("clock {local_ms}"), "{}", w.name);
         let line = w.message().await;
         rounds.push(Round::parse(&line));
     }
@@ -598,7 +616,7 @@ struct Plan {
 const CI_PLAN: Plan = Plan {
     days: 30,
     calls: 4,
-    restart_every_ms: 6 * HOUR_MS,
+    restart_every_ms: 8 * HOUR_MS,
     short_token_day: 8,
     flush_day: 13,
     skew_night: 18,
@@ -782,7 +800,12 @@ async fn soak(plan: Plan, test: &str) {
     let mut generation = [0u32; 4];
     let mut workers = Vec::new();
     for i in 0..4 {
-        workers.push(Worker::start(format!("child {i}.0"), &base_url, &prefix, start).await);
+        workers.push(Worker::start(
+            format!("child {i}.0"),
+            &base_url,
+            &prefix,
+            start,
+        ));
     }
 
     let mut rows: BTreeMap<i64, DayRow> = BTreeMap::new();
@@ -796,6 +819,8 @@ async fn soak(plan: Plan, test: &str) {
     let mut last_outage_burst = None;
     let (mut bursts, mut restarts) = (0u64, 0u64);
     let (mut burst_wall, mut restart_wall) = (Duration::ZERO, Duration::ZERO);
+    // Inside the children: the calls of a burst (the longest child), summed; the longest.
+    let (mut calls_wall, mut longest_burst) = (Duration::ZERO, Duration::ZERO);
     // Set by the forced refresh of the skewed midnight: checked after its burst.
     let mut skewed_refresh: Option<(i64, u32)> = None;
     // Rounds are cumulative per process: a killed child's counts are kept here.
@@ -875,7 +900,7 @@ async fn soak(plan: Plan, test: &str) {
                     workers.remove(i).kill().await;
                     generation[i] += 1;
                     let name = format!("child {i}.{}", generation[i]);
-                    workers.insert(i, Worker::start(name, &base_url, &prefix, t).await);
+                    workers.insert(i, Worker::start(name, &base_url, &prefix, t));
                     obtain_by_clients += current[i].0;
                     refresh_by_clients += current[i].1;
                     current[i] = (0, 0);
@@ -896,6 +921,9 @@ async fn soak(plan: Plan, test: &str) {
                     let began = Instant::now();
                     let rounds = burst_all(&mut workers, t, plan.calls).await;
                     burst_wall += began.elapsed();
+                    let longest = rounds.iter().map(|r| r.wall).max().unwrap_or_default();
+                    calls_wall += longest;
+                    longest_burst = longest_burst.max(longest);
                     bursts += 1;
                     for (i, r) in rounds.iter().enumerate() {
                         current[i] = (r.obtain, r.refresh);
@@ -989,8 +1017,9 @@ async fn soak(plan: Plan, test: &str) {
     let total = |f: fn(&DayRow) -> u64| rows.values().map(f).sum::<u64>();
     eprintln!(
         "token soak ({test}): {} simulated days, {bursts} bursts, {} business calls, \
-         {restarts} process restarts, in {elapsed:.1?} wall (bursts {burst_wall:.1?}, \
-         restarts {restart_wall:.1?}); outage {}–{}\n{table}",
+         {restarts} process restarts, in {elapsed:.1?} wall (bursts {burst_wall:.1?}, of \
+         which calls {calls_wall:.1?}, the longest {longest_burst:.1?}; restarts \
+         {restart_wall:.1?}); outage {}–{}\n{table}",
         plan.days,
         total(|r| r.calls),
         hhmm(window_from),
@@ -1110,6 +1139,9 @@ async fn flush_and_write_back(
         "{when}: the record and the budget were deleted"
     );
     assert!(store.load(key).await.unwrap().is_none());
+    for w in workers.iter_mut() {
+        w.ready().await; // connected to Redis
+    }
     let pids: Vec<u32> = workers.iter().map(|w| w.pid).collect();
     let killed = if cfg!(target_os = "linux") {
         let killed = kill_redis_connections_of(&pids).await;
