@@ -159,6 +159,22 @@ impl Controls {
         self.shared.world().tokens.counts(now)
     }
 
+    /// Makes the access tokens that 2.1 and 2.2 issue from now on live `lifetime`
+    /// (whole seconds, at least 1; the document's value is 7200 s). Tokens already
+    /// issued keep their expiry. Lasts until [`Controls::reset`], which goes back to
+    /// the configured `access_token_lifetime_s`. For soaks that run a day of short
+    /// tokens without restarting the sandbox.
+    pub fn set_access_token_lifetime(&self, lifetime: Duration) {
+        let seconds = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX).max(1);
+        self.shared.world().config.access_token_lifetime_s = seconds;
+    }
+
+    /// The lifetime of the access tokens issued from now on.
+    pub fn access_token_lifetime(&self) -> Duration {
+        let seconds = self.shared.world().config.access_token_lifetime_s;
+        Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
+    }
+
     /// Revokes every access token (the next business call gets the invalid-token answer;
     /// refreshing works).
     pub fn revoke_access_tokens(&self) {
@@ -415,4 +431,47 @@ async fn reset(State(shared): State<Arc<Shared>>) -> Response {
     let c = controls(shared);
     c.reset();
     axum_json(&json!({"reset": true, "clock": clock_view(&c)}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lifetimes (expiry minus issue, ms) of the access tokens in a dump.
+    fn lifetimes(c: &Controls) -> Vec<i64> {
+        let dump = c.dump();
+        let tokens = dump["tokens"]["access_tokens"].as_object().unwrap();
+        let mut lifetimes: Vec<i64> = tokens
+            .values()
+            .map(|t| t["expires_ms"].as_i64().unwrap() - t["issued_ms"].as_i64().unwrap())
+            .collect();
+        lifetimes.sort_unstable();
+        lifetimes
+    }
+
+    #[test]
+    fn access_token_lifetime_changes_at_run_time_until_reset() {
+        let c =
+            Controls::in_process(SandboxConfig::default().with_start_time_ms(1_700_000_000_000));
+        assert_eq!(c.access_token_lifetime(), Duration::from_secs(7_200));
+        let now = c.now_ms();
+        let obtained = c.shared().world().obtain_token(now).unwrap();
+        assert_eq!(obtained.data["expire_in"], 7_200);
+        c.set_access_token_lifetime(Duration::from_secs(5));
+        assert_eq!(c.access_token_lifetime(), Duration::from_secs(5));
+        let refresh_token = obtained.data["refresh_token"].as_str().unwrap().to_owned();
+        let refreshed = c
+            .shared()
+            .world()
+            .refresh_token(&refresh_token, now)
+            .unwrap();
+        assert_eq!(refreshed.data["expire_in"], 5);
+        // The first token keeps its 2 h; the refreshed one lives 5 s.
+        assert_eq!(lifetimes(&c), vec![5_000, 7_200_000]);
+        // Sub-second lifetimes are refused as 0 s: at least 1 s.
+        c.set_access_token_lifetime(Duration::from_millis(300));
+        assert_eq!(c.access_token_lifetime(), Duration::from_secs(1));
+        c.reset();
+        assert_eq!(c.access_token_lifetime(), Duration::from_secs(7_200));
+    }
 }
