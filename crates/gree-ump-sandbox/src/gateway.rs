@@ -86,8 +86,16 @@ fn business_body<'a>(call: &Call<'a>) -> Cow<'a, [u8]> {
 
 /// Fields whose absence the document answers with a code of their own rather than 1001.
 const MISSING_FIELD_CODES: &[(&str, &str, ErrorCode)] = &[
-    ("wk.user.info.add", "phone", ErrorCode::PhoneRequired),
-    ("wk.sms.verify.send", "target", ErrorCode::SmsTargetRequired),
+    (
+        <gree_ump::endpoints::CreateMemberRequest as gree_ump::Endpoint>::INFO.method,
+        "phone",
+        ErrorCode::PhoneRequired,
+    ),
+    (
+        <gree_ump::endpoints::SendSmsCodeRequest as gree_ump::Endpoint>::INFO.method,
+        "target",
+        ErrorCode::SmsTargetRequired,
+    ),
 ];
 
 fn decode(call: &Call<'_>) -> ApiResult<AnyRequest> {
