@@ -2,9 +2,13 @@
 //!
 //! The envelope is decoded first, keeping `data` as raw JSON, so that the data is
 //! decoded exactly once into its typed form and a decode failure names its place.
+//!
+//! Every style reads its flags, codes and page numbers with the one lenient decoder of
+//! the crate, [`wire::tolerant`](crate::wire::tolerant), whose table says what it accepts
+//! (`true`/`"TRUE"`/`1` for a flag, a number or a string of digits for a code): a gateway
+//! that stringifies one style's fields is read like one that stringifies another's.
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::protocol::{EnvelopeStyle, ProtocolInfo};
@@ -46,25 +50,37 @@ pub fn decode<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a
 /// `error_message`/`errorMessage`, `data`, and top-level `pageNo`/`pageSize`/`totalCount`.
 #[derive(Deserialize)]
 struct UmpEnvelope<'a> {
-    #[serde(default, deserialize_with = "flexible_bool")]
+    #[serde(default, deserialize_with = "crate::wire::tolerant::option")]
     success: Option<bool>,
-    #[serde(default, alias = "errorCode", deserialize_with = "flexible_i64")]
+    #[serde(
+        default,
+        alias = "errorCode",
+        deserialize_with = "crate::wire::tolerant::option"
+    )]
     error_code: Option<i64>,
     #[serde(default, alias = "errorMessage", alias = "msg", alias = "message")]
     error_message: Option<String>,
     #[serde(default, borrow)]
     data: Option<&'a RawValue>,
-    #[serde(default, alias = "page_no", deserialize_with = "flexible_i64")]
+    #[serde(
+        default,
+        alias = "page_no",
+        deserialize_with = "crate::wire::tolerant::option"
+    )]
     #[serde(rename = "pageNo")]
     page_no: Option<i64>,
-    #[serde(default, alias = "page_size", deserialize_with = "flexible_i64")]
+    #[serde(
+        default,
+        alias = "page_size",
+        deserialize_with = "crate::wire::tolerant::option"
+    )]
     #[serde(rename = "pageSize")]
     page_size: Option<i64>,
     #[serde(
         default,
         alias = "total_count",
         alias = "total",
-        deserialize_with = "flexible_i64"
+        deserialize_with = "crate::wire::tolerant::option"
     )]
     #[serde(rename = "totalCount")]
     total_count: Option<i64>,
@@ -205,51 +221,6 @@ fn succeeded(
     }
 }
 
-/// `true`, `false`, `"true"`, `"false"`, `1`, `0` (a gateway that stringifies).
-fn flexible_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    let value = Option::<serde_json::Value>::deserialize(d)?;
-    match value {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::Bool(b)) => Ok(Some(b)),
-        Some(serde_json::Value::String(s)) => match s.trim() {
-            "true" => Ok(Some(true)),
-            "false" => Ok(Some(false)),
-            other => Err(de::Error::custom(format!(
-                "`success` is {other:?}, expected true or false"
-            ))),
-        },
-        Some(serde_json::Value::Number(n)) => match n.as_i64() {
-            Some(1) => Ok(Some(true)),
-            Some(0) => Ok(Some(false)),
-            _ => Err(de::Error::custom(format!(
-                "`success` is {n}, expected true or false"
-            ))),
-        },
-        Some(other) => Err(de::Error::custom(format!(
-            "`success` is {other}, expected true or false"
-        ))),
-    }
-}
-
-/// An integer as a JSON number or a string of digits; `null` and `""` are absent.
-fn flexible_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    let value = Option::<serde_json::Value>::deserialize(d)?;
-    match value {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::Number(n)) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| de::Error::custom(format!("{n} is not an integer"))),
-        Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(serde_json::Value::String(s)) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| de::Error::custom(format!("{s:?} is not an integer"))),
-        Some(other) => Err(de::Error::custom(format!("{other} is not an integer"))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +244,24 @@ mod tests {
         tokens: None,
         sensitive_keys: &[],
     };
+
+    /// Issue 14: the two styles once had two lenient decoders, and `"TRUE"` or `"1"` was a
+    /// success for zvcms `status` but an error for UMP `success`.
+    #[test]
+    fn both_styles_read_flags_and_codes_alike() {
+        for flag in ["true", r#""true""#, r#""TRUE""#, "1", r#""1""#] {
+            let ump = format!(r#"{{"success":{flag},"error_code":"200","data":1}}"#);
+            assert_eq!(decode(&P, ump.as_bytes()).unwrap().outcome, Ok(()), "{ump}");
+        }
+        for flag in ["false", r#""FALSE""#, "0", r#""0""#] {
+            let ump = format!(r#"{{"success":{flag},"error_code":" 1001 ","data":null}}"#);
+            assert_eq!(
+                decode(&P, ump.as_bytes()).unwrap().outcome,
+                Err((1001, None)),
+                "{ump}"
+            );
+        }
+    }
 
     #[test]
     fn success_forms() {

@@ -131,7 +131,8 @@ fn share(whole: i64, num: i64, den: i64) -> i64 {
 impl World {
     /// 4.1 `wk.user.order.add`: `data` is the platform's order id.
     pub fn add_order(&mut self, req: &AddOrderRequest, now_ms: i64) -> ApiResult<Reply> {
-        const METHOD: &str = <gree_ump::endpoints::AddOrderRequest as gree_ump::Endpoint>::INFO.method;
+        const METHOD: &str =
+            <gree_ump::endpoints::AddOrderRequest as gree_ump::Endpoint>::INFO.method;
         let open_id = self.members.resolve_either(
             req.open_id.as_deref(),
             req.phone.as_deref(),
@@ -264,8 +265,13 @@ impl World {
 
     fn refund(&mut self, kind: RefundKind, req: &RefundInput<'_>, now_ms: i64) -> ApiResult<Reply> {
         let method = match kind {
-            RefundKind::Whole => <gree_ump::endpoints::RefundOrderRequest as gree_ump::Endpoint>::INFO.method,
-            RefundKind::Partial => <gree_ump::endpoints::RefundOrderPartiallyRequest as gree_ump::Endpoint>::INFO.method,
+            RefundKind::Whole => {
+                <gree_ump::endpoints::RefundOrderRequest as gree_ump::Endpoint>::INFO.method
+            }
+            RefundKind::Partial => {
+                <gree_ump::endpoints::RefundOrderPartiallyRequest as gree_ump::Endpoint>::INFO
+                    .method
+            }
         };
         let open_id = self.members.resolve_either(
             req.open_id,

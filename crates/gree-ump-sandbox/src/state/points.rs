@@ -217,7 +217,8 @@ impl World {
 
     /// 3.3 `wk.user.event.score.change`.
     pub fn change_points(&mut self, req: &ChangePointsRequest, now_ms: i64) -> ApiResult<Reply> {
-        const METHOD: &str = <gree_ump::endpoints::ChangePointsRequest as gree_ump::Endpoint>::INFO.method;
+        const METHOD: &str =
+            <gree_ump::endpoints::ChangePointsRequest as gree_ump::Endpoint>::INFO.method;
         let score = non_negative("score", req.score)?;
         let activity = non_negative("activity_score", req.activity_score.unwrap_or(0))?;
         let open_id = self.members.resolve(&req.open_id)?;
@@ -319,7 +320,8 @@ impl World {
         req: &RollbackPointsRequest,
         now_ms: i64,
     ) -> ApiResult<Reply> {
-        const METHOD: &str = <gree_ump::endpoints::RollbackPointsRequest as gree_ump::Endpoint>::INFO.method;
+        const METHOD: &str =
+            <gree_ump::endpoints::RollbackPointsRequest as gree_ump::Endpoint>::INFO.method;
         let score = non_negative("rollback_score", req.rollback_score)?;
         let activity = non_negative(
             "rollback_activity_score",
@@ -437,7 +439,9 @@ impl World {
         req: &RollbackPointsPartiallyRequest,
         now_ms: i64,
     ) -> ApiResult<Reply> {
-        const METHOD: &str = <gree_ump::endpoints::RollbackPointsPartiallyRequest as gree_ump::Endpoint>::INFO.method;
+        const METHOD: &str =
+            <gree_ump::endpoints::RollbackPointsPartiallyRequest as gree_ump::Endpoint>::INFO
+                .method;
         if req.items.is_empty() {
             return Err(ApiError::invalid("items must list at least one item"));
         }
