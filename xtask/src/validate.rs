@@ -214,13 +214,19 @@ impl Validator {
 
     fn protocol(&mut self, spec: &SpecFile) -> Protocol {
         let p = &spec.protocol;
-        for (what, v) in [("envelope", &p.envelope), ("signing", &p.signing)] {
-            if !is_snake_ident(&v.value) {
+        // Closed lists: the styles and schemes the runtime implements (its `EnvelopeStyle`
+        // and `SigningScheme`), so a typo fails here with its place, not later at rustc.
+        for (what, v, known) in [
+            ("envelope", &p.envelope, ENVELOPE_STYLES),
+            ("signing", &p.signing, SIGNING_SCHEMES),
+        ] {
+            if !known.contains(&v.value.as_str()) {
                 self.problem(
                     Some(v.referenced),
                     format!(
-                        "protocol.{what}: `{}` is not a snake_case name of a runtime {what}",
-                        v.value
+                        "protocol.{what}: `{}` is not one the runtime implements ({})",
+                        v.value,
+                        known.join(", ")
                     ),
                 );
             }
@@ -1114,6 +1120,12 @@ fn mark_styles(structs: &mut [Struct], endpoints: &[Endpoint]) {
 }
 
 /// `+08:00`, `-05:30`, `+00:00` → seconds east of UTC (at most ±14 h, whole minutes).
+/// The envelope styles the runtime implements (`openplatform_runtime::EnvelopeStyle`, in
+/// snake_case): one module each in its `client/styles/`.
+pub const ENVELOPE_STYLES: &[&str] = &["ump_gateway", "zvcms_action"];
+/// The signing schemes the runtime implements (`openplatform_runtime::SigningScheme`).
+pub const SIGNING_SCHEMES: &[&str] = &["ump_md5", "pluggable"];
+
 fn parse_utc_offset(text: &str) -> Option<i32> {
     let (sign, rest) = match text.as_bytes().first()? {
         b'+' => (1, &text[1..]),

@@ -280,3 +280,15 @@ fn unknown_sensitivity_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn an_envelope_style_the_runtime_lacks_is_reported_with_line() {
+    let text = broken("envelope: ump_gateway", "envelope: ump_gatewy");
+    let err = errors_of(&text);
+    let line = line_of(&text, "envelope: ump_gatewy");
+    assert!(
+        err.contains("protocol.envelope: `ump_gatewy` is not one the runtime implements"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{PATH}:{line}:")), "{err}");
+}

@@ -8,10 +8,9 @@
 //! (`true`/`"TRUE"`/`1` for a flag, a number or a string of digits for a code): a gateway
 //! that stringifies one style's fields is read like one that stringifies another's.
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::protocol::{EnvelopeStyle, ProtocolInfo};
+use crate::protocol::ProtocolInfo;
 
 /// The parts of a reply every envelope style yields.
 #[derive(Debug)]
@@ -40,175 +39,14 @@ pub struct EnvelopeError(pub String);
 
 /// Decodes `body` as the envelope of `protocol`.
 pub fn decode<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a>, EnvelopeError> {
-    match protocol.envelope {
-        EnvelopeStyle::UmpGateway => decode_ump(protocol, body),
-        EnvelopeStyle::ZvcmsAction => decode_zvcms(protocol, body),
-    }
-}
-
-/// The UMP gateway envelope: `success`, `error_code`/`errorCode`,
-/// `error_message`/`errorMessage`, `data`, and top-level `pageNo`/`pageSize`/`totalCount`.
-#[derive(Deserialize)]
-struct UmpEnvelope<'a> {
-    #[serde(default, deserialize_with = "crate::wire::tolerant::option")]
-    success: Option<bool>,
-    #[serde(
-        default,
-        alias = "errorCode",
-        deserialize_with = "crate::wire::tolerant::option"
-    )]
-    error_code: Option<i64>,
-    #[serde(default, alias = "errorMessage", alias = "msg", alias = "message")]
-    error_message: Option<String>,
-    #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
-    #[serde(
-        default,
-        alias = "page_no",
-        deserialize_with = "crate::wire::tolerant::option"
-    )]
-    #[serde(rename = "pageNo")]
-    page_no: Option<i64>,
-    #[serde(
-        default,
-        alias = "page_size",
-        deserialize_with = "crate::wire::tolerant::option"
-    )]
-    #[serde(rename = "pageSize")]
-    page_size: Option<i64>,
-    #[serde(
-        default,
-        alias = "total_count",
-        alias = "total",
-        deserialize_with = "crate::wire::tolerant::option"
-    )]
-    #[serde(rename = "totalCount")]
-    total_count: Option<i64>,
-}
-
-fn decode_ump<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a>, EnvelopeError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(EnvelopeError("the body is empty".into()));
-    }
-    let env: UmpEnvelope<'a> = serde_json::from_slice(body)
-        .map_err(|e| EnvelopeError(format!("not a JSON envelope: {e}")))?;
-    let data = env.data.filter(|raw| raw.get() != "null");
-    let page = PageInfo {
-        page_no: env.page_no,
-        page_size: env.page_size,
-        total_count: env.total_count,
-    };
-    // Errata E08: with `success` true, the success code, null or an absent code all mean
-    // success. Without `success`, the code decides.
-    let code_is_success = env
-        .error_code
-        .map(|code| Some(code) == protocol.success_code);
-    let ok = succeeded(env.success, code_is_success, "`success` nor an error code")?;
-    let outcome = if ok {
-        Ok(())
-    } else {
-        // `success: false` without a code: report it as code 0 ("no code given").
-        let message = env.error_message.filter(|m| !m.is_empty());
-        Err((env.error_code.unwrap_or(0), message))
-    };
-    Ok(Envelope {
-        outcome,
-        code_text: None,
-        data,
-        page,
-    })
-}
-
-/// The zvcms reply: `status`, `code`, `message`, `data` (no paging keys).
-#[derive(Deserialize)]
-struct ZvcmsEnvelope<'a> {
-    /// `true`/`false`, also as strings (the document's examples send both).
-    #[serde(default, deserialize_with = "crate::wire::tolerant::option")]
-    status: Option<bool>,
-    #[serde(default, borrow)]
-    code: Option<&'a RawValue>,
-    #[serde(
-        default,
-        alias = "msg",
-        deserialize_with = "crate::wire::tolerant::option"
-    )]
-    message: Option<String>,
-    #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
-}
-
-/// An error code as sent: an integer (a number or a string of digits) or other text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Code {
-    Int(i64),
-    Text(String),
-}
-
-/// `0`, `"0"`, `" 12 "` are integers; `null`, `""` are absent; anything else is text.
-fn code_of(raw: &RawValue) -> Option<Code> {
-    let t = raw.get().trim();
-    if t == "null" {
-        return None;
-    }
-    let text = if t.starts_with('"') {
-        serde_json::from_str::<String>(t).unwrap_or_else(|_| t.to_owned())
-    } else {
-        t.to_owned()
-    };
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return None;
-    }
-    Some(match trimmed.parse::<i64>() {
-        Ok(n) => Code::Int(n),
-        Err(_) => Code::Text(text),
-    })
-}
-
-fn decode_zvcms<'a>(
-    protocol: &ProtocolInfo,
-    body: &'a [u8],
-) -> Result<Envelope<'a>, EnvelopeError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(EnvelopeError("the body is empty".into()));
-    }
-    let env: ZvcmsEnvelope<'a> = serde_json::from_slice(body)
-        .map_err(|e| EnvelopeError(format!("not a JSON envelope: {e}")))?;
-    // `"data": ""` is how a PHP-style server says "no data".
-    let data = env
-        .data
-        .filter(|raw| !matches!(raw.get().trim(), "null" | "\"\""));
-    let code = env.code.and_then(code_of);
-    // Errata (zvcms spec): `status` true only says the call was processed; the document's
-    // own example of a business error has `status: true` and an error code. So the code
-    // decides when there is one; `status` false is an error whatever the code.
-    let code_is_success = code
-        .as_ref()
-        .map(|c| matches!(c, Code::Int(n) if Some(*n) == protocol.success_code));
-    let ok = succeeded(env.status, code_is_success, "`status` nor `code`")?;
-    let (outcome, code_text) = if ok {
-        (Ok(()), None)
-    } else {
-        let message = env.message.filter(|m| !m.is_empty());
-        match code {
-            Some(Code::Int(n)) => (Err((n, message)), None),
-            Some(Code::Text(t)) => (Err((0, message)), Some(t)),
-            None => (Err((0, message)), None),
-        }
-    };
-    Ok(Envelope {
-        outcome,
-        code_text,
-        data,
-        page: PageInfo::default(),
-    })
+    crate::client::styles::of(protocol.envelope).decode(protocol, body)
 }
 
 /// Whether a reply reports success, from its success flag and whether its code (if any)
 /// is the success code. A flag of true with an error code is an error: the code is the
 /// more specific statement (both documents show such replies). `missing` names the keys
 /// for the error when neither is present.
-fn succeeded(
+pub(crate) fn succeeded(
     flag: Option<bool>,
     code_is_success: Option<bool>,
     missing: &str,
@@ -224,7 +62,7 @@ fn succeeded(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{SigningScheme, TimestampUnit};
+    use crate::protocol::{EnvelopeStyle, SigningScheme, TimestampUnit};
 
     const P: ProtocolInfo = ProtocolInfo {
         api: "test",

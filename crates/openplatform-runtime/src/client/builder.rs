@@ -5,10 +5,10 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::request_style::Nonces;
+use super::styles::{self, Nonces};
 use super::{Client, DEFAULT_MAX_RESPONSE_BYTES, Inner, RetryPolicy};
 use crate::clock::{Clock, DEFAULT_MAX_SKEW_MS, SkewCorrectedClock, SystemClock};
-use crate::protocol::{EnvelopeStyle, ProtocolInfo, SigningScheme};
+use crate::protocol::{ProtocolInfo, SigningScheme};
 use crate::signer::Signer;
 use crate::tokens::{
     FileTokenStore, MemoryTokenStore, Secret, TokenManager, TokenPolicy, TokenStore,
@@ -289,31 +289,11 @@ impl<T: From<Client>> ClientBuilder<T> {
                 )));
             }
         };
-        if protocol.envelope == EnvelopeStyle::UmpGateway
-            && (protocol.timestamp_param.is_none() || protocol.sign_param.is_none())
-        {
-            return Err(ConfigError(format!(
-                "{}: its spec names no timestamp_param or sign_param, which the {:?} \
-                 envelope puts in the query (regenerate it from a valid spec)",
-                protocol.api, protocol.envelope
-            )));
-        }
         let grant_code = self.grant_code.filter(|g| !g.expose().trim().is_empty());
-        match (protocol.envelope, &grant_code) {
-            (EnvelopeStyle::ZvcmsAction, None) => {
-                return Err(ConfigError(format!(
-                    "{}: grant_code is not set (the envelope's GrantCode)",
-                    protocol.api
-                )));
-            }
-            (EnvelopeStyle::UmpGateway, Some(_)) => {
-                return Err(ConfigError(format!(
-                    "{}: its envelope carries no grant code: remove grant_code",
-                    protocol.api
-                )));
-            }
-            _ => {}
-        }
+        // What the envelope style itself needs (styles/: one module per style).
+        styles::of(protocol.envelope)
+            .check_config(protocol, grant_code.is_some())
+            .map_err(ConfigError)?;
         let http = match self.http {
             Some(client) => client,
             // Redirects are never followed: reqwest's default follows up to 10 and

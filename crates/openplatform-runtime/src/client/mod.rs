@@ -3,9 +3,9 @@
 mod builder;
 mod decode;
 mod paging;
-mod request_style;
 mod retry;
 mod send;
+pub(crate) mod styles;
 mod token_calls;
 
 use std::fmt;
@@ -43,7 +43,7 @@ struct Inner {
     signer: Option<Arc<dyn Signer>>,
     /// The grant code, for envelopes that carry one (`zvcms_action`).
     grant_code: Option<Secret>,
-    nonces: request_style::Nonces,
+    nonces: styles::Nonces,
     http: reqwest::Client,
     /// Applied per request, also when the user supplied the `reqwest::Client`.
     timeout: Option<Duration>,

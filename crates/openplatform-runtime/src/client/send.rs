@@ -16,7 +16,7 @@ use crate::wire::Tolerant;
 
 /// The credential parameter of one request.
 #[derive(Clone, Copy)]
-pub(super) enum CredentialParam<'a> {
+pub(crate) enum CredentialParam<'a> {
     AppId,
     RefreshToken(&'a Secret),
     AccessToken(&'a Secret),
@@ -262,9 +262,15 @@ impl Client {
     ) -> Result<RawReply, TransportError> {
         let inner = &self.inner;
         // Where method, credential, timestamp and signature go depends on the envelope
-        // style (request_style.rs); the signature covers exactly the body sent.
-        let super::request_style::Outgoing { url, body } =
-            self.prepare(method, credential, extra, body)?;
+        // style (styles/); the signature covers exactly the body sent.
+        let call = super::styles::Call {
+            method,
+            credential,
+            extra,
+            body,
+        };
+        let super::styles::Outgoing { url, body } =
+            super::styles::of(self.inner.protocol.envelope).prepare(self, call)?;
         let (credentials, scrubber) = self.scrubber_for(&url, &body, extra);
         let sent_url = url.clone();
         let mut builder = match verb {
@@ -447,10 +453,15 @@ impl Client {
                 scrubber.add(&value);
             }
         }
-        if let Ok(serde_json::Value::Object(envelope)) = serde_json::from_slice(body)
-            && let Some(serde_json::Value::String(token)) = envelope.get("Token")
+        let body_secrets = super::styles::of(protocol.envelope).secret_body_fields();
+        if !body_secrets.is_empty()
+            && let Ok(serde_json::Value::Object(envelope)) = serde_json::from_slice(body)
         {
-            sent.push(token.clone());
+            for field in body_secrets {
+                if let Some(serde_json::Value::String(value)) = envelope.get(*field) {
+                    sent.push(value.clone());
+                }
+            }
         }
         for (name, value) in extra {
             if protocol.sensitive_keys.contains(name) {

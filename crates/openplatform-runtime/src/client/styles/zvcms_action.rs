@@ -1,28 +1,52 @@
-//! Request building per [`EnvelopeStyle`]: where the method, the credential, the
-//! timestamp, the nonce and the signature travel, and exactly what is signed.
-//!
-//! The business parameters are serialized once by the caller; each style signs the very
-//! bytes it sends.
+//! `zvcms_action`: one URL for every call (`method_in: envelope`) and a JSON body
+//! `{"OpenId", "GrantCode", "Timestamp", "Nonce", "Token", "Action", "Params"}`: the app
+//! id, the grant code, the time (the protocol's unit, as a decimal string), a random
+//! positive integer unique per call, the signature, the method name, and the business
+//! parameters as a JSON object. Reply: `status`, `code`, `message`, `data`.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::Client;
-use super::send::CredentialParam;
-use crate::clock::Clock;
+use super::{Call, Outgoing, Style};
+use crate::client::Client;
+use crate::envelope::{Envelope, EnvelopeError, PageInfo, succeeded};
 use crate::error::TransportError;
-use crate::protocol::{EnvelopeStyle, SigningScheme, TimestampUnit};
+use crate::protocol::{ProtocolInfo, SigningScheme};
 use crate::sign;
 use crate::signer::{SignError, SignRequest};
 
-/// A request ready to send.
-pub(super) struct Outgoing {
-    pub url: reqwest::Url,
-    pub body: Bytes,
+pub(super) struct ZvcmsAction;
+
+impl Style for ZvcmsAction {
+    fn check_config(&self, protocol: &ProtocolInfo, has_grant_code: bool) -> Result<(), String> {
+        if !has_grant_code {
+            return Err(format!(
+                "{}: grant_code is not set (the envelope's GrantCode)",
+                protocol.api
+            ));
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, client: &Client, call: Call<'_>) -> Result<Outgoing, TransportError> {
+        client.prepare_action(call.method, call.extra, &call.body)
+    }
+
+    fn decode<'a>(
+        &self,
+        protocol: &ProtocolInfo,
+        body: &'a [u8],
+    ) -> Result<Envelope<'a>, EnvelopeError> {
+        decode_zvcms(protocol, body)
+    }
+
+    fn secret_body_fields(&self) -> &'static [&'static str] {
+        &["Token"]
+    }
 }
 
 /// The `zvcms_action` request envelope, keys in the document's order.
@@ -51,7 +75,7 @@ struct ActionEnvelope<'a> {
 /// (a bijection of 1..2^31 − 1): unique like a counter, scattered like a random number,
 /// and different between clients and processes (the start comes from the standard
 /// library's randomly keyed hasher).
-pub(super) struct Nonces {
+pub(crate) struct Nonces {
     next: AtomicU64,
 }
 
@@ -59,7 +83,7 @@ const NONCE_MODULUS: u64 = 2_147_483_647; // 2^31 − 1, a prime
 const NONCE_MULTIPLIER: u64 = 48_271; // a primitive root modulo 2^31 − 1
 
 impl Nonces {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u128(
             std::time::SystemTime::now()
@@ -72,121 +96,18 @@ impl Nonces {
     }
 
     /// The next nonce, in `1..=2_147_483_646`.
-    pub(super) fn next(&self) -> u64 {
+    pub(crate) fn next(&self) -> u64 {
         let n = self.next.fetch_add(1, Ordering::Relaxed) % (NONCE_MODULUS - 1) + 1;
         n * NONCE_MULTIPLIER % NONCE_MODULUS
     }
 }
 
 impl Client {
-    /// The URL and body of one request in this API's envelope style, signed.
-    pub(super) fn prepare(
-        &self,
-        method: &'static str,
-        credential: CredentialParam<'_>,
-        extra: &[(&'static str, String)],
-        body: Bytes,
-    ) -> Result<Outgoing, TransportError> {
-        match self.inner.protocol.envelope {
-            EnvelopeStyle::UmpGateway => self.prepare_gateway(method, credential, extra, body),
-            EnvelopeStyle::ZvcmsAction => self.prepare_action(method, extra, &body),
-        }
-    }
-
-    /// The current time in the protocol's unit, on the platform's clock.
-    fn timestamp(&self) -> String {
-        let now_ms = self.inner.clock.now_ms();
-        match self.inner.protocol.timestamp {
-            TimestampUnit::Milliseconds => now_ms.to_string(),
-            TimestampUnit::Seconds => now_ms.div_euclid(1000).to_string(),
-        }
-    }
-
-    fn secret(&self) -> &[u8] {
-        // `build()` requires the app secret for the runtime's own schemes.
-        self.inner
-            .app_secret
-            .as_ref()
-            .map_or(&[][..], |s| s.expose().as_bytes())
-    }
-
-    /// Signs with the user's signer (`SigningScheme::Pluggable`).
-    fn custom_sign(
-        &self,
-        method: &'static str,
-        request: &SignRequest<'_>,
-    ) -> Result<String, TransportError> {
-        let signer = self.inner.signer.as_ref().ok_or_else(|| {
-            // `build()` refuses a pluggable scheme without a signer; never reached.
-            TransportError::signing(method, &SignError("no signer is set".into()))
-        })?;
-        signer
-            .sign(request)
-            .map_err(|e| TransportError::signing(method, &e))
-    }
-
-    /// `ump_gateway`: the method in the path; credential, timestamp, query fields and
-    /// `sign` in the query string; the business parameters as the body.
-    fn prepare_gateway(
-        &self,
-        method: &'static str,
-        credential: CredentialParam<'_>,
-        extra: &[(&'static str, String)],
-        body: Bytes,
-    ) -> Result<Outgoing, TransportError> {
-        let inner = &self.inner;
-        let protocol = inner.protocol;
-        let timestamp = self.timestamp();
-        let mut params: Vec<(&str, &str)> = Vec::with_capacity(3 + extra.len());
-        if let Some(tokens) = &protocol.tokens {
-            match credential {
-                CredentialParam::AppId => params.push((tokens.app_id_param, &inner.app_id)),
-                CredentialParam::RefreshToken(t) => {
-                    params.push((tokens.refresh_token_param, t.expose()))
-                }
-                CredentialParam::AccessToken(t) => {
-                    params.push((tokens.access_token_param, t.expose()))
-                }
-            }
-        }
-        // `build()` requires both names for this style.
-        let (timestamp_param, sign_param) = (
-            protocol.timestamp_param.unwrap_or_default(),
-            protocol.sign_param.unwrap_or_default(),
-        );
-        params.push((timestamp_param, &timestamp));
-        params.extend(extra.iter().map(|(n, v)| (*n, v.as_str())));
-        sign::sort_params(&mut params);
-        let ump;
-        let custom;
-        let signature: &str = match protocol.signing {
-            SigningScheme::UmpMd5 => {
-                ump = sign::sign_sorted(&params, &body, self.secret());
-                ump.as_str()
-            }
-            SigningScheme::Pluggable => {
-                custom =
-                    self.custom_sign(method, &SignRequest::new(method, &params).with_body(&body))?;
-                &custom
-            }
-        };
-        let mut url = reqwest::Url::parse(&format!("{}{}", inner.base_url, protocol.path(method)))
-            .map_err(|e| TransportError::invalid_url(method, &e))?;
-        {
-            let mut query = url.query_pairs_mut();
-            for (name, value) in &params {
-                query.append_pair(name, value);
-            }
-            query.append_pair(sign_param, signature);
-        }
-        Ok(Outgoing { url, body })
-    }
-
     /// `zvcms_action`: one URL; the app id, grant code, timestamp, nonce, signature,
     /// method and business parameters (`Params`, the serialized request as is) in a JSON
     /// body. Query fields, if an endpoint has any, go in the query string and are signed
     /// after the envelope fields.
-    fn prepare_action(
+    pub(super) fn prepare_action(
         &self,
         method: &'static str,
         extra: &[(&'static str, String)],
@@ -244,6 +165,91 @@ impl Client {
             body: Bytes::from(body),
         })
     }
+}
+
+/// The zvcms reply: `status`, `code`, `message`, `data` (no paging keys).
+#[derive(Deserialize)]
+struct ZvcmsEnvelope<'a> {
+    /// `true`/`false`, also as strings (the document's examples send both).
+    #[serde(default, deserialize_with = "crate::wire::tolerant::option")]
+    status: Option<bool>,
+    #[serde(default, borrow)]
+    code: Option<&'a RawValue>,
+    #[serde(
+        default,
+        alias = "msg",
+        deserialize_with = "crate::wire::tolerant::option"
+    )]
+    message: Option<String>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+}
+
+/// An error code as sent: an integer (a number or a string of digits) or other text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Code {
+    Int(i64),
+    Text(String),
+}
+
+/// `0`, `"0"`, `" 12 "` are integers; `null`, `""` are absent; anything else is text.
+fn code_of(raw: &RawValue) -> Option<Code> {
+    let t = raw.get().trim();
+    if t == "null" {
+        return None;
+    }
+    let text = if t.starts_with('"') {
+        serde_json::from_str::<String>(t).unwrap_or_else(|_| t.to_owned())
+    } else {
+        t.to_owned()
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    Some(match trimmed.parse::<i64>() {
+        Ok(n) => Code::Int(n),
+        Err(_) => Code::Text(text),
+    })
+}
+
+fn decode_zvcms<'a>(
+    protocol: &ProtocolInfo,
+    body: &'a [u8],
+) -> Result<Envelope<'a>, EnvelopeError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(EnvelopeError("the body is empty".into()));
+    }
+    let env: ZvcmsEnvelope<'a> = serde_json::from_slice(body)
+        .map_err(|e| EnvelopeError(format!("not a JSON envelope: {e}")))?;
+    // `"data": ""` is how a PHP-style server says "no data".
+    let data = env
+        .data
+        .filter(|raw| !matches!(raw.get().trim(), "null" | "\"\""));
+    let code = env.code.and_then(code_of);
+    // Errata (zvcms spec): `status` true only says the call was processed; the document's
+    // own example of a business error has `status: true` and an error code. So the code
+    // decides when there is one; `status` false is an error whatever the code.
+    let code_is_success = code
+        .as_ref()
+        .map(|c| matches!(c, Code::Int(n) if Some(*n) == protocol.success_code));
+    let ok = succeeded(env.status, code_is_success, "`status` nor `code`")?;
+    let (outcome, code_text) = if ok {
+        (Ok(()), None)
+    } else {
+        let message = env.message.filter(|m| !m.is_empty());
+        match code {
+            Some(Code::Int(n)) => (Err((n, message)), None),
+            Some(Code::Text(t)) => (Err((0, message)), Some(t)),
+            None => (Err((0, message)), None),
+        }
+    };
+    Ok(Envelope {
+        outcome,
+        code_text,
+        data,
+        page: PageInfo::default(),
+    })
 }
 
 #[cfg(test)]
