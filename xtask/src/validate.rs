@@ -207,7 +207,15 @@ impl Validator {
             structs,
             endpoints,
             errors,
-            errata_count: spec.errata.len(),
+            errata: spec
+                .errata
+                .iter()
+                .map(|e| crate::ir::Erratum {
+                    id: e.value.id.clone(),
+                    topic: e.value.topic.clone(),
+                    sections: e.value.sections.clone(),
+                })
+                .collect(),
             errors_heading: spec.api.errors_heading.clone(),
         }
     }

@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs;
-use super::types::ident;
+use super::types::{data_ty, ident, rust_ty};
 use crate::ir::{Api, Credential, Data, Endpoint, Idempotency};
 
 pub fn module(api: &Api) -> TokenStream {
@@ -140,7 +140,8 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
     let name = ident(&e.name);
     let req = ident(&e.request.name);
     let req_path = quote!(super::endpoints::#req);
-    let data = quote!(<#req_path as ::openplatform_runtime::Endpoint>::Data);
+    let models = quote!(super::models::);
+    let data = data_ty(&e.data, &models);
     let mut paragraphs = vec![format!(
         "{} {} · `{}`",
         e.section,
@@ -168,8 +169,8 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
         );
     }
     let doc = docs::attrs(&paragraphs);
-    let paged = e.paging.is_some() && matches!(e.data, Data::List(_));
-    if paged {
+    if let (Some(_), Data::List(item)) = (&e.paging, &e.data) {
+        let item = rust_ty(item, &models);
         let stream = ident(&format!("{}_stream", e.name));
         let stream_doc = format!(
             " Every item of [`{}`](Self::{}), page after page from the request's page, as a \
@@ -193,7 +194,7 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
                 &self,
                 request: #req_path,
             ) -> impl ::openplatform_runtime::Stream<
-                Item = Result<<#req_path as ::openplatform_runtime::Paged>::Item, Error>,
+                Item = Result<#item, Error>,
             > + Send + 'static {
                 self.client.items(request)
             }

@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs;
-use super::types::{ident, int, is_optional, rust_ty, struct_def};
+use super::types::{data_ty, ident, int, is_optional, rust_ty, struct_def};
 use crate::ir::{
     Api, Credential, Data, Encoding, Endpoint, Field, Idempotency, Rule, StructStyle, Ty, Verb,
 };
@@ -14,7 +14,7 @@ pub fn module(api: &Api) -> TokenStream {
         " Request types of {} {}: one per endpoint, each an `Endpoint` the runtime can send.",
         api.title, api.doc_version
     );
-    let items = api.endpoints.iter().map(endpoint);
+    let items = api.endpoints.iter().map(|e| endpoint(api, e));
     quote! {
         #![doc = #head]
         #[allow(unused_imports)]
@@ -30,18 +30,7 @@ fn verb(v: Verb) -> TokenStream {
     }
 }
 
-fn data_ty(d: &Data) -> TokenStream {
-    match d {
-        Data::None => quote!(()),
-        Data::One(t) => rust_ty(t, &quote!()),
-        Data::List(t) => {
-            let t = rust_ty(t, &quote!());
-            quote!(Vec<#t>)
-        }
-    }
-}
-
-fn endpoint(e: &Endpoint) -> TokenStream {
+fn endpoint(api: &Api, e: &Endpoint) -> TokenStream {
     let req = ident(&e.request.name);
     let mut about = vec![format!(
         "{} {} · `{}` · {}",
@@ -137,6 +126,17 @@ fn endpoint(e: &Endpoint) -> TokenStream {
         let codes: Vec<String> = e.errors.iter().map(|c| format!("`{c}`")).collect();
         about.push(format!("Error codes: {}.", codes.join(", ")));
     }
+    let errata: Vec<String> = api
+        .errata_of(&e.section)
+        .map(|x| format!("{} ({})", docs::code(&x.id), docs::escape(&x.topic)))
+        .collect();
+    if !errata.is_empty() {
+        about.push(format!(
+            "Errata of section {} (the spec's `errata`): {}.",
+            e.section,
+            errata.join(", ")
+        ));
+    }
     let def = struct_def(&e.request, &quote!(), &about);
 
     let method = &e.method;
@@ -168,7 +168,7 @@ fn endpoint(e: &Endpoint) -> TokenStream {
         Some(n) => quote!(Some(#n)),
         None => quote!(None),
     };
-    let data = data_ty(&e.data);
+    let data = data_ty(&e.data, &quote!());
     let validate = validate_body(e);
     let key_fn = match &e.idempotency_key {
         Some(k) => {
@@ -217,29 +217,29 @@ fn field_by_name<'a>(e: &'a Endpoint, name: &str) -> Option<&'a Field> {
     e.request.fields.iter().find(|f| f.name == name)
 }
 
-/// Checks, in order: required strings non-empty, comma-joined items encodable, rules.
+/// Checks, in field order: required strings non-empty (each run of them one call of the
+/// runtime's `require_non_empty`), comma-joined items encodable; then the rules.
 fn validate_body(e: &Endpoint) -> TokenStream {
     let method = &e.method;
     let mut checks = Vec::new();
+    let mut non_empty: Vec<TokenStream> = Vec::new();
+    let flush = |non_empty: &mut Vec<TokenStream>, checks: &mut Vec<TokenStream>| {
+        if !non_empty.is_empty() {
+            let pairs = non_empty.drain(..);
+            checks.push(quote! {
+                ::openplatform_runtime::validation::require_non_empty(#method, &[#(#pairs),*])?;
+            });
+        }
+    };
     for f in &e.request.fields {
         let n = ident(&f.name);
         let wire = &f.wire;
         let optional = is_optional(f, StructStyle::Request);
-        if f.ty == Ty::Id && !optional {
-            checks.push(quote! {
-                if self.#n.as_str().trim().is_empty() {
-                    return Err(::openplatform_runtime::RequestError::EmptyField { method: #method, field: #wire });
-                }
-            });
-        }
-        if f.ty == Ty::String && !optional {
-            checks.push(quote! {
-                if self.#n.trim().is_empty() {
-                    return Err(::openplatform_runtime::RequestError::EmptyField { method: #method, field: #wire });
-                }
-            });
+        if matches!(f.ty, Ty::Id | Ty::String) && !optional {
+            non_empty.push(quote!((#wire, self.#n.as_str())));
         }
         if f.encoding == Encoding::CommaJoined {
+            flush(&mut non_empty, &mut checks);
             let items = if optional {
                 quote!(self.#n.as_deref().unwrap_or_default())
             } else {
@@ -252,6 +252,7 @@ fn validate_body(e: &Endpoint) -> TokenStream {
             });
         }
     }
+    flush(&mut non_empty, &mut checks);
     for r in &e.rules {
         match r {
             Rule::OneOf { fields, error, .. } => {

@@ -70,8 +70,10 @@ fn space_items(code: &str) -> String {
     while let Some(line) = lines.next() {
         out.push_str(line);
         out.push('\n');
-        let closes_item =
-            line == "}" || line == "};" || (line.starts_with("use ") && line.ends_with(';'));
+        let closes_item = line == "}"
+            || line == "};"
+            || (line.starts_with("use ") && line.ends_with(';'))
+            || (line.starts_with("impl ") && line.ends_with(" {}"));
         if closes_item
             && lines
                 .peek()

@@ -98,7 +98,7 @@ pub fn module(api: &Api) -> TokenStream {
         .map(String::as_str)
         .collect();
     let sensitive = sensitive.iter();
-    let errata = api.errata_count;
+    let errata = api.errata.len();
     let errata_doc = format!(
         " How many errata (contradictions of the document, each decided) the spec records: {errata}."
     );

@@ -5,7 +5,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 use super::docs;
-use crate::ir::{Encoding, Field, Struct, StructStyle, Ty};
+use crate::ir::{Data, Encoding, Field, Struct, StructStyle, Ty};
 
 /// An integer literal without a type suffix (`200`, not `200i64`).
 pub fn int(value: i64) -> proc_macro2::Literal {
@@ -41,6 +41,18 @@ pub fn rust_ty(ty: &Ty, models: &TokenStream) -> TokenStream {
     }
 }
 
+/// The Rust type of an endpoint's `data`; named types are resolved in `models`.
+pub fn data_ty(d: &Data, models: &TokenStream) -> TokenStream {
+    match d {
+        Data::None => quote!(()),
+        Data::One(t) => rust_ty(t, models),
+        Data::List(t) => {
+            let t = rust_ty(t, models);
+            quote!(Vec<#t>)
+        }
+    }
+}
+
 fn ty_name(ty: &Ty) -> String {
     match ty {
         Ty::String => "string".into(),
@@ -63,7 +75,10 @@ pub fn is_optional(field: &Field, style: StructStyle) -> bool {
     style == StructStyle::Tolerant || !field.required
 }
 
-pub fn field_doc(field: &Field) -> TokenStream {
+/// A field's doc: the document's wording, the gloss, then the wire facts. Whether it is
+/// required is said of the type as generated: a field of a received (tolerant) struct
+/// is always an `Option`, whatever the document's table says.
+pub fn field_doc(field: &Field, style: StructStyle) -> TokenStream {
     let mut facts = vec![format!("Wire: {}", docs::code(&field.wire))];
     if !field.aliases.is_empty() {
         let a: Vec<String> = field.aliases.iter().map(|a| docs::code(a)).collect();
@@ -86,10 +101,12 @@ pub fn field_doc(field: &Field) -> TokenStream {
         }
         None => {}
     }
-    facts.push(if field.required {
-        "required (必选)".into()
-    } else {
-        "optional".into()
+    facts.push(match (field.required, style) {
+        (true, StructStyle::Request) => "required (必选)".into(),
+        (true, StructStyle::Tolerant) => {
+            "the document marks it required (必选); `None` when a reply omits it".into()
+        }
+        (false, _) => "optional".into(),
     });
     if let Some(ex) = &field.example
         && !ex.trim().is_empty()
@@ -143,7 +160,7 @@ fn field_attrs(field: &Field, style: StructStyle) -> TokenStream {
     quote!(#[serde(#(#parts),*)])
 }
 
-/// The struct definition plus its `Tolerant` impl and, for request style, `new` and setters.
+/// The struct definition plus its `Tolerant` impl (the runtime's default method) and, for request style, `new` and setters.
 pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> TokenStream {
     let name = ident(&s.name);
     let mut paragraphs = vec![docs::escape(&s.doc), docs::escape(&s.gloss)];
@@ -157,7 +174,7 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
         } else {
             ty
         };
-        let fdoc = field_doc(f);
+        let fdoc = field_doc(f, s.style);
         let attrs = field_attrs(f, s.style);
         quote! {
             #fdoc
@@ -208,13 +225,7 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
 
         #ctor
 
-        impl ::openplatform_runtime::wire::Tolerant for #name {
-            fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-                deserializer: D,
-            ) -> Result<Option<Self>, D::Error> {
-                <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-            }
-        }
+        impl ::openplatform_runtime::wire::Tolerant for #name {}
     }
 }
 
