@@ -4,6 +4,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs;
+use super::runtime;
 use super::types::{data_ty, ident, int, is_optional, rust_ty, struct_def};
 use crate::ir::{
     Api, Credential, Data, Encoding, Endpoint, Field, Idempotency, Rule, StructStyle, Ty, Verb,
@@ -24,13 +25,15 @@ pub fn module(api: &Api) -> TokenStream {
 }
 
 fn verb(v: Verb) -> TokenStream {
+    let rt = runtime::root();
     match v {
-        Verb::Get => quote!(::openplatform_runtime::Verb::Get),
-        Verb::Post => quote!(::openplatform_runtime::Verb::Post),
+        Verb::Get => quote!(#rt::Verb::Get),
+        Verb::Post => quote!(#rt::Verb::Post),
     }
 }
 
 fn endpoint(api: &Api, e: &Endpoint) -> TokenStream {
+    let rt = runtime::root();
     let req = ident(&e.request.name);
     let mut about = vec![format!(
         "{} {} · `{}` · {}",
@@ -186,22 +189,22 @@ fn endpoint(api: &Api, e: &Endpoint) -> TokenStream {
     quote! {
         #def
 
-        impl ::openplatform_runtime::Endpoint for #req {
+        impl #rt::Endpoint for #req {
             type Data = #data;
             type Code = super::errors::ErrorCode;
 
-            const INFO: ::openplatform_runtime::EndpointInfo = ::openplatform_runtime::EndpointInfo {
+            const INFO: #rt::EndpointInfo = #rt::EndpointInfo {
                 method: #method,
                 section: #section,
                 doc_verb: #doc_verb,
                 verb: #send_verb,
-                credential: ::openplatform_runtime::Credential::#credential,
-                idempotency: ::openplatform_runtime::Idempotency::#idempotency,
+                credential: #rt::Credential::#credential,
+                idempotency: #rt::Idempotency::#idempotency,
                 idempotency_key: #key_wire,
                 daily_limit: #daily,
             };
 
-            fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
+            fn validate(&self) -> Result<(), #rt::RequestError> {
                 #validate
             }
 
@@ -220,6 +223,7 @@ fn field_by_name<'a>(e: &'a Endpoint, name: &str) -> Option<&'a Field> {
 /// Checks, in field order: required strings non-empty (each run of them one call of the
 /// runtime's `require_non_empty`), comma-joined items encodable; then the rules.
 fn validate_body(e: &Endpoint) -> TokenStream {
+    let rt = runtime::root();
     let method = &e.method;
     let mut checks = Vec::new();
     let mut non_empty: Vec<TokenStream> = Vec::new();
@@ -227,7 +231,7 @@ fn validate_body(e: &Endpoint) -> TokenStream {
         if !non_empty.is_empty() {
             let pairs = non_empty.drain(..);
             checks.push(quote! {
-                ::openplatform_runtime::validation::require_non_empty(#method, &[#(#pairs),*])?;
+                #rt::validation::require_non_empty(#method, &[#(#pairs),*])?;
             });
         }
     };
@@ -246,8 +250,8 @@ fn validate_body(e: &Endpoint) -> TokenStream {
                 quote!(&self.#n)
             };
             checks.push(quote! {
-                if let Err(reason) = ::openplatform_runtime::wire::comma_joined::check(#items) {
-                    return Err(::openplatform_runtime::RequestError::Encoding { method: #method, field: #wire, reason });
+                if let Err(reason) = #rt::wire::comma_joined::check(#items) {
+                    return Err(#rt::RequestError::Encoding { method: #method, field: #wire, reason });
                 }
             });
         }
@@ -275,7 +279,7 @@ fn validate_body(e: &Endpoint) -> TokenStream {
                 };
                 checks.push(quote! {
                     if #(#unset)&&* {
-                        return Err(::openplatform_runtime::RequestError::OneOfMissing { method: #method, fields: &[#(#wires),*], code: #code });
+                        return Err(#rt::RequestError::OneOfMissing { method: #method, fields: &[#(#wires),*], code: #code });
                     }
                 });
             }
@@ -291,7 +295,7 @@ fn validate_body(e: &Endpoint) -> TokenStream {
                 let when_value = when_value(e, &when.1);
                 checks.push(quote! {
                     if #when_value == Some(#equals) && self.#f.is_none() {
-                        return Err(::openplatform_runtime::RequestError::RequiredIf {
+                        return Err(#rt::RequestError::RequiredIf {
                             method: #method, field: #fw, when: #ww, equals: #equals,
                         });
                     }
@@ -309,7 +313,7 @@ fn validate_body(e: &Endpoint) -> TokenStream {
                 let when_value = when_value(e, &when.1);
                 checks.push(quote! {
                     if #when_value != Some(#equals) && self.#f.is_none() {
-                        return Err(::openplatform_runtime::RequestError::RequiredUnless {
+                        return Err(#rt::RequestError::RequiredUnless {
                             method: #method, field: #fw, when: #ww, equals: #equals,
                         });
                     }
@@ -345,7 +349,7 @@ fn validate_body(e: &Endpoint) -> TokenStream {
                     None => (quote!(), quote!(None)),
                 };
                 let error = quote! {
-                    return Err(::openplatform_runtime::RequestError::ItemCount {
+                    return Err(#rt::RequestError::ItemCount {
                         method: #method, field: #fw, min: #lo, max: #hi, when_set: #when_wire, found,
                     });
                 };
@@ -391,6 +395,7 @@ fn when_value(e: &Endpoint, name: &str) -> TokenStream {
 }
 
 fn query_fn(e: &Endpoint) -> TokenStream {
+    let rt = runtime::root();
     let q: Vec<&Field> = e.request.fields.iter().filter(|f| f.in_query).collect();
     if q.is_empty() {
         return quote!();
@@ -401,11 +406,11 @@ fn query_fn(e: &Endpoint) -> TokenStream {
         if is_optional(f, StructStyle::Request) {
             quote! {
                 if let Some(v) = &self.#n {
-                    params.push((#w, ::openplatform_runtime::wire::query_value(v)));
+                    params.push((#w, #rt::wire::query_value(v)));
                 }
             }
         } else {
-            quote!(params.push((#w, ::openplatform_runtime::wire::query_value(&self.#n)));)
+            quote!(params.push((#w, #rt::wire::query_value(&self.#n)));)
         }
     });
     quote! {
@@ -418,6 +423,7 @@ fn query_fn(e: &Endpoint) -> TokenStream {
 }
 
 fn paged_impl(e: &Endpoint) -> TokenStream {
+    let rt = runtime::root();
     let (Some(p), Data::List(item)) = (&e.paging, &e.data) else {
         return quote!();
     };
@@ -447,7 +453,7 @@ fn paged_impl(e: &Endpoint) -> TokenStream {
         quote!(next.#no_ident = #converted;)
     };
     quote! {
-        impl ::openplatform_runtime::Paged for #req {
+        impl #rt::Paged for #req {
             type Item = #item;
 
             fn page_no(&self) -> i64 {

@@ -5,6 +5,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 use super::docs;
+use super::runtime;
 use crate::ir::{Data, Encoding, Field, Struct, StructStyle, Ty};
 
 /// An integer literal without a type suffix (`200`, not `200i64`).
@@ -18,7 +19,8 @@ pub fn ident(name: &str) -> Ident {
 
 /// The Rust type of a spec type; named types are resolved in `models`.
 pub fn rust_ty(ty: &Ty, models: &TokenStream) -> TokenStream {
-    let wire = quote!(::openplatform_runtime::wire);
+    let rt = runtime::root();
+    let wire = quote!(#rt::wire);
     match ty {
         Ty::String => quote!(String),
         Ty::Bool => quote!(bool),
@@ -147,12 +149,12 @@ fn field_attrs(field: &Field, style: StructStyle) -> TokenStream {
     if let Some(m) = enc
         && !field.in_query
     {
-        let path = format!("::openplatform_runtime::wire::{m}::serialize");
+        let path = runtime::path_str(&format!("wire::{m}::serialize"));
         parts.push(quote!(serialize_with = #path));
     }
     let de_mod = enc.unwrap_or("tolerant");
     let de_fn = if optional { "option" } else { "required" };
-    let path = format!("::openplatform_runtime::wire::{de_mod}::{de_fn}");
+    let path = runtime::path_str(&format!("wire::{de_mod}::{de_fn}"));
     if optional {
         parts.push(quote!(default));
     }
@@ -162,6 +164,7 @@ fn field_attrs(field: &Field, style: StructStyle) -> TokenStream {
 
 /// The struct definition plus its `Tolerant` impl (the runtime's default method) and, for request style, `new` and setters.
 pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> TokenStream {
+    let rt = runtime::root();
     let name = ident(&s.name);
     let mut paragraphs = vec![docs::escape(&s.doc), docs::escape(&s.gloss)];
     paragraphs.extend(extra_docs.iter().cloned());
@@ -194,7 +197,7 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
             quote! {
                 /// Keys the document does not list, kept so nothing the platform sends is lost.
                 #[serde(flatten)]
-                pub extra: ::openplatform_runtime::wire::Extra,
+                pub extra: #rt::wire::Extra,
             },
         ),
         // With nothing required, `new()` is the default (and clippy wants `Default`).
@@ -225,7 +228,7 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
 
         #ctor
 
-        impl ::openplatform_runtime::wire::Tolerant for #name {}
+        impl #rt::wire::Tolerant for #name {}
     }
 }
 
@@ -233,6 +236,7 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
 /// field is shown only as its marker (`[REDACTED pii]`) when set, so that a logged
 /// request, reply or error never carries a token or a customer's phone number.
 fn debug_impl(s: &Struct) -> TokenStream {
+    let rt = runtime::root();
     if s.fields.iter().all(|f| f.sensitive.is_none()) {
         return quote!();
     }
@@ -250,7 +254,7 @@ fn debug_impl(s: &Struct) -> TokenStream {
                 } else {
                     quote!(true)
                 };
-                quote!(.field(#label, &::openplatform_runtime::redact::Redacted::new(#present, #marker)))
+                quote!(.field(#label, &#rt::redact::Redacted::new(#present, #marker)))
             }
         }
     });
