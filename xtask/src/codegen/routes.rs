@@ -40,6 +40,9 @@ pub fn module(api: &Api) -> TokenStream {
         #![doc = #head]
 
         /// Any request of this API, decoded from the wire.
+        // Variants are requests as sized as the spec makes them (one per request, held
+        // briefly by a server); boxing them would change the variants' types.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub enum AnyRequest {
