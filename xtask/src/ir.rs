@@ -18,9 +18,30 @@ pub struct Api {
     pub structs: Vec<Struct>,
     pub endpoints: Vec<Endpoint>,
     pub errors: Vec<ErrorCode>,
-    pub errata_count: usize,
+    /// The spec's errata, in its order.
+    pub errata: Vec<Erratum>,
     /// The document's heading of its error-code summary, if it has one.
     pub errors_heading: Option<String>,
+}
+
+/// One errata entry: a contradiction of the document and the decision taken.
+#[derive(Debug, Clone)]
+pub struct Erratum {
+    pub id: String,
+    pub topic: String,
+    /// The document's sections (or headings) it concerns.
+    pub sections: Vec<String>,
+}
+
+impl Api {
+    /// The errata that apply to an endpoint: those whose `sections` list the endpoint's
+    /// section exactly (`"3.4"` does not cover `"3.4.1"`; an entry of the general section
+    /// `"1"` reaches only an endpoint documented in section `"1"`), in the spec's order.
+    pub fn errata_of(&self, section: &str) -> impl Iterator<Item = &Erratum> {
+        self.errata
+            .iter()
+            .filter(move |e| e.sections.iter().any(|s| s == section))
+    }
 }
 
 #[derive(Debug, Clone)]

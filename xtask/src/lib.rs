@@ -5,6 +5,7 @@
 //! Nothing here knows a vendor: what differs between APIs is a key of the spec.
 
 pub mod codegen;
+mod error;
 pub mod ir;
 pub mod spec;
 pub mod validate;
@@ -14,63 +15,72 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use codegen::GeneratedFile;
+pub use error::Error;
 
 /// The spec files of the workspace, sorted: every `api-spec/*.yaml`.
-pub fn spec_paths(root: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn spec_paths(root: &Path) -> Result<Vec<PathBuf>, Error> {
     let dir = root.join("api-spec");
-    let entries = fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let entries = fs::read_dir(&dir).map_err(|e| Error::read(dir.display(), e))?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         .collect();
     paths.sort();
     if paths.is_empty() {
-        return Err(format!("no spec (*.yaml) in {}", dir.display()));
+        return Err(Error::NoSpec {
+            dir: dir.display().to_string(),
+        });
     }
     Ok(paths)
 }
 
 /// Generates the files of one spec given its text; `path` is how headers name it.
-pub fn generate_from_str(path: &str, text: &str) -> Result<Vec<GeneratedFile>, String> {
-    let api = validate::load(path, text).map_err(|e| e.to_string())?;
+pub fn generate_from_str(path: &str, text: &str) -> Result<Vec<GeneratedFile>, Error> {
+    let api = validate::load(path, text)?;
     codegen::generate(&api)
 }
 
 /// Generates the files of every spec of the workspace at `root`.
-pub fn generate_all(root: &Path) -> Result<Vec<GeneratedFile>, String> {
+pub fn generate_all(root: &Path) -> Result<Vec<GeneratedFile>, Error> {
     let mut files = Vec::new();
-    let mut problems = String::new();
+    let mut problems = Vec::new();
     for path in spec_paths(root)? {
         let rel = path
             .strip_prefix(root)
             .unwrap_or(&path)
             .to_string_lossy()
             .replace('\\', "/");
-        let text = fs::read_to_string(&path).map_err(|e| format!("cannot read {rel}: {e}"))?;
+        let text = fs::read_to_string(&path).map_err(|e| Error::read(&rel, e))?;
         match generate_from_str(&rel, &text) {
             Ok(f) => files.extend(f),
-            Err(e) => problems.push_str(&e),
+            Err(e) => problems.push(e),
         }
     }
-    if problems.is_empty() {
-        Ok(files)
-    } else {
-        Err(problems)
+    match problems.len() {
+        0 => Ok(files),
+        1 => Err(problems.remove(0)),
+        _ => Err(Error::Several(problems)),
     }
 }
 
 /// Writes every generated file; returns the paths written.
-pub fn regenerate(root: &Path) -> Result<Vec<String>, String> {
+pub fn regenerate(root: &Path) -> Result<Vec<String>, Error> {
     let files = generate_all(root)?;
     let mut written = Vec::new();
     for f in files {
         let path = root.join(&f.path);
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            fs::create_dir_all(dir).map_err(|source| Error::Create {
+                path: dir.display().to_string(),
+                source,
+            })?;
         }
         let current = fs::read_to_string(&path).ok();
         if current.as_deref() != Some(f.contents.as_str()) {
-            fs::write(&path, &f.contents).map_err(|e| format!("cannot write {}: {e}", f.path))?;
+            fs::write(&path, &f.contents).map_err(|source| Error::Write {
+                path: f.path.clone(),
+                source,
+            })?;
             written.push(f.path);
         }
     }
@@ -79,7 +89,7 @@ pub fn regenerate(root: &Path) -> Result<Vec<String>, String> {
 
 /// Fails when a spec is invalid or a checked-in generated file differs from what the
 /// spec generates now (or a stale generated file remains).
-pub fn check(root: &Path) -> Result<usize, String> {
+pub fn check(root: &Path) -> Result<usize, Error> {
     let files = generate_all(root)?;
     let mut report = String::new();
     let mut dirs = std::collections::BTreeSet::new();
@@ -121,9 +131,7 @@ pub fn check(root: &Path) -> Result<usize, String> {
     if report.is_empty() {
         Ok(files.len())
     } else {
-        Err(format!(
-            "generated code is out of date with api-spec/:\n{report}run `cargo xtask regenerate` and commit the result"
-        ))
+        Err(Error::Stale { report })
     }
 }
 

@@ -16,7 +16,9 @@ use crate::spec::{FieldSpec, Line, SpecFile};
 /// The spec format version this generator reads.
 pub const FORMAT: u32 = 1;
 
-const CATEGORIES: &[&str] = &[
+/// The error categories a spec may name; the runtime's `ErrorCategory::ALL` by name
+/// (`tests/categories.rs` holds them equal).
+pub const CATEGORIES: &[&str] = &[
     "busy",
     "invalid_request",
     "not_found",
@@ -207,7 +209,15 @@ impl Validator {
             structs,
             endpoints,
             errors,
-            errata_count: spec.errata.len(),
+            errata: spec
+                .errata
+                .iter()
+                .map(|e| crate::ir::Erratum {
+                    id: e.value.id.clone(),
+                    topic: e.value.topic.clone(),
+                    sections: e.value.sections.clone(),
+                })
+                .collect(),
             errors_heading: spec.api.errors_heading.clone(),
         }
     }
@@ -705,6 +715,8 @@ impl Validator {
         (out, runtime)
     }
 
+    /// One endpoint: each concern validated by its own method, in this order (so the
+    /// problems are reported in the order of the YAML keys they concern).
     fn endpoint(
         &mut self,
         place: &str,
@@ -714,6 +726,63 @@ impl Validator {
     ) -> Option<Endpoint> {
         let s = &e.value;
         let loc = Some(e.referenced);
+        self.endpoint_names(place, s, loc);
+        let doc_verb = self.verb(place, &s.doc_verb);
+        let verb = self.verb(place, &s.verb);
+        let credential = self.credential(place, s);
+        let idempotency = self.idempotency(place, s);
+        let stem = s.name.to_upper_camel_case();
+        let (fields, runtime_params) =
+            self.fields_split(&format!("{place} request"), &s.request.fields);
+        let idempotency_key = self.idempotency_key(place, loc, s, idempotency, &fields);
+        let paging = self.paging(place, s, &fields);
+        let rules = self.rules(place, s, &fields, codes);
+        let data = self.response_data(place, s, &stem, structs);
+        if paging.is_some() && !matches!(data, Some(Data::List(_))) {
+            self.problem(
+                Some(s.response.referenced),
+                format!("{place}: a paged endpoint's data must be a list"),
+            );
+        }
+        self.endpoint_errors(place, s, codes);
+        let (daily_limit, rate_limit_doc) = self.rate_limit(place, loc, s);
+
+        Some(Endpoint {
+            method: s.method.clone(),
+            name: s.name.clone(),
+            group: s.group.clone(),
+            section: s.section.clone(),
+            title: s.title.clone(),
+            gloss: s.gloss.clone(),
+            doc_verb: doc_verb?,
+            verb: verb?,
+            credential,
+            idempotency,
+            idempotency_key,
+            daily_limit,
+            rate_limit_doc,
+            paging: if s.paging.is_some() { paging } else { None },
+            request: Struct {
+                name: format!("{stem}Request"),
+                doc: s.title.clone(),
+                gloss: s.gloss.clone(),
+                fields,
+                style: StructStyle::Request,
+            },
+            runtime_params,
+            rules,
+            data: data?,
+            errors: s.errors.iter().map(|c| c.value).collect(),
+        })
+    }
+
+    /// Names, group, method and section of an endpoint.
+    fn endpoint_names(
+        &mut self,
+        place: &str,
+        s: &crate::spec::EndpointSpec,
+        loc: Option<Location>,
+    ) {
         if !is_snake_ident(&s.name) {
             self.problem(
                 loc,
@@ -732,9 +801,10 @@ impl Validator {
                 format!("{place}: method and section must not be empty"),
             );
         }
-        let doc_verb = self.verb(place, &s.doc_verb);
-        let verb = self.verb(place, &s.verb);
-        let credential = match s.credential.value.as_str() {
+    }
+
+    fn credential(&mut self, place: &str, s: &crate::spec::EndpointSpec) -> Credential {
+        match s.credential.value.as_str() {
             "app_signature" => Credential::AppSignature,
             "refresh_token" => Credential::RefreshToken,
             "access_token" => Credential::AccessToken,
@@ -747,8 +817,11 @@ impl Validator {
                 );
                 Credential::AccessToken
             }
-        };
-        let idempotency = match s.idempotency.value.as_str() {
+        }
+    }
+
+    fn idempotency(&mut self, place: &str, s: &crate::spec::EndpointSpec) -> Idempotency {
+        match s.idempotency.value.as_str() {
             "read" => Idempotency::Read,
             "keyed" => Idempotency::Keyed,
             "unsafe" => Idempotency::Unsafe,
@@ -759,14 +832,20 @@ impl Validator {
                 );
                 Idempotency::Unsafe
             }
-        };
-        let stem = s.name.to_upper_camel_case();
-        let (fields, runtime_params) =
-            self.fields_split(&format!("{place} request"), &s.request.fields);
-        let by_wire = |wire: &str| fields.iter().find(|f| f.wire == wire).cloned();
+        }
+    }
 
-        let idempotency_key = match (&idempotency, &s.idempotency_key) {
-            (Idempotency::Keyed, Some(k)) => match by_wire(k) {
+    /// The Rust name of the field carrying a keyed endpoint's idempotency key.
+    fn idempotency_key(
+        &mut self,
+        place: &str,
+        loc: Option<Location>,
+        s: &crate::spec::EndpointSpec,
+        idempotency: Idempotency,
+        fields: &[Field],
+    ) -> Option<String> {
+        match (idempotency, &s.idempotency_key) {
+            (Idempotency::Keyed, Some(k)) => match by_wire(fields, k) {
                 Some(f) if f.required && f.ty == Ty::String => Some(f.name),
                 _ => {
                     self.problem(
@@ -793,10 +872,18 @@ impl Validator {
                 None
             }
             (_, None) => None,
-        };
+        }
+    }
 
-        let paging = s.paging.as_ref().and_then(|p| {
-            let mut get = |wire: &str, what: &str| match by_wire(wire) {
+    /// The request's paging fields (integers), and paging.total.
+    fn paging(
+        &mut self,
+        place: &str,
+        s: &crate::spec::EndpointSpec,
+        fields: &[Field],
+    ) -> Option<Paging> {
+        s.paging.as_ref().and_then(|p| {
+            let mut get = |wire: &str, what: &str| match by_wire(fields, wire) {
                 Some(f) if f.ty.is_integer() => Some(f.name),
                 _ => {
                     self.problem(
@@ -820,21 +907,20 @@ impl Validator {
                 page_no: page_no?,
                 page_size: page_size?,
             })
-        });
+        })
+    }
 
+    /// The request's cross-field rules, each of exactly one kind.
+    fn rules(
+        &mut self,
+        place: &str,
+        s: &crate::spec::EndpointSpec,
+        fields: &[Field],
+        codes: &BTreeSet<i64>,
+    ) -> Vec<Rule> {
         let mut rules = Vec::new();
         for r in &s.request.rules {
             let rloc = Some(r.referenced);
-            let find = |wire: &str, this: &mut Self| match by_wire(wire) {
-                Some(f) => Some((f.wire.clone(), f.name.clone(), f)),
-                None => {
-                    this.problem(
-                        rloc,
-                        format!("{place}: rule refers to unknown request field `{wire}`"),
-                    );
-                    None
-                }
-            };
             let v = &r.value;
             let kinds = [
                 v.one_of.is_some(),
@@ -851,133 +937,198 @@ impl Validator {
                 );
                 continue;
             }
-            if let Some(list) = &v.one_of {
-                let mut fs = Vec::new();
-                for w in list {
-                    if let Some((wire, name, f)) = find(w, self) {
-                        if f.required {
-                            self.problem(
-                                rloc,
-                                format!(
-                                    "{place}: one_of field `{wire}` must not be required (either suffices)"
-                                ),
-                            );
-                        }
-                        fs.push((wire, name));
+            self.rule_one_of(place, rloc, v, fields, codes, &mut rules);
+            self.rule_required(place, rloc, v, fields, &mut rules);
+            self.rule_items(place, rloc, v, fields, &mut rules);
+        }
+        rules
+    }
+
+    /// A request field a rule names: (wire, Rust name, field).
+    fn rule_field(
+        &mut self,
+        place: &str,
+        rloc: Option<Location>,
+        fields: &[Field],
+        wire: &str,
+    ) -> Option<(String, String, Field)> {
+        match by_wire(fields, wire) {
+            Some(f) => Some((f.wire.clone(), f.name.clone(), f)),
+            None => {
+                self.problem(
+                    rloc,
+                    format!("{place}: rule refers to unknown request field `{wire}`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn rule_one_of(
+        &mut self,
+        place: &str,
+        rloc: Option<Location>,
+        v: &crate::spec::RuleSpec,
+        fields: &[Field],
+        codes: &BTreeSet<i64>,
+        rules: &mut Vec<Rule>,
+    ) {
+        if let Some(list) = &v.one_of {
+            let mut fs = Vec::new();
+            for w in list {
+                if let Some((wire, name, f)) = self.rule_field(place, rloc, fields, w) {
+                    if f.required {
+                        self.problem(
+                            rloc,
+                            format!(
+                                "{place}: one_of field `{wire}` must not be required (either suffices)"
+                            ),
+                        );
                     }
+                    fs.push((wire, name));
                 }
-                if list.len() < 2 {
-                    self.problem(rloc, format!("{place}: one_of needs two fields or more"));
+            }
+            if list.len() < 2 {
+                self.problem(rloc, format!("{place}: one_of needs two fields or more"));
+            }
+            if let Some(code) = v.error
+                && !codes.contains(&code)
+            {
+                self.problem(rloc, format!("{place}: rule error {code} is not in errors"));
+            }
+            rules.push(Rule::OneOf {
+                fields: fs,
+                error: v.error,
+                doc: v.doc.clone(),
+            });
+        }
+    }
+
+    /// `required_if` and `required_unless`.
+    fn rule_required(
+        &mut self,
+        place: &str,
+        rloc: Option<Location>,
+        v: &crate::spec::RuleSpec,
+        fields: &[Field],
+        rules: &mut Vec<Rule>,
+    ) {
+        for (key, ri, unless) in [
+            ("required_if", &v.required_if, false),
+            ("required_unless", &v.required_unless, true),
+        ] {
+            let Some(ri) = ri else { continue };
+            let field = self.rule_field(place, rloc, fields, &ri.field);
+            let when = self.rule_field(place, rloc, fields, &ri.when);
+            if let Some((_, _, f)) = &field
+                && f.required
+            {
+                self.problem(
+                    rloc,
+                    format!("{place}: {key} field `{}` is already required", ri.field),
+                );
+            }
+            if let Some((_, _, w)) = &when
+                && !(w.ty.is_integer() || matches!(w.ty, Ty::Enum(_)))
+            {
+                self.problem(
+                    rloc,
+                    format!(
+                        "{place}: {key} `when` field `{}` must be an integer or enum",
+                        ri.when
+                    ),
+                );
+            }
+            if let (Some(f), Some(w)) = (field, when) {
+                let (field, when, equals, doc) = ((f.0, f.1), (w.0, w.1), ri.equals, v.doc.clone());
+                rules.push(if unless {
+                    Rule::RequiredUnless {
+                        field,
+                        when,
+                        equals,
+                        doc,
+                    }
+                } else {
+                    Rule::RequiredIf {
+                        field,
+                        when,
+                        equals,
+                        doc,
+                    }
+                });
+            }
+        }
+    }
+
+    fn rule_items(
+        &mut self,
+        place: &str,
+        rloc: Option<Location>,
+        v: &crate::spec::RuleSpec,
+        fields: &[Field],
+        rules: &mut Vec<Rule>,
+    ) {
+        if let Some(it) = &v.items {
+            let field = self.rule_field(place, rloc, fields, &it.field);
+            if let Some((_, _, f)) = &field
+                && !matches!(f.ty, Ty::List(_))
+            {
+                self.problem(
+                    rloc,
+                    format!("{place}: items field `{}` must be a list", it.field),
+                );
+            }
+            let when_set = match &it.when_set {
+                Some(w) => match self.rule_field(place, rloc, fields, w) {
+                    Some((_, _, wf)) if wf.required => {
+                        self.problem(
+                            rloc,
+                            format!(
+                                "{place}: items `when_set` field `{w}` is required, so always set: drop `when_set`"
+                            ),
+                        );
+                        None
+                    }
+                    Some((wire, name, _)) => Some(Some((wire, name))),
+                    None => None,
+                },
+                None => Some(None),
+            };
+            match (it.min, it.max) {
+                (None, None) => {
+                    self.problem(rloc, format!("{place}: items needs `min`, `max` or both"))
                 }
-                if let Some(code) = v.error
-                    && !codes.contains(&code)
-                {
-                    self.problem(rloc, format!("{place}: rule error {code} is not in errors"));
-                }
-                rules.push(Rule::OneOf {
-                    fields: fs,
-                    error: v.error,
+                (Some(lo), Some(hi)) if lo > hi => self.problem(
+                    rloc,
+                    format!("{place}: items `min` {lo} is above `max` {hi}"),
+                ),
+                _ => {}
+            }
+            if let (Some((wire, name, _)), Some(when_set)) = (field, when_set) {
+                rules.push(Rule::Items {
+                    field: (wire, name),
+                    min: it.min,
+                    max: it.max,
+                    when_set,
                     doc: v.doc.clone(),
                 });
             }
-            for (key, ri, unless) in [
-                ("required_if", &v.required_if, false),
-                ("required_unless", &v.required_unless, true),
-            ] {
-                let Some(ri) = ri else { continue };
-                let field = find(&ri.field, self);
-                let when = find(&ri.when, self);
-                if let Some((_, _, f)) = &field
-                    && f.required
-                {
-                    self.problem(
-                        rloc,
-                        format!("{place}: {key} field `{}` is already required", ri.field),
-                    );
-                }
-                if let Some((_, _, w)) = &when
-                    && !(w.ty.is_integer() || matches!(w.ty, Ty::Enum(_)))
-                {
-                    self.problem(
-                        rloc,
-                        format!(
-                            "{place}: {key} `when` field `{}` must be an integer or enum",
-                            ri.when
-                        ),
-                    );
-                }
-                if let (Some(f), Some(w)) = (field, when) {
-                    let (field, when, equals, doc) =
-                        ((f.0, f.1), (w.0, w.1), ri.equals, v.doc.clone());
-                    rules.push(if unless {
-                        Rule::RequiredUnless {
-                            field,
-                            when,
-                            equals,
-                            doc,
-                        }
-                    } else {
-                        Rule::RequiredIf {
-                            field,
-                            when,
-                            equals,
-                            doc,
-                        }
-                    });
-                }
-            }
-            if let Some(it) = &v.items {
-                let field = find(&it.field, self);
-                if let Some((_, _, f)) = &field
-                    && !matches!(f.ty, Ty::List(_))
-                {
-                    self.problem(
-                        rloc,
-                        format!("{place}: items field `{}` must be a list", it.field),
-                    );
-                }
-                let when_set = match &it.when_set {
-                    Some(w) => match find(w, self) {
-                        Some((_, _, wf)) if wf.required => {
-                            self.problem(
-                                rloc,
-                                format!(
-                                    "{place}: items `when_set` field `{w}` is required, so always set: drop `when_set`"
-                                ),
-                            );
-                            None
-                        }
-                        Some((wire, name, _)) => Some(Some((wire, name))),
-                        None => None,
-                    },
-                    None => Some(None),
-                };
-                match (it.min, it.max) {
-                    (None, None) => {
-                        self.problem(rloc, format!("{place}: items needs `min`, `max` or both"))
-                    }
-                    (Some(lo), Some(hi)) if lo > hi => self.problem(
-                        rloc,
-                        format!("{place}: items `min` {lo} is above `max` {hi}"),
-                    ),
-                    _ => {}
-                }
-                if let (Some((wire, name, _)), Some(when_set)) = (field, when_set) {
-                    rules.push(Rule::Items {
-                        field: (wire, name),
-                        min: it.min,
-                        max: it.max,
-                        when_set,
-                        doc: v.doc.clone(),
-                    });
-                }
-            }
         }
+    }
 
+    /// The response's `data`: a named or inline type (the inline one is added to
+    /// `structs`), a list, or nothing.
+    fn response_data(
+        &mut self,
+        place: &str,
+        s: &crate::spec::EndpointSpec,
+        stem: &str,
+        structs: &mut Vec<Struct>,
+    ) -> Option<Data> {
         let r = &s.response.value;
         let rloc = Some(s.response.referenced);
         let inline_name = format!("{stem}Data");
-        let data = match (&r.data.ty, &r.data.list, r.data.none.unwrap_or(false)) {
+        match (&r.data.ty, &r.data.list, r.data.none.unwrap_or(false)) {
             (Some(t), None, false) if !r.fields.is_empty() => {
                 if t != &inline_name {
                     self.problem(
@@ -1015,13 +1166,16 @@ impl Validator {
                 );
                 None
             }
-        };
-        if paging.is_some() && !matches!(data, Some(Data::List(_))) {
-            self.problem(
-                rloc,
-                format!("{place}: a paged endpoint's data must be a list"),
-            );
         }
+    }
+
+    /// Every error code an endpoint lists is declared in `errors`.
+    fn endpoint_errors(
+        &mut self,
+        place: &str,
+        s: &crate::spec::EndpointSpec,
+        codes: &BTreeSet<i64>,
+    ) {
         for c in &s.errors {
             if !codes.contains(&c.value) {
                 self.problem(
@@ -1030,7 +1184,16 @@ impl Validator {
                 );
             }
         }
-        let (daily_limit, rate_limit_doc) = match &s.rate_limit {
+    }
+
+    /// A daily rate limit: (limit, the document's words).
+    fn rate_limit(
+        &mut self,
+        place: &str,
+        loc: Option<Location>,
+        s: &crate::spec::EndpointSpec,
+    ) -> (Option<u32>, Option<String>) {
+        match &s.rate_limit {
             Some(rl) if rl.per == "day" => (Some(rl.max), Some(rl.doc.clone())),
             Some(rl) => {
                 self.problem(
@@ -1040,35 +1203,7 @@ impl Validator {
                 (None, None)
             }
             None => (None, None),
-        };
-
-        Some(Endpoint {
-            method: s.method.clone(),
-            name: s.name.clone(),
-            group: s.group.clone(),
-            section: s.section.clone(),
-            title: s.title.clone(),
-            gloss: s.gloss.clone(),
-            doc_verb: doc_verb?,
-            verb: verb?,
-            credential,
-            idempotency,
-            idempotency_key,
-            daily_limit,
-            rate_limit_doc,
-            paging: if s.paging.is_some() { paging } else { None },
-            request: Struct {
-                name: format!("{stem}Request"),
-                doc: s.title.clone(),
-                gloss: s.gloss.clone(),
-                fields,
-                style: StructStyle::Request,
-            },
-            runtime_params,
-            rules,
-            data: data?,
-            errors: s.errors.iter().map(|c| c.value).collect(),
-        })
+        }
     }
 
     fn verb(&mut self, place: &str, v: &Line<String>) -> Option<Verb> {
@@ -1084,6 +1219,11 @@ impl Validator {
             }
         }
     }
+}
+
+/// The request field with this wire name.
+fn by_wire(fields: &[Field], wire: &str) -> Option<Field> {
+    fields.iter().find(|f| f.wire == wire).cloned()
 }
 
 /// Shared types reachable only from requests are built like requests (required fields

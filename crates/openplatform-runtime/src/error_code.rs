@@ -25,6 +25,20 @@ pub enum ErrorCategory {
 }
 
 impl ErrorCategory {
+    /// Every category, in declaration order. The generator's list of the names a spec
+    /// may use (`category:` of an error) is tested against this one.
+    pub const ALL: &'static [ErrorCategory] = &[
+        ErrorCategory::Busy,
+        ErrorCategory::InvalidRequest,
+        ErrorCategory::NotFound,
+        ErrorCategory::Conflict,
+        ErrorCategory::Limit,
+        ErrorCategory::Auth,
+        ErrorCategory::Business,
+        ErrorCategory::Unknown,
+    ];
+
+    /// The category's name in a spec (`invalid_request`).
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorCategory::Busy => "busy",
@@ -57,4 +71,38 @@ pub trait ApiErrorCode: Copy + fmt::Debug + fmt::Display + Send + Sync + 'static
     fn category(&self) -> ErrorCategory;
     /// Whether repeating the identical call can succeed.
     fn is_retryable(&self) -> bool;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCategory;
+
+    /// `ALL` lists every variant: a new one fails to compile here until it is added.
+    #[test]
+    fn all_is_complete() {
+        for c in ErrorCategory::ALL {
+            match c {
+                ErrorCategory::Busy
+                | ErrorCategory::InvalidRequest
+                | ErrorCategory::NotFound
+                | ErrorCategory::Conflict
+                | ErrorCategory::Limit
+                | ErrorCategory::Auth
+                | ErrorCategory::Business
+                | ErrorCategory::Unknown => {}
+            }
+        }
+        let count = |c: ErrorCategory| match c {
+            ErrorCategory::Busy => 0,
+            ErrorCategory::InvalidRequest => 1,
+            ErrorCategory::NotFound => 2,
+            ErrorCategory::Conflict => 3,
+            ErrorCategory::Limit => 4,
+            ErrorCategory::Auth => 5,
+            ErrorCategory::Business => 6,
+            ErrorCategory::Unknown => 7,
+        };
+        let indices: Vec<usize> = ErrorCategory::ALL.iter().map(|c| count(*c)).collect();
+        assert_eq!(indices, (0..8).collect::<Vec<_>>());
+    }
 }

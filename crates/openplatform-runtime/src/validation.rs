@@ -117,3 +117,25 @@ impl fmt::Display for RequestError {
 }
 
 impl std::error::Error for RequestError {}
+
+/// The check every endpoint makes of its required text fields, in the order given:
+/// the first `(wire name, value)` whose value is empty or only whitespace is
+/// [`RequestError::EmptyField`].
+///
+/// ```
+/// use openplatform_runtime::RequestError;
+/// use openplatform_runtime::validation::require_non_empty;
+///
+/// assert_eq!(require_non_empty("m", &[("a", "x"), ("b", " ")]),
+///     Err(RequestError::EmptyField { method: "m", field: "b" }));
+/// assert_eq!(require_non_empty("m", &[("a", "x")]), Ok(()));
+/// ```
+pub fn require_non_empty(
+    method: &'static str,
+    fields: &[(&'static str, &str)],
+) -> Result<(), RequestError> {
+    match fields.iter().find(|(_, value)| value.trim().is_empty()) {
+        Some(&(field, _)) => Err(RequestError::EmptyField { method, field }),
+        None => Ok(()),
+    }
+}

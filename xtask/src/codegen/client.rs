@@ -6,10 +6,12 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs;
-use super::types::ident;
+use super::runtime;
+use super::types::{data_ty, ident, rust_ty};
 use crate::ir::{Api, Credential, Data, Endpoint, Idempotency};
 
 pub fn module(api: &Api) -> TokenStream {
+    let rt = runtime::root();
     let head = format!(
         " The typed client of {} {}: `client.<group>().<endpoint>(request)`.",
         api.title, api.doc_version
@@ -42,7 +44,7 @@ pub fn module(api: &Api) -> TokenStream {
             #[doc = #doc]
             #[derive(Debug, Clone, Copy)]
             pub struct #ty<'a> {
-                client: &'a ::openplatform_runtime::Client,
+                client: &'a #rt::Client,
             }
 
             impl #ty<'_> {
@@ -52,10 +54,12 @@ pub fn module(api: &Api) -> TokenStream {
     });
     let builder_doc = if api.protocol.signing == "pluggable" {
         docs::attrs(&[
-            "Starts configuring a client: set a base URL (or a preset of\n\
+            format!(
+                "Starts configuring a client: set a base URL (or a preset of\n\
              [`super::PROTOCOL`]), the app id, the grant code where the envelope carries one,\n\
-             and the signer of your choice ([`ClientBuilder::signer`](openplatform_runtime::ClientBuilder::signer)), then `build()`."
-                .to_owned(),
+             and the signer of your choice ([`ClientBuilder::signer`]({})), then `build()`.",
+                runtime::doc_path("ClientBuilder::signer")
+            ),
             "This API's signing algorithm is not published in the document the spec\n\
              describes (`protocol.signing: pluggable`): there is no default signer, and\n\
              `build()` fails until one is set."
@@ -67,35 +71,39 @@ pub fn module(api: &Api) -> TokenStream {
             /// [`super::PROTOCOL`]), the app id and the app secret, then `build()`.
         }
     };
+    let error_doc = format!(
+        " The error of a call of this API: see [`{}`].",
+        runtime::path_str("Error")
+    );
     quote! {
         #![doc = #head]
 
-        /// The error of a call of this API: see [`::openplatform_runtime::Error`].
-        pub type Error = ::openplatform_runtime::Error<super::errors::ErrorCode>;
+        #[doc = #error_doc]
+        pub type Error = #rt::Error<super::errors::ErrorCode>;
 
         /// A client of this API for one app. Cheap to clone; clones share connections,
         /// tokens and the clock correction.
         #[derive(Debug, Clone)]
         pub struct Client {
-            inner: ::openplatform_runtime::Client,
+            inner: #rt::Client,
         }
 
         impl Client {
             #builder_doc
-            pub fn builder() -> ::openplatform_runtime::ClientBuilder<Client> {
-                ::openplatform_runtime::ClientBuilder::for_api(&super::PROTOCOL)
+            pub fn builder() -> #rt::ClientBuilder<Client> {
+                #rt::ClientBuilder::for_api(&super::PROTOCOL)
             }
 
             /// The runtime client, for generic calls (`send`, `items`) and monitoring.
-            pub fn runtime(&self) -> &::openplatform_runtime::Client {
+            pub fn runtime(&self) -> &#rt::Client {
                 &self.inner
             }
 
             #(#accessors)*
         }
 
-        impl From<::openplatform_runtime::Client> for Client {
-            fn from(inner: ::openplatform_runtime::Client) -> Self {
+        impl From<#rt::Client> for Client {
+            fn from(inner: #rt::Client) -> Self {
                 Client { inner }
             }
         }
@@ -137,10 +145,12 @@ fn is_token_call(api: &Api, e: &Endpoint) -> bool {
 }
 
 fn method(api: &Api, e: &Endpoint) -> TokenStream {
+    let rt = runtime::root();
     let name = ident(&e.name);
     let req = ident(&e.request.name);
     let req_path = quote!(super::endpoints::#req);
-    let data = quote!(<#req_path as ::openplatform_runtime::Endpoint>::Data);
+    let models = quote!(super::models::);
+    let data = data_ty(&e.data, &models);
     let mut paragraphs = vec![format!(
         "{} {} · `{}`",
         e.section,
@@ -168,8 +178,8 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
         );
     }
     let doc = docs::attrs(&paragraphs);
-    let paged = e.paging.is_some() && matches!(e.data, Data::List(_));
-    if paged {
+    if let (Some(_), Data::List(item)) = (&e.paging, &e.data) {
+        let item = rust_ty(item, &models);
         let stream = ident(&format!("{}_stream", e.name));
         let stream_doc = format!(
             " Every item of [`{}`](Self::{}), page after page from the request's page, as a \
@@ -184,7 +194,7 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
             pub async fn #name(
                 &self,
                 request: #req_path,
-            ) -> Result<::openplatform_runtime::Response<#data>, Error> {
+            ) -> Result<#rt::Response<#data>, Error> {
                 self.client.send(&request).await
             }
 
@@ -192,8 +202,8 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
             pub fn #stream(
                 &self,
                 request: #req_path,
-            ) -> impl ::openplatform_runtime::Stream<
-                Item = Result<<#req_path as ::openplatform_runtime::Paged>::Item, Error>,
+            ) -> impl #rt::Stream<
+                Item = Result<#item, Error>,
             > + Send + 'static {
                 self.client.items(request)
             }

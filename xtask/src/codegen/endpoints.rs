@@ -4,7 +4,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs;
-use super::types::{ident, int, is_optional, rust_ty, struct_def};
+use super::runtime;
+use super::types::{data_ty, ident, int, is_optional, rust_ty, struct_def};
 use crate::ir::{
     Api, Credential, Data, Encoding, Endpoint, Field, Idempotency, Rule, StructStyle, Ty, Verb,
 };
@@ -14,7 +15,7 @@ pub fn module(api: &Api) -> TokenStream {
         " Request types of {} {}: one per endpoint, each an `Endpoint` the runtime can send.",
         api.title, api.doc_version
     );
-    let items = api.endpoints.iter().map(endpoint);
+    let items = api.endpoints.iter().map(|e| endpoint(api, e));
     quote! {
         #![doc = #head]
         #[allow(unused_imports)]
@@ -24,24 +25,15 @@ pub fn module(api: &Api) -> TokenStream {
 }
 
 fn verb(v: Verb) -> TokenStream {
+    let rt = runtime::root();
     match v {
-        Verb::Get => quote!(::openplatform_runtime::Verb::Get),
-        Verb::Post => quote!(::openplatform_runtime::Verb::Post),
+        Verb::Get => quote!(#rt::Verb::Get),
+        Verb::Post => quote!(#rt::Verb::Post),
     }
 }
 
-fn data_ty(d: &Data) -> TokenStream {
-    match d {
-        Data::None => quote!(()),
-        Data::One(t) => rust_ty(t, &quote!()),
-        Data::List(t) => {
-            let t = rust_ty(t, &quote!());
-            quote!(Vec<#t>)
-        }
-    }
-}
-
-fn endpoint(e: &Endpoint) -> TokenStream {
+fn endpoint(api: &Api, e: &Endpoint) -> TokenStream {
+    let rt = runtime::root();
     let req = ident(&e.request.name);
     let mut about = vec![format!(
         "{} {} · `{}` · {}",
@@ -137,6 +129,17 @@ fn endpoint(e: &Endpoint) -> TokenStream {
         let codes: Vec<String> = e.errors.iter().map(|c| format!("`{c}`")).collect();
         about.push(format!("Error codes: {}.", codes.join(", ")));
     }
+    let errata: Vec<String> = api
+        .errata_of(&e.section)
+        .map(|x| format!("{} ({})", docs::code(&x.id), docs::escape(&x.topic)))
+        .collect();
+    if !errata.is_empty() {
+        about.push(format!(
+            "Errata of section {} (the spec's `errata`): {}.",
+            e.section,
+            errata.join(", ")
+        ));
+    }
     let def = struct_def(&e.request, &quote!(), &about);
 
     let method = &e.method;
@@ -168,7 +171,7 @@ fn endpoint(e: &Endpoint) -> TokenStream {
         Some(n) => quote!(Some(#n)),
         None => quote!(None),
     };
-    let data = data_ty(&e.data);
+    let data = data_ty(&e.data, &quote!());
     let validate = validate_body(e);
     let key_fn = match &e.idempotency_key {
         Some(k) => {
@@ -186,22 +189,22 @@ fn endpoint(e: &Endpoint) -> TokenStream {
     quote! {
         #def
 
-        impl ::openplatform_runtime::Endpoint for #req {
+        impl #rt::Endpoint for #req {
             type Data = #data;
             type Code = super::errors::ErrorCode;
 
-            const INFO: ::openplatform_runtime::EndpointInfo = ::openplatform_runtime::EndpointInfo {
+            const INFO: #rt::EndpointInfo = #rt::EndpointInfo {
                 method: #method,
                 section: #section,
                 doc_verb: #doc_verb,
                 verb: #send_verb,
-                credential: ::openplatform_runtime::Credential::#credential,
-                idempotency: ::openplatform_runtime::Idempotency::#idempotency,
+                credential: #rt::Credential::#credential,
+                idempotency: #rt::Idempotency::#idempotency,
                 idempotency_key: #key_wire,
                 daily_limit: #daily,
             };
 
-            fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
+            fn validate(&self) -> Result<(), #rt::RequestError> {
                 #validate
             }
 
@@ -217,41 +220,43 @@ fn field_by_name<'a>(e: &'a Endpoint, name: &str) -> Option<&'a Field> {
     e.request.fields.iter().find(|f| f.name == name)
 }
 
-/// Checks, in order: required strings non-empty, comma-joined items encodable, rules.
+/// Checks, in field order: required strings non-empty (each run of them one call of the
+/// runtime's `require_non_empty`), comma-joined items encodable; then the rules.
 fn validate_body(e: &Endpoint) -> TokenStream {
+    let rt = runtime::root();
     let method = &e.method;
     let mut checks = Vec::new();
+    let mut non_empty: Vec<TokenStream> = Vec::new();
+    let flush = |non_empty: &mut Vec<TokenStream>, checks: &mut Vec<TokenStream>| {
+        if !non_empty.is_empty() {
+            let pairs = non_empty.drain(..);
+            checks.push(quote! {
+                #rt::validation::require_non_empty(#method, &[#(#pairs),*])?;
+            });
+        }
+    };
     for f in &e.request.fields {
         let n = ident(&f.name);
         let wire = &f.wire;
         let optional = is_optional(f, StructStyle::Request);
-        if f.ty == Ty::Id && !optional {
-            checks.push(quote! {
-                if self.#n.as_str().trim().is_empty() {
-                    return Err(::openplatform_runtime::RequestError::EmptyField { method: #method, field: #wire });
-                }
-            });
-        }
-        if f.ty == Ty::String && !optional {
-            checks.push(quote! {
-                if self.#n.trim().is_empty() {
-                    return Err(::openplatform_runtime::RequestError::EmptyField { method: #method, field: #wire });
-                }
-            });
+        if matches!(f.ty, Ty::Id | Ty::String) && !optional {
+            non_empty.push(quote!((#wire, self.#n.as_str())));
         }
         if f.encoding == Encoding::CommaJoined {
+            flush(&mut non_empty, &mut checks);
             let items = if optional {
                 quote!(self.#n.as_deref().unwrap_or_default())
             } else {
                 quote!(&self.#n)
             };
             checks.push(quote! {
-                if let Err(reason) = ::openplatform_runtime::wire::comma_joined::check(#items) {
-                    return Err(::openplatform_runtime::RequestError::Encoding { method: #method, field: #wire, reason });
+                if let Err(reason) = #rt::wire::comma_joined::check(#items) {
+                    return Err(#rt::RequestError::Encoding { method: #method, field: #wire, reason });
                 }
             });
         }
     }
+    flush(&mut non_empty, &mut checks);
     for r in &e.rules {
         match r {
             Rule::OneOf { fields, error, .. } => {
@@ -274,7 +279,7 @@ fn validate_body(e: &Endpoint) -> TokenStream {
                 };
                 checks.push(quote! {
                     if #(#unset)&&* {
-                        return Err(::openplatform_runtime::RequestError::OneOfMissing { method: #method, fields: &[#(#wires),*], code: #code });
+                        return Err(#rt::RequestError::OneOfMissing { method: #method, fields: &[#(#wires),*], code: #code });
                     }
                 });
             }
@@ -290,7 +295,7 @@ fn validate_body(e: &Endpoint) -> TokenStream {
                 let when_value = when_value(e, &when.1);
                 checks.push(quote! {
                     if #when_value == Some(#equals) && self.#f.is_none() {
-                        return Err(::openplatform_runtime::RequestError::RequiredIf {
+                        return Err(#rt::RequestError::RequiredIf {
                             method: #method, field: #fw, when: #ww, equals: #equals,
                         });
                     }
@@ -308,7 +313,7 @@ fn validate_body(e: &Endpoint) -> TokenStream {
                 let when_value = when_value(e, &when.1);
                 checks.push(quote! {
                     if #when_value != Some(#equals) && self.#f.is_none() {
-                        return Err(::openplatform_runtime::RequestError::RequiredUnless {
+                        return Err(#rt::RequestError::RequiredUnless {
                             method: #method, field: #fw, when: #ww, equals: #equals,
                         });
                     }
@@ -344,7 +349,7 @@ fn validate_body(e: &Endpoint) -> TokenStream {
                     None => (quote!(), quote!(None)),
                 };
                 let error = quote! {
-                    return Err(::openplatform_runtime::RequestError::ItemCount {
+                    return Err(#rt::RequestError::ItemCount {
                         method: #method, field: #fw, min: #lo, max: #hi, when_set: #when_wire, found,
                     });
                 };
@@ -390,6 +395,7 @@ fn when_value(e: &Endpoint, name: &str) -> TokenStream {
 }
 
 fn query_fn(e: &Endpoint) -> TokenStream {
+    let rt = runtime::root();
     let q: Vec<&Field> = e.request.fields.iter().filter(|f| f.in_query).collect();
     if q.is_empty() {
         return quote!();
@@ -400,11 +406,11 @@ fn query_fn(e: &Endpoint) -> TokenStream {
         if is_optional(f, StructStyle::Request) {
             quote! {
                 if let Some(v) = &self.#n {
-                    params.push((#w, ::openplatform_runtime::wire::query_value(v)));
+                    params.push((#w, #rt::wire::query_value(v)));
                 }
             }
         } else {
-            quote!(params.push((#w, ::openplatform_runtime::wire::query_value(&self.#n)));)
+            quote!(params.push((#w, #rt::wire::query_value(&self.#n)));)
         }
     });
     quote! {
@@ -417,6 +423,7 @@ fn query_fn(e: &Endpoint) -> TokenStream {
 }
 
 fn paged_impl(e: &Endpoint) -> TokenStream {
+    let rt = runtime::root();
     let (Some(p), Data::List(item)) = (&e.paging, &e.data) else {
         return quote!();
     };
@@ -446,7 +453,7 @@ fn paged_impl(e: &Endpoint) -> TokenStream {
         quote!(next.#no_ident = #converted;)
     };
     quote! {
-        impl ::openplatform_runtime::Paged for #req {
+        impl #rt::Paged for #req {
             type Item = #item;
 
             fn page_no(&self) -> i64 {

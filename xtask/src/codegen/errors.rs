@@ -6,10 +6,12 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs;
+use super::runtime;
 use super::types::{ident, int};
 use crate::ir::Api;
 
 pub fn module(api: &Api) -> TokenStream {
+    let rt = runtime::root();
     let variants = api.errors.iter().map(|e| {
         let n = ident(&e.name);
         let mut paras = vec![
@@ -56,7 +58,7 @@ pub fn module(api: &Api) -> TokenStream {
     });
     let category = arms(&|e| {
         let c = ident(&e.category.to_upper_camel_case());
-        quote!(::openplatform_runtime::ErrorCategory::#c)
+        quote!(#rt::ErrorCategory::#c)
     });
     let retryable = arms(&|e| {
         let r = e.retryable;
@@ -142,10 +144,10 @@ pub fn module(api: &Api) -> TokenStream {
                 }
             }
 
-            pub const fn category(self) -> ::openplatform_runtime::ErrorCategory {
+            pub const fn category(self) -> #rt::ErrorCategory {
                 match self {
                     #(#category)*
-                    Self::Unknown(_) => ::openplatform_runtime::ErrorCategory::Unknown,
+                    Self::Unknown(_) => #rt::ErrorCategory::Unknown,
                 }
             }
 
@@ -167,7 +169,7 @@ pub fn module(api: &Api) -> TokenStream {
             }
         }
 
-        impl ::openplatform_runtime::ApiErrorCode for ErrorCode {
+        impl #rt::ApiErrorCode for ErrorCode {
             fn from_code(code: i64) -> Self {
                 Self::from_code(code)
             }
@@ -177,7 +179,7 @@ pub fn module(api: &Api) -> TokenStream {
             fn message(&self) -> Option<&'static str> {
                 ErrorCode::message(*self)
             }
-            fn category(&self) -> ::openplatform_runtime::ErrorCategory {
+            fn category(&self) -> #rt::ErrorCategory {
                 ErrorCode::category(*self)
             }
             fn is_retryable(&self) -> bool {

@@ -4,6 +4,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::docs;
+use super::runtime;
 use super::types::{ident, int, struct_def};
 use crate::ir::{Api, Enum};
 
@@ -22,6 +23,7 @@ pub fn module(api: &Api) -> TokenStream {
 }
 
 fn enum_def(e: &Enum) -> TokenStream {
+    let rt = runtime::root();
     let name = ident(&e.name);
     let doc = docs::attrs(&[
         docs::escape(&e.doc),
@@ -116,15 +118,15 @@ fn enum_def(e: &Enum) -> TokenStream {
 
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer).map(Self::from_code)
+                #rt::wire::tolerant::required::<D, i64>(deserializer).map(Self::from_code)
             }
         }
 
-        impl ::openplatform_runtime::wire::Tolerant for #name {
+        impl #rt::wire::Tolerant for #name {
             fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
                 deserializer: D,
             ) -> Result<Option<Self>, D::Error> {
-                <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(deserializer)
+                <i64 as #rt::wire::Tolerant>::deserialize_tolerant(deserializer)
                     .map(|code| code.map(Self::from_code))
             }
         }

@@ -4,11 +4,14 @@ use heck::ToUpperCamelCase;
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::runtime;
+
 use super::GENERATOR;
 use super::types::ident;
 use crate::ir::{Api, MethodIn};
 
 pub fn module(api: &Api) -> TokenStream {
+    let rt = runtime::root();
     let p = &api.protocol;
     let head = format!(
         " Generated from `{}` ({} {}, {}).",
@@ -42,7 +45,7 @@ pub fn module(api: &Api) -> TokenStream {
     let tokens = match &p.tokens {
         None => quote!(None),
         Some(t) => {
-            let (o, r, a, at, rt, atk, rtk, ek) = (
+            let (o, r, a, at, rtp, atk, rtk, ek) = (
                 &t.obtain,
                 &t.refresh,
                 &t.app_id_param,
@@ -58,12 +61,12 @@ pub fn module(api: &Api) -> TokenStream {
                 None => quote!(None),
             };
             let (ol, fl) = (limit(t.obtain_daily_limit), limit(t.refresh_daily_limit));
-            quote!(Some(::openplatform_runtime::TokenProtocol {
+            quote!(Some(#rt::TokenProtocol {
                 obtain_method: #o,
                 refresh_method: #r,
                 app_id_param: #a,
                 access_token_param: #at,
-                refresh_token_param: #rt,
+                refresh_token_param: #rtp,
                 access_token_key: #atk,
                 refresh_token_key: #rtk,
                 expires_in_key: #ek,
@@ -98,7 +101,7 @@ pub fn module(api: &Api) -> TokenStream {
         .map(String::as_str)
         .collect();
     let sensitive = sensitive.iter();
-    let errata = api.errata_count;
+    let errata = api.errata.len();
     let errata_doc = format!(
         " How many errata (contradictions of the document, each decided) the spec records: {errata}."
     );
@@ -122,15 +125,15 @@ pub fn module(api: &Api) -> TokenStream {
 
         /// Protocol facts of this API, for the runtime.
         #method_doc
-        pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtime::ProtocolInfo {
+        pub const PROTOCOL: #rt::ProtocolInfo = #rt::ProtocolInfo {
             api: #name,
             doc_version: #doc_version,
-            envelope: ::openplatform_runtime::EnvelopeStyle::#envelope,
-            signing: ::openplatform_runtime::SigningScheme::#signing,
+            envelope: #rt::EnvelopeStyle::#envelope,
+            signing: #rt::SigningScheme::#signing,
             path_template: #path,
             base_urls: &[#(#base_urls),*],
             success_code: #success,
-            timestamp: ::openplatform_runtime::TimestampUnit::#timestamp,
+            timestamp: #rt::TimestampUnit::#timestamp,
             clock_tolerance_ms: #tolerance,
             utc_offset_s: #utc_offset,
             timestamp_param: #timestamp_param,

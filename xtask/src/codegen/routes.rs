@@ -4,10 +4,13 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::runtime;
+
 use super::types::ident;
 use crate::ir::Api;
 
 pub fn module(api: &Api) -> TokenStream {
+    let rt = runtime::root();
     let head = format!(
         " Route table of {} {}: decode any request by method name.",
         api.title, api.doc_version
@@ -23,20 +26,23 @@ pub fn module(api: &Api) -> TokenStream {
     });
     let infos = variants
         .iter()
-        .map(|(_, r, _)| quote!(<super::endpoints::#r as ::openplatform_runtime::Endpoint>::INFO));
+        .map(|(_, r, _)| quote!(<super::endpoints::#r as #rt::Endpoint>::INFO));
     let decode = variants.iter().map(|(v, r, m)| {
         quote!(#m => Some(::serde_json::from_slice::<super::endpoints::#r>(body).map(Self::#v)),)
     });
-    let info_of = variants.iter().map(|(v, r, _)| {
-        quote!(Self::#v(_) => &<super::endpoints::#r as ::openplatform_runtime::Endpoint>::INFO,)
-    });
+    let info_of = variants
+        .iter()
+        .map(|(v, r, _)| quote!(Self::#v(_) => &<super::endpoints::#r as #rt::Endpoint>::INFO,));
     let validate = variants
         .iter()
-        .map(|(v, _, _)| quote!(Self::#v(r) => ::openplatform_runtime::Endpoint::validate(r),));
+        .map(|(v, _, _)| quote!(Self::#v(r) => #rt::Endpoint::validate(r),));
     quote! {
         #![doc = #head]
 
         /// Any request of this API, decoded from the wire.
+        // Variants are requests as sized as the spec makes them (one per request, held
+        // briefly by a server); boxing them would change the variants' types.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub enum AnyRequest {
@@ -45,10 +51,10 @@ pub fn module(api: &Api) -> TokenStream {
 
         impl AnyRequest {
             /// Every endpoint, in the document's order.
-            pub const ENDPOINTS: &'static [::openplatform_runtime::EndpointInfo] = &[#(#infos),*];
+            pub const ENDPOINTS: &'static [#rt::EndpointInfo] = &[#(#infos),*];
 
             /// The endpoint of a method name.
-            pub fn endpoint(method: &str) -> Option<&'static ::openplatform_runtime::EndpointInfo> {
+            pub fn endpoint(method: &str) -> Option<&'static #rt::EndpointInfo> {
                 Self::ENDPOINTS.iter().find(|e| e.method == method)
             }
 
@@ -62,14 +68,14 @@ pub fn module(api: &Api) -> TokenStream {
                 }
             }
 
-            pub fn info(&self) -> &'static ::openplatform_runtime::EndpointInfo {
+            pub fn info(&self) -> &'static #rt::EndpointInfo {
                 match self {
                     #(#info_of)*
                 }
             }
 
             /// The rules the type cannot express (see each request's `validate`).
-            pub fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
+            pub fn validate(&self) -> Result<(), #rt::RequestError> {
                 match self {
                     #(#validate)*
                 }

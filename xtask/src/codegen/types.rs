@@ -5,7 +5,8 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 use super::docs;
-use crate::ir::{Encoding, Field, Struct, StructStyle, Ty};
+use super::runtime;
+use crate::ir::{Data, Encoding, Field, Struct, StructStyle, Ty};
 
 /// An integer literal without a type suffix (`200`, not `200i64`).
 pub fn int(value: i64) -> proc_macro2::Literal {
@@ -18,7 +19,8 @@ pub fn ident(name: &str) -> Ident {
 
 /// The Rust type of a spec type; named types are resolved in `models`.
 pub fn rust_ty(ty: &Ty, models: &TokenStream) -> TokenStream {
-    let wire = quote!(::openplatform_runtime::wire);
+    let rt = runtime::root();
+    let wire = quote!(#rt::wire);
     match ty {
         Ty::String => quote!(String),
         Ty::Bool => quote!(bool),
@@ -37,6 +39,18 @@ pub fn rust_ty(ty: &Ty, models: &TokenStream) -> TokenStream {
         Ty::Enum(name) | Ty::Struct(name) => {
             let name = ident(name);
             quote!(#models #name)
+        }
+    }
+}
+
+/// The Rust type of an endpoint's `data`; named types are resolved in `models`.
+pub fn data_ty(d: &Data, models: &TokenStream) -> TokenStream {
+    match d {
+        Data::None => quote!(()),
+        Data::One(t) => rust_ty(t, models),
+        Data::List(t) => {
+            let t = rust_ty(t, models);
+            quote!(Vec<#t>)
         }
     }
 }
@@ -63,7 +77,10 @@ pub fn is_optional(field: &Field, style: StructStyle) -> bool {
     style == StructStyle::Tolerant || !field.required
 }
 
-pub fn field_doc(field: &Field) -> TokenStream {
+/// A field's doc: the document's wording, the gloss, then the wire facts. Whether it is
+/// required is said of the type as generated: a field of a received (tolerant) struct
+/// is always an `Option`, whatever the document's table says.
+pub fn field_doc(field: &Field, style: StructStyle) -> TokenStream {
     let mut facts = vec![format!("Wire: {}", docs::code(&field.wire))];
     if !field.aliases.is_empty() {
         let a: Vec<String> = field.aliases.iter().map(|a| docs::code(a)).collect();
@@ -86,10 +103,12 @@ pub fn field_doc(field: &Field) -> TokenStream {
         }
         None => {}
     }
-    facts.push(if field.required {
-        "required (必选)".into()
-    } else {
-        "optional".into()
+    facts.push(match (field.required, style) {
+        (true, StructStyle::Request) => "required (必选)".into(),
+        (true, StructStyle::Tolerant) => {
+            "the document marks it required (必选); `None` when a reply omits it".into()
+        }
+        (false, _) => "optional".into(),
     });
     if let Some(ex) = &field.example
         && !ex.trim().is_empty()
@@ -130,12 +149,12 @@ fn field_attrs(field: &Field, style: StructStyle) -> TokenStream {
     if let Some(m) = enc
         && !field.in_query
     {
-        let path = format!("::openplatform_runtime::wire::{m}::serialize");
+        let path = runtime::path_str(&format!("wire::{m}::serialize"));
         parts.push(quote!(serialize_with = #path));
     }
     let de_mod = enc.unwrap_or("tolerant");
     let de_fn = if optional { "option" } else { "required" };
-    let path = format!("::openplatform_runtime::wire::{de_mod}::{de_fn}");
+    let path = runtime::path_str(&format!("wire::{de_mod}::{de_fn}"));
     if optional {
         parts.push(quote!(default));
     }
@@ -143,8 +162,9 @@ fn field_attrs(field: &Field, style: StructStyle) -> TokenStream {
     quote!(#[serde(#(#parts),*)])
 }
 
-/// The struct definition plus its `Tolerant` impl and, for request style, `new` and setters.
+/// The struct definition plus its `Tolerant` impl (the runtime's default method) and, for request style, `new` and setters.
 pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> TokenStream {
+    let rt = runtime::root();
     let name = ident(&s.name);
     let mut paragraphs = vec![docs::escape(&s.doc), docs::escape(&s.gloss)];
     paragraphs.extend(extra_docs.iter().cloned());
@@ -157,7 +177,7 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
         } else {
             ty
         };
-        let fdoc = field_doc(f);
+        let fdoc = field_doc(f, s.style);
         let attrs = field_attrs(f, s.style);
         quote! {
             #fdoc
@@ -177,7 +197,7 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
             quote! {
                 /// Keys the document does not list, kept so nothing the platform sends is lost.
                 #[serde(flatten)]
-                pub extra: ::openplatform_runtime::wire::Extra,
+                pub extra: #rt::wire::Extra,
             },
         ),
         // With nothing required, `new()` is the default (and clippy wants `Default`).
@@ -208,13 +228,7 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
 
         #ctor
 
-        impl ::openplatform_runtime::wire::Tolerant for #name {
-            fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-                deserializer: D,
-            ) -> Result<Option<Self>, D::Error> {
-                <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-            }
-        }
+        impl #rt::wire::Tolerant for #name {}
     }
 }
 
@@ -222,6 +236,7 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
 /// field is shown only as its marker (`[REDACTED pii]`) when set, so that a logged
 /// request, reply or error never carries a token or a customer's phone number.
 fn debug_impl(s: &Struct) -> TokenStream {
+    let rt = runtime::root();
     if s.fields.iter().all(|f| f.sensitive.is_none()) {
         return quote!();
     }
@@ -239,7 +254,7 @@ fn debug_impl(s: &Struct) -> TokenStream {
                 } else {
                     quote!(true)
                 };
-                quote!(.field(#label, &::openplatform_runtime::redact::Redacted::new(#present, #marker)))
+                quote!(.field(#label, &#rt::redact::Redacted::new(#present, #marker)))
             }
         }
     });

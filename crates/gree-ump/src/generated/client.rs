@@ -65,10 +65,7 @@ impl Members<'_> {
     pub async fn create_member(
         &self,
         request: super::endpoints::CreateMemberRequest,
-    ) -> Result<
-        <super::endpoints::CreateMemberRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<String, Error> {
         self.client.call(&request).await
     }
     /// 3.2 会员信息查询接口 · `wk.user.info.query`
@@ -79,10 +76,7 @@ impl Members<'_> {
     pub async fn query_member(
         &self,
         request: super::endpoints::QueryMemberRequest,
-    ) -> Result<
-        <super::endpoints::QueryMemberRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<super::models::MemberInfo, Error> {
         self.client.call(&request).await
     }
     /// 3.6 生成会员码接口 · `wk.user.code.generate`
@@ -93,10 +87,7 @@ impl Members<'_> {
     pub async fn generate_member_code(
         &self,
         request: super::endpoints::GenerateMemberCodeRequest,
-    ) -> Result<
-        <super::endpoints::GenerateMemberCodeRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<String, Error> {
         self.client.call(&request).await
     }
     /// 3.7 通过会员码查询会员信息 · `wk.user.code.parsing`
@@ -107,10 +98,7 @@ impl Members<'_> {
     pub async fn parse_member_code(
         &self,
         request: super::endpoints::ParseMemberCodeRequest,
-    ) -> Result<
-        <super::endpoints::ParseMemberCodeRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<super::models::MemberInfo, Error> {
         self.client.call(&request).await
     }
     /// 3.8 分页查询会员等级配置列表 · `wk.user.level.list`
@@ -124,12 +112,7 @@ impl Members<'_> {
     pub async fn list_levels(
         &self,
         request: super::endpoints::ListLevelsRequest,
-    ) -> Result<
-        ::openplatform_runtime::Response<
-            <super::endpoints::ListLevelsRequest as ::openplatform_runtime::Endpoint>::Data,
-        >,
-        Error,
-    > {
+    ) -> Result<::openplatform_runtime::Response<Vec<super::models::Level>>, Error> {
         self.client.send(&request).await
     }
     /// Every item of [`list_levels`](Self::list_levels), page after page from the request's page, as a stream fetched as it is read.
@@ -137,10 +120,7 @@ impl Members<'_> {
         &self,
         request: super::endpoints::ListLevelsRequest,
     ) -> impl ::openplatform_runtime::Stream<
-        Item = Result<
-            <super::endpoints::ListLevelsRequest as ::openplatform_runtime::Paged>::Item,
-            Error,
-        >,
+        Item = Result<super::models::Level, Error>,
     > + Send + 'static {
         self.client.items(request)
     }
@@ -161,10 +141,7 @@ impl Points<'_> {
     pub async fn change_points(
         &self,
         request: super::endpoints::ChangePointsRequest,
-    ) -> Result<
-        <super::endpoints::ChangePointsRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<super::models::StatementData, Error> {
         self.client.call(&request).await
     }
     /// 3.4.1 会员积分回退接口 · `wk.user.event.score.rollback`
@@ -175,10 +152,7 @@ impl Points<'_> {
     pub async fn rollback_points(
         &self,
         request: super::endpoints::RollbackPointsRequest,
-    ) -> Result<
-        <super::endpoints::RollbackPointsRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<super::models::StatementData, Error> {
         self.client.call(&request).await
     }
     /// 3.4.2 会员积分部分回退接口 · `wk.user.event.score.rollback.part`
@@ -189,10 +163,7 @@ impl Points<'_> {
     pub async fn rollback_points_partially(
         &self,
         request: super::endpoints::RollbackPointsPartiallyRequest,
-    ) -> Result<
-        <super::endpoints::RollbackPointsPartiallyRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<super::models::StatementData, Error> {
         self.client.call(&request).await
     }
     /// 3.5 会员积分明细接口 · `wk.user.score.record`
@@ -207,9 +178,7 @@ impl Points<'_> {
         &self,
         request: super::endpoints::ListPointRecordsRequest,
     ) -> Result<
-        ::openplatform_runtime::Response<
-            <super::endpoints::ListPointRecordsRequest as ::openplatform_runtime::Endpoint>::Data,
-        >,
+        ::openplatform_runtime::Response<Vec<super::models::PointRecord>>,
         Error,
     > {
         self.client.send(&request).await
@@ -219,10 +188,7 @@ impl Points<'_> {
         &self,
         request: super::endpoints::ListPointRecordsRequest,
     ) -> impl ::openplatform_runtime::Stream<
-        Item = Result<
-            <super::endpoints::ListPointRecordsRequest as ::openplatform_runtime::Paged>::Item,
-            Error,
-        >,
+        Item = Result<super::models::PointRecord, Error>,
     > + Send + 'static {
         self.client.items(request)
     }
@@ -243,10 +209,7 @@ impl Orders<'_> {
     pub async fn add_order(
         &self,
         request: super::endpoints::AddOrderRequest,
-    ) -> Result<
-        <super::endpoints::AddOrderRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<i64, Error> {
         self.client.call(&request).await
     }
     /// 4.2 会员退货单推送-整单退货 · `wk.user.refund.order.complete`
@@ -257,10 +220,7 @@ impl Orders<'_> {
     pub async fn refund_order(
         &self,
         request: super::endpoints::RefundOrderRequest,
-    ) -> Result<
-        <super::endpoints::RefundOrderRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<i64, Error> {
         self.client.call(&request).await
     }
     /// 4.3 会员退货单推送-部分退货 · `wk.user.refund.order.part`
@@ -271,10 +231,7 @@ impl Orders<'_> {
     pub async fn refund_order_partially(
         &self,
         request: super::endpoints::RefundOrderPartiallyRequest,
-    ) -> Result<
-        <super::endpoints::RefundOrderPartiallyRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<i64, Error> {
         self.client.call(&request).await
     }
 }
@@ -294,10 +251,7 @@ impl Coupons<'_> {
     pub async fn add_coupon_template(
         &self,
         request: super::endpoints::AddCouponTemplateRequest,
-    ) -> Result<
-        <super::endpoints::AddCouponTemplateRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<i64, Error> {
         self.client.call(&request).await
     }
     /// 5.2 券发放接口 · `wk.coupon.give`
@@ -308,10 +262,7 @@ impl Coupons<'_> {
     pub async fn give_coupons(
         &self,
         request: super::endpoints::GiveCouponsRequest,
-    ) -> Result<
-        <super::endpoints::GiveCouponsRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<Vec<super::models::GivenCoupon>, Error> {
         self.client.call(&request).await
     }
     /// 5.3 优惠券状态同步接口 · `wk.coupon.sync.status`
@@ -322,10 +273,7 @@ impl Coupons<'_> {
     pub async fn sync_coupon_status(
         &self,
         request: super::endpoints::SyncCouponStatusRequest,
-    ) -> Result<
-        <super::endpoints::SyncCouponStatusRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<String, Error> {
         self.client.call(&request).await
     }
     /// 5.4 券核销 · `wk.coupon.verification`
@@ -336,10 +284,7 @@ impl Coupons<'_> {
     pub async fn verify_coupons(
         &self,
         request: super::endpoints::VerifyCouponsRequest,
-    ) -> Result<
-        <super::endpoints::VerifyCouponsRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<(), Error> {
         self.client.call(&request).await
     }
     /// 5.5 查询用户优惠券接口 · `wk.coupon.user.list`
@@ -354,9 +299,7 @@ impl Coupons<'_> {
         &self,
         request: super::endpoints::ListUserCouponsRequest,
     ) -> Result<
-        ::openplatform_runtime::Response<
-            <super::endpoints::ListUserCouponsRequest as ::openplatform_runtime::Endpoint>::Data,
-        >,
+        ::openplatform_runtime::Response<Vec<super::models::UserCoupon>>,
         Error,
     > {
         self.client.send(&request).await
@@ -366,10 +309,7 @@ impl Coupons<'_> {
         &self,
         request: super::endpoints::ListUserCouponsRequest,
     ) -> impl ::openplatform_runtime::Stream<
-        Item = Result<
-            <super::endpoints::ListUserCouponsRequest as ::openplatform_runtime::Paged>::Item,
-            Error,
-        >,
+        Item = Result<super::models::UserCoupon, Error>,
     > + Send + 'static {
         self.client.items(request)
     }
@@ -390,10 +330,7 @@ impl Sms<'_> {
     pub async fn send_sms_code(
         &self,
         request: super::endpoints::SendSmsCodeRequest,
-    ) -> Result<
-        <super::endpoints::SendSmsCodeRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<bool, Error> {
         self.client.call(&request).await
     }
     /// 6.2 校验短信验证码 · `wk.sms.verify.judge`
@@ -404,10 +341,7 @@ impl Sms<'_> {
     pub async fn verify_sms_code(
         &self,
         request: super::endpoints::VerifySmsCodeRequest,
-    ) -> Result<
-        <super::endpoints::VerifySmsCodeRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<bool, Error> {
         self.client.call(&request).await
     }
 }

@@ -17,6 +17,8 @@ use super::models::*;
 /// Supplied by the runtime: `app_id`, `timestamp`, `sign`.
 ///
 /// Error codes: `500`, `1001`, `110005`.
+///
+/// Errata of section 2.1 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E06` (extra query parameters in the token example), `E08` (envelope key spelling), `E68` (answers the document does not name, as the sandbox gives them).
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct ObtainTokenRequest {}
@@ -27,13 +29,7 @@ impl ObtainTokenRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for ObtainTokenRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for ObtainTokenRequest {}
 
 impl ::openplatform_runtime::Endpoint for ObtainTokenRequest {
     type Data = TokenData;
@@ -64,6 +60,8 @@ impl ::openplatform_runtime::Endpoint for ObtainTokenRequest {
 /// Supplied by the runtime: `refresh_token`, `timestamp`, `sign`.
 ///
 /// Error codes: `500`, `1001`.
+///
+/// Errata of section 2.2 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E68` (answers the document does not name, as the sandbox gives them).
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct RefreshAccessTokenRequest {}
@@ -74,13 +72,7 @@ impl RefreshAccessTokenRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for RefreshAccessTokenRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for RefreshAccessTokenRequest {}
 
 impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
     type Data = RefreshedToken;
@@ -109,6 +101,8 @@ impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `110001`.
+///
+/// Errata of section 3.1 (the spec's `errata`): `E05` (timestamp type), `E08` (envelope key spelling), `E09` (realname vs username), `E10` (split examples), `E11` (project_id type).
 #[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct CreateMemberRequest {
@@ -496,13 +490,7 @@ impl CreateMemberRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for CreateMemberRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for CreateMemberRequest {}
 
 impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
     type Data = String;
@@ -518,24 +506,14 @@ impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.project_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.info.add",
-                field: "project_id",
-            });
-        }
-        if self.nickname.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.info.add",
-                field: "nickname",
-            });
-        }
-        if self.phone.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.info.add",
-                field: "phone",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.user.info.add",
+            &[
+                ("project_id", self.project_id.as_str()),
+                ("nickname", self.nickname.as_str()),
+                ("phone", self.phone.as_str()),
+            ],
+        )?;
         Ok(())
     }
 }
@@ -551,6 +529,8 @@ impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
 /// Rule: one of `open_id`, `phone` (与会员唯一标识传其一即可).
 ///
 /// Error codes: `500`, `1001`, `110002`, `110003`, `110004`.
+///
+/// Errata of section 3.2 (the spec's `errata`): `E08` (envelope key spelling), `E10` (split examples), `E11` (project_id type), `E12` (level number key), `E13` (undocumented member fields), `E14` (required response fields sent null), `E15` (rights is JSON inside a string), `E16` (open_id or phone).
 #[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct QueryMemberRequest {
@@ -612,13 +592,7 @@ impl QueryMemberRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for QueryMemberRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for QueryMemberRequest {}
 
 impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
     type Data = MemberInfo;
@@ -656,6 +630,8 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `110004`, `150001`, `150002`, `150003`, `150008`.
+///
+/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChangePointsRequest {
@@ -763,13 +739,7 @@ impl ChangePointsRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for ChangePointsRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for ChangePointsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
     type Data = StatementData;
@@ -785,36 +755,16 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.open_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.event.score.change",
-                field: "open_id",
-            });
-        }
-        if self.out_biz_no.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.event.score.change",
-                field: "out_biz_no",
-            });
-        }
-        if self.change_reason.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.event.score.change",
-                field: "change_reason",
-            });
-        }
-        if self.change_event.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.event.score.change",
-                field: "change_event",
-            });
-        }
-        if self.change_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.event.score.change",
-                field: "change_id",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.user.event.score.change",
+            &[
+                ("open_id", self.open_id.as_str()),
+                ("out_biz_no", self.out_biz_no.as_str()),
+                ("change_reason", self.change_reason.as_str()),
+                ("change_event", self.change_event.as_str()),
+                ("change_id", self.change_id.as_str()),
+            ],
+        )?;
         Ok(())
     }
     fn idempotency_key(&self) -> Option<&str> {
@@ -831,6 +781,8 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150009`.
+///
+/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct RollbackPointsRequest {
@@ -945,13 +897,7 @@ impl RollbackPointsRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for RollbackPointsRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for RollbackPointsRequest {}
 
 impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
     type Data = StatementData;
@@ -967,18 +913,10 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.open_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.event.score.rollback",
-                field: "open_id",
-            });
-        }
-        if self.change_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.event.score.rollback",
-                field: "change_id",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.user.event.score.rollback",
+            &[("open_id", self.open_id.as_str()), ("change_id", self.change_id.as_str())],
+        )?;
         Ok(())
     }
     fn idempotency_key(&self) -> Option<&str> {
@@ -995,6 +933,8 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150007`, `150009`.
+///
+/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct RollbackPointsPartiallyRequest {
@@ -1048,13 +988,7 @@ impl RollbackPointsPartiallyRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for RollbackPointsPartiallyRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for RollbackPointsPartiallyRequest {}
 
 impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
     type Data = StatementData;
@@ -1070,24 +1004,14 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.open_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.event.score.rollback.part",
-                field: "open_id",
-            });
-        }
-        if self.change_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.event.score.rollback.part",
-                field: "change_id",
-            });
-        }
-        if self.parent_order_no.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.event.score.rollback.part",
-                field: "parent_order_no",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.user.event.score.rollback.part",
+            &[
+                ("open_id", self.open_id.as_str()),
+                ("change_id", self.change_id.as_str()),
+                ("parent_order_no", self.parent_order_no.as_str()),
+            ],
+        )?;
         Ok(())
     }
     fn idempotency_key(&self) -> Option<&str> {
@@ -1104,6 +1028,8 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `110004`.
+///
+/// Errata of section 3.5 (the spec's `errata`): `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E35` (strings for integers in the point record request), `E36` (invalid point record example), `E37` (record times).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct ListPointRecordsRequest {
@@ -1160,13 +1086,7 @@ impl ListPointRecordsRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for ListPointRecordsRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for ListPointRecordsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ListPointRecordsRequest {
     type Data = Vec<PointRecord>;
@@ -1182,12 +1102,10 @@ impl ::openplatform_runtime::Endpoint for ListPointRecordsRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.open_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.score.record",
-                field: "open_id",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.user.score.record",
+            &[("open_id", self.open_id.as_str())],
+        )?;
         Ok(())
     }
 }
@@ -1219,6 +1137,8 @@ impl ::openplatform_runtime::Paged for ListPointRecordsRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `110004`.
+///
+/// Errata of section 3.6 (the spec's `errata`): `E08` (envelope key spelling), `E17` (member code input optional), `E19` (meaning of 1001).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct GenerateMemberCodeRequest {
@@ -1238,13 +1158,7 @@ impl GenerateMemberCodeRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for GenerateMemberCodeRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for GenerateMemberCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for GenerateMemberCodeRequest {
     type Data = String;
@@ -1260,12 +1174,10 @@ impl ::openplatform_runtime::Endpoint for GenerateMemberCodeRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.open_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.code.generate",
-                field: "open_id",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.user.code.generate",
+            &[("open_id", self.open_id.as_str())],
+        )?;
         Ok(())
     }
 }
@@ -1279,6 +1191,8 @@ impl ::openplatform_runtime::Endpoint for GenerateMemberCodeRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `110001`, `110006`.
+///
+/// Errata of section 3.7 (the spec's `errata`): `E08` (envelope key spelling), `E10` (split examples), `E11` (project_id type), `E12` (level number key), `E13` (undocumented member fields), `E14` (required response fields sent null), `E15` (rights is JSON inside a string), `E18` (member code input optional), `E19` (meaning of 1001), `E20` (meaning of 110001), `E68` (answers the document does not name, as the sandbox gives them).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct ParseMemberCodeRequest {
@@ -1298,13 +1212,7 @@ impl ParseMemberCodeRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for ParseMemberCodeRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for ParseMemberCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for ParseMemberCodeRequest {
     type Data = MemberInfo;
@@ -1320,12 +1228,10 @@ impl ::openplatform_runtime::Endpoint for ParseMemberCodeRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.code.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.code.parsing",
-                field: "code",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.user.code.parsing",
+            &[("code", self.code.as_str())],
+        )?;
         Ok(())
     }
 }
@@ -1341,6 +1247,8 @@ impl ::openplatform_runtime::Endpoint for ParseMemberCodeRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`.
+///
+/// Errata of section 3.8 (the spec's `errata`): `E01` (HTTP verb), `E08` (envelope key spelling), `E21` (level_number type), `E22` (broken level list example), `E23` (paging parameters required with defaults), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker).
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct ListLevelsRequest {
@@ -1390,13 +1298,7 @@ impl ListLevelsRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for ListLevelsRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for ListLevelsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ListLevelsRequest {
     type Data = Vec<Level>;
@@ -1445,6 +1347,8 @@ impl ::openplatform_runtime::Paged for ListLevelsRequest {
 /// Rule: one of `open_id`, `phone` (open_id与手机号必传其一).
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `150001`, `150003`.
+///
+/// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification).
 #[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct AddOrderRequest {
@@ -1853,13 +1757,7 @@ impl AddOrderRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for AddOrderRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for AddOrderRequest {}
 
 impl ::openplatform_runtime::Endpoint for AddOrderRequest {
     type Data = i64;
@@ -1875,12 +1773,10 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.order_no.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.order.add",
-                field: "order_no",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.user.order.add",
+            &[("order_no", self.order_no.as_str())],
+        )?;
         if self.open_id.as_deref().is_none_or(|v| v.trim().is_empty())
             && self.phone.as_deref().is_none_or(|v| v.trim().is_empty())
         {
@@ -1905,6 +1801,8 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
 /// Rule: one of `open_id`, `phone` (手机号与open_id必传其一).
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
+///
+/// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification).
 #[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct RefundOrderRequest {
@@ -2313,13 +2211,7 @@ impl RefundOrderRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for RefundOrderRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for RefundOrderRequest {}
 
 impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
     type Data = i64;
@@ -2335,18 +2227,13 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.order_no.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.refund.order.complete",
-                field: "order_no",
-            });
-        }
-        if self.parent_order_no.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.refund.order.complete",
-                field: "parent_order_no",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.user.refund.order.complete",
+            &[
+                ("order_no", self.order_no.as_str()),
+                ("parent_order_no", self.parent_order_no.as_str()),
+            ],
+        )?;
         if self.open_id.as_deref().is_none_or(|v| v.trim().is_empty())
             && self.phone.as_deref().is_none_or(|v| v.trim().is_empty())
         {
@@ -2371,6 +2258,8 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
 /// Rule: one of `open_id`, `phone` (手机号与open_id必传其一).
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
+///
+/// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification).
 #[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct RefundOrderPartiallyRequest {
@@ -2779,13 +2668,7 @@ impl RefundOrderPartiallyRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for RefundOrderPartiallyRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for RefundOrderPartiallyRequest {}
 
 impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
     type Data = i64;
@@ -2801,18 +2684,13 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.order_no.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.refund.order.part",
-                field: "order_no",
-            });
-        }
-        if self.parent_order_no.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.user.refund.order.part",
-                field: "parent_order_no",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.user.refund.order.part",
+            &[
+                ("order_no", self.order_no.as_str()),
+                ("parent_order_no", self.parent_order_no.as_str()),
+            ],
+        )?;
         if self.open_id.as_deref().is_none_or(|v| v.trim().is_empty())
             && self.phone.as_deref().is_none_or(|v| v.trim().is_empty())
         {
@@ -2841,6 +2719,8 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
 /// Rule: `fixed_term` is required when `coupon_type` is 0 (coupon_type=0必传).
 ///
 /// Error codes: `500`, `1001`, `130001`.
+///
+/// Errata of section 5.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E47` (begin_time/end_time format), `E48` (third_coupon_id type), `E49` (stores/items/categories JSON), `E50` (discount_fee unit), `E51` (fen amounts), `E52` (use_scope_type values), `E53` (defaults in the example column), `E63` (NamedRef ids).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct AddCouponTemplateRequest {
@@ -3188,13 +3068,7 @@ impl AddCouponTemplateRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for AddCouponTemplateRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for AddCouponTemplateRequest {}
 
 impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
     type Data = i64;
@@ -3210,24 +3084,14 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.third_coupon_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.coupon.template.add",
-                field: "third_coupon_id",
-            });
-        }
-        if self.name.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.coupon.template.add",
-                field: "name",
-            });
-        }
-        if self.rules.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.coupon.template.add",
-                field: "rules",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.coupon.template.add",
+            &[
+                ("third_coupon_id", self.third_coupon_id.as_str()),
+                ("name", self.name.as_str()),
+                ("rules", self.rules.as_str()),
+            ],
+        )?;
         if Some(self.coupon_type.code()) == Some(1i64) && self.begin_time.is_none() {
             return Err(::openplatform_runtime::RequestError::RequiredIf {
                 method: "wk.coupon.template.add",
@@ -3265,6 +3129,8 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `110004`, `130001`, `130004`.
+///
+/// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct GiveCouponsRequest {
@@ -3336,13 +3202,7 @@ impl GiveCouponsRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for GiveCouponsRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for GiveCouponsRequest {}
 
 impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
     type Data = Vec<GivenCoupon>;
@@ -3358,12 +3218,10 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.third_coupon_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.coupon.give",
-                field: "third_coupon_id",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.coupon.give",
+            &[("third_coupon_id", self.third_coupon_id.as_str())],
+        )?;
         Ok(())
     }
 }
@@ -3377,6 +3235,8 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `130002`, `130003`.
+///
+/// Errata of section 5.3 (the spec's `errata`): `E41` (missing location marker), `E57` (third_coupon_code type), `E58` (returned coupon code).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct SyncCouponStatusRequest {
@@ -3418,13 +3278,7 @@ impl SyncCouponStatusRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for SyncCouponStatusRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for SyncCouponStatusRequest {}
 
 impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
     type Data = String;
@@ -3440,18 +3294,13 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.third_coupon_code.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.coupon.sync.status",
-                field: "third_coupon_code",
-            });
-        }
-        if self.open_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.coupon.sync.status",
-                field: "open_id",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.coupon.sync.status",
+            &[
+                ("third_coupon_code", self.third_coupon_code.as_str()),
+                ("open_id", self.open_id.as_str()),
+            ],
+        )?;
         Ok(())
     }
 }
@@ -3467,6 +3316,8 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `130002`, `130003`.
+///
+/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct VerifyCouponsRequest {
@@ -3583,13 +3434,7 @@ impl VerifyCouponsRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for VerifyCouponsRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for VerifyCouponsRequest {}
 
 impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
     type Data = ();
@@ -3605,18 +3450,10 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.open_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.coupon.verification",
-                field: "open_id",
-            });
-        }
-        if self.order_no.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.coupon.verification",
-                field: "order_no",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.coupon.verification",
+            &[("open_id", self.open_id.as_str()), ("order_no", self.order_no.as_str())],
+        )?;
         if let Err(reason) = ::openplatform_runtime::wire::comma_joined::check(
             &self.third_coupon_codes,
         ) {
@@ -3641,6 +3478,8 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `110004`.
+///
+/// Errata of section 5.5 (the spec's `errata`): `E01` (HTTP verb), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E51` (fen amounts), `E52` (use_scope_type values), `E56` (coupon codes typed Long), `E61` (two status enumerations), `E62` (page_size sent as a string), `E63` (NamedRef ids).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct ListUserCouponsRequest {
@@ -3716,13 +3555,7 @@ impl ListUserCouponsRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for ListUserCouponsRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for ListUserCouponsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ListUserCouponsRequest {
     type Data = Vec<UserCoupon>;
@@ -3738,12 +3571,10 @@ impl ::openplatform_runtime::Endpoint for ListUserCouponsRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.open_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.coupon.user.list",
-                field: "open_id",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.coupon.user.list",
+            &[("open_id", self.open_id.as_str())],
+        )?;
         Ok(())
     }
 }
@@ -3775,6 +3606,8 @@ impl ::openplatform_runtime::Paged for ListUserCouponsRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `140001`, `140002`, `140003`, `140004`.
+///
+/// Errata of section 6.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E64` (no response table).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct SendSmsCodeRequest {
@@ -3794,13 +3627,7 @@ impl SendSmsCodeRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for SendSmsCodeRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for SendSmsCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
     type Data = bool;
@@ -3816,12 +3643,10 @@ impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.target.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.sms.verify.send",
-                field: "target",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.sms.verify.send",
+            &[("target", self.target.as_str())],
+        )?;
         Ok(())
     }
 }
@@ -3835,6 +3660,8 @@ impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `140002`, `140005`.
+///
+/// Errata of section 6.2 (the spec's `errata`): `E41` (missing location marker), `E64` (no response table).
 #[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct VerifySmsCodeRequest {
@@ -3879,13 +3706,7 @@ impl VerifySmsCodeRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for VerifySmsCodeRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for VerifySmsCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for VerifySmsCodeRequest {
     type Data = bool;
@@ -3901,18 +3722,10 @@ impl ::openplatform_runtime::Endpoint for VerifySmsCodeRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.phone.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.sms.verify.judge",
-                field: "phone",
-            });
-        }
-        if self.verify_code.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "wk.sms.verify.judge",
-                field: "verify_code",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "wk.sms.verify.judge",
+            &[("phone", self.phone.as_str()), ("verify_code", self.verify_code.as_str())],
+        )?;
         Ok(())
     }
 }

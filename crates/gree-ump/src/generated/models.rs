@@ -1324,13 +1324,7 @@ impl CouponGrant {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for CouponGrant {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for CouponGrant {}
 
 /// 发放优惠券成功后返回数据
 ///
@@ -1342,7 +1336,7 @@ pub struct GivenCoupon {
     ///
     /// Platform coupon code (19 digits, kept as text)
     ///
-    /// Wire: `code` · string · required (必选) · example: `3733288246799497770`
+    /// Wire: `code` · string · the document marks it required (必选); `None` when a reply omits it · example: `3733288246799497770`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1353,7 +1347,7 @@ pub struct GivenCoupon {
     ///
     /// Member identifier (the example sends open_id)
     ///
-    /// Wire: `openId` · also accepted: `open_id` · string · required (必选) · example: `168eebeb0d2e4edca2258ce156ec545d`
+    /// Wire: `openId` · also accepted: `open_id` · string · the document marks it required (必选); `None` when a reply omits it · example: `168eebeb0d2e4edca2258ce156ec545d`
     #[serde(
         rename = "openId",
         alias = "open_id",
@@ -1367,13 +1361,7 @@ pub struct GivenCoupon {
     pub extra: ::openplatform_runtime::wire::Extra,
 }
 
-impl ::openplatform_runtime::wire::Tolerant for GivenCoupon {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for GivenCoupon {}
 
 /// 会员等级配置
 ///
@@ -1385,7 +1373,7 @@ pub struct Level {
     ///
     /// Level number
     ///
-    /// Wire: `level_number` · i64 · required (必选) · example: `1`
+    /// Wire: `level_number` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `1`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1396,7 +1384,7 @@ pub struct Level {
     ///
     /// Level name
     ///
-    /// Wire: `level_name` · string · required (必选) · example: `一级会员`
+    /// Wire: `level_name` · string · the document marks it required (必选); `None` when a reply omits it · example: `一级会员`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1407,7 +1395,7 @@ pub struct Level {
     ///
     /// Level identifier
     ///
-    /// Wire: `id` · i64 · required (必选) · example: `76`
+    /// Wire: `id` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `76`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1419,13 +1407,7 @@ pub struct Level {
     pub extra: ::openplatform_runtime::wire::Extra,
 }
 
-impl ::openplatform_runtime::wire::Tolerant for Level {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for Level {}
 
 /// 会员信息 (3.2 会员信息查询接口, 3.7 通过会员码查询会员信息)
 ///
@@ -1437,7 +1419,7 @@ pub struct MemberInfo {
     ///
     /// Member's unique identifier
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    /// Wire: `open_id` · string · the document marks it required (必选); `None` when a reply omits it · example: `25c56912e05847c0b09f03ca7e52b796`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1448,7 +1430,7 @@ pub struct MemberInfo {
     ///
     /// Nickname
     ///
-    /// Wire: `nickname` · string · personal data: redacted from Debug and error texts · required (必选) · example: `张大三`
+    /// Wire: `nickname` · string · personal data: redacted from Debug and error texts · the document marks it required (必选); `None` when a reply omits it · example: `张大三`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1481,7 +1463,7 @@ pub struct MemberInfo {
     ///
     /// Membership level number (the examples send it as level_num)
     ///
-    /// Wire: `level_number` · also accepted: `level_num` · i64 · required (必选) · example: `2`
+    /// Wire: `level_number` · also accepted: `level_num` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `2`
     #[serde(
         alias = "level_num",
         skip_serializing_if = "Option::is_none",
@@ -1493,7 +1475,7 @@ pub struct MemberInfo {
     ///
     /// Membership level name
     ///
-    /// Wire: `level_name` · string · required (必选) · example: `银卡会员`
+    /// Wire: `level_name` · string · the document marks it required (必选); `None` when a reply omits it · example: `银卡会员`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1504,7 +1486,7 @@ pub struct MemberInfo {
     ///
     /// Points currently available
     ///
-    /// Wire: `score` · i64 · required (必选) · example: `245`
+    /// Wire: `score` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `245`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1515,7 +1497,7 @@ pub struct MemberInfo {
     ///
     /// Current growth value
     ///
-    /// Wire: `growth_value` · i64 · required (必选) · example: `300`
+    /// Wire: `growth_value` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `300`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1526,7 +1508,7 @@ pub struct MemberInfo {
     ///
     /// Number of coupons held
     ///
-    /// Wire: `coupon_num` · i64 · required (必选) · example: `98`
+    /// Wire: `coupon_num` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `98`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1571,7 +1553,7 @@ pub struct MemberInfo {
     ///
     /// Registration time
     ///
-    /// Wire: `register_time` · timestamp in milliseconds · required (必选) · example: `1543222562000`
+    /// Wire: `register_time` · timestamp in milliseconds · the document marks it required (必选); `None` when a reply omits it · example: `1543222562000`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1582,7 +1564,7 @@ pub struct MemberInfo {
     ///
     /// Growth value needed for the next level
     ///
-    /// Wire: `next_level_growth_value` · i64 · required (必选) · example: `300`
+    /// Wire: `next_level_growth_value` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `300`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1593,7 +1575,7 @@ pub struct MemberInfo {
     ///
     /// Name of the next level
     ///
-    /// Wire: `next_level_name` · string · required (必选) · example: `二级会员`
+    /// Wire: `next_level_name` · string · the document marks it required (必选); `None` when a reply omits it · example: `二级会员`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1604,7 +1586,7 @@ pub struct MemberInfo {
     ///
     /// Number of the next level
     ///
-    /// Wire: `next_level_num` · i64 · required (必选) · example: `2`
+    /// Wire: `next_level_num` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `2`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1615,7 +1597,7 @@ pub struct MemberInfo {
     ///
     /// Whether the member is at the highest level
     ///
-    /// Wire: `is_max_level` · MaxLevelFlag · required (必选) · example: `0`
+    /// Wire: `is_max_level` · MaxLevelFlag · the document marks it required (必选); `None` when a reply omits it · example: `0`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -1826,13 +1808,7 @@ impl ::core::fmt::Debug for MemberInfo {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for MemberInfo {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for MemberInfo {}
 
 /// 会员权益 (rights JSON 字符串中的元素)
 ///
@@ -1879,13 +1855,7 @@ pub struct MemberRight {
     pub extra: ::openplatform_runtime::wire::Extra,
 }
 
-impl ::openplatform_runtime::wire::Tolerant for MemberRight {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for MemberRight {}
 
 /// 可用门店/商品/分类 (stores, items, categories 数组的元素)
 ///
@@ -1920,13 +1890,7 @@ pub struct NamedRef {
     pub extra: ::openplatform_runtime::wire::Extra,
 }
 
-impl ::openplatform_runtime::wire::Tolerant for NamedRef {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for NamedRef {}
 
 /// 订单中的商品明细 (item_info_list 数组的元素)
 ///
@@ -2100,13 +2064,7 @@ impl OrderItem {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for OrderItem {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for OrderItem {}
 
 /// 关联商品明细 (3.4.2 items 数组的元素, 属性名需要一致)
 ///
@@ -2242,13 +2200,7 @@ impl PartialRollbackItem {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for PartialRollbackItem {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for PartialRollbackItem {}
 
 /// 会员积分明细
 ///
@@ -2260,7 +2212,7 @@ pub struct PointRecord {
     ///
     /// Entry identifier
     ///
-    /// Wire: `id` · i64 · required (必选) · example: `1`
+    /// Wire: `id` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `1`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2271,7 +2223,7 @@ pub struct PointRecord {
     ///
     /// Points
     ///
-    /// Wire: `amount` · i64 · required (必选) · example: `30`
+    /// Wire: `amount` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `30`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2282,7 +2234,7 @@ pub struct PointRecord {
     ///
     /// Description
     ///
-    /// Wire: `desc` · string · required (必选) · example: `消费增加积分`
+    /// Wire: `desc` · string · the document marks it required (必选); `None` when a reply omits it · example: `消费增加积分`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2293,7 +2245,7 @@ pub struct PointRecord {
     ///
     /// Creation time
     ///
-    /// Wire: `createTime` · datetime (yyyy-MM-dd HH:mm:ss, +08:00) · required (必选) · example: `2021-06-21 14:35:29`
+    /// Wire: `createTime` · datetime (yyyy-MM-dd HH:mm:ss, +08:00) · the document marks it required (必选); `None` when a reply omits it · example: `2021-06-21 14:35:29`
     #[serde(
         rename = "createTime",
         skip_serializing_if = "Option::is_none",
@@ -2305,7 +2257,7 @@ pub struct PointRecord {
     ///
     /// Last update time
     ///
-    /// Wire: `updateTime` · datetime (yyyy-MM-dd HH:mm:ss, +08:00) · required (必选) · example: `2021-06-21 14:35:29`
+    /// Wire: `updateTime` · datetime (yyyy-MM-dd HH:mm:ss, +08:00) · the document marks it required (必选); `None` when a reply omits it · example: `2021-06-21 14:35:29`
     #[serde(
         rename = "updateTime",
         skip_serializing_if = "Option::is_none",
@@ -2318,13 +2270,7 @@ pub struct PointRecord {
     pub extra: ::openplatform_runtime::wire::Extra,
 }
 
-impl ::openplatform_runtime::wire::Tolerant for PointRecord {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for PointRecord {}
 
 /// 刷新access_token 返回的数据对象
 ///
@@ -2375,13 +2321,7 @@ impl ::core::fmt::Debug for RefreshedToken {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for RefreshedToken {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for RefreshedToken {}
 
 /// 关联商品明细 (3.4.1 items 数组的元素, 属性名需要一致)
 ///
@@ -2528,13 +2468,7 @@ impl RollbackItem {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for RollbackItem {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for RollbackItem {}
 
 /// 积分变动流水 (3.3, 3.4.1, 3.4.2 返回的 data)
 ///
@@ -2546,7 +2480,7 @@ pub struct StatementData {
     ///
     /// Point statement identifier
     ///
-    /// Wire: `statement_id` · string · required (必选) · example: `SP016244316351097643`
+    /// Wire: `statement_id` · string · the document marks it required (必选); `None` when a reply omits it · example: `SP016244316351097643`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2558,13 +2492,7 @@ pub struct StatementData {
     pub extra: ::openplatform_runtime::wire::Extra,
 }
 
-impl ::openplatform_runtime::wire::Tolerant for StatementData {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for StatementData {}
 
 /// 获取授权access_token 返回的数据对象
 ///
@@ -2633,13 +2561,7 @@ impl ::core::fmt::Debug for TokenData {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for TokenData {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for TokenData {}
 
 /// 用户优惠券
 ///
@@ -2651,7 +2573,7 @@ pub struct UserCoupon {
     ///
     /// Platform coupon code (19 digits, kept as text)
     ///
-    /// Wire: `coupon_code` · string · required (必选) · example: `3735473975794516910`
+    /// Wire: `coupon_code` · string · the document marks it required (必选); `None` when a reply omits it · example: `3735473975794516910`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2662,7 +2584,7 @@ pub struct UserCoupon {
     ///
     /// Coupon template identifier
     ///
-    /// Wire: `coupon_info_id` · i64 · required (必选) · example: `1307`
+    /// Wire: `coupon_info_id` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `1307`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2673,7 +2595,7 @@ pub struct UserCoupon {
     ///
     /// Stores where the coupon applies, a JSON array inside a string
     ///
-    /// Wire: `stores` · list of NamedRef · sent as JSON text inside a string · required (必选) · example: `[{"id":1,"name": "唐家湾"}]`
+    /// Wire: `stores` · list of NamedRef · sent as JSON text inside a string · the document marks it required (必选); `None` when a reply omits it · example: `[{"id":1,"name": "唐家湾"}]`
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "::openplatform_runtime::wire::json_string::serialize",
@@ -2685,7 +2607,7 @@ pub struct UserCoupon {
     ///
     /// End of the validity period
     ///
-    /// Wire: `end_time` · timestamp in milliseconds · required (必选) · example: `1627401600000`
+    /// Wire: `end_time` · timestamp in milliseconds · the document marks it required (必选); `None` when a reply omits it · example: `1627401600000`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2696,7 +2618,7 @@ pub struct UserCoupon {
     ///
     /// Minimum spend, in fen
     ///
-    /// Wire: `minimum_fee` · i64 · required (必选) · example: `100`
+    /// Wire: `minimum_fee` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `100`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2707,7 +2629,7 @@ pub struct UserCoupon {
     ///
     /// When the member received the coupon
     ///
-    /// Wire: `receive_time` · timestamp in milliseconds · required (必选) · example: `1626452602000`
+    /// Wire: `receive_time` · timestamp in milliseconds · the document marks it required (必选); `None` when a reply omits it · example: `1626452602000`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2718,7 +2640,7 @@ pub struct UserCoupon {
     ///
     /// Start of the validity period
     ///
-    /// Wire: `begin_time` · timestamp in milliseconds · required (必选) · example: `1626452602000`
+    /// Wire: `begin_time` · timestamp in milliseconds · the document marks it required (必选); `None` when a reply omits it · example: `1626452602000`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2729,7 +2651,7 @@ pub struct UserCoupon {
     ///
     /// Kind of coupon
     ///
-    /// Wire: `coupon_category` · CouponCategory · required (必选) · example: `0`
+    /// Wire: `coupon_category` · CouponCategory · the document marks it required (必选); `None` when a reply omits it · example: `0`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2740,7 +2662,7 @@ pub struct UserCoupon {
     ///
     /// Usage rules
     ///
-    /// Wire: `rules` · string · required (必选) · example: `满100元才能使用`
+    /// Wire: `rules` · string · the document marks it required (必选); `None` when a reply omits it · example: `满100元才能使用`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2751,7 +2673,7 @@ pub struct UserCoupon {
     ///
     /// Face value, in fen (a percentage for discount categories)
     ///
-    /// Wire: `discount_fee` · i64 · required (必选) · example: `10`
+    /// Wire: `discount_fee` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `10`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2762,7 +2684,7 @@ pub struct UserCoupon {
     ///
     /// Who may receive the coupon
     ///
-    /// Wire: `member_restrict_type` · MemberRestrictType · required (必选) · example: `2`
+    /// Wire: `member_restrict_type` · MemberRestrictType · the document marks it required (必选); `None` when a reply omits it · example: `2`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2773,7 +2695,7 @@ pub struct UserCoupon {
     ///
     /// The caller's coupon code (coupon_number of the grant)
     ///
-    /// Wire: `third_coupon_code` · string · required (必选) · example: `eeea1682-93d2-443c-b995-fc6cdf37ea22`
+    /// Wire: `third_coupon_code` · string · the document marks it required (必选); `None` when a reply omits it · example: `eeea1682-93d2-443c-b995-fc6cdf37ea22`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2784,7 +2706,7 @@ pub struct UserCoupon {
     ///
     /// Where the coupon can be redeemed
     ///
-    /// Wire: `use_scope_type` · UseScopeType · required (必选) · example: `1`
+    /// Wire: `use_scope_type` · UseScopeType · the document marks it required (必选); `None` when a reply omits it · example: `1`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2795,7 +2717,7 @@ pub struct UserCoupon {
     ///
     /// Which stores accept the coupon
     ///
-    /// Wire: `suit_store_type` · SuitStoreType · required (必选) · example: `1`
+    /// Wire: `suit_store_type` · SuitStoreType · the document marks it required (必选); `None` when a reply omits it · example: `1`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2806,7 +2728,7 @@ pub struct UserCoupon {
     ///
     /// Which goods the coupon applies to
     ///
-    /// Wire: `suit_item_type` · SuitItemType · required (必选) · example: `1`
+    /// Wire: `suit_item_type` · SuitItemType · the document marks it required (必选); `None` when a reply omits it · example: `1`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2817,7 +2739,7 @@ pub struct UserCoupon {
     ///
     /// Order the coupon was used on
     ///
-    /// Wire: `use_order_no` · string · required (必选)
+    /// Wire: `use_order_no` · string · the document marks it required (必选); `None` when a reply omits it
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2828,7 +2750,7 @@ pub struct UserCoupon {
     ///
     /// Coupon name
     ///
-    /// Wire: `name` · string · required (必选) · example: `测试优惠券`
+    /// Wire: `name` · string · the document marks it required (必选); `None` when a reply omits it · example: `测试优惠券`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2839,7 +2761,7 @@ pub struct UserCoupon {
     ///
     /// Categories the coupon applies to, a JSON array inside a string
     ///
-    /// Wire: `categories` · list of NamedRef · sent as JSON text inside a string · required (必选) · example: `[]`
+    /// Wire: `categories` · list of NamedRef · sent as JSON text inside a string · the document marks it required (必选); `None` when a reply omits it · example: `[]`
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "::openplatform_runtime::wire::json_string::serialize",
@@ -2851,7 +2773,7 @@ pub struct UserCoupon {
     ///
     /// Days of validity after receipt
     ///
-    /// Wire: `fixed_term` · i64 · required (必选) · example: `10`
+    /// Wire: `fixed_term` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `10`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2862,7 +2784,7 @@ pub struct UserCoupon {
     ///
     /// Identifier of the member's coupon
     ///
-    /// Wire: `id` · i64 · required (必选) · example: `306784`
+    /// Wire: `id` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `306784`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2873,7 +2795,7 @@ pub struct UserCoupon {
     ///
     /// Goods the coupon applies to, a JSON array inside a string
     ///
-    /// Wire: `items` · list of NamedRef · sent as JSON text inside a string · required (必选) · example: `[{"id":1,"name": "洗衣粉"}]`
+    /// Wire: `items` · list of NamedRef · sent as JSON text inside a string · the document marks it required (必选); `None` when a reply omits it · example: `[{"id":1,"name": "洗衣粉"}]`
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "::openplatform_runtime::wire::json_string::serialize",
@@ -2885,7 +2807,7 @@ pub struct UserCoupon {
     ///
     /// How the validity period is defined
     ///
-    /// Wire: `coupon_type` · CouponValidityType · required (必选) · example: `0`
+    /// Wire: `coupon_type` · CouponValidityType · the document marks it required (必选); `None` when a reply omits it · example: `0`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2896,7 +2818,7 @@ pub struct UserCoupon {
     ///
     /// State of the coupon
     ///
-    /// Wire: `status` · CouponStatus · required (必选) · example: `1`
+    /// Wire: `status` · CouponStatus · the document marks it required (必选); `None` when a reply omits it · example: `1`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
@@ -2908,10 +2830,4 @@ pub struct UserCoupon {
     pub extra: ::openplatform_runtime::wire::Extra,
 }
 
-impl ::openplatform_runtime::wire::Tolerant for UserCoupon {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for UserCoupon {}

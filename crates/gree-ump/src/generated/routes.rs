@@ -4,6 +4,7 @@
 
 //! Route table of 格力地产会员开放平台文档 V2.7: decode any request by method name.
 /// Any request of this API, decoded from the wire.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum AnyRequest {

@@ -53,9 +53,16 @@ use serde_json::value::RawValue;
 use super::{Yuan, excerpt};
 
 /// A type that can be decoded leniently from what the platform sends.
-pub trait Tolerant: Sized {
+///
+/// The default method suits a struct whose `Deserialize` is already lenient field by
+/// field (every generated request and reply type): `null` is `None`, anything else is
+/// decoded by `Deserialize`. So a generated type needs only `impl Tolerant for T {}`;
+/// scalars, lists and code enums override it with their own rules (the table above).
+pub trait Tolerant: Sized + de::DeserializeOwned {
     /// Decodes a value leniently; `Ok(None)` for null (and for "" where the type is not a string).
-    fn deserialize_tolerant<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Self>, D::Error>;
+    fn deserialize_tolerant<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Self>, D::Error> {
+        Option::<Self>::deserialize(d)
+    }
 }
 
 /// For `#[serde(default, deserialize_with = "…::tolerant::option")]` on an `Option<T>`
@@ -771,11 +778,8 @@ mod tests {
         extra: Extra,
     }
 
-    impl Tolerant for Item {
-        fn deserialize_tolerant<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Self>, D::Error> {
-            Option::<Self>::deserialize(d)
-        }
-    }
+    /// As the generated types do: the default method.
+    impl Tolerant for Item {}
 
     #[test]
     fn struct_with_flatten_and_alias_decodes_money_exactly() {

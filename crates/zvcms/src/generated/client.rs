@@ -54,10 +54,7 @@ impl Coupons<'_> {
     pub async fn verify_coupons(
         &self,
         request: super::endpoints::VerifyCouponsRequest,
-    ) -> Result<
-        <super::endpoints::VerifyCouponsRequest as ::openplatform_runtime::Endpoint>::Data,
-        Error,
-    > {
+    ) -> Result<super::models::VerifyCouponsData, Error> {
         self.client.call(&request).await
     }
 }

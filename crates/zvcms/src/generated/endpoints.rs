@@ -17,6 +17,8 @@ use super::models::*;
 /// Rule: `couponsCardList` holds at least 1 item (用户优惠券id,多个).
 ///
 /// Rule: `couponsCardList` holds at most 1 item while `useCount` is set (次券核销时,只允许一个).
+///
+/// Errata of section 1 (the spec's `errata`): `E01` (status as a boolean or a string), `E02` (code as a string, sometimes not a number), `E03` (status true on a business error), `E04` (18-digit coupon ids as a string holding an array), `E05` (cardIdList as a string holding an array), `E06` (empty strings for absent values), `E07` (bizId type), `E08` (objects typed array), `E09` (tradeMarks encoding), `E10` (shifted table columns), `E11` (signature algorithm not published), `E12` (timestamp unit), `E13` (nonce range), `E14` (misspelt method name), `E15` (no title, no section numbers, no error codes), `E16` (repeating a redemption), `E17` (plain http), `E18` (customerId marked optional but required), `E19` (multi-use coupons), `E20` (type values).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct VerifyCouponsRequest {
@@ -225,13 +227,7 @@ impl VerifyCouponsRequest {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for VerifyCouponsRequest {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for VerifyCouponsRequest {}
 
 impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
     type Data = VerifyCouponsData;
@@ -247,12 +243,10 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
         daily_limit: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
-        if self.biz_id.trim().is_empty() {
-            return Err(::openplatform_runtime::RequestError::EmptyField {
-                method: "communal.user.coupons-vertify",
-                field: "bizId",
-            });
-        }
+        ::openplatform_runtime::validation::require_non_empty(
+            "communal.user.coupons-vertify",
+            &[("bizId", self.biz_id.as_str())],
+        )?;
         if self.card_list_type.map(|v| v.code()) != Some(1i64)
             && self.customer_id.is_none()
         {

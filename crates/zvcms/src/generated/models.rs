@@ -372,13 +372,7 @@ impl ::core::fmt::Debug for UserInfo {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for UserInfo {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for UserInfo {}
 
 /// 优惠券核销
 ///
@@ -428,13 +422,7 @@ pub struct VerifyCouponsData {
     pub extra: ::openplatform_runtime::wire::Extra,
 }
 
-impl ::openplatform_runtime::wire::Tolerant for VerifyCouponsData {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for VerifyCouponsData {}
 
 /// ext
 ///
@@ -546,10 +534,4 @@ impl VerifyExt {
     }
 }
 
-impl ::openplatform_runtime::wire::Tolerant for VerifyExt {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <Option<Self> as ::serde::Deserialize>::deserialize(deserializer)
-    }
-}
+impl ::openplatform_runtime::wire::Tolerant for VerifyExt {}

@@ -4,6 +4,7 @@
 
 //! Route table of zvcms OpenAPI 优惠券核销 (communal.user.coupons-vertify) V2: decode any request by method name.
 /// Any request of this API, decoded from the wire.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum AnyRequest {
