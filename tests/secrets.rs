@@ -24,8 +24,55 @@ mod hostile;
 
 type Log = Arc<Mutex<String>>;
 
+/// What the capture saw: every `tracing` event and span field at every level on every
+/// thread, and every `log` record (reqwest and hyper log through `log`).
+#[derive(Default)]
+struct Captured {
+    text: String,
+    events: usize,
+    spans: usize,
+    records: usize,
+}
+
+static CAPTURED: Mutex<Captured> = Mutex::new(Captured {
+    text: String::new(),
+    events: 0,
+    spans: 0,
+    records: 0,
+});
+
+/// The capture is global to the test binary (a global `tracing` subscriber and the
+/// `log` logger): the tests of this binary run one at a time ([`session`]), so each one
+/// reads what its own calls logged, on every thread.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn captured() -> std::sync::MutexGuard<'static, Captured> {
+    CAPTURED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Installs the capture once, waits for the other tests of this binary to finish, and
+/// empties the capture.
+async fn session() -> tokio::sync::MutexGuard<'static, ()> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        tracing::subscriber::set_global_default(Capture).unwrap();
+        log::set_logger(&LogCapture).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+    let guard = SERIAL.lock().await;
+    take_captured();
+    guard
+}
+
+/// What was captured since the last call.
+fn take_captured() -> Captured {
+    std::mem::take(&mut *captured())
+}
+
 /// Captures every tracing event and span field, at every level.
-struct Capture(Log);
+struct Capture;
 
 struct Fields<'a>(&'a mut String);
 
@@ -46,45 +93,52 @@ impl tracing::Subscriber for Capture {
         Some(tracing::level_filters::LevelFilter::TRACE)
     }
     fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        let mut log = self.0.lock().unwrap();
-        let _ = write!(log, "\nspan {}", span.metadata().name());
-        span.record(&mut Fields(&mut log));
+        // Formatted before the capture is locked: a field's Debug may log too.
+        let mut text = format!("\nspan {}", span.metadata().name());
+        span.record(&mut Fields(&mut text));
+        let mut c = captured();
+        c.spans += 1;
+        c.text.push_str(&text);
         tracing::span::Id::from_u64(1)
     }
     fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        let mut log = self.0.lock().unwrap();
-        log.push_str("\nrecord");
-        values.record(&mut Fields(&mut log));
+        let mut text = String::from("\nrecord");
+        values.record(&mut Fields(&mut text));
+        captured().text.push_str(&text);
     }
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
-        let mut log = self.0.lock().unwrap();
-        let _ = write!(
-            log,
+        let mut text = format!(
             "\nevent {} {}",
             event.metadata().level(),
             event.metadata().target()
         );
-        event.record(&mut Fields(&mut log));
+        event.record(&mut Fields(&mut text));
+        let mut c = captured();
+        c.events += 1;
+        c.text.push_str(&text);
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// Captures every `log` record (reqwest and hyper log through it).
-struct LogCapture(Log);
+struct LogCapture;
 
 impl log::Log for LogCapture {
     fn enabled(&self, _: &log::Metadata<'_>) -> bool {
         true
     }
     fn log(&self, record: &log::Record<'_>) {
-        let _ = write!(
-            self.0.lock().unwrap(),
-            "\nlog {} {}",
+        let text = format!(
+            "\nlog {} {} {}",
+            record.level(),
             record.target(),
             record.args()
         );
+        let mut c = captured();
+        c.records += 1;
+        c.text.push_str(&text);
     }
     fn flush(&self) {}
 }
@@ -145,10 +199,7 @@ fn params(wire: &str, name: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_logs_errors_or_debug_output() {
-    let captured: Log = Arc::default();
-    tracing::subscriber::set_global_default(Capture(captured.clone())).unwrap();
-    log::set_logger(Box::leak(Box::new(LogCapture(captured.clone())))).unwrap();
-    log::set_max_level(log::LevelFilter::Trace);
+    let _serial = session().await;
 
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let wire: Log = Arc::default();
@@ -322,7 +373,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         texts.push(format!("{e:?}"));
     }
     texts.push(format!("{:?}", client.runtime().tokens()));
-    texts.push(captured.lock().unwrap().clone());
+    texts.push(take_captured().text);
 
     let wire = wire.lock().unwrap().clone();
     let mut secrets: Vec<(String, String)> =
@@ -361,6 +412,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
 /// token and whose body may carry a phone number), not a token call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_never_followed() {
+    let _serial = session().await;
     let (target, reached) = hostile::counting_target().await;
     for status in [301u16, 302, 303, 307, 308] {
         for issue_tokens in [true, false] {
@@ -398,6 +450,7 @@ async fn redirects_are_never_followed() {
 /// another URL is never taken for the platform's answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_followed_by_a_supplied_http_client_is_an_error() {
+    let _serial = session().await;
     let (target, reached) = hostile::counting_target().await;
     let base = hostile::redirecting_server(target, 307, true).await;
     let client: Client = Client::builder()
@@ -427,6 +480,7 @@ async fn a_redirect_followed_by_a_supplied_http_client_is_an_error() {
 /// the URL does not even parse.
 #[test]
 fn base_url_userinfo_is_refused_and_never_printed() {
+    let _serial = SERIAL.blocking_lock();
     for url in [
         "https://user:hunter2-pw@ump.example.com",
         "https://hunter2-pw@ump.example.com/prefix",
@@ -453,6 +507,7 @@ fn base_url_userinfo_is_refused_and_never_printed() {
 /// of requests, responses and shared types, including the token data of 2.1/2.2.
 #[test]
 fn generated_debug_redacts_sensitive_fields() {
+    let _serial = SERIAL.blocking_lock();
     use gree_ump::models::{MemberInfo, TokenData};
     let request = CreateMemberRequest::new("P001", "昵称秘密", "13912345678")
         .realname("王秘密")
@@ -491,8 +546,7 @@ fn generated_debug_redacts_sensitive_fields() {
 /// no token, signature, app secret, phone, ID-card number or name.
 #[tokio::test]
 async fn a_server_quoting_the_request_leaks_nothing() {
-    let captured: Log = Arc::default();
-    let _guard = tracing::subscriber::set_default(Capture(captured.clone()));
+    let _serial = session().await;
     let (base, echoer) = hostile::echoing_server().await;
     let client = |store: Arc<MemoryTokenStore>| -> Client {
         Client::builder()
@@ -573,7 +627,7 @@ async fn a_server_quoting_the_request_leaks_nothing() {
         seen.contains(phone) && seen.contains(id_card),
         "the PII was sent"
     );
-    texts.push(captured.lock().unwrap().clone());
+    texts.push(take_captured().text);
     let everything = texts.join("\n");
     assert!(
         everything.contains("wk.user.info.add"),
@@ -604,4 +658,474 @@ async fn a_server_quoting_the_request_leaks_nothing() {
             &everything[from..everything.ceil_char_boundary(at + 60)]
         );
     }
+}
+
+// ------------------------------------------------------------------ every endpoint
+
+/// The test customer: a phone number, an ID-card number (valid checksum) and a real name
+/// that occur nowhere but in what the test sends.
+const PHONE: &str = "13955550123";
+const ID_CARD: &str = "350322198209116378";
+const NAME: &str = "欧阳秘名";
+
+/// The Display and Debug of everything the calls returned, and which methods ran.
+#[derive(Default)]
+struct Outcomes {
+    texts: Vec<String>,
+    ok: usize,
+    errors: Vec<&'static str>,
+}
+
+impl Outcomes {
+    /// Keeps the Debug of a value, or the Display and Debug of an error and the body
+    /// excerpt its accessor gives; returns the value.
+    fn keep<T: std::fmt::Debug>(&mut self, result: Result<T, gree_ump::Error>) -> Option<T> {
+        match result {
+            Ok(value) => {
+                self.ok += 1;
+                self.texts.push(format!("{value:?}"));
+                Some(value)
+            }
+            Err(e) => {
+                self.errors.push(match &e {
+                    Error::Request(_) => "request",
+                    Error::Transport(_) => "transport",
+                    Error::Http(_) => "http",
+                    Error::Decode(_) => "decode",
+                    Error::Api(_) => "api",
+                    Error::Token(_) => "token",
+                    _ => "other",
+                });
+                self.texts.push(e.to_string());
+                self.texts.push(format!("{e:?}"));
+                match &e {
+                    Error::Http(h) => self.texts.push(h.body.as_str().to_owned()),
+                    Error::Decode(d) => self.texts.push(d.body.as_str().to_owned()),
+                    Error::Api(a) => self.texts.push(a.body.as_str().to_owned()),
+                    _ => {}
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Calls every endpoint of the generated client once, each group in turn, with the
+/// values a mall sends (the test customer's phone, ID card and name wherever a request
+/// carries them); later calls use what earlier ones returned (open_id, member code,
+/// statement), or stand-ins when they failed. `tag` keeps keys unique per run;
+/// `sms_code` reads the code "sent" (the sandbox's inspection, or a stand-in).
+async fn call_every_endpoint(
+    client: &Client,
+    tag: &str,
+    sms_code: &dyn Fn() -> Option<String>,
+    out: &mut Outcomes,
+) {
+    use gree_ump::models::{
+        CouponCategory, CouponGrant, CouponStatus, CouponValidityType, OrderItem, ParamsType,
+        PartialRollbackItem, ScoreType,
+    };
+    use gree_ump::wire::{BeijingDate, BeijingDateTime, TimestampMs, Yuan};
+    let yuan = |s: &str| Yuan::parse(s).unwrap();
+    let now = || {
+        TimestampMs(
+            std::time::SystemTime::UNIX_EPOCH
+                .elapsed()
+                .unwrap()
+                .as_millis() as i64,
+        )
+    };
+    let k = |name: &str| format!("{name}-{tag}");
+
+    // members
+    let members = client.members();
+    let open_id = out
+        .keep(
+            members
+                .create_member(
+                    CreateMemberRequest::new("P001", NAME, PHONE)
+                        .realname(NAME)
+                        .id_card(ID_CARD)
+                        .birthday(BeijingDate::parse("1982-09-11").unwrap())
+                        .city("珠海")
+                        .email("ouyang.miming@example.com"),
+                )
+                .await,
+        )
+        .unwrap_or_else(|| "0123456789abcdef0123456789abcdef".into());
+    out.keep(
+        members
+            .query_member(QueryMemberRequest::new().phone(PHONE))
+            .await,
+    );
+    let code = out
+        .keep(
+            members
+                .generate_member_code(GenerateMemberCodeRequest::new(&open_id))
+                .await,
+        )
+        .unwrap_or_else(|| "12345678901234567890".into());
+    out.keep(
+        members
+            .parse_member_code(ParseMemberCodeRequest::new(&code))
+            .await,
+    );
+    out.keep(members.list_levels(ListLevelsRequest::new()).await);
+
+    // points
+    let points = client.points();
+    let statement = out
+        .keep(
+            points
+                .change_points(ChangePointsRequest::new(
+                    &open_id,
+                    100,
+                    k("order-9"),
+                    "购物",
+                    "event_add",
+                    k("chg-1"),
+                ))
+                .await,
+        )
+        .and_then(|s| s.statement_id)
+        .unwrap_or_else(|| "SP1".into());
+    out.keep(
+        points
+            .rollback_points(
+                RollbackPointsRequest::new(&open_id, 10, k("rb-1")).statement_id(&statement),
+            )
+            .await,
+    );
+    out.keep(
+        points
+            .rollback_points_partially(RollbackPointsPartiallyRequest::new(
+                &open_id,
+                k("prb-1"),
+                k("order-9"),
+                vec![PartialRollbackItem::new(k("order-9"), "sku-1", yuan("60.00")).base_score(30)],
+            ))
+            .await,
+    );
+    out.keep(
+        points
+            .list_point_records(ListPointRecordsRequest::new(
+                &open_id,
+                ScoreType::All,
+                10,
+                1,
+            ))
+            .await,
+    );
+
+    // orders
+    let orders = client.orders();
+    for order in ["ord-1", "ord-2"] {
+        out.keep(
+            orders
+                .add_order(
+                    AddOrderRequest::new(BeijingDateTime::now(), yuan("200.00"), k(order), 100)
+                        .open_id(&open_id)
+                        .phone(PHONE)
+                        .vip_name(NAME)
+                        .item_info_list(vec![OrderItem::new().item_no("sku-1").use_score(20)]),
+                )
+                .await,
+        );
+    }
+    out.keep(
+        orders
+            .refund_order(
+                RefundOrderRequest::new(
+                    BeijingDateTime::now(),
+                    yuan("200.00"),
+                    k("ret-1"),
+                    k("ord-1"),
+                )
+                .open_id(&open_id)
+                .phone(PHONE)
+                .vip_name(NAME),
+            )
+            .await,
+    );
+    out.keep(
+        orders
+            .refund_order_partially(
+                RefundOrderPartiallyRequest::new(
+                    BeijingDateTime::now(),
+                    yuan("50.00"),
+                    k("ret-2"),
+                    k("ord-2"),
+                )
+                .open_id(&open_id)
+                .phone(PHONE)
+                .vip_name(NAME),
+            )
+            .await,
+    );
+
+    // coupons
+    let coupons = client.coupons();
+    out.keep(
+        coupons
+            .add_coupon_template(
+                AddCouponTemplateRequest::new(
+                    k("tpl-1"),
+                    CouponCategory::OrderAmountOff,
+                    "满100减10",
+                    1_000,
+                    CouponValidityType::DaysAfterReceipt,
+                    "满100元可用",
+                )
+                .fixed_term(30)
+                .minimum_fee(10_000),
+            )
+            .await,
+    );
+    for coupon in ["C-1", "C-2"] {
+        out.keep(
+            coupons
+                .give_coupons(GiveCouponsRequest::new(
+                    vec![CouponGrant::new(&open_id, k(coupon), ParamsType::OpenId)],
+                    1,
+                    now(),
+                    k("tpl-1"),
+                ))
+                .await,
+        );
+    }
+    out.keep(
+        coupons
+            .sync_coupon_status(SyncCouponStatusRequest::new(
+                k("C-1"),
+                &open_id,
+                CouponStatus::InUse,
+            ))
+            .await,
+    );
+    out.keep(
+        coupons
+            .verify_coupons(
+                VerifyCouponsRequest::new(
+                    &open_id,
+                    k("ord-3"),
+                    vec![k("C-2")],
+                    now(),
+                    yuan("150.00"),
+                )
+                .verifier_name("收银员"),
+            )
+            .await,
+    );
+    out.keep(
+        coupons
+            .list_user_coupons(ListUserCouponsRequest::new(&open_id))
+            .await,
+    );
+
+    // sms
+    let sms = client.sms();
+    out.keep(sms.send_sms_code(SendSmsCodeRequest::new(PHONE)).await);
+    let code = sms_code().unwrap_or_else(|| "123456".into());
+    out.keep(
+        sms.verify_sms_code(VerifySmsCodeRequest::new(PHONE, code))
+            .await,
+    );
+}
+
+/// The methods of the requests on a recorded wire (`/gw/gateway/{method}/v1`).
+fn methods_on(wire: &str) -> std::collections::BTreeSet<String> {
+    wire.match_indices("/gw/gateway/")
+        .map(|(i, m)| {
+            wire[i + m.len()..]
+                .split(['/', '?', ' '])
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Every method of the spec, token calls included.
+fn every_method() -> std::collections::BTreeSet<String> {
+    gree_ump::generated::routes::AnyRequest::ENDPOINTS
+        .iter()
+        .map(|e| e.method.to_owned())
+        .collect()
+}
+
+/// The secrets a wire carried: every access token, refresh token and signature sent.
+fn wire_secrets(wire: &str, app_secret: &str) -> Vec<(String, String)> {
+    let mut secrets = vec![("app secret".to_owned(), app_secret.to_owned())];
+    for (what, name) in [
+        ("access token", "access_token"),
+        ("refresh token", "refresh_token"),
+        ("signature", "sign"),
+    ] {
+        let mut values = params(wire, name);
+        values.sort();
+        values.dedup();
+        assert!(!values.is_empty(), "no {what} seen on the wire");
+        secrets.extend(values.into_iter().map(|v| (what.to_owned(), v)));
+    }
+    secrets
+}
+
+/// A scan of everything captured and returned for the values sought.
+struct Scan {
+    events: usize,
+    spans: usize,
+    records: usize,
+    texts: usize,
+    bytes: usize,
+    sought: usize,
+    hits: Vec<(String, String)>,
+    everything: String,
+}
+
+impl Scan {
+    fn new(mut texts: Vec<String>, sought: &[(String, String)]) -> Scan {
+        let captured = take_captured();
+        texts.push(captured.text);
+        let everything = texts.join("\n");
+        let hits = sought
+            .iter()
+            .filter(|(_, v)| everything.contains(v.as_str()))
+            .cloned()
+            .collect();
+        Scan {
+            events: captured.events,
+            spans: captured.spans,
+            records: captured.records,
+            texts: texts.len(),
+            bytes: everything.len(),
+            sought: sought.len(),
+            hits,
+            everything,
+        }
+    }
+
+    fn print(&self, label: &str) {
+        eprintln!(
+            "{label}: {} tracing events, {} spans, {} log records, {} texts, {} bytes scanned, \
+             {} values sought, {} hits",
+            self.events,
+            self.spans,
+            self.records,
+            self.texts,
+            self.bytes,
+            self.sought,
+            self.hits.len()
+        );
+    }
+
+    /// The context of each hit, for the failure message.
+    fn contexts(&self) -> String {
+        let mut out = String::new();
+        for (what, value) in self.hits.iter().take(5) {
+            let at = self.everything.find(value.as_str()).unwrap();
+            let text = &self.everything;
+            let mut from = at.saturating_sub(160);
+            while !text.is_char_boundary(from) {
+                from -= 1;
+            }
+            let mut to = (at + value.len() + 60).min(text.len());
+            while !text.is_char_boundary(to) {
+                to += 1;
+            }
+            let _ = write!(out, "\n{what} {value}: …{}…", &self.everything[from..to]);
+        }
+        out
+    }
+}
+
+/// A client of `base` for the app `app-hostile`, every call one attempt.
+fn hostile_client(base: &str, app_secret: &str) -> Client {
+    Client::builder()
+        .base_url(base)
+        .app_id("app-hostile")
+        .app_secret(app_secret)
+        .token_store(Arc::new(MemoryTokenStore::new()))
+        .retry_policy(RetryPolicy::NONE)
+        .timeout(Some(Duration::from_secs(10)))
+        .build()
+        .unwrap()
+}
+
+/// The address of a local server's base URL.
+fn addr_of(base: &str) -> std::net::SocketAddr {
+    base.trim_start_matches("http://").parse().unwrap()
+}
+
+/// Must-show 4: every endpoint of the generated client, token calls included, against a
+/// server that quotes the whole request (URL, headers, body) in its error answers — as
+/// the API's error JSON, as an HTML page, inside undecodable data, with the invalid-token
+/// code (the refresh call then quoted too), on the token calls themselves — and against
+/// servers redirecting every call elsewhere (the token calls too). Captured: every
+/// `tracing` event at TRACE on every thread, every `log` record, the Display and Debug of
+/// every error and value. Sought: the app secret and every token and signature a
+/// recording relay saw on the wire. Floor: 0 hits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_against_quoting_and_redirecting_servers_leaks_no_secret() {
+    let _serial = session().await;
+    const SECRET: &str = "app-secret-hostile-4711";
+    let wire: Log = Arc::default();
+    let (echo_base, echoer) = hostile::echoing_server().await;
+    let echo = recording_relay(addr_of(&echo_base), wire.clone()).await;
+    let mut out = Outcomes::default();
+    let no_code = || None;
+    use hostile::Echo;
+    // Business calls quoted, tokens issued: one client per answer style.
+    for mode in [Echo::ApiJson, Echo::Html, Echo::DecodeJson] {
+        *echoer.business.lock().unwrap() = mode;
+        *echoer.tokens.lock().unwrap() = None;
+        call_every_endpoint(&hostile_client(&echo, SECRET), "q", &no_code, &mut out).await;
+    }
+    // Every call rejected as invalid-token: the client refreshes (issued, then quoted as
+    // JSON and as HTML) and its retry is quoted again.
+    *echoer.business.lock().unwrap() = Echo::InvalidToken;
+    for refresh in [None, Some(Echo::ApiJson), Some(Echo::Html)] {
+        let client = hostile_client(&echo, SECRET);
+        // Tokens are issued to start with; the refresh is answered as `refresh` says.
+        client
+            .members()
+            .list_levels(ListLevelsRequest::new())
+            .await
+            .ok();
+        *echoer.tokens.lock().unwrap() = refresh;
+        call_every_endpoint(&client, "r", &no_code, &mut out).await;
+        *echoer.tokens.lock().unwrap() = None;
+    }
+    // The token-issuing call quoted: a fresh client (its budget unspent) per endpoint.
+    for mode in [Echo::ApiJson, Echo::Html, Echo::DecodeJson] {
+        *echoer.tokens.lock().unwrap() = Some(mode);
+        call_every_endpoint(&hostile_client(&echo, SECRET), "t", &no_code, &mut out).await;
+    }
+    // Redirects: business calls (tokens issued) and token calls, to a counting target.
+    let (target, reached) = hostile::counting_target().await;
+    for (status, issue_tokens) in [(307, true), (302, true), (308, false)] {
+        let redirector = hostile::redirecting_server(target.clone(), status, issue_tokens).await;
+        let base = recording_relay(addr_of(&redirector), wire.clone()).await;
+        call_every_endpoint(&hostile_client(&base, SECRET), "d", &no_code, &mut out).await;
+    }
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let wire = wire.lock().unwrap().clone();
+    let missing: Vec<String> = every_method()
+        .difference(&methods_on(&wire))
+        .cloned()
+        .collect();
+    assert!(missing.is_empty(), "endpoints never called: {missing:?}");
+    for kind in ["http", "decode", "api", "token"] {
+        assert!(
+            out.errors.contains(&kind),
+            "no {kind} error: {:?}",
+            out.errors
+        );
+    }
+    assert_eq!(out.ok, 0, "a hostile server's answer was taken as data");
+    let secrets = wire_secrets(&wire, SECRET);
+    let scan = Scan::new(out.texts, &secrets);
+    scan.print("quoting and redirecting servers, every endpoint");
+    assert!(scan.everything.contains("wk.coupon.give") && scan.events > 100);
+    assert!(scan.hits.is_empty(), "secrets leaked:{}", scan.contexts());
 }
