@@ -1129,3 +1129,152 @@ async fn every_endpoint_against_quoting_and_redirecting_servers_leaks_no_secret(
     assert!(scan.everything.contains("wk.coupon.give") && scan.events > 100);
     assert!(scan.hits.is_empty(), "secrets leaked:{}", scan.contexts());
 }
+
+// ------------------------------------------------------------------- personal data
+
+/// The personal values of the test customer, as a server may quote them.
+fn personal_values() -> Vec<(String, String)> {
+    let mut values = Vec::new();
+    for (what, value) in [("phone", PHONE), ("ID card", ID_CARD), ("name", NAME)] {
+        values.push((what.to_owned(), value.to_owned()));
+        // As a JSON text escapes it when asked to stay ASCII.
+        let escaped: String = value
+            .chars()
+            .map(|c| {
+                if c.is_ascii() {
+                    c.to_string()
+                } else {
+                    format!("\\u{:04x}", c as u32)
+                }
+            })
+            .collect();
+        if escaped != value {
+            values.push((format!("{what} (escaped)"), escaped));
+        }
+    }
+    values
+}
+
+/// Must-show 5, both ways: every endpoint with the test customer's phone, ID card and
+/// name, against the sandbox (every call a success) and against the quoting server
+/// (every call an error), each client built with `log_request_bodies_with_personal_data`
+/// as given. Returns the scan of the error and value texts alone, and that of the
+/// capture (tracing and `log`), with the wire's secrets and the personal values sought.
+async fn personal_data_run(log_bodies: bool) -> (Scan, Scan, Vec<String>) {
+    const SECRET_ECHO: &str = "app-secret-pii-echo-5150";
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let wire: Log = Arc::default();
+    let base = recording_relay(sandbox.addr(), wire.clone()).await;
+    let client: Client = Client::builder()
+        .base_url(&base)
+        .app_id(sandbox.app_id())
+        .app_secret(sandbox.app_secret())
+        .token_store(Arc::new(MemoryTokenStore::new()))
+        .retry_policy(RetryPolicy::NONE)
+        .log_request_bodies_with_personal_data(log_bodies)
+        .build()
+        .unwrap();
+    let mut successes = Outcomes::default();
+    let control = sandbox.control();
+    let code = || control.last_sms_code(PHONE);
+    call_every_endpoint(&client, "pii", &code, &mut successes).await;
+    assert!(
+        successes.errors.is_empty(),
+        "every call succeeds against the sandbox: {:?}\n{}",
+        successes.errors,
+        successes.texts.join("\n")
+    );
+    assert!(successes.ok >= 21, "{} successes", successes.ok);
+
+    let (echo_base, echoer) = hostile::echoing_server().await;
+    let echo = recording_relay(addr_of(&echo_base), wire.clone()).await;
+    let mut errors = Outcomes::default();
+    let no_code = || None;
+    for mode in [
+        hostile::Echo::ApiJson,
+        hostile::Echo::Html,
+        hostile::Echo::DecodeJson,
+        hostile::Echo::InvalidToken,
+    ] {
+        *echoer.business.lock().unwrap() = mode;
+        let client: Client = Client::builder()
+            .base_url(&echo)
+            .app_id("app-pii-echo")
+            .app_secret(SECRET_ECHO)
+            .token_store(Arc::new(MemoryTokenStore::new()))
+            .retry_policy(RetryPolicy::NONE)
+            .log_request_bodies_with_personal_data(log_bodies)
+            .build()
+            .unwrap();
+        call_every_endpoint(&client, "pii", &no_code, &mut errors).await;
+    }
+    assert_eq!(errors.ok, 0, "the quoting server's answers are errors");
+
+    let wire = wire.lock().unwrap().clone();
+    for value in [PHONE, ID_CARD, NAME] {
+        assert!(wire.contains(value), "{value} was sent");
+    }
+    let mut sought = personal_values();
+    sought.extend(wire_secrets(&wire, sandbox.app_secret()));
+    sought.push(("app secret".into(), SECRET_ECHO.into()));
+    let mut texts = successes.texts;
+    texts.extend(errors.texts);
+    texts.push(format!("{client:?}"));
+    // The capture's lines, to be told apart: the opted-in body events, and the rest.
+    let capture = take_captured();
+    let lines: Vec<String> = capture.text.lines().map(str::to_owned).collect();
+    let returned = Scan::new(texts, &sought);
+    *captured() = capture;
+    let logged = Scan::new(Vec::new(), &sought);
+    (returned, logged, lines)
+}
+
+/// Off (the default): no personal value and no secret in any log record, error text or
+/// `Debug` output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_data_never_reaches_logs_errors_or_debug_output() {
+    let _serial = session().await;
+    let (returned, logged, _) = personal_data_run(false).await;
+    returned.print("personal data, off: errors and values");
+    logged.print("personal data, off: tracing and log");
+    assert!(returned.texts > 150 && logged.events > 100);
+    assert!(returned.hits.is_empty(), "leaked:{}", returned.contexts());
+    assert!(logged.hits.is_empty(), "leaked:{}", logged.contexts());
+}
+
+/// On (`log_request_bodies_with_personal_data(true)`): every request body is logged at
+/// DEBUG with its personal data, and only there: errors, `Debug` output and every other
+/// event stay clean, and no secret is logged even then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opting_in_logs_request_bodies_with_personal_data_and_nothing_else() {
+    let _serial = session().await;
+    let (returned, logged, lines) = personal_data_run(true).await;
+    returned.print("personal data, on: errors and values");
+    logged.print("personal data, on: tracing and log");
+    assert!(returned.hits.is_empty(), "leaked:{}", returned.contexts());
+    let personal: Vec<String> = personal_values().into_iter().map(|(_, v)| v).collect();
+    let (bodies, others): (Vec<&String>, Vec<&String>) = lines
+        .iter()
+        .partition(|l| l.starts_with("event DEBUG") && l.contains("request body"));
+    for value in [PHONE, ID_CARD, NAME] {
+        assert!(
+            bodies.iter().any(|l| l.contains(value)),
+            "{value} is in a logged body: {} body events",
+            bodies.len()
+        );
+    }
+    let elsewhere: Vec<&&String> = others
+        .iter()
+        .filter(|l| personal.iter().any(|v| l.contains(v.as_str())))
+        .collect();
+    assert!(
+        elsewhere.is_empty(),
+        "personal data outside the body events: {elsewhere:?}"
+    );
+    let secrets: Vec<&(String, String)> = logged
+        .hits
+        .iter()
+        .filter(|(_, v)| !personal.contains(v))
+        .collect();
+    assert!(secrets.is_empty(), "secrets logged: {secrets:?}");
+}
