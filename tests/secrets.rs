@@ -373,38 +373,21 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         texts.push(format!("{e:?}"));
     }
     texts.push(format!("{:?}", client.runtime().tokens()));
-    texts.push(take_captured().text);
 
     let wire = wire.lock().unwrap().clone();
-    let mut secrets: Vec<(String, String)> =
-        vec![("app secret".into(), sandbox.app_secret().into())];
-    for (what, name) in [
-        ("access token", "access_token"),
-        ("refresh token", "refresh_token"),
-        ("signature", "sign"),
-    ] {
-        let values = params(&wire, name);
-        assert!(!values.is_empty(), "no {what} seen on the wire");
-        secrets.extend(values.into_iter().map(|v| (what.to_owned(), v)));
-    }
+    let secrets = wire_secrets(&wire, sandbox.app_secret());
     assert!(
         secrets.len() > 20,
         "the run sent few requests: {}",
         secrets.len()
     );
-    let everything = texts.join("\n");
+    let scan = Scan::new(texts, &secrets);
+    scan.print("sandbox: tokens, expiry, revocation, every error kind");
     assert!(
-        everything.contains("wk.user.info.query"),
+        scan.everything.contains("wk.user.info.query"),
         "the capture saw the calls"
     );
-    for (what, secret) in &secrets {
-        assert!(
-            !everything.contains(secret.as_str()),
-            "leaked ({what}): …{}…",
-            &everything[everything.find(secret.as_str()).unwrap().saturating_sub(80)..]
-                [..160.min(everything.len())]
-        );
-    }
+    assert!(scan.hits.is_empty(), "secrets leaked:{}", scan.contexts());
 }
 
 /// Must-show 1: a 3xx reply is a typed `Http` error naming its status, and nothing
@@ -1277,4 +1260,129 @@ async fn opting_in_logs_request_bodies_with_personal_data_and_nothing_else() {
         .filter(|(_, v)| !personal.contains(v))
         .collect();
     assert!(secrets.is_empty(), "secrets logged: {secrets:?}");
+}
+
+// ---------------------------------------------------------------------------- panics
+
+/// Must-show 3 (panic messages): the SDK's own code (runtime and generated crate, outside
+/// `#[cfg(test)]`) has no panic site whose message could carry a value: every `unwrap`,
+/// `expect`, `panic!`, `unreachable!`, `assert!` left is listed here with its constant
+/// message, and a new one fails this test until it is reviewed.
+///
+/// Not counted: `tokens/conformance.rs`, the conformance kit store implementers run in
+/// their own tests (its assertion messages name store keys and `TokenRecord`s, whose
+/// `Debug` redacts both tokens). Slicing panics (which quote the string) are ruled out
+/// for the scrubbing paths by `text_producing_paths_never_panic`.
+#[test]
+fn no_panic_site_in_sdk_code_can_carry_a_value() {
+    let _serial = SERIAL.blocking_lock();
+    const REVIEWED: &[(&str, &str)] = &[
+        // A constant evaluated at compile time.
+        (
+            "wire/time.rs",
+            r#"None => panic!("+08:00 is a valid offset"),"#,
+        ),
+        // `new_from_slice` of HMAC cannot fail; the message is constant.
+        (
+            "signer.rs",
+            r#".unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));"#,
+        ),
+    ];
+    const PATTERNS: &[&str] = &[
+        ".unwrap()",
+        ".expect(",
+        "panic!(",
+        "unreachable!(",
+        "todo!(",
+        "unimplemented!(",
+        "assert!(",
+        "assert_eq!(",
+        "assert_ne!(",
+        "unwrap_unchecked",
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    let mut dirs = vec![
+        root.join("crates/openplatform-runtime/src"),
+        root.join("crates/gree-ump/src"),
+    ];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 30, "{} source files", files.len());
+    let mut found: Vec<(String, String)> = Vec::new();
+    for path in &files {
+        let shown = path.to_string_lossy().replace('\\', "/");
+        if shown.ends_with("tokens/conformance.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
+        for line in text.lines().take_while(|l| l.trim_end() != "#[cfg(test)]") {
+            let code = line.trim();
+            if code.starts_with("//") {
+                continue;
+            }
+            if PATTERNS.iter().any(|p| code.contains(p)) {
+                found.push((shown.clone(), code.to_owned()));
+            }
+        }
+    }
+    let unreviewed: Vec<&(String, String)> = found
+        .iter()
+        .filter(|(file, code)| !REVIEWED.iter().any(|(f, c)| file.ends_with(f) && code == c))
+        .collect();
+    assert!(
+        unreviewed.is_empty(),
+        "panic sites to review (a message must never format a value): {unreviewed:#?}"
+    );
+    for (f, c) in REVIEWED {
+        assert!(
+            found
+                .iter()
+                .any(|(file, code)| file.ends_with(f) && code == c),
+            "stale entry: {f}: {c}"
+        );
+        assert!(!c.contains('{'), "a reviewed message formats nothing: {c}");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// The paths every error text goes through (scrubbing known values, redacting
+    /// sensitive JSON keys, cutting a body excerpt) never panic, whatever a server sends:
+    /// a panic there would print the unscrubbed text (a string slice's panic quotes it).
+    #[test]
+    fn text_producing_paths_never_panic(
+        text in "(\\PC|[\"\\\\:{},\\[\\] ]|phone|id_card|\u{00e9}|\u{6b27}|\u{1f600}){0,64}",
+        needle in "\\PC{0,8}",
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+    ) {
+        use gree_ump::runtime::redact::{Scrubber, redact_json_keys};
+        let mut scrubber = Scrubber::new();
+        scrubber.add(&needle);
+        scrubber.add_sensitive_values(text.as_bytes(), &["phone", "id_card"]);
+        scrubber.add_sensitive_values(&bytes, &["phone"]);
+        let scrubbed = scrubber.scrub(&text);
+        proptest::prop_assert!(needle.trim().len() < 2 || !scrubbed.contains(needle.as_str()) || scrubbed.contains("[REDACTED]"));
+        let _ = scrubber.finds(&bytes);
+        let _ = redact_json_keys(&text, &["phone", "id_card"]);
+        let _ = redact_json_keys(&String::from_utf8_lossy(&bytes), &["phone"]);
+        use gree_ump::runtime::error::{BODY_EXCERPT_LIMIT, BodyExcerpt};
+        proptest::prop_assert_eq!(BodyExcerpt::new(&bytes).total_len(), bytes.len());
+        // Cut at the limit, inside a character or not.
+        for pad in [BODY_EXCERPT_LIMIT - 3, BODY_EXCERPT_LIMIT - 1] {
+            let mut long = vec![b'a'; pad];
+            long.extend_from_slice(text.as_bytes());
+            long.extend_from_slice(&bytes);
+            proptest::prop_assert_eq!(BodyExcerpt::new(&long).total_len(), long.len());
+        }
+    }
 }
