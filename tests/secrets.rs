@@ -24,8 +24,55 @@ mod hostile;
 
 type Log = Arc<Mutex<String>>;
 
+/// What the capture saw: every `tracing` event and span field at every level on every
+/// thread, and every `log` record (reqwest and hyper log through `log`).
+#[derive(Default)]
+struct Captured {
+    text: String,
+    events: usize,
+    spans: usize,
+    records: usize,
+}
+
+static CAPTURED: Mutex<Captured> = Mutex::new(Captured {
+    text: String::new(),
+    events: 0,
+    spans: 0,
+    records: 0,
+});
+
+/// The capture is global to the test binary (a global `tracing` subscriber and the
+/// `log` logger): the tests of this binary run one at a time ([`session`]), so each one
+/// reads what its own calls logged, on every thread.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn captured() -> std::sync::MutexGuard<'static, Captured> {
+    CAPTURED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Installs the capture once, waits for the other tests of this binary to finish, and
+/// empties the capture.
+async fn session() -> tokio::sync::MutexGuard<'static, ()> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        tracing::subscriber::set_global_default(Capture).unwrap();
+        log::set_logger(&LogCapture).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+    let guard = SERIAL.lock().await;
+    take_captured();
+    guard
+}
+
+/// What was captured since the last call.
+fn take_captured() -> Captured {
+    std::mem::take(&mut *captured())
+}
+
 /// Captures every tracing event and span field, at every level.
-struct Capture(Log);
+struct Capture;
 
 struct Fields<'a>(&'a mut String);
 
@@ -46,45 +93,52 @@ impl tracing::Subscriber for Capture {
         Some(tracing::level_filters::LevelFilter::TRACE)
     }
     fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        let mut log = self.0.lock().unwrap();
-        let _ = write!(log, "\nspan {}", span.metadata().name());
-        span.record(&mut Fields(&mut log));
+        // Formatted before the capture is locked: a field's Debug may log too.
+        let mut text = format!("\nspan {}", span.metadata().name());
+        span.record(&mut Fields(&mut text));
+        let mut c = captured();
+        c.spans += 1;
+        c.text.push_str(&text);
         tracing::span::Id::from_u64(1)
     }
     fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        let mut log = self.0.lock().unwrap();
-        log.push_str("\nrecord");
-        values.record(&mut Fields(&mut log));
+        let mut text = String::from("\nrecord");
+        values.record(&mut Fields(&mut text));
+        captured().text.push_str(&text);
     }
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
-        let mut log = self.0.lock().unwrap();
-        let _ = write!(
-            log,
+        let mut text = format!(
             "\nevent {} {}",
             event.metadata().level(),
             event.metadata().target()
         );
-        event.record(&mut Fields(&mut log));
+        event.record(&mut Fields(&mut text));
+        let mut c = captured();
+        c.events += 1;
+        c.text.push_str(&text);
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// Captures every `log` record (reqwest and hyper log through it).
-struct LogCapture(Log);
+struct LogCapture;
 
 impl log::Log for LogCapture {
     fn enabled(&self, _: &log::Metadata<'_>) -> bool {
         true
     }
     fn log(&self, record: &log::Record<'_>) {
-        let _ = write!(
-            self.0.lock().unwrap(),
-            "\nlog {} {}",
+        let text = format!(
+            "\nlog {} {} {}",
+            record.level(),
             record.target(),
             record.args()
         );
+        let mut c = captured();
+        c.records += 1;
+        c.text.push_str(&text);
     }
     fn flush(&self) {}
 }
@@ -145,10 +199,7 @@ fn params(wire: &str, name: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_logs_errors_or_debug_output() {
-    let captured: Log = Arc::default();
-    tracing::subscriber::set_global_default(Capture(captured.clone())).unwrap();
-    log::set_logger(Box::leak(Box::new(LogCapture(captured.clone())))).unwrap();
-    log::set_max_level(log::LevelFilter::Trace);
+    let _serial = session().await;
 
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let wire: Log = Arc::default();
@@ -322,38 +373,21 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         texts.push(format!("{e:?}"));
     }
     texts.push(format!("{:?}", client.runtime().tokens()));
-    texts.push(captured.lock().unwrap().clone());
 
     let wire = wire.lock().unwrap().clone();
-    let mut secrets: Vec<(String, String)> =
-        vec![("app secret".into(), sandbox.app_secret().into())];
-    for (what, name) in [
-        ("access token", "access_token"),
-        ("refresh token", "refresh_token"),
-        ("signature", "sign"),
-    ] {
-        let values = params(&wire, name);
-        assert!(!values.is_empty(), "no {what} seen on the wire");
-        secrets.extend(values.into_iter().map(|v| (what.to_owned(), v)));
-    }
+    let secrets = wire_secrets(&wire, sandbox.app_secret());
     assert!(
         secrets.len() > 20,
         "the run sent few requests: {}",
         secrets.len()
     );
-    let everything = texts.join("\n");
+    let scan = Scan::new(texts, &secrets);
+    scan.print("sandbox: tokens, expiry, revocation, every error kind");
     assert!(
-        everything.contains("wk.user.info.query"),
+        scan.everything.contains("wk.user.info.query"),
         "the capture saw the calls"
     );
-    for (what, secret) in &secrets {
-        assert!(
-            !everything.contains(secret.as_str()),
-            "leaked ({what}): …{}…",
-            &everything[everything.find(secret.as_str()).unwrap().saturating_sub(80)..]
-                [..160.min(everything.len())]
-        );
-    }
+    assert!(scan.hits.is_empty(), "secrets leaked:{}", scan.contexts());
 }
 
 /// Must-show 1: a 3xx reply is a typed `Http` error naming its status, and nothing
@@ -361,6 +395,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
 /// token and whose body may carry a phone number), not a token call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_never_followed() {
+    let _serial = session().await;
     let (target, reached) = hostile::counting_target().await;
     for status in [301u16, 302, 303, 307, 308] {
         for issue_tokens in [true, false] {
@@ -398,6 +433,7 @@ async fn redirects_are_never_followed() {
 /// another URL is never taken for the platform's answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_followed_by_a_supplied_http_client_is_an_error() {
+    let _serial = session().await;
     let (target, reached) = hostile::counting_target().await;
     let base = hostile::redirecting_server(target, 307, true).await;
     let client: Client = Client::builder()
@@ -427,6 +463,7 @@ async fn a_redirect_followed_by_a_supplied_http_client_is_an_error() {
 /// the URL does not even parse.
 #[test]
 fn base_url_userinfo_is_refused_and_never_printed() {
+    let _serial = SERIAL.blocking_lock();
     for url in [
         "https://user:hunter2-pw@ump.example.com",
         "https://hunter2-pw@ump.example.com/prefix",
@@ -453,6 +490,7 @@ fn base_url_userinfo_is_refused_and_never_printed() {
 /// of requests, responses and shared types, including the token data of 2.1/2.2.
 #[test]
 fn generated_debug_redacts_sensitive_fields() {
+    let _serial = SERIAL.blocking_lock();
     use gree_ump::models::{MemberInfo, TokenData};
     let request = CreateMemberRequest::new("P001", "昵称秘密", "13912345678")
         .realname("王秘密")
@@ -491,8 +529,7 @@ fn generated_debug_redacts_sensitive_fields() {
 /// no token, signature, app secret, phone, ID-card number or name.
 #[tokio::test]
 async fn a_server_quoting_the_request_leaks_nothing() {
-    let captured: Log = Arc::default();
-    let _guard = tracing::subscriber::set_default(Capture(captured.clone()));
+    let _serial = session().await;
     let (base, echoer) = hostile::echoing_server().await;
     let client = |store: Arc<MemoryTokenStore>| -> Client {
         Client::builder()
@@ -573,7 +610,7 @@ async fn a_server_quoting_the_request_leaks_nothing() {
         seen.contains(phone) && seen.contains(id_card),
         "the PII was sent"
     );
-    texts.push(captured.lock().unwrap().clone());
+    texts.push(take_captured().text);
     let everything = texts.join("\n");
     assert!(
         everything.contains("wk.user.info.add"),
@@ -603,5 +640,749 @@ async fn a_server_quoting_the_request_leaks_nothing() {
             "leaked {s}: …{}…",
             &everything[from..everything.ceil_char_boundary(at + 60)]
         );
+    }
+}
+
+// ------------------------------------------------------------------ every endpoint
+
+/// The test customer: a phone number, an ID-card number (valid checksum) and a real name
+/// that occur nowhere but in what the test sends.
+const PHONE: &str = "13955550123";
+const ID_CARD: &str = "350322198209116378";
+const NAME: &str = "欧阳秘名";
+
+/// The Display and Debug of everything the calls returned, and which methods ran.
+#[derive(Default)]
+struct Outcomes {
+    texts: Vec<String>,
+    ok: usize,
+    errors: Vec<&'static str>,
+}
+
+impl Outcomes {
+    /// Keeps the Debug of a value, or the Display and Debug of an error and the body
+    /// excerpt its accessor gives; returns the value.
+    fn keep<T: std::fmt::Debug>(&mut self, result: Result<T, gree_ump::Error>) -> Option<T> {
+        match result {
+            Ok(value) => {
+                self.ok += 1;
+                self.texts.push(format!("{value:?}"));
+                Some(value)
+            }
+            Err(e) => {
+                self.errors.push(match &e {
+                    Error::Request(_) => "request",
+                    Error::Transport(_) => "transport",
+                    Error::Http(_) => "http",
+                    Error::Decode(_) => "decode",
+                    Error::Api(_) => "api",
+                    Error::Token(_) => "token",
+                    _ => "other",
+                });
+                self.texts.push(e.to_string());
+                self.texts.push(format!("{e:?}"));
+                match &e {
+                    Error::Http(h) => self.texts.push(h.body.as_str().to_owned()),
+                    Error::Decode(d) => self.texts.push(d.body.as_str().to_owned()),
+                    Error::Api(a) => self.texts.push(a.body.as_str().to_owned()),
+                    _ => {}
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Calls every endpoint of the generated client once, each group in turn, with the
+/// values a mall sends (the test customer's phone, ID card and name wherever a request
+/// carries them); later calls use what earlier ones returned (open_id, member code,
+/// statement), or stand-ins when they failed. `tag` keeps keys unique per run;
+/// `sms_code` reads the code "sent" (the sandbox's inspection, or a stand-in).
+async fn call_every_endpoint(
+    client: &Client,
+    tag: &str,
+    sms_code: &dyn Fn() -> Option<String>,
+    out: &mut Outcomes,
+) {
+    use gree_ump::models::{
+        CouponCategory, CouponGrant, CouponStatus, CouponValidityType, OrderItem, ParamsType,
+        PartialRollbackItem, ScoreType,
+    };
+    use gree_ump::wire::{BeijingDate, BeijingDateTime, TimestampMs, Yuan};
+    let yuan = |s: &str| Yuan::parse(s).unwrap();
+    let now = || {
+        TimestampMs(
+            std::time::SystemTime::UNIX_EPOCH
+                .elapsed()
+                .unwrap()
+                .as_millis() as i64,
+        )
+    };
+    let k = |name: &str| format!("{name}-{tag}");
+
+    // members
+    let members = client.members();
+    let open_id = out
+        .keep(
+            members
+                .create_member(
+                    CreateMemberRequest::new("P001", NAME, PHONE)
+                        .realname(NAME)
+                        .id_card(ID_CARD)
+                        .birthday(BeijingDate::parse("1982-09-11").unwrap())
+                        .city("珠海")
+                        .email("ouyang.miming@example.com"),
+                )
+                .await,
+        )
+        .unwrap_or_else(|| "0123456789abcdef0123456789abcdef".into());
+    out.keep(
+        members
+            .query_member(QueryMemberRequest::new().phone(PHONE))
+            .await,
+    );
+    let code = out
+        .keep(
+            members
+                .generate_member_code(GenerateMemberCodeRequest::new(&open_id))
+                .await,
+        )
+        .unwrap_or_else(|| "12345678901234567890".into());
+    out.keep(
+        members
+            .parse_member_code(ParseMemberCodeRequest::new(&code))
+            .await,
+    );
+    out.keep(members.list_levels(ListLevelsRequest::new()).await);
+
+    // points
+    let points = client.points();
+    let statement = out
+        .keep(
+            points
+                .change_points(ChangePointsRequest::new(
+                    &open_id,
+                    100,
+                    k("order-9"),
+                    "购物",
+                    "event_add",
+                    k("chg-1"),
+                ))
+                .await,
+        )
+        .and_then(|s| s.statement_id)
+        .unwrap_or_else(|| "SP1".into());
+    out.keep(
+        points
+            .rollback_points(
+                RollbackPointsRequest::new(&open_id, 10, k("rb-1")).statement_id(&statement),
+            )
+            .await,
+    );
+    out.keep(
+        points
+            .rollback_points_partially(RollbackPointsPartiallyRequest::new(
+                &open_id,
+                k("prb-1"),
+                k("order-9"),
+                vec![PartialRollbackItem::new(k("order-9"), "sku-1", yuan("60.00")).base_score(30)],
+            ))
+            .await,
+    );
+    out.keep(
+        points
+            .list_point_records(ListPointRecordsRequest::new(
+                &open_id,
+                ScoreType::All,
+                10,
+                1,
+            ))
+            .await,
+    );
+
+    // orders
+    let orders = client.orders();
+    for order in ["ord-1", "ord-2"] {
+        out.keep(
+            orders
+                .add_order(
+                    AddOrderRequest::new(BeijingDateTime::now(), yuan("200.00"), k(order), 100)
+                        .open_id(&open_id)
+                        .phone(PHONE)
+                        .vip_name(NAME)
+                        .item_info_list(vec![OrderItem::new().item_no("sku-1").use_score(20)]),
+                )
+                .await,
+        );
+    }
+    out.keep(
+        orders
+            .refund_order(
+                RefundOrderRequest::new(
+                    BeijingDateTime::now(),
+                    yuan("200.00"),
+                    k("ret-1"),
+                    k("ord-1"),
+                )
+                .open_id(&open_id)
+                .phone(PHONE)
+                .vip_name(NAME),
+            )
+            .await,
+    );
+    out.keep(
+        orders
+            .refund_order_partially(
+                RefundOrderPartiallyRequest::new(
+                    BeijingDateTime::now(),
+                    yuan("50.00"),
+                    k("ret-2"),
+                    k("ord-2"),
+                )
+                .open_id(&open_id)
+                .phone(PHONE)
+                .vip_name(NAME),
+            )
+            .await,
+    );
+
+    // coupons
+    let coupons = client.coupons();
+    out.keep(
+        coupons
+            .add_coupon_template(
+                AddCouponTemplateRequest::new(
+                    k("tpl-1"),
+                    CouponCategory::OrderAmountOff,
+                    "满100减10",
+                    1_000,
+                    CouponValidityType::DaysAfterReceipt,
+                    "满100元可用",
+                )
+                .fixed_term(30)
+                .minimum_fee(10_000),
+            )
+            .await,
+    );
+    for coupon in ["C-1", "C-2"] {
+        out.keep(
+            coupons
+                .give_coupons(GiveCouponsRequest::new(
+                    vec![CouponGrant::new(&open_id, k(coupon), ParamsType::OpenId)],
+                    1,
+                    now(),
+                    k("tpl-1"),
+                ))
+                .await,
+        );
+    }
+    out.keep(
+        coupons
+            .sync_coupon_status(SyncCouponStatusRequest::new(
+                k("C-1"),
+                &open_id,
+                CouponStatus::InUse,
+            ))
+            .await,
+    );
+    out.keep(
+        coupons
+            .verify_coupons(
+                VerifyCouponsRequest::new(
+                    &open_id,
+                    k("ord-3"),
+                    vec![k("C-2")],
+                    now(),
+                    yuan("150.00"),
+                )
+                .verifier_name("收银员"),
+            )
+            .await,
+    );
+    out.keep(
+        coupons
+            .list_user_coupons(ListUserCouponsRequest::new(&open_id))
+            .await,
+    );
+
+    // sms
+    let sms = client.sms();
+    out.keep(sms.send_sms_code(SendSmsCodeRequest::new(PHONE)).await);
+    let code = sms_code().unwrap_or_else(|| "123456".into());
+    out.keep(
+        sms.verify_sms_code(VerifySmsCodeRequest::new(PHONE, code))
+            .await,
+    );
+}
+
+/// The methods of the requests on a recorded wire (`/gw/gateway/{method}/v1`).
+fn methods_on(wire: &str) -> std::collections::BTreeSet<String> {
+    wire.match_indices("/gw/gateway/")
+        .map(|(i, m)| {
+            wire[i + m.len()..]
+                .split(['/', '?', ' '])
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Every method of the spec, token calls included.
+fn every_method() -> std::collections::BTreeSet<String> {
+    gree_ump::generated::routes::AnyRequest::ENDPOINTS
+        .iter()
+        .map(|e| e.method.to_owned())
+        .collect()
+}
+
+/// The secrets a wire carried: every access token, refresh token and signature sent.
+fn wire_secrets(wire: &str, app_secret: &str) -> Vec<(String, String)> {
+    let mut secrets = vec![("app secret".to_owned(), app_secret.to_owned())];
+    for (what, name) in [
+        ("access token", "access_token"),
+        ("refresh token", "refresh_token"),
+        ("signature", "sign"),
+    ] {
+        let mut values = params(wire, name);
+        values.sort();
+        values.dedup();
+        assert!(!values.is_empty(), "no {what} seen on the wire");
+        secrets.extend(values.into_iter().map(|v| (what.to_owned(), v)));
+    }
+    secrets
+}
+
+/// A scan of everything captured and returned for the values sought.
+struct Scan {
+    events: usize,
+    spans: usize,
+    records: usize,
+    texts: usize,
+    bytes: usize,
+    sought: usize,
+    hits: Vec<(String, String)>,
+    everything: String,
+}
+
+impl Scan {
+    fn new(mut texts: Vec<String>, sought: &[(String, String)]) -> Scan {
+        let captured = take_captured();
+        texts.push(captured.text);
+        let everything = texts.join("\n");
+        let hits = sought
+            .iter()
+            .filter(|(_, v)| everything.contains(v.as_str()))
+            .cloned()
+            .collect();
+        Scan {
+            events: captured.events,
+            spans: captured.spans,
+            records: captured.records,
+            texts: texts.len(),
+            bytes: everything.len(),
+            sought: sought.len(),
+            hits,
+            everything,
+        }
+    }
+
+    fn print(&self, label: &str) {
+        eprintln!(
+            "{label}: {} tracing events, {} spans, {} log records, {} texts, {} bytes scanned, \
+             {} values sought, {} hits",
+            self.events,
+            self.spans,
+            self.records,
+            self.texts,
+            self.bytes,
+            self.sought,
+            self.hits.len()
+        );
+    }
+
+    /// The context of each hit, for the failure message.
+    fn contexts(&self) -> String {
+        let mut out = String::new();
+        for (what, value) in self.hits.iter().take(5) {
+            let at = self.everything.find(value.as_str()).unwrap();
+            let text = &self.everything;
+            let mut from = at.saturating_sub(160);
+            while !text.is_char_boundary(from) {
+                from -= 1;
+            }
+            let mut to = (at + value.len() + 60).min(text.len());
+            while !text.is_char_boundary(to) {
+                to += 1;
+            }
+            let _ = write!(out, "\n{what} {value}: …{}…", &self.everything[from..to]);
+        }
+        out
+    }
+}
+
+/// A client of `base` for the app `app-hostile`, every call one attempt.
+fn hostile_client(base: &str, app_secret: &str) -> Client {
+    Client::builder()
+        .base_url(base)
+        .app_id("app-hostile")
+        .app_secret(app_secret)
+        .token_store(Arc::new(MemoryTokenStore::new()))
+        .retry_policy(RetryPolicy::NONE)
+        .timeout(Some(Duration::from_secs(10)))
+        .build()
+        .unwrap()
+}
+
+/// The address of a local server's base URL.
+fn addr_of(base: &str) -> std::net::SocketAddr {
+    base.trim_start_matches("http://").parse().unwrap()
+}
+
+/// Must-show 4: every endpoint of the generated client, token calls included, against a
+/// server that quotes the whole request (URL, headers, body) in its error answers — as
+/// the API's error JSON, as an HTML page, inside undecodable data, with the invalid-token
+/// code (the refresh call then quoted too), on the token calls themselves — and against
+/// servers redirecting every call elsewhere (the token calls too). Captured: every
+/// `tracing` event at TRACE on every thread, every `log` record, the Display and Debug of
+/// every error and value. Sought: the app secret and every token and signature a
+/// recording relay saw on the wire. Floor: 0 hits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_against_quoting_and_redirecting_servers_leaks_no_secret() {
+    let _serial = session().await;
+    const SECRET: &str = "app-secret-hostile-4711";
+    let wire: Log = Arc::default();
+    let (echo_base, echoer) = hostile::echoing_server().await;
+    let echo = recording_relay(addr_of(&echo_base), wire.clone()).await;
+    let mut out = Outcomes::default();
+    let no_code = || None;
+    use hostile::Echo;
+    // Business calls quoted, tokens issued: one client per answer style.
+    for mode in [Echo::ApiJson, Echo::Html, Echo::DecodeJson] {
+        *echoer.business.lock().unwrap() = mode;
+        *echoer.tokens.lock().unwrap() = None;
+        call_every_endpoint(&hostile_client(&echo, SECRET), "q", &no_code, &mut out).await;
+    }
+    // Every call rejected as invalid-token: the client refreshes (issued, then quoted as
+    // JSON and as HTML) and its retry is quoted again.
+    *echoer.business.lock().unwrap() = Echo::InvalidToken;
+    for refresh in [None, Some(Echo::ApiJson), Some(Echo::Html)] {
+        let client = hostile_client(&echo, SECRET);
+        // Tokens are issued to start with; the refresh is answered as `refresh` says.
+        client
+            .members()
+            .list_levels(ListLevelsRequest::new())
+            .await
+            .ok();
+        *echoer.tokens.lock().unwrap() = refresh;
+        call_every_endpoint(&client, "r", &no_code, &mut out).await;
+        *echoer.tokens.lock().unwrap() = None;
+    }
+    // The token-issuing call quoted: a fresh client (its budget unspent) per endpoint.
+    for mode in [Echo::ApiJson, Echo::Html, Echo::DecodeJson] {
+        *echoer.tokens.lock().unwrap() = Some(mode);
+        call_every_endpoint(&hostile_client(&echo, SECRET), "t", &no_code, &mut out).await;
+    }
+    // Redirects: business calls (tokens issued) and token calls, to a counting target.
+    let (target, reached) = hostile::counting_target().await;
+    for (status, issue_tokens) in [(307, true), (302, true), (308, false)] {
+        let redirector = hostile::redirecting_server(target.clone(), status, issue_tokens).await;
+        let base = recording_relay(addr_of(&redirector), wire.clone()).await;
+        call_every_endpoint(&hostile_client(&base, SECRET), "d", &no_code, &mut out).await;
+    }
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let wire = wire.lock().unwrap().clone();
+    let missing: Vec<String> = every_method()
+        .difference(&methods_on(&wire))
+        .cloned()
+        .collect();
+    assert!(missing.is_empty(), "endpoints never called: {missing:?}");
+    for kind in ["http", "decode", "api", "token"] {
+        assert!(
+            out.errors.contains(&kind),
+            "no {kind} error: {:?}",
+            out.errors
+        );
+    }
+    assert_eq!(out.ok, 0, "a hostile server's answer was taken as data");
+    let secrets = wire_secrets(&wire, SECRET);
+    let scan = Scan::new(out.texts, &secrets);
+    scan.print("quoting and redirecting servers, every endpoint");
+    assert!(scan.everything.contains("wk.coupon.give") && scan.events > 100);
+    assert!(scan.hits.is_empty(), "secrets leaked:{}", scan.contexts());
+}
+
+// ------------------------------------------------------------------- personal data
+
+/// The personal values of the test customer, as a server may quote them.
+fn personal_values() -> Vec<(String, String)> {
+    let mut values = Vec::new();
+    for (what, value) in [("phone", PHONE), ("ID card", ID_CARD), ("name", NAME)] {
+        values.push((what.to_owned(), value.to_owned()));
+        // As a JSON text escapes it when asked to stay ASCII.
+        let escaped: String = value
+            .chars()
+            .map(|c| {
+                if c.is_ascii() {
+                    c.to_string()
+                } else {
+                    format!("\\u{:04x}", c as u32)
+                }
+            })
+            .collect();
+        if escaped != value {
+            values.push((format!("{what} (escaped)"), escaped));
+        }
+    }
+    values
+}
+
+/// Must-show 5, both ways: every endpoint with the test customer's phone, ID card and
+/// name, against the sandbox (every call a success) and against the quoting server
+/// (every call an error), each client built with `log_request_bodies_with_personal_data`
+/// as given. Returns the scan of the error and value texts alone, and that of the
+/// capture (tracing and `log`), with the wire's secrets and the personal values sought.
+async fn personal_data_run(log_bodies: bool) -> (Scan, Scan, Vec<String>) {
+    const SECRET_ECHO: &str = "app-secret-pii-echo-5150";
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let wire: Log = Arc::default();
+    let base = recording_relay(sandbox.addr(), wire.clone()).await;
+    let client: Client = Client::builder()
+        .base_url(&base)
+        .app_id(sandbox.app_id())
+        .app_secret(sandbox.app_secret())
+        .token_store(Arc::new(MemoryTokenStore::new()))
+        .retry_policy(RetryPolicy::NONE)
+        .log_request_bodies_with_personal_data(log_bodies)
+        .build()
+        .unwrap();
+    let mut successes = Outcomes::default();
+    let control = sandbox.control();
+    let code = || control.last_sms_code(PHONE);
+    call_every_endpoint(&client, "pii", &code, &mut successes).await;
+    assert!(
+        successes.errors.is_empty(),
+        "every call succeeds against the sandbox: {:?}\n{}",
+        successes.errors,
+        successes.texts.join("\n")
+    );
+    assert!(successes.ok >= 21, "{} successes", successes.ok);
+
+    let (echo_base, echoer) = hostile::echoing_server().await;
+    let echo = recording_relay(addr_of(&echo_base), wire.clone()).await;
+    let mut errors = Outcomes::default();
+    let no_code = || None;
+    for mode in [
+        hostile::Echo::ApiJson,
+        hostile::Echo::Html,
+        hostile::Echo::DecodeJson,
+        hostile::Echo::InvalidToken,
+    ] {
+        *echoer.business.lock().unwrap() = mode;
+        let client: Client = Client::builder()
+            .base_url(&echo)
+            .app_id("app-pii-echo")
+            .app_secret(SECRET_ECHO)
+            .token_store(Arc::new(MemoryTokenStore::new()))
+            .retry_policy(RetryPolicy::NONE)
+            .log_request_bodies_with_personal_data(log_bodies)
+            .build()
+            .unwrap();
+        call_every_endpoint(&client, "pii", &no_code, &mut errors).await;
+    }
+    assert_eq!(errors.ok, 0, "the quoting server's answers are errors");
+
+    let wire = wire.lock().unwrap().clone();
+    for value in [PHONE, ID_CARD, NAME] {
+        assert!(wire.contains(value), "{value} was sent");
+    }
+    let mut sought = personal_values();
+    sought.extend(wire_secrets(&wire, sandbox.app_secret()));
+    sought.push(("app secret".into(), SECRET_ECHO.into()));
+    let mut texts = successes.texts;
+    texts.extend(errors.texts);
+    texts.push(format!("{client:?}"));
+    // The capture's lines, to be told apart: the opted-in body events, and the rest.
+    let capture = take_captured();
+    let lines: Vec<String> = capture.text.lines().map(str::to_owned).collect();
+    let returned = Scan::new(texts, &sought);
+    *captured() = capture;
+    let logged = Scan::new(Vec::new(), &sought);
+    (returned, logged, lines)
+}
+
+/// Off (the default): no personal value and no secret in any log record, error text or
+/// `Debug` output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_data_never_reaches_logs_errors_or_debug_output() {
+    let _serial = session().await;
+    let (returned, logged, _) = personal_data_run(false).await;
+    returned.print("personal data, off: errors and values");
+    logged.print("personal data, off: tracing and log");
+    assert!(returned.texts > 150 && logged.events > 100);
+    assert!(returned.hits.is_empty(), "leaked:{}", returned.contexts());
+    assert!(logged.hits.is_empty(), "leaked:{}", logged.contexts());
+}
+
+/// On (`log_request_bodies_with_personal_data(true)`): every request body is logged at
+/// DEBUG with its personal data, and only there: errors, `Debug` output and every other
+/// event stay clean, and no secret is logged even then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opting_in_logs_request_bodies_with_personal_data_and_nothing_else() {
+    let _serial = session().await;
+    let (returned, logged, lines) = personal_data_run(true).await;
+    returned.print("personal data, on: errors and values");
+    logged.print("personal data, on: tracing and log");
+    assert!(returned.hits.is_empty(), "leaked:{}", returned.contexts());
+    let personal: Vec<String> = personal_values().into_iter().map(|(_, v)| v).collect();
+    let (bodies, others): (Vec<&String>, Vec<&String>) = lines
+        .iter()
+        .partition(|l| l.starts_with("event DEBUG") && l.contains("request body"));
+    for value in [PHONE, ID_CARD, NAME] {
+        assert!(
+            bodies.iter().any(|l| l.contains(value)),
+            "{value} is in a logged body: {} body events",
+            bodies.len()
+        );
+    }
+    let elsewhere: Vec<&&String> = others
+        .iter()
+        .filter(|l| personal.iter().any(|v| l.contains(v.as_str())))
+        .collect();
+    assert!(
+        elsewhere.is_empty(),
+        "personal data outside the body events: {elsewhere:?}"
+    );
+    let secrets: Vec<&(String, String)> = logged
+        .hits
+        .iter()
+        .filter(|(_, v)| !personal.contains(v))
+        .collect();
+    assert!(secrets.is_empty(), "secrets logged: {secrets:?}");
+}
+
+// ---------------------------------------------------------------------------- panics
+
+/// Must-show 3 (panic messages): the SDK's own code (runtime and generated crate, outside
+/// `#[cfg(test)]`) has no panic site whose message could carry a value: every `unwrap`,
+/// `expect`, `panic!`, `unreachable!`, `assert!` left is listed here with its constant
+/// message, and a new one fails this test until it is reviewed.
+///
+/// Not counted: `tokens/conformance.rs`, the conformance kit store implementers run in
+/// their own tests (its assertion messages name store keys and `TokenRecord`s, whose
+/// `Debug` redacts both tokens). Slicing panics (which quote the string) are ruled out
+/// for the scrubbing paths by `text_producing_paths_never_panic`.
+#[test]
+fn no_panic_site_in_sdk_code_can_carry_a_value() {
+    let _serial = SERIAL.blocking_lock();
+    const REVIEWED: &[(&str, &str)] = &[
+        // A constant evaluated at compile time.
+        (
+            "wire/time.rs",
+            r#"None => panic!("+08:00 is a valid offset"),"#,
+        ),
+        // `new_from_slice` of HMAC cannot fail; the message is constant.
+        (
+            "signer.rs",
+            r#".unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));"#,
+        ),
+    ];
+    const PATTERNS: &[&str] = &[
+        ".unwrap()",
+        ".expect(",
+        "panic!(",
+        "unreachable!(",
+        "todo!(",
+        "unimplemented!(",
+        "assert!(",
+        "assert_eq!(",
+        "assert_ne!(",
+        "unwrap_unchecked",
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    let mut dirs = vec![
+        root.join("crates/openplatform-runtime/src"),
+        root.join("crates/gree-ump/src"),
+    ];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 30, "{} source files", files.len());
+    let mut found: Vec<(String, String)> = Vec::new();
+    for path in &files {
+        let shown = path.to_string_lossy().replace('\\', "/");
+        if shown.ends_with("tokens/conformance.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
+        for line in text.lines().take_while(|l| l.trim_end() != "#[cfg(test)]") {
+            let code = line.trim();
+            if code.starts_with("//") {
+                continue;
+            }
+            if PATTERNS.iter().any(|p| code.contains(p)) {
+                found.push((shown.clone(), code.to_owned()));
+            }
+        }
+    }
+    let unreviewed: Vec<&(String, String)> = found
+        .iter()
+        .filter(|(file, code)| !REVIEWED.iter().any(|(f, c)| file.ends_with(f) && code == c))
+        .collect();
+    assert!(
+        unreviewed.is_empty(),
+        "panic sites to review (a message must never format a value): {unreviewed:#?}"
+    );
+    for (f, c) in REVIEWED {
+        assert!(
+            found
+                .iter()
+                .any(|(file, code)| file.ends_with(f) && code == c),
+            "stale entry: {f}: {c}"
+        );
+        assert!(!c.contains('{'), "a reviewed message formats nothing: {c}");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// The paths every error text goes through (scrubbing known values, redacting
+    /// sensitive JSON keys, cutting a body excerpt) never panic, whatever a server sends:
+    /// a panic there would print the unscrubbed text (a string slice's panic quotes it).
+    #[test]
+    fn text_producing_paths_never_panic(
+        text in "(\\PC|[\"\\\\:{},\\[\\] ]|phone|id_card|\u{00e9}|\u{6b27}|\u{1f600}){0,64}",
+        needle in "\\PC{0,8}",
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+    ) {
+        use gree_ump::runtime::redact::{Scrubber, redact_json_keys};
+        let mut scrubber = Scrubber::new();
+        scrubber.add(&needle);
+        scrubber.add_sensitive_values(text.as_bytes(), &["phone", "id_card"]);
+        scrubber.add_sensitive_values(&bytes, &["phone"]);
+        let scrubbed = scrubber.scrub(&text);
+        proptest::prop_assert!(needle.trim().len() < 2 || !scrubbed.contains(needle.as_str()) || scrubbed.contains("[REDACTED]"));
+        let _ = scrubber.finds(&bytes);
+        let _ = redact_json_keys(&text, &["phone", "id_card"]);
+        let _ = redact_json_keys(&String::from_utf8_lossy(&bytes), &["phone"]);
+        use gree_ump::runtime::error::{BODY_EXCERPT_LIMIT, BodyExcerpt};
+        proptest::prop_assert_eq!(BodyExcerpt::new(&bytes).total_len(), bytes.len());
+        // Cut at the limit, inside a character or not.
+        for pad in [BODY_EXCERPT_LIMIT - 3, BODY_EXCERPT_LIMIT - 1] {
+            let mut long = vec![b'a'; pad];
+            long.extend_from_slice(text.as_bytes());
+            long.extend_from_slice(&bytes);
+            proptest::prop_assert_eq!(BodyExcerpt::new(&long).total_len(), long.len());
+        }
     }
 }

@@ -3608,16 +3608,27 @@ impl ::openplatform_runtime::Paged for ListUserCouponsRequest {
 /// Error codes: `500`, `1001`, `140001`, `140002`, `140003`, `140004`.
 ///
 /// Errata of section 6.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E64` (no response table).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct SendSmsCodeRequest {
     /// 目标人电话
     ///
     /// Phone number to send the code to
     ///
-    /// Wire: `target` · string · required (必选) · example: `13888888888`
+    /// Wire: `target` · string · personal data: redacted from Debug and error texts · required (必选) · example: `13888888888`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub target: String,
+}
+
+impl ::core::fmt::Debug for SendSmsCodeRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("SendSmsCodeRequest")
+            .field(
+                "target",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .finish()
+    }
 }
 
 impl SendSmsCodeRequest {

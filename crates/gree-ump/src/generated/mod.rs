@@ -77,6 +77,7 @@ pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtim
         "province",
         "realname",
         "refresh_token",
+        "target",
         "verify_code",
         "vip_name",
     ],

@@ -42,6 +42,7 @@ pub struct ClientBuilder<T = Client> {
     clock: Option<Arc<dyn Clock>>,
     max_clock_skew: Duration,
     adopt_unscoped: bool,
+    log_request_bodies: bool,
 }
 
 impl<T> fmt::Debug for ClientBuilder<T> {
@@ -56,6 +57,10 @@ impl<T> fmt::Debug for ClientBuilder<T> {
             .field("signer", &self.signer)
             .field("timeout", &self.timeout)
             .field("store", &self.store)
+            .field(
+                "log_request_bodies_with_personal_data",
+                &self.log_request_bodies,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -94,6 +99,7 @@ impl<T: From<Client>> ClientBuilder<T> {
             clock: None,
             max_clock_skew: Duration::from_millis(DEFAULT_MAX_SKEW_MS as u64),
             adopt_unscoped: false,
+            log_request_bodies: false,
         }
     }
 
@@ -204,6 +210,17 @@ impl<T: From<Client>> ClientBuilder<T> {
 
     pub fn token_policy(mut self, policy: TokenPolicy) -> Self {
         self.policy = Some(policy);
+        self
+    }
+
+    /// Logs every request body, **personal data unredacted** (phone numbers, ID-card
+    /// numbers, names, addresses…), as a DEBUG `tracing` event `request body` (field
+    /// `body`) before it is sent. Off by default: without it no log record, error text or
+    /// `Debug` output of the SDK carries a request's personal data. Turn it on only where
+    /// your logs may hold your customers' personal data (a local debugging session).
+    /// Credentials and signatures are still scrubbed from the logged body.
+    pub fn log_request_bodies_with_personal_data(mut self, on: bool) -> Self {
+        self.log_request_bodies = on;
         self
     }
 
@@ -354,6 +371,7 @@ impl<T: From<Client>> ClientBuilder<T> {
                 clock,
                 tokens,
                 recent: Default::default(),
+                log_request_bodies: self.log_request_bodies,
             }),
         }))
     }

@@ -54,6 +54,9 @@ struct Inner {
     /// Tokens and signatures recently sent (current and previous), scrubbed from every
     /// text a reply produces: a hostile server may quote an earlier request.
     recent: std::sync::Mutex<std::collections::VecDeque<Secret>>,
+    /// The user's opt-in to logging request bodies with their personal data
+    /// ([`ClientBuilder::log_request_bodies_with_personal_data`]).
+    log_request_bodies: bool,
 }
 
 /// How many recent tokens and signatures are remembered for scrubbing.

@@ -272,6 +272,15 @@ impl Client {
         let super::styles::Outgoing { url, body } =
             super::styles::of(self.inner.protocol.envelope).prepare(self, call)?;
         let (credentials, scrubber) = self.scrubber_for(&url, &body, extra);
+        // The user's explicit opt-in: the body as sent, personal data and all; the
+        // credentials and signatures (an envelope may carry a token) are still scrubbed.
+        if inner.log_request_bodies {
+            tracing::debug!(
+                method,
+                body = %credentials.scrub(&String::from_utf8_lossy(&body)),
+                "request body (personal data unredacted: log_request_bodies_with_personal_data)"
+            );
+        }
         let sent_url = url.clone();
         let mut builder = match verb {
             Verb::Post => inner.http.post(url),
