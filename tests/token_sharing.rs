@@ -29,7 +29,7 @@ use gree_ump::runtime::clock::{Clock, ManualClock, beijing_day, next_beijing_mid
 use gree_ump::runtime::tokens::faulty::{FaultyStore, StoreFault};
 use gree_ump::runtime::tokens::{
     BudgetKind, FileTokenStore, MemoryTokenStore, RedisTokenStore, StoreErrorKind, TokenManager,
-    TokenStore,
+    TokenPolicy, TokenStore,
 };
 use gree_ump::runtime::{RetryPolicy, TokenError};
 use gree_ump::{Client, Error};
@@ -41,8 +41,10 @@ use tokio::process::{ChildStdin, ChildStdout};
 const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/";
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
+/// The children's store timeouts (the Redis reply timeout; the manager's is a second more).
+const CHILD_STORE_TIMEOUT: Duration = Duration::from_secs(15);
 /// The longest a child may take to answer one step.
-const STEP_TIMEOUT: Duration = Duration::from_secs(25);
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ------------------------------------------------------------------------ helpers
 
@@ -257,10 +259,30 @@ fn token_sharing_child() {
 async fn child_main(base_url: String) {
     let prefix = std::env::var(PREFIX_ENV).expect("child: prefix");
     let url = std::env::var(REDIS_ENV).expect("child: Redis URL");
-    let store = RedisTokenStore::connect(&url, prefix)
-        .await
-        .expect("child: Redis store");
-    let client = client(&base_url, Arc::new(store), None);
+    // These children test sharing, not outage bounds (token_findings does): on a CI box
+    // at load average 10, a Redis reply took over 4 s, so they wait up to 15 s for one.
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(CHILD_STORE_TIMEOUT))
+        .set_connection_timeout(Some(Duration::from_secs(5)));
+    let manager = redis::aio::ConnectionManager::new_with_config(
+        redis::Client::open(url.as_str()).expect("child: Redis URL"),
+        config,
+    )
+    .await
+    .expect("child: Redis connection");
+    let store = RedisTokenStore::new(manager, prefix);
+    let client = Client::builder()
+        .base_url(&base_url)
+        .app_id(DEFAULT_APP_ID)
+        .app_secret(DEFAULT_APP_SECRET)
+        .token_store(Arc::new(store))
+        .token_policy(TokenPolicy {
+            store_timeout: CHILD_STORE_TIMEOUT + Duration::from_secs(1),
+            ..TokenPolicy::default()
+        })
+        .retry_policy(RetryPolicy::default())
+        .build()
+        .expect("child: client");
     println!("{CHILD_TAG}ready");
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await.expect("child: stdin") {
