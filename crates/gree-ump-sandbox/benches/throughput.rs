@@ -28,7 +28,7 @@ use axum::routing::post;
 use axum::serve::ListenerExt;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use gree_ump_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
-use openplatform_runtime::sign;
+use openplatform_runtime::ump_md5;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
@@ -66,7 +66,7 @@ fn signed_url(target: &Target) -> String {
         ("access_token", target.access_token.as_str()),
         ("timestamp", timestamp.as_str()),
     ];
-    let signature = sign::sign_sorted(&params, &target.body, target.secret.as_bytes());
+    let signature = ump_md5::sign_sorted(&params, &target.body, target.secret.as_bytes());
     format!(
         "{}?access_token={}&timestamp={timestamp}&sign={}",
         target.url,
@@ -128,8 +128,8 @@ async fn signed_call(
     let body = serde_json::to_vec(body).expect("JSON");
     let timestamp = now_ms().to_string();
     let mut params = vec![credential, ("timestamp", timestamp.as_str())];
-    sign::sort_params(&mut params);
-    let signature = sign::sign_sorted(&params, &body, sandbox.app_secret().as_bytes());
+    ump_md5::sort_params(&mut params);
+    let signature = ump_md5::sign_sorted(&params, &body, sandbox.app_secret().as_bytes());
     let url = format!(
         "{}?{}={}&timestamp={timestamp}&sign={}",
         sandbox.method_url(method),

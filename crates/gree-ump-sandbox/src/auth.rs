@@ -13,7 +13,7 @@
 //! When the test controls have moved the sandbox clock, a timestamp within the window of
 //! either the sandbox clock or the system clock passes (see [`check_timestamp`]).
 
-use openplatform_runtime::sign::verify;
+use openplatform_runtime::ump_md5::verify;
 
 /// The query parameters of the signature and the timestamp, as the spec names them.
 pub const SIGN_PARAM: &str = match gree_ump::PROTOCOL.sign_param {
@@ -125,7 +125,7 @@ pub fn check_timestamp(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openplatform_runtime::sign::sign;
+    use openplatform_runtime::ump_md5::sign;
 
     fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

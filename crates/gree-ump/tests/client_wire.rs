@@ -199,7 +199,7 @@ fn check_wire<E: Endpoint>(server: &Server, request: &E) {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     assert!(
-        openplatform_runtime::sign::verify(
+        openplatform_runtime::ump_md5::verify(
             &params,
             "sign",
             &seen.body,
@@ -415,7 +415,7 @@ async fn token_calls_are_signed_with_their_own_credential() {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    assert!(openplatform_runtime::sign::verify(
+    assert!(openplatform_runtime::ump_md5::verify(
         &params,
         "sign",
         &obtain.body,

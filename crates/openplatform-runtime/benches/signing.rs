@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use md5::{Digest, Md5};
-use openplatform_runtime::sign;
+use openplatform_runtime::ump_md5;
 
 fn body() -> Vec<u8> {
     let mut body = br#"{"open_id":"25c56912e05847c0b09f03ca7e52b796","items":""#.to_vec();
@@ -35,7 +35,7 @@ fn signing(c: &mut Criterion) {
     });
     group.bench_function("ump_sign", |b| {
         b.iter(|| {
-            black_box(sign::sign_sorted(
+            black_box(ump_md5::sign_sorted(
                 black_box(&params),
                 black_box(&body),
                 secret,

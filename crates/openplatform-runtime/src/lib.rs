@@ -12,9 +12,9 @@ pub mod error;
 pub mod error_code;
 pub mod protocol;
 pub mod redact;
-pub mod sign;
 pub mod signer;
 pub mod tokens;
+pub mod ump_md5;
 pub mod validation;
 pub mod wire;
 

@@ -44,7 +44,8 @@ async fn bad_signature_is_refused() {
     // A body changed after signing fails too: the raw body is signed.
     let ts = c.now().to_string();
     let params = [("access_token", at.as_str()), ("timestamp", ts.as_str())];
-    let sig = openplatform_runtime::sign::sign(&params, b"{}", c.sandbox.app_secret().as_bytes());
+    let sig =
+        openplatform_runtime::ump_md5::sign(&params, b"{}", c.sandbox.app_secret().as_bytes());
     let resp = c
         .http
         .post(c.sandbox.method_url("wk.user.level.list"))

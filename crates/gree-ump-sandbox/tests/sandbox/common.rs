@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use gree_ump_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
-use openplatform_runtime::sign::sign;
+use openplatform_runtime::ump_md5::sign;
 use serde_json::{Value, json};
 
 pub const PHONE: &str = "13800000000";

@@ -114,7 +114,7 @@ async fn slow_and_http_errors() {
     .to_string();
     let ts = c.now().to_string();
     let params = [("access_token", at.as_str()), ("timestamp", ts.as_str())];
-    let sig = openplatform_runtime::sign::sign(
+    let sig = openplatform_runtime::ump_md5::sign(
         &params,
         body.as_bytes(),
         c.sandbox.app_secret().as_bytes(),

@@ -1,5 +1,5 @@
 //! The sandbox driven over HTTP with reqwest, requests signed with the runtime's
-//! `sign::sign`, as any client would. One test binary (faster to build and link).
+//! `ump_md5::sign`, as any client would. One test binary (faster to build and link).
 
 mod common;
 

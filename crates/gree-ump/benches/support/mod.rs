@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::http::Uri;
 use gree_ump::Client;
 use gree_ump::endpoints::QueryMemberRequest;
-use openplatform_runtime::sign;
+use openplatform_runtime::ump_md5;
 
 const SECRET: &str = "bench-secret";
 const MEMBER: &str = r#"{"success":true,"error_code":200,"error_message":"","data":{"open_id":"25c56912e05847c0b09f03ca7e52b796","nickname":"张大三","realname":"张三","gender":1,"level_number":2,"level_name":"银卡会员","score":245,"growth_value":300,"coupon_num":98,"birthday":"2019-02-27","register_time":1543222562000,"next_level_growth_value":300,"next_level_name":"二级会员","next_level_num":2,"is_max_level":0}}"#;
@@ -31,7 +31,7 @@ pub async fn hand_written(
         .as_millis()
         .to_string();
     let params = [("access_token", "at-bench"), ("timestamp", ts.as_str())];
-    let signature = sign::sign_sorted(&params, &body, SECRET.as_bytes());
+    let signature = ump_md5::sign_sorted(&params, &body, SECRET.as_bytes());
     let url = format!(
         "{base}/gw/gateway/wk.user.info.query/v1?access_token=at-bench&timestamp={ts}&sign={}",
         signature.as_str()

@@ -19,12 +19,12 @@ pub fn decode_response<E: Endpoint>(
 ) -> Result<Response<E::Data>, Error<E::Code>> {
     // Only the token calls' bodies carry tokens.
     let withhold = protocol.is_token_method(E::INFO.method);
-    decode_reply(protocol, E::INFO.method, status, body, withhold)
+    decode_body(protocol, E::INFO.method, status, body, withhold)
 }
 
 /// [`decode_response`] for any data type; `withhold_body` keeps the body out of errors
 /// (token calls, whose bodies carry tokens).
-pub(crate) fn decode_reply<T: Tolerant, C: ApiErrorCode>(
+pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
     protocol: &ProtocolInfo,
     method: &'static str,
     status: u16,

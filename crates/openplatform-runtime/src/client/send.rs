@@ -177,7 +177,7 @@ impl Client {
                     .exchange(info.method, info.verb, CredentialParam::AppId, &extra, body)
                     .await
                     .map_err(Error::Transport)?;
-                self.decode_reply::<E::Data, E::Code>(info.method, &reply, false)
+                self.decode_raw_reply::<E::Data, E::Code>(info.method, &reply, false)
             }
             Credential::AccessToken => {
                 let tokens = &self.inner.tokens;
@@ -233,7 +233,7 @@ impl Client {
             )
             .await
             .map_err(Error::Transport)?;
-        self.decode_reply::<E::Data, E::Code>(info.method, &reply, false)
+        self.decode_raw_reply::<E::Data, E::Code>(info.method, &reply, false)
     }
 
     /// Whether the clock correction moved by more than the platform's tolerance (or by
@@ -344,7 +344,7 @@ impl Client {
     }
 
     /// Decodes a reply into the typed data or the typed error.
-    pub(super) fn decode_reply<T: Tolerant, C: ApiErrorCode>(
+    pub(super) fn decode_raw_reply<T: Tolerant, C: ApiErrorCode>(
         &self,
         method: &'static str,
         reply: &RawReply,
@@ -373,7 +373,7 @@ impl Client {
             })
             .scrubbed(&reply.scrubber, self.inner.protocol.sensitive_keys));
         }
-        let decoded = decode::decode_reply(
+        let decoded = decode::decode_body(
             self.inner.protocol,
             method,
             reply.status,

@@ -94,7 +94,7 @@ impl Client {
             };
             reached = true;
             // The body holds tokens: never kept in an error.
-            match self.decode_reply::<Value, RawCode>(method, &reply, true) {
+            match self.decode_raw_reply::<Value, RawCode>(method, &reply, true) {
                 Ok(response) => break (response.data, sent_at),
                 // The platform refused the call while our clock turned out to be off by
                 // more than it tolerates (`clock_tolerance_ms`): the stale timestamp is the

@@ -13,8 +13,8 @@ use crate::client::send::CredentialParam;
 use crate::envelope::{Envelope, EnvelopeError, PageInfo, succeeded};
 use crate::error::TransportError;
 use crate::protocol::{ProtocolInfo, SigningScheme};
-use crate::sign;
 use crate::signer::SignRequest;
+use crate::ump_md5;
 
 pub(super) struct UmpGateway;
 
@@ -86,12 +86,12 @@ impl Client {
         );
         params.push((timestamp_param, &timestamp));
         params.extend(extra.iter().map(|(n, v)| (*n, v.as_str())));
-        sign::sort_params(&mut params);
+        ump_md5::sort_params(&mut params);
         let ump;
         let custom;
         let signature: &str = match protocol.signing {
             SigningScheme::UmpMd5 => {
-                ump = sign::sign_sorted(&params, &body, self.secret());
+                ump = ump_md5::sign_sorted(&params, &body, self.secret());
                 ump.as_str()
             }
             SigningScheme::Pluggable => {

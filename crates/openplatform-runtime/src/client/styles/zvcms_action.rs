@@ -16,8 +16,8 @@ use crate::client::Client;
 use crate::envelope::{Envelope, EnvelopeError, PageInfo, succeeded};
 use crate::error::TransportError;
 use crate::protocol::{ProtocolInfo, SigningScheme};
-use crate::sign;
 use crate::signer::{SignError, SignRequest};
+use crate::ump_md5;
 
 pub(super) struct ZvcmsAction;
 
@@ -136,7 +136,9 @@ impl Client {
         ]);
         fields.extend(extra.iter().map(|(n, v)| (*n, v.as_str())));
         let token = match protocol.signing {
-            SigningScheme::UmpMd5 => sign::sign(&fields, b"", self.secret()).as_str().to_owned(),
+            SigningScheme::UmpMd5 => ump_md5::sign(&fields, b"", self.secret())
+                .as_str()
+                .to_owned(),
             SigningScheme::Pluggable => {
                 self.custom_sign(method, &SignRequest::new(method, &fields))?
             }
