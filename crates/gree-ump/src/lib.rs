@@ -22,10 +22,19 @@ pub use generated::errors::ErrorCode;
 pub use generated::{PROTOCOL, endpoints, models};
 /// The runtime, for token stores, clocks and the generic client.
 pub use openplatform_runtime as runtime;
+#[cfg(feature = "redis")]
+#[doc(inline)]
+pub use openplatform_runtime::tokens::RedisTokenStore;
+/// Token stores: in a file (the default: the user's state directory), in memory (tests),
+/// in Redis (feature `redis`: several hosts).
+#[doc(inline)]
+pub use openplatform_runtime::tokens::{FileTokenStore, MemoryTokenStore};
 /// Wire types the models use (exact money, Beijing-time dates…).
 pub use openplatform_runtime::wire;
+#[doc(inline)]
 pub use openplatform_runtime::{
-    ApiErrorCode, Endpoint, ErrorCategory, Paged, RequestError, Response, TokenPolicy, TokenStore,
+    ApiErrorCode, CallOptions, Endpoint, ErrorCategory, Paged, RequestError, Response, RetryPolicy,
+    TokenPolicy, TokenStore,
 };
 
 /// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.

@@ -1,4 +1,4 @@
-//! Decoding of response envelopes, per [`EnvelopeStyle`].
+//! Decoding of response envelopes, per [`EnvelopeStyle`](crate::EnvelopeStyle).
 //!
 //! The envelope is decoded first, keeping `data` as raw JSON, so that the data is
 //! decoded exactly once into its typed form and a decode failure names its place.

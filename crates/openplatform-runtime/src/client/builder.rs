@@ -22,7 +22,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Builds a [`Client`] (or a generated crate's client, `T`, which wraps one). Required: a
 /// base URL (or preset), the app id, and the app secret — or, for an API whose signing
 /// scheme is [`SigningScheme::Pluggable`], a [`Signer`] instead of the app secret; and the
-/// grant code where the envelope carries one ([`EnvelopeStyle::ZvcmsAction`]).
+/// grant code where the envelope carries one ([`EnvelopeStyle::ZvcmsAction`](crate::EnvelopeStyle::ZvcmsAction)).
 pub struct ClientBuilder<T = Client> {
     output: PhantomData<fn() -> T>,
     protocol: &'static ProtocolInfo,
@@ -185,7 +185,7 @@ impl<T: From<Client>> ClientBuilder<T> {
     /// local data directory elsewhere), so a restart never spends the day's only
     /// token-issuing call again; its location is logged at info. Use a shared store when
     /// several hosts use the same app (`RedisTokenStore`), and
-    /// [`MemoryTokenStore`](crate::tokens::MemoryTokenStore) only where a restart at
+    /// [`MemoryTokenStore`] only where a restart at
     /// most once a day is certain (tests).
     pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.store = Some(store);
