@@ -20,26 +20,26 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// The switch that cuts one connection.
 #[derive(Debug, Clone, Default)]
-pub struct ConnKill(Arc<AtomicBool>);
+pub(crate) struct ConnKill(Arc<AtomicBool>);
 
 impl ConnKill {
-    pub fn kill(&self) {
+    pub(crate) fn kill(&self) {
         self.0.store(true, Ordering::SeqCst);
     }
 
-    pub fn is_killed(&self) -> bool {
+    pub(crate) fn is_killed(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
 }
 
 /// A TCP listener whose connections carry a [`ConnKill`].
 #[derive(Debug)]
-pub struct KillableListener {
+pub(crate) struct KillableListener {
     inner: TcpListener,
 }
 
 impl KillableListener {
-    pub fn new(inner: TcpListener) -> Self {
+    pub(crate) fn new(inner: TcpListener) -> Self {
         KillableListener { inner }
     }
 }
@@ -81,7 +81,7 @@ impl Connected<IncomingStream<'_, KillableListener>> for ConnKill {
 
 /// A TCP stream with a kill switch.
 #[derive(Debug)]
-pub struct KillableStream {
+pub(crate) struct KillableStream {
     inner: TcpStream,
     kill: ConnKill,
 }

@@ -20,7 +20,7 @@ use crate::state::{Reply, World};
 
 /// A received gateway call.
 #[derive(Debug, Clone)]
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     pub verb: Verb,
     /// The `{method}` of `/gw/gateway/{method}/v1`.
     pub method: &'a str,
@@ -31,7 +31,7 @@ pub struct Call<'a> {
 }
 
 /// Processes one call against the shared state.
-pub fn process(shared: &Shared, call: &Call<'_>) -> ApiResult<Reply> {
+pub(crate) fn process(shared: &Shared, call: &Call<'_>) -> ApiResult<Reply> {
     let info = AnyRequest::endpoint(call.method)
         .ok_or_else(|| ApiError::invalid(format!("unknown method {}", call.method)))?;
     // GET only where the document says GET (3.8, 5.4, 5.5, errata E01).

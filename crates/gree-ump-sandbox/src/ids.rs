@@ -10,7 +10,7 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct IdGen {
+pub(crate) struct IdGen {
     #[serde(skip)]
     seed: u64,
     counter: u64,
@@ -21,7 +21,7 @@ pub struct IdGen {
 }
 
 impl IdGen {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         IdGen {
             seed,
             counter: 0,
@@ -59,22 +59,22 @@ impl IdGen {
     }
 
     /// A member's open_id, like `25c56912e05847c0b09f03ca7e52b796`.
-    pub fn open_id(&mut self) -> String {
+    pub(crate) fn open_id(&mut self) -> String {
         self.hex("open_id")
     }
 
     /// An access token, like `atB1ABA5C50C41C5FEE3E911EC8020C32C`.
-    pub fn access_token(&mut self) -> String {
+    pub(crate) fn access_token(&mut self) -> String {
         format!("at{}", self.hex("access").to_ascii_uppercase())
     }
 
     /// A refresh token, like `rt5ED02D25F23917092218565B9DDAF657`.
-    pub fn refresh_token(&mut self) -> String {
+    pub(crate) fn refresh_token(&mut self) -> String {
         format!("rt{}", self.hex("refresh").to_ascii_uppercase())
     }
 
     /// A point statement id, like `SP016244316351097643`: `SP0`, the time, a sequence.
-    pub fn statement_id(&mut self, now_ms: i64) -> String {
+    pub(crate) fn statement_id(&mut self, now_ms: i64) -> String {
         self.counter += 1;
         format!(
             "SP0{:013}{:04}",
@@ -84,48 +84,48 @@ impl IdGen {
     }
 
     /// A member code, like `06244323958828461000` (20 digits).
-    pub fn member_code(&mut self, now_ms: i64) -> String {
+    pub(crate) fn member_code(&mut self, now_ms: i64) -> String {
         let n = self.number("member_code") % 1_000_000;
         format!("0{:013}{n:06}", now_ms.rem_euclid(10_000_000_000_000))
     }
 
     /// A platform coupon code, like `3733288246799497770` (19 digits, fits an i64).
-    pub fn coupon_code(&mut self) -> i64 {
+    pub(crate) fn coupon_code(&mut self) -> i64 {
         let n = self.number("coupon_code") % 100_000_000_000_000_000;
         // 37 followed by 17 digits: below i64::MAX (9 223 372 036 854 775 807).
         3_700_000_000_000_000_000 + i64::try_from(n).unwrap_or_default()
     }
 
     /// A member number, like `58500000003` (11 digits).
-    pub fn user_num(&mut self) -> String {
+    pub(crate) fn user_num(&mut self) -> String {
         self.counter += 1;
         format!("585{:08}", self.counter % 100_000_000)
     }
 
     /// An SMS code of four digits, like `4586`.
-    pub fn sms_code(&mut self) -> String {
+    pub(crate) fn sms_code(&mut self) -> String {
         format!("{:04}", self.number("sms") % 10_000)
     }
 
-    pub fn order_id(&mut self) -> i64 {
+    pub(crate) fn order_id(&mut self) -> i64 {
         let id = self.next_order_id;
         self.next_order_id += 1;
         id
     }
 
-    pub fn template_id(&mut self) -> i64 {
+    pub(crate) fn template_id(&mut self) -> i64 {
         let id = self.next_template_id;
         self.next_template_id += 1;
         id
     }
 
-    pub fn user_coupon_id(&mut self) -> i64 {
+    pub(crate) fn user_coupon_id(&mut self) -> i64 {
         let id = self.next_user_coupon_id;
         self.next_user_coupon_id += 1;
         id
     }
 
-    pub fn ledger_id(&mut self) -> i64 {
+    pub(crate) fn ledger_id(&mut self) -> i64 {
         let id = self.next_ledger_id;
         self.next_ledger_id += 1;
         id

@@ -21,7 +21,7 @@ use crate::state::World;
 
 /// What every handler of one sandbox shares.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     pub(crate) config: SandboxConfig,
     pub(crate) clock: SandboxClock,
     world: Mutex<World>,

@@ -6,9 +6,9 @@ use gree_ump_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use openplatform_runtime::ump_md5::sign;
 use serde_json::{Value, json};
 
-pub const PHONE: &str = "13800000000";
+pub(crate) const PHONE: &str = "13800000000";
 
-pub struct TestClient {
+pub(crate) struct TestClient {
     pub sandbox: SandboxHandle,
     pub http: reqwest::Client,
     pub access_token: Option<String>,
@@ -17,32 +17,32 @@ pub struct TestClient {
 
 /// What a call answered: the HTTP status and the body as JSON.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub json: Value,
 }
 
 impl Answer {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.json["success"] == json!(true)
     }
-    pub fn code(&self) -> i64 {
+    pub(crate) fn code(&self) -> i64 {
         self.json["error_code"].as_i64().unwrap_or(-1)
     }
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         self.json["error_message"].as_str().unwrap_or("")
     }
-    pub fn data(&self) -> &Value {
+    pub(crate) fn data(&self) -> &Value {
         &self.json["data"]
     }
     #[track_caller]
-    pub fn expect_ok(&self) -> &Value {
+    pub(crate) fn expect_ok(&self) -> &Value {
         assert!(self.ok(), "expected success, got {}", self.json);
         assert_eq!(self.code(), 200, "{}", self.json);
         self.data()
     }
     #[track_caller]
-    pub fn expect_err(&self, code: i64) {
+    pub(crate) fn expect_err(&self, code: i64) {
         assert!(!self.ok(), "expected error {code}, got {}", self.json);
         assert_eq!(self.code(), code, "{}", self.json);
         assert_eq!(self.json["data"], Value::Null);
@@ -50,11 +50,11 @@ impl Answer {
 }
 
 impl TestClient {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(SandboxConfig::default()).await
     }
 
-    pub async fn start_with(config: SandboxConfig) -> Self {
+    pub(crate) async fn start_with(config: SandboxConfig) -> Self {
         let sandbox = Sandbox::start(config).await.expect("sandbox starts");
         TestClient {
             sandbox,
@@ -65,18 +65,18 @@ impl TestClient {
     }
 
     /// A started sandbox with tokens already obtained.
-    pub async fn ready() -> Self {
+    pub(crate) async fn ready() -> Self {
         let mut c = Self::start().await;
         c.obtain().await.expect_ok();
         c
     }
 
-    pub fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.sandbox.control().now_ms()
     }
 
     /// Signs and sends: `params` are the query parameters besides `timestamp` and `sign`.
-    pub async fn send_raw(
+    pub(crate) async fn send_raw(
         &self,
         verb: reqwest::Method,
         method: &str,
@@ -99,7 +99,7 @@ impl TestClient {
             .await
     }
 
-    pub async fn answer(resp: reqwest::Response) -> Answer {
+    pub(crate) async fn answer(resp: reqwest::Response) -> Answer {
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
         let json = serde_json::from_str(&text)
@@ -107,7 +107,7 @@ impl TestClient {
         Answer { status, json }
     }
 
-    pub async fn signed(&self, method: &str, params: &[(&str, &str)], body: &str) -> Answer {
+    pub(crate) async fn signed(&self, method: &str, params: &[(&str, &str)], body: &str) -> Answer {
         let resp = self
             .send_raw(
                 reqwest::Method::POST,
@@ -123,7 +123,7 @@ impl TestClient {
     }
 
     /// 2.1; keeps the tokens on success.
-    pub async fn obtain(&mut self) -> Answer {
+    pub(crate) async fn obtain(&mut self) -> Answer {
         let app_id = self.sandbox.app_id().to_owned();
         let a = self
             .signed("dss.auth.token.query", &[("app_id", &app_id)], "")
@@ -136,7 +136,7 @@ impl TestClient {
     }
 
     /// 2.2; keeps the new access token on success.
-    pub async fn refresh(&mut self) -> Answer {
+    pub(crate) async fn refresh(&mut self) -> Answer {
         let rt = self.refresh_token.clone().unwrap_or_default();
         let a = self
             .signed("dss.auth.token.refresh", &[("refresh_token", &rt)], "")
@@ -148,17 +148,21 @@ impl TestClient {
     }
 
     /// A business call with the current access token.
-    pub async fn call(&self, method: &str, body: Value) -> Answer {
+    pub(crate) async fn call(&self, method: &str, body: Value) -> Answer {
         self.call_text(method, &body.to_string()).await
     }
 
-    pub async fn call_text(&self, method: &str, body: &str) -> Answer {
+    pub(crate) async fn call_text(&self, method: &str, body: &str) -> Answer {
         let at = self.access_token.clone().unwrap_or_default();
         self.signed(method, &[("access_token", &at)], body).await
     }
 
     /// A business call that may fail at the transport level.
-    pub async fn try_call(&self, method: &str, body: Value) -> reqwest::Result<reqwest::Response> {
+    pub(crate) async fn try_call(
+        &self,
+        method: &str,
+        body: Value,
+    ) -> reqwest::Result<reqwest::Response> {
         let at = self.access_token.clone().unwrap_or_default();
         self.send_raw(
             reqwest::Method::POST,
@@ -172,7 +176,7 @@ impl TestClient {
     }
 
     /// Registers a member; returns its open_id.
-    pub async fn member(&self, phone: &str) -> String {
+    pub(crate) async fn member(&self, phone: &str) -> String {
         let a = self
             .call(
                 "wk.user.info.add",
@@ -183,7 +187,13 @@ impl TestClient {
     }
 
     /// Credits (`event_add`) or debits (`event_subtract`) points.
-    pub async fn change(&self, open_id: &str, event: &str, score: i64, change_id: &str) -> Answer {
+    pub(crate) async fn change(
+        &self,
+        open_id: &str,
+        event: &str,
+        score: i64,
+        change_id: &str,
+    ) -> Answer {
         self.call(
             "wk.user.event.score.change",
             json!({
@@ -194,7 +204,7 @@ impl TestClient {
         .await
     }
 
-    pub fn balance(&self, member: &str) -> i64 {
+    pub(crate) fn balance(&self, member: &str) -> i64 {
         self.sandbox.control().ledger(member).expect("member").score
     }
 }

@@ -19,7 +19,7 @@ async fn platform(uri: Uri, _body: Bytes) -> String {
 }
 
 /// What a careful user would write by hand: serialize, sign, send, read, decode.
-pub async fn hand_written(
+pub(crate) async fn hand_written(
     http: &reqwest::Client,
     base: &str,
     request: &QueryMemberRequest,
@@ -52,14 +52,14 @@ pub async fn hand_written(
 
 /// Everything both contenders need: the server's base URL, the client (with its token
 /// already obtained), a reqwest client, and the request; both connections are warm.
-pub struct Setup {
+pub(crate) struct Setup {
     pub base: String,
     pub client: Client,
     pub http: reqwest::Client,
     pub request: QueryMemberRequest,
 }
 
-pub fn setup(rt: &tokio::runtime::Runtime) -> Setup {
+pub(crate) fn setup(rt: &tokio::runtime::Runtime) -> Setup {
     let base = rt.block_on(async {
         let app = axum::Router::new().fallback(platform);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -115,7 +115,7 @@ pub(super) struct Attempts {
 impl Attempts {
     /// Records the outcome of one attempt, and turns a "key already used" answer into
     /// [`Error::AppliedEarlier`] when an earlier attempt may have landed.
-    pub fn settle<E: Endpoint, T>(
+    pub(super) fn settle<E: Endpoint, T>(
         &mut self,
         request: &E,
         result: Result<T, Error<E::Code>>,

@@ -28,7 +28,7 @@ pub(super) struct Instance {
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Instance {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -82,7 +82,7 @@ static OBTAINING: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 pub(super) struct InFlight(String);
 
 impl InFlight {
-    pub fn start(instance: &Instance) -> Self {
+    pub(super) fn start(instance: &Instance) -> Self {
         OBTAINING
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -113,7 +113,7 @@ pub(super) struct ObtainMarker {
 }
 
 impl ObtainMarker {
-    pub fn new(instance: &Instance, day: i64, started_at_ms: i64) -> Self {
+    pub(super) fn new(instance: &Instance, day: i64, started_at_ms: i64) -> Self {
         ObtainMarker {
             instance: instance.id.clone(),
             host: instance.host.clone(),
@@ -123,13 +123,13 @@ impl ObtainMarker {
         }
     }
 
-    pub fn to_note(&self) -> String {
+    pub(super) fn to_note(&self) -> String {
         // A struct of strings and integers always serializes.
         serde_json::to_string(self).unwrap_or_default()
     }
 
     /// The marker of a note; a damaged note is no marker (it only ever explains).
-    pub fn from_note(note: &str) -> Option<Self> {
+    pub(super) fn from_note(note: &str) -> Option<Self> {
         serde_json::from_str(note).ok()
     }
 
@@ -137,7 +137,7 @@ impl ObtainMarker {
     /// instance of this process is in flight while registered; a process of this host
     /// while it runs (where the OS tells); any other while `deadline_ms` (the longest a
     /// token call can take) has not passed since it started.
-    pub fn may_be_in_flight(&self, me: &Instance, now_ms: i64, deadline_ms: i64) -> bool {
+    pub(super) fn may_be_in_flight(&self, me: &Instance, now_ms: i64, deadline_ms: i64) -> bool {
         if self.host == me.host {
             if self.pid == me.pid {
                 return OBTAINING
