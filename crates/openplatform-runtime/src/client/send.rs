@@ -33,11 +33,19 @@ pub(super) struct RawReply {
     /// The reply came from another URL than the one sent (a supplied HTTP client
     /// followed a redirect).
     pub redirected: bool,
-    /// Everything secret or personal this exchange knows, for its errors' texts.
-    pub scrubber: crate::redact::Scrubber,
     /// The credentials and signatures alone: no business reply of the platform quotes
     /// them, so one that does is a hostile echo, never data.
     pub credentials: crate::redact::Scrubber,
+    /// What was sent, for the full scrubber of an error's text: built only when an
+    /// error needs it (parsing the request for its personal values costs on every call).
+    pub sent: SentRequest,
+}
+
+/// The request as sent: where the values to scrub from an error's text are found.
+pub(super) struct SentRequest {
+    pub url: reqwest::Url,
+    pub body: Bytes,
+    pub extra: Vec<(&'static str, String)>,
 }
 
 impl Client {
@@ -271,7 +279,13 @@ impl Client {
         };
         let super::styles::Outgoing { url, body } =
             super::styles::of(self.inner.protocol.envelope).prepare(self, call)?;
-        let (credentials, scrubber) = self.scrubber_for(&url, &body, extra);
+        let credentials = self.credentials_for(&url, &body);
+        let sent = SentRequest {
+            url: url.clone(),
+            body: body.clone(),
+            extra: extra.to_vec(),
+        };
+        let scrubbed = |e: TransportError| e.scrubbed(&self.full_scrubber(&credentials, &sent));
         // The user's explicit opt-in: the body as sent, personal data and all; the
         // credentials and signatures (an envelope may carry a token) are still scrubbed.
         if inner.log_request_bodies {
@@ -281,7 +295,6 @@ impl Client {
                 "request body (personal data unredacted: log_request_bodies_with_personal_data)"
             );
         }
-        let sent_url = url.clone();
         let mut builder = match verb {
             Verb::Post => inner.http.post(url),
             Verb::Get => inner.http.get(url),
@@ -299,7 +312,7 @@ impl Client {
         let mut response = builder
             .send()
             .await
-            .map_err(|e| TransportError::from_reqwest(method, e).scrubbed(&scrubber))?;
+            .map_err(|e| scrubbed(TransportError::from_reqwest(method, e)))?;
         // Kept for after decoding: only the platform's own replies correct the clock.
         let date = response
             .headers()
@@ -307,7 +320,7 @@ impl Client {
             .and_then(|d| d.to_str().ok())
             .map(|d| (d.to_owned(), inner.clock.local_now_ms()));
         let status = response.status().as_u16();
-        let redirected = response.url() != &sent_url;
+        let redirected = response.url() != &sent.url;
         let cap = inner.max_response_bytes;
         let mut body = Vec::new();
         let mut too_large = None;
@@ -320,7 +333,7 @@ impl Client {
             while let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|e| TransportError::from_reqwest(method, e).scrubbed(&scrubber))?
+                .map_err(|e| scrubbed(TransportError::from_reqwest(method, e)))?
             {
                 if body.len() + chunk.len() > cap {
                     // Keep the start for the error's excerpt; stop reading.
@@ -338,8 +351,8 @@ impl Client {
             too_large,
             date,
             redirected,
-            scrubber,
             credentials,
+            sent,
         })
     }
 
@@ -371,7 +384,10 @@ impl Client {
                 reason: format!("the reply is larger than the cap of {cap} bytes"),
                 body,
             })
-            .scrubbed(&reply.scrubber, self.inner.protocol.sensitive_keys));
+            .scrubbed(
+                &self.full_scrubber(&reply.credentials, &reply.sent),
+                self.inner.protocol.sensitive_keys,
+            ));
         }
         let decoded = decode::decode_body(
             self.inner.protocol,
@@ -393,7 +409,8 @@ impl Client {
             }));
         }
         let keys = self.inner.protocol.sensitive_keys;
-        let decoded = decoded.map_err(|e| e.scrubbed(&reply.scrubber, keys));
+        let decoded = decoded
+            .map_err(|e| e.scrubbed(&self.full_scrubber(&reply.credentials, &reply.sent), keys));
         // The clock is corrected only from a reply that is plausibly the platform's: one
         // that decoded as its envelope (a success or an error code), never a proxy's page.
         if let Some((date, received)) = &reply.date
@@ -431,35 +448,24 @@ impl Client {
         }
     }
 
-    /// The scrubber of one exchange: the app secret and grant code, the tokens and
-    /// signatures this client sent lately (this request's among them), and the values the
-    /// request sends under the spec's sensitive keys.
-    fn scrubber_for(
-        &self,
-        url: &reqwest::Url,
-        body: &[u8],
-        extra: &[(&'static str, String)],
-    ) -> (crate::redact::Scrubber, crate::redact::Scrubber) {
+    /// The credentials of one exchange, built on every call: the app secret and grant
+    /// code, and the tokens and signatures this client sent lately (this request's among
+    /// them). A successful reply is checked against them (a hostile echo).
+    fn credentials_for(&self, url: &reqwest::Url, body: &[u8]) -> crate::redact::Scrubber {
         let inner = &self.inner;
         let protocol = inner.protocol;
-        let mut scrubber = crate::redact::Scrubber::new();
-        for s in [&inner.app_secret, &inner.grant_code].into_iter().flatten() {
-            scrubber.add(s.expose());
-        }
         // Credentials and signatures of this request: query parameters (ump_gateway) or
         // envelope fields (zvcms_action).
         let mut sent: Vec<String> = Vec::new();
-        let secret_params: Vec<&str> = protocol
+        let secret_params = protocol
             .tokens
             .iter()
             .flat_map(|t| [t.access_token_param, t.refresh_token_param])
-            .chain(protocol.sign_param)
-            .collect();
+            .chain(protocol.sign_param);
+        let secret_params: Vec<&str> = secret_params.collect();
         for (name, value) in url.query_pairs() {
             if secret_params.contains(&name.as_ref()) {
                 sent.push(value.into_owned());
-            } else if protocol.sensitive_keys.contains(&name.as_ref()) {
-                scrubber.add(&value);
             }
         }
         let body_secrets = super::styles::of(protocol.envelope).secret_body_fields();
@@ -472,12 +478,6 @@ impl Client {
                 }
             }
         }
-        for (name, value) in extra {
-            if protocol.sensitive_keys.contains(name) {
-                scrubber.add(value);
-            }
-        }
-        scrubber.add_sensitive_values(body, protocol.sensitive_keys);
         let mut recent = inner
             .recent
             .lock()
@@ -495,9 +495,31 @@ impl Client {
             credentials.add(s.expose());
         }
         for s in recent.iter() {
-            scrubber.add(s.expose());
             credentials.add(s.expose());
         }
-        (credentials, scrubber)
+        credentials
+    }
+
+    /// The full scrubber of an error of one exchange: its credentials, and the values the
+    /// request sent under the spec's sensitive keys (query, query fields, body).
+    fn full_scrubber(
+        &self,
+        credentials: &crate::redact::Scrubber,
+        sent: &SentRequest,
+    ) -> crate::redact::Scrubber {
+        let keys = self.inner.protocol.sensitive_keys;
+        let mut scrubber = credentials.clone();
+        for (name, value) in sent.url.query_pairs() {
+            if keys.contains(&name.as_ref()) {
+                scrubber.add(&value);
+            }
+        }
+        for (name, value) in &sent.extra {
+            if keys.contains(name) {
+                scrubber.add(value);
+            }
+        }
+        scrubber.add_sensitive_values(&sent.body, keys);
+        scrubber
     }
 }
