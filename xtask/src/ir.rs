@@ -137,6 +137,9 @@ pub struct Field {
     pub default: Option<String>,
     /// Redacted from `Debug` and from the runtime's texts (`sensitive:` in the spec).
     pub sensitive: Option<Sensitivity>,
+    /// The code the platform answers when this required request field is absent or
+    /// empty (`missing_error:` in the spec); servers use it, clients refuse earlier.
+    pub missing_error: Option<i64>,
 }
 
 /// What kind of sensitive value a field holds.

@@ -147,6 +147,11 @@ pub struct FieldSpec {
     /// `secret` or `pii`: redacted from generated `Debug` and runtime texts.
     #[serde(default)]
     pub sensitive: Option<Line<String>>,
+    /// The error code the platform answers when this required request field is absent
+    /// or empty, where the document gives it one (instead of the generic invalid-parameter
+    /// code).
+    #[serde(default)]
+    pub missing_error: Option<Line<i64>>,
     pub doc: String,
     pub gloss: String,
     #[serde(default)]

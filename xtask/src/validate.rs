@@ -122,6 +122,7 @@ impl Validator {
                 );
             }
             let fields = self.fields(&place, &t.value.fields);
+            self.no_missing_error(&place, &t.value.fields);
             structs.push(Struct {
                 name: name.clone(),
                 doc: t.value.doc.clone(),
@@ -699,6 +700,7 @@ impl Validator {
             };
             out.push(Field {
                 sensitive,
+                missing_error: s.missing_error.as_ref().map(|l| l.value),
                 wire: s.wire.clone(),
                 name,
                 ty,
@@ -734,6 +736,7 @@ impl Validator {
         let stem = s.name.to_upper_camel_case();
         let (fields, runtime_params) =
             self.fields_split(&format!("{place} request"), &s.request.fields);
+        self.missing_errors(place, &s.request.fields, codes);
         let idempotency_key = self.idempotency_key(place, loc, s, idempotency, &fields);
         let paging = self.paging(place, s, &fields);
         let rules = self.rules(place, s, &fields, codes);
@@ -774,6 +777,43 @@ impl Validator {
             data: data?,
             errors: s.errors.iter().map(|c| c.value).collect(),
         })
+    }
+
+    /// `missing_error` of request fields: on a required field, naming a listed code.
+    fn missing_errors(&mut self, place: &str, specs: &[Line<FieldSpec>], codes: &BTreeSet<i64>) {
+        for f in specs {
+            let Some(code) = &f.value.missing_error else {
+                continue;
+            };
+            let fplace = format!("{place} request field `{}`", f.value.wire);
+            if !f.value.required {
+                self.problem(
+                    Some(code.referenced),
+                    format!("{fplace}: `missing_error` applies to a required field only"),
+                );
+            }
+            if !codes.contains(&code.value) {
+                self.problem(
+                    Some(code.referenced),
+                    format!("{fplace}: missing_error {} is not in errors", code.value),
+                );
+            }
+        }
+    }
+
+    /// `missing_error` means something only on an endpoint's request field.
+    fn no_missing_error(&mut self, place: &str, specs: &[Line<FieldSpec>]) {
+        for f in specs {
+            if let Some(code) = &f.value.missing_error {
+                self.problem(
+                    Some(code.referenced),
+                    format!(
+                        "{place} field `{}`: `missing_error` applies to an endpoint's request field only",
+                        f.value.wire
+                    ),
+                );
+            }
+        }
     }
 
     /// Names, group, method and section of an endpoint.
@@ -1137,6 +1177,7 @@ impl Validator {
                     );
                 }
                 let fields = self.fields(&format!("{place} response"), &r.fields);
+                self.no_missing_error(&format!("{place} response"), &r.fields);
                 structs.push(Struct {
                     name: inline_name.clone(),
                     doc: s.title.clone(),

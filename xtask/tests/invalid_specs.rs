@@ -292,3 +292,44 @@ fn an_envelope_style_the_runtime_lacks_is_reported_with_line() {
     );
     assert!(err.contains(&format!("{PATH}:{line}:")), "{err}");
 }
+
+#[test]
+fn missing_error_on_an_optional_field_is_reported_with_line() {
+    let text = broken(
+        "{wire: phone, type: string, sensitive: pii, doc: 手机",
+        "{wire: phone, type: string, sensitive: pii, missing_error: 110002, doc: 手机",
+    );
+    let err = errors_of(&text);
+    let line = line_of(&text, "missing_error: 110002");
+    assert!(
+        err.contains("request field `phone`: `missing_error` applies to a required field only"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{PATH}:{line}:")), "{err}");
+}
+
+#[test]
+fn missing_error_must_be_a_listed_code() {
+    let text = broken(
+        "{wire: change_id, type: string, required: true, doc: 幂等键",
+        "{wire: change_id, type: string, required: true, missing_error: 424242, doc: 幂等键",
+    );
+    let err = errors_of(&text);
+    assert!(
+        err.contains("missing_error 424242 is not in errors"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_error_on_a_response_field_is_reported() {
+    let text = broken(
+        "{wire: expire_in, type: i64, doc: 有效期",
+        "{wire: expire_in, type: i64, missing_error: 500, doc: 有效期",
+    );
+    let err = errors_of(&text);
+    assert!(
+        err.contains("`missing_error` applies to an endpoint's request field only"),
+        "{err}"
+    );
+}

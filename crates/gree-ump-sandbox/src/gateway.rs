@@ -84,19 +84,9 @@ fn business_body<'a>(call: &Call<'a>) -> Cow<'a, [u8]> {
     }
 }
 
-/// Fields whose absence the document answers with a code of their own rather than 1001.
-const MISSING_FIELD_CODES: &[(&str, &str, ErrorCode)] = &[
-    (
-        <gree_ump::endpoints::CreateMemberRequest as gree_ump::Endpoint>::INFO.method,
-        "phone",
-        ErrorCode::PhoneRequired,
-    ),
-    (
-        <gree_ump::endpoints::SendSmsCodeRequest as gree_ump::Endpoint>::INFO.method,
-        "target",
-        ErrorCode::SmsTargetRequired,
-    ),
-];
+/// Fields whose absence the document answers with a code of their own rather than 1001:
+/// the spec's `missing_error`, through the generated route table.
+const MISSING_FIELD_CODES: &[(&str, &str, ErrorCode)] = AnyRequest::MISSING_FIELD_ERRORS;
 
 fn decode(call: &Call<'_>) -> ApiResult<AnyRequest> {
     let body = business_body(call);

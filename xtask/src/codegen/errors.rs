@@ -117,6 +117,7 @@ pub fn module(api: &Api) -> TokenStream {
             /// Every code the document lists, ascending.
             pub const KNOWN: &'static [Self] = &[#(#known),*];
 
+            /// The code as the platform sends it.
             pub const fn code(self) -> i64 {
                 match self {
                     #(#to_code)*
@@ -124,6 +125,7 @@ pub fn module(api: &Api) -> TokenStream {
                 }
             }
 
+            /// The variant of a code; a code the document does not list is kept as `Unknown`.
             pub const fn from_code(code: i64) -> Self {
                 #from_code_body
             }
@@ -144,6 +146,8 @@ pub fn module(api: &Api) -> TokenStream {
                 }
             }
 
+            /// What kind of failure the code reports (the spec's `category`), for deciding
+            /// what to do about it.
             pub const fn category(self) -> #rt::ErrorCategory {
                 match self {
                     #(#category)*

@@ -33,6 +33,15 @@ pub fn module(api: &Api) -> TokenStream {
     let info_of = variants
         .iter()
         .map(|(v, r, _)| quote!(Self::#v(_) => &<super::endpoints::#r as #rt::Endpoint>::INFO,));
+    let missing = api.endpoints.iter().flat_map(|e| {
+        e.request.fields.iter().filter_map(move |f| {
+            let (method, wire) = (&e.method, &f.wire);
+            f.missing_error.map(|code| {
+                let code = super::types::int(code);
+                quote!((#method, #wire, super::errors::ErrorCode::from_code(#code)))
+            })
+        })
+    });
     let validate = variants
         .iter()
         .map(|(v, _, _)| quote!(Self::#v(r) => #rt::Endpoint::validate(r),));
@@ -53,6 +62,11 @@ pub fn module(api: &Api) -> TokenStream {
             /// Every endpoint, in the document's order.
             pub const ENDPOINTS: &'static [#rt::EndpointInfo] = &[#(#infos),*];
 
+            /// Required request fields whose absence the platform answers with a code of
+            /// their own rather than the generic invalid-parameter code (the spec's
+            /// `missing_error`): (method, wire name, code).
+            pub const MISSING_FIELD_ERRORS: &'static [(&'static str, &'static str, super::errors::ErrorCode)] = &[#(#missing),*];
+
             /// The endpoint of a method name.
             pub fn endpoint(method: &str) -> Option<&'static #rt::EndpointInfo> {
                 Self::ENDPOINTS.iter().find(|e| e.method == method)
@@ -68,6 +82,7 @@ pub fn module(api: &Api) -> TokenStream {
                 }
             }
 
+            /// The endpoint this request is for.
             pub fn info(&self) -> &'static #rt::EndpointInfo {
                 match self {
                     #(#info_of)*

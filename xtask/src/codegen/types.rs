@@ -201,12 +201,20 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
             },
         ),
         // With nothing required, `new()` is the default (and clippy wants `Default`).
+        // Requests are decoded only by servers (the sandbox): `Deserialize` is behind the
+        // generated crate's `server` feature.
         StructStyle::Request if s.fields.iter().all(|f| !f.required) => (
-            quote!(#[derive(#debug_derive Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]),
+            quote! {
+                #[derive(#debug_derive Clone, Default, PartialEq, ::serde::Serialize)]
+                #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+            },
             quote!(),
         ),
         StructStyle::Request => (
-            quote!(#[derive(#debug_derive Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]),
+            quote! {
+                #[derive(#debug_derive Clone, PartialEq, ::serde::Serialize)]
+                #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+            },
             quote!(),
         ),
     };
@@ -215,6 +223,11 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
         StructStyle::Tolerant => quote!(),
     };
     let debug = debug_impl(s);
+    // Tolerant decoding needs `Deserialize`, which requests have only for servers.
+    let server_only = match s.style {
+        StructStyle::Request => quote!(#[cfg(feature = "server")]),
+        StructStyle::Tolerant => quote!(),
+    };
     quote! {
         #doc
         #derives
@@ -228,6 +241,7 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
 
         #ctor
 
+        #server_only
         impl #rt::wire::Tolerant for #name {}
     }
 }

@@ -19,7 +19,8 @@ use super::models::*;
 /// Error codes: `500`, `1001`, `110005`.
 ///
 /// Errata of section 2.1 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E06` (extra query parameters in the token example), `E08` (envelope key spelling), `E68` (answers the document does not name, as the sandbox gives them).
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ObtainTokenRequest {}
 impl ObtainTokenRequest {
@@ -29,6 +30,7 @@ impl ObtainTokenRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for ObtainTokenRequest {}
 
 impl ::openplatform_runtime::Endpoint for ObtainTokenRequest {
@@ -62,7 +64,8 @@ impl ::openplatform_runtime::Endpoint for ObtainTokenRequest {
 /// Error codes: `500`, `1001`.
 ///
 /// Errata of section 2.2 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E68` (answers the document does not name, as the sandbox gives them).
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RefreshAccessTokenRequest {}
 impl RefreshAccessTokenRequest {
@@ -72,6 +75,7 @@ impl RefreshAccessTokenRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for RefreshAccessTokenRequest {}
 
 impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
@@ -103,7 +107,8 @@ impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
 /// Error codes: `500`, `1001`, `110001`.
 ///
 /// Errata of section 3.1 (the spec's `errata`): `E05` (timestamp type), `E08` (envelope key spelling), `E09` (realname vs username), `E10` (split examples), `E11` (project_id type).
-#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct CreateMemberRequest {
     /// 用户外部关联会员编号
@@ -490,6 +495,7 @@ impl CreateMemberRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for CreateMemberRequest {}
 
 impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
@@ -531,7 +537,8 @@ impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
 /// Error codes: `500`, `1001`, `110002`, `110003`, `110004`.
 ///
 /// Errata of section 3.2 (the spec's `errata`): `E08` (envelope key spelling), `E10` (split examples), `E11` (project_id type), `E12` (level number key), `E13` (undocumented member fields), `E14` (required response fields sent null), `E15` (rights is JSON inside a string), `E16` (open_id or phone).
-#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct QueryMemberRequest {
     /// 会员唯一标识
@@ -592,6 +599,7 @@ impl QueryMemberRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for QueryMemberRequest {}
 
 impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
@@ -632,7 +640,8 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
 /// Error codes: `500`, `1001`, `110004`, `150001`, `150002`, `150003`, `150008`.
 ///
 /// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ChangePointsRequest {
     /// 会员唯一标识 或者电话
@@ -739,6 +748,7 @@ impl ChangePointsRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for ChangePointsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
@@ -783,7 +793,8 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150009`.
 ///
 /// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RollbackPointsRequest {
     /// 会员唯一标识 或者电话
@@ -897,6 +908,7 @@ impl RollbackPointsRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for RollbackPointsRequest {}
 
 impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
@@ -935,7 +947,8 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150007`, `150009`.
 ///
 /// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RollbackPointsPartiallyRequest {
     /// 会员唯一标识 或者电话
@@ -988,6 +1001,7 @@ impl RollbackPointsPartiallyRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for RollbackPointsPartiallyRequest {}
 
 impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
@@ -1030,7 +1044,8 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
 /// Error codes: `500`, `1001`, `110004`.
 ///
 /// Errata of section 3.5 (the spec's `errata`): `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E35` (strings for integers in the point record request), `E36` (invalid point record example), `E37` (record times).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ListPointRecordsRequest {
     /// 会员唯一标识 或者电话
@@ -1086,6 +1101,7 @@ impl ListPointRecordsRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for ListPointRecordsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ListPointRecordsRequest {
@@ -1139,7 +1155,8 @@ impl ::openplatform_runtime::Paged for ListPointRecordsRequest {
 /// Error codes: `500`, `1001`, `110004`.
 ///
 /// Errata of section 3.6 (the spec's `errata`): `E08` (envelope key spelling), `E17` (member code input optional), `E19` (meaning of 1001).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct GenerateMemberCodeRequest {
     /// 会员唯一标识 或者电话号码
@@ -1158,6 +1175,7 @@ impl GenerateMemberCodeRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for GenerateMemberCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for GenerateMemberCodeRequest {
@@ -1193,7 +1211,8 @@ impl ::openplatform_runtime::Endpoint for GenerateMemberCodeRequest {
 /// Error codes: `500`, `1001`, `110001`, `110006`.
 ///
 /// Errata of section 3.7 (the spec's `errata`): `E08` (envelope key spelling), `E10` (split examples), `E11` (project_id type), `E12` (level number key), `E13` (undocumented member fields), `E14` (required response fields sent null), `E15` (rights is JSON inside a string), `E18` (member code input optional), `E19` (meaning of 1001), `E20` (meaning of 110001), `E68` (answers the document does not name, as the sandbox gives them).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ParseMemberCodeRequest {
     /// 会员条码
@@ -1212,6 +1231,7 @@ impl ParseMemberCodeRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for ParseMemberCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for ParseMemberCodeRequest {
@@ -1249,7 +1269,8 @@ impl ::openplatform_runtime::Endpoint for ParseMemberCodeRequest {
 /// Error codes: `500`, `1001`.
 ///
 /// Errata of section 3.8 (the spec's `errata`): `E01` (HTTP verb), `E08` (envelope key spelling), `E21` (level_number type), `E22` (broken level list example), `E23` (paging parameters required with defaults), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker).
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ListLevelsRequest {
     /// 页大小, 默认10
@@ -1298,6 +1319,7 @@ impl ListLevelsRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for ListLevelsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ListLevelsRequest {
@@ -1349,7 +1371,8 @@ impl ::openplatform_runtime::Paged for ListLevelsRequest {
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `150001`, `150003`.
 ///
 /// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification).
-#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct AddOrderRequest {
     /// 门店id, 门店标识
@@ -1757,6 +1780,7 @@ impl AddOrderRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for AddOrderRequest {}
 
 impl ::openplatform_runtime::Endpoint for AddOrderRequest {
@@ -1803,7 +1827,8 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
 ///
 /// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification).
-#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RefundOrderRequest {
     /// 会员唯一标识, open_id与手机号必传其一
@@ -2211,6 +2236,7 @@ impl RefundOrderRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for RefundOrderRequest {}
 
 impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
@@ -2260,7 +2286,8 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
 ///
 /// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification).
-#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RefundOrderPartiallyRequest {
     /// 会员唯一标识, open_id与手机号必传其一
@@ -2668,6 +2695,7 @@ impl RefundOrderPartiallyRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for RefundOrderPartiallyRequest {}
 
 impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
@@ -2721,7 +2749,8 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
 /// Error codes: `500`, `1001`, `130001`.
 ///
 /// Errata of section 5.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E47` (begin_time/end_time format), `E48` (third_coupon_id type), `E49` (stores/items/categories JSON), `E50` (discount_fee unit), `E51` (fen amounts), `E52` (use_scope_type values), `E53` (defaults in the example column), `E63` (NamedRef ids).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct AddCouponTemplateRequest {
     /// 第三方模板id
@@ -3068,6 +3097,7 @@ impl AddCouponTemplateRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for AddCouponTemplateRequest {}
 
 impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
@@ -3131,7 +3161,8 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
 /// Error codes: `500`, `1001`, `110004`, `130001`, `130004`.
 ///
 /// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct GiveCouponsRequest {
     /// 发放券码列表, 拼接 JSON 字符串, coupon_number 应对发放不同优惠卷码。params_type 字段传入枚举标识openId入参的值类型, 1.代表openId, 2.代表 phone
@@ -3202,6 +3233,7 @@ impl GiveCouponsRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for GiveCouponsRequest {}
 
 impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
@@ -3237,7 +3269,8 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
 /// Error codes: `500`, `1001`, `130002`, `130003`.
 ///
 /// Errata of section 5.3 (the spec's `errata`): `E41` (missing location marker), `E57` (third_coupon_code type), `E58` (returned coupon code).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct SyncCouponStatusRequest {
     /// 优惠券券码, 发放卷传入的 coupon_number
@@ -3278,6 +3311,7 @@ impl SyncCouponStatusRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for SyncCouponStatusRequest {}
 
 impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
@@ -3318,7 +3352,8 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
 /// Error codes: `500`, `1001`, `130002`, `130003`.
 ///
 /// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct VerifyCouponsRequest {
     /// 券使用人openId或者电话
@@ -3434,6 +3469,7 @@ impl VerifyCouponsRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for VerifyCouponsRequest {}
 
 impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
@@ -3480,7 +3516,8 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
 /// Error codes: `500`, `1001`, `110004`.
 ///
 /// Errata of section 5.5 (the spec's `errata`): `E01` (HTTP verb), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E51` (fen amounts), `E52` (use_scope_type values), `E56` (coupon codes typed Long), `E61` (two status enumerations), `E62` (page_size sent as a string), `E63` (NamedRef ids).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ListUserCouponsRequest {
     /// 发放人 openId 或者电话
@@ -3555,6 +3592,7 @@ impl ListUserCouponsRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for ListUserCouponsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ListUserCouponsRequest {
@@ -3608,7 +3646,8 @@ impl ::openplatform_runtime::Paged for ListUserCouponsRequest {
 /// Error codes: `500`, `1001`, `140001`, `140002`, `140003`, `140004`.
 ///
 /// Errata of section 6.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E64` (no response table).
-#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct SendSmsCodeRequest {
     /// 目标人电话
@@ -3638,6 +3677,7 @@ impl SendSmsCodeRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for SendSmsCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
@@ -3673,7 +3713,8 @@ impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
 /// Error codes: `500`, `1001`, `140002`, `140005`.
 ///
 /// Errata of section 6.2 (the spec's `errata`): `E41` (missing location marker), `E64` (no response table).
-#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct VerifySmsCodeRequest {
     /// 目标人电话
@@ -3717,6 +3758,7 @@ impl VerifySmsCodeRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for VerifySmsCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for VerifySmsCodeRequest {

@@ -175,6 +175,7 @@ impl ErrorCode {
         Self::InsufficientPoints,
         Self::InsufficientPointsForRollback,
     ];
+    /// The code as the platform sends it.
     pub const fn code(self) -> i64 {
         match self {
             Self::SystemBusy => 500,
@@ -210,6 +211,7 @@ impl ErrorCode {
             Self::Unknown(code) => code,
         }
     }
+    /// The variant of a code; a code the document does not list is kept as `Unknown`.
     pub const fn from_code(code: i64) -> Self {
         match code {
             500 => Self::SystemBusy,
@@ -349,6 +351,8 @@ impl ErrorCode {
             Self::Unknown(_) => None,
         }
     }
+    /// What kind of failure the code reports (the spec's `category`), for deciding
+    /// what to do about it.
     pub const fn category(self) -> ::openplatform_runtime::ErrorCategory {
         match self {
             Self::SystemBusy => ::openplatform_runtime::ErrorCategory::Busy,

@@ -7,6 +7,9 @@ pub mod client;
 pub mod endpoints;
 pub mod errors;
 pub mod models;
+/// Only servers route requests (the sandbox): behind the generated crate's
+/// `server` feature, so clients do not compile it.
+#[cfg(feature = "server")]
 pub mod routes;
 /// The spec file this code was generated from.
 pub const SPEC: &str = "api-spec/gree-ump.yaml";

@@ -1280,7 +1280,8 @@ impl ::openplatform_runtime::wire::Tolerant for UseScopeType {
 /// 发放券码 (coupon_set 数组的元素)
 ///
 /// One coupon to give to one member
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct CouponGrant {
     /// 会员 openId 或电话, 类型由 params_type 标识
@@ -1324,6 +1325,7 @@ impl CouponGrant {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for CouponGrant {}
 
 /// 发放优惠券成功后返回数据
@@ -1895,7 +1897,8 @@ impl ::openplatform_runtime::wire::Tolerant for NamedRef {}
 /// 订单中的商品明细 (item_info_list 数组的元素)
 ///
 /// One item of an order or a return; every value travels as a string
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct OrderItem {
     /// 商品编码
@@ -2064,12 +2067,14 @@ impl OrderItem {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for OrderItem {}
 
 /// 关联商品明细 (3.4.2 items 数组的元素, 属性名需要一致)
 ///
 /// One item of a partial point rollback
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct PartialRollbackItem {
     /// 退货单号(必传)
@@ -2200,6 +2205,7 @@ impl PartialRollbackItem {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for PartialRollbackItem {}
 
 /// 会员积分明细
@@ -2326,7 +2332,8 @@ impl ::openplatform_runtime::wire::Tolerant for RefreshedToken {}
 /// 关联商品明细 (3.4.1 items 数组的元素, 属性名需要一致)
 ///
 /// One item of a point rollback
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RollbackItem {
     /// 商品编号
@@ -2468,6 +2475,7 @@ impl RollbackItem {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for RollbackItem {}
 
 /// 积分变动流水 (3.3, 3.4.1, 3.4.2 返回的 data)

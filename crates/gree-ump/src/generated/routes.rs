@@ -77,6 +77,17 @@ impl AnyRequest {
         <super::endpoints::SendSmsCodeRequest as ::openplatform_runtime::Endpoint>::INFO,
         <super::endpoints::VerifySmsCodeRequest as ::openplatform_runtime::Endpoint>::INFO,
     ];
+    /// Required request fields whose absence the platform answers with a code of
+    /// their own rather than the generic invalid-parameter code (the spec's
+    /// `missing_error`): (method, wire name, code).
+    pub const MISSING_FIELD_ERRORS: &'static [(
+        &'static str,
+        &'static str,
+        super::errors::ErrorCode,
+    )] = &[
+        ("wk.user.info.add", "phone", super::errors::ErrorCode::from_code(110001)),
+        ("wk.sms.verify.send", "target", super::errors::ErrorCode::from_code(140003)),
+    ];
     /// The endpoint of a method name.
     pub fn endpoint(
         method: &str,
@@ -262,6 +273,7 @@ impl AnyRequest {
             _ => None,
         }
     }
+    /// The endpoint this request is for.
     pub fn info(&self) -> &'static ::openplatform_runtime::EndpointInfo {
         match self {
             Self::ObtainToken(_) => {

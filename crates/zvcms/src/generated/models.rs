@@ -427,7 +427,8 @@ impl ::openplatform_runtime::wire::Tolerant for VerifyCouponsData {}
 /// ext
 ///
 /// Facts of the redemption (channel, store, order, reason)
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct VerifyExt {
     /// 核销渠道:1-支付宝 ,2-微信, 3-pos, 4-美团, 5-饿了么, 6-有赞商城, 7-三方
@@ -534,4 +535,5 @@ impl VerifyExt {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for VerifyExt {}

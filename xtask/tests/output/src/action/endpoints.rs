@@ -21,7 +21,8 @@ use super::models::*;
 /// Rule: `extra_codes` holds 1 to 3 items (一到三个).
 ///
 /// Errata of section 1 (the spec's `errata`): `E01` (status).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RedeemCodesRequest {
     /// 业务标识
@@ -148,6 +149,7 @@ impl RedeemCodesRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for RedeemCodesRequest {}
 
 impl ::openplatform_runtime::Endpoint for RedeemCodesRequest {

@@ -16,11 +16,13 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code the document lists, ascending.
     pub const KNOWN: &'static [Self] = &[];
+    /// The code as the platform sends it.
     pub const fn code(self) -> i64 {
         match self {
             Self::Unknown(code) => code,
         }
     }
+    /// The variant of a code; a code the document does not list is kept as `Unknown`.
     pub const fn from_code(code: i64) -> Self {
         Self::Unknown(code)
     }
@@ -36,6 +38,8 @@ impl ErrorCode {
             Self::Unknown(_) => None,
         }
     }
+    /// What kind of failure the code reports (the spec's `category`), for deciding
+    /// what to do about it.
     pub const fn category(self) -> ::openplatform_runtime::ErrorCategory {
         match self {
             Self::Unknown(_) => ::openplatform_runtime::ErrorCategory::Unknown,

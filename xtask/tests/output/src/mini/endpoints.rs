@@ -15,7 +15,8 @@ use super::models::*;
 /// Rate limit: 每天一次 (1).
 ///
 /// Supplied by the runtime: `app_id`.
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetTokenRequest {}
 impl GetTokenRequest {
@@ -25,6 +26,7 @@ impl GetTokenRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for GetTokenRequest {}
 
 impl ::openplatform_runtime::Endpoint for GetTokenRequest {
@@ -56,7 +58,8 @@ impl ::openplatform_runtime::Endpoint for GetTokenRequest {
 /// Rule: `begin_time` is required when `kind` is 1 (高级必传).
 ///
 /// Error codes: `500`, `110002`.
-#[derive(Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct AddThingRequest {
     /// 幂等键
@@ -254,6 +257,7 @@ impl AddThingRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for AddThingRequest {}
 
 impl ::openplatform_runtime::Endpoint for AddThingRequest {
@@ -316,7 +320,8 @@ impl ::openplatform_runtime::Endpoint for AddThingRequest {
 /// The section says GET; it is sent as POST (see the spec's errata).
 ///
 /// Errata of section 2.2 (the spec's `errata`): `E01` (verb).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ListThingsRequest {
     /// 页码
@@ -377,6 +382,7 @@ impl ListThingsRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for ListThingsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ListThingsRequest {
@@ -427,7 +433,8 @@ impl ::openplatform_runtime::Paged for ListThingsRequest {
 /// Delete a thing
 ///
 /// 2.3 删除物件 · `mini.thing.delete` · a write without idempotency key (never retried)
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct DeleteThingRequest {
     /// 编号
@@ -446,6 +453,7 @@ impl DeleteThingRequest {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for DeleteThingRequest {}
 
 impl ::openplatform_runtime::Endpoint for DeleteThingRequest {

@@ -26,6 +26,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code the document lists, ascending.
     pub const KNOWN: &'static [Self] = &[Self::Busy, Self::MemberRequired];
+    /// The code as the platform sends it.
     pub const fn code(self) -> i64 {
         match self {
             Self::Busy => 500,
@@ -33,6 +34,7 @@ impl ErrorCode {
             Self::Unknown(code) => code,
         }
     }
+    /// The variant of a code; a code the document does not list is kept as `Unknown`.
     pub const fn from_code(code: i64) -> Self {
         match code {
             500 => Self::Busy,
@@ -56,6 +58,8 @@ impl ErrorCode {
             Self::Unknown(_) => None,
         }
     }
+    /// What kind of failure the code reports (the spec's `category`), for deciding
+    /// what to do about it.
     pub const fn category(self) -> ::openplatform_runtime::ErrorCategory {
         match self {
             Self::Busy => ::openplatform_runtime::ErrorCategory::Busy,

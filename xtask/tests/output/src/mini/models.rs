@@ -143,7 +143,8 @@ impl ::openplatform_runtime::wire::Tolerant for GetTokenData {}
 /// 商品
 ///
 /// An item of an order, sent only
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct Item {
     /// 商品编号
@@ -205,6 +206,7 @@ impl Item {
     }
 }
 
+#[cfg(feature = "server")]
 impl ::openplatform_runtime::wire::Tolerant for Item {}
 
 /// 标签

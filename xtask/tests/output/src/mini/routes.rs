@@ -26,6 +26,14 @@ impl AnyRequest {
         <super::endpoints::ListThingsRequest as ::openplatform_runtime::Endpoint>::INFO,
         <super::endpoints::DeleteThingRequest as ::openplatform_runtime::Endpoint>::INFO,
     ];
+    /// Required request fields whose absence the platform answers with a code of
+    /// their own rather than the generic invalid-parameter code (the spec's
+    /// `missing_error`): (method, wire name, code).
+    pub const MISSING_FIELD_ERRORS: &'static [(
+        &'static str,
+        &'static str,
+        super::errors::ErrorCode,
+    )] = &[];
     /// The endpoint of a method name.
     pub fn endpoint(
         method: &str,
@@ -73,6 +81,7 @@ impl AnyRequest {
             _ => None,
         }
     }
+    /// The endpoint this request is for.
     pub fn info(&self) -> &'static ::openplatform_runtime::EndpointInfo {
         match self {
             Self::GetToken(_) => {
