@@ -160,6 +160,17 @@ impl Sensitivity {
     }
 }
 
+/// A pair of the runtime's date types and the time zone they are written in.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ZonedDates {
+    /// As the spec writes it (`+08:00`).
+    pub time_zone: &'static str,
+    pub utc_offset_s: i32,
+    /// The type names in `openplatform_runtime::wire`.
+    pub date: &'static str,
+    pub datetime: &'static str,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ty {
     String,
@@ -167,8 +178,10 @@ pub enum Ty {
     I32,
     I64,
     Yuan,
-    Date,
-    DateTime,
+    /// A calendar date in the platform's time zone, `yyyy-MM-dd`.
+    Date(&'static ZonedDates),
+    /// A date and time in the platform's time zone, `yyyy-MM-dd HH:mm:ss`.
+    DateTime(&'static ZonedDates),
     TimestampMs,
     Json,
     /// An identifier kept as its exact text (`wire::Id`).

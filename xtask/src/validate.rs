@@ -9,7 +9,7 @@ use serde_saphyr::Location;
 
 use crate::ir::{
     Api, Credential, Data, Encoding, Endpoint, Enum, EnumValue, ErrorCode, Field, Idempotency,
-    MethodIn, Paging, Protocol, Rule, Struct, StructStyle, Ty, Verb,
+    MethodIn, Paging, Protocol, Rule, Struct, StructStyle, Ty, Verb, ZonedDates,
 };
 use crate::spec::{FieldSpec, Line, SpecFile};
 
@@ -63,6 +63,7 @@ pub fn load(path: &str, text: &str) -> Result<Api, SpecErrors> {
         problems: Vec::new(),
         enums: spec.enums.keys().cloned().collect(),
         types: spec.types.keys().cloned().collect(),
+        dates: None,
     };
     let api = v.api(path, &spec);
     if v.problems.is_empty() {
@@ -79,6 +80,8 @@ struct Validator {
     problems: Vec<(Option<Location>, String)>,
     enums: BTreeSet<String>,
     types: BTreeSet<String>,
+    /// The runtime's date types for the spec's `protocol.time_zone`, if it has them.
+    dates: Option<&'static ZonedDates>,
 }
 
 fn is_upper_camel(s: &str) -> bool {
@@ -295,6 +298,9 @@ impl Validator {
                 0
             }),
         };
+        self.dates = ZONED_DATE_TYPES
+            .iter()
+            .find(|z| z.utc_offset_s == utc_offset_s);
         let common: Vec<&str> = p
             .common_params
             .iter()
@@ -501,6 +507,18 @@ impl Validator {
     fn ty(&mut self, place: &str, t: &Line<String>) -> Option<Ty> {
         match self.parse_ty(t.value.trim()) {
             Some(ty) => Some(ty),
+            None if self.dates.is_none() && t.value.contains("date") => {
+                let zones: Vec<&str> = ZONED_DATE_TYPES.iter().map(|z| z.time_zone).collect();
+                self.problem(
+                    Some(t.referenced),
+                    format!(
+                        "{place}: type `{}` needs date types for protocol.time_zone (absent: UTC), and the runtime has them for {} only",
+                        t.value,
+                        zones.join(", ")
+                    ),
+                );
+                None
+            }
             None => {
                 let mut known: Vec<String> = [
                     "string",
@@ -540,8 +558,8 @@ impl Validator {
             "i32" => Ty::I32,
             "i64" => Ty::I64,
             "yuan" => Ty::Yuan,
-            "date" => Ty::Date,
-            "datetime" => Ty::DateTime,
+            "date" => Ty::Date(self.dates?),
+            "datetime" => Ty::DateTime(self.dates?),
             "timestamp_ms" => Ty::TimestampMs,
             "json" => Ty::Json,
             "id" => Ty::Id,
@@ -1300,12 +1318,23 @@ fn mark_styles(structs: &mut [Struct], endpoints: &[Endpoint]) {
     }
 }
 
-/// `+08:00`, `-05:30`, `+00:00` → seconds east of UTC (at most ±14 h, whole minutes).
 /// The envelope styles the runtime implements (`openplatform_runtime::EnvelopeStyle`, in
 /// snake_case): one module each in its `client/styles/`.
 pub const ENVELOPE_STYLES: &[&str] = &["ump_gateway", "zvcms_action"];
 /// The signing schemes the runtime implements (`openplatform_runtime::SigningScheme`).
 pub const SIGNING_SCHEMES: &[&str] = &["ump_md5", "pluggable"];
+
+/// The runtime's date types (in `openplatform_runtime::wire`), by the UTC offset they
+/// are written in: a spec's `date` and `datetime` fields get those of its
+/// `protocol.time_zone`. A zone without a pair here is refused where a date field is.
+pub const ZONED_DATE_TYPES: &[ZonedDates] = &[ZonedDates {
+    time_zone: "+08:00",
+    utc_offset_s: 8 * 3600,
+    date: "BeijingDate",
+    datetime: "BeijingDateTime",
+}];
+
+/// `+08:00`, `-05:30`, `+00:00` → seconds east of UTC (at most ±14 h, whole minutes).
 
 fn parse_utc_offset(text: &str) -> Option<i32> {
     let (sign, rest) = match text.as_bytes().first()? {

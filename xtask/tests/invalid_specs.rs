@@ -333,3 +333,16 @@ fn missing_error_on_a_response_field_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn a_date_field_needs_runtime_date_types_for_the_time_zone() {
+    let text = broken(r#"time_zone: "+08:00""#, r#"time_zone: "+09:00""#);
+    let err = errors_of(&text);
+    let line = line_of(&text, "{wire: born, type: date,");
+    assert!(
+        err.contains("type `date` needs date types for protocol.time_zone"),
+        "{err}"
+    );
+    assert!(err.contains("+08:00 only"), "{err}");
+    assert!(err.contains(&format!("{PATH}:{line}:")), "{err}");
+}

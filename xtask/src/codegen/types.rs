@@ -27,8 +27,14 @@ pub fn rust_ty(ty: &Ty, models: &TokenStream) -> TokenStream {
         Ty::I32 => quote!(i32),
         Ty::I64 => quote!(i64),
         Ty::Yuan => quote!(#wire::Yuan),
-        Ty::Date => quote!(#wire::BeijingDate),
-        Ty::DateTime => quote!(#wire::BeijingDateTime),
+        Ty::Date(zone) => {
+            let date = ident(zone.date);
+            quote!(#wire::#date)
+        }
+        Ty::DateTime(zone) => {
+            let datetime = ident(zone.datetime);
+            quote!(#wire::#datetime)
+        }
         Ty::TimestampMs => quote!(#wire::TimestampMs),
         Ty::Json => quote!(::serde_json::Value),
         Ty::Id => quote!(#wire::Id),
@@ -62,8 +68,8 @@ fn ty_name(ty: &Ty) -> String {
         Ty::I32 => "i32".into(),
         Ty::I64 => "i64".into(),
         Ty::Yuan => "yuan".into(),
-        Ty::Date => "date (yyyy-MM-dd)".into(),
-        Ty::DateTime => "datetime (yyyy-MM-dd HH:mm:ss, +08:00)".into(),
+        Ty::Date(zone) => format!("date (yyyy-MM-dd, {})", zone.time_zone),
+        Ty::DateTime(zone) => format!("datetime (yyyy-MM-dd HH:mm:ss, {})", zone.time_zone),
         Ty::TimestampMs => "timestamp in milliseconds".into(),
         Ty::Json => "JSON".into(),
         Ty::Id => "identifier (exact text; a JSON integer on the wire when it is one)".into(),

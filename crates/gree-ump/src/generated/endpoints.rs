@@ -191,7 +191,7 @@ pub struct CreateMemberRequest {
     ///
     /// Birthday
     ///
-    /// Wire: `birthday` · date (yyyy-MM-dd) · personal data: redacted from Debug and error texts · optional · example: `1994-09-10`
+    /// Wire: `birthday` · date (yyyy-MM-dd, +08:00) · personal data: redacted from Debug and error texts · optional · example: `1994-09-10`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,

@@ -1521,7 +1521,7 @@ pub struct MemberInfo {
     ///
     /// Birthday
     ///
-    /// Wire: `birthday` · date (yyyy-MM-dd) · personal data: redacted from Debug and error texts · optional · example: `2019-02-27`
+    /// Wire: `birthday` · date (yyyy-MM-dd, +08:00) · personal data: redacted from Debug and error texts · optional · example: `2019-02-27`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,

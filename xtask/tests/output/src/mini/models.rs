@@ -290,7 +290,7 @@ pub struct Thing {
     ///
     /// birthday
     ///
-    /// Wire: `born` · date (yyyy-MM-dd) · personal data: redacted from Debug and error texts · optional
+    /// Wire: `born` · date (yyyy-MM-dd, +08:00) · personal data: redacted from Debug and error texts · optional
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
