@@ -1335,7 +1335,6 @@ pub const ZONED_DATE_TYPES: &[ZonedDates] = &[ZonedDates {
 }];
 
 /// `+08:00`, `-05:30`, `+00:00` → seconds east of UTC (at most ±14 h, whole minutes).
-
 fn parse_utc_offset(text: &str) -> Option<i32> {
     let (sign, rest) = match text.as_bytes().first()? {
         b'+' => (1, &text[1..]),
