@@ -61,6 +61,8 @@ pub struct Protocol {
     pub invalid_token_codes: Vec<i64>,
     pub invalid_token_patterns: Vec<String>,
     pub tokens: Option<Tokens>,
+    /// Keys per part of the reply envelope, in `EnvelopeKeys`' field order.
+    pub envelope_keys: Vec<(&'static str, Vec<String>)>,
 }
 
 /// Where the method name travels.

@@ -75,6 +75,43 @@ pub struct ProtocolSection {
     pub common_params: Vec<Line<FieldSpec>>,
     #[serde(default)]
     pub tokens: Option<Line<TokensSpec>>,
+    /// The keys of each part of a reply's envelope, the document's own first.
+    pub envelope_keys: Line<EnvelopeKeysSpec>,
+}
+
+/// Keys per part of the reply envelope; an absent part is one the style lacks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvelopeKeysSpec {
+    #[serde(default)]
+    pub success: Vec<String>,
+    #[serde(default)]
+    pub code: Vec<String>,
+    #[serde(default)]
+    pub message: Vec<String>,
+    #[serde(default)]
+    pub data: Vec<String>,
+    #[serde(default)]
+    pub page_no: Vec<String>,
+    #[serde(default)]
+    pub page_size: Vec<String>,
+    #[serde(default)]
+    pub total_count: Vec<String>,
+}
+
+impl EnvelopeKeysSpec {
+    /// Each part with its keys, in the runtime's order (`EnvelopeKeys`' fields).
+    pub fn parts(&self) -> [(&'static str, &[String]); 7] {
+        [
+            ("success", &self.success),
+            ("code", &self.code),
+            ("message", &self.message),
+            ("data", &self.data),
+            ("page_no", &self.page_no),
+            ("page_size", &self.page_size),
+            ("total_count", &self.total_count),
+        ]
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -329,7 +329,9 @@ impl Validator {
             );
         }
         let invalid = p.invalid_token.as_ref();
+        let envelope_keys = self.envelope_keys(&p.envelope_keys);
         Protocol {
+            envelope_keys,
             envelope: p.envelope.value.clone(),
             signing: p.signing.value.clone(),
             path: p.path.clone(),
@@ -351,6 +353,44 @@ impl Validator {
                 .unwrap_or_default(),
             tokens: None,
         }
+    }
+
+    /// The envelope's keys: `data` and a success flag or a code are needed, and no key
+    /// may name two parts (the runtime checks the same at `build()`).
+    fn envelope_keys(
+        &mut self,
+        keys: &Line<crate::spec::EnvelopeKeysSpec>,
+    ) -> Vec<(&'static str, Vec<String>)> {
+        let loc = Some(keys.referenced);
+        let parts = keys.value.parts();
+        if keys.value.data.is_empty() {
+            self.problem(loc, "protocol.envelope_keys: `data` lists no key");
+        }
+        if keys.value.success.is_empty() && keys.value.code.is_empty() {
+            self.problem(
+                loc,
+                "protocol.envelope_keys: list the keys of `success` or of `code` (how a reply says it succeeded)",
+            );
+        }
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for (part, list) in parts {
+            for key in list {
+                if key.trim().is_empty() {
+                    self.problem(loc, format!("protocol.envelope_keys.{part}: an empty key"));
+                } else if let Some(first) = seen.insert(key, part) {
+                    self.problem(
+                        loc,
+                        format!(
+                            "protocol.envelope_keys: `{key}` is listed for {first} and again for {part}"
+                        ),
+                    );
+                }
+            }
+        }
+        parts
+            .into_iter()
+            .map(|(part, list)| (part, list.to_vec()))
+            .collect()
     }
 
     /// The token block must name an app-signed endpoint and a refresh-token endpoint.

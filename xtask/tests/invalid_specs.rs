@@ -346,3 +346,25 @@ fn a_date_field_needs_runtime_date_types_for_the_time_zone() {
     assert!(err.contains("+08:00 only"), "{err}");
     assert!(err.contains(&format!("{PATH}:{line}:")), "{err}");
 }
+
+#[test]
+fn envelope_keys_must_tell_success_and_not_overlap() {
+    let text = broken(
+        "    message: [error_message, errorMessage]\n",
+        "    message: [error_message, data]\n",
+    );
+    let err = errors_of(&text);
+    assert!(
+        err.contains("protocol.envelope_keys: `data` is listed for message and again for data"),
+        "{err}"
+    );
+    let text = broken(
+        "    success: [success]\n    code: [error_code, errorCode]\n",
+        "",
+    );
+    let err = errors_of(&text);
+    assert!(
+        err.contains("list the keys of `success` or of `code`"),
+        "{err}"
+    );
+}

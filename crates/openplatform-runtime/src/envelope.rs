@@ -8,9 +8,13 @@
 //! (`true`/`"TRUE"`/`1` for a flag, a number or a string of digits for a code): a gateway
 //! that stringifies one style's fields is read like one that stringifies another's.
 
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::protocol::ProtocolInfo;
+use crate::protocol::{EnvelopeKeys, ProtocolInfo};
+use crate::wire::tolerant::{self, Tolerant};
 
 /// The parts of a reply every envelope style yields.
 #[derive(Debug)]
@@ -40,6 +44,125 @@ pub struct EnvelopeError(pub String);
 /// Decodes `body` as the envelope of `protocol`.
 pub fn decode<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a>, EnvelopeError> {
     crate::client::styles::of(protocol.envelope).decode(protocol, body)
+}
+
+/// The parts of an envelope, raw, each found under one of its keys
+/// ([`EnvelopeKeys`]); every style reads its envelope through this one reader and
+/// decodes the parts with [`Parts::get`], so that all styles accept the same spellings.
+pub(crate) struct Parts<'a> {
+    raw: [Option<&'a RawValue>; 7],
+    keys: EnvelopeKeys,
+}
+
+/// Indexes into [`EnvelopeKeys::parts`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Part {
+    Success = 0,
+    Code = 1,
+    Message = 2,
+    Data = 3,
+    PageNo = 4,
+    PageSize = 5,
+    TotalCount = 6,
+}
+
+impl<'a> Parts<'a> {
+    /// Reads the top-level object of `body`, keeping each part's value raw. A part sent
+    /// twice (under one key or two of its keys) is an error: which one is meant is not
+    /// for the client to guess.
+    pub(crate) fn read(keys: &EnvelopeKeys, body: &'a [u8]) -> Result<Self, EnvelopeError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(EnvelopeError("the body is empty".into()));
+        }
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let raw = PartsSeed(keys)
+            .deserialize(&mut de)
+            .and_then(|raw| de.end().map(|()| raw))
+            .map_err(|e| EnvelopeError(format!("not a JSON envelope: {e}")))?;
+        Ok(Parts { raw, keys: *keys })
+    }
+
+    /// A part, raw; `None` when absent.
+    pub(crate) fn raw(&self, part: Part) -> Option<&'a RawValue> {
+        self.raw[part as usize]
+    }
+
+    /// A part decoded tolerantly; `None` when absent or `null` (or `""` for a
+    /// non-string). The error names the key the part was expected under.
+    pub(crate) fn get<T: Tolerant>(&self, part: Part) -> Result<Option<T>, EnvelopeError> {
+        let Some(raw) = self.raw(part) else {
+            return Ok(None);
+        };
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        tolerant::option::<_, T>(&mut de).map_err(|e| {
+            let (name, keys) = self.keys.parts()[part as usize];
+            let key = keys.first().copied().unwrap_or(name);
+            EnvelopeError(format!("not a JSON envelope: `{key}`: {e}"))
+        })
+    }
+}
+
+struct PartsSeed<'k>(&'k EnvelopeKeys);
+
+impl<'de> DeserializeSeed<'de> for PartsSeed<'_> {
+    type Value = [Option<&'de RawValue>; 7];
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PartsSeed<'_> {
+    type Value = [Option<&'de RawValue>; 7];
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object (the reply's envelope)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let parts = self.0.parts();
+        let mut raw = [None; 7];
+        while let Some(index) = map.next_key_seed(KeySeed(&parts))? {
+            match index {
+                Some(i) => {
+                    if raw[i].is_some() {
+                        return Err(de::Error::custom(format!(
+                            "the envelope's {} is sent twice",
+                            parts[i].0
+                        )));
+                    }
+                    raw[i] = Some(map.next_value::<&'de RawValue>()?);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(raw)
+    }
+}
+
+/// A key of the envelope → the index of its part, if it is one.
+struct KeySeed<'p>(&'p [(&'static str, &'static [&'static str]); 7]);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|(_, keys)| keys.contains(&key)))
+    }
 }
 
 /// Whether a reply reports success, from its success flag and whether its code (if any)
@@ -81,6 +204,16 @@ mod tests {
         invalid_token_patterns: &[],
         tokens: None,
         sensitive_keys: &[],
+        // As the gree-ump spec lists them.
+        envelope_keys: EnvelopeKeys {
+            success: &["success"],
+            code: &["error_code", "errorCode"],
+            message: &["error_message", "errorMessage", "msg", "message"],
+            data: &["data"],
+            page_no: &["pageNo", "page_no"],
+            page_size: &["pageSize", "page_size"],
+            total_count: &["totalCount", "total_count", "total"],
+        },
     };
 
     /// Issue 14: the two styles once had two lenient decoders, and `"TRUE"` or `"1"` was a
@@ -151,8 +284,85 @@ mod tests {
         path_template: "/api/v2",
         success_code: Some(0),
         timestamp: TimestampUnit::Seconds,
+        // As the zvcms spec lists them.
+        envelope_keys: EnvelopeKeys {
+            success: &["status"],
+            code: &["code"],
+            message: &["message", "msg"],
+            data: &["data"],
+            page_no: &[],
+            page_size: &[],
+            total_count: &[],
+        },
         ..P
     };
+
+    #[test]
+    fn a_part_sent_twice_is_an_error() {
+        for body in [
+            r#"{"success":true,"error_code":200,"errorCode":200,"data":1}"#,
+            r#"{"success":true,"data":1,"data":2}"#,
+        ] {
+            let err = decode(&P, body.as_bytes()).unwrap_err();
+            assert!(err.0.contains("is sent twice"), "{body}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn an_envelope_is_an_object_and_nothing_after_it() {
+        for body in [
+            r#"[true, 200, "", 1]"#,
+            r#"{"success":true,"data":1} x"#,
+            "1",
+        ] {
+            assert!(decode(&P, body.as_bytes()).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn keys_come_from_the_protocol() {
+        // The same body means different things under different keys.
+        let body = br#"{"ok":"false","data":1}"#;
+        assert!(decode(&P, body).is_err(), "no success key of P");
+        const CUSTOM: ProtocolInfo = ProtocolInfo {
+            envelope_keys: EnvelopeKeys {
+                success: &["ok"],
+                ..P.envelope_keys
+            },
+            ..P
+        };
+        assert_eq!(decode(&CUSTOM, body).unwrap().outcome, Err((0, None)));
+    }
+
+    #[test]
+    fn key_lists_are_checked() {
+        assert_eq!(P.envelope_keys.check(), Ok(()));
+        assert_eq!(Z.envelope_keys.check(), Ok(()));
+        let shared = EnvelopeKeys {
+            message: &["msg", "data"],
+            ..P.envelope_keys
+        };
+        assert_eq!(
+            shared.check().unwrap_err(),
+            "envelope_keys: `data` is listed for message and again for data"
+        );
+        let no_data = EnvelopeKeys {
+            data: &[],
+            ..P.envelope_keys
+        };
+        assert!(no_data.check().unwrap_err().contains("data lists no key"));
+        let no_outcome = EnvelopeKeys {
+            success: &[],
+            code: &[],
+            ..P.envelope_keys
+        };
+        assert!(
+            no_outcome
+                .check()
+                .unwrap_err()
+                .contains("success nor for code")
+        );
+    }
 
     #[test]
     fn zvcms_success_forms() {

@@ -30,7 +30,9 @@ pub use error::{
 pub use error_code::{ApiErrorCode, ErrorCategory};
 /// The stream type of paged endpoints ([`Client::items`]).
 pub use futures_core::Stream;
-pub use protocol::{EnvelopeStyle, ProtocolInfo, SigningScheme, TimestampUnit, TokenProtocol};
+pub use protocol::{
+    EnvelopeKeys, EnvelopeStyle, ProtocolInfo, SigningScheme, TimestampUnit, TokenProtocol,
+};
 pub use signer::{SignRequest, Signer};
 pub use tokens::{MemoryTokenStore, Secret, TokenPolicy, TokenStore};
 pub use validation::RequestError;

@@ -7,18 +7,19 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EnvelopeStyle {
-    /// Request: the method in the URL path, credential, `timestamp` and `sign` in the
-    /// query string, the business parameters as the JSON body.
-    /// Reply: `success`, `error_code`/`errorCode`, `error_message`/`errorMessage`, `data`,
-    /// and top-level `pageNo`/`pageSize`/`totalCount`.
+    /// Request: the method in the URL path; the credential, the timestamp and the
+    /// signature in the query string; the business parameters as the JSON body.
+    /// Reply: a success flag and/or a code, a message, `data`, and top-level page
+    /// numbers, under the keys of [`ProtocolInfo::envelope_keys`].
     UmpGateway,
     /// Request: one URL for every call (the spec's `method_in: envelope`) and a JSON body
     /// `{"OpenId", "GrantCode", "Timestamp", "Nonce", "Token", "Action", "Params"}`: the app
     /// id, the grant code, the time (the protocol's unit, as a decimal string), a random
     /// positive integer unique per call (decimal string), the signature, the method name,
     /// and the business parameters as a JSON object.
-    /// Reply: `status` (`true`/`false`, or those as strings), `code` (an integer or a string;
-    /// the protocol's `success_code` means success), `message`, `data`.
+    /// Reply: a status flag, a code (an integer or a string; the protocol's `success_code`
+    /// means success), a message and `data`, under the keys of
+    /// [`ProtocolInfo::envelope_keys`].
     ZvcmsAction,
 }
 
@@ -79,6 +80,68 @@ pub struct ProtocolInfo {
     /// Wire names of the fields the spec marks `sensitive` (secret or pii), sorted:
     /// their values are redacted from body excerpts and scrubbed from every text.
     pub sensitive_keys: &'static [&'static str],
+    /// The keys of a reply's envelope (the spec's `protocol.envelope_keys`).
+    pub envelope_keys: EnvelopeKeys,
+}
+
+/// Where a reply's envelope keeps each of its parts: the keys each part may be sent
+/// under (the spec's `protocol.envelope_keys`; the first is the document's own, the
+/// others are aliases seen on the wire). A part with no keys is one the style does not
+/// have. Each part is decoded by [`wire::tolerant`](crate::wire::tolerant), whatever the
+/// style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvelopeKeys {
+    /// The success flag (`true`/`false`, also as strings).
+    pub success: &'static [&'static str],
+    /// The error code (the protocol's `success_code` means success).
+    pub code: &'static [&'static str],
+    /// The error message.
+    pub message: &'static [&'static str],
+    /// The business data, kept raw until the endpoint's type decodes it.
+    pub data: &'static [&'static str],
+    /// Paging facts at the top level of a paged reply.
+    pub page_no: &'static [&'static str],
+    pub page_size: &'static [&'static str],
+    pub total_count: &'static [&'static str],
+}
+
+impl EnvelopeKeys {
+    /// Each part with its keys, in a fixed order (the index of a part in
+    /// [`crate::envelope`]'s reader).
+    pub(crate) fn parts(&self) -> [(&'static str, &'static [&'static str]); 7] {
+        [
+            ("success", self.success),
+            ("code", self.code),
+            ("message", self.message),
+            ("data", self.data),
+            ("page_no", self.page_no),
+            ("page_size", self.page_size),
+            ("total_count", self.total_count),
+        ]
+    }
+
+    /// What every style needs: `data`, a flag or a code to tell success, and no key
+    /// shared by two parts. The error text names the problem.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.data.is_empty() {
+            return Err("envelope_keys.data lists no key".into());
+        }
+        if self.success.is_empty() && self.code.is_empty() {
+            return Err("envelope_keys lists no key for success nor for code".into());
+        }
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for (part, keys) in self.parts() {
+            for key in keys {
+                if let Some((_, first)) = seen.iter().find(|(k, _)| k == key) {
+                    return Err(format!(
+                        "envelope_keys: `{key}` is listed for {first} and again for {part}"
+                    ));
+                }
+                seen.push((key, part));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The token calls of an API, named by the spec so the runtime needs no endpoint knowledge.

@@ -40,6 +40,10 @@ pub fn module(api: &Api) -> TokenStream {
         None => quote!(None),
     };
     let (timestamp_param, sign_param) = (opt(&p.timestamp_param), opt(&p.sign_param));
+    let envelope_keys = p.envelope_keys.iter().map(|(part, keys)| {
+        let part = super::types::ident(part);
+        quote!(#part: &[#(#keys),*],)
+    });
     let codes = &p.invalid_token_codes;
     let patterns = &p.invalid_token_patterns;
     let tokens = match &p.tokens {
@@ -145,6 +149,7 @@ pub fn module(api: &Api) -> TokenStream {
             invalid_token_patterns: &[#(#patterns),*],
             tokens: #tokens,
             sensitive_keys: &[#(#sensitive),*],
+            envelope_keys: #rt::EnvelopeKeys { #(#envelope_keys)* },
         };
     }
 }

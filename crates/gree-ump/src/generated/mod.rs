@@ -84,4 +84,13 @@ pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtim
         "verify_code",
         "vip_name",
     ],
+    envelope_keys: ::openplatform_runtime::EnvelopeKeys {
+        success: &["success"],
+        code: &["error_code", "errorCode"],
+        message: &["error_message", "errorMessage", "msg", "message"],
+        data: &["data"],
+        page_no: &["pageNo", "page_no"],
+        page_size: &["pageSize", "page_size"],
+        total_count: &["totalCount", "total_count", "total"],
+    },
 };

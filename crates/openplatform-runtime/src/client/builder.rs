@@ -307,7 +307,14 @@ impl<T: From<Client>> ClientBuilder<T> {
             }
         };
         let grant_code = self.grant_code.filter(|g| !g.expose().trim().is_empty());
-        // What the envelope style itself needs (styles/: one module per style).
+        // What every style needs of its envelope keys, then what the style itself needs
+        // (styles/: one module per style).
+        protocol.envelope_keys.check().map_err(|e| {
+            ConfigError(format!(
+                "{}: {e} (regenerate it from a valid spec)",
+                protocol.api
+            ))
+        })?;
         styles::of(protocol.envelope)
             .check_config(protocol, grant_code.is_some())
             .map_err(ConfigError)?;

@@ -47,4 +47,13 @@ pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtim
         "province",
         "username",
     ],
+    envelope_keys: ::openplatform_runtime::EnvelopeKeys {
+        success: &["status"],
+        code: &["code"],
+        message: &["message", "msg"],
+        data: &["data"],
+        page_no: &[],
+        page_size: &[],
+        total_count: &[],
+    },
 };

@@ -1,16 +1,12 @@
 //! `ump_gateway`: the method in the URL path; the credential, the timestamp, the
 //! endpoint's query fields and the signature in the query string (their names from the
-//! spec); the business parameters as the JSON body. Reply: `success`,
-//! `error_code`/`errorCode`, `error_message`/`errorMessage`, `data`, and top-level
-//! `pageNo`/`pageSize`/`totalCount`.
-
-use serde::Deserialize;
-use serde_json::value::RawValue;
+//! spec); the business parameters as the JSON body. Reply: a success flag, a code, a
+//! message, `data` and top-level page numbers, under the spec's `envelope_keys`.
 
 use super::{Call, Outgoing, Style};
 use crate::client::Client;
 use crate::client::send::CredentialParam;
-use crate::envelope::{Envelope, EnvelopeError, PageInfo, succeeded};
+use crate::envelope::{Envelope, EnvelopeError, PageInfo, Part, Parts, succeeded};
 use crate::error::TransportError;
 use crate::protocol::{ProtocolInfo, SigningScheme};
 use crate::signer::SignRequest;
@@ -113,70 +109,31 @@ impl Client {
     }
 }
 
-/// The UMP gateway envelope: `success`, `error_code`/`errorCode`,
-/// `error_message`/`errorMessage`, `data`, and top-level `pageNo`/`pageSize`/`totalCount`.
-#[derive(Deserialize)]
-struct UmpEnvelope<'a> {
-    #[serde(default, deserialize_with = "crate::wire::tolerant::option")]
-    success: Option<bool>,
-    #[serde(
-        default,
-        alias = "errorCode",
-        deserialize_with = "crate::wire::tolerant::option"
-    )]
-    error_code: Option<i64>,
-    #[serde(default, alias = "errorMessage", alias = "msg", alias = "message")]
-    error_message: Option<String>,
-    #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
-    #[serde(
-        default,
-        alias = "page_no",
-        deserialize_with = "crate::wire::tolerant::option"
-    )]
-    #[serde(rename = "pageNo")]
-    page_no: Option<i64>,
-    #[serde(
-        default,
-        alias = "page_size",
-        deserialize_with = "crate::wire::tolerant::option"
-    )]
-    #[serde(rename = "pageSize")]
-    page_size: Option<i64>,
-    #[serde(
-        default,
-        alias = "total_count",
-        alias = "total",
-        deserialize_with = "crate::wire::tolerant::option"
-    )]
-    #[serde(rename = "totalCount")]
-    total_count: Option<i64>,
-}
-
 fn decode_ump<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a>, EnvelopeError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(EnvelopeError("the body is empty".into()));
-    }
-    let env: UmpEnvelope<'a> = serde_json::from_slice(body)
-        .map_err(|e| EnvelopeError(format!("not a JSON envelope: {e}")))?;
-    let data = env.data.filter(|raw| raw.get() != "null");
+    let parts = Parts::read(&protocol.envelope_keys, body)?;
+    let error_code: Option<i64> = parts.get(Part::Code)?;
+    let data = parts.raw(Part::Data).filter(|raw| raw.get() != "null");
     let page = PageInfo {
-        page_no: env.page_no,
-        page_size: env.page_size,
-        total_count: env.total_count,
+        page_no: parts.get(Part::PageNo)?,
+        page_size: parts.get(Part::PageSize)?,
+        total_count: parts.get(Part::TotalCount)?,
     };
     // Errata E08: with `success` true, the success code, null or an absent code all mean
     // success. Without `success`, the code decides.
-    let code_is_success = env
-        .error_code
-        .map(|code| Some(code) == protocol.success_code);
-    let ok = succeeded(env.success, code_is_success, "`success` nor an error code")?;
+    let code_is_success = error_code.map(|code| Some(code) == protocol.success_code);
+    let ok = succeeded(
+        parts.get(Part::Success)?,
+        code_is_success,
+        "a success flag nor an error code",
+    )?;
     let outcome = if ok {
         Ok(())
     } else {
         // `success: false` without a code: report it as code 0 ("no code given").
-        let message = env.error_message.filter(|m| !m.is_empty());
-        Err((env.error_code.unwrap_or(0), message))
+        let message = parts
+            .get::<String>(Part::Message)?
+            .filter(|m| !m.is_empty());
+        Err((error_code.unwrap_or(0), message))
     };
     Ok(Envelope {
         outcome,

@@ -8,12 +8,12 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{Call, Outgoing, Style};
 use crate::client::Client;
-use crate::envelope::{Envelope, EnvelopeError, PageInfo, succeeded};
+use crate::envelope::{Envelope, EnvelopeError, PageInfo, Part, Parts, succeeded};
 use crate::error::TransportError;
 use crate::protocol::{ProtocolInfo, SigningScheme};
 use crate::signer::{SignError, SignRequest};
@@ -169,24 +169,6 @@ impl Client {
     }
 }
 
-/// The zvcms reply: `status`, `code`, `message`, `data` (no paging keys).
-#[derive(Deserialize)]
-struct ZvcmsEnvelope<'a> {
-    /// `true`/`false`, also as strings (the document's examples send both).
-    #[serde(default, deserialize_with = "crate::wire::tolerant::option")]
-    status: Option<bool>,
-    #[serde(default, borrow)]
-    code: Option<&'a RawValue>,
-    #[serde(
-        default,
-        alias = "msg",
-        deserialize_with = "crate::wire::tolerant::option"
-    )]
-    message: Option<String>,
-    #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
-}
-
 /// An error code as sent: an integer (a number or a string of digits) or other text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Code {
@@ -219,27 +201,29 @@ fn decode_zvcms<'a>(
     protocol: &ProtocolInfo,
     body: &'a [u8],
 ) -> Result<Envelope<'a>, EnvelopeError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(EnvelopeError("the body is empty".into()));
-    }
-    let env: ZvcmsEnvelope<'a> = serde_json::from_slice(body)
-        .map_err(|e| EnvelopeError(format!("not a JSON envelope: {e}")))?;
+    let parts = Parts::read(&protocol.envelope_keys, body)?;
     // `"data": ""` is how a PHP-style server says "no data".
-    let data = env
-        .data
+    let data = parts
+        .raw(Part::Data)
         .filter(|raw| !matches!(raw.get().trim(), "null" | "\"\""));
-    let code = env.code.and_then(code_of);
+    let code = parts.raw(Part::Code).and_then(code_of);
     // Errata (zvcms spec): `status` true only says the call was processed; the document's
     // own example of a business error has `status: true` and an error code. So the code
     // decides when there is one; `status` false is an error whatever the code.
     let code_is_success = code
         .as_ref()
         .map(|c| matches!(c, Code::Int(n) if Some(*n) == protocol.success_code));
-    let ok = succeeded(env.status, code_is_success, "`status` nor `code`")?;
+    let ok = succeeded(
+        parts.get(Part::Success)?,
+        code_is_success,
+        "a status flag nor a code",
+    )?;
     let (outcome, code_text) = if ok {
         (Ok(()), None)
     } else {
-        let message = env.message.filter(|m| !m.is_empty());
+        let message = parts
+            .get::<String>(Part::Message)?
+            .filter(|m| !m.is_empty());
         match code {
             Some(Code::Int(n)) => (Err((n, message)), None),
             Some(Code::Text(t)) => (Err((0, message)), Some(t)),

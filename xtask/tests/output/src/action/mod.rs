@@ -39,4 +39,13 @@ pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtim
     invalid_token_patterns: &[],
     tokens: None,
     sensitive_keys: &[],
+    envelope_keys: ::openplatform_runtime::EnvelopeKeys {
+        success: &["status"],
+        code: &["code"],
+        message: &["message"],
+        data: &["data"],
+        page_no: &[],
+        page_size: &[],
+        total_count: &[],
+    },
 };

@@ -53,4 +53,13 @@ pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtim
         refresh_daily_limit: None,
     }),
     sensitive_keys: &["access_token", "born", "phone"],
+    envelope_keys: ::openplatform_runtime::EnvelopeKeys {
+        success: &["success"],
+        code: &["error_code", "errorCode"],
+        message: &["error_message", "errorMessage"],
+        data: &["data"],
+        page_no: &["pageNo"],
+        page_size: &["pageSize"],
+        total_count: &["totalCount"],
+    },
 };
