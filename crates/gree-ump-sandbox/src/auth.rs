@@ -15,11 +15,12 @@
 
 use openplatform_runtime::ump_md5::verify;
 
-/// The query parameters of the signature and the timestamp, as the spec names them.
+/// The query parameter of the signature, as the spec names it (`sign`).
 pub const SIGN_PARAM: &str = match gree_ump::PROTOCOL.sign_param {
     Some(name) => name,
     None => "sign",
 };
+/// The query parameter of the timestamp (ms), as the spec names it (`timestamp`).
 pub const TIMESTAMP_PARAM: &str = match gree_ump::PROTOCOL.timestamp_param {
     Some(name) => name,
     None => "timestamp",
@@ -42,8 +43,11 @@ pub const PROTOCOL_PARAMS: &[&str] = &[
 /// The credential parameters the spec's `protocol.tokens` names.
 #[derive(Clone, Copy)]
 pub enum TokenParam {
+    /// The app id, carried by 2.1 (`app_id`).
     AppId,
+    /// The access token, carried by every business call (`access_token`).
     Access,
+    /// The refresh token, carried by 2.2 (`refresh_token`).
     Refresh,
 }
 

@@ -20,6 +20,7 @@ pub struct LevelConfig {
     pub id: i64,
     /// The level number (3.8 `level_number`), 1 for the lowest.
     pub number: i64,
+    /// The level's name (3.8 `level_name`, 一级会员…).
     pub name: String,
     /// The growth value from which a member is at this level.
     pub growth_threshold: i64,
@@ -28,6 +29,7 @@ pub struct LevelConfig {
 }
 
 impl LevelConfig {
+    /// A level without rights: its id, number, name and the growth value that reaches it.
     pub fn new(id: i64, number: i64, name: impl Into<String>, growth_threshold: i64) -> Self {
         LevelConfig {
             id,
@@ -49,13 +51,17 @@ impl LevelConfig {
 /// One membership right (3.2 `rights` element: `id`, `name`, `imgUrl`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LevelRight {
+    /// The right's id.
     pub id: i64,
+    /// The right's name (免费停车).
     pub name: String,
+    /// The URL of its icon (`imgUrl`).
     #[serde(rename = "imgUrl")]
     pub img_url: String,
 }
 
 impl LevelRight {
+    /// A right with this id, name and icon URL.
     pub fn new(id: i64, name: impl Into<String>, img_url: impl Into<String>) -> Self {
         LevelRight {
             id,
@@ -86,18 +92,23 @@ pub fn default_levels() -> Vec<LevelConfig> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PointDirection {
+    /// The event adds points (and growth value).
     Credit,
+    /// The event removes points; more than the balance is 150008.
     Debit,
 }
 
 /// A point event registered on the platform (3.3 `change_event`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PointEvent {
+    /// The event's name, as 3.3 `change_event` sends it (`event_add`).
     pub name: String,
+    /// Whether the event adds or removes points.
     pub direction: PointDirection,
 }
 
 impl PointEvent {
+    /// An event of this name and direction.
     pub fn new(name: impl Into<String>, direction: PointDirection) -> Self {
         PointEvent {
             name: name.into(),

@@ -49,10 +49,13 @@ use crate::state::tokens::TokenCallCounts;
 /// A member's balance and ledger.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberLedger {
+    /// The member's open_id.
     pub open_id: String,
+    /// The member's phone, as registered (3.1).
     pub phone: String,
     /// Points available.
     pub score: i64,
+    /// The growth value, which sets the level (3.2 `growth_value`).
     pub growth_value: i64,
     /// Oldest first.
     pub entries: Vec<LedgerEntry>,
@@ -118,6 +121,7 @@ impl Controls {
         self.shared.faults().plans()
     }
 
+    /// Drops every pending fault plan.
     pub fn clear_faults(&self) {
         self.shared.faults().clear();
     }

@@ -31,7 +31,9 @@ pub const TOKEN_DAILY_LIMIT_MESSAGE: &str = "超出每天最大调用次数";
 /// One error answer of the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    /// The reply's `error_code`.
     pub code: i64,
+    /// The reply's `error_message`: the document's wording, then a detail.
     pub message: String,
 }
 

@@ -19,20 +19,32 @@ pub enum Fault {
     Busy,
     /// The call waits `delay_ms` before it is processed and answered. It is processed even
     /// if the client gives up meanwhile, so a client timeout leaves the outcome unknown.
-    Slow { delay_ms: u64 },
+    Slow {
+        /// The wait before processing, in milliseconds.
+        delay_ms: u64,
+    },
     /// The call is processed at once, and answered after `delay_ms`.
-    SlowAfterCommit { delay_ms: u64 },
+    SlowAfterCommit {
+        /// The wait between processing and answering, in milliseconds.
+        delay_ms: u64,
+    },
     /// The call is never answered; it is processed `delay_ms` after it arrived, and the
     /// connection is closed then. With `delay_ms` longer than the caller's timeout, the
     /// caller gives up (outcome unknown), may retry, and this attempt commits afterwards:
     /// a request held in a queue past the client's patience.
-    CommitAfterTimeout { delay_ms: u64 },
+    CommitAfterTimeout {
+        /// The wait before processing (and closing), in milliseconds.
+        delay_ms: u64,
+    },
     /// The call is processed (state committed) and the reply body is cut in the middle:
     /// HTTP 200 with invalid JSON.
     Malformed,
     /// Nothing is processed; the answer is this HTTP status with a non-JSON body, as a
     /// proxy in front of the platform would send.
-    HttpStatus { status: u16 },
+    HttpStatus {
+        /// The HTTP status answered (502, 503…).
+        status: u16,
+    },
 }
 
 impl Fault {
@@ -45,8 +57,11 @@ impl Fault {
 /// A fault for the next `remaining` calls of `method` (`*`: any method).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultPlan {
+    /// The method the plan applies to, or [`ANY_METHOD`].
     pub method: String,
+    /// What those calls suffer.
     pub fault: Fault,
+    /// How many calls it still applies to.
     pub remaining: u32,
 }
 
@@ -55,12 +70,13 @@ pub const ANY_METHOD: &str = "*";
 
 /// The pending plans.
 #[derive(Debug, Default)]
-pub struct FaultQueue {
+pub(crate) struct FaultQueue {
     plans: Vec<FaultPlan>,
 }
 
 impl FaultQueue {
-    pub fn push(&mut self, method: impl Into<String>, fault: Fault, times: u32) {
+    /// Adds a plan for the next `times` calls of `method` (none when `times` is 0).
+    pub(crate) fn push(&mut self, method: impl Into<String>, fault: Fault, times: u32) {
         if times > 0 {
             self.plans.push(FaultPlan {
                 method: method.into(),
@@ -71,7 +87,7 @@ impl FaultQueue {
     }
 
     /// Takes the fault for one call of `method`, if any.
-    pub fn take(&mut self, method: &str) -> Option<Fault> {
+    pub(crate) fn take(&mut self, method: &str) -> Option<Fault> {
         let index = self
             .plans
             .iter()
@@ -85,11 +101,13 @@ impl FaultQueue {
         Some(fault)
     }
 
-    pub fn plans(&self) -> Vec<FaultPlan> {
+    /// The pending plans, in the order they were added (the first matching one applies).
+    pub(crate) fn plans(&self) -> Vec<FaultPlan> {
         self.plans.clone()
     }
 
-    pub fn clear(&mut self) {
+    /// Drops every pending plan.
+    pub(crate) fn clear(&mut self) {
         self.plans.clear();
     }
 }

@@ -131,6 +131,7 @@ impl SandboxHandle {
         &self.base_url
     }
 
+    /// The address the server listens on (127.0.0.1 and its port).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -108,9 +108,12 @@ pub enum AppliedBy {
 pub enum PointsChangeOutcome {
     /// The change is in effect, exactly once, under `change_id` (the request's own).
     Applied {
+        /// The request's `change_id`, under which the change is in effect.
         change_id: String,
-        /// Known when [`AppliedBy::ThisAttempt`].
+        /// The points statement id (`statement_id` of the 3.3 reply); known only when
+        /// [`AppliedBy::ThisAttempt`].
         statement_id: Option<String>,
+        /// Which attempt applied it.
         by: AppliedBy,
         /// Attempts made.
         attempts: u32,
@@ -122,7 +125,9 @@ pub enum PointsChangeOutcome {
     /// The outcome is still unknown after the attempts. Keep the request and call
     /// [`resolve_points_change`] with it later; do not send it under another id.
     Unresolved {
+        /// The request's `change_id`: resolve it under this id, never another.
         change_id: String,
+        /// The failure of the last attempt.
         last_error: Error,
     },
 }
@@ -131,7 +136,10 @@ pub enum PointsChangeOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     /// Success: applied by this attempt.
-    Applied { statement_id: Option<String> },
+    Applied {
+        /// The statement id the reply carried, if any.
+        statement_id: Option<String>,
+    },
     /// "Key already used" (150002).
     KeyAlreadyUsed,
     /// A definitive refusal of this attempt.
@@ -175,11 +183,17 @@ pub enum Step {
 /// The protocol's conclusion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
+    /// The change is in effect, exactly once.
     Applied {
+        /// The statement id; known only when [`AppliedBy::ThisAttempt`].
         statement_id: Option<String>,
+        /// Which attempt applied it.
         by: AppliedBy,
     },
+    /// Nothing of the change is in effect, and nothing can land later.
     Refused,
+    /// The attempts are spent and an attempt may still have been applied: resolve later
+    /// with [`ChangeProtocol::resending`].
     Unresolved,
 }
 
@@ -364,12 +378,20 @@ settled_by_resend!(
 pub enum WriteOutcome<T> {
     /// In effect, once. `data` is the answer's (the platform's order id for 4.1–4.3;
     /// none for 5.4), the same whichever attempt applied it.
-    Applied { data: Option<T>, attempts: u32 },
+    Applied {
+        /// The answer's `data`; `None` when the reply carried none.
+        data: Option<T>,
+        /// Attempts made.
+        attempts: u32,
+    },
     /// Refused with a definitive answer: nothing is in effect, nothing can land later.
     Refused(Error),
     /// Still unknown after the attempts: call [`settle_write`] again later with the
     /// same request.
-    Unresolved { last_error: Error },
+    Unresolved {
+        /// The failure of the last attempt.
+        last_error: Error,
+    },
 }
 
 /// Sends an order, a return or a coupon verification, and while its outcome is unknown

@@ -14,6 +14,7 @@ use chrono::{DateTime, FixedOffset, TimeZone};
 
 /// A source of the current time in milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + fmt::Debug {
+    /// Now, in milliseconds since 1970-01-01 UTC (negative before).
     fn now_ms(&self) -> i64;
 }
 
@@ -37,16 +38,19 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
+    /// A clock standing at `now_ms` (milliseconds since the Unix epoch).
     pub fn new(now_ms: i64) -> Self {
         ManualClock {
             now_ms: AtomicI64::new(now_ms),
         }
     }
 
+    /// Sets the time to `now_ms` (milliseconds since the Unix epoch); may go backwards.
     pub fn set_ms(&self, now_ms: i64) {
         self.now_ms.store(now_ms, Ordering::SeqCst);
     }
 
+    /// Moves the time by `delta_ms` milliseconds (negative: backwards).
     pub fn advance_ms(&self, delta_ms: i64) {
         self.now_ms.fetch_add(delta_ms, Ordering::SeqCst);
     }
@@ -88,6 +92,7 @@ pub struct SkewCorrectedClock {
 }
 
 impl SkewCorrectedClock {
+    /// `local` corrected by at most [`DEFAULT_MAX_SKEW_MS`] either way; no offset yet.
     pub fn new(local: Arc<dyn Clock>) -> Self {
         Self::with_bound(local, DEFAULT_MAX_SKEW_MS)
     }

@@ -8,11 +8,15 @@ use serde::Serialize;
 /// HTTP verb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verb {
+    /// HTTP `GET`. Only ever a [`doc_verb`](EndpointInfo::doc_verb) for UMP (errata E01):
+    /// those calls are sent as POST.
     Get,
+    /// HTTP `POST`, the business fields as the JSON body.
     Post,
 }
 
 impl Verb {
+    /// The verb as sent on the wire (`GET`, `POST`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Verb::Get => "GET",
@@ -54,7 +58,9 @@ pub struct EndpointInfo {
     pub doc_verb: Verb,
     /// The verb actually sent (see the spec's errata where it differs).
     pub verb: Verb,
+    /// The credential the call carries.
     pub credential: Credential,
+    /// Whether repeating the call is safe: the client retries only reads and keyed writes.
     pub idempotency: Idempotency,
     /// The request field that carries the idempotency key, for [`Idempotency::Keyed`].
     pub idempotency_key: Option<&'static str>,
@@ -70,6 +76,7 @@ pub trait Endpoint: Serialize + Send + Sync {
     /// The error-code enum of the API this endpoint belongs to.
     type Code: ApiErrorCode;
 
+    /// The endpoint's facts from the spec: method, verb, credential, idempotency.
     const INFO: EndpointInfo;
 
     /// Checks the rules the type system cannot express (non-empty required strings,

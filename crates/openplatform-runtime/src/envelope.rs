@@ -26,14 +26,19 @@ pub struct Envelope<'a> {
     pub code_text: Option<String>,
     /// `data`, raw; `None` when absent or `null`.
     pub data: Option<&'a RawValue>,
+    /// The paging fields at the reply's top level (all `None` for unpaged replies).
     pub page: PageInfo,
 }
 
 /// Paging facts a reply carries at its top level.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PageInfo {
+    /// The page number of this reply (`pageNo`, from 1); `None` when the reply omits it.
     pub page_no: Option<i64>,
+    /// The page size (`pageSize`): items per page, as the platform echoes it; `None` when
+    /// the reply omits it.
     pub page_size: Option<i64>,
+    /// The number of items over all pages (`totalCount`); `None` when the reply omits it.
     pub total_count: Option<i64>,
 }
 

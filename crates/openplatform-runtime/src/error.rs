@@ -189,6 +189,7 @@ impl<C> From<TokenError> for Error<C> {
 /// [`Error::Api`] refusal, as that answer proves nothing of this call was applied.
 #[derive(Debug, Clone)]
 pub struct AppliedEarlier<C> {
+    /// The endpoint method of the call (`wk.user.event.score.change`).
     pub method: &'static str,
     /// The idempotency key every attempt carried (`change_id`).
     pub key: Option<String>,
@@ -289,6 +290,7 @@ impl TransportError {
         }
     }
 
+    /// The endpoint method of the failed call.
     pub fn method(&self) -> &'static str {
         self.method
     }
@@ -298,10 +300,14 @@ impl TransportError {
         self
     }
 
+    /// Whether the call ran out of time (the HTTP client's timeout or the runtime's limit
+    /// on the whole call). A timed-out request may still have been applied: see [`sent`](Self::sent).
     pub fn is_timeout(&self) -> bool {
         self.timeout
     }
 
+    /// Whether the request may have reached the server. [`Sent::No`] is safe to repeat on
+    /// any endpoint; [`Sent::Maybe`] only on an idempotent one.
     pub fn sent(&self) -> Sent {
         self.sent
     }
@@ -333,7 +339,9 @@ impl fmt::Display for TransportError {
 /// redirect: a 3xx is never followed and never read as an answer, whatever its body.
 #[derive(Debug, Clone)]
 pub struct HttpError {
+    /// The endpoint method of the call.
     pub method: &'static str,
+    /// The HTTP status of the reply (of the redirect target when `redirected`).
     pub status: u16,
     /// The start of the body, at most [`BODY_EXCERPT_LIMIT`] bytes.
     pub body: BodyExcerpt,
@@ -381,10 +389,13 @@ impl fmt::Display for HttpError {
 /// A reply that could not be decoded.
 #[derive(Debug, Clone)]
 pub struct DecodeError {
+    /// The endpoint method of the call.
     pub method: &'static str,
+    /// The HTTP status of the reply.
     pub status: u16,
     /// What was wrong, e.g. "`data`: invalid type: string, expected i64 at line 1 column 9".
     pub reason: String,
+    /// The start of the body, at most [`BODY_EXCERPT_LIMIT`] bytes (withheld for token calls).
     pub body: BodyExcerpt,
 }
 
@@ -410,12 +421,16 @@ pub struct ApiError<C> {
     pub code_text: Option<String>,
     /// The platform's own message, when it sent one.
     pub message: Option<String>,
+    /// The endpoint method of the call.
     pub method: &'static str,
+    /// The HTTP status of the reply (200 for UMP, which sends its error answers so).
     pub status: u16,
+    /// The start of the body, at most [`BODY_EXCERPT_LIMIT`] bytes (withheld for token calls).
     pub body: BodyExcerpt,
 }
 
 impl<C: ApiErrorCode> ApiError<C> {
+    /// The kind of failure the code reports, to branch without listing codes.
     pub fn category(&self) -> ErrorCategory {
         self.code.category()
     }
@@ -482,6 +497,8 @@ impl BodyExcerpt {
         }
     }
 
+    /// The kept start of the body, with known secrets and values under sensitive keys
+    /// redacted when the client made the excerpt; empty when withheld.
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -556,8 +573,11 @@ impl fmt::Debug for BodyExcerpt {
 pub enum TokenError {
     /// The day's budget of a token call is spent. Nothing was sent.
     BudgetExhausted {
+        /// Which token call's budget is spent.
         kind: BudgetKind,
+        /// Calls of that kind counted today (by every instance sharing the store).
         used: u32,
+        /// The day's limit of that call, from the [`TokenPolicy`](crate::TokenPolicy).
         limit: u32,
         /// When the budget resets: the platform's next midnight, in its zone (RFC 3339).
         resets_at: String,
@@ -565,17 +585,23 @@ pub enum TokenError {
     /// The token store failed; with a damaged record, no token call is made.
     Store(StoreError),
     /// Another process holds the refresh lock and no new token appeared in time.
-    LockWaitTimedOut { waited: Duration },
-    /// A token call failed. `reason` is the underlying error's text (without body, and
-    /// with the refresh token masked should a server quote it). `code` is the platform's
-    /// error code when it answered with one; [`Error::code`] gives it typed. `sent` says
-    /// whether the call may have reached the platform; `transport` is the transport
-    /// failure, when that was the cause (also the error's `source()`).
+    LockWaitTimedOut {
+        /// How long this call waited for the lock.
+        waited: Duration,
+    },
+    /// A token call failed.
     CallFailed {
+        /// Which token call failed.
         kind: BudgetKind,
+        /// The platform's error code, when it answered with one ([`Error::code`] gives it
+        /// typed); `None` for a transport or decoding failure.
         code: Option<i64>,
+        /// The underlying error's text, without the body, and with the refresh token
+        /// masked should a server quote it.
         reason: String,
+        /// Whether the call may have reached the platform (and spent a unit of the budget).
         sent: Sent,
+        /// The transport failure, when that was the cause (also the error's `source()`).
         transport: Option<TransportError>,
     },
     /// The day's token-issuing call was spent at `started_at` by `instance`, and no token
@@ -583,17 +609,27 @@ pub enum TokenError {
     /// the store. A new one is allowed at `resets_at` (the platform's next midnight); until
     /// then only that instance's memory, if it still runs, holds the tokens.
     ObtainLost {
+        /// When the lost call was started, in the platform's zone (RFC 3339).
         started_at: String,
+        /// The instance that made it: `host/pid/start-id`, to find its logs.
         instance: String,
+        /// When a new token-issuing call is allowed: the platform's next midnight (RFC 3339).
         resets_at: String,
     },
     /// The platform refused the credential of a token call (an invalid or revoked
     /// refresh token): only a new token pair helps.
-    CredentialRejected { kind: BudgetKind, code: i64 },
+    CredentialRejected {
+        /// Which token call was refused.
+        kind: BudgetKind,
+        /// The platform's error code of the refusal.
+        code: i64,
+    },
     /// A token call failed a moment ago; it is not repeated before `retry_after`, so that
     /// an outage of the token call does not spend the day's budget.
     CoolingDown {
+        /// How long until the token call may be made again.
         retry_after: Duration,
+        /// The failure that started the cool-down.
         last: Box<TokenError>,
     },
     /// The client has no app credentials for the token calls.

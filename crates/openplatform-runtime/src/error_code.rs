@@ -68,6 +68,8 @@ pub trait ApiErrorCode: Copy + fmt::Debug + fmt::Display + Send + Sync + 'static
     fn code(&self) -> i64;
     /// The document's message for this code; `None` for unknown codes.
     fn message(&self) -> Option<&'static str>;
+    /// The kind of failure the code reports (the spec's `category`; `Unknown` for codes
+    /// the document does not list).
     fn category(&self) -> ErrorCategory;
     /// Whether repeating the identical call can succeed.
     fn is_retryable(&self) -> bool;

@@ -42,7 +42,9 @@ pub enum SigningScheme {
 /// The unit of the `timestamp` parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimestampUnit {
+    /// Milliseconds since 1970-01-01 UTC (UMP).
     Milliseconds,
+    /// Seconds since 1970-01-01 UTC (zvcms).
     Seconds,
 }
 
@@ -53,7 +55,9 @@ pub struct ProtocolInfo {
     pub api: &'static str,
     /// The vendor document's version the generated code was made from.
     pub doc_version: &'static str,
+    /// How requests are framed and replies decoded.
     pub envelope: EnvelopeStyle,
+    /// How requests are signed.
     pub signing: SigningScheme,
     /// URL path template; `{method}` is replaced by the method name.
     pub path_template: &'static str,
@@ -61,15 +65,18 @@ pub struct ProtocolInfo {
     pub base_urls: &'static [(&'static str, &'static str)],
     /// The error code that means success, when the envelope carries one.
     pub success_code: Option<i64>,
+    /// The unit of the request timestamp.
     pub timestamp: TimestampUnit,
-    /// How far the platform lets a timestamp drift from its own clock.
+    /// How far the platform lets a timestamp drift from its own clock, in milliseconds;
+    /// `None` when the document states no limit.
     pub clock_tolerance_ms: Option<u64>,
     /// The platform's clock zone, seconds east of UTC (the spec's `time_zone`): the day
     /// its daily limits are counted in.
     pub utc_offset_s: i32,
-    /// The query parameters of the timestamp and the signature, for envelope styles that
-    /// put them in the query ([`EnvelopeStyle::UmpGateway`]).
+    /// The query parameter of the timestamp, for envelope styles that put it in the
+    /// query ([`EnvelopeStyle::UmpGateway`]); `None` otherwise.
     pub timestamp_param: Option<&'static str>,
+    /// The query parameter of the signature, likewise; `None` when it travels in the body.
     pub sign_param: Option<&'static str>,
     /// Error codes that mean "access token invalid or expired".
     pub invalid_token_codes: &'static [i64],
@@ -157,15 +164,21 @@ pub struct TokenProtocol {
     pub access_token_param: &'static str,
     /// Query parameter carrying the refresh token on the refresh call.
     pub refresh_token_param: &'static str,
-    /// Keys of the token data in a reply's `data`.
+    /// Key of the access token in a token reply's `data`.
     pub access_token_key: &'static str,
+    /// Key of the refresh token in a token reply's `data`.
     pub refresh_token_key: &'static str,
+    /// Key of the access token's lifetime (seconds) in a token reply's `data`.
     pub expires_in_key: &'static str,
-    /// Lifetimes the document states, used when a reply omits them.
+    /// The access token's lifetime the document states, in seconds: used when a reply
+    /// omits it.
     pub access_token_lifetime_s: u64,
+    /// The refresh token's lifetime the document states, in seconds (counted from the
+    /// call that issued it; replies do not carry it).
     pub refresh_token_lifetime_s: u64,
-    /// The most obtain / refresh calls the document allows per day.
+    /// The most obtain calls the document allows per platform day; `None`: no limit.
     pub obtain_daily_limit: Option<u32>,
+    /// The most refresh calls the document allows per platform day; `None`: no limit.
     pub refresh_daily_limit: Option<u32>,
 }
 

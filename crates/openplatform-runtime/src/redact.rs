@@ -11,6 +11,7 @@ pub struct Redacted {
 }
 
 impl Redacted {
+    /// Debug-prints as `marker` (`[REDACTED pii]`) when the field is `present`, else as `None`.
     pub fn new(present: bool, marker: &'static str) -> Self {
         Redacted { present, marker }
     }
@@ -38,6 +39,7 @@ pub struct Scrubber {
 }
 
 impl Scrubber {
+    /// A scrubber that knows no value yet.
     pub fn new() -> Self {
         Scrubber::default()
     }

@@ -321,12 +321,16 @@ impl CanonicalSigner {
         }
     }
 
+    /// Which fields are signed and how they are joined (default
+    /// [`Canonical::sorted_pairs`]).
     #[must_use]
     pub fn canonical(mut self, canonical: Canonical) -> Self {
         self.canonical = canonical;
         self
     }
 
+    /// How the digest is written as text (default: base64 for HMAC-SHA1, lowercase hex
+    /// for MD5).
     #[must_use]
     pub fn output(mut self, output: Output) -> Self {
         self.output = output;

@@ -8,12 +8,16 @@ use std::fmt;
 pub enum RequestError {
     /// A required field is empty.
     EmptyField {
+        /// The endpoint method of the request.
         method: &'static str,
+        /// The field's wire name (`open_id`).
         field: &'static str,
     },
     /// None of the fields of which at least one is required is set.
     OneOfMissing {
+        /// The endpoint method of the request.
         method: &'static str,
+        /// The wire names of the fields, one of which must be set.
         fields: &'static [&'static str],
         /// The platform's error code for this rule, where the spec names one (e.g.
         /// 110002 for "open_id or phone").
@@ -21,36 +25,57 @@ pub enum RequestError {
     },
     /// `field` is required because `when` has the value `equals`.
     RequiredIf {
+        /// The endpoint method of the request.
         method: &'static str,
+        /// The wire name of the missing field.
         field: &'static str,
+        /// The wire name of the field whose value requires it.
         when: &'static str,
+        /// The value of `when` that requires `field`.
         equals: i64,
     },
     /// `field` is required because `when` does not have the value `equals`.
     RequiredUnless {
+        /// The endpoint method of the request.
         method: &'static str,
+        /// The wire name of the missing field.
         field: &'static str,
+        /// The wire name of the field whose value requires it.
         when: &'static str,
+        /// The one value of `when` that makes `field` optional.
         equals: i64,
     },
     /// A list holds fewer than `min` or more than `max` items (while `when_set` is set).
     ItemCount {
+        /// The endpoint method of the request.
         method: &'static str,
+        /// The list's wire name.
         field: &'static str,
+        /// The fewest items allowed; `None`: no lower bound.
         min: Option<u32>,
+        /// The most items allowed; `None`: no upper bound.
         max: Option<u32>,
+        /// The wire name of the field whose presence makes the bounds apply; `None`: they
+        /// always apply.
         when_set: Option<&'static str>,
+        /// How many items the list holds.
         found: usize,
     },
     /// A field's value cannot be encoded for the wire.
     Encoding {
+        /// The endpoint method of the request.
         method: &'static str,
+        /// The field's wire name.
         field: &'static str,
+        /// Why the value cannot be encoded.
         reason: String,
     },
     /// A token call (obtain or refresh) sent by hand: the client's token manager alone
     /// makes them, within the daily budgets, and stores what they issue.
-    TokenCallByHand { method: &'static str },
+    TokenCallByHand {
+        /// The token call's endpoint method.
+        method: &'static str,
+    },
 }
 
 impl fmt::Display for RequestError {

@@ -53,8 +53,9 @@ const DAY_MS: i64 = 86_400_000;
 /// The most coupons one grant of 5.2 issues (`number`).
 const MAX_PER_MEMBER: i32 = 1_000;
 
+/// A 5.1 coupon template as stored.
 #[derive(Debug, Clone, Serialize)]
-pub struct Template {
+pub(crate) struct Template {
     pub id: i64,
     pub fingerprint: String,
     pub request: AddCouponTemplateRequest,
@@ -62,8 +63,9 @@ pub struct Template {
     pub created_ms: i64,
 }
 
+/// A coupon issued to a member by 5.2.
 #[derive(Debug, Clone, Serialize)]
-pub struct IssuedCoupon {
+pub(crate) struct IssuedCoupon {
     /// The member coupon's id (5.5 `id`).
     pub id: i64,
     /// The platform's coupon code (5.2 `code`, 5.5 `coupon_code`), 19 digits.
@@ -82,7 +84,7 @@ pub struct IssuedCoupon {
 
 impl IssuedCoupon {
     /// The status to report at `now_ms`.
-    pub fn effective_status(&self, now_ms: i64) -> i64 {
+    pub(crate) fn effective_status(&self, now_ms: i64) -> i64 {
         let valid = CouponStatus::Valid.code();
         if self.status == valid && now_ms < self.begin_ms {
             CouponStatus::NotStarted.code()
@@ -92,7 +94,7 @@ impl IssuedCoupon {
     }
 
     /// Past its period and neither used nor cancelled.
-    pub fn is_expired(&self, now_ms: i64) -> bool {
+    pub(crate) fn is_expired(&self, now_ms: i64) -> bool {
         now_ms > self.end_ms && !is_final(self.status)
     }
 }
@@ -101,8 +103,9 @@ fn is_final(status: i64) -> bool {
     status == CouponStatus::Used.code() || status == CouponStatus::Invalid.code()
 }
 
+/// Every template and issued coupon.
 #[derive(Debug, Default, Serialize)]
-pub struct CouponBook {
+pub(crate) struct CouponBook {
     pub(crate) templates: BTreeMap<i64, Template>,
     pub(crate) template_by_third_id: BTreeMap<String, i64>,
     pub(crate) coupons: BTreeMap<i64, IssuedCoupon>,
@@ -111,7 +114,7 @@ pub struct CouponBook {
 
 impl CouponBook {
     /// How many coupons a member can use now (3.2 `coupon_num`).
-    pub fn valid_count(&self, open_id: &str, now_ms: i64) -> i64 {
+    pub(crate) fn valid_count(&self, open_id: &str, now_ms: i64) -> i64 {
         let n = self
             .coupons
             .values()
@@ -134,7 +137,7 @@ impl CouponBook {
             .ok_or_else(|| ApiError::with(ErrorCode::CouponNotFound, third_code))
     }
 
-    pub fn dump(&self, now_ms: i64) -> Value {
+    pub(crate) fn dump(&self, now_ms: i64) -> Value {
         let coupons: Vec<Value> = self
             .coupons
             .values()

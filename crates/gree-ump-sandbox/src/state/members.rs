@@ -32,8 +32,9 @@ use super::{Reply, World, is_valid_phone, paginate};
 use crate::config::LevelConfig;
 use crate::error::{ApiError, ApiResult};
 
+/// A registered member.
 #[derive(Debug, Clone, Serialize)]
-pub struct Member {
+pub(crate) struct Member {
     pub open_id: String,
     pub user_num: String,
     /// The registration request as received.
@@ -48,15 +49,17 @@ pub struct Member {
     pub ledger: Vec<LedgerEntry>,
 }
 
+/// A 3.6 member code as issued.
 #[derive(Debug, Clone, Serialize)]
-pub struct MemberCode {
+pub(crate) struct MemberCode {
     pub open_id: String,
     pub issued_ms: i64,
     pub expires_ms: i64,
 }
 
+/// Every member, by open_id and by phone, and the member codes.
 #[derive(Debug, Default, Serialize)]
-pub struct MemberBook {
+pub(crate) struct MemberBook {
     pub(crate) by_open_id: BTreeMap<String, Member>,
     pub(crate) by_phone: BTreeMap<String, String>,
     pub(crate) codes: BTreeMap<String, MemberCode>,
@@ -64,7 +67,7 @@ pub struct MemberBook {
 
 impl MemberBook {
     /// The open_id of the member an `open_id`-or-phone value designates.
-    pub fn resolve(&self, id_or_phone: &str) -> ApiResult<String> {
+    pub(crate) fn resolve(&self, id_or_phone: &str) -> ApiResult<String> {
         let key = id_or_phone.trim();
         if key.is_empty() {
             return Err(ApiError::of(ErrorCode::OpenIdOrPhoneRequired));
@@ -79,7 +82,7 @@ impl MemberBook {
     }
 
     /// The member with this open_id (or phone), if any.
-    pub fn find(&self, id_or_phone: &str) -> Option<&Member> {
+    pub(crate) fn find(&self, id_or_phone: &str) -> Option<&Member> {
         let open_id = self.resolve(id_or_phone).ok()?;
         self.by_open_id.get(&open_id)
     }

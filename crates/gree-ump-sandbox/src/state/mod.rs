@@ -23,11 +23,14 @@ use crate::ids::IdGen;
 /// The `data` of a successful reply, and the page facts of a paged one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
+    /// The reply's `data`, in the shape of the document's response example.
     pub data: Value,
+    /// The paging fields, for the paged endpoints (3.5, 3.8, 5.5); `None` otherwise.
     pub page: Option<Page>,
 }
 
 impl Reply {
+    /// An unpaged reply with this `data`.
     pub fn data(data: Value) -> Self {
         Reply { data, page: None }
     }
@@ -36,12 +39,14 @@ impl Reply {
 /// The top-level `pageNo`/`pageSize`/`totalCount` of a paged reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Page {
+    /// The page number, from 1.
     #[serde(rename = "pageNo")]
     pub page_no: i64,
     /// The page size asked for (the 3.5 and 5.5 examples echo the request; the 3.8
     /// example's 7 for a request of 10 is read as a quirk).
     #[serde(rename = "pageSize")]
     pub page_size: i64,
+    /// The number of items over all pages.
     #[serde(rename = "totalCount")]
     pub total_count: i64,
 }
@@ -113,6 +118,8 @@ pub struct World {
 }
 
 impl World {
+    /// A fresh platform with `config`; `seed` makes its generated ids and tokens
+    /// reproducible.
     pub fn new(config: SandboxConfig, seed: u64) -> Self {
         World {
             levels: config.normalized_levels(),

@@ -34,8 +34,9 @@ use super::points::{Posting, order_key};
 use super::{Reply, World, add, yuan_to_fen};
 use crate::error::{ApiError, ApiResult};
 
+/// A 4.1 order as recorded.
 #[derive(Debug, Clone, Serialize)]
-pub struct Order {
+pub(crate) struct Order {
     pub id: i64,
     pub order_no: String,
     pub open_id: String,
@@ -52,13 +53,14 @@ pub struct Order {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RefundKind {
+pub(crate) enum RefundKind {
     Whole,
     Partial,
 }
 
+/// A 4.2 or 4.3 return as recorded.
 #[derive(Debug, Clone, Serialize)]
-pub struct Refund {
+pub(crate) struct Refund {
     pub id: i64,
     pub order_no: String,
     pub parent_order_no: String,
@@ -71,8 +73,9 @@ pub struct Refund {
     pub created_ms: i64,
 }
 
+/// Every order and return, by `order_no`.
 #[derive(Debug, Default, Serialize)]
-pub struct OrderBook {
+pub(crate) struct OrderBook {
     pub(crate) orders: BTreeMap<String, Order>,
     pub(crate) refunds: BTreeMap<String, Refund>,
 }

@@ -58,22 +58,31 @@ use crate::error::{ApiError, ApiResult};
 /// One row of a member's point ledger.
 #[derive(Debug, Clone, Serialize)]
 pub struct LedgerEntry {
+    /// The entry's id (3.5 `id`).
     pub id: i64,
+    /// The statement id of the call that wrote it (`SP0…`, as 3.3 answers it); one call
+    /// may write several entries under one statement.
     pub statement_id: String,
     /// Signed: credits positive, debits negative.
     pub amount: i64,
+    /// The description: the request's reason (3.3 `change_reason`, 4.1 `desc`) or the
+    /// sandbox's own words (积分抵扣, 退货扣回积分…).
     pub desc: String,
     /// The method that wrote it.
     pub method: String,
+    /// The `change_id` of the 3.3/3.4 call that wrote it; `None` for orders and returns.
     pub change_id: Option<String>,
+    /// The order the points belong to (3.3 `out_biz_no`, 4.x `order_no`), if any.
     pub order_no: Option<String>,
+    /// When it was written, sandbox time in ms since the epoch.
     pub created_ms: i64,
+    /// The member's available points after it.
     pub balance_after: i64,
 }
 
 /// A 3.3 change as applied.
 #[derive(Debug, Clone, Serialize)]
-pub struct ChangeRecord {
+pub(crate) struct ChangeRecord {
     pub change_id: String,
     pub open_id: String,
     pub fingerprint: String,
@@ -90,7 +99,7 @@ pub struct ChangeRecord {
 
 /// A rollback (3.4.1 or 3.4.2) as applied, for replays.
 #[derive(Debug, Clone, Serialize)]
-pub struct RollbackRecord {
+pub(crate) struct RollbackRecord {
     pub change_id: String,
     pub open_id: String,
     pub fingerprint: String,
@@ -102,7 +111,7 @@ pub struct RollbackRecord {
 
 /// The points of one order of one member, whichever call moved them.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct OrderPoints {
+pub(crate) struct OrderPoints {
     /// Points credited for the order (3.3 credits with this out_biz_no, 4.1 order_score).
     pub granted: i64,
     /// Of those, taken back (rollbacks, refunds).
@@ -116,16 +125,17 @@ pub struct OrderPoints {
 }
 
 impl OrderPoints {
-    pub fn remaining_granted(&self) -> i64 {
+    pub(crate) fn remaining_granted(&self) -> i64 {
         self.granted - self.reversed
     }
-    pub fn remaining_used(&self) -> i64 {
+    pub(crate) fn remaining_used(&self) -> i64 {
         self.used - self.returned
     }
 }
 
+/// Every point change and rollback, and the points of each order.
 #[derive(Debug, Default, Serialize)]
-pub struct PointBook {
+pub(crate) struct PointBook {
     /// 3.3 changes by change_id.
     pub(crate) changes: BTreeMap<String, ChangeRecord>,
     /// statement_id → change_id of the 3.3 change that created it.

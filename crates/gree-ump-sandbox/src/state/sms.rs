@@ -25,28 +25,35 @@ use crate::error::{ApiError, ApiResult};
 /// The last code sent to a phone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SentCode {
+    /// The phone it was sent to (6.1 `target`, trimmed).
     pub phone: String,
+    /// The four-digit code.
     pub code: String,
+    /// When it was sent, sandbox time in ms since the epoch.
     pub sent_ms: i64,
+    /// When it stops verifying (`sent_ms` + `sms_code_ttl_ms`).
     pub expires_ms: i64,
+    /// Whether a 6.2 call verified it already (a code verifies once).
     pub used: bool,
 }
 
+/// The SMS history of one phone.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct PhoneSms {
+pub(crate) struct PhoneSms {
     pub beijing_day: i64,
     pub sent_today: u32,
     pub sent_total: u64,
     pub last: Option<SentCode>,
 }
 
+/// The SMS history of every phone.
 #[derive(Debug, Default, Serialize)]
-pub struct SmsBook {
+pub(crate) struct SmsBook {
     pub(crate) phones: BTreeMap<String, PhoneSms>,
 }
 
 impl SmsBook {
-    pub fn last_code(&self, phone: &str) -> Option<SentCode> {
+    pub(crate) fn last_code(&self, phone: &str) -> Option<SentCode> {
         self.phones.get(phone.trim()).and_then(|p| p.last.clone())
     }
 }

@@ -18,8 +18,9 @@ use serde_json::{Value, json};
 use super::{Reply, World};
 use crate::error::{ApiError, ApiResult};
 
+/// An issued access or refresh token.
 #[derive(Debug, Clone, Serialize)]
-pub struct TokenRecord {
+pub(crate) struct TokenRecord {
     pub issued_ms: i64,
     pub expires_ms: i64,
     pub revoked: bool,
@@ -52,8 +53,9 @@ pub struct TokenCallCounts {
     pub refresh_issued: u32,
 }
 
+/// Every issued token, and the token-call counters.
 #[derive(Debug, Default)]
-pub struct TokenBook {
+pub(crate) struct TokenBook {
     access: BTreeMap<String, TokenRecord>,
     refresh: BTreeMap<String, TokenRecord>,
     today: TokenCallCounts,
@@ -63,7 +65,7 @@ pub struct TokenBook {
 
 impl TokenBook {
     /// Today's counters (reset at Beijing midnight of the sandbox clock).
-    pub fn counts(&self, now_ms: i64) -> TokenCallCounts {
+    pub(crate) fn counts(&self, now_ms: i64) -> TokenCallCounts {
         let day = beijing_day(now_ms);
         if self.today.beijing_day == day {
             self.today
@@ -81,7 +83,7 @@ impl TokenBook {
     }
 
     /// Checks the access token of a business call.
-    pub fn check_access(&self, token: &str, now_ms: i64) -> ApiResult<()> {
+    pub(crate) fn check_access(&self, token: &str, now_ms: i64) -> ApiResult<()> {
         match self.access.get(token) {
             None => Err(ApiError::invalid_token("access_token", "unknown token")),
             Some(record) => record
@@ -91,20 +93,20 @@ impl TokenBook {
     }
 
     /// Marks every token revoked (a test control: the platform forgot them).
-    pub fn revoke_all(&mut self) {
+    pub(crate) fn revoke_all(&mut self) {
         for record in self.access.values_mut().chain(self.refresh.values_mut()) {
             record.revoked = true;
         }
     }
 
     /// Marks every access token revoked, keeping refresh tokens (forces a refresh).
-    pub fn revoke_access_tokens(&mut self) {
+    pub(crate) fn revoke_access_tokens(&mut self) {
         for record in self.access.values_mut() {
             record.revoked = true;
         }
     }
 
-    pub fn dump(&self, now_ms: i64) -> Value {
+    pub(crate) fn dump(&self, now_ms: i64) -> Value {
         // Tokens are credentials: show enough to tell them apart, not to use them.
         let shorten = |m: &BTreeMap<String, TokenRecord>| -> BTreeMap<String, TokenRecord> {
             m.iter()

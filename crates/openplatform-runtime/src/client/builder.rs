@@ -115,6 +115,7 @@ impl<T: From<Client>> ClientBuilder<T> {
         self
     }
 
+    /// The app id the platform issued (UMP's `app_id`, zvcms's `OpenId`); required.
     pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
         self.app_id = Some(app_id.into());
         self
@@ -156,6 +157,9 @@ impl<T: From<Client>> ClientBuilder<T> {
         self
     }
 
+    /// How long to wait for a connection to open (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]); not applied to a client set with
+    /// [`http_client`](Self::http_client).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -208,6 +212,8 @@ impl<T: From<Client>> ClientBuilder<T> {
         self
     }
 
+    /// How tokens are renewed and budgeted ([`TokenPolicy`]). Daily limits above those the
+    /// document states are lowered to them.
     pub fn token_policy(mut self, policy: TokenPolicy) -> Self {
         self.policy = Some(policy);
         self
@@ -230,6 +236,8 @@ impl<T: From<Client>> ClientBuilder<T> {
         self
     }
 
+    /// Checks the configuration and builds the client: an error names what is missing or
+    /// wrong (no base URL, no app id, a secret or signer the signing scheme does not take…).
     pub fn build(self) -> Result<T, ConfigError> {
         let protocol = self.protocol;
         let base_url = match (self.base_url, self.preset) {

@@ -86,10 +86,12 @@ impl Client {
         ClientBuilder::for_api(protocol)
     }
 
+    /// The protocol facts of the API this client calls.
     pub fn protocol(&self) -> &'static ProtocolInfo {
         self.inner.protocol
     }
 
+    /// The base URL requests go to (a preset's, or the one set on the builder).
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
     }
@@ -109,8 +111,11 @@ impl Client {
 /// paging facts of its envelope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response<T> {
+    /// The decoded `data`; `None` when the reply had no `data` or `null`.
     pub data: Option<T>,
+    /// The paging fields of the envelope (all `None` for unpaged endpoints).
     pub page: PageInfo,
+    /// The HTTP status of the reply.
     pub status: u16,
 }
 

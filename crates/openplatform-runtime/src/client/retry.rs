@@ -19,7 +19,9 @@ use crate::error_code::{ApiErrorCode, ErrorCategory};
 pub struct RetryPolicy {
     /// Attempts in all, the first included; 1 means no retry.
     pub max_attempts: u32,
+    /// The ceiling of the first pause; it doubles with each further attempt.
     pub initial_backoff: Duration,
+    /// The most any one pause can be.
     pub max_backoff: Duration,
 }
 
@@ -86,6 +88,8 @@ pub struct CallOptions {
 }
 
 impl CallOptions {
+    /// Uses `policy` instead of the client's retry policy for this call
+    /// ([`RetryPolicy::NONE`]: a single attempt).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
         self

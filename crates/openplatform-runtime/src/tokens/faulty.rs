@@ -31,6 +31,7 @@ pub struct FaultyStore<S> {
 }
 
 impl<S: TokenStore> FaultyStore<S> {
+    /// Wraps `inner`, with no fault yet ([`StoreFault::None`]).
     pub fn new(inner: S) -> Self {
         FaultyStore {
             inner,
@@ -39,6 +40,7 @@ impl<S: TokenStore> FaultyStore<S> {
         }
     }
 
+    /// Switches the fault; operations already hanging keep hanging.
     pub fn set(&self, fault: StoreFault) {
         self.fault.store(fault as u8, Ordering::SeqCst);
     }
@@ -48,6 +50,7 @@ impl<S: TokenStore> FaultyStore<S> {
         self.failed.load(Ordering::SeqCst)
     }
 
+    /// The wrapped store, to inspect or seed it past the fault.
     pub fn inner(&self) -> &S {
         &self.inner
     }

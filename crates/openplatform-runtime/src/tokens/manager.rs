@@ -55,8 +55,11 @@ use crate::error::TokenError;
 /// What the token calls return.
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
+    /// The new access token.
     pub access_token: Secret,
+    /// When it expires, in ms since the Unix epoch on the platform's clock.
     pub access_expires_at_ms: i64,
+    /// A new refresh token and its expiry (ms since the Unix epoch, platform clock).
     /// Present on the obtain call; the refresh call may omit it (the old one stays valid).
     pub refresh: Option<(Secret, i64)>,
     /// When the call that issued it left, on the platform's clock (the start of the
@@ -94,10 +97,10 @@ pub struct TokenPolicy {
     pub lock_wait: Duration,
     /// How often a waiting instance re-reads the store.
     pub poll_interval: Duration,
-    /// Daily limits of the obtain and refresh calls of your own, below the platform's.
-    /// The client applies the limits the API's spec states (the smaller one wins); the
-    /// defaults state none.
+    /// Your own daily limit of obtain calls, below the platform's. The client applies the
+    /// limit the API's spec states (the smaller one wins); the default (`u32::MAX`) states none.
     pub obtain_daily_limit: u32,
+    /// Your own daily limit of refresh calls, likewise.
     pub refresh_daily_limit: u32,
     /// The longest any one store operation may take; beyond it the operation counts as
     /// failed, and every caller that waited for it shares that failure. (A quick I/O
@@ -225,6 +228,9 @@ fn local_text(at_ms: i64, utc_offset_s: i32) -> String {
 }
 
 impl TokenManager {
+    /// A manager of the record and budgets under `key` in `store` (see
+    /// [`store_key`](Self::store_key)), judging expiry and days by `clock`. The client
+    /// builds one per client; build your own only to drive a store without a client.
     pub fn new(
         store: Arc<dyn TokenStore>,
         key: impl Into<String>,
@@ -319,6 +325,7 @@ impl TokenManager {
         &self.me.id
     }
 
+    /// The policy this manager follows.
     pub fn policy(&self) -> &TokenPolicy {
         &self.policy
     }

@@ -44,6 +44,7 @@ fn lease_end(now: Instant, lease: Duration) -> Instant {
 }
 
 impl MemoryTokenStore {
+    /// An empty store (no record, no budget counted).
     pub fn new() -> Self {
         Self::default()
     }

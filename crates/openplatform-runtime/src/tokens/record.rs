@@ -15,6 +15,7 @@ use super::StoreError;
 pub struct Secret(Arc<str>);
 
 impl Secret {
+    /// Wraps `value`; from here on only [`expose`](Self::expose) reads it.
     pub fn new(value: impl Into<Arc<str>>) -> Self {
         Secret(value.into())
     }
@@ -49,12 +50,16 @@ impl From<String> for Secret {
 /// writer holding an older record never overwrites a newer token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenRecord {
+    /// The access token business calls carry.
     pub access_token: Secret,
     /// When the access token expires, in ms since the Unix epoch (platform clock).
     pub access_expires_at_ms: i64,
+    /// The refresh token the refresh call carries.
     pub refresh_token: Secret,
     /// When the refresh token expires, in ms since the Unix epoch (platform clock).
     pub refresh_expires_at_ms: i64,
+    /// The write count of this record (see above): the `expected` of the next
+    /// [`compare_and_set`](super::TokenStore::compare_and_set).
     pub version: u64,
 }
 

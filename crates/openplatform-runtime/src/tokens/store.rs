@@ -28,6 +28,7 @@ pub enum BudgetKind {
 }
 
 impl BudgetKind {
+    /// The short name (`obtain`, `refresh`), as in the Redis store's keys.
     pub const fn as_str(self) -> &'static str {
         match self {
             BudgetKind::Obtain => "obtain",
@@ -48,10 +49,16 @@ impl fmt::Display for BudgetKind {
 /// The answer of [`TokenStore::take_budget`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BudgetTake {
-    /// The call was counted; `used` calls of the day are now spent, this one included.
-    Granted { used: u32 },
+    /// The call was counted.
+    Granted {
+        /// Calls of the day now spent, this one included.
+        used: u32,
+    },
     /// The day's `limit` is spent; nothing was counted.
-    Exhausted { used: u32 },
+    Exhausted {
+        /// Calls of the day spent (the limit, or more if it was lowered).
+        used: u32,
+    },
 }
 
 /// Where token state lives: in memory, a file, Redis, or the user's own backend.
@@ -157,6 +164,7 @@ pub enum StoreErrorKind {
 }
 
 impl StoreError {
+    /// An error of `kind`; `message` names the problem and must not contain a token.
     pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
         StoreError {
             kind,
@@ -164,34 +172,44 @@ impl StoreError {
         }
     }
 
+    /// A damaged or unreadable record: the manager then makes no token call (a person
+    /// must look), rather than spend the day's budget over a record it cannot read.
     pub fn corrupt(message: impl Into<String>) -> Self {
         Self::new(StoreErrorKind::Corrupt, message)
     }
 
+    /// Reading or writing failed; transient (a later call may succeed).
     pub fn io(message: impl Into<String>) -> Self {
         Self::new(StoreErrorKind::Io, message)
     }
 
+    /// The store did not answer in time; transient.
     pub fn timeout(message: impl Into<String>) -> Self {
         Self::new(StoreErrorKind::Timeout, message)
     }
 
+    /// Whether the store did not answer in time.
     pub fn is_timeout(&self) -> bool {
         self.kind == StoreErrorKind::Timeout
     }
 
+    /// The backend refused the operation (permissions, configuration).
     pub fn backend(message: impl Into<String>) -> Self {
         Self::new(StoreErrorKind::Backend, message)
     }
 
+    /// What kind of failure this is.
     pub fn kind(&self) -> StoreErrorKind {
         self.kind
     }
 
+    /// Whether the stored record is damaged: not transient, no token call is made until
+    /// the record is repaired or removed.
     pub fn is_corrupt(&self) -> bool {
         self.kind == StoreErrorKind::Corrupt
     }
 
+    /// The problem, as the store described it (never a token).
     pub fn message(&self) -> &str {
         &self.message
     }

@@ -29,14 +29,17 @@ use super::tolerant::{Tolerant, float_text};
 pub struct Id(String);
 
 impl Id {
+    /// The id of this exact text (any text: letters and leading zeros are kept).
     pub fn new(text: impl Into<String>) -> Self {
         Id(text.into())
     }
 
+    /// The exact text of the id.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The exact text of the id, owned.
     pub fn into_string(self) -> String {
         self.0
     }

@@ -86,6 +86,7 @@ pub fn required<'de, D: Deserializer<'de>, T: Tolerant>(d: D) -> Result<T, D::Er
 pub struct TolerantSeed<T>(PhantomData<T>);
 
 impl<T> TolerantSeed<T> {
+    /// The seed of one tolerantly decoded `T`.
     pub fn new() -> Self {
         TolerantSeed(PhantomData)
     }
