@@ -106,9 +106,11 @@ pub struct EnvelopeKeys {
     pub message: &'static [&'static str],
     /// The business data, kept raw until the endpoint's type decodes it.
     pub data: &'static [&'static str],
-    /// Paging facts at the top level of a paged reply.
+    /// The page number at the top level of a paged reply.
     pub page_no: &'static [&'static str],
+    /// The page size at the top level of a paged reply.
     pub page_size: &'static [&'static str],
+    /// The total count of items at the top level of a paged reply.
     pub total_count: &'static [&'static str],
 }
 
