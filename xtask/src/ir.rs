@@ -74,6 +74,16 @@ pub enum MethodIn {
     Envelope,
 }
 
+impl MethodIn {
+    /// As the spec writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodIn::Path => "path",
+            MethodIn::Envelope => "envelope",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Tokens {
     pub obtain: String,

@@ -269,6 +269,20 @@ impl Validator {
                 MethodIn::Path
             }
         };
+        // The runtime's style decides where the method goes: the spec must say the same.
+        if let Some(&(style, placed)) = STYLE_METHOD_IN
+            .iter()
+            .find(|(style, _)| *style == p.envelope.value)
+            && placed != method_in
+        {
+            let (want, got) = (placed.as_str(), method_in.as_str());
+            self.problem(
+                Some(p.envelope.referenced),
+                format!(
+                    "protocol: the {style} envelope puts the method in the {want}, but method_in says {got}"
+                ),
+            );
+        }
         if !p.path.starts_with('/') {
             self.problem(None, "protocol.path: the template must start with `/`");
         }
@@ -1363,6 +1377,11 @@ fn mark_styles(structs: &mut [Struct], endpoints: &[Endpoint]) {
 pub const ENVELOPE_STYLES: &[&str] = &["ump_gateway", "zvcms_action"];
 /// The signing schemes the runtime implements (`openplatform_runtime::SigningScheme`).
 pub const SIGNING_SCHEMES: &[&str] = &["ump_md5", "pluggable"];
+/// Where each envelope style of the runtime places the method name.
+pub const STYLE_METHOD_IN: &[(&str, MethodIn)] = &[
+    ("ump_gateway", MethodIn::Path),
+    ("zvcms_action", MethodIn::Envelope),
+];
 
 /// The runtime's date types (in `openplatform_runtime::wire`), by the UTC offset they
 /// are written in: a spec's `date` and `datetime` fields get those of its

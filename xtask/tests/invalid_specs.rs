@@ -368,3 +368,19 @@ fn envelope_keys_must_tell_success_and_not_overlap() {
         "{err}"
     );
 }
+
+#[test]
+fn method_in_must_match_the_style() {
+    // mini is ump_gateway (method in the path): a spec saying otherwise is refused.
+    let text = broken(
+        "  envelope: ump_gateway\n",
+        "  envelope: ump_gateway\n  method_in: envelope\n",
+    );
+    let err = errors_of(&text);
+    assert!(
+        err.contains(
+            "the ump_gateway envelope puts the method in the path, but method_in says envelope"
+        ),
+        "{err}"
+    );
+}

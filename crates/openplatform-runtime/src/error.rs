@@ -189,9 +189,9 @@ impl<C> From<TokenError> for Error<C> {
 /// [`Error::Api`] refusal, as that answer proves nothing of this call was applied.
 #[derive(Debug, Clone)]
 pub struct AppliedEarlier<C> {
-    /// The endpoint method of the call (`wk.user.event.score.change`).
+    /// The endpoint method of the call, as the spec names it.
     pub method: &'static str,
-    /// The idempotency key every attempt carried (`change_id`).
+    /// The idempotency key every attempt carried (the endpoint's `idempotency_key`).
     pub key: Option<String>,
     /// Attempts made, the one answered "key already used" included.
     pub attempts: u32,
