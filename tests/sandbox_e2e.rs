@@ -1670,6 +1670,9 @@ async fn tokens_are_obtained_once_for_many_concurrent_calls() {
 #[tokio::test]
 async fn after_three_hours_the_access_token_is_refreshed_once() {
     let (env, open_id) = Env::with_member().await;
+    // The sandbox counts token calls per Beijing day, and three hours on may be the next
+    // day (the test runs at any hour): the obtain is counted before the jump.
+    assert_eq!(env.tokens().obtain_calls, 1);
     env.sandbox
         .control()
         .advance(Duration::from_secs(3 * 3_600));
@@ -1694,14 +1697,11 @@ async fn after_three_hours_the_access_token_is_refreshed_once() {
         .unwrap();
     let counts = env.tokens();
     assert_eq!(
-        (
-            counts.obtain_calls,
-            counts.refresh_calls,
-            counts.refresh_issued
-        ),
-        (1, 1, 1),
+        (counts.refresh_calls, counts.refresh_issued),
+        (1, 1),
         "{counts:?}"
     );
+    // No second obtain, on either day: the client made one of each.
     assert_eq!(env.client.runtime().tokens().calls_made(), (1, 1));
 }
 

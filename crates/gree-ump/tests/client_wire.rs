@@ -51,6 +51,8 @@ struct Server {
     /// Refuse (1001) timestamps more than 3 s off the server's clock, as 2.1/2.2 do.
     check_timestamps: bool,
     refused_timestamps: AtomicU32,
+    /// Business calls wait this long before answering.
+    delay_ms: std::sync::atomic::AtomicU64,
 }
 
 fn http_date(ms: i64) -> HeaderValue {
@@ -123,6 +125,10 @@ async fn handle(
             }}))
         }
         _ => {
+            let delay = server.delay_ms.load(Ordering::SeqCst);
+            if delay > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+            }
             if server
                 .reject_tokens
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -142,8 +148,29 @@ async fn handle(
             if let Some((status, body)) = server.canned.lock().unwrap().clone() {
                 return (StatusCode::from_u16(status).unwrap(), body).into_response();
             }
-            reply(json!({"success": true, "error_code": 200, "data": null}))
+            reply(json!({"success": true, "error_code": 200, "data": minimal_data(method)}))
         }
+    }
+}
+
+/// The smallest `data` of each method's type: a success without data is an error for
+/// every endpoint the spec gives data (`EndpointInfo::data_required`).
+fn minimal_data(method: &str) -> Value {
+    match method {
+        "wk.user.info.add" | "wk.user.code.generate" | "wk.coupon.sync.status" => json!("x"),
+        "wk.user.order.add"
+        | "wk.user.refund.order.complete"
+        | "wk.user.refund.order.part"
+        | "wk.coupon.template.add" => json!(1),
+        "wk.sms.verify.send" | "wk.sms.verify.judge" => json!(true),
+        "wk.user.score.record"
+        | "wk.user.level.list"
+        | "wk.coupon.give"
+        | "wk.coupon.user.list" => {
+            json!([])
+        }
+        "wk.coupon.verification" => Value::Null,
+        _ => json!({}),
     }
 }
 
@@ -738,4 +765,153 @@ async fn a_skewed_clock_is_corrected_and_the_refused_call_resent_once() {
         .await
         .expect("re-sent after the correction");
     assert_eq!(server.refused_timestamps.load(Ordering::SeqCst), 2);
+}
+
+/// Issue 15: `success: true` without `data` once became `Ok("")`, `Ok(0)`, an all-`None`
+/// struct. Now it is a typed error naming the method, for every endpoint with data; only
+/// the endpoint the spec gives no data (5.4) succeeds without it.
+#[tokio::test]
+async fn a_success_without_data_is_a_typed_error_never_a_default() {
+    use openplatform_runtime::DecodeErrorKind;
+    let server = Arc::new(Server::default());
+    let base = start(server.clone()).await;
+    let c = client(&base, None);
+    for body in [
+        r#"{"success":true,"error_code":200}"#,
+        r#"{"success":true,"error_code":null,"data":null}"#,
+        r#"{"success":true,"data":""}"#,
+    ] {
+        *server.canned.lock().unwrap() = Some((200, body.to_owned()));
+        let missing = |e: Error<gree_ump::ErrorCode>, method: &str| match e {
+            Error::Decode(d) => {
+                assert_eq!(d.kind, DecodeErrorKind::MissingData, "{body}");
+                assert_eq!(d.method, method);
+                assert!(d.to_string().contains(method), "{d}");
+            }
+            other => panic!("{body}: {other:?}"),
+        };
+        missing(
+            c.members()
+                .create_member(CreateMemberRequest::new("1", "n", "13800000000"))
+                .await
+                .unwrap_err(),
+            "wk.user.info.add",
+        );
+        missing(
+            c.members()
+                .query_member(QueryMemberRequest::new().open_id("o"))
+                .await
+                .unwrap_err(),
+            "wk.user.info.query",
+        );
+        missing(
+            c.points()
+                .change_points(ChangePointsRequest::new(
+                    "o",
+                    5,
+                    "b",
+                    "r",
+                    "event_add",
+                    "chg-1",
+                ))
+                .await
+                .unwrap_err(),
+            "wk.user.event.score.change",
+        );
+        missing(
+            c.sms()
+                .verify_sms_code(VerifySmsCodeRequest::new("13800000000", "1234"))
+                .await
+                .unwrap_err(),
+            "wk.sms.verify.judge",
+        );
+    }
+    // 5.4 has no data: its success is `()`.
+    *server.canned.lock().unwrap() = Some((200, r#"{"success":true,"data":null}"#.to_owned()));
+    let verify = VerifyCouponsRequest::new(
+        "o",
+        "order-1",
+        vec!["c1".to_owned()],
+        openplatform_runtime::wire::TimestampMs::from(T0),
+        yuan("1"),
+    );
+    c.coupons()
+        .verify_coupons(verify)
+        .await
+        .expect("no data needed");
+}
+
+/// Issue 15: per-call options on the typed API, on the same client.
+#[tokio::test]
+async fn per_call_timeout_and_retry_apply_to_one_call() {
+    use openplatform_runtime::RetryPolicy;
+    use std::time::{Duration, Instant};
+    let server = Arc::new(Server::default());
+    let base = start(server.clone()).await;
+    let c = client(&base, None);
+    let query = || QueryMemberRequest::new().open_id("o");
+    c.members()
+        .query_member(query())
+        .await
+        .expect("warm: token obtained");
+
+    // A slow platform: the call's timeout cuts it short, the client's 30 s does not.
+    server.delay_ms.store(3_000, Ordering::SeqCst);
+    let started = Instant::now();
+    let err = c
+        .members()
+        .query_member(query())
+        .timeout(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2_500), "{took:?}");
+    match &err {
+        Error::Transport(t) => assert!(t.is_timeout(), "{t}"),
+        other => panic!("{other:?}"),
+    }
+    server.delay_ms.store(0, Ordering::SeqCst);
+
+    // Retries stop at the deadline: a policy pausing 2 s between attempts makes one
+    // attempt within a 500 ms budget, three without one.
+    let slow_retries = RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_secs(2),
+        max_backoff: Duration::from_secs(2),
+    };
+    server.busy.store(100, Ordering::SeqCst);
+    let before = business_calls(&server);
+    let started = Instant::now();
+    let err = c
+        .members()
+        .query_member(query())
+        .retry(slow_retries)
+        .timeout(Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(gree_ump::ErrorCode::from_code(500)));
+    assert_eq!(business_calls(&server), before + 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(1_900),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // No retry for this call only; the client's policy still retries the next one.
+    let before = business_calls(&server);
+    c.members()
+        .query_member(query())
+        .retry(RetryPolicy::NONE)
+        .await
+        .unwrap_err();
+    assert_eq!(business_calls(&server), before + 1);
+    server.busy.store(1, Ordering::SeqCst);
+    c.members()
+        .query_member(query())
+        .await
+        .expect("retried once");
+    server.busy.store(0, Ordering::SeqCst);
+
+    // The same token served every call: options never need a second client.
+    assert_eq!(server.obtains.load(Ordering::SeqCst), 1);
 }

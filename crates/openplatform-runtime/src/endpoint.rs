@@ -66,6 +66,11 @@ pub struct EndpointInfo {
     pub idempotency_key: Option<&'static str>,
     /// The most calls the document allows per day, where it states a limit.
     pub daily_limit: Option<u32>,
+    /// Every success carries `data` (all endpoints but those the spec gives no data): a
+    /// success without it is an error ([`DecodeErrorKind::MissingData`]), never a default.
+    ///
+    /// [`DecodeErrorKind::MissingData`]: crate::DecodeErrorKind::MissingData
+    pub data_required: bool,
 }
 
 /// A request value that the runtime can send: the body is its `Serialize` form.

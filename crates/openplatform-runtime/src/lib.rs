@@ -19,13 +19,13 @@ pub mod validation;
 pub mod wire;
 
 pub use client::{
-    CallOptions, Client, ClientBuilder, ConfigError, Response, RetryPolicy, decode_response,
+    Call, CallOptions, Client, ClientBuilder, ConfigError, Response, RetryPolicy, decode_response,
 };
 pub use endpoint::{Credential, Endpoint, EndpointInfo, Idempotency, Paged, Verb};
 pub use envelope::PageInfo;
 pub use error::{
-    ApiError, AppliedEarlier, BodyExcerpt, DecodeError, Error, HttpError, Sent, TokenError,
-    TransportError,
+    ApiError, AppliedEarlier, BodyExcerpt, DecodeError, DecodeErrorKind, Error, HttpError, Sent,
+    TokenError, TransportError,
 };
 pub use error_code::{ApiErrorCode, ErrorCategory};
 /// The stream type of paged endpoints ([`Client::items`]).

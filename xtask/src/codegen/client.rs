@@ -47,7 +47,7 @@ pub fn module(api: &Api) -> TokenStream {
                 client: &'a #rt::Client,
             }
 
-            impl #ty<'_> {
+            impl<'a> #ty<'a> {
                 #(#methods)*
             }
         }
@@ -190,12 +190,13 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
             #doc
             ///
             /// Returns one page with the reply's paging facts; see the `_stream` method for
-            /// every item.
-            pub async fn #name(
+            /// every item. Sent when awaited; set per-call options first if needed
+            /// (`.timeout(d)`, `.retry(policy)`).
+            pub fn #name(
                 &self,
                 request: #req_path,
-            ) -> Result<#rt::Response<#data>, Error> {
-                self.client.send(&request).await
+            ) -> #rt::Call<'a, #req_path, #rt::Response<#data>> {
+                #rt::Call::response(self.client, request)
             }
 
             #[doc = #stream_doc]
@@ -211,8 +212,11 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
     } else {
         quote! {
             #doc
-            pub async fn #name(&self, request: #req_path) -> Result<#data, Error> {
-                self.client.call(&request).await
+            ///
+            /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+            /// `.retry(policy)`).
+            pub fn #name(&self, request: #req_path) -> #rt::Call<'a, #req_path, #data> {
+                #rt::Call::data(self.client, request)
             }
         }
     }

@@ -45,6 +45,7 @@ impl ::openplatform_runtime::Endpoint for ObtainTokenRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: Some(1u32),
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -90,6 +91,7 @@ impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: Some(20u32),
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -510,6 +512,7 @@ impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -614,6 +617,7 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
         idempotency: ::openplatform_runtime::Idempotency::Read,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         if self.open_id.as_deref().is_none_or(|v| v.trim().is_empty())
@@ -763,6 +767,7 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Keyed,
         idempotency_key: Some("change_id"),
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -923,6 +928,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Keyed,
         idempotency_key: Some("change_id"),
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1016,6 +1022,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
         idempotency: ::openplatform_runtime::Idempotency::Keyed,
         idempotency_key: Some("change_id"),
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1116,6 +1123,7 @@ impl ::openplatform_runtime::Endpoint for ListPointRecordsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Read,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1190,6 +1198,7 @@ impl ::openplatform_runtime::Endpoint for GenerateMemberCodeRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1246,6 +1255,7 @@ impl ::openplatform_runtime::Endpoint for ParseMemberCodeRequest {
         idempotency: ::openplatform_runtime::Idempotency::Read,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1334,6 +1344,7 @@ impl ::openplatform_runtime::Endpoint for ListLevelsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Read,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -1795,6 +1806,7 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -2251,6 +2263,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -2710,6 +2723,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3112,6 +3126,7 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3248,6 +3263,7 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3326,6 +3342,7 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3484,6 +3501,7 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: false,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3607,6 +3625,7 @@ impl ::openplatform_runtime::Endpoint for ListUserCouponsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Read,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3692,6 +3711,7 @@ impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3773,6 +3793,7 @@ impl ::openplatform_runtime::Endpoint for VerifySmsCodeRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(

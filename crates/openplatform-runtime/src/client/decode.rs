@@ -4,7 +4,7 @@
 use super::Response;
 use crate::endpoint::Endpoint;
 use crate::envelope;
-use crate::error::{ApiError, BodyExcerpt, DecodeError, Error, HttpError};
+use crate::error::{ApiError, BodyExcerpt, DecodeError, DecodeErrorKind, Error, HttpError};
 use crate::error_code::ApiErrorCode;
 use crate::protocol::ProtocolInfo;
 use crate::wire::Tolerant;
@@ -19,17 +19,26 @@ pub fn decode_response<E: Endpoint>(
 ) -> Result<Response<E::Data>, Error<E::Code>> {
     // Only the token calls' bodies carry tokens.
     let withhold = protocol.is_token_method(E::INFO.method);
-    decode_body(protocol, E::INFO.method, status, body, withhold)
+    decode_body(
+        protocol,
+        E::INFO.method,
+        status,
+        body,
+        withhold,
+        E::INFO.data_required,
+    )
 }
 
 /// [`decode_response`] for any data type; `withhold_body` keeps the body out of errors
-/// (token calls, whose bodies carry tokens).
+/// (token calls, whose bodies carry tokens); with `data_required`, a success without
+/// data is [`DecodeErrorKind::MissingData`].
 pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
     protocol: &ProtocolInfo,
     method: &'static str,
     status: u16,
     body: &[u8],
     withhold_body: bool,
+    data_required: bool,
 ) -> Result<Response<T>, Error<C>> {
     let excerpt = || {
         if withhold_body {
@@ -60,6 +69,7 @@ pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
         }
         Err(e) => {
             return Err(Error::Decode(DecodeError {
+                kind: DecodeErrorKind::Envelope,
                 method,
                 status,
                 reason: e.0,
@@ -78,10 +88,13 @@ pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
             body: excerpt(),
         }));
     }
-    let data = match env.data {
+    // `data` of `""` is no data, in every style (for a string it would be an empty open
+    // id or code, never a result).
+    let data = match env.data.filter(|raw| raw.get().trim() != "\"\"") {
         None => None,
         Some(raw) => decode_data::<T>(raw.get()).map_err(|reason| {
             Error::Decode(DecodeError {
+                kind: DecodeErrorKind::Data,
                 method,
                 status,
                 reason,
@@ -89,6 +102,17 @@ pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
             })
         })?,
     };
+    if data.is_none() && data_required {
+        return Err(Error::Decode(DecodeError {
+            kind: DecodeErrorKind::MissingData,
+            method,
+            status,
+            reason: "the reply reports success without `data` (absent, null or empty), which \
+                     this endpoint always returns"
+                .into(),
+            body: excerpt(),
+        }));
+    }
     Ok(Response {
         data,
         page: env.page,

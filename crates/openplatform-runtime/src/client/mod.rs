@@ -1,6 +1,7 @@
 //! The client: configuration, and one generic [`Client::send`] for every endpoint.
 
 mod builder;
+mod call;
 mod decode;
 mod paging;
 mod retry;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use builder::{ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use call::Call;
 pub use decode::decode_response;
 pub use retry::{CallOptions, RetryPolicy};
 

@@ -243,6 +243,7 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(

@@ -41,6 +41,7 @@ impl ::openplatform_runtime::Endpoint for GetTokenRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: Some(1u32),
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -272,6 +273,7 @@ impl ::openplatform_runtime::Endpoint for AddThingRequest {
         idempotency: ::openplatform_runtime::Idempotency::Keyed,
         idempotency_key: Some("change_id"),
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -397,6 +399,7 @@ impl ::openplatform_runtime::Endpoint for ListThingsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Read,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -468,6 +471,7 @@ impl ::openplatform_runtime::Endpoint for DeleteThingRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: false,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
