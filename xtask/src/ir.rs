@@ -164,6 +164,8 @@ pub enum Ty {
     I32,
     I64,
     Yuan,
+    /// An integer amount of fen (`wire::Fen`).
+    Fen,
     Date,
     DateTime,
     TimestampMs,

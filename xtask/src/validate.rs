@@ -507,6 +507,7 @@ impl Validator {
                     "i32",
                     "i64",
                     "yuan",
+                    "fen",
                     "date",
                     "datetime",
                     "timestamp_ms",
@@ -539,6 +540,7 @@ impl Validator {
             "i32" => Ty::I32,
             "i64" => Ty::I64,
             "yuan" => Ty::Yuan,
+            "fen" => Ty::Fen,
             "date" => Ty::Date,
             "datetime" => Ty::DateTime,
             "timestamp_ms" => Ty::TimestampMs,
@@ -666,7 +668,10 @@ impl Validator {
                         }
                         (Some(Encoding::CommaJoined), _) => false,
                         (Some(Encoding::Quoted), t) => {
-                            matches!(t, Ty::I32 | Ty::I64 | Ty::Yuan | Ty::Bool | Ty::Enum(_))
+                            matches!(
+                                t,
+                                Ty::I32 | Ty::I64 | Ty::Yuan | Ty::Fen | Ty::Bool | Ty::Enum(_)
+                            )
                         }
                     };
                     if !fits {
