@@ -190,6 +190,8 @@ pub enum Ty {
     I32,
     I64,
     Yuan,
+    /// An integer amount of fen (`wire::Fen`).
+    Fen,
     /// A calendar date in the platform's time zone, `yyyy-MM-dd`.
     Date(&'static ZonedDates),
     /// A date and time in the platform's time zone, `yyyy-MM-dd HH:mm:ss`.

@@ -580,6 +580,7 @@ impl Validator {
                     "i32",
                     "i64",
                     "yuan",
+                    "fen",
                     "date",
                     "datetime",
                     "timestamp_ms",
@@ -612,6 +613,7 @@ impl Validator {
             "i32" => Ty::I32,
             "i64" => Ty::I64,
             "yuan" => Ty::Yuan,
+            "fen" => Ty::Fen,
             "date" => Ty::Date(self.dates?),
             "datetime" => Ty::DateTime(self.dates?),
             "timestamp_ms" => Ty::TimestampMs,
@@ -739,7 +741,10 @@ impl Validator {
                         }
                         (Some(Encoding::CommaJoined), _) => false,
                         (Some(Encoding::Quoted), t) => {
-                            matches!(t, Ty::I32 | Ty::I64 | Ty::Yuan | Ty::Bool | Ty::Enum(_))
+                            matches!(
+                                t,
+                                Ty::I32 | Ty::I64 | Ty::Yuan | Ty::Fen | Ty::Bool | Ty::Enum(_)
+                            )
                         }
                     };
                     if !fits {

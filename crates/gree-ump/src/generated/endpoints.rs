@@ -643,7 +643,7 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`, `150001`, `150002`, `150003`, `150008`.
 ///
-/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry).
+/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -797,7 +797,7 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150009`.
 ///
-/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry).
+/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -952,7 +952,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150007`, `150009`.
 ///
-/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry).
+/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1381,7 +1381,7 @@ impl ::openplatform_runtime::Paged for ListLevelsRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `150001`, `150003`.
 ///
-/// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification).
+/// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1838,7 +1838,7 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
 ///
-/// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification).
+/// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -2298,7 +2298,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
 ///
-/// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification).
+/// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -2846,13 +2846,13 @@ pub struct AddCouponTemplateRequest {
     ///
     /// Minimum spend, in fen
     ///
-    /// Wire: `minimum_fee` · i64 · optional · default: `0`
+    /// Wire: `minimum_fee` · fen (an integer) · optional · default: `0`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
         deserialize_with = "::openplatform_runtime::wire::tolerant::option"
     )]
-    pub minimum_fee: Option<i64>,
+    pub minimum_fee: Option<::openplatform_runtime::wire::Fen>,
     /// 发放量: 0 无限制(券库存)
     ///
     /// Stock of coupons; 0 means unlimited
@@ -3039,7 +3039,10 @@ impl AddCouponTemplateRequest {
     }
     /// Sets `minimum_fee` (Minimum spend, in fen).
     #[must_use]
-    pub fn minimum_fee(mut self, value: impl Into<i64>) -> Self {
+    pub fn minimum_fee(
+        mut self,
+        value: impl Into<::openplatform_runtime::wire::Fen>,
+    ) -> Self {
         self.minimum_fee = Some(value.into());
         self
     }
@@ -3368,7 +3371,7 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
 ///
 /// Error codes: `500`, `1001`, `130002`, `130003`.
 ///
-/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification).
+/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
