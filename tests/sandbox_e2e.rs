@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use gree_ump::endpoints::*;
 use gree_ump::models::{
     CouponCategory, CouponGrant, CouponStatus, CouponStatusFilter, CouponValidityType, OrderItem,

@@ -561,6 +561,87 @@ async fn paged_endpoints_stream_every_item() {
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
+/// How a test page server answers page `n` of 10 (issue 18: a server that always
+/// answers a full page without `totalCount` once made `_stream` run forever).
+#[derive(Clone, Copy)]
+enum Pages {
+    /// Distinct full pages, with this `totalCount` if any.
+    Endless(Option<i64>),
+    /// The same full page whatever the page number.
+    Same,
+}
+
+async fn page_server(mode: Pages) -> (String, Arc<AtomicU32>) {
+    async fn pages(
+        State((mode, calls)): State<(Pages, Arc<AtomicU32>)>,
+        uri: Uri,
+        body: Bytes,
+    ) -> Response {
+        if uri.path().contains("dss.auth.token.query") {
+            return json!({"success": true, "data": {"access_token": "at-secret-0",
+                "refresh_token": "rt-secret-0", "expire_in": 7200}})
+            .to_string()
+            .into_response();
+        }
+        calls.fetch_add(1, Ordering::SeqCst);
+        let req: Value = serde_json::from_slice(&body).unwrap();
+        let page = match mode {
+            Pages::Same => 1,
+            Pages::Endless(_) => req["pageNo"].as_i64().unwrap_or(1),
+        };
+        let rows: Vec<Value> = (0..10).map(|i| json!({"id": page * 10 + i})).collect();
+        let mut reply = json!({"success": true, "data": rows, "pageNo": page, "pageSize": 10});
+        if let Pages::Endless(Some(total)) = mode {
+            reply["totalCount"] = json!(total);
+        }
+        reply.to_string().into_response()
+    }
+    let calls = Arc::new(AtomicU32::new(0));
+    let app = axum::Router::new()
+        .fallback(pages)
+        .with_state((mode, calls.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), calls)
+}
+
+/// Paging always terminates: on a repeated page, and at the page bound whether or not
+/// the server states a (wrong) `totalCount`. The short page is
+/// `paged_endpoints_stream_every_item`. Read with the stream's own methods: no stream
+/// crate needed.
+#[tokio::test]
+async fn paging_always_terminates() {
+    let request = || ListPointRecordsRequest::new("oid", ScoreType::from_code(1), 10, 1);
+    // A server ignoring the page number: the second page repeats the first, the walk ends.
+    let (base, calls) = page_server(Pages::Same).await;
+    let c = client(&base, None);
+    let items = c
+        .points()
+        .list_point_records_stream(request())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 10);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    // Full distinct pages forever, with no totalCount or with one far too large: the page
+    // bound ends the walk.
+    for total in [None, Some(i64::MAX)] {
+        let (base, calls) = page_server(Pages::Endless(total)).await;
+        let c = client(&base, None);
+        let mut stream = c.points().list_point_records_stream(request()).max_pages(7);
+        let mut n = 0;
+        while let Some(item) = stream.next().await {
+            item.unwrap();
+            n += 1;
+        }
+        assert_eq!(n, 70, "{total:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 7, "{total:?}");
+    }
+    assert_eq!(gree_ump::runtime::DEFAULT_MAX_PAGES, 10_000);
+}
+
 /// Every kind of error, and the client itself, printed with Display and Debug: no secret.
 #[tokio::test]
 async fn no_error_or_debug_text_contains_a_secret() {

@@ -101,8 +101,9 @@ pub trait Endpoint: Serialize + Send + Sync {
 
 /// A paged endpoint: the runtime can walk its pages.
 pub trait Paged: Endpoint + Clone {
-    /// One element of a page.
-    type Item: Send + 'static;
+    /// One element of a page (compared with the previous page's, to end a walk on a
+    /// server that ignores the page number).
+    type Item: Clone + PartialEq + Send + 'static;
 
     /// The page number this request asks for (1-based).
     fn page_no(&self) -> i64;

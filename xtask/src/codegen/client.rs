@@ -7,7 +7,7 @@ use quote::quote;
 
 use super::docs;
 use super::runtime;
-use super::types::{data_ty, ident, rust_ty};
+use super::types::{data_ty, ident};
 use crate::ir::{Api, Credential, Data, Endpoint, Idempotency};
 
 pub fn module(api: &Api) -> TokenStream {
@@ -178,12 +178,11 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
         );
     }
     let doc = docs::attrs(&paragraphs);
-    if let (Some(_), Data::List(item)) = (&e.paging, &e.data) {
-        let item = rust_ty(item, &models);
+    if let (Some(_), Data::List(_)) = (&e.paging, &e.data) {
         let stream = ident(&format!("{}_stream", e.name));
         let stream_doc = format!(
-            " Every item of [`{}`](Self::{}), page after page from the request's page, as a \
-             stream fetched as it is read.",
+            " Every item of [`{}`](Self::{}), page after page from the request's page, \
+             fetched as it is read: `.next().await`, `.try_collect().await`, or as a `Stream`.",
             e.name, e.name
         );
         quote! {
@@ -200,12 +199,7 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
             }
 
             #[doc = #stream_doc]
-            pub fn #stream(
-                &self,
-                request: #req_path,
-            ) -> impl #rt::Stream<
-                Item = Result<#item, Error>,
-            > + Send + 'static {
+            pub fn #stream(&self, request: #req_path) -> #rt::Items<#req_path> {
                 self.client.items(request)
             }
         }

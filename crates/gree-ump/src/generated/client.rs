@@ -148,13 +148,11 @@ impl<'a> Members<'a> {
     > {
         ::openplatform_runtime::Call::response(self.client, request)
     }
-    /// Every item of [`list_levels`](Self::list_levels), page after page from the request's page, as a stream fetched as it is read.
+    /// Every item of [`list_levels`](Self::list_levels), page after page from the request's page, fetched as it is read: `.next().await`, `.try_collect().await`, or as a `Stream`.
     pub fn list_levels_stream(
         &self,
         request: super::endpoints::ListLevelsRequest,
-    ) -> impl ::openplatform_runtime::Stream<
-        Item = Result<super::models::Level, Error>,
-    > + Send + 'static {
+    ) -> ::openplatform_runtime::Items<super::endpoints::ListLevelsRequest> {
         self.client.items(request)
     }
 }
@@ -239,13 +237,11 @@ impl<'a> Points<'a> {
     > {
         ::openplatform_runtime::Call::response(self.client, request)
     }
-    /// Every item of [`list_point_records`](Self::list_point_records), page after page from the request's page, as a stream fetched as it is read.
+    /// Every item of [`list_point_records`](Self::list_point_records), page after page from the request's page, fetched as it is read: `.next().await`, `.try_collect().await`, or as a `Stream`.
     pub fn list_point_records_stream(
         &self,
         request: super::endpoints::ListPointRecordsRequest,
-    ) -> impl ::openplatform_runtime::Stream<
-        Item = Result<super::models::PointRecord, Error>,
-    > + Send + 'static {
+    ) -> ::openplatform_runtime::Items<super::endpoints::ListPointRecordsRequest> {
         self.client.items(request)
     }
 }
@@ -399,13 +395,11 @@ impl<'a> Coupons<'a> {
     > {
         ::openplatform_runtime::Call::response(self.client, request)
     }
-    /// Every item of [`list_user_coupons`](Self::list_user_coupons), page after page from the request's page, as a stream fetched as it is read.
+    /// Every item of [`list_user_coupons`](Self::list_user_coupons), page after page from the request's page, fetched as it is read: `.next().await`, `.try_collect().await`, or as a `Stream`.
     pub fn list_user_coupons_stream(
         &self,
         request: super::endpoints::ListUserCouponsRequest,
-    ) -> impl ::openplatform_runtime::Stream<
-        Item = Result<super::models::UserCoupon, Error>,
-    > + Send + 'static {
+    ) -> ::openplatform_runtime::Items<super::endpoints::ListUserCouponsRequest> {
         self.client.items(request)
     }
 }

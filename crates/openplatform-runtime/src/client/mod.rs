@@ -16,6 +16,7 @@ use std::time::Duration;
 pub use builder::{ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 pub use call::Call;
 pub use decode::decode_response;
+pub use paging::{DEFAULT_MAX_PAGES, Items};
 pub use retry::{CallOptions, RetryPolicy};
 
 use crate::clock::SkewCorrectedClock;

@@ -74,13 +74,11 @@ impl<'a> Things<'a> {
     > {
         ::openplatform_runtime::Call::response(self.client, request)
     }
-    /// Every item of [`list_things`](Self::list_things), page after page from the request's page, as a stream fetched as it is read.
+    /// Every item of [`list_things`](Self::list_things), page after page from the request's page, fetched as it is read: `.next().await`, `.try_collect().await`, or as a `Stream`.
     pub fn list_things_stream(
         &self,
         request: super::endpoints::ListThingsRequest,
-    ) -> impl ::openplatform_runtime::Stream<
-        Item = Result<super::models::Thing, Error>,
-    > + Send + 'static {
+    ) -> ::openplatform_runtime::Items<super::endpoints::ListThingsRequest> {
         self.client.items(request)
     }
 }
