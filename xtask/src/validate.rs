@@ -1382,6 +1382,9 @@ fn mark_styles(structs: &mut [Struct], endpoints: &[Endpoint]) {
 pub const ENVELOPE_STYLES: &[&str] = &["ump_gateway", "zvcms_action"];
 /// The signing schemes the runtime implements (`openplatform_runtime::SigningScheme`).
 pub const SIGNING_SCHEMES: &[&str] = &["ump_md5", "pluggable"];
+/// The envelope styles whose requests carry a grant code besides the app id: their
+/// generated client gets the builder's `grant_code` (`CarriesGrantCode`), no other does.
+pub const STYLES_WITH_GRANT_CODE: &[&str] = &["zvcms_action"];
 /// Where each envelope style of the runtime places the method name.
 pub const STYLE_METHOD_IN: &[(&str, MethodIn)] = &[
     ("ump_gateway", MethodIn::Path),

@@ -10,6 +10,13 @@
 //! - [`ErrorCode`]: every error code of the document, with message, category and
 //!   retryability.
 //! - [`PROTOCOL`]: the envelope, signing scheme, base URLs and token rules of the platform.
+//!
+//! The builder has only what this API uses: no grant code, which another envelope style
+//! (zvcms) carries and this one does not.
+//!
+//! ```compile_fail
+//! let _ = gree_ump::Client::builder().grant_code("782c281f62");
+//! ```
 
 // Generated code is formatted by the generator (prettyplease), deterministically and
 // without needing rustfmt installed; rustfmt would reflow it and make `xtask check` stale.

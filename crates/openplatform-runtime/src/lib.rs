@@ -19,8 +19,8 @@ pub mod validation;
 pub mod wire;
 
 pub use client::{
-    Call, CallOptions, Client, ClientBuilder, ConfigError, DEFAULT_MAX_PAGES, Items, Response,
-    RetryPolicy, decode_response,
+    Call, CallOptions, CarriesGrantCode, Client, ClientBuilder, ConfigError, DEFAULT_MAX_PAGES,
+    Items, Response, RetryPolicy, decode_response,
 };
 pub use endpoint::{Credential, Endpoint, EndpointInfo, Idempotency, Paged, Verb};
 pub use envelope::PageInfo;

@@ -71,6 +71,16 @@ pub fn module(api: &Api) -> TokenStream {
             /// [`super::PROTOCOL`]), the app id and the app secret, then `build()`.
         }
     };
+    // Only a style whose envelope carries a grant code lets the builder take one.
+    let grant_code =
+        if crate::validate::STYLES_WITH_GRANT_CODE.contains(&api.protocol.envelope.as_str()) {
+            quote! {
+                /// This API's envelope carries a grant code: the builder takes one.
+                impl #rt::CarriesGrantCode for Client {}
+            }
+        } else {
+            quote!()
+        };
     let error_doc = format!(
         " The error of a call of this API: see [`{}`].",
         runtime::path_str("Error")
@@ -107,6 +117,8 @@ pub fn module(api: &Api) -> TokenStream {
                 Client { inner }
             }
         }
+
+        #grant_code
 
         #(#group_defs)*
     }

@@ -137,13 +137,6 @@ impl<T: From<Client>> ClientBuilder<T> {
         self
     }
 
-    /// The grant (authorisation) code, for envelopes that carry one besides the app id
-    /// (`zvcms_action`: `GrantCode`). Kept as a [`Secret`]: never printed.
-    pub fn grant_code(mut self, code: impl Into<String>) -> Self {
-        self.grant_code = Some(Secret::new(code.into()));
-        self
-    }
-
     /// Your own `reqwest::Client` (TLS, proxy, pool settings). The request timeout of this
     /// builder is still applied per request; its connect timeout is then yours to set.
     ///
@@ -424,6 +417,23 @@ pub(crate) fn without_userinfo(url: &str) -> String {
     match rest[..authority_end].rfind('@') {
         Some(at) => format!("{}[REDACTED]{}", &url[..start], &rest[at..]),
         None => url.to_owned(),
+    }
+}
+
+/// A client type whose envelope carries a grant code besides the app id (the generator
+/// implements it for the APIs of such a style, `zvcms_action`; the runtime's own generic
+/// [`Client`] has it too, and its `build()` checks the code against the protocol). The
+/// builder of any other API has no `grant_code` method at all.
+pub trait CarriesGrantCode {}
+
+impl CarriesGrantCode for Client {}
+
+impl<T: From<Client> + CarriesGrantCode> ClientBuilder<T> {
+    /// The grant (authorisation) code the envelope carries (`zvcms_action`: `GrantCode`).
+    /// Kept as a [`Secret`]: never printed.
+    pub fn grant_code(mut self, code: impl Into<String>) -> Self {
+        self.grant_code = Some(Secret::new(code.into()));
+        self
     }
 }
 
