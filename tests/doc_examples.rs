@@ -1544,7 +1544,46 @@ fn section_6_2_verify_sms_code_request() {
 fn section_6_2_verify_sms_code_response() {
     let reply = reply(SMS_RESPONSE);
     reply.assert_success();
-    assert!(reply.data::<VerifySmsCodeRequest>());
+    // E72: `data: true` is the pass, returned as `()`.
+    openplatform_runtime::decode_response::<VerifySmsCodeRequest>(
+        &gree_ump::PROTOCOL,
+        200,
+        SMS_RESPONSE.as_bytes(),
+    )
+    .expect("data true: the code verified");
+}
+
+/// E72: one way to say no. `success` with `data: false` is the same error as the code
+/// 140005, and a success without data is not a pass.
+#[test]
+fn e72_a_wrong_sms_code_is_one_error_however_it_is_said() {
+    use openplatform_runtime::{DecodeErrorKind, Error};
+    let decode = |body: &str| {
+        openplatform_runtime::decode_response::<VerifySmsCodeRequest>(
+            &gree_ump::PROTOCOL,
+            200,
+            body.as_bytes(),
+        )
+        .map_err(Box::new)
+    };
+    for body in [
+        SMS_RESPONSE.replace(r#""data": true"#, r#""data": false"#),
+        SMS_RESPONSE.replace(r#""data": true"#, r#""data": "false""#),
+        r#"{"success":false,"error_code":140005,"error_message":"验证码验证不通过"}"#.to_owned(),
+    ] {
+        assert_ne!(body, SMS_RESPONSE);
+        match decode(&body).map_err(|e| *e) {
+            Err(Error::Api(e)) => {
+                assert_eq!(e.code, gree_ump::ErrorCode::SmsCodeMismatch, "{body}");
+                assert_eq!(e.method, "wk.sms.verify.judge");
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+    match decode(r#"{"success":true,"data":null}"#).map_err(|e| *e) {
+        Err(Error::Decode(d)) => assert_eq!(d.kind, DecodeErrorKind::MissingData),
+        other => panic!("{other:?}"),
+    }
 }
 
 // ======================================================================================

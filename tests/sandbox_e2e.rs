@@ -1362,13 +1362,11 @@ async fn sms_code_sent_then_verified_once() {
         .last_sms_code(PHONE)
         .expect("the code was recorded");
     assert_eq!(code.len(), 4);
-    let verified = env
-        .client
+    env.client
         .sms()
         .verify_sms_code(VerifySmsCodeRequest::new(PHONE, &code))
         .await
-        .unwrap();
-    assert!(verified);
+        .expect("the right code verifies");
     assert!(env.sandbox.control().last_sms(PHONE).unwrap().used);
     // 140005: a code verifies once.
     let again = env
@@ -1428,11 +1426,9 @@ async fn verify_sms_code_refusals_are_typed_and_keep_the_code_usable() {
         .await;
     assert_eq!(code_of(bad_phone), ErrorCode::SmsInvalidPhone);
     // The right code still verifies.
-    assert!(
-        sms.verify_sms_code(VerifySmsCodeRequest::new(PHONE, &code))
-            .await
-            .unwrap()
-    );
+    sms.verify_sms_code(VerifySmsCodeRequest::new(PHONE, &code))
+        .await
+        .expect("the right code verifies");
 }
 
 // ------------------------------------------------------------------ busy answers (500)

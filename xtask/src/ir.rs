@@ -332,6 +332,11 @@ pub enum Data {
     None,
     One(Ty),
     List(Ty),
+    /// A `bool` that must be `true`: the call returns `()`, and a `false` is the error
+    /// `false_is_error` (the spec's `data: {type: bool, false_is_error: N}`).
+    Confirmation {
+        false_is_error: i64,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -1245,6 +1245,24 @@ impl Validator {
         let r = &s.response.value;
         let rloc = Some(s.response.referenced);
         let inline_name = format!("{stem}Data");
+        if let Some(code) = &r.data.false_is_error {
+            if r.data.ty.as_deref() != Some("bool") || r.data.list.is_some() || !r.fields.is_empty()
+            {
+                self.problem(
+                    Some(code.referenced),
+                    format!("{place}: response.data.false_is_error applies to `type: bool` only"),
+                );
+            }
+            if !s.errors.iter().any(|c| c.value == code.value) {
+                self.problem(
+                    Some(code.referenced),
+                    format!("{place}: false_is_error {} is not in errors", code.value),
+                );
+            }
+            return Some(Data::Confirmation {
+                false_is_error: code.value,
+            });
+        }
         match (&r.data.ty, &r.data.list, r.data.none.unwrap_or(false)) {
             (Some(t), None, false) if !r.fields.is_empty() => {
                 if t != &inline_name {

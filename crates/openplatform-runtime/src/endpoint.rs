@@ -71,6 +71,11 @@ pub struct EndpointInfo {
     ///
     /// [`DecodeErrorKind::MissingData`]: crate::DecodeErrorKind::MissingData
     pub data_required: bool,
+    /// A `data` of `false` is this error code, not a success (the spec's
+    /// `false_is_error`): a check that says no says it one way, as an [`Error::Api`].
+    ///
+    /// [`Error::Api`]: crate::Error::Api
+    pub false_is_error: Option<i64>,
 }
 
 /// A request value that the runtime can send: the body is its `Serialize` form.

@@ -53,7 +53,7 @@ pub fn rust_ty(ty: &Ty, models: &TokenStream) -> TokenStream {
 /// The Rust type of an endpoint's `data`; named types are resolved in `models`.
 pub fn data_ty(d: &Data, models: &TokenStream) -> TokenStream {
     match d {
-        Data::None => quote!(()),
+        Data::None | Data::Confirmation { .. } => quote!(()),
         Data::One(t) => rust_ty(t, models),
         Data::List(t) => {
             let t = rust_ty(t, models);

@@ -436,7 +436,7 @@ impl<'a> Sms<'a> {
     pub fn verify_sms_code(
         &self,
         request: super::endpoints::VerifySmsCodeRequest,
-    ) -> ::openplatform_runtime::Call<'a, super::endpoints::VerifySmsCodeRequest, bool> {
+    ) -> ::openplatform_runtime::Call<'a, super::endpoints::VerifySmsCodeRequest, ()> {
         ::openplatform_runtime::Call::data(self.client, request)
     }
 }

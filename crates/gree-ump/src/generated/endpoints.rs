@@ -46,6 +46,7 @@ impl ::openplatform_runtime::Endpoint for ObtainTokenRequest {
         idempotency_key: None,
         daily_limit: Some(1u32),
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -92,6 +93,7 @@ impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
         idempotency_key: None,
         daily_limit: Some(20u32),
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -513,6 +515,7 @@ impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -618,6 +621,7 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         if self.open_id.as_deref().is_none_or(|v| v.trim().is_empty())
@@ -768,6 +772,7 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
         idempotency_key: Some("change_id"),
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -929,6 +934,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
         idempotency_key: Some("change_id"),
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1023,6 +1029,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
         idempotency_key: Some("change_id"),
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1124,6 +1131,7 @@ impl ::openplatform_runtime::Endpoint for ListPointRecordsRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1199,6 +1207,7 @@ impl ::openplatform_runtime::Endpoint for GenerateMemberCodeRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1256,6 +1265,7 @@ impl ::openplatform_runtime::Endpoint for ParseMemberCodeRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1345,6 +1355,7 @@ impl ::openplatform_runtime::Endpoint for ListLevelsRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -1807,6 +1818,7 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -2264,6 +2276,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -2724,6 +2737,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3130,6 +3144,7 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3267,6 +3282,7 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3346,6 +3362,7 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3505,6 +3522,7 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: false,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3629,6 +3647,7 @@ impl ::openplatform_runtime::Endpoint for ListUserCouponsRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3715,6 +3734,7 @@ impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3735,7 +3755,7 @@ impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
 ///
 /// Error codes: `500`, `1001`, `140002`, `140005`.
 ///
-/// Errata of section 6.2 (the spec's `errata`): `E41` (missing location marker), `E64` (no response table).
+/// Errata of section 6.2 (the spec's `errata`): `E41` (missing location marker), `E64` (no response table), `E72` (two ways to say a verification code is wrong).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3785,7 +3805,7 @@ impl VerifySmsCodeRequest {
 impl ::openplatform_runtime::wire::Tolerant for VerifySmsCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for VerifySmsCodeRequest {
-    type Data = bool;
+    type Data = ();
     type Code = super::errors::ErrorCode;
     const INFO: ::openplatform_runtime::EndpointInfo = ::openplatform_runtime::EndpointInfo {
         method: "wk.sms.verify.judge",
@@ -3797,6 +3817,7 @@ impl ::openplatform_runtime::Endpoint for VerifySmsCodeRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: Some(140005),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(

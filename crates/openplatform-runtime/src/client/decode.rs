@@ -2,7 +2,7 @@
 //! body exactly as the client does.
 
 use super::Response;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, EndpointInfo};
 use crate::envelope;
 use crate::error::{ApiError, BodyExcerpt, DecodeError, DecodeErrorKind, Error, HttpError};
 use crate::error_code::ApiErrorCode;
@@ -25,20 +25,37 @@ pub fn decode_response<E: Endpoint>(
         status,
         body,
         withhold,
-        E::INFO.data_required,
+        DataRule::of(&E::INFO),
     )
 }
 
+/// What an endpoint's `data` must be for a success (from its [`EndpointInfo`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DataRule {
+    /// A success without data is [`DecodeErrorKind::MissingData`].
+    pub required: bool,
+    /// A `data` of `false` is this error code.
+    pub false_is_error: Option<i64>,
+}
+
+impl DataRule {
+    pub(crate) fn of(info: &EndpointInfo) -> Self {
+        DataRule {
+            required: info.data_required,
+            false_is_error: info.false_is_error,
+        }
+    }
+}
+
 /// [`decode_response`] for any data type; `withhold_body` keeps the body out of errors
-/// (token calls, whose bodies carry tokens); with `data_required`, a success without
-/// data is [`DecodeErrorKind::MissingData`].
+/// (token calls, whose bodies carry tokens); `rule` says what `data` a success needs.
 pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
     protocol: &ProtocolInfo,
     method: &'static str,
     status: u16,
     body: &[u8],
     withhold_body: bool,
-    data_required: bool,
+    rule: DataRule,
 ) -> Result<Response<T>, Error<C>> {
     let excerpt = || {
         if withhold_body {
@@ -90,7 +107,23 @@ pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
     }
     // `data` of `""` is no data, in every style (for a string it would be an empty open
     // id or code, never a result).
-    let data = match env.data.filter(|raw| raw.get().trim() != "\"\"") {
+    let raw_data = env.data.filter(|raw| raw.get().trim() != "\"\"");
+    // A check answered `data: false` says no, as its error code does: reported as that
+    // error, so a caller handles one kind of "no".
+    if let (Some(code), Some(raw)) = (rule.false_is_error, raw_data)
+        && matches!(decode_data::<bool>(raw.get()), Ok(Some(false)))
+    {
+        return Err(Error::Api(ApiError {
+            code: C::from_code(code),
+            raw_code: code,
+            code_text: None,
+            message: Some("the platform answered success with data false".into()),
+            method,
+            status,
+            body: excerpt(),
+        }));
+    }
+    let data = match raw_data {
         None => None,
         Some(raw) => decode_data::<T>(raw.get()).map_err(|reason| {
             Error::Decode(DecodeError {
@@ -102,7 +135,7 @@ pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
             })
         })?,
     };
-    if data.is_none() && data_required {
+    if data.is_none() && rule.required {
         return Err(Error::Decode(DecodeError {
             kind: DecodeErrorKind::MissingData,
             method,

@@ -6,6 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::Instrument;
 
+use super::decode::DataRule;
 use super::retry::CallOptions;
 use super::{Client, Response, decode};
 use crate::endpoint::{Credential, Endpoint, Verb};
@@ -211,7 +212,7 @@ impl Client {
                     info.method,
                     &reply,
                     false,
-                    info.data_required,
+                    DataRule::of(&info),
                 )
             }
             Credential::AccessToken => {
@@ -272,7 +273,7 @@ impl Client {
             )
             .await
             .map_err(Error::Transport)?;
-        self.decode_raw_reply::<E::Data, E::Code>(info.method, &reply, false, info.data_required)
+        self.decode_raw_reply::<E::Data, E::Code>(info.method, &reply, false, DataRule::of(&info))
     }
 
     /// Whether the clock correction moved by more than the platform's tolerance (or by
@@ -398,13 +399,13 @@ impl Client {
     }
 
     /// Decodes a reply into the typed data or the typed error (see
-    /// [`decode::decode_body`] for `withhold_body` and `data_required`).
+    /// [`decode::decode_body`] for `withhold_body` and `rule`).
     pub(super) fn decode_raw_reply<T: Tolerant, C: ApiErrorCode>(
         &self,
         method: &'static str,
         reply: &RawReply,
         withhold_body: bool,
-        data_required: bool,
+        rule: DataRule,
     ) -> Result<Response<T>, Error<C>> {
         if reply.redirected {
             // Another host's body: not kept.
@@ -439,7 +440,7 @@ impl Client {
             reply.status,
             &reply.body,
             withhold_body,
-            data_required,
+            rule,
         );
         // A successful business reply that quotes a credential or a signature is a server echoing the
         // request (a gateway's error page dressed as success): its data would hand the

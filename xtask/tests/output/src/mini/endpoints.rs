@@ -42,6 +42,7 @@ impl ::openplatform_runtime::Endpoint for GetTokenRequest {
         idempotency_key: None,
         daily_limit: Some(1u32),
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -274,6 +275,7 @@ impl ::openplatform_runtime::Endpoint for AddThingRequest {
         idempotency_key: Some("change_id"),
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -400,6 +402,7 @@ impl ::openplatform_runtime::Endpoint for ListThingsRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -472,6 +475,7 @@ impl ::openplatform_runtime::Endpoint for DeleteThingRequest {
         idempotency_key: None,
         daily_limit: None,
         data_required: false,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
