@@ -40,8 +40,8 @@ pub use openplatform_runtime::tokens::{FileTokenStore, MemoryTokenStore};
 pub use openplatform_runtime::wire;
 #[doc(inline)]
 pub use openplatform_runtime::{
-    ApiErrorCode, CallOptions, Endpoint, ErrorCategory, Paged, RequestError, Response, RetryPolicy,
-    TokenPolicy, TokenStore,
+    ApiErrorCode, Call, CallOptions, DecodeErrorKind, Endpoint, ErrorCategory, Items, Paged,
+    RequestError, Response, RetryPolicy, TokenPolicy, TokenStore,
 };
 
 /// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.
