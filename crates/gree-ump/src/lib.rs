@@ -46,5 +46,5 @@ pub use openplatform_runtime::{
 
 /// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -37,3 +37,8 @@ pub use protocol::{
 pub use signer::{SignRequest, Signer};
 pub use tokens::{MemoryTokenStore, Secret, TokenPolicy, TokenStore};
 pub use validation::RequestError;
+
+/// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
