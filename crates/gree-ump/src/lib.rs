@@ -48,3 +48,21 @@ pub use openplatform_runtime::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    /// Whichever TLS feature is on (CI runs this with `rustls-ring` alone), `build()` gets a
+    /// working HTTP client: reqwest panics when rustls has no crypto provider.
+    #[test]
+    fn a_client_builds_with_the_chosen_tls() {
+        let client = crate::Client::builder()
+            .base_url("https://127.0.0.1:9")
+            .app_id("app")
+            .app_secret("secret")
+            .token_store(Arc::new(crate::MemoryTokenStore::new()))
+            .build();
+        assert!(client.is_ok(), "{client:?}");
+    }
+}

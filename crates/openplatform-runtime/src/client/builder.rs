@@ -324,11 +324,15 @@ impl<T: From<Client>> ClientBuilder<T> {
             // Redirects are never followed: reqwest's default follows up to 10 and
             // re-sends a 307/308 POST, query (access token, signature) and body (phone,
             // ID card), to whatever host the `Location` names.
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(self.connect_timeout)
-                .build()
-                .map_err(|e| ConfigError(format!("HTTP client: {}", e.without_url())))?,
+            None => {
+                #[cfg(feature = "rustls-ring")]
+                ensure_crypto_provider();
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(self.connect_timeout)
+                    .build()
+                    .map_err(|e| ConfigError(format!("HTTP client: {}", e.without_url())))?
+            }
         };
         let mut policy = self.policy.unwrap_or_default();
         if let Some(tokens) = &protocol.tokens {
@@ -417,6 +421,16 @@ pub(crate) fn without_userinfo(url: &str) -> String {
     match rest[..authority_end].rfind('@') {
         Some(at) => format!("{}[REDACTED]{}", &url[..start], &rest[at..]),
         None => url.to_owned(),
+    }
+}
+
+/// `rustls-ring`: reqwest takes rustls's process-wide crypto provider and panics without
+/// one; ring's is installed unless the application installed its own (which stands).
+#[cfg(feature = "rustls-ring")]
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // An error means another thread installed one meanwhile: that one stands.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 
