@@ -519,33 +519,9 @@ async fn an_invalid_token_answer_refreshes_once_and_retries_once() {
 
 #[tokio::test]
 async fn paged_endpoints_stream_every_item() {
-    async fn pages(State(calls): State<Arc<AtomicU32>>, uri: Uri, body: Bytes) -> Response {
-        if uri.path().contains("dss.auth.token.query") {
-            return json!({"success": true, "data": {"access_token": "at-secret-0",
-                "refresh_token": "rt-secret-0", "expire_in": 7200}})
-            .to_string()
-            .into_response();
-        }
-        calls.fetch_add(1, Ordering::SeqCst);
-        let req: Value = serde_json::from_slice(&body).unwrap();
-        let page = req["pageNo"].as_i64().unwrap_or(1);
-        // 25 records in pages of 10: 10, 10, 5.
-        let n = if page < 3 { 10 } else { 5 };
-        let rows: Vec<Value> = (0..n)
-            .map(|i| json!({"id": (page - 1) * 10 + i, "score": 1}))
-            .collect();
-        json!({"success": true, "data": rows, "pageNo": page, "pageSize": 10, "totalCount": 25})
-            .to_string()
-            .into_response()
-    }
-    let calls = Arc::new(AtomicU32::new(0));
-    let app = axum::Router::new()
-        .fallback(pages)
-        .with_state(calls.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let c = client(&format!("http://{addr}"), None);
+    // 25 records in pages of 10: 10, 10, 5, with totalCount 25.
+    let (base, calls) = page_server(Pages::Finite(25)).await;
+    let c = client(&base, None);
     let items: Vec<_> = c
         .points()
         .list_point_records_stream(ListPointRecordsRequest::new(
@@ -565,6 +541,8 @@ async fn paged_endpoints_stream_every_item() {
 /// answers a full page without `totalCount` once made `_stream` run forever).
 #[derive(Clone, Copy)]
 enum Pages {
+    /// This many records in all, in pages of 10 (the last one short), with `totalCount`.
+    Finite(i64),
     /// Distinct full pages, with this `totalCount` if any.
     Endless(Option<i64>),
     /// The same full page whatever the page number.
@@ -587,11 +565,16 @@ async fn page_server(mode: Pages) -> (String, Arc<AtomicU32>) {
         let req: Value = serde_json::from_slice(&body).unwrap();
         let page = match mode {
             Pages::Same => 1,
-            Pages::Endless(_) => req["pageNo"].as_i64().unwrap_or(1),
+            Pages::Finite(_) | Pages::Endless(_) => req["pageNo"].as_i64().unwrap_or(1),
         };
-        let rows: Vec<Value> = (0..10).map(|i| json!({"id": page * 10 + i})).collect();
+        let first = (page - 1) * 10;
+        let n = match mode {
+            Pages::Finite(total) => (total - first).clamp(0, 10),
+            _ => 10,
+        };
+        let rows: Vec<Value> = (first..first + n).map(|id| json!({"id": id})).collect();
         let mut reply = json!({"success": true, "data": rows, "pageNo": page, "pageSize": 10});
-        if let Pages::Endless(Some(total)) = mode {
+        if let Pages::Finite(total) | Pages::Endless(Some(total)) = mode {
             reply["totalCount"] = json!(total);
         }
         reply.to_string().into_response()
