@@ -442,7 +442,10 @@ async fn a_redirect_followed_by_a_supplied_http_client_is_an_error() {
         .app_secret("secret-redirect")
         .token_store(Arc::new(MemoryTokenStore::new()))
         .retry_policy(RetryPolicy::NONE)
-        .http_client(reqwest::Client::new())
+        .http_client({
+            gree_ump::runtime::install_tls_provider();
+            reqwest::Client::new()
+        })
         .build()
         .unwrap();
     let e = client

@@ -214,6 +214,7 @@ async fn bare_axum(reply: Bytes) -> String {
 
 fn throughput(c: &mut Criterion) {
     let rt = Runtime::new().expect("a multi-thread runtime");
+    gree_ump::runtime::install_tls_provider();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
         .build()

@@ -18,6 +18,8 @@ pub mod ump_md5;
 pub mod validation;
 pub mod wire;
 
+#[cfg(feature = "rustls-ring")]
+pub use client::install_tls_provider;
 pub use client::{
     Call, CallOptions, CarriesGrantCode, Client, ClientBuilder, ConfigError, DEFAULT_MAX_PAGES,
     Items, Response, RetryPolicy, decode_response,

@@ -78,6 +78,7 @@ pub(crate) fn setup(rt: &tokio::runtime::Runtime) -> Setup {
         .unwrap();
     // A careful hand-written client sets the same timeouts as the SDK's defaults (a
     // production call without a timeout can hang forever); each costs a timer per call.
+    gree_ump::runtime::install_tls_provider();
     let http = reqwest::Client::builder()
         .connect_timeout(openplatform_runtime::client::DEFAULT_CONNECT_TIMEOUT)
         .timeout(openplatform_runtime::client::DEFAULT_TIMEOUT)

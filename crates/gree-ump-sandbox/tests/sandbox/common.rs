@@ -58,7 +58,10 @@ impl TestClient {
         let sandbox = Sandbox::start(config).await.expect("sandbox starts");
         TestClient {
             sandbox,
-            http: reqwest::Client::new(),
+            http: {
+                openplatform_runtime::install_tls_provider();
+                reqwest::Client::new()
+            },
             access_token: None,
             refresh_token: None,
         }

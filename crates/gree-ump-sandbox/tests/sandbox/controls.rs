@@ -191,6 +191,7 @@ async fn configured_credentials_and_shutdown() {
 async fn dropping_the_handle_stops_the_server() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let url = format!("{}/__sandbox/clock", sandbox.base_url());
+    openplatform_runtime::install_tls_provider();
     let http = reqwest::Client::new();
     assert!(http.get(&url).send().await.is_ok());
     drop(sandbox);

@@ -104,6 +104,7 @@ async fn slow_and_http_errors() {
     c.sandbox
         .control()
         .inject_fault(CHANGE, Fault::Slow { delay_ms: 400 }, 1);
+    openplatform_runtime::install_tls_provider();
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_millis(100))
         .build()

@@ -145,6 +145,10 @@ impl<T: From<Client>> ClientBuilder<T> {
     /// body) to the new address. The SDK cannot see or change that policy; what it does
     /// is never take a redirect, or a reply from another URL than the one it sent, for
     /// an answer ([`HttpError::is_redirect`](crate::HttpError::is_redirect)).
+    ///
+    /// With the default `rustls-ring` TLS, build it after
+    /// [`install_tls_provider`](crate::install_tls_provider) (reqwest panics without a
+    /// rustls crypto provider, unless another crate enables reqwest's own `rustls`).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -326,7 +330,7 @@ impl<T: From<Client>> ClientBuilder<T> {
             // ID card), to whatever host the `Location` names.
             None => {
                 #[cfg(feature = "rustls-ring")]
-                ensure_crypto_provider();
+                install_tls_provider();
                 reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .connect_timeout(self.connect_timeout)
@@ -424,10 +428,14 @@ pub(crate) fn without_userinfo(url: &str) -> String {
     }
 }
 
-/// `rustls-ring`: reqwest takes rustls's process-wide crypto provider and panics without
-/// one; ring's is installed unless the application installed its own (which stands).
+/// With the `rustls-ring` feature (the default), reqwest takes rustls's process-wide
+/// crypto provider, and panics when it builds a client without one: this installs ring's,
+/// unless the application installed its own (which stands). [`ClientBuilder::build`]
+/// calls it; call it yourself before building a `reqwest::Client` of your own (for
+/// [`ClientBuilder::http_client`], say) when nothing else in your build enables reqwest's
+/// `rustls` feature. Idempotent and cheap.
 #[cfg(feature = "rustls-ring")]
-fn ensure_crypto_provider() {
+pub fn install_tls_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // An error means another thread installed one meanwhile: that one stands.
         let _ = rustls::crypto::ring::default_provider().install_default();

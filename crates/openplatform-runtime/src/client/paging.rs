@@ -80,18 +80,6 @@ where
         }
         Ok(all)
     }
-
-    fn stream(&mut self) -> &mut ItemStream<P::Item, P::Code> {
-        if let State::Ready(walk) = &mut self.state {
-            // Replaced at once: the walk moves into the stream.
-            let walk = std::mem::replace(walk, Box::new(Walk::new_empty(walk.client.clone())));
-            self.state = State::Reading(Box::pin(walk_stream(*walk)));
-        }
-        match &mut self.state {
-            State::Reading(stream) => stream,
-            State::Ready(_) => unreachable!("replaced just above"),
-        }
-    }
 }
 
 impl<P> Stream for Items<P>
@@ -103,7 +91,17 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         // `Items` holds only boxed, pinned state: it is `Unpin`.
-        self.get_mut().stream().as_mut().poll_next(cx)
+        let this = self.get_mut();
+        // The first read starts the walk: options set before it apply.
+        if let State::Ready(walk) = &mut this.state {
+            let walk = std::mem::replace(walk, Box::new(Walk::new_empty(walk.client.clone())));
+            this.state = State::Reading(Box::pin(walk_stream(*walk)));
+        }
+        match &mut this.state {
+            State::Reading(stream) => stream.as_mut().poll_next(cx),
+            // Not reached: the walk was started just above.
+            State::Ready(_) => Poll::Ready(None),
+        }
     }
 }
 
