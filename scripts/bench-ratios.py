@@ -2,19 +2,29 @@
 """Prints the ratios the issues set floors on, from criterion's last run.
 
 Run the benches first:
-    cargo bench -p openplatform-runtime --bench signing
-    cargo bench -p gree-ump --bench call
-    cargo bench -p gree-ump-sandbox --bench throughput
+    cargo bench -p gree-ump-benches --bench signing
+    cargo bench -p gree-ump-benches --bench call
+    cargo bench -p gree-ump-benches --bench throughput
 
 The criterion `call` bench measures its two contenders one after the other, so machine
-drift between them moves its ratio by 10-15% run to run; `cargo bench -p gree-ump --bench
+drift between them moves its ratio by 10-15% run to run; `cargo bench -p gree-ump-benches --bench
 call_paired` interleaves them and prints a steadier median ratio itself.
 """
 import json
+import os
 import pathlib
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
+# Where criterion writes, in its own order: $CRITERION_HOME, $CARGO_TARGET_DIR/criterion,
+# else the workspace's target dir (the benches live in crates/benches, a workspace member,
+# so their results land in the workspace's target/criterion like every other package's).
+WORKSPACE = pathlib.Path(__file__).resolve().parent.parent
+if os.environ.get("CRITERION_HOME"):
+    ROOT = pathlib.Path(os.environ["CRITERION_HOME"])
+elif os.environ.get("CARGO_TARGET_DIR"):
+    ROOT = pathlib.Path(os.environ["CARGO_TARGET_DIR"]) / "criterion"
+else:
+    ROOT = WORKSPACE / "target" / "criterion"
 
 
 def median_ns(group: str, bench: str) -> float:
@@ -31,7 +41,7 @@ def main() -> int:
         print(f"signing 4 KiB: {share:.1%} of bare MD5 throughput (floor 90%)")
         ok &= share >= 0.90
     except FileNotFoundError:
-        print("no signing results: cargo bench -p openplatform-runtime --bench signing")
+        print("no signing results: cargo bench -p gree-ump-benches --bench signing")
     try:
         hand = median_ns("query_member_call", "hand_written_reqwest")
         client = median_ns("query_member_call", "gree_ump_client")
@@ -39,7 +49,7 @@ def main() -> int:
         print(f"full call: client median {ratio:.3f}x the hand-written reqwest call (floor 1.10x)")
         ok &= ratio <= 1.10
     except FileNotFoundError:
-        print("no call results: cargo bench -p gree-ump --bench call")
+        print("no call results: cargo bench -p gree-ump-benches --bench call")
     try:
         bare = median_ns("sandbox_throughput", "bare_axum")
         sandbox = median_ns("sandbox_throughput", "sandbox_member_query")

@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 use gree_ump::endpoints::*;
 use gree_ump::models::*;
 use gree_ump::{ErrorCode, PROTOCOL};
-use openplatform_runtime::wire::{BeijingDate, BeijingDateTime, TimestampMs, Tolerant, Yuan};
+use openplatform_runtime::wire::{
+    BeijingDate, BeijingDateTime, Fen, TimestampMs, ToFenError, Tolerant, Yuan,
+};
 use openplatform_runtime::{Endpoint, ErrorCategory};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -1487,7 +1489,9 @@ fn section_5_5_list_user_coupons_response() {
     );
     assert_eq!(c.receive_time, Some(TimestampMs(1_626_452_602_000)));
     assert_eq!(c.begin_time, Some(TimestampMs(1_626_452_602_000)));
-    assert_eq!(c.minimum_fee, Some(100));
+    // E51: minimum_fee is a Fen, 100 fen = 1.00 yuan.
+    assert_eq!(c.minimum_fee, Some(Fen::new(100)));
+    assert_eq!(c.minimum_fee.map(Yuan::from), Some(yuan("1.00")));
     assert_eq!(c.discount_fee, Some(10));
     assert_eq!(c.coupon_category, Some(CouponCategory::OrderAmountOff));
     assert_eq!(c.rules.as_deref(), Some("满100元才能使用"));
@@ -1563,7 +1567,46 @@ fn section_6_2_verify_sms_code_request() {
 fn section_6_2_verify_sms_code_response() {
     let reply = reply(SMS_RESPONSE);
     reply.assert_success();
-    assert!(reply.data::<VerifySmsCodeRequest>());
+    // E72: `data: true` is the pass, returned as `()`.
+    openplatform_runtime::decode_response::<VerifySmsCodeRequest>(
+        &gree_ump::PROTOCOL,
+        200,
+        SMS_RESPONSE.as_bytes(),
+    )
+    .expect("data true: the code verified");
+}
+
+/// E72: one way to say no. `success` with `data: false` is the same error as the code
+/// 140005, and a success without data is not a pass.
+#[test]
+fn e72_a_wrong_sms_code_is_one_error_however_it_is_said() {
+    use openplatform_runtime::{DecodeErrorKind, Error};
+    let decode = |body: &str| {
+        openplatform_runtime::decode_response::<VerifySmsCodeRequest>(
+            &gree_ump::PROTOCOL,
+            200,
+            body.as_bytes(),
+        )
+        .map_err(Box::new)
+    };
+    for body in [
+        SMS_RESPONSE.replace(r#""data": true"#, r#""data": false"#),
+        SMS_RESPONSE.replace(r#""data": true"#, r#""data": "false""#),
+        r#"{"success":false,"error_code":140005,"error_message":"验证码验证不通过"}"#.to_owned(),
+    ] {
+        assert_ne!(body, SMS_RESPONSE);
+        match decode(&body).map_err(|e| *e) {
+            Err(Error::Api(e)) => {
+                assert_eq!(e.code, gree_ump::ErrorCode::SmsCodeMismatch, "{body}");
+                assert_eq!(e.method, "wk.sms.verify.judge");
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+    match decode(r#"{"success":true,"data":null}"#).map_err(|e| *e) {
+        Err(Error::Decode(d)) => assert_eq!(d.kind, DecodeErrorKind::MissingData),
+        other => panic!("{other:?}"),
+    }
 }
 
 // ======================================================================================
@@ -1619,6 +1662,28 @@ fn money_round_trips_byte_exact() {
     });
     let sent = serde_json::to_string(&request).unwrap();
     assert!(sent.contains(r#""order_amount":1000.40"#), "{sent}");
+
+    // E71: an amount with more than two decimals is decoded and kept byte for byte (the
+    // request is not refused), but it is not a whole number of fen: computing with it
+    // says so. Text the caller writes is held to two decimals.
+    let text = repair(
+        &section_4_1_request_decodable(),
+        "\"order_amount\": 1000,",
+        "\"order_amount\": 1000.405,",
+    );
+    let request: AddOrderRequest = serde_json::from_str(&text).unwrap();
+    assert_eq!(request.order_amount.to_string(), "1000.405");
+    let sent = serde_json::to_string(&request).unwrap();
+    assert!(sent.contains(r#""order_amount":1000.405,"#), "{sent}");
+    assert_eq!(request.order_amount.to_fen(), None);
+    assert_eq!(request.order_amount.checked_add(yuan("0.01")), None);
+    let err = Fen::try_from(request.order_amount).unwrap_err();
+    assert!(
+        matches!(err, ToFenError::TooManyDecimals { decimals: 3, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("1000.405"), "{err}");
+    assert_eq!(Yuan::parse("1000.405").unwrap_err().decimals(), Some(3));
 }
 
 #[test]

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use gree_ump::endpoints::*;
 use gree_ump::models::{
     CouponCategory, CouponGrant, CouponGrantArgs, CouponStatus, CouponStatusFilter,
@@ -1537,16 +1537,14 @@ async fn sms_code_sent_then_verified_once() {
         .last_sms_code(PHONE)
         .expect("the code was recorded");
     assert_eq!(code.len(), 4);
-    let verified = env
-        .client
+    env.client
         .sms()
         .verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
             phone: PHONE.into(),
             verify_code: code.clone(),
         }))
         .await
-        .unwrap();
-    assert!(verified);
+        .expect("the right code verifies");
     assert!(env.sandbox.control().last_sms(PHONE).unwrap().used);
     // 140005: a code verifies once.
     let again = env
@@ -1618,14 +1616,12 @@ async fn verify_sms_code_refusals_are_typed_and_keep_the_code_usable() {
         .await;
     assert_eq!(code_of(bad_phone), ErrorCode::SmsInvalidPhone);
     // The right code still verifies.
-    assert!(
-        sms.verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
-            phone: PHONE.into(),
-            verify_code: code.clone()
-        }))
-        .await
-        .unwrap()
-    );
+    sms.verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+        phone: PHONE.into(),
+        verify_code: code.clone(),
+    }))
+    .await
+    .expect("the right code verifies");
 }
 
 // ------------------------------------------------------------------ busy answers (500)
@@ -1938,6 +1934,9 @@ async fn tokens_are_obtained_once_for_many_concurrent_calls() {
 #[tokio::test]
 async fn after_three_hours_the_access_token_is_refreshed_once() {
     let (env, open_id) = Env::with_member().await;
+    // The sandbox counts token calls per Beijing day, and three hours on may be the next
+    // day (the test runs at any hour): the obtain is counted before the jump.
+    assert_eq!(env.tokens().obtain_calls, 1);
     env.sandbox
         .control()
         .advance(Duration::from_secs(3 * 3_600));
@@ -1962,14 +1961,11 @@ async fn after_three_hours_the_access_token_is_refreshed_once() {
         .unwrap();
     let counts = env.tokens();
     assert_eq!(
-        (
-            counts.obtain_calls,
-            counts.refresh_calls,
-            counts.refresh_issued
-        ),
-        (1, 1, 1),
+        (counts.refresh_calls, counts.refresh_issued),
+        (1, 1),
         "{counts:?}"
     );
+    // No second obtain, on either day: the client made one of each.
     assert_eq!(env.client.runtime().tokens().calls_made(), (1, 1));
 }
 

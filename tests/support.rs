@@ -57,3 +57,9 @@ fn check_kind<C: gree_ump::ApiErrorCode>(e: &Error<C>) {
         other => panic!("a reply cannot yield {other:?}"),
     }
 }
+
+/// The workspace README's code blocks, compiled as doc tests so its snippets cannot rot.
+/// (Each published crate tests its own package README; this one is not in any package.)
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct WorkspaceReadmeDoctests;

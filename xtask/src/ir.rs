@@ -194,6 +194,8 @@ pub enum Ty {
     I32,
     I64,
     Yuan,
+    /// An integer amount of fen (`wire::Fen`).
+    Fen,
     /// A calendar date in the platform's time zone, `yyyy-MM-dd`.
     Date(&'static ZonedDates),
     /// A date and time in the platform's time zone, `yyyy-MM-dd HH:mm:ss`.
@@ -334,6 +336,11 @@ pub enum Data {
     None,
     One(Ty),
     List(Ty),
+    /// A `bool` that must be `true`: the call returns `()`, and a `false` is the error
+    /// `false_is_error` (the spec's `data: {type: bool, false_is_error: N}`).
+    Confirmation {
+        false_is_error: i64,
+    },
 }
 
 #[derive(Debug, Clone)]

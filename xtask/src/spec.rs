@@ -301,6 +301,10 @@ pub struct DataSpec {
     pub list: Option<String>,
     #[serde(default)]
     pub none: Option<bool>,
+    /// With `type: bool`: the data confirms success only when `true`; a `false` is this
+    /// error code (one way to say no).
+    #[serde(default)]
+    pub false_is_error: Option<Line<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

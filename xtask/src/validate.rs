@@ -636,6 +636,7 @@ impl Validator {
                     "i32",
                     "i64",
                     "yuan",
+                    "fen",
                     "date",
                     "datetime",
                     "timestamp_ms",
@@ -668,6 +669,7 @@ impl Validator {
             "i32" => Ty::I32,
             "i64" => Ty::I64,
             "yuan" => Ty::Yuan,
+            "fen" => Ty::Fen,
             "date" => Ty::Date(self.dates?),
             "datetime" => Ty::DateTime(self.dates?),
             "timestamp_ms" => Ty::TimestampMs,
@@ -795,7 +797,10 @@ impl Validator {
                         }
                         (Some(Encoding::CommaJoined), _) => false,
                         (Some(Encoding::Quoted), t) => {
-                            matches!(t, Ty::I32 | Ty::I64 | Ty::Yuan | Ty::Bool | Ty::Enum(_))
+                            matches!(
+                                t,
+                                Ty::I32 | Ty::I64 | Ty::Yuan | Ty::Fen | Ty::Bool | Ty::Enum(_)
+                            )
                         }
                     };
                     if !fits {
@@ -1297,6 +1302,24 @@ impl Validator {
         let r = &s.response.value;
         let rloc = Some(s.response.referenced);
         let inline_name = format!("{stem}Data");
+        if let Some(code) = &r.data.false_is_error {
+            if r.data.ty.as_deref() != Some("bool") || r.data.list.is_some() || !r.fields.is_empty()
+            {
+                self.problem(
+                    Some(code.referenced),
+                    format!("{place}: response.data.false_is_error applies to `type: bool` only"),
+                );
+            }
+            if !s.errors.iter().any(|c| c.value == code.value) {
+                self.problem(
+                    Some(code.referenced),
+                    format!("{place}: false_is_error {} is not in errors", code.value),
+                );
+            }
+            return Some(Data::Confirmation {
+                false_is_error: code.value,
+            });
+        }
         match (&r.data.ty, &r.data.list, r.data.none.unwrap_or(false)) {
             (Some(t), None, false) if !r.fields.is_empty() => {
                 if t != &inline_name {
@@ -1435,6 +1458,9 @@ fn mark_styles(structs: &mut [Struct], endpoints: &[Endpoint]) {
 pub const ENVELOPE_STYLES: &[&str] = &["ump_gateway", "zvcms_action"];
 /// The signing schemes the runtime implements (`openplatform_runtime::SigningScheme`).
 pub const SIGNING_SCHEMES: &[&str] = &["ump_md5", "pluggable"];
+/// The envelope styles whose requests carry a grant code besides the app id: their
+/// generated client gets the builder's `grant_code` (`CarriesGrantCode`), no other does.
+pub const STYLES_WITH_GRANT_CODE: &[&str] = &["zvcms_action"];
 /// Where each envelope style of the runtime places the method name.
 pub const STYLE_METHOD_IN: &[(&str, MethodIn)] = &[
     ("ump_gateway", MethodIn::Path),

@@ -242,6 +242,35 @@ fn id_fits_json_string_but_not_quoted() {
 }
 
 #[test]
+fn fen_is_an_integer_amount_that_fits_quoted_but_not_json_string() {
+    let text = broken(
+        "{wire: qty, type: i64, encoding: quoted,",
+        "{wire: qty, type: fen, encoding: quoted,",
+    );
+    let files = xtask::generate_from_str(PATH, &text).expect("fen generates");
+    let models = files
+        .iter()
+        .find(|f| f.path.ends_with("models.rs"))
+        .expect("a models file");
+    assert!(
+        models
+            .contents
+            .contains("Option<::openplatform_runtime::wire::Fen>"),
+        "{}",
+        models.contents
+    );
+    assert!(models.contents.contains("· fen (an integer) ·"));
+    let err = errors_of(&broken(
+        "{wire: qty, type: i64, encoding: quoted,",
+        "{wire: qty, type: fen, encoding: json_string,",
+    ));
+    assert!(
+        err.contains("encoding `json_string` does not apply to type `fen`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_time_zone_that_is_not_an_offset_is_reported_with_line() {
     let text = broken("time_zone: \"+08:00\"", "time_zone: Asia/Shanghai");
     let err = errors_of(&text);

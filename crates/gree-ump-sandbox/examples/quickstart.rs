@@ -271,7 +271,8 @@ async fn run() -> Result<(), Failure> {
     println!("11. {step:<18} {code} (from {source})");
 
     let step = "verify SMS code";
-    let verified = at(
+    // A wrong code is an error (140005), never an `Ok(false)` to forget to check (E72).
+    at(
         step,
         client
             .sms()
@@ -281,9 +282,6 @@ async fn run() -> Result<(), Failure> {
             }))
             .await,
     )?;
-    if !verified {
-        return Err(format!("{step}: the platform answered false"));
-    }
     println!("12. {step:<18} accepted");
 
     println!("Done: every step succeeded.");

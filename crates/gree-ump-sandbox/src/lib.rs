@@ -88,3 +88,8 @@ pub use faults::{Fault, FaultPlan};
 pub use server::{Sandbox, SandboxHandle};
 pub use state::sms::SentCode;
 pub use state::tokens::TokenCallCounts;
+
+/// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

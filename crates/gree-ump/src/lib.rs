@@ -10,6 +10,13 @@
 //! - [`ErrorCode`]: every error code of the document, with message, category and
 //!   retryability.
 //! - [`PROTOCOL`]: the envelope, signing scheme, base URLs and token rules of the platform.
+//!
+//! The builder has only what this API uses: no grant code, which another envelope style
+//! (zvcms) carries and this one does not.
+//!
+//! ```compile_fail
+//! let _ = gree_ump::Client::builder().grant_code("782c281f62");
+//! ```
 
 // Generated code is formatted by the generator (prettyplease), deterministically and
 // without needing rustfmt installed; rustfmt would reflow it and make `xtask check` stale.
@@ -33,11 +40,29 @@ pub use openplatform_runtime::tokens::{FileTokenStore, MemoryTokenStore};
 pub use openplatform_runtime::wire;
 #[doc(inline)]
 pub use openplatform_runtime::{
-    ApiErrorCode, CallOptions, Endpoint, ErrorCategory, Paged, RequestError, Response, RetryPolicy,
-    TokenPolicy, TokenStore,
+    ApiErrorCode, Call, CallOptions, DecodeErrorKind, Endpoint, ErrorCategory, Items, Paged,
+    RequestError, Response, RetryPolicy, TokenPolicy, TokenStore,
 };
 
 /// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    /// Whichever TLS feature is on (CI runs this with `rustls-ring` alone), `build()` gets a
+    /// working HTTP client: reqwest panics when rustls has no crypto provider.
+    #[test]
+    fn a_client_builds_with_the_chosen_tls() {
+        let client = crate::Client::builder()
+            .base_url("https://127.0.0.1:9")
+            .app_id("app")
+            .app_secret("secret")
+            .token_store(Arc::new(crate::MemoryTokenStore::new()))
+            .build();
+        assert!(client.is_ok(), "{client:?}");
+    }
+}

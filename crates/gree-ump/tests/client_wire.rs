@@ -51,6 +51,8 @@ struct Server {
     /// Refuse (1001) timestamps more than 3 s off the server's clock, as 2.1/2.2 do.
     check_timestamps: bool,
     refused_timestamps: AtomicU32,
+    /// Business calls wait this long before answering.
+    delay_ms: std::sync::atomic::AtomicU64,
 }
 
 fn http_date(ms: i64) -> HeaderValue {
@@ -123,6 +125,10 @@ async fn handle(
             }}))
         }
         _ => {
+            let delay = server.delay_ms.load(Ordering::SeqCst);
+            if delay > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+            }
             if server
                 .reject_tokens
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -142,8 +148,29 @@ async fn handle(
             if let Some((status, body)) = server.canned.lock().unwrap().clone() {
                 return (StatusCode::from_u16(status).unwrap(), body).into_response();
             }
-            reply(json!({"success": true, "error_code": 200, "data": null}))
+            reply(json!({"success": true, "error_code": 200, "data": minimal_data(method)}))
         }
+    }
+}
+
+/// The smallest `data` of each method's type: a success without data is an error for
+/// every endpoint the spec gives data (`EndpointInfo::data_required`).
+fn minimal_data(method: &str) -> Value {
+    match method {
+        "wk.user.info.add" | "wk.user.code.generate" | "wk.coupon.sync.status" => json!("x"),
+        "wk.user.order.add"
+        | "wk.user.refund.order.complete"
+        | "wk.user.refund.order.part"
+        | "wk.coupon.template.add" => json!(1),
+        "wk.sms.verify.send" | "wk.sms.verify.judge" => json!(true),
+        "wk.user.score.record"
+        | "wk.user.level.list"
+        | "wk.coupon.give"
+        | "wk.coupon.user.list" => {
+            json!([])
+        }
+        "wk.coupon.verification" => Value::Null,
+        _ => json!({}),
     }
 }
 
@@ -571,6 +598,94 @@ async fn paged_endpoints_stream_every_item() {
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
+/// How a test page server answers page `n` of 10 (issue 18: a server that always
+/// answers a full page without `totalCount` once made `_stream` run forever).
+#[derive(Clone, Copy)]
+enum Pages {
+    /// Distinct full pages, with this `totalCount` if any.
+    Endless(Option<i64>),
+    /// The same full page whatever the page number.
+    Same,
+}
+
+async fn page_server(mode: Pages) -> (String, Arc<AtomicU32>) {
+    async fn pages(
+        State((mode, calls)): State<(Pages, Arc<AtomicU32>)>,
+        uri: Uri,
+        body: Bytes,
+    ) -> Response {
+        if uri.path().contains("dss.auth.token.query") {
+            return json!({"success": true, "data": {"access_token": "at-secret-0",
+                "refresh_token": "rt-secret-0", "expire_in": 7200}})
+            .to_string()
+            .into_response();
+        }
+        calls.fetch_add(1, Ordering::SeqCst);
+        let req: Value = serde_json::from_slice(&body).unwrap();
+        let page = match mode {
+            Pages::Same => 1,
+            Pages::Endless(_) => req["pageNo"].as_i64().unwrap_or(1),
+        };
+        let rows: Vec<Value> = (0..10).map(|i| json!({"id": page * 10 + i})).collect();
+        let mut reply = json!({"success": true, "data": rows, "pageNo": page, "pageSize": 10});
+        if let Pages::Endless(Some(total)) = mode {
+            reply["totalCount"] = json!(total);
+        }
+        reply.to_string().into_response()
+    }
+    let calls = Arc::new(AtomicU32::new(0));
+    let app = axum::Router::new()
+        .fallback(pages)
+        .with_state((mode, calls.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), calls)
+}
+
+/// Paging always terminates: on a repeated page, and at the page bound whether or not
+/// the server states a (wrong) `totalCount`. The short page is
+/// `paged_endpoints_stream_every_item`. Read with the stream's own methods: no stream
+/// crate needed.
+#[tokio::test]
+async fn paging_always_terminates() {
+    let request = || {
+        ListPointRecordsRequest::new(ListPointRecordsArgs {
+            open_id: "oid".into(),
+            score_type: ScoreType::from_code(1),
+            page_size: 10,
+            page_no: 1,
+        })
+    };
+    // A server ignoring the page number: the second page repeats the first, the walk ends.
+    let (base, calls) = page_server(Pages::Same).await;
+    let c = client(&base, None);
+    let items = c
+        .points()
+        .list_point_records_stream(request())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 10);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    // Full distinct pages forever, with no totalCount or with one far too large: the page
+    // bound ends the walk.
+    for total in [None, Some(i64::MAX)] {
+        let (base, calls) = page_server(Pages::Endless(total)).await;
+        let c = client(&base, None);
+        let mut stream = c.points().list_point_records_stream(request()).max_pages(7);
+        let mut n = 0;
+        while let Some(item) = stream.next().await {
+            item.unwrap();
+            n += 1;
+        }
+        assert_eq!(n, 70, "{total:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 7, "{total:?}");
+    }
+    assert_eq!(gree_ump::runtime::DEFAULT_MAX_PAGES, 10_000);
+}
+
 /// Every kind of error, and the client itself, printed with Display and Debug: no secret.
 #[tokio::test]
 async fn no_error_or_debug_text_contains_a_secret() {
@@ -775,4 +890,160 @@ async fn a_skewed_clock_is_corrected_and_the_refused_call_resent_once() {
         .await
         .expect("re-sent after the correction");
     assert_eq!(server.refused_timestamps.load(Ordering::SeqCst), 2);
+}
+
+/// Issue 15: `success: true` without `data` once became `Ok("")`, `Ok(0)`, an all-`None`
+/// struct. Now it is a typed error naming the method, for every endpoint with data; only
+/// the endpoint the spec gives no data (5.4) succeeds without it.
+#[tokio::test]
+async fn a_success_without_data_is_a_typed_error_never_a_default() {
+    use openplatform_runtime::DecodeErrorKind;
+    let server = Arc::new(Server::default());
+    let base = start(server.clone()).await;
+    let c = client(&base, None);
+    for body in [
+        r#"{"success":true,"error_code":200}"#,
+        r#"{"success":true,"error_code":null,"data":null}"#,
+        r#"{"success":true,"data":""}"#,
+    ] {
+        *server.canned.lock().unwrap() = Some((200, body.to_owned()));
+        let missing = |e: Error<gree_ump::ErrorCode>, method: &str| match e {
+            Error::Decode(d) => {
+                assert_eq!(d.kind, DecodeErrorKind::MissingData, "{body}");
+                assert_eq!(d.method, method);
+                assert!(d.to_string().contains(method), "{d}");
+            }
+            other => panic!("{body}: {other:?}"),
+        };
+        missing(
+            c.members()
+                .create_member(CreateMemberRequest::new(CreateMemberArgs {
+                    project_id: "1".into(),
+                    nickname: "n".into(),
+                    phone: "13800000000".into(),
+                }))
+                .await
+                .unwrap_err(),
+            "wk.user.info.add",
+        );
+        missing(
+            c.members()
+                .query_member(QueryMemberRequest::new().open_id("o"))
+                .await
+                .unwrap_err(),
+            "wk.user.info.query",
+        );
+        missing(
+            c.points()
+                .change_points(ChangePointsRequest::new(ChangePointsArgs {
+                    open_id: "o".into(),
+                    score: 5,
+                    out_biz_no: "b".into(),
+                    change_reason: "r".into(),
+                    change_event: "event_add".into(),
+                    change_id: "chg-1".into(),
+                }))
+                .await
+                .unwrap_err(),
+            "wk.user.event.score.change",
+        );
+        missing(
+            c.sms()
+                .verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+                    phone: "13800000000".into(),
+                    verify_code: "1234".into(),
+                }))
+                .await
+                .unwrap_err(),
+            "wk.sms.verify.judge",
+        );
+    }
+    // 5.4 has no data: its success is `()`.
+    *server.canned.lock().unwrap() = Some((200, r#"{"success":true,"data":null}"#.to_owned()));
+    let verify = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        open_id: "o".into(),
+        order_no: "order-1".into(),
+        third_coupon_codes: vec!["c1".to_owned()],
+        verification_time: openplatform_runtime::wire::TimestampMs::from(T0),
+        order_amount: yuan("1"),
+    });
+    c.coupons()
+        .verify_coupons(verify)
+        .await
+        .expect("no data needed");
+}
+
+/// Issue 15: per-call options on the typed API, on the same client.
+#[tokio::test]
+async fn per_call_timeout_and_retry_apply_to_one_call() {
+    use openplatform_runtime::RetryPolicy;
+    use std::time::{Duration, Instant};
+    let server = Arc::new(Server::default());
+    let base = start(server.clone()).await;
+    let c = client(&base, None);
+    let query = || QueryMemberRequest::new().open_id("o");
+    c.members()
+        .query_member(query())
+        .await
+        .expect("warm: token obtained");
+
+    // A slow platform: the call's timeout cuts it short, the client's 30 s does not.
+    server.delay_ms.store(3_000, Ordering::SeqCst);
+    let started = Instant::now();
+    let err = c
+        .members()
+        .query_member(query())
+        .timeout(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2_500), "{took:?}");
+    match &err {
+        Error::Transport(t) => assert!(t.is_timeout(), "{t}"),
+        other => panic!("{other:?}"),
+    }
+    server.delay_ms.store(0, Ordering::SeqCst);
+
+    // Retries stop at the deadline: a policy of a thousand attempts with pauses of up to
+    // 20 ms (10 s on average in all) ends within the call's 300 ms, well before its last
+    // attempt. (The pauses are jittered, so the count of attempts varies; the bound does
+    // not.)
+    let many_retries = RetryPolicy {
+        max_attempts: 1_000,
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(20),
+    };
+    server.busy.store(100_000, Ordering::SeqCst);
+    let before = business_calls(&server);
+    let started = Instant::now();
+    let err = c
+        .members()
+        .query_member(query())
+        .retry(many_retries)
+        .timeout(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.code(), Some(gree_ump::ErrorCode::from_code(500)));
+    let attempts = business_calls(&server) - before;
+    assert!((2..1_000).contains(&attempts), "{attempts} attempts");
+    assert!(took < Duration::from_millis(1_500), "{took:?}");
+
+    // No retry for this call only; the client's policy still retries the next one.
+    let before = business_calls(&server);
+    c.members()
+        .query_member(query())
+        .retry(RetryPolicy::NONE)
+        .await
+        .unwrap_err();
+    assert_eq!(business_calls(&server), before + 1);
+    server.busy.store(1, Ordering::SeqCst);
+    c.members()
+        .query_member(query())
+        .await
+        .expect("retried once");
+    server.busy.store(0, Ordering::SeqCst);
+
+    // The same token served every call: options never need a second client.
+    assert_eq!(server.obtains.load(Ordering::SeqCst), 1);
 }

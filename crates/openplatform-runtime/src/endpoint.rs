@@ -66,6 +66,16 @@ pub struct EndpointInfo {
     pub idempotency_key: Option<&'static str>,
     /// The most calls the document allows per day, where it states a limit.
     pub daily_limit: Option<u32>,
+    /// Every success carries `data` (all endpoints but those the spec gives no data): a
+    /// success without it is an error ([`DecodeErrorKind::MissingData`]), never a default.
+    ///
+    /// [`DecodeErrorKind::MissingData`]: crate::DecodeErrorKind::MissingData
+    pub data_required: bool,
+    /// A `data` of `false` is this error code, not a success (the spec's
+    /// `false_is_error`): a check that says no says it one way, as an [`Error::Api`].
+    ///
+    /// [`Error::Api`]: crate::Error::Api
+    pub false_is_error: Option<i64>,
 }
 
 /// A request value that the runtime can send: the body is its `Serialize` form.
@@ -96,8 +106,9 @@ pub trait Endpoint: Serialize + Send + Sync {
 
 /// A paged endpoint: the runtime can walk its pages.
 pub trait Paged: Endpoint + Clone {
-    /// One element of a page.
-    type Item: Send + 'static;
+    /// One element of a page (compared with the previous page's, to end a walk on a
+    /// server that ignores the page number).
+    type Item: Clone + PartialEq + Send + 'static;
 
     /// The page number this request asks for (1-based).
     fn page_no(&self) -> i64;

@@ -270,6 +270,17 @@ impl TransportError {
         }
     }
 
+    /// The call's own deadline ([`CallOptions::timeout`](crate::CallOptions::timeout))
+    /// passed before this request could be sent; nothing was sent.
+    pub fn deadline_passed(method: &'static str) -> Self {
+        TransportError {
+            method,
+            timeout: true,
+            sent: Sent::No,
+            detail: "the call's timeout passed before the request was sent".into(),
+        }
+    }
+
     /// The request could not be signed (the user's signer failed); nothing was sent.
     pub fn signing(method: &'static str, err: &dyn std::error::Error) -> Self {
         TransportError {
@@ -386,9 +397,27 @@ impl fmt::Display for HttpError {
     }
 }
 
+/// What part of a reply could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeErrorKind {
+    /// The envelope: not JSON, not an object, neither a success flag nor a code, or a
+    /// reply over the size cap.
+    Envelope,
+    /// `data` did not decode into the endpoint's type.
+    Data,
+    /// A success without the `data` the endpoint always returns: the call succeeded (a
+    /// write is in effect) but its result is unknown. Never replaced by a default.
+    MissingData,
+    /// Not the platform's answer (a reply that quotes the request's credentials).
+    NotThePlatform,
+}
+
 /// A reply that could not be decoded.
 #[derive(Debug, Clone)]
 pub struct DecodeError {
+    /// What could not be decoded.
+    pub kind: DecodeErrorKind,
     /// The endpoint method of the call.
     pub method: &'static str,
     /// The HTTP status of the reply.

@@ -19,13 +19,14 @@ pub mod validation;
 pub mod wire;
 
 pub use client::{
-    CallOptions, Client, ClientBuilder, ConfigError, Response, RetryPolicy, decode_response,
+    Call, CallOptions, CarriesGrantCode, Client, ClientBuilder, ConfigError, DEFAULT_MAX_PAGES,
+    Items, Response, RetryPolicy, decode_response,
 };
 pub use endpoint::{Credential, Endpoint, EndpointInfo, Idempotency, Paged, Verb};
 pub use envelope::PageInfo;
 pub use error::{
-    ApiError, AppliedEarlier, BodyExcerpt, DecodeError, Error, HttpError, Sent, TokenError,
-    TransportError,
+    ApiError, AppliedEarlier, BodyExcerpt, DecodeError, DecodeErrorKind, Error, HttpError, Sent,
+    TokenError, TransportError,
 };
 pub use error_code::{ApiErrorCode, ErrorCategory};
 /// The stream type of paged endpoints ([`Client::items`]).
@@ -36,3 +37,8 @@ pub use protocol::{
 pub use signer::{SignRequest, Signer};
 pub use tokens::{MemoryTokenStore, Secret, TokenPolicy, TokenStore};
 pub use validation::RequestError;
+
+/// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

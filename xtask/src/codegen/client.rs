@@ -7,7 +7,7 @@ use quote::quote;
 
 use super::docs;
 use super::runtime;
-use super::types::{data_ty, ident, rust_ty};
+use super::types::{data_ty, ident};
 use crate::ir::{Api, Credential, Data, Endpoint, Idempotency};
 
 pub fn module(api: &Api) -> TokenStream {
@@ -47,7 +47,7 @@ pub fn module(api: &Api) -> TokenStream {
                 client: &'a #rt::Client,
             }
 
-            impl #ty<'_> {
+            impl<'a> #ty<'a> {
                 #(#methods)*
             }
         }
@@ -71,6 +71,16 @@ pub fn module(api: &Api) -> TokenStream {
             /// [`super::PROTOCOL`]), the app id and the app secret, then `build()`.
         }
     };
+    // Only a style whose envelope carries a grant code lets the builder take one.
+    let grant_code =
+        if crate::validate::STYLES_WITH_GRANT_CODE.contains(&api.protocol.envelope.as_str()) {
+            quote! {
+                /// This API's envelope carries a grant code: the builder takes one.
+                impl #rt::CarriesGrantCode for Client {}
+            }
+        } else {
+            quote!()
+        };
     let error_doc = format!(
         " The error of a call of this API: see [`{}`].",
         runtime::path_str("Error")
@@ -107,6 +117,8 @@ pub fn module(api: &Api) -> TokenStream {
                 Client { inner }
             }
         }
+
+        #grant_code
 
         #(#group_defs)*
     }
@@ -178,41 +190,39 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
         );
     }
     let doc = docs::attrs(&paragraphs);
-    if let (Some(_), Data::List(item)) = (&e.paging, &e.data) {
-        let item = rust_ty(item, &models);
+    if let (Some(_), Data::List(_)) = (&e.paging, &e.data) {
         let stream = ident(&format!("{}_stream", e.name));
         let stream_doc = format!(
-            " Every item of [`{}`](Self::{}), page after page from the request's page, as a \
-             stream fetched as it is read.",
+            " Every item of [`{}`](Self::{}), page after page from the request's page, \
+             fetched as it is read: `.next().await`, `.try_collect().await`, or as a `Stream`.",
             e.name, e.name
         );
         quote! {
             #doc
             ///
             /// Returns one page with the reply's paging facts; see the `_stream` method for
-            /// every item.
-            pub async fn #name(
+            /// every item. Sent when awaited; set per-call options first if needed
+            /// (`.timeout(d)`, `.retry(policy)`).
+            pub fn #name(
                 &self,
                 request: #req_path,
-            ) -> Result<#rt::Response<#data>, Error> {
-                self.client.send(&request).await
+            ) -> #rt::Call<'a, #req_path, #rt::Response<#data>> {
+                #rt::Call::response(self.client, request)
             }
 
             #[doc = #stream_doc]
-            pub fn #stream(
-                &self,
-                request: #req_path,
-            ) -> impl #rt::Stream<
-                Item = Result<#item, Error>,
-            > + Send + 'static {
+            pub fn #stream(&self, request: #req_path) -> #rt::Items<#req_path> {
                 self.client.items(request)
             }
         }
     } else {
         quote! {
             #doc
-            pub async fn #name(&self, request: #req_path) -> Result<#data, Error> {
-                self.client.call(&request).await
+            ///
+            /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+            /// `.retry(policy)`).
+            pub fn #name(&self, request: #req_path) -> #rt::Call<'a, #req_path, #data> {
+                #rt::Call::data(self.client, request)
             }
         }
     }

@@ -172,6 +172,15 @@ fn endpoint(api: &Api, e: &Endpoint) -> TokenStream {
         None => quote!(None),
     };
     let data = data_ty(&e.data, &quote!());
+    // Only an endpoint the spec gives no data may succeed without it.
+    let data_required = !matches!(e.data, Data::None);
+    let false_is_error = match e.data {
+        Data::Confirmation { false_is_error } => {
+            let code = super::types::int(false_is_error);
+            quote!(Some(#code))
+        }
+        _ => quote!(None),
+    };
     let validate = validate_body(e);
     let key_fn = match &e.idempotency_key {
         Some(k) => {
@@ -202,6 +211,8 @@ fn endpoint(api: &Api, e: &Endpoint) -> TokenStream {
                 idempotency: #rt::Idempotency::#idempotency,
                 idempotency_key: #key_wire,
                 daily_limit: #daily,
+                data_required: #data_required,
+                false_is_error: #false_is_error,
             };
 
             fn validate(&self) -> Result<(), #rt::RequestError> {

@@ -27,6 +27,7 @@ pub fn rust_ty(ty: &Ty, models: &TokenStream) -> TokenStream {
         Ty::I32 => quote!(i32),
         Ty::I64 => quote!(i64),
         Ty::Yuan => quote!(#wire::Yuan),
+        Ty::Fen => quote!(#wire::Fen),
         Ty::Date(zone) => {
             let date = ident(zone.date);
             quote!(#wire::#date)
@@ -52,7 +53,7 @@ pub fn rust_ty(ty: &Ty, models: &TokenStream) -> TokenStream {
 /// The Rust type of an endpoint's `data`; named types are resolved in `models`.
 pub fn data_ty(d: &Data, models: &TokenStream) -> TokenStream {
     match d {
-        Data::None => quote!(()),
+        Data::None | Data::Confirmation { .. } => quote!(()),
         Data::One(t) => rust_ty(t, models),
         Data::List(t) => {
             let t = rust_ty(t, models);
@@ -68,6 +69,7 @@ fn ty_name(ty: &Ty) -> String {
         Ty::I32 => "i32".into(),
         Ty::I64 => "i64".into(),
         Ty::Yuan => "yuan".into(),
+        Ty::Fen => "fen (an integer)".into(),
         Ty::Date(zone) => format!("date (yyyy-MM-dd, {})", zone.time_zone),
         Ty::DateTime(zone) => format!("datetime (yyyy-MM-dd HH:mm:ss, {})", zone.time_zone),
         Ty::TimestampMs => "timestamp in milliseconds".into(),

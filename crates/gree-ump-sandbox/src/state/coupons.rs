@@ -42,6 +42,7 @@ use gree_ump::endpoints::{
 use gree_ump::models::{
     CouponCategory, CouponStatus, CouponStatusFilter, CouponValidityType, NamedRef, ParamsType,
 };
+use gree_ump::wire::Fen;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -215,7 +216,7 @@ impl World {
                 )));
             }
         }
-        non_negative("minimum_fee", req.minimum_fee)?;
+        non_negative("minimum_fee", req.minimum_fee.map(Fen::get))?;
         non_negative("quantity", req.quantity.map(i64::from))?;
         non_negative("claim_number", req.claim_number.map(i64::from))?;
         let third_id = req.third_coupon_id.trim().to_owned();
@@ -497,7 +498,7 @@ impl World {
                 .templates
                 .get(&coupon.template_id)
                 .and_then(|t| t.request.minimum_fee)
-                .unwrap_or(0);
+                .map_or(0, Fen::get);
             if amount_fen < minimum {
                 return refuse(&format!(
                     "order amount {amount_fen} fen is below the minimum {minimum} fen"
@@ -574,7 +575,7 @@ impl World {
             "coupon_info_id": c.template_id,
             "stores": refs_text(t.and_then(|t| t.stores.as_ref())),
             "end_time": c.end_ms,
-            "minimum_fee": t.and_then(|t| t.minimum_fee).unwrap_or(0),
+            "minimum_fee": t.and_then(|t| t.minimum_fee).unwrap_or(Fen::ZERO),
             "receive_time": c.receive_time_ms,
             "begin_time": c.begin_ms,
             "coupon_category": t.map(|t| t.coupon_category.code()),

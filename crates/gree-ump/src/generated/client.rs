@@ -56,50 +56,78 @@ pub struct Members<'a> {
     client: &'a ::openplatform_runtime::Client,
 }
 
-impl Members<'_> {
+impl<'a> Members<'a> {
     /// 3.1 创建会员接口 · `wk.user.info.add`
     ///
     /// Register a member; returns the member's open_id
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn create_member(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn create_member(
         &self,
         request: super::endpoints::CreateMemberRequest,
-    ) -> Result<String, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::CreateMemberRequest,
+        String,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 3.2 会员信息查询接口 · `wk.user.info.query`
     ///
     /// Query a member by open_id or phone
     ///
     /// A read: safe to repeat.
-    pub async fn query_member(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn query_member(
         &self,
         request: super::endpoints::QueryMemberRequest,
-    ) -> Result<super::models::MemberInfo, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::QueryMemberRequest,
+        super::models::MemberInfo,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 3.6 生成会员码接口 · `wk.user.code.generate`
     ///
     /// Generate a member (bar) code for a member
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn generate_member_code(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn generate_member_code(
         &self,
         request: super::endpoints::GenerateMemberCodeRequest,
-    ) -> Result<String, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::GenerateMemberCodeRequest,
+        String,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 3.7 通过会员码查询会员信息 · `wk.user.code.parsing`
     ///
     /// Look a member up by member code
     ///
     /// A read: safe to repeat.
-    pub async fn parse_member_code(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn parse_member_code(
         &self,
         request: super::endpoints::ParseMemberCodeRequest,
-    ) -> Result<super::models::MemberInfo, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::ParseMemberCodeRequest,
+        super::models::MemberInfo,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 3.8 分页查询会员等级配置列表 · `wk.user.level.list`
     ///
@@ -108,20 +136,23 @@ impl Members<'_> {
     /// A read: safe to repeat.
     ///
     /// Returns one page with the reply's paging facts; see the `_stream` method for
-    /// every item.
-    pub async fn list_levels(
+    /// every item. Sent when awaited; set per-call options first if needed
+    /// (`.timeout(d)`, `.retry(policy)`).
+    pub fn list_levels(
         &self,
         request: super::endpoints::ListLevelsRequest,
-    ) -> Result<::openplatform_runtime::Response<Vec<super::models::Level>>, Error> {
-        self.client.send(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::ListLevelsRequest,
+        ::openplatform_runtime::Response<Vec<super::models::Level>>,
+    > {
+        ::openplatform_runtime::Call::response(self.client, request)
     }
-    /// Every item of [`list_levels`](Self::list_levels), page after page from the request's page, as a stream fetched as it is read.
+    /// Every item of [`list_levels`](Self::list_levels), page after page from the request's page, fetched as it is read: `.next().await`, `.try_collect().await`, or as a `Stream`.
     pub fn list_levels_stream(
         &self,
         request: super::endpoints::ListLevelsRequest,
-    ) -> impl ::openplatform_runtime::Stream<
-        Item = Result<super::models::Level, Error>,
-    > + Send + 'static {
+    ) -> ::openplatform_runtime::Items<super::endpoints::ListLevelsRequest> {
         self.client.items(request)
     }
 }
@@ -132,39 +163,60 @@ pub struct Points<'a> {
     client: &'a ::openplatform_runtime::Client,
 }
 
-impl Points<'_> {
+impl<'a> Points<'a> {
     /// 3.3 会员积分变动接口 · `wk.user.event.score.change`
     ///
     /// Add or subtract a member's points for a registered event (idempotent on change_id)
     ///
     /// Idempotent by `change_id`: repeat it only with the same key.
-    pub async fn change_points(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn change_points(
         &self,
         request: super::endpoints::ChangePointsRequest,
-    ) -> Result<super::models::StatementData, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::ChangePointsRequest,
+        super::models::StatementData,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 3.4.1 会员积分回退接口 · `wk.user.event.score.rollback`
     ///
     /// Roll back a point change (also the recovery call when a change's reply was lost)
     ///
     /// Idempotent by `change_id`: repeat it only with the same key.
-    pub async fn rollback_points(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn rollback_points(
         &self,
         request: super::endpoints::RollbackPointsRequest,
-    ) -> Result<super::models::StatementData, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::RollbackPointsRequest,
+        super::models::StatementData,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 3.4.2 会员积分部分回退接口 · `wk.user.event.score.rollback.part`
     ///
     /// Roll back the points of some items of an order (idempotent on change_id)
     ///
     /// Idempotent by `change_id`: repeat it only with the same key.
-    pub async fn rollback_points_partially(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn rollback_points_partially(
         &self,
         request: super::endpoints::RollbackPointsPartiallyRequest,
-    ) -> Result<super::models::StatementData, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::RollbackPointsPartiallyRequest,
+        super::models::StatementData,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 3.5 会员积分明细接口 · `wk.user.score.record`
     ///
@@ -173,23 +225,23 @@ impl Points<'_> {
     /// A read: safe to repeat.
     ///
     /// Returns one page with the reply's paging facts; see the `_stream` method for
-    /// every item.
-    pub async fn list_point_records(
+    /// every item. Sent when awaited; set per-call options first if needed
+    /// (`.timeout(d)`, `.retry(policy)`).
+    pub fn list_point_records(
         &self,
         request: super::endpoints::ListPointRecordsRequest,
-    ) -> Result<
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::ListPointRecordsRequest,
         ::openplatform_runtime::Response<Vec<super::models::PointRecord>>,
-        Error,
     > {
-        self.client.send(&request).await
+        ::openplatform_runtime::Call::response(self.client, request)
     }
-    /// Every item of [`list_point_records`](Self::list_point_records), page after page from the request's page, as a stream fetched as it is read.
+    /// Every item of [`list_point_records`](Self::list_point_records), page after page from the request's page, fetched as it is read: `.next().await`, `.try_collect().await`, or as a `Stream`.
     pub fn list_point_records_stream(
         &self,
         request: super::endpoints::ListPointRecordsRequest,
-    ) -> impl ::openplatform_runtime::Stream<
-        Item = Result<super::models::PointRecord, Error>,
-    > + Send + 'static {
+    ) -> ::openplatform_runtime::Items<super::endpoints::ListPointRecordsRequest> {
         self.client.items(request)
     }
 }
@@ -200,39 +252,52 @@ pub struct Orders<'a> {
     client: &'a ::openplatform_runtime::Client,
 }
 
-impl Orders<'_> {
+impl<'a> Orders<'a> {
     /// 4.1 会员消费订单同步接口 · `wk.user.order.add`
     ///
     /// Report a member's purchase order (awards order_score points)
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn add_order(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn add_order(
         &self,
         request: super::endpoints::AddOrderRequest,
-    ) -> Result<i64, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<'a, super::endpoints::AddOrderRequest, i64> {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 4.2 会员退货单推送-整单退货 · `wk.user.refund.order.complete`
     ///
     /// Report the return of a whole order
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn refund_order(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn refund_order(
         &self,
         request: super::endpoints::RefundOrderRequest,
-    ) -> Result<i64, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<'a, super::endpoints::RefundOrderRequest, i64> {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 4.3 会员退货单推送-部分退货 · `wk.user.refund.order.part`
     ///
     /// Report the return of part of an order
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn refund_order_partially(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn refund_order_partially(
         &self,
         request: super::endpoints::RefundOrderPartiallyRequest,
-    ) -> Result<i64, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::RefundOrderPartiallyRequest,
+        i64,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
 }
 
@@ -242,50 +307,74 @@ pub struct Coupons<'a> {
     client: &'a ::openplatform_runtime::Client,
 }
 
-impl Coupons<'_> {
+impl<'a> Coupons<'a> {
     /// 5.1 新建优惠券模板 · `wk.coupon.template.add`
     ///
     /// Create a coupon template; returns the platform's template id
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn add_coupon_template(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn add_coupon_template(
         &self,
         request: super::endpoints::AddCouponTemplateRequest,
-    ) -> Result<i64, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::AddCouponTemplateRequest,
+        i64,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 5.2 券发放接口 · `wk.coupon.give`
     ///
     /// Give coupons of a template to members
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn give_coupons(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn give_coupons(
         &self,
         request: super::endpoints::GiveCouponsRequest,
-    ) -> Result<Vec<super::models::GivenCoupon>, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::GiveCouponsRequest,
+        Vec<super::models::GivenCoupon>,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 5.3 优惠券状态同步接口 · `wk.coupon.sync.status`
     ///
     /// Push the state of a coupon the caller gave; returns the coupon code
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn sync_coupon_status(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn sync_coupon_status(
         &self,
         request: super::endpoints::SyncCouponStatusRequest,
-    ) -> Result<String, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::SyncCouponStatusRequest,
+        String,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 5.4 券核销 · `wk.coupon.verification`
     ///
     /// Redeem one or more coupons against an order
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn verify_coupons(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn verify_coupons(
         &self,
         request: super::endpoints::VerifyCouponsRequest,
-    ) -> Result<(), Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<'a, super::endpoints::VerifyCouponsRequest, ()> {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 5.5 查询用户优惠券接口 · `wk.coupon.user.list`
     ///
@@ -294,23 +383,23 @@ impl Coupons<'_> {
     /// A read: safe to repeat.
     ///
     /// Returns one page with the reply's paging facts; see the `_stream` method for
-    /// every item.
-    pub async fn list_user_coupons(
+    /// every item. Sent when awaited; set per-call options first if needed
+    /// (`.timeout(d)`, `.retry(policy)`).
+    pub fn list_user_coupons(
         &self,
         request: super::endpoints::ListUserCouponsRequest,
-    ) -> Result<
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::ListUserCouponsRequest,
         ::openplatform_runtime::Response<Vec<super::models::UserCoupon>>,
-        Error,
     > {
-        self.client.send(&request).await
+        ::openplatform_runtime::Call::response(self.client, request)
     }
-    /// Every item of [`list_user_coupons`](Self::list_user_coupons), page after page from the request's page, as a stream fetched as it is read.
+    /// Every item of [`list_user_coupons`](Self::list_user_coupons), page after page from the request's page, fetched as it is read: `.next().await`, `.try_collect().await`, or as a `Stream`.
     pub fn list_user_coupons_stream(
         &self,
         request: super::endpoints::ListUserCouponsRequest,
-    ) -> impl ::openplatform_runtime::Stream<
-        Item = Result<super::models::UserCoupon, Error>,
-    > + Send + 'static {
+    ) -> ::openplatform_runtime::Items<super::endpoints::ListUserCouponsRequest> {
         self.client.items(request)
     }
 }
@@ -321,27 +410,33 @@ pub struct Sms<'a> {
     client: &'a ::openplatform_runtime::Client,
 }
 
-impl Sms<'_> {
+impl<'a> Sms<'a> {
     /// 6.1 发送短信验证码 · `wk.sms.verify.send`
     ///
     /// Send a verification code by SMS
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn send_sms_code(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn send_sms_code(
         &self,
         request: super::endpoints::SendSmsCodeRequest,
-    ) -> Result<bool, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<'a, super::endpoints::SendSmsCodeRequest, bool> {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 6.2 校验短信验证码 · `wk.sms.verify.judge`
     ///
     /// Check an SMS verification code
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn verify_sms_code(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn verify_sms_code(
         &self,
         request: super::endpoints::VerifySmsCodeRequest,
-    ) -> Result<bool, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<'a, super::endpoints::VerifySmsCodeRequest, ()> {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
 }

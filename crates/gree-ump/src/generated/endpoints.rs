@@ -45,6 +45,8 @@ impl ::openplatform_runtime::Endpoint for ObtainTokenRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: Some(1u32),
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -90,6 +92,8 @@ impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: Some(20u32),
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -548,6 +552,8 @@ impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -652,6 +658,8 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
         idempotency: ::openplatform_runtime::Idempotency::Read,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         if self.open_id.as_deref().is_none_or(|v| v.trim().is_empty())
@@ -677,7 +685,7 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`, `150001`, `150002`, `150003`, `150008`.
 ///
-/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry).
+/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -845,6 +853,8 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Keyed,
         idempotency_key: Some("change_id"),
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -874,7 +884,7 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150009`.
 ///
-/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry).
+/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1027,6 +1037,8 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Keyed,
         idempotency_key: Some("change_id"),
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1050,7 +1062,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150007`, `150009`.
 ///
-/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry).
+/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1147,6 +1159,8 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
         idempotency: ::openplatform_runtime::Idempotency::Keyed,
         idempotency_key: Some("change_id"),
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1274,6 +1288,8 @@ impl ::openplatform_runtime::Endpoint for ListPointRecordsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Read,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1348,6 +1364,8 @@ impl ::openplatform_runtime::Endpoint for GenerateMemberCodeRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1404,6 +1422,8 @@ impl ::openplatform_runtime::Endpoint for ParseMemberCodeRequest {
         idempotency: ::openplatform_runtime::Idempotency::Read,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1492,6 +1512,8 @@ impl ::openplatform_runtime::Endpoint for ListLevelsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Read,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -1528,7 +1550,7 @@ impl ::openplatform_runtime::Paged for ListLevelsRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `150001`, `150003`.
 ///
-/// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification).
+/// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1980,6 +2002,8 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -2011,7 +2035,7 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
 ///
-/// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification).
+/// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -2463,6 +2487,8 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -2497,7 +2523,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
 ///
-/// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification).
+/// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -2954,6 +2980,8 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3076,13 +3104,13 @@ pub struct AddCouponTemplateRequest {
     ///
     /// Minimum spend, in fen
     ///
-    /// Wire: `minimum_fee` · i64 · optional · default: `0`
+    /// Wire: `minimum_fee` · fen (an integer) · optional · default: `0`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
         deserialize_with = "::openplatform_runtime::wire::tolerant::option"
     )]
-    pub minimum_fee: Option<i64>,
+    pub minimum_fee: Option<::openplatform_runtime::wire::Fen>,
     /// 发放量: 0 无限制(券库存)
     ///
     /// Stock of coupons; 0 means unlimited
@@ -3313,7 +3341,10 @@ impl AddCouponTemplateRequest {
     }
     /// Sets `minimum_fee` (Minimum spend, in fen).
     #[must_use]
-    pub fn minimum_fee(mut self, value: impl Into<i64>) -> Self {
+    pub fn minimum_fee(
+        mut self,
+        value: impl Into<::openplatform_runtime::wire::Fen>,
+    ) -> Self {
         self.minimum_fee = Some(value.into());
         self
     }
@@ -3400,6 +3431,8 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3563,6 +3596,8 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3663,6 +3698,8 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3688,7 +3725,7 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
 ///
 /// Error codes: `500`, `1001`, `130002`, `130003`.
 ///
-/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification).
+/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3859,6 +3896,8 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: false,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3982,6 +4021,8 @@ impl ::openplatform_runtime::Endpoint for ListUserCouponsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Read,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -4067,6 +4108,8 @@ impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -4087,7 +4130,7 @@ impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
 ///
 /// Error codes: `500`, `1001`, `140002`, `140005`.
 ///
-/// Errata of section 6.2 (the spec's `errata`): `E41` (missing location marker), `E64` (no response table).
+/// Errata of section 6.2 (the spec's `errata`): `E41` (missing location marker), `E64` (no response table), `E72` (two ways to say a verification code is wrong).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -4169,7 +4212,7 @@ impl VerifySmsCodeRequest {
 impl ::openplatform_runtime::wire::Tolerant for VerifySmsCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for VerifySmsCodeRequest {
-    type Data = bool;
+    type Data = ();
     type Code = super::errors::ErrorCode;
     const INFO: ::openplatform_runtime::EndpointInfo = ::openplatform_runtime::EndpointInfo {
         method: "wk.sms.verify.judge",
@@ -4180,6 +4223,8 @@ impl ::openplatform_runtime::Endpoint for VerifySmsCodeRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: Some(140005),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(

@@ -2670,13 +2670,13 @@ pub struct UserCoupon {
     ///
     /// Minimum spend, in fen
     ///
-    /// Wire: `minimum_fee` · i64 · the document marks it required (必选); `None` when a reply omits it · example: `100`
+    /// Wire: `minimum_fee` · fen (an integer) · the document marks it required (必选); `None` when a reply omits it · example: `100`
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
         deserialize_with = "::openplatform_runtime::wire::tolerant::option"
     )]
-    pub minimum_fee: Option<i64>,
+    pub minimum_fee: Option<::openplatform_runtime::wire::Fen>,
     /// 领取时间
     ///
     /// When the member received the coupon

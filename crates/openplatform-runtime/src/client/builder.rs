@@ -137,13 +137,6 @@ impl<T: From<Client>> ClientBuilder<T> {
         self
     }
 
-    /// The grant (authorisation) code, for envelopes that carry one besides the app id
-    /// (`zvcms_action`: `GrantCode`). Kept as a [`Secret`]: never printed.
-    pub fn grant_code(mut self, code: impl Into<String>) -> Self {
-        self.grant_code = Some(Secret::new(code.into()));
-        self
-    }
-
     /// Your own `reqwest::Client` (TLS, proxy, pool settings). The request timeout of this
     /// builder is still applied per request; its connect timeout is then yours to set.
     ///
@@ -331,11 +324,15 @@ impl<T: From<Client>> ClientBuilder<T> {
             // Redirects are never followed: reqwest's default follows up to 10 and
             // re-sends a 307/308 POST, query (access token, signature) and body (phone,
             // ID card), to whatever host the `Location` names.
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(self.connect_timeout)
-                .build()
-                .map_err(|e| ConfigError(format!("HTTP client: {}", e.without_url())))?,
+            None => {
+                #[cfg(feature = "rustls-ring")]
+                ensure_crypto_provider();
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(self.connect_timeout)
+                    .build()
+                    .map_err(|e| ConfigError(format!("HTTP client: {}", e.without_url())))?
+            }
         };
         let mut policy = self.policy.unwrap_or_default();
         if let Some(tokens) = &protocol.tokens {
@@ -424,6 +421,33 @@ pub(crate) fn without_userinfo(url: &str) -> String {
     match rest[..authority_end].rfind('@') {
         Some(at) => format!("{}[REDACTED]{}", &url[..start], &rest[at..]),
         None => url.to_owned(),
+    }
+}
+
+/// `rustls-ring`: reqwest takes rustls's process-wide crypto provider and panics without
+/// one; ring's is installed unless the application installed its own (which stands).
+#[cfg(feature = "rustls-ring")]
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // An error means another thread installed one meanwhile: that one stands.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// A client type whose envelope carries a grant code besides the app id (the generator
+/// implements it for the APIs of such a style, `zvcms_action`; the runtime's own generic
+/// [`Client`] has it too, and its `build()` checks the code against the protocol). The
+/// builder of any other API has no `grant_code` method at all.
+pub trait CarriesGrantCode {}
+
+impl CarriesGrantCode for Client {}
+
+impl<T: From<Client> + CarriesGrantCode> ClientBuilder<T> {
+    /// The grant (authorisation) code the envelope carries (`zvcms_action`: `GrantCode`).
+    /// Kept as a [`Secret`]: never printed.
+    pub fn grant_code(mut self, code: impl Into<String>) -> Self {
+        self.grant_code = Some(Secret::new(code.into()));
+        self
     }
 }
 

@@ -2,9 +2,9 @@
 //! body exactly as the client does.
 
 use super::Response;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, EndpointInfo};
 use crate::envelope;
-use crate::error::{ApiError, BodyExcerpt, DecodeError, Error, HttpError};
+use crate::error::{ApiError, BodyExcerpt, DecodeError, DecodeErrorKind, Error, HttpError};
 use crate::error_code::ApiErrorCode;
 use crate::protocol::ProtocolInfo;
 use crate::wire::Tolerant;
@@ -19,17 +19,43 @@ pub fn decode_response<E: Endpoint>(
 ) -> Result<Response<E::Data>, Error<E::Code>> {
     // Only the token calls' bodies carry tokens.
     let withhold = protocol.is_token_method(E::INFO.method);
-    decode_body(protocol, E::INFO.method, status, body, withhold)
+    decode_body(
+        protocol,
+        E::INFO.method,
+        status,
+        body,
+        withhold,
+        DataRule::of(&E::INFO),
+    )
+}
+
+/// What an endpoint's `data` must be for a success (from its [`EndpointInfo`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DataRule {
+    /// A success without data is [`DecodeErrorKind::MissingData`].
+    pub required: bool,
+    /// A `data` of `false` is this error code.
+    pub false_is_error: Option<i64>,
+}
+
+impl DataRule {
+    pub(crate) fn of(info: &EndpointInfo) -> Self {
+        DataRule {
+            required: info.data_required,
+            false_is_error: info.false_is_error,
+        }
+    }
 }
 
 /// [`decode_response`] for any data type; `withhold_body` keeps the body out of errors
-/// (token calls, whose bodies carry tokens).
+/// (token calls, whose bodies carry tokens); `rule` says what `data` a success needs.
 pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
     protocol: &ProtocolInfo,
     method: &'static str,
     status: u16,
     body: &[u8],
     withhold_body: bool,
+    rule: DataRule,
 ) -> Result<Response<T>, Error<C>> {
     let excerpt = || {
         if withhold_body {
@@ -60,6 +86,7 @@ pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
         }
         Err(e) => {
             return Err(Error::Decode(DecodeError {
+                kind: DecodeErrorKind::Envelope,
                 method,
                 status,
                 reason: e.0,
@@ -78,10 +105,29 @@ pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
             body: excerpt(),
         }));
     }
-    let data = match env.data {
+    // `data` of `""` is no data, in every style (for a string it would be an empty open
+    // id or code, never a result).
+    let raw_data = env.data.filter(|raw| raw.get().trim() != "\"\"");
+    // A check answered `data: false` says no, as its error code does: reported as that
+    // error, so a caller handles one kind of "no".
+    if let (Some(code), Some(raw)) = (rule.false_is_error, raw_data)
+        && matches!(decode_data::<bool>(raw.get()), Ok(Some(false)))
+    {
+        return Err(Error::Api(ApiError {
+            code: C::from_code(code),
+            raw_code: code,
+            code_text: None,
+            message: Some("the platform answered success with data false".into()),
+            method,
+            status,
+            body: excerpt(),
+        }));
+    }
+    let data = match raw_data {
         None => None,
         Some(raw) => decode_data::<T>(raw.get()).map_err(|reason| {
             Error::Decode(DecodeError {
+                kind: DecodeErrorKind::Data,
                 method,
                 status,
                 reason,
@@ -89,6 +135,17 @@ pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
             })
         })?,
     };
+    if data.is_none() && rule.required {
+        return Err(Error::Decode(DecodeError {
+            kind: DecodeErrorKind::MissingData,
+            method,
+            status,
+            reason: "the reply reports success without `data` (absent, null or empty), which \
+                     this endpoint always returns"
+                .into(),
+            body: excerpt(),
+        }));
+    }
     Ok(Response {
         data,
         page: env.page,

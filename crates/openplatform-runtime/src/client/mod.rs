@@ -1,6 +1,7 @@
 //! The client: configuration, and one generic [`Client::send`] for every endpoint.
 
 mod builder;
+mod call;
 mod decode;
 mod paging;
 mod retry;
@@ -12,8 +13,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use builder::{ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use builder::{
+    CarriesGrantCode, ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+};
+pub use call::Call;
 pub use decode::decode_response;
+pub use paging::{DEFAULT_MAX_PAGES, Items};
 pub use retry::{CallOptions, RetryPolicy};
 
 use crate::clock::SkewCorrectedClock;

@@ -85,9 +85,21 @@ pub struct CallOptions {
     /// first attempt, means that attempt applied it ([`Error::AppliedEarlier`]). Only
     /// meaningful for keyed writes re-sent unchanged, under the same key.
     pub resending: bool,
+    /// The most time this call may take, retries and their pauses included: each request
+    /// gets at most what is left (and at most the client's own request timeout), and no
+    /// retry starts that could not finish in time. The token the call needs is waited for
+    /// without this bound: the token work is shared with every other call (and bounded by
+    /// its own timeouts), and cutting an obtain short would waste a unit of its budget.
+    pub timeout: Option<Duration>,
 }
 
 impl CallOptions {
+    /// See [`CallOptions::timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
     /// Uses `policy` instead of the client's retry policy for this call
     /// ([`RetryPolicy::NONE`]: a single attempt).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {

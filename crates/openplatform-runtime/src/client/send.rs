@@ -6,10 +6,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::Instrument;
 
+use super::decode::DataRule;
 use super::retry::CallOptions;
 use super::{Client, Response, decode};
 use crate::endpoint::{Credential, Endpoint, Verb};
-use crate::error::{BodyExcerpt, DecodeError, Error, TransportError};
+use crate::error::{BodyExcerpt, DecodeError, DecodeErrorKind, Error, TransportError};
 use crate::error_code::ApiErrorCode;
 use crate::tokens::Secret;
 use crate::wire::Tolerant;
@@ -86,6 +87,10 @@ impl Client {
         );
         let started = Instant::now();
         let policy = options.retry.unwrap_or(self.inner.retry);
+        // A deadline too far to represent is no deadline.
+        let deadline = options
+            .timeout
+            .and_then(|t| tokio::time::Instant::now().checked_add(t));
         let result = async {
             let mut attempt = 1;
             let mut skew_retried = false;
@@ -101,7 +106,8 @@ impl Client {
             let mut may_have_landed: Option<Error<E::Code>> = None;
             loop {
                 let offset_before = self.inner.clock.offset_ms();
-                let error = match attempts.settle(request, self.send_inner(request).await) {
+                let sent = self.send_inner(request, deadline).await;
+                let error = match attempts.settle(request, sent) {
                     Ok(response) => return Ok(response),
                     Err(e) => e,
                 };
@@ -114,8 +120,14 @@ impl Client {
                     tracing::info!(error = %error, offset_ms = self.inner.clock.offset_ms(), "clock skew corrected; re-sending once");
                     continue;
                 }
-                if policy.should_retry(info.idempotency, attempt, &error) {
-                    let pause = policy.backoff(attempt);
+                let pause = policy.backoff(attempt);
+                // No retry that could not finish before the call's deadline.
+                let in_time = deadline.is_none_or(|d| {
+                    tokio::time::Instant::now()
+                        .checked_add(pause)
+                        .is_some_and(|end| end < d)
+                });
+                if in_time && policy.should_retry(info.idempotency, attempt, &error) {
                     tracing::info!(attempt, error = %error, pause_ms = pause.as_millis() as u64, "retrying");
                     if error.may_have_been_applied() {
                         may_have_landed = Some(error);
@@ -157,9 +169,13 @@ impl Client {
         self.send(request).await.map(Response::into_data)
     }
 
+    /// One attempt: the token (waited for, not cut by `deadline`: the token work is shared
+    /// with every other call, and cutting an obtain short would waste a daily budget
+    /// unit), then the exchange, within `deadline`.
     async fn send_inner<E: Endpoint>(
         &self,
         request: &E,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<Response<E::Data>, Error<E::Code>> {
         let info = E::INFO;
         request.validate()?;
@@ -182,16 +198,28 @@ impl Client {
             // Signed with the app credentials only (an API without tokens).
             Credential::AppSignature | Credential::RefreshToken => {
                 let reply = self
-                    .exchange(info.method, info.verb, CredentialParam::AppId, &extra, body)
+                    .exchange(
+                        info.method,
+                        info.verb,
+                        CredentialParam::AppId,
+                        &extra,
+                        body,
+                        deadline,
+                    )
                     .await
                     .map_err(Error::Transport)?;
-                self.decode_raw_reply::<E::Data, E::Code>(info.method, &reply, false)
+                self.decode_raw_reply::<E::Data, E::Code>(
+                    info.method,
+                    &reply,
+                    false,
+                    DataRule::of(&info),
+                )
             }
             Credential::AccessToken => {
                 let tokens = &self.inner.tokens;
                 let token = self.access_token().await.map_err(Error::Token)?;
                 let first = self
-                    .with_access_token::<E>(&token, &extra, body.clone())
+                    .with_access_token::<E>(&token, &extra, body.clone(), deadline)
                     .await;
                 let rejected = matches!(&first, Err(Error::Api(e))
                     if self.inner.protocol.is_invalid_token(e.raw_code, e.message.as_deref()));
@@ -212,7 +240,9 @@ impl Client {
                     return first;
                 };
                 // A second rejection is reported as it is: never a loop.
-                let second = self.with_access_token::<E>(&token, &extra, body).await;
+                let second = self
+                    .with_access_token::<E>(&token, &extra, body, deadline)
+                    .await;
                 let rejected_again = matches!(&second, Err(Error::Api(e))
                     if self.inner.protocol.is_invalid_token(e.raw_code, e.message.as_deref()));
                 if !rejected_again && !matches!(second, Err(Error::Transport(_))) {
@@ -229,6 +259,7 @@ impl Client {
         token: &Secret,
         extra: &[(&'static str, String)],
         body: Bytes,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<Response<E::Data>, Error<E::Code>> {
         let info = E::INFO;
         let reply = self
@@ -238,10 +269,11 @@ impl Client {
                 CredentialParam::AccessToken(token),
                 extra,
                 body,
+                deadline,
             )
             .await
             .map_err(Error::Transport)?;
-        self.decode_raw_reply::<E::Data, E::Code>(info.method, &reply, false)
+        self.decode_raw_reply::<E::Data, E::Code>(info.method, &reply, false, DataRule::of(&info))
     }
 
     /// Whether the clock correction moved by more than the platform's tolerance (or by
@@ -267,8 +299,18 @@ impl Client {
         credential: CredentialParam<'_>,
         extra: &[(&'static str, String)],
         body: Bytes,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<RawReply, TransportError> {
         let inner = &self.inner;
+        // The request's timeout: the client's, shortened to what is left of the call's.
+        let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+        if left.is_some_and(|left| left.is_zero()) {
+            return Err(TransportError::deadline_passed(method));
+        }
+        let timeout = match (inner.timeout, left) {
+            (Some(t), Some(left)) => Some(t.min(left)),
+            (t, left) => t.or(left),
+        };
         // Where method, credential, timestamp and signature go depends on the envelope
         // style (styles/); the signature covers exactly the body sent.
         let call = super::styles::Call {
@@ -306,7 +348,7 @@ impl Client {
             )
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body);
-        if let Some(timeout) = inner.timeout {
+        if let Some(timeout) = timeout {
             builder = builder.timeout(timeout);
         }
         let mut response = builder
@@ -356,12 +398,14 @@ impl Client {
         })
     }
 
-    /// Decodes a reply into the typed data or the typed error.
+    /// Decodes a reply into the typed data or the typed error (see
+    /// [`decode::decode_body`] for `withhold_body` and `rule`).
     pub(super) fn decode_raw_reply<T: Tolerant, C: ApiErrorCode>(
         &self,
         method: &'static str,
         reply: &RawReply,
         withhold_body: bool,
+        rule: DataRule,
     ) -> Result<Response<T>, Error<C>> {
         if reply.redirected {
             // Another host's body: not kept.
@@ -379,6 +423,7 @@ impl Client {
                 BodyExcerpt::new(&reply.body)
             };
             return Err(Error::Decode(DecodeError {
+                kind: DecodeErrorKind::Envelope,
                 method,
                 status: reply.status,
                 reason: format!("the reply is larger than the cap of {cap} bytes"),
@@ -395,12 +440,14 @@ impl Client {
             reply.status,
             &reply.body,
             withhold_body,
+            rule,
         );
         // A successful business reply that quotes a credential or a signature is a server echoing the
         // request (a gateway's error page dressed as success): its data would hand the
         // token to whoever prints it. Token calls' replies carry tokens by design.
         if !withhold_body && decoded.is_ok() && reply.credentials.finds(&reply.body) {
             return Err(Error::Decode(DecodeError {
+                kind: DecodeErrorKind::NotThePlatform,
                 method,
                 status: reply.status,
                 reason: "the reply quotes the request's credentials: not the platform's answer"

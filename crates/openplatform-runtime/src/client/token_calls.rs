@@ -4,6 +4,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::Client;
+use super::decode::DataRule;
 use super::send::CredentialParam;
 use crate::clock::Clock;
 use crate::endpoint::Verb;
@@ -78,7 +79,7 @@ impl Client {
             // The document's token calls carry only query parameters: no body, and the
             // signature covers the empty body.
             let reply = match self
-                .exchange(method, Verb::Post, credential, &[], Bytes::new())
+                .exchange(method, Verb::Post, credential, &[], Bytes::new(), None)
                 .await
             {
                 Ok(reply) => reply,
@@ -94,7 +95,8 @@ impl Client {
             };
             reached = true;
             // The body holds tokens: never kept in an error.
-            match self.decode_raw_reply::<Value, RawCode>(method, &reply, true) {
+            match self.decode_raw_reply::<Value, RawCode>(method, &reply, true, DataRule::default())
+            {
                 Ok(response) => break (response.data, sent_at),
                 // The platform refused the call while our clock turned out to be off by
                 // more than it tolerates (`clock_tolerance_ms`): the stale timestamp is the

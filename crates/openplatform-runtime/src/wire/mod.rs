@@ -13,7 +13,7 @@ pub mod time;
 pub mod tolerant;
 
 pub use id::Id;
-pub use money::{ParseYuanError, Yuan};
+pub use money::{Fen, ParseYuanError, ToFenError, Yuan};
 pub use time::{BeijingDate, BeijingDateTime, TimestampMs};
 pub use tolerant::Tolerant;
 

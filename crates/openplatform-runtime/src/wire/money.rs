@@ -1,11 +1,44 @@
-//! [`Yuan`]: an exact decimal amount of money that never passes through `f64`.
+//! [`Yuan`]: an exact decimal amount of money that never passes through `f64`, and
+//! [`Fen`]: an exact whole number of fen (分, hundredths of a yuan).
 //!
 //! The platform sends amounts as JSON numbers (`1000.4`, `1424.54`) and sometimes as
 //! strings (`"125.2"`). A `Yuan` keeps the decimal digits and the number of decimals
 //! exactly as written, so what was received is what is sent back, byte for byte
 //! (`1000.40` stays `1000.40`), and comparisons are numeric (`1.0 == 1.00`).
 //!
+//! # Two decimals
+//!
+//! The platform's money has at most two decimals: its smallest unit is the fen (the
+//! coupon amounts of 5.1 and 5.5 are given in fen). What a caller writes is held to that:
+//! [`Yuan::parse`] rejects `1000.405` with an error saying it has 3 decimals. What the
+//! platform sends is not (errata E71): decoding accepts any number of decimals and keeps
+//! the exact text, so a reply is never refused for one odd amount and the amount is
+//! re-sent byte for byte; only computing with it reports the problem ([`Yuan::to_fen`]
+//! and the arithmetic give `None`, [`Fen::try_from`] a [`ToFenError`] naming it).
+//!
+//! # Arithmetic
+//!
+//! Computing with money is computing in fen, checked: [`Yuan::checked_add`],
+//! [`Yuan::checked_sub`], [`Fen::checked_add`], [`Fen::checked_sub`] return `None` on an
+//! overflow of `i64` fen (or, for `Yuan`, an operand that is not a whole number of fen);
+//! nothing panics or wraps. There is deliberately no `+` operator and no `Sum` into a bare
+//! `Yuan` or `Fen` (either would have to panic or wrap on overflow): an iterator of amounts
+//! sums into an `Option`, as `std` sums an iterator of `Option`s:
+//!
+//! ```
+//! use openplatform_runtime::wire::{Fen, Yuan};
+//!
+//! let lines: Vec<Yuan> = vec!["125.2".parse().unwrap(), "0.05".parse().unwrap()];
+//! let total: Option<Yuan> = lines.iter().sum();
+//! assert_eq!(total.unwrap().to_string(), "125.25");
+//! let none: Option<Fen> = [Fen::MAX, Fen::new(1)].into_iter().sum();
+//! assert_eq!(none, None); // overflow is reported, never wrapped
+//! ```
+//!
 //! # Serde
+//!
+//! `Fen` is a JSON integer; it decodes from an integer or a numeric string (`"100"`,
+//! `"100.0"`) like the other integers of [`tolerant`](super::tolerant).
 //!
 //! `Yuan` serializes as a JSON **number** with its exact text and deserializes from a
 //! JSON number or a JSON string holding a decimal. Both directions go through
@@ -24,20 +57,28 @@
 use std::cmp::Ordering;
 use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
+use std::iter::Sum;
 use std::str::FromStr;
 
 use serde::de::{self, Deserialize, Deserializer};
 use serde::ser::{self, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use super::tolerant::Tolerant;
 use super::{excerpt, json_excerpt};
 
-/// The most significant digits a [`Yuan`] parsed from text may have (what fits an `i128`).
+/// The most significant digits a [`Yuan`] parsed or decoded from text may have (what
+/// fits an `i128`).
 pub const MAX_DIGITS: usize = 38;
 
-/// The most decimals a [`Yuan`] parsed from text may have (bounds what an exponent such
-/// as `1e-99999` could otherwise make [`Display`](fmt::Display) print).
+/// The most decimals a [`Yuan`] decoded from text may have (bounds what an exponent such
+/// as `1e-99999` could otherwise make [`Display`](fmt::Display) print). Decimals beyond
+/// the second must be zeros for [`Yuan::parse`] (see [`FEN_DECIMALS`]).
 pub const MAX_SCALE: u32 = 1000;
+
+/// The decimals of the platform's money: a yuan is 100 fen. [`Yuan::parse`] rejects an
+/// amount that needs more.
+pub const FEN_DECIMALS: u32 = 2;
 
 /// An exact decimal amount of yuan (元): a mantissa and a number of decimals.
 ///
@@ -68,14 +109,50 @@ impl Yuan {
         scale: 0,
     };
 
-    /// Parses a decimal in JSON-number grammar: an optional `-`, digits without leading
-    /// zeros, an optional fraction and an optional exponent (`1.5e3`, normalised to the
-    /// plain decimal `1500`).
+    /// Parses an amount of the platform's money: a decimal in JSON-number grammar (an
+    /// optional `-`, digits without leading zeros, an optional fraction and an optional
+    /// exponent: `1.5e3` is normalised to the plain decimal `1500`) that is a whole number
+    /// of fen. The text is kept as written (`1000.40` stays `1000.40`).
     ///
     /// Rejected, with an error naming the input: empty text, spaces, a leading `+`,
     /// leading zeros (`01`), `.5`, `1.`, `NaN`, `Infinity`, more than [`MAX_DIGITS`]
-    /// significant digits, more than [`MAX_SCALE`] decimals.
+    /// significant digits, and more than two decimals: `1000.405` is refused with "it
+    /// has 3 decimals; the platform's money has at most 2". Zeros after the second
+    /// decimal are not counted (`1.230` is 1.23 yuan and accepted).
+    ///
+    /// Decoding from JSON is more tolerant (errata E71): it accepts what the platform
+    /// sends, any number of decimals included, and keeps it exactly.
+    ///
+    /// ```
+    /// use openplatform_runtime::wire::Yuan;
+    ///
+    /// assert_eq!(Yuan::parse("1000.40").unwrap().to_string(), "1000.40");
+    /// let err = Yuan::parse("1000.405").unwrap_err();
+    /// assert_eq!(err.decimals(), Some(3));
+    /// assert!(err.to_string().contains("has 3 decimals; the platform's money has at most 2"));
+    /// // What the platform sends decodes, exactly, but is not a whole number of fen.
+    /// let odd: Yuan = serde_json::from_str("1000.405").unwrap();
+    /// assert_eq!(serde_json::to_string(&odd).unwrap(), "1000.405");
+    /// assert_eq!(odd.to_fen(), None);
+    /// ```
     pub fn parse(s: &str) -> Result<Yuan, ParseYuanError> {
+        let y = Yuan::parse_any_scale(s)?;
+        let decimals = y.significant_decimals();
+        if decimals > FEN_DECIMALS {
+            return Err(ParseYuanError::new(
+                s,
+                Reason::TooManyDecimals {
+                    decimals,
+                    written: y.scale,
+                },
+            ));
+        }
+        Ok(y)
+    }
+
+    /// [`Yuan::parse`] without the two-decimal rule (up to [`MAX_SCALE`] decimals): what
+    /// decoding accepts from the wire.
+    pub(crate) fn parse_any_scale(s: &str) -> Result<Yuan, ParseYuanError> {
         let fail = |reason| Err(ParseYuanError::new(s, reason));
         let b = s.as_bytes();
         if b.is_empty() {
@@ -193,6 +270,7 @@ impl Yuan {
 
     /// The amount in fen, when it is a whole number of fen that fits an `i64`:
     /// `1000.4` → `Some(100040)`, `1.230` → `Some(123)`, `0.005` → `None`.
+    /// [`Fen::try_from`] says why not.
     pub fn to_fen(&self) -> Option<i64> {
         let fen = if self.scale <= 2 {
             self.digits.checked_mul(pow10(2 - self.scale)?)?
@@ -208,6 +286,57 @@ impl Yuan {
         };
         let fen = i128::try_from(fen).ok()?;
         i64::try_from(if self.negative { -fen } else { fen }).ok()
+    }
+
+    /// `self + rhs`, computed in fen: `None` when either is not a whole number of fen
+    /// within `i64` ([`Yuan::to_fen`]) or the sum overflows `i64` fen. The result has two
+    /// decimals, as [`Yuan::from_fen`] writes it: `1000.4 + 0.1` is `1000.50`.
+    ///
+    /// ```
+    /// use openplatform_runtime::wire::Yuan;
+    ///
+    /// let a: Yuan = "1000.4".parse().unwrap();
+    /// let b: Yuan = "0.1".parse().unwrap();
+    /// assert_eq!(a.checked_add(b).unwrap().to_string(), "1000.50");
+    /// assert_eq!(Yuan::from_fen(i64::MAX).checked_add(Yuan::from_fen(1)), None);
+    /// ```
+    #[must_use = "this returns the result of the operation, without modifying the original"]
+    pub fn checked_add(self, rhs: Yuan) -> Option<Yuan> {
+        Some(Yuan::from_fen(self.to_fen()?.checked_add(rhs.to_fen()?)?))
+    }
+
+    /// `self − rhs`, computed in fen: `None` as for [`Yuan::checked_add`]. The result has
+    /// two decimals: `1000.4 − 0.4` is `1000.00`.
+    #[must_use = "this returns the result of the operation, without modifying the original"]
+    pub fn checked_sub(self, rhs: Yuan) -> Option<Yuan> {
+        Some(Yuan::from_fen(self.to_fen()?.checked_sub(rhs.to_fen()?)?))
+    }
+
+    /// The decimals the value needs, zeros at the end not counted: `1000.40` → 1,
+    /// `1000.405` → 3, `12` → 0, `1.5e-3` → 4. More than [`FEN_DECIMALS`] means the
+    /// amount is not a whole number of fen.
+    pub fn significant_decimals(&self) -> u32 {
+        if self.digits == 0 {
+            return 0;
+        }
+        // At most 38 iterations: a non-zero u128 has fewer trailing zeros than that.
+        let (mut d, mut n) = (self.digits, self.scale);
+        while n > 0 && d.is_multiple_of(10) {
+            d /= 10;
+            n -= 1;
+        }
+        n
+    }
+
+    /// The text for an error message: at most 80 characters, whatever the scale (a
+    /// huge one is written `12e-5000` rather than with 5000 zeros).
+    fn short_text(&self) -> String {
+        if self.scale > 60 {
+            let sign = if self.negative { "-" } else { "" };
+            format!("{sign}{}e-{}", self.digits, self.scale)
+        } else {
+            super::shorten(&self.to_string()).into_owned()
+        }
     }
 
     /// `mantissa × 10^-scale`: `from_decimal_parts(100040, 2)` is `1000.40`.
@@ -261,8 +390,9 @@ impl Yuan {
         Some(if self.negative { -whole } else { whole })
     }
 
-    /// Decodes the text of one JSON value: a number, a string holding a decimal (trimmed),
-    /// `null` or `""` (→ `None`); anything else is an error naming the value.
+    /// Decodes the text of one JSON value: a number, a string holding a decimal (trimmed;
+    /// any number of decimals, errata E71), `null` or `""` (→ `None`); anything else is an
+    /// error naming the value.
     pub(crate) fn from_json_text(text: &str) -> Result<Option<Yuan>, String> {
         let t = text.trim();
         if t == "null" {
@@ -275,10 +405,14 @@ impl Yuan {
             if inner.is_empty() || inner.eq_ignore_ascii_case("null") {
                 return Ok(None);
             }
-            return Yuan::parse(inner).map(Some).map_err(|e| e.to_string());
+            return Yuan::parse_any_scale(inner)
+                .map(Some)
+                .map_err(|e| e.to_string());
         }
         if t.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-            return Yuan::parse(t).map(Some).map_err(|e| e.to_string());
+            return Yuan::parse_any_scale(t)
+                .map(Some)
+                .map_err(|e| e.to_string());
         }
         Err(format!(
             "expected a yuan amount (a number or a string holding a decimal), found {}",
@@ -466,7 +600,7 @@ impl Serialize for Yuan {
 impl<'de> Deserialize<'de> for Yuan {
     /// A JSON number or a JSON string holding a decimal (serde_json deserializers only;
     /// see the module docs). `null` and `""` are errors here; use
-    /// [`Tolerant`](super::Tolerant) or `Option` for absent values.
+    /// [`Tolerant`] or `Option` for absent values.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Box::<RawValue>::deserialize(deserializer)?;
         match Yuan::from_json_text(raw.get()) {
@@ -479,6 +613,268 @@ impl<'de> Deserialize<'de> for Yuan {
         }
     }
 }
+
+/// Sums amounts in fen: `Some(total)` when every amount is a whole number of fen within
+/// `i64` and the exact total fits `i64` fen, `None` otherwise. The total is exact whatever
+/// the order (it is accumulated in `i128`), has two decimals, and is `Some(0.00)` for no
+/// amounts. A bare `Yuan` is deliberately not `Sum` (it would have to panic or wrap).
+impl Sum<Yuan> for Option<Yuan> {
+    fn sum<I: Iterator<Item = Yuan>>(iter: I) -> Self {
+        let mut total = FenTotal::default();
+        for y in iter {
+            total.add(y.to_fen()?)?;
+        }
+        total.get().map(Yuan::from)
+    }
+}
+
+/// As `Sum<Yuan>`.
+impl<'a> Sum<&'a Yuan> for Option<Yuan> {
+    fn sum<I: Iterator<Item = &'a Yuan>>(iter: I) -> Self {
+        iter.copied().sum()
+    }
+}
+
+/// An exact running total of fen: `i128` cannot overflow before 2^64 amounts have been
+/// added, and is checked all the same.
+#[derive(Default)]
+struct FenTotal(i128);
+
+impl FenTotal {
+    fn add(&mut self, fen: i64) -> Option<()> {
+        self.0 = self.0.checked_add(i128::from(fen))?;
+        Some(())
+    }
+
+    fn get(&self) -> Option<Fen> {
+        i64::try_from(self.0).ok().map(Fen)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fen
+
+/// An exact whole number of fen (分, hundredths of a yuan), the unit of the document's
+/// coupon amounts (`minimum_fee`): a JSON integer on the wire.
+///
+/// Arithmetic is checked ([`Fen::checked_add`], [`Fen::checked_sub`], and `Sum` into
+/// `Option<Fen>`); conversions to [`Yuan`] are exact both ways where the amount allows:
+///
+/// ```
+/// use openplatform_runtime::wire::{Fen, Yuan};
+///
+/// let min = Fen::new(10_000);
+/// assert_eq!(Yuan::from(min).to_string(), "100.00");
+/// assert_eq!(Fen::try_from("1000.4".parse::<Yuan>().unwrap()), Ok(Fen::new(100_040)));
+/// assert_eq!(serde_json::to_string(&min).unwrap(), "10000");
+/// assert_eq!(serde_json::from_str::<Fen>("\"10000\"").unwrap(), min);
+/// assert_eq!(min.checked_sub(Fen::new(1)), Some(Fen::new(9_999)));
+/// assert_eq!(Fen::MIN.checked_sub(Fen::new(1)), None);
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fen(i64);
+
+impl Fen {
+    /// Zero fen.
+    pub const ZERO: Fen = Fen(0);
+    /// The least amount: `i64::MIN` fen.
+    pub const MIN: Fen = Fen(i64::MIN);
+    /// The greatest amount: `i64::MAX` fen (92 233 720 368 547 758.07 yuan).
+    pub const MAX: Fen = Fen(i64::MAX);
+
+    /// `fen` fen: `Fen::new(100)` is one yuan.
+    pub const fn new(fen: i64) -> Fen {
+        Fen(fen)
+    }
+
+    /// The number of fen.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+
+    /// The same amount in yuan, with two decimals: `100040` fen → `1000.40`.
+    pub fn to_yuan(self) -> Yuan {
+        Yuan::from_fen(self.0)
+    }
+
+    /// `self + rhs`, `None` on overflow.
+    #[must_use = "this returns the result of the operation, without modifying the original"]
+    pub const fn checked_add(self, rhs: Fen) -> Option<Fen> {
+        match self.0.checked_add(rhs.0) {
+            Some(v) => Some(Fen(v)),
+            None => None,
+        }
+    }
+
+    /// `self − rhs`, `None` on overflow.
+    #[must_use = "this returns the result of the operation, without modifying the original"]
+    pub const fn checked_sub(self, rhs: Fen) -> Option<Fen> {
+        match self.0.checked_sub(rhs.0) {
+            Some(v) => Some(Fen(v)),
+            None => None,
+        }
+    }
+
+    /// Whether the amount is below zero.
+    pub const fn is_negative(self) -> bool {
+        self.0 < 0
+    }
+}
+
+/// `Some(total)` when the exact total fits `i64`, `None` otherwise (whatever the order:
+/// it is accumulated in `i128`); `Some(Fen::ZERO)` for no amounts. A bare `Fen` is
+/// deliberately not `Sum`.
+impl Sum<Fen> for Option<Fen> {
+    fn sum<I: Iterator<Item = Fen>>(iter: I) -> Self {
+        let mut total = FenTotal::default();
+        for f in iter {
+            total.add(f.0)?;
+        }
+        total.get()
+    }
+}
+
+/// As `Sum<Fen>`.
+impl<'a> Sum<&'a Fen> for Option<Fen> {
+    fn sum<I: Iterator<Item = &'a Fen>>(iter: I) -> Self {
+        iter.copied().sum()
+    }
+}
+
+impl fmt::Display for Fen {
+    /// The number of fen, as an integer: `100040`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for Fen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fen({})", self.0)
+    }
+}
+
+impl From<i64> for Fen {
+    fn from(fen: i64) -> Self {
+        Fen(fen)
+    }
+}
+
+impl From<i32> for Fen {
+    fn from(fen: i32) -> Self {
+        Fen(i64::from(fen))
+    }
+}
+
+impl From<u32> for Fen {
+    fn from(fen: u32) -> Self {
+        Fen(i64::from(fen))
+    }
+}
+
+impl TryFrom<i128> for Fen {
+    type Error = std::num::TryFromIntError;
+
+    fn try_from(fen: i128) -> Result<Self, Self::Error> {
+        i64::try_from(fen).map(Fen)
+    }
+}
+
+impl From<Fen> for i64 {
+    fn from(fen: Fen) -> Self {
+        fen.0
+    }
+}
+
+impl From<Fen> for Yuan {
+    /// Exact, with two decimals: `Fen::new(5)` → `0.05`.
+    fn from(fen: Fen) -> Self {
+        fen.to_yuan()
+    }
+}
+
+impl TryFrom<Yuan> for Fen {
+    type Error = ToFenError;
+
+    /// Exact: the amount when it is a whole number of fen within `i64`, otherwise an
+    /// error saying which of the two it is not.
+    fn try_from(yuan: Yuan) -> Result<Self, Self::Error> {
+        if let Some(fen) = yuan.to_fen() {
+            return Ok(Fen(fen));
+        }
+        let decimals = yuan.significant_decimals();
+        Err(if decimals > FEN_DECIMALS {
+            ToFenError::TooManyDecimals { yuan, decimals }
+        } else {
+            ToFenError::OutOfRange { yuan }
+        })
+    }
+}
+
+impl TryFrom<&Yuan> for Fen {
+    type Error = ToFenError;
+
+    fn try_from(yuan: &Yuan) -> Result<Self, Self::Error> {
+        Fen::try_from(*yuan)
+    }
+}
+
+impl Serialize for Fen {
+    /// A JSON integer.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fen {
+    /// A JSON integer or a numeric string (`"100"`, `"100.0"`, `"1e3"` when whole), as the
+    /// tolerant integers decode. `null` and `""` are errors here; use
+    /// [`Tolerant`] or `Option` for absent values.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Fen::deserialize_tolerant(deserializer)?.ok_or_else(|| {
+            de::Error::custom("expected an amount in fen (an integer), found null or \"\"")
+        })
+    }
+}
+
+/// Why a [`Yuan`] is not a [`Fen`]: it needs more than two decimals, or it is beyond
+/// `i64` fen. The message names the amount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ToFenError {
+    /// Not a whole number of fen: `decimals` (more than two) are needed.
+    TooManyDecimals {
+        /// The amount.
+        yuan: Yuan,
+        /// The decimals it needs (zeros at the end not counted).
+        decimals: u32,
+    },
+    /// A whole number of fen, but beyond `i64` (about ±92 trillion yuan).
+    OutOfRange {
+        /// The amount.
+        yuan: Yuan,
+    },
+}
+
+impl fmt::Display for ToFenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ToFenError::TooManyDecimals { yuan, decimals } => write!(
+                f,
+                "{} yuan is not a whole number of fen: it has {decimals} decimals; \
+                 the platform's money has at most {FEN_DECIMALS}",
+                yuan.short_text()
+            ),
+            ToFenError::OutOfRange { yuan } => write!(
+                f,
+                "{} yuan is out of range for fen (an i64: -92233720368547758.08 to 92233720368547758.07 yuan)",
+                yuan.short_text()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ToFenError {}
 
 /// Why a text is not a [`Yuan`]: names the input and the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -500,6 +896,11 @@ enum Reason {
     Unexpected(char, usize),
     TooManyDigits,
     ScaleTooLarge,
+    /// More than [`FEN_DECIMALS`] decimals needed (`decimals`), `written` as written.
+    TooManyDecimals {
+        decimals: u32,
+        written: u32,
+    },
 }
 
 impl ParseYuanError {
@@ -513,6 +914,15 @@ impl ParseYuanError {
     /// The rejected text, quoted, shortened to 80 characters at most.
     pub fn input(&self) -> &str {
         &self.input
+    }
+
+    /// `Some(n)` when the text is a valid decimal refused only because it needs `n`
+    /// decimals, more than the platform's two (`"1000.405"` → `Some(3)`).
+    pub fn decimals(&self) -> Option<u32> {
+        match self.reason {
+            Reason::TooManyDecimals { decimals, .. } => Some(decimals),
+            _ => None,
+        }
     }
 }
 
@@ -537,6 +947,16 @@ impl fmt::Display for ParseYuanError {
             }
             Reason::TooManyDigits => write!(f, "more than {MAX_DIGITS} significant digits"),
             Reason::ScaleTooLarge => write!(f, "more than {MAX_SCALE} decimals"),
+            Reason::TooManyDecimals { decimals, written } => {
+                write!(f, "it has {decimals} decimals")?;
+                if written != decimals {
+                    f.write_str(" (not counting the zeros at the end)")?;
+                }
+                write!(
+                    f,
+                    "; the platform's money has at most {FEN_DECIMALS} (a whole number of fen)"
+                )
+            }
         }
     }
 }
@@ -548,8 +968,9 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    /// As decoding reads text: any number of decimals.
     fn y(s: &str) -> Yuan {
-        Yuan::parse(s).unwrap()
+        Yuan::parse_any_scale(s).unwrap()
     }
 
     const EXACT: &[&str] = &[
@@ -858,6 +1279,245 @@ mod tests {
     }
 
     #[test]
+    fn parse_rejects_more_than_two_decimals_naming_the_problem() {
+        let err = Yuan::parse("1000.405").unwrap_err();
+        assert_eq!(err.decimals(), Some(3));
+        assert_eq!(
+            err.to_string(),
+            "invalid yuan amount \"1000.405\": it has 3 decimals; \
+             the platform's money has at most 2 (a whole number of fen)"
+        );
+        assert_eq!(err.input(), "\"1000.405\"");
+        let err = Yuan::parse("1.2340").unwrap_err();
+        assert_eq!(err.decimals(), Some(3));
+        assert!(
+            err.to_string()
+                .contains("it has 3 decimals (not counting the zeros at the end)"),
+            "{err}"
+        );
+        for (bad, n) in [
+            ("0.001", 3),
+            ("-0.005", 3),
+            ("1.5e-3", 4),
+            ("1e-3", 3),
+            ("0.000000000000000000000000000000000000000000001", 45),
+            ("1e-1000", 1000),
+        ] {
+            let err = Yuan::parse(bad).unwrap_err();
+            assert_eq!(err.decimals(), Some(n), "{bad}");
+            assert!(bad.parse::<Yuan>().is_err());
+            assert!(Yuan::try_from(bad).is_err());
+            // Decoding keeps it, exactly.
+            assert_eq!(y(bad).significant_decimals(), n);
+        }
+        // Syntax errors are not decimal errors.
+        assert_eq!(Yuan::parse("1.").unwrap_err().decimals(), None);
+        assert_eq!(Yuan::parse("1e-1001").unwrap_err().decimals(), None);
+        // Zeros after the second decimal are not counted; the text is kept.
+        for ok in [
+            "1.230",
+            "1000.4000",
+            "0.000",
+            "-0.0",
+            "1.5e-1",
+            "12",
+            "1e3",
+            "0e-900",
+        ] {
+            let v = Yuan::parse(ok).unwrap();
+            assert_eq!(v, y(ok));
+            assert_eq!(v.to_string(), y(ok).to_string());
+            assert!(v.to_fen().is_some(), "{ok}");
+        }
+        assert_eq!(y("1000.40").significant_decimals(), 1);
+        assert_eq!(y("12").significant_decimals(), 0);
+        assert_eq!(y("0.00").significant_decimals(), 0);
+        assert_eq!(
+            Yuan::from_decimal_parts(5, u32::MAX).significant_decimals(),
+            u32::MAX
+        );
+    }
+
+    #[test]
+    fn decode_keeps_more_than_two_decimals_and_arithmetic_reports_them() {
+        // Errata E71: the platform's text is accepted and kept byte for byte.
+        for text in ["1000.405", "\"1000.405\"", "0.001", "1.2345e1"] {
+            let v: Yuan = serde_json::from_str(text).unwrap();
+            assert_eq!(v.to_fen(), None, "{text}");
+            assert_eq!(v.checked_add(Yuan::ZERO), None);
+            assert_eq!(Yuan::ZERO.checked_sub(v), None);
+            assert_eq!([Yuan::from_fen(1), v].iter().sum::<Option<Yuan>>(), None);
+            let err = Fen::try_from(v).unwrap_err();
+            assert!(matches!(err, ToFenError::TooManyDecimals { .. }), "{err:?}");
+        }
+        let v: Yuan = serde_json::from_str("1000.405").unwrap();
+        assert_eq!(serde_json::to_string(&v).unwrap(), "1000.405");
+        assert_eq!(
+            Fen::try_from(&v).unwrap_err().to_string(),
+            "1000.405 yuan is not a whole number of fen: it has 3 decimals; \
+             the platform's money has at most 2"
+        );
+        let tolerant = crate::wire::tolerant::option::<_, Yuan>(
+            &mut serde_json::Deserializer::from_str(r#""1000.405""#),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(tolerant.to_string(), "1000.405");
+    }
+
+    #[test]
+    fn checked_arithmetic() {
+        let a = Yuan::parse("1000.4").unwrap();
+        let b = Yuan::parse("0.1").unwrap();
+        assert_eq!(a.checked_add(b).unwrap().to_string(), "1000.50");
+        assert_eq!(a.checked_sub(b).unwrap().to_string(), "1000.30");
+        assert_eq!(b.checked_sub(a).unwrap().to_string(), "-1000.30");
+        assert_eq!(a.checked_sub(a).unwrap().to_string(), "0.00");
+        assert_eq!(
+            y("1.230").checked_add(y("1e2")).unwrap().to_string(),
+            "101.23"
+        );
+        let max = Yuan::from_fen(i64::MAX);
+        let min = Yuan::from_fen(i64::MIN);
+        let cent = Yuan::from_fen(1);
+        assert_eq!(max.checked_add(cent), None);
+        assert_eq!(min.checked_sub(cent), None);
+        assert_eq!(max.checked_sub(cent), Some(Yuan::from_fen(i64::MAX - 1)));
+        assert_eq!(min.checked_add(max), Some(Yuan::from_fen(-1)));
+        assert_eq!(Yuan::ZERO.checked_sub(min), None);
+        // Beyond i64 fen: no arithmetic, and the error says why.
+        let huge = y("99999999999999999.99");
+        assert_eq!(huge.checked_add(Yuan::ZERO), None);
+        let err = Fen::try_from(huge).unwrap_err();
+        assert_eq!(err, ToFenError::OutOfRange { yuan: huge });
+        assert!(
+            err.to_string()
+                .starts_with("99999999999999999.99 yuan is out of range for fen"),
+            "{err}"
+        );
+        let long = Yuan::from_decimal_parts(5, 5000);
+        let msg = Fen::try_from(long).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("5e-5000 yuan is not a whole number of fen"),
+            "{msg}"
+        );
+
+        let f = Fen::new(100_040);
+        assert_eq!(f.checked_add(Fen::new(-40)), Some(Fen::new(100_000)));
+        assert_eq!(f.checked_sub(Fen::new(100_041)), Some(Fen::new(-1)));
+        assert!(Fen::new(-1).is_negative() && !Fen::ZERO.is_negative());
+        assert_eq!(Fen::MAX.checked_add(Fen::new(1)), None);
+        assert_eq!(Fen::MIN.checked_sub(Fen::new(1)), None);
+        assert_eq!(Fen::ZERO.checked_sub(Fen::MIN), None);
+    }
+
+    #[test]
+    fn sums_are_exact_or_none() {
+        let amounts: Vec<Yuan> = ["1000.4", "0.1", "-0.5", "7"]
+            .iter()
+            .map(|s| y(s))
+            .collect();
+        let total: Option<Yuan> = amounts.iter().sum();
+        assert_eq!(total.unwrap().to_string(), "1007.00");
+        let total: Option<Yuan> = amounts.into_iter().sum();
+        assert_eq!(total, Some(Yuan::from_fen(100_700)));
+        assert_eq!(
+            std::iter::empty::<Yuan>().sum::<Option<Yuan>>(),
+            Some(Yuan::from_fen(0))
+        );
+        assert_eq!(
+            std::iter::empty::<Fen>().sum::<Option<Fen>>(),
+            Some(Fen::ZERO)
+        );
+        // Overflow is None, never a wrapped total.
+        assert_eq!([Fen::MAX, Fen::new(1)].iter().sum::<Option<Fen>>(), None);
+        assert_eq!(
+            [Fen::MIN, Fen::new(-1)].into_iter().sum::<Option<Fen>>(),
+            None
+        );
+        // The exact total is what counts, whatever the order: a passing excursion
+        // beyond i64 is fine.
+        assert_eq!(
+            [Fen::MAX, Fen::MAX, Fen::MIN, Fen::MIN]
+                .into_iter()
+                .sum::<Option<Fen>>(),
+            Some(Fen::new(-2))
+        );
+        let max = Yuan::from_fen(i64::MAX);
+        assert_eq!([max, max].iter().sum::<Option<Yuan>>(), None);
+        assert_eq!(
+            [max, Yuan::from_fen(1), Yuan::from_fen(-2)]
+                .iter()
+                .sum::<Option<Yuan>>(),
+            Some(Yuan::from_fen(i64::MAX - 1))
+        );
+        // Many maxima: the running total goes far beyond i64 without a panic.
+        assert_eq!(
+            std::iter::repeat_n(Fen::MAX, 10_000).sum::<Option<Fen>>(),
+            None
+        );
+    }
+
+    #[test]
+    fn fen_conversions_and_wire() {
+        for n in [0, 1, -1, 5, 100, 100_040, i64::MAX, i64::MIN] {
+            let f = Fen::new(n);
+            assert_eq!(f.get(), n);
+            assert_eq!(i64::from(f), n);
+            assert_eq!(Fen::from(n), f);
+            let yuan = Yuan::from(f);
+            assert_eq!(yuan, f.to_yuan());
+            assert_eq!(yuan.scale(), 2);
+            assert_eq!(Fen::try_from(yuan), Ok(f));
+            assert_eq!(Fen::try_from(&yuan), Ok(f));
+            // Through the text, as a caller would write it.
+            assert_eq!(
+                Fen::try_from(Yuan::parse(&yuan.to_string()).unwrap()),
+                Ok(f)
+            );
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, n.to_string());
+            assert_eq!(serde_json::from_str::<Fen>(&json).unwrap(), f);
+            assert_eq!(serde_json::from_str::<Fen>(&format!("\"{n}\"")).unwrap(), f);
+            assert_eq!(f.to_string(), n.to_string());
+        }
+        assert_eq!(Yuan::from(Fen::new(5)).to_string(), "0.05");
+        assert_eq!(Yuan::from(Fen::new(-100_040)).to_string(), "-1000.40");
+        assert_eq!(Fen::from(7i32), Fen::new(7));
+        assert_eq!(Fen::from(7u32), Fen::new(7));
+        assert_eq!(Fen::try_from(1i128 << 70).ok(), None);
+        assert_eq!(format!("{:?}", Fen::new(-3)), "Fen(-3)");
+        assert!(Fen::new(-3) < Fen::ZERO);
+        assert_eq!(Fen::default(), Fen::ZERO);
+        for (json, want) in [("\" 100 \"", 100), ("100.0", 100), ("\"1e3\"", 1000)] {
+            assert_eq!(
+                serde_json::from_str::<Fen>(json).unwrap(),
+                Fen::new(want),
+                "{json}"
+            );
+        }
+        for (json, needle) in [
+            ("100.5", "100.5"),
+            ("\"12元\"", "\"12元\""),
+            ("null", "null"),
+            ("\"\"", "null or \"\""),
+            ("9223372036854775808", "9223372036854775808"),
+            ("true", "true"),
+        ] {
+            let err = serde_json::from_str::<Fen>(json).unwrap_err().to_string();
+            assert!(err.contains(needle), "{json}: {err}");
+        }
+        let err = serde_json::from_str::<Fen>("9223372036854775808")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("out of range for Fen"), "{err}");
+        // Absent values, tolerantly.
+        let mut d = serde_json::Deserializer::from_str("\"\"");
+        assert_eq!(Fen::deserialize_tolerant(&mut d).unwrap(), None);
+        assert_eq!(crate::wire::query_value(&Fen::new(100)), "100");
+    }
+
+    #[test]
     fn arbitrary_text_never_panics() {
         let alphabet = ['0', '1', '9', '-', '+', '.', 'e', 'E', ' ', 'a', '元'];
         let mut state: u64 = 42;
@@ -869,8 +1529,10 @@ mod tests {
             let s: String = (0..len)
                 .map(|i| alphabet[((state >> (i * 4)) % alphabet.len() as u64) as usize])
                 .collect();
-            if let Ok(v) = Yuan::parse(&s) {
+            if let Ok(v) = Yuan::parse_any_scale(&s) {
                 let _ = (v.to_string(), v.to_fen(), v.cmp(&Yuan::ZERO));
+                let _ = (v.checked_add(v), v.checked_sub(v), Fen::try_from(v));
+                assert_eq!(Yuan::parse(&s).is_ok(), v.significant_decimals() <= 2);
             }
             let _ = serde_json::from_str::<Yuan>(&s);
         }

@@ -29,8 +29,8 @@
 //! | --- | --- | --- |
 //! | `String` | a string; a number or boolean as its text; an array or object as its compact JSON text | `null` (`""` stays `Some("")`) |
 //! | `bool` | `true`/`false`, `1`/`0`, and those as strings (any case for true/false) | `null`, `""`, `"null"` |
-//! | integers | integer numbers, whole floats held exactly by `f64`, numeric strings (trimmed; `"10.0"`, `"1e3"` when whole) | `null`, `""`, `"null"` |
-//! | [`Yuan`] | a number or a string holding a decimal (exact; see [`Yuan`]) | `null`, `""`, `"null"` |
+//! | integers, [`Fen`] | integer numbers, whole floats held exactly by `f64`, numeric strings (trimmed; `"10.0"`, `"1e3"` when whole) | `null`, `""`, `"null"` |
+//! | [`Yuan`] | a number or a string holding a decimal (exact, any number of decimals; see [`Yuan`]) | `null`, `""`, `"null"` |
 //! | dates and times | see [`time`](super::time) | `null`, `""`, `"null"` |
 //! | `serde_json::Value` | anything | `null` |
 //! | `Vec<T>` | an array (elements decoded tolerantly, `null` elements skipped), or a string holding a JSON array | `null`, `""`, `"null"` |
@@ -50,7 +50,7 @@ use serde::de::{
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Yuan, excerpt};
+use super::{Fen, Yuan, excerpt};
 
 /// A type that can be decoded leniently from what the platform sends.
 ///
@@ -344,7 +344,7 @@ impl<T: TryFrom<i128>> IntVisitor<T> {
                 Err(Self::out_of_range(&excerpt(v)))
             }
             // A decimal or exponent form, accepted when it is a whole number.
-            Err(_) => match Yuan::parse(t) {
+            Err(_) => match Yuan::parse_any_scale(t) {
                 Ok(y) => match y.to_integer() {
                     Some(n) => Self::fit(n),
                     None => Err(E::custom(format!(
@@ -439,7 +439,7 @@ macro_rules! tolerant_int {
     )*};
 }
 
-tolerant_int!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+tolerant_int!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, Fen);
 
 // ---------------------------------------------------------------------------------------
 // Yuan, Value, (), Vec

@@ -39,22 +39,32 @@ impl From<::openplatform_runtime::Client> for Client {
     }
 }
 
+/// This API's envelope carries a grant code: the builder takes one.
+impl ::openplatform_runtime::CarriesGrantCode for Client {}
+
 /// The `coupons` endpoints.
 #[derive(Debug, Clone, Copy)]
 pub struct Coupons<'a> {
     client: &'a ::openplatform_runtime::Client,
 }
 
-impl Coupons<'_> {
+impl<'a> Coupons<'a> {
     /// 1 优惠券核销 · `communal.user.coupons-vertify`
     ///
     /// Redeem (verify) a member's coupons, or coupons given by scan codes
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn verify_coupons(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn verify_coupons(
         &self,
         request: super::endpoints::VerifyCouponsRequest,
-    ) -> Result<super::models::VerifyCouponsData, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::VerifyCouponsRequest,
+        super::models::VerifyCouponsData,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
 }

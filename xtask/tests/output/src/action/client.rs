@@ -39,22 +39,32 @@ impl From<::openplatform_runtime::Client> for Client {
     }
 }
 
+/// This API's envelope carries a grant code: the builder takes one.
+impl ::openplatform_runtime::CarriesGrantCode for Client {}
+
 /// The `codes` endpoints.
 #[derive(Debug, Clone, Copy)]
 pub struct Codes<'a> {
     client: &'a ::openplatform_runtime::Client,
 }
 
-impl Codes<'_> {
+impl<'a> Codes<'a> {
     /// 1 核销 · `demo.codes-redeem`
     ///
     /// Redeem codes
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
-    pub async fn redeem_codes(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn redeem_codes(
         &self,
         request: super::endpoints::RedeemCodesRequest,
-    ) -> Result<super::models::RedeemCodesData, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::RedeemCodesRequest,
+        super::models::RedeemCodesData,
+    > {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
 }

@@ -186,6 +186,8 @@ impl ::openplatform_runtime::Endpoint for RedeemCodesRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(

@@ -40,17 +40,20 @@ pub struct Things<'a> {
     client: &'a ::openplatform_runtime::Client,
 }
 
-impl Things<'_> {
+impl<'a> Things<'a> {
     /// 2.1 新增物件 · `mini.thing.add`
     ///
     /// Add a thing
     ///
     /// Idempotent by `change_id`: repeat it only with the same key.
-    pub async fn add_thing(
+    ///
+    /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
+    /// `.retry(policy)`).
+    pub fn add_thing(
         &self,
         request: super::endpoints::AddThingRequest,
-    ) -> Result<i64, Error> {
-        self.client.call(&request).await
+    ) -> ::openplatform_runtime::Call<'a, super::endpoints::AddThingRequest, i64> {
+        ::openplatform_runtime::Call::data(self.client, request)
     }
     /// 2.2 物件列表 · `mini.thing.list`
     ///
@@ -59,20 +62,23 @@ impl Things<'_> {
     /// A read: safe to repeat.
     ///
     /// Returns one page with the reply's paging facts; see the `_stream` method for
-    /// every item.
-    pub async fn list_things(
+    /// every item. Sent when awaited; set per-call options first if needed
+    /// (`.timeout(d)`, `.retry(policy)`).
+    pub fn list_things(
         &self,
         request: super::endpoints::ListThingsRequest,
-    ) -> Result<::openplatform_runtime::Response<Vec<super::models::Thing>>, Error> {
-        self.client.send(&request).await
+    ) -> ::openplatform_runtime::Call<
+        'a,
+        super::endpoints::ListThingsRequest,
+        ::openplatform_runtime::Response<Vec<super::models::Thing>>,
+    > {
+        ::openplatform_runtime::Call::response(self.client, request)
     }
-    /// Every item of [`list_things`](Self::list_things), page after page from the request's page, as a stream fetched as it is read.
+    /// Every item of [`list_things`](Self::list_things), page after page from the request's page, fetched as it is read: `.next().await`, `.try_collect().await`, or as a `Stream`.
     pub fn list_things_stream(
         &self,
         request: super::endpoints::ListThingsRequest,
-    ) -> impl ::openplatform_runtime::Stream<
-        Item = Result<super::models::Thing, Error>,
-    > + Send + 'static {
+    ) -> ::openplatform_runtime::Items<super::endpoints::ListThingsRequest> {
         self.client.items(request)
     }
 }

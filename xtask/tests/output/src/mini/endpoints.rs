@@ -41,6 +41,8 @@ impl ::openplatform_runtime::Endpoint for GetTokenRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: Some(1u32),
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -294,6 +296,8 @@ impl ::openplatform_runtime::Endpoint for AddThingRequest {
         idempotency: ::openplatform_runtime::Idempotency::Keyed,
         idempotency_key: Some("change_id"),
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -419,6 +423,8 @@ impl ::openplatform_runtime::Endpoint for ListThingsRequest {
         idempotency: ::openplatform_runtime::Idempotency::Read,
         idempotency_key: None,
         daily_limit: None,
+        data_required: true,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -490,6 +496,8 @@ impl ::openplatform_runtime::Endpoint for DeleteThingRequest {
         idempotency: ::openplatform_runtime::Idempotency::Unsafe,
         idempotency_key: None,
         daily_limit: None,
+        data_required: false,
+        false_is_error: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())

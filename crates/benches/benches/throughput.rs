@@ -15,7 +15,7 @@
 //! one of them skews the ratio.
 //!
 //! ```sh
-//! cargo bench -p gree-ump-sandbox --bench throughput
+//! cargo bench -p gree-ump-benches --bench throughput
 //! python3 scripts/bench-ratios.py
 //! ```
 

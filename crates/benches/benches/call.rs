@@ -1,7 +1,7 @@
 //! A full call through the client against a hand-written reqwest call with the same
 //! signing, both against the same loopback server in the same run (the floor: the
 //! client's median within 1.10× of the hand-written call).
-//! Run: `cargo bench -p gree-ump --bench call`.
+//! Run: `cargo bench -p gree-ump-benches --bench call`.
 
 mod support;
 

@@ -1,7 +1,7 @@
 //! The client against the hand-written reqwest call, interleaved: rounds of N calls of
 //! each, alternating, so that the machine's drift (other processes, CPU frequency) falls
 //! on both alike. Prints the median of the per-round ratios (floor: 1.10).
-//! Run: `cargo bench -p gree-ump --bench call_paired`.
+//! Run: `cargo bench -p gree-ump-benches --bench call_paired`.
 //!
 //! The criterion bench `call` measures the two one after the other; on a busy 2-core
 //! machine its ratio swings by ±15% from run to run, this one by a few percent.

@@ -1,5 +1,5 @@
 //! Signing a 4 KiB body against a bare MD5 of the same bytes (the floor: signing keeps at
-//! least 90% of bare MD5 throughput). Run: `cargo bench -p openplatform-runtime --bench signing`.
+//! least 90% of bare MD5 throughput). Run: `cargo bench -p gree-ump-benches --bench signing`.
 
 use std::hint::black_box;
 
