@@ -441,19 +441,23 @@ fn section_3_1_create_member_request() {
     // E09: the real name is sent as realname (the table's name), not username.
     rename_key(&mut doc, "username", "realname");
 
-    let request = CreateMemberRequest::new("18756", "张三", "15900947949")
-        .outer_user_id("out001")
-        .q_id("qId=123")
-        .realname("张达三")
-        .avatar_img_url("http://sdsd.sds.com")
-        .gender(Gender::Male)
-        .birthday(BeijingDate::from_ymd(1994, 9, 28).unwrap())
-        .country("中国")
-        .province("广东")
-        .city("深圳")
-        .id_card("350322198209116378")
-        .company_name("格力集团")
-        .remark("备注");
+    let request = CreateMemberRequest::new(CreateMemberArgs {
+        project_id: "18756".into(),
+        nickname: "张三".into(),
+        phone: "15900947949".into(),
+    })
+    .outer_user_id("out001")
+    .q_id("qId=123")
+    .realname("张达三")
+    .avatar_img_url("http://sdsd.sds.com")
+    .gender(Gender::Male)
+    .birthday(BeijingDate::from_ymd(1994, 9, 28).unwrap())
+    .country("中国")
+    .province("广东")
+    .city("深圳")
+    .id_card("350322198209116378")
+    .company_name("格力集团")
+    .remark("备注");
     assert_matches_example(&request, &doc);
 }
 
@@ -616,14 +620,14 @@ fn section_3_3_change_points_request() {
     // E26: change_id is a string (the example sends a number).
     doc["change_id"] = json!("1632654222704");
 
-    let request = ChangePointsRequest::new(
-        "15980947959",
-        20,
-        "1632654151087",
-        "add",
-        "event_add",
-        "1632654222704",
-    )
+    let request = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: "15980947959".into(),
+        score: 20,
+        out_biz_no: "1632654151087".into(),
+        change_reason: "add".into(),
+        change_event: "event_add".into(),
+        change_id: "1632654222704".into(),
+    })
     .activity_score(10);
     assert_matches_example(&request, &doc);
     assert_eq!(request.idempotency_key(), Some("1632654222704"));
@@ -691,27 +695,31 @@ fn section_3_4_1_rollback_points_request() {
     // E32: items is sent as a JSON array inside a string (the example sends it bare).
     doc["items"] = Value::String(doc["items"].to_string());
 
-    let request = RollbackPointsRequest::new("15980947959", 20, "1632711458340")
-        .rollback_activity_score(10)
-        .parent_order_no("1632710642525")
-        .items(vec![
-            RollbackItem::new()
-                .base_score(12)
-                .total_price(yuan("103"))
-                .activity_score(5)
-                .use_score(0)
-                .item_name("护肤品")
-                .item_num(2)
-                .item_no("5408676771509321001"),
-            RollbackItem::new()
-                .base_score(8)
-                .total_price(yuan("100"))
-                .activity_score(5)
-                .use_score(0)
-                .item_name("护手霜")
-                .item_num(3)
-                .item_no("5412324626765377001"),
-        ]);
+    let request = RollbackPointsRequest::new(RollbackPointsArgs {
+        open_id: "15980947959".into(),
+        rollback_score: 20,
+        change_id: "1632711458340".into(),
+    })
+    .rollback_activity_score(10)
+    .parent_order_no("1632710642525")
+    .items(vec![
+        RollbackItem::new()
+            .base_score(12)
+            .total_price(yuan("103"))
+            .activity_score(5)
+            .use_score(0)
+            .item_name("护肤品")
+            .item_num(2)
+            .item_no("5408676771509321001"),
+        RollbackItem::new()
+            .base_score(8)
+            .total_price(yuan("100"))
+            .activity_score(5)
+            .use_score(0)
+            .item_name("护手霜")
+            .item_num(3)
+            .item_no("5412324626765377001"),
+    ]);
     assert_matches_example(&request, &doc);
     // E30: the recovery path sends no statement_id.
     assert!(request.statement_id.is_none());
@@ -770,19 +778,23 @@ fn section_3_4_2_rollback_points_partially_request() {
     item["order_no"] = json!("1632723357482");
     doc["items"] = Value::String(json!([item]).to_string());
 
-    let request = RollbackPointsPartiallyRequest::new(
-        "15980947959",
-        "1632720477224",
-        "1632720420715",
-        vec![
-            PartialRollbackItem::new("1632723357482", "5408676771509321001", yuan("100"))
-                .base_score(8)
-                .activity_score(5)
-                .use_score(0)
-                .item_name("护手霜")
-                .item_num(2),
+    let request = RollbackPointsPartiallyRequest::new(RollbackPointsPartiallyArgs {
+        open_id: "15980947959".into(),
+        change_id: "1632720477224".into(),
+        parent_order_no: "1632720420715".into(),
+        items: vec![
+            PartialRollbackItem::new(PartialRollbackItemArgs {
+                order_no: "1632723357482".into(),
+                item_no: "5408676771509321001".into(),
+                total_price: yuan("100"),
+            })
+            .base_score(8)
+            .activity_score(5)
+            .use_score(0)
+            .item_name("护手霜")
+            .item_num(2),
         ],
-    );
+    });
     assert_matches_example(&request, &doc);
 }
 
@@ -806,7 +818,12 @@ fn section_3_5_list_point_records_request() {
     doc["pageSize"] = json!(10);
     doc["pageNo"] = json!(1);
 
-    let request = ListPointRecordsRequest::new("xxxx", ScoreType::Income, 10, 1);
+    let request = ListPointRecordsRequest::new(ListPointRecordsArgs {
+        open_id: "xxxx".into(),
+        score_type: ScoreType::Income,
+        page_size: 10,
+        page_no: 1,
+    });
     assert_matches_example(&request, &doc);
 }
 
@@ -1062,12 +1079,12 @@ fn section_4_1_add_order_request() {
     // (here the table's example value, 100).
     doc["order_score"] = json!(100);
 
-    let request = AddOrderRequest::new(
-        beijing(2021, 8, 24, 0, 0, 0),
-        yuan("1000"),
-        "test-order-no101",
-        100,
-    )
+    let request = AddOrderRequest::new(AddOrderArgs {
+        consume_date: (beijing(2021, 8, 24, 0, 0, 0)),
+        order_amount: yuan("1000"),
+        order_no: "test-order-no101".into(),
+        order_score: 100,
+    })
     .phone("17875981518")
     .item_info_list(vec![example_order_item(), example_order_item()])
     .fin_entity_info(fin_entity_info);
@@ -1121,12 +1138,12 @@ fn refund_example_adjusted() -> Value {
 
 #[test]
 fn section_4_2_refund_order_request() {
-    let request = RefundOrderRequest::new(
-        beijing(2021, 8, 24, 0, 0, 0),
-        yuan("1424.54"),
-        "3refund-test-order-no32",
-        "4no31--test-order-",
-    )
+    let request = RefundOrderRequest::new(RefundOrderArgs {
+        consume_date: (beijing(2021, 8, 24, 0, 0, 0)),
+        order_amount: yuan("1424.54"),
+        order_no: "3refund-test-order-no32".into(),
+        parent_order_no: "4no31--test-order-".into(),
+    })
     .phone("17875981518")
     .item_info_list(vec![example_order_item()]);
     assert_matches_example(&request, &refund_example_adjusted());
@@ -1141,12 +1158,12 @@ fn section_4_2_refund_order_response() {
 
 #[test]
 fn section_4_3_refund_order_partially_request() {
-    let request = RefundOrderPartiallyRequest::new(
-        beijing(2021, 8, 24, 0, 0, 0),
-        yuan("1424.54"),
-        "3refund-test-order-no32",
-        "4no31--test-order-",
-    )
+    let request = RefundOrderPartiallyRequest::new(RefundOrderPartiallyArgs {
+        consume_date: (beijing(2021, 8, 24, 0, 0, 0)),
+        order_amount: yuan("1424.54"),
+        order_no: "3refund-test-order-no32".into(),
+        parent_order_no: "4no31--test-order-".into(),
+    })
     .phone("17875981518")
     .item_info_list(vec![example_order_item()]);
     assert_matches_example(&request, &refund_example_adjusted());
@@ -1187,14 +1204,14 @@ fn section_5_1_add_coupon_template_request() {
     stores[0]["id"] = json!("1");
     doc["stores"] = Value::String(stores.to_string());
 
-    let request = AddCouponTemplateRequest::new(
-        "1629772939065",
-        CouponCategory::OrderAmountOff,
-        "vnjohn1629772939065",
-        10,
-        CouponValidityType::FixedPeriod,
-        "满200元才能使用",
-    )
+    let request = AddCouponTemplateRequest::new(AddCouponTemplateArgs {
+        third_coupon_id: "1629772939065".into(),
+        coupon_category: CouponCategory::OrderAmountOff,
+        name: "vnjohn1629772939065".into(),
+        discount_fee: 10,
+        coupon_type: CouponValidityType::FixedPeriod,
+        rules: "满200元才能使用".into(),
+    })
     .suit_store_type(SuitStoreType::SomeStores)
     .stores(vec![named_ref("1", "唐家湾")])
     .end_time(TimestampMs(1_630_204_939_084))
@@ -1231,23 +1248,23 @@ fn section_5_2_give_coupons_request() {
     // Repair (E54): the JSON inside the coupon_set string is not escaped.
     let doc = example(&escape_quotes_in_value(text, "coupon_set"));
 
-    let request = GiveCouponsRequest::new(
-        vec![
-            CouponGrant::new(
-                "18023016181",
-                "29b81c45e83b49f5a71b95555aef6d00",
-                ParamsType::Phone,
-            ),
-            CouponGrant::new(
-                "af76d25b97be4c55ab7fb0aff1d06667",
-                "6c69f766bddf4cf5923e06eea6bdccfb",
-                ParamsType::OpenId,
-            ),
+    let request = GiveCouponsRequest::new(GiveCouponsArgs {
+        coupon_set: vec![
+            CouponGrant::new(CouponGrantArgs {
+                open_id: "18023016181".into(),
+                coupon_number: "29b81c45e83b49f5a71b95555aef6d00".into(),
+                params_type: ParamsType::Phone,
+            }),
+            CouponGrant::new(CouponGrantArgs {
+                open_id: "af76d25b97be4c55ab7fb0aff1d06667".into(),
+                coupon_number: "6c69f766bddf4cf5923e06eea6bdccfb".into(),
+                params_type: ParamsType::OpenId,
+            }),
         ],
-        1,
-        TimestampMs(1_626_671_161_991),
-        "123213212",
-    );
+        number: 1,
+        create_time: TimestampMs(1_626_671_161_991),
+        third_coupon_id: "123213212".into(),
+    });
     assert_matches_example(&request, &doc);
 }
 
@@ -1301,11 +1318,11 @@ fn section_5_3_sync_coupon_status_request() {
 }"#,
     );
     // E57: third_coupon_code is a string, as the example sends it (the table says Long).
-    let request = SyncCouponStatusRequest::new(
-        "550be7757dbf4357a0d79706e2c2c25f",
-        "af76d25b97be4c55ab7fb0aff1d06667",
-        CouponStatus::Invalid,
-    );
+    let request = SyncCouponStatusRequest::new(SyncCouponStatusArgs {
+        third_coupon_code: "550be7757dbf4357a0d79706e2c2c25f".into(),
+        open_id: "af76d25b97be4c55ab7fb0aff1d06667".into(),
+        status: CouponStatus::Invalid,
+    });
     assert_matches_example(&request, &doc);
 }
 
@@ -1341,13 +1358,13 @@ fn section_5_4_verify_coupons_request() {
   "third_coupon_codes": "testCouponGive"
 }"#,
     );
-    let request = VerifyCouponsRequest::new(
-        "17875981518",
-        "order_testCouponGive",
-        vec!["testCouponGive".to_owned()],
-        TimestampMs(1_632_903_617_000),
-        yuan("1205.52"),
-    )
+    let request = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        open_id: "17875981518".into(),
+        order_no: "order_testCouponGive".into(),
+        third_coupon_codes: vec!["testCouponGive".to_owned()],
+        verification_time: TimestampMs(1_632_903_617_000),
+        order_amount: yuan("1205.52"),
+    })
     .store_id(12)
     .verifier_id(12)
     .verifier_name("12");
@@ -1359,13 +1376,13 @@ fn section_5_4_verify_coupons_request() {
     );
 
     // E60: several codes are joined by a bare comma.
-    let several = VerifyCouponsRequest::new(
-        "17875981518",
-        "order_testCouponGive",
-        vec!["21315".to_owned(), "5484".to_owned(), "244".to_owned()],
-        TimestampMs(1_632_903_617_000),
-        yuan("14.5"),
-    );
+    let several = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        open_id: "17875981518".into(),
+        order_no: "order_testCouponGive".into(),
+        third_coupon_codes: vec!["21315".to_owned(), "5484".to_owned(), "244".to_owned()],
+        verification_time: TimestampMs(1_632_903_617_000),
+        order_amount: yuan("14.5"),
+    });
     assert_eq!(
         serde_json::to_value(&several).unwrap()["third_coupon_codes"],
         json!("21315,5484,244")
@@ -1537,7 +1554,13 @@ fn section_6_2_verify_sms_code_request() {
   "verify_code": "4586"
 }"#,
     );
-    assert_matches_example(&VerifySmsCodeRequest::new("13888888888", "4586"), &doc);
+    assert_matches_example(
+        &VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+            phone: "13888888888".into(),
+            verify_code: "4586".into(),
+        }),
+        &doc,
+    );
 }
 
 #[test]
@@ -1630,13 +1653,13 @@ fn money_round_trips_byte_exact() {
     assert!(sent.contains(r#"\"item_price\":\"125.2\""#), "{sent}");
 
     // Yuan built from text, sent as a JSON number with that exact text.
-    let request = VerifyCouponsRequest::new(
-        "17875981518",
-        "o1",
-        vec!["c1".to_owned()],
-        TimestampMs(1_632_903_617_000),
-        yuan("1000.40"),
-    );
+    let request = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        open_id: "17875981518".into(),
+        order_no: "o1".into(),
+        third_coupon_codes: vec!["c1".to_owned()],
+        verification_time: TimestampMs(1_632_903_617_000),
+        order_amount: yuan("1000.40"),
+    });
     let sent = serde_json::to_string(&request).unwrap();
     assert!(sent.contains(r#""order_amount":1000.40"#), "{sent}");
 
@@ -1700,10 +1723,15 @@ fn integers_beyond_2_pow_53_never_pass_through_f64() {
     );
 
     // Request side: i64 fields are sent with their exact digits.
-    let request = AddOrderRequest::new(beijing(2021, 8, 24, 0, 0, 0), yuan("1"), "o", 0)
-        .phone("17875981518")
-        .store_id(TWO_POW_53_PLUS_1)
-        .shop_id(i64::MAX);
+    let request = AddOrderRequest::new(AddOrderArgs {
+        consume_date: (beijing(2021, 8, 24, 0, 0, 0)),
+        order_amount: yuan("1"),
+        order_no: "o".into(),
+        order_score: 0,
+    })
+    .phone("17875981518")
+    .store_id(TWO_POW_53_PLUS_1)
+    .shop_id(i64::MAX);
     let sent = serde_json::to_string(&request).unwrap();
     assert!(sent.contains(r#""store_id":9007199254740993"#), "{sent}");
     assert!(sent.contains(r#""shop_id":9223372036854775807"#), "{sent}");
@@ -1782,16 +1810,16 @@ fn json_inside_a_string_decodes_to_typed_vecs() {
     );
 
     // items (3.4.2): a partial-rollback item list sent and read back.
-    let request = RollbackPointsPartiallyRequest::new(
-        "15980947959",
-        "1632720477224",
-        "1632720420715",
-        vec![PartialRollbackItem::new(
-            "1632723357482",
-            "5408676771509321001",
-            yuan("100"),
-        )],
-    );
+    let request = RollbackPointsPartiallyRequest::new(RollbackPointsPartiallyArgs {
+        open_id: "15980947959".into(),
+        change_id: "1632720477224".into(),
+        parent_order_no: "1632720420715".into(),
+        items: vec![PartialRollbackItem::new(PartialRollbackItemArgs {
+            order_no: "1632723357482".into(),
+            item_no: "5408676771509321001".into(),
+            total_price: yuan("100"),
+        })],
+    });
     let sent = serde_json::to_string(&request).unwrap();
     assert!(
         sent.contains(r#""items":"[{\"order_no\":\"1632723357482\""#),

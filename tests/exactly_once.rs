@@ -4,7 +4,7 @@
 //! applied by an earlier attempt, once — never a refusal.
 
 use gree_ump::endpoints::*;
-use gree_ump::models::PartialRollbackItem;
+use gree_ump::models::{PartialRollbackItem, PartialRollbackItemArgs};
 use gree_ump::wire::Yuan;
 use gree_ump::{Client, Error, ErrorCode};
 use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle};
@@ -41,7 +41,11 @@ impl Env {
         let client = builder.build().expect("the client builds");
         let open_id = client
             .members()
-            .create_member(CreateMemberRequest::new("18756", "张三", PHONE))
+            .create_member(CreateMemberRequest::new(CreateMemberArgs {
+                project_id: "18756".into(),
+                nickname: "张三".into(),
+                phone: PHONE.into(),
+            }))
             .await
             .expect("the member is registered");
         Env {
@@ -98,7 +102,14 @@ fn assert_applied_earlier(e: &Error, key: &str) {
 async fn a_change_whose_reply_was_lost_is_reported_applied_by_an_earlier_attempt() {
     let env = Env::start().await;
     env.drop_next("wk.user.event.score.change");
-    let change = ChangePointsRequest::new(&env.open_id, 100, "o-1", "购物", "event_add", "chg-1");
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: env.open_id.clone(),
+        score: 100,
+        out_biz_no: "o-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-1".into(),
+    });
     let e = env.client.points().change_points(change).await.unwrap_err();
     assert_applied_earlier(&e, "chg-1");
     assert_eq!(env.balance(), 100, "credited once");
@@ -108,7 +119,14 @@ async fn a_change_whose_reply_was_lost_is_reported_applied_by_an_earlier_attempt
 #[tokio::test]
 async fn a_reused_key_on_the_first_attempt_stays_a_refusal() {
     let env = Env::start().await;
-    let change = ChangePointsRequest::new(&env.open_id, 100, "o-1", "购物", "event_add", "chg-1");
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: env.open_id.clone(),
+        score: 100,
+        out_biz_no: "o-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-1".into(),
+    });
     env.client
         .points()
         .change_points(change.clone())
@@ -124,7 +142,14 @@ async fn a_reused_key_on_the_first_attempt_stays_a_refusal() {
 #[tokio::test]
 async fn a_rollback_whose_reply_was_lost_is_reported_applied_by_an_earlier_attempt() {
     let env = Env::start().await;
-    let change = ChangePointsRequest::new(&env.open_id, 100, "o-1", "购物", "event_add", "chg-1");
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: env.open_id.clone(),
+        score: 100,
+        out_biz_no: "o-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-1".into(),
+    });
     let statement = env
         .client
         .points()
@@ -135,7 +160,12 @@ async fn a_rollback_whose_reply_was_lost_is_reported_applied_by_an_earlier_attem
         .unwrap();
     // 3.4.1 normal path: a statement id and a fresh key.
     env.drop_next("wk.user.event.score.rollback");
-    let rollback = RollbackPointsRequest::new(&env.open_id, 40, "rb-1").statement_id(&statement);
+    let rollback = RollbackPointsRequest::new(RollbackPointsArgs {
+        open_id: env.open_id.clone(),
+        rollback_score: 40,
+        change_id: "rb-1".into(),
+    })
+    .statement_id(&statement);
     let e = env
         .client
         .points()
@@ -146,7 +176,11 @@ async fn a_rollback_whose_reply_was_lost_is_reported_applied_by_an_earlier_attem
     assert_eq!(env.balance(), 60, "rolled back once");
     // 3.4.1 recovery path: by the change's own key.
     env.drop_next("wk.user.event.score.rollback");
-    let recovery = RollbackPointsRequest::new(&env.open_id, 60, "chg-1");
+    let recovery = RollbackPointsRequest::new(RollbackPointsArgs {
+        open_id: env.open_id.clone(),
+        rollback_score: 60,
+        change_id: "chg-1".into(),
+    });
     let e = env
         .client
         .points()
@@ -161,13 +195,31 @@ async fn a_rollback_whose_reply_was_lost_is_reported_applied_by_an_earlier_attem
 #[tokio::test]
 async fn a_partial_rollback_whose_reply_was_lost_is_reported_applied_by_an_earlier_attempt() {
     let env = Env::start().await;
-    let change =
-        ChangePointsRequest::new(&env.open_id, 100, "order-9", "购物", "event_add", "chg-1")
-            .order_amount(yuan("200.00"));
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: env.open_id.clone(),
+        score: 100,
+        out_biz_no: "order-9".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-1".into(),
+    })
+    .order_amount(yuan("200.00"));
     env.client.points().change_points(change).await.unwrap();
     env.drop_next("wk.user.event.score.rollback.part");
-    let items = vec![PartialRollbackItem::new("order-9", "sku-1", yuan("60.00")).base_score(30)];
-    let request = RollbackPointsPartiallyRequest::new(&env.open_id, "prb-1", "order-9", items);
+    let items = vec![
+        PartialRollbackItem::new(PartialRollbackItemArgs {
+            order_no: "order-9".into(),
+            item_no: "sku-1".into(),
+            total_price: yuan("60.00"),
+        })
+        .base_score(30),
+    ];
+    let request = RollbackPointsPartiallyRequest::new(RollbackPointsPartiallyArgs {
+        open_id: env.open_id.clone(),
+        change_id: "prb-1".into(),
+        parent_order_no: "order-9".into(),
+        items,
+    });
     let e = env
         .client
         .points()
@@ -192,7 +244,14 @@ async fn an_original_landing_after_the_timeout_is_not_doubled_by_recovery() {
         Fault::CommitAfterTimeout { delay_ms: 2_000 },
         1,
     );
-    let change = ChangePointsRequest::new(&env.open_id, 100, "o-1", "购物", "event_add", "chg-1");
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: env.open_id.clone(),
+        score: 100,
+        out_biz_no: "o-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-1".into(),
+    });
     let recovery = Recovery {
         poll_interval: Duration::from_millis(10),
         ..Recovery::default()
@@ -214,7 +273,7 @@ async fn an_original_landing_after_the_timeout_is_not_doubled_by_recovery() {
 mod natural_keys {
     use super::*;
     use gree_ump::models::{
-        CouponCategory, CouponGrant, CouponStatus, CouponValidityType, ParamsType,
+        CouponCategory, CouponGrant, CouponGrantArgs, CouponStatus, CouponValidityType, ParamsType,
     };
     use gree_ump::recovery::{Recovery, WriteOutcome, settle_write};
     use gree_ump::wire::{BeijingDateTime, TimestampMs};
@@ -245,16 +304,26 @@ mod natural_keys {
     }
 
     async fn ordered(env: &Env, order_no: &str) -> i64 {
-        let order = AddOrderRequest::new(consume_date(), yuan("200.00"), order_no, 100)
-            .open_id(&env.open_id);
+        let order = AddOrderRequest::new(AddOrderArgs {
+            consume_date: consume_date(),
+            order_amount: yuan("200.00"),
+            order_no: order_no.into(),
+            order_score: 100,
+        })
+        .open_id(&env.open_id);
         env.client.orders().add_order(order).await.unwrap()
     }
 
     #[tokio::test]
     async fn an_order_whose_reply_was_lost_is_settled_once() {
         let env = Env::start().await;
-        let order = AddOrderRequest::new(consume_date(), yuan("200.00"), "ord-1", 100)
-            .open_id(&env.open_id);
+        let order = AddOrderRequest::new(AddOrderArgs {
+            consume_date: consume_date(),
+            order_amount: yuan("200.00"),
+            order_no: "ord-1".into(),
+            order_score: 100,
+        })
+        .open_id(&env.open_id);
         env.drop_next("wk.user.order.add");
         let id = applied(settle_write(&env.client, &order, quick()).await);
         assert!(id.is_some_and(|id| id > 0), "{id:?}");
@@ -275,8 +344,13 @@ mod natural_keys {
     async fn a_whole_return_whose_reply_was_lost_is_settled_once() {
         let env = Env::start().await;
         ordered(&env, "ord-1").await;
-        let refund = RefundOrderRequest::new(consume_date(), yuan("200.00"), "ret-1", "ord-1")
-            .open_id(&env.open_id);
+        let refund = RefundOrderRequest::new(RefundOrderArgs {
+            consume_date: consume_date(),
+            order_amount: yuan("200.00"),
+            order_no: "ret-1".into(),
+            parent_order_no: "ord-1".into(),
+        })
+        .open_id(&env.open_id);
         env.drop_next("wk.user.refund.order.complete");
         assert!(applied(settle_write(&env.client, &refund, quick()).await).is_some());
         assert_eq!(env.balance(), 0, "taken back once");
@@ -287,9 +361,13 @@ mod natural_keys {
     async fn a_partial_return_whose_reply_was_lost_is_settled_once() {
         let env = Env::start().await;
         ordered(&env, "ord-1").await;
-        let part =
-            RefundOrderPartiallyRequest::new(consume_date(), yuan("50.00"), "ret-1", "ord-1")
-                .open_id(&env.open_id);
+        let part = RefundOrderPartiallyRequest::new(RefundOrderPartiallyArgs {
+            consume_date: consume_date(),
+            order_amount: yuan("50.00"),
+            order_no: "ret-1".into(),
+            parent_order_no: "ord-1".into(),
+        })
+        .open_id(&env.open_id);
         env.drop_next("wk.user.refund.order.part");
         assert!(applied(settle_write(&env.client, &part, quick()).await).is_some());
         assert_eq!(env.balance(), 75, "a quarter taken back, once");
@@ -302,35 +380,39 @@ mod natural_keys {
         let coupons = env.client.coupons();
         coupons
             .add_coupon_template(
-                AddCouponTemplateRequest::new(
-                    "tpl-1",
-                    CouponCategory::OrderAmountOff,
-                    "满100减10",
-                    1_000,
-                    CouponValidityType::DaysAfterReceipt,
-                    "满100元可用",
-                )
+                AddCouponTemplateRequest::new(AddCouponTemplateArgs {
+                    third_coupon_id: "tpl-1".into(),
+                    coupon_category: CouponCategory::OrderAmountOff,
+                    name: "满100减10".into(),
+                    discount_fee: 1_000,
+                    coupon_type: CouponValidityType::DaysAfterReceipt,
+                    rules: "满100元可用".into(),
+                })
                 .fixed_term(30),
             )
             .await
             .unwrap();
         let now = TimestampMs(env.sandbox.control().now_ms());
         coupons
-            .give_coupons(GiveCouponsRequest::new(
-                vec![CouponGrant::new(&env.open_id, "C-1", ParamsType::OpenId)],
-                1,
-                now,
-                "tpl-1",
-            ))
+            .give_coupons(GiveCouponsRequest::new(GiveCouponsArgs {
+                coupon_set: vec![CouponGrant::new(CouponGrantArgs {
+                    open_id: env.open_id.clone(),
+                    coupon_number: "C-1".into(),
+                    params_type: ParamsType::OpenId,
+                })],
+                number: 1,
+                create_time: now,
+                third_coupon_id: "tpl-1".into(),
+            }))
             .await
             .unwrap();
-        let verify = VerifyCouponsRequest::new(
-            &env.open_id,
-            "ord-1",
-            vec!["C-1".to_owned()],
-            now,
-            yuan("150.00"),
-        );
+        let verify = VerifyCouponsRequest::new(VerifyCouponsArgs {
+            open_id: env.open_id.clone(),
+            order_no: "ord-1".into(),
+            third_coupon_codes: vec!["C-1".to_owned()],
+            verification_time: now,
+            order_amount: yuan("150.00"),
+        });
         env.drop_next("wk.coupon.verification");
         applied(settle_write(&env.client, &verify, quick()).await);
         let dump = env.sandbox.control().dump();

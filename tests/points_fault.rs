@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use gree_ump::Client;
-use gree_ump::endpoints::{ChangePointsRequest, CreateMemberRequest};
+use gree_ump::endpoints::{
+    ChangePointsArgs, ChangePointsRequest, CreateMemberArgs, CreateMemberRequest,
+};
 use gree_ump::recovery::{AppliedBy, PointsChangeOutcome, Recovery, change_points_reliably};
 use gree_ump::runtime::RetryPolicy;
 use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig};
@@ -65,11 +67,11 @@ async fn ten_thousand_changes_under_faults_lose_nothing_and_double_nothing() {
         let phone = format!("139{m:08}");
         let created = client
             .members()
-            .create_member(CreateMemberRequest::new(
-                "P001",
-                format!("member{m}"),
-                &phone,
-            ))
+            .create_member(CreateMemberRequest::new(CreateMemberArgs {
+                project_id: "P001".into(),
+                nickname: format!("member{m}"),
+                phone: phone.clone(),
+            }))
             .await
             .unwrap();
         members.push(created);
@@ -116,14 +118,14 @@ async fn ten_thousand_changes_under_faults_lose_nothing_and_double_nothing() {
                     }
                     _ => {}
                 }
-                let request = ChangePointsRequest::new(
-                    &members[member],
-                    score as i64,
-                    format!("order-{i}"),
-                    "fault test",
-                    "event_add",
-                    format!("chg-{i}"),
-                );
+                let request = ChangePointsRequest::new(ChangePointsArgs {
+                    open_id: members[member].clone(),
+                    score: score as i64,
+                    out_biz_no: format!("order-{i}"),
+                    change_reason: "fault test".into(),
+                    change_event: "event_add".into(),
+                    change_id: format!("chg-{i}"),
+                });
                 match change_points_reliably(&client, request, recovery).await {
                     PointsChangeOutcome::Applied { attempts, by, .. } => {
                         told[member].fetch_add(score, Ordering::Relaxed);

@@ -18,8 +18,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use gree_ump::endpoints::*;
 use gree_ump::models::{
-    CouponCategory, CouponGrant, CouponStatus, CouponStatusFilter, CouponValidityType, OrderItem,
-    ParamsType, PartialRollbackItem, ScoreType,
+    CouponCategory, CouponGrant, CouponGrantArgs, CouponStatus, CouponStatusFilter,
+    CouponValidityType, OrderItem, ParamsType, PartialRollbackItem, PartialRollbackItemArgs,
+    ScoreType,
 };
 use gree_ump::recovery::{
     AppliedBy, PointsChangeOutcome, Recovery, change_points_reliably, resolve_points_change,
@@ -65,7 +66,11 @@ impl Env {
     async fn member(&self, phone: &str) -> String {
         self.client
             .members()
-            .create_member(CreateMemberRequest::new("18756", "张三", phone))
+            .create_member(CreateMemberRequest::new(CreateMemberArgs {
+                project_id: "18756".into(),
+                nickname: "张三".into(),
+                phone: phone.into(),
+            }))
             .await
             .expect("the member is registered")
     }
@@ -103,14 +108,14 @@ impl Env {
     async fn credit(&self, open_id: &str, score: i64, change_id: &str) -> String {
         self.client
             .points()
-            .change_points(ChangePointsRequest::new(
-                open_id,
+            .change_points(ChangePointsRequest::new(ChangePointsArgs {
+                open_id: open_id.into(),
                 score,
-                format!("biz-{change_id}"),
-                "测试",
-                "event_add",
-                change_id,
-            ))
+                out_biz_no: format!("biz-{change_id}"),
+                change_reason: "测试".into(),
+                change_event: "event_add".into(),
+                change_id: change_id.into(),
+            }))
             .await
             .expect("the credit is applied")
             .statement_id
@@ -121,14 +126,14 @@ impl Env {
     async fn debit(&self, open_id: &str, score: i64, change_id: &str) {
         self.client
             .points()
-            .change_points(ChangePointsRequest::new(
-                open_id,
+            .change_points(ChangePointsRequest::new(ChangePointsArgs {
+                open_id: open_id.into(),
                 score,
-                format!("biz-{change_id}"),
-                "测试",
-                "event_subtract",
-                change_id,
-            ))
+                out_biz_no: format!("biz-{change_id}"),
+                change_reason: "测试".into(),
+                change_event: "event_subtract".into(),
+                change_id: change_id.into(),
+            }))
             .await
             .expect("the debit is applied");
     }
@@ -137,7 +142,13 @@ impl Env {
         self.client
             .orders()
             .add_order(
-                AddOrderRequest::new(now_beijing(), yuan(amount), order_no, score).open_id(open_id),
+                AddOrderRequest::new(AddOrderArgs {
+                    consume_date: now_beijing(),
+                    order_amount: yuan(amount),
+                    order_no: order_no.into(),
+                    order_score: score,
+                })
+                .open_id(open_id),
             )
             .await
             .expect("the order is recorded")
@@ -164,12 +175,16 @@ impl Env {
         let given = self
             .client
             .coupons()
-            .give_coupons(GiveCouponsRequest::new(
-                vec![CouponGrant::new(open_id, coupon_number, ParamsType::OpenId)],
-                1,
-                self.now(),
-                third_id,
-            ))
+            .give_coupons(GiveCouponsRequest::new(GiveCouponsArgs {
+                coupon_set: vec![CouponGrant::new(CouponGrantArgs {
+                    open_id: open_id.into(),
+                    coupon_number: coupon_number.into(),
+                    params_type: ParamsType::OpenId,
+                })],
+                number: 1,
+                create_time: self.now(),
+                third_coupon_id: third_id.into(),
+            }))
             .await
             .expect("the coupon is given");
         given[0].code.clone().expect("a coupon code")
@@ -209,14 +224,14 @@ fn now_beijing() -> BeijingDateTime {
 }
 
 fn template_request(third_id: &str) -> AddCouponTemplateRequest {
-    AddCouponTemplateRequest::new(
-        third_id,
-        CouponCategory::OrderAmountOff,
-        "满100减10",
-        1_000,
-        CouponValidityType::DaysAfterReceipt,
-        "满100元可用",
-    )
+    AddCouponTemplateRequest::new(AddCouponTemplateArgs {
+        third_coupon_id: third_id.into(),
+        coupon_category: CouponCategory::OrderAmountOff,
+        name: "满100减10".into(),
+        discount_fee: 1_000,
+        coupon_type: CouponValidityType::DaysAfterReceipt,
+        rules: "满100元可用".into(),
+    })
     .fixed_term(30)
     .minimum_fee(10_000)
 }
@@ -358,9 +373,13 @@ async fn create_member_registers_once_per_phone() {
         .client
         .members()
         .create_member(
-            CreateMemberRequest::new("18756", "张三", PHONE)
-                .realname("张三丰")
-                .email("zs@example.com"),
+            CreateMemberRequest::new(CreateMemberArgs {
+                project_id: "18756".into(),
+                nickname: "张三".into(),
+                phone: PHONE.into(),
+            })
+            .realname("张三丰")
+            .email("zs@example.com"),
         )
         .await
         .unwrap();
@@ -389,14 +408,22 @@ async fn create_member_with_a_malformed_phone_is_invalid_parameter_1001() {
     let result = env
         .client
         .members()
-        .create_member(CreateMemberRequest::new("18756", "张三", "12345"))
+        .create_member(CreateMemberRequest::new(CreateMemberArgs {
+            project_id: "18756".into(),
+            nickname: "张三".into(),
+            phone: "12345".into(),
+        }))
         .await;
     assert_eq!(code_of(result), ErrorCode::InvalidParameter);
     // 110001 (empty phone) is refused by the client before sending.
     assert_refused_locally(
         env.client
             .members()
-            .create_member(CreateMemberRequest::new("18756", "张三", " "))
+            .create_member(CreateMemberRequest::new(CreateMemberArgs {
+                project_id: "18756".into(),
+                nickname: "张三".into(),
+                phone: " ".into(),
+            }))
             .await,
     );
     assert!(
@@ -550,8 +577,15 @@ async fn list_levels_with_page_number_zero_is_invalid_parameter_1001() {
 #[tokio::test]
 async fn change_points_credits_and_debits_once_per_change_id() {
     let (env, open_id) = Env::with_member().await;
-    let change = ChangePointsRequest::new(&open_id, 100, "order-1", "购物", "event_add", "chg-1")
-        .activity_score(20);
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 100,
+        out_biz_no: "order-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-1".into(),
+    })
+    .activity_score(20);
     let first = env
         .client
         .points()
@@ -582,7 +616,14 @@ async fn change_points_refusals_are_typed_and_move_nothing() {
     env.credit(&open_id, 100, "chg-1").await;
     let points = env.client.points();
     let change = |score: i64, event: &str, change_id: &str| {
-        ChangePointsRequest::new(&open_id, score, "order-1", "购物", event, change_id)
+        ChangePointsRequest::new(ChangePointsArgs {
+            open_id: open_id.clone(),
+            score,
+            out_biz_no: "order-1".into(),
+            change_reason: "购物".into(),
+            change_event: event.into(),
+            change_id: change_id.into(),
+        })
     };
 
     // 150002: the same change_id for another change.
@@ -600,14 +641,14 @@ async fn change_points_refusals_are_typed_and_move_nothing() {
     assert_eq!(code_of(overdraft), ErrorCode::InsufficientPoints);
     // 110004: no such member.
     let nobody = points
-        .change_points(ChangePointsRequest::new(
-            NOBODY,
-            5,
-            "order-1",
-            "购物",
-            "event_add",
-            "chg-4",
-        ))
+        .change_points(ChangePointsRequest::new(ChangePointsArgs {
+            open_id: NOBODY.into(),
+            score: 5,
+            out_biz_no: "order-1".into(),
+            change_reason: "购物".into(),
+            change_event: "event_add".into(),
+            change_id: "chg-4".into(),
+        }))
         .await;
     assert_eq!(code_of(nobody), ErrorCode::MemberNotFound);
 
@@ -621,7 +662,12 @@ async fn change_points_refusals_are_typed_and_move_nothing() {
 async fn rollback_points_by_statement_restores_the_balance() {
     let (env, open_id) = Env::with_member().await;
     let statement = env.credit(&open_id, 100, "chg-1").await;
-    let rollback = RollbackPointsRequest::new(&open_id, 40, "rb-1").statement_id(&statement);
+    let rollback = RollbackPointsRequest::new(RollbackPointsArgs {
+        open_id: open_id.clone(),
+        rollback_score: 40,
+        change_id: "rb-1".into(),
+    })
+    .statement_id(&statement);
     let first = env
         .client
         .points()
@@ -647,7 +693,14 @@ async fn rollback_points_refusals_are_typed_and_move_nothing() {
 
     // 150004: no statement with that id.
     let unknown_statement = points
-        .rollback_points(RollbackPointsRequest::new(&open_id, 10, "rb-1").statement_id("SP0"))
+        .rollback_points(
+            RollbackPointsRequest::new(RollbackPointsArgs {
+                open_id: open_id.clone(),
+                rollback_score: 10,
+                change_id: "rb-1".into(),
+            })
+            .statement_id("SP0"),
+        )
         .await;
     assert_eq!(
         code_of(unknown_statement),
@@ -655,18 +708,36 @@ async fn rollback_points_refusals_are_typed_and_move_nothing() {
     );
     // 1005: the recovery path (no statement id) for a change that never happened.
     let never = points
-        .rollback_points(RollbackPointsRequest::new(&open_id, 10, "chg-never"))
+        .rollback_points(RollbackPointsRequest::new(RollbackPointsArgs {
+            open_id: open_id.clone(),
+            rollback_score: 10,
+            change_id: "chg-never".into(),
+        }))
         .await;
     assert_eq!(code_of(never), ErrorCode::ChangeNotFound);
     // 110004: no such member.
     let nobody = points
-        .rollback_points(RollbackPointsRequest::new(NOBODY, 10, "rb-2").statement_id(&statement))
+        .rollback_points(
+            RollbackPointsRequest::new(RollbackPointsArgs {
+                open_id: NOBODY.into(),
+                rollback_score: 10,
+                change_id: "rb-2".into(),
+            })
+            .statement_id(&statement),
+        )
         .await;
     assert_eq!(code_of(nobody), ErrorCode::MemberNotFound);
     // 150009: the credited points are spent.
     env.debit(&open_id, 80, "chg-2").await;
     let spent = points
-        .rollback_points(RollbackPointsRequest::new(&open_id, 100, "rb-3").statement_id(&statement))
+        .rollback_points(
+            RollbackPointsRequest::new(RollbackPointsArgs {
+                open_id: open_id.clone(),
+                rollback_score: 100,
+                change_id: "rb-3".into(),
+            })
+            .statement_id(&statement),
+        )
         .await;
     assert_eq!(code_of(spent), ErrorCode::InsufficientPointsForRollback);
 
@@ -679,13 +750,32 @@ async fn rollback_points_partially_takes_back_the_items_points() {
     env.client
         .points()
         .change_points(
-            ChangePointsRequest::new(&open_id, 100, "order-9", "购物", "event_add", "chg-1")
-                .order_amount(yuan("200.00")),
+            ChangePointsRequest::new(ChangePointsArgs {
+                open_id: open_id.clone(),
+                score: 100,
+                out_biz_no: "order-9".into(),
+                change_reason: "购物".into(),
+                change_event: "event_add".into(),
+                change_id: "chg-1".into(),
+            })
+            .order_amount(yuan("200.00")),
         )
         .await
         .unwrap();
-    let items = vec![PartialRollbackItem::new("order-9", "sku-1", yuan("60.00")).base_score(30)];
-    let request = RollbackPointsPartiallyRequest::new(&open_id, "prb-1", "order-9", items);
+    let items = vec![
+        PartialRollbackItem::new(PartialRollbackItemArgs {
+            order_no: "order-9".into(),
+            item_no: "sku-1".into(),
+            total_price: yuan("60.00"),
+        })
+        .base_score(30),
+    ];
+    let request = RollbackPointsPartiallyRequest::new(RollbackPointsPartiallyArgs {
+        open_id: open_id.clone(),
+        change_id: "prb-1".into(),
+        parent_order_no: "order-9".into(),
+        items,
+    });
     let done = env
         .client
         .points()
@@ -709,36 +799,50 @@ async fn rollback_points_partially_refusals_are_typed_and_move_nothing() {
     let (env, open_id) = Env::with_member().await;
     env.credit(&open_id, 100, "chg-1").await; // out_biz_no "biz-chg-1"
     let points = env.client.points();
-    let item =
-        |score: i64| vec![PartialRollbackItem::new("x", "sku-1", yuan("1.00")).base_score(score)];
+    let item = |score: i64| {
+        vec![
+            PartialRollbackItem::new(PartialRollbackItemArgs {
+                order_no: "x".into(),
+                item_no: "sku-1".into(),
+                total_price: yuan("1.00"),
+            })
+            .base_score(score),
+        ]
+    };
 
     // 1005: neither the order nor the change_id is known.
     let unknown = points
         .rollback_points_partially(RollbackPointsPartiallyRequest::new(
-            &open_id,
-            "prb-1",
-            "no-such-order",
-            item(10),
+            RollbackPointsPartiallyArgs {
+                open_id: open_id.clone(),
+                change_id: "prb-1".into(),
+                parent_order_no: "no-such-order".into(),
+                items: item(10),
+            },
         ))
         .await;
     assert_eq!(code_of(unknown), ErrorCode::ChangeNotFound);
     // 150007: more than the order earned.
     let too_much = points
         .rollback_points_partially(RollbackPointsPartiallyRequest::new(
-            &open_id,
-            "prb-2",
-            "biz-chg-1",
-            item(101),
+            RollbackPointsPartiallyArgs {
+                open_id: open_id.clone(),
+                change_id: "prb-2".into(),
+                parent_order_no: "biz-chg-1".into(),
+                items: item(101),
+            },
         ))
         .await;
     assert_eq!(code_of(too_much), ErrorCode::RefundPointRatioExceeded);
     // 110004: no such member.
     let nobody = points
         .rollback_points_partially(RollbackPointsPartiallyRequest::new(
-            NOBODY,
-            "prb-3",
-            "biz-chg-1",
-            item(10),
+            RollbackPointsPartiallyArgs {
+                open_id: NOBODY.into(),
+                change_id: "prb-3".into(),
+                parent_order_no: "biz-chg-1".into(),
+                items: item(10),
+            },
         ))
         .await;
     assert_eq!(code_of(nobody), ErrorCode::MemberNotFound);
@@ -756,12 +860,12 @@ async fn list_point_records_pages_filters_and_streams_the_ledger_newest_first() 
     let page = env
         .client
         .points()
-        .list_point_records(ListPointRecordsRequest::new(
-            &open_id,
-            ScoreType::All,
-            10,
-            1,
-        ))
+        .list_point_records(ListPointRecordsRequest::new(ListPointRecordsArgs {
+            open_id: open_id.clone(),
+            score_type: ScoreType::All,
+            page_size: 10,
+            page_no: 1,
+        }))
         .await
         .unwrap();
     assert_eq!(page.page.total_count, Some(26));
@@ -773,12 +877,12 @@ async fn list_point_records_pages_filters_and_streams_the_ledger_newest_first() 
     let all: Vec<_> = env
         .client
         .points()
-        .list_point_records_stream(ListPointRecordsRequest::new(
-            &open_id,
-            ScoreType::All,
-            10,
-            1,
-        ))
+        .list_point_records_stream(ListPointRecordsRequest::new(ListPointRecordsArgs {
+            open_id: open_id.clone(),
+            score_type: ScoreType::All,
+            page_size: 10,
+            page_no: 1,
+        }))
         .try_collect()
         .await
         .unwrap();
@@ -790,12 +894,12 @@ async fn list_point_records_pages_filters_and_streams_the_ledger_newest_first() 
     let expenses: Vec<_> = env
         .client
         .points()
-        .list_point_records_stream(ListPointRecordsRequest::new(
-            &open_id,
-            ScoreType::Expense,
-            10,
-            1,
-        ))
+        .list_point_records_stream(ListPointRecordsRequest::new(ListPointRecordsArgs {
+            open_id: open_id.clone(),
+            score_type: ScoreType::Expense,
+            page_size: 10,
+            page_no: 1,
+        }))
         .try_collect()
         .await
         .unwrap();
@@ -810,14 +914,24 @@ async fn list_point_records_of_an_unknown_member_is_member_not_found_110004() {
     let result = env
         .client
         .points()
-        .list_point_records(ListPointRecordsRequest::new(NOBODY, ScoreType::All, 10, 1))
+        .list_point_records(ListPointRecordsRequest::new(ListPointRecordsArgs {
+            open_id: NOBODY.into(),
+            score_type: ScoreType::All,
+            page_size: 10,
+            page_no: 1,
+        }))
         .await;
     assert_eq!(code_of(result), ErrorCode::MemberNotFound);
     // The stream yields the error, then ends.
     let items: Vec<_> = env
         .client
         .points()
-        .list_point_records_stream(ListPointRecordsRequest::new(NOBODY, ScoreType::All, 10, 1))
+        .list_point_records_stream(ListPointRecordsRequest::new(ListPointRecordsArgs {
+            open_id: NOBODY.into(),
+            score_type: ScoreType::All,
+            page_size: 10,
+            page_no: 1,
+        }))
         .collect()
         .await;
     assert_eq!(items.len(), 1);
@@ -834,9 +948,14 @@ async fn add_order_credits_the_order_score_once_per_order_no() {
     let (env, open_id) = Env::with_member().await;
     env.credit(&open_id, 50, "chg-1").await;
     let items = vec![OrderItem::new().item_no("sku-1").use_score(20)];
-    let request = AddOrderRequest::new(now_beijing(), yuan("1000.40"), "ord-1", 100)
-        .phone(PHONE)
-        .item_info_list(items);
+    let request = AddOrderRequest::new(AddOrderArgs {
+        consume_date: now_beijing(),
+        order_amount: yuan("1000.40"),
+        order_no: "ord-1".into(),
+        order_score: 100,
+    })
+    .phone(PHONE)
+    .item_info_list(items);
     let id = env
         .client
         .orders()
@@ -858,7 +977,14 @@ async fn add_order_credits_the_order_score_once_per_order_no() {
 async fn add_order_refusals_are_typed_and_move_nothing() {
     let (env, open_id) = Env::with_member().await;
     let orders = env.client.orders();
-    let order = |no: &str| AddOrderRequest::new(now_beijing(), yuan("10.00"), no, 10);
+    let order = |no: &str| {
+        AddOrderRequest::new(AddOrderArgs {
+            consume_date: now_beijing(),
+            order_amount: yuan("10.00"),
+            order_no: no.into(),
+            order_score: 10,
+        })
+    };
 
     // 120001: a malformed phone.
     let bad_phone = orders.add_order(order("ord-1").phone("123")).await;
@@ -891,8 +1017,13 @@ async fn add_order_refusals_are_typed_and_move_nothing() {
 async fn refund_order_takes_back_the_orders_points() {
     let (env, open_id) = Env::with_member().await;
     env.order(&open_id, "ord-1", "200.00", 100).await;
-    let refund =
-        RefundOrderRequest::new(now_beijing(), yuan("200.00"), "ret-1", "ord-1").open_id(&open_id);
+    let refund = RefundOrderRequest::new(RefundOrderArgs {
+        consume_date: now_beijing(),
+        order_amount: yuan("200.00"),
+        order_no: "ret-1".into(),
+        parent_order_no: "ord-1".into(),
+    })
+    .open_id(&open_id);
     let id = env
         .client
         .orders()
@@ -915,7 +1046,13 @@ async fn refund_order_refusals_are_typed_and_move_nothing() {
     env.order(&open_id, "ord-1", "200.00", 100).await;
     let orders = env.client.orders();
     let refund = |no: &str, parent: &str| {
-        RefundOrderRequest::new(now_beijing(), yuan("200.00"), no, parent).open_id(&open_id)
+        RefundOrderRequest::new(RefundOrderArgs {
+            consume_date: now_beijing(),
+            order_amount: yuan("200.00"),
+            order_no: no.into(),
+            parent_order_no: parent.into(),
+        })
+        .open_id(&open_id)
     };
 
     // 120002: no such order.
@@ -924,7 +1061,13 @@ async fn refund_order_refusals_are_typed_and_move_nothing() {
     // 120001: a malformed phone.
     let bad_phone = orders
         .refund_order(
-            RefundOrderRequest::new(now_beijing(), yuan("1.00"), "ret-2", "ord-1").phone("1"),
+            RefundOrderRequest::new(RefundOrderArgs {
+                consume_date: now_beijing(),
+                order_amount: yuan("1.00"),
+                order_no: "ret-2".into(),
+                parent_order_no: "ord-1".into(),
+            })
+            .phone("1"),
         )
         .await;
     assert_eq!(code_of(bad_phone), ErrorCode::OrderInvalidPhone);
@@ -945,8 +1088,13 @@ async fn refund_order_refusals_are_typed_and_move_nothing() {
 async fn refund_order_partially_takes_back_points_in_proportion() {
     let (env, open_id) = Env::with_member().await;
     env.order(&open_id, "ord-1", "200.00", 100).await;
-    let part = RefundOrderPartiallyRequest::new(now_beijing(), yuan("50.00"), "ret-1", "ord-1")
-        .open_id(&open_id);
+    let part = RefundOrderPartiallyRequest::new(RefundOrderPartiallyArgs {
+        consume_date: now_beijing(),
+        order_amount: yuan("50.00"),
+        order_no: "ret-1".into(),
+        parent_order_no: "ord-1".into(),
+    })
+    .open_id(&open_id);
     env.client
         .orders()
         .refund_order_partially(part)
@@ -958,8 +1106,13 @@ async fn refund_order_partially_takes_back_points_in_proportion() {
         "a quarter of the amount, a quarter of the points"
     );
     // The return that completes the amount settles the rest.
-    let rest = RefundOrderPartiallyRequest::new(now_beijing(), yuan("150.00"), "ret-2", "ord-1")
-        .open_id(&open_id);
+    let rest = RefundOrderPartiallyRequest::new(RefundOrderPartiallyArgs {
+        consume_date: now_beijing(),
+        order_amount: yuan("150.00"),
+        order_no: "ret-2".into(),
+        parent_order_no: "ord-1".into(),
+    })
+    .open_id(&open_id);
     env.client
         .orders()
         .refund_order_partially(rest)
@@ -980,15 +1133,25 @@ async fn refund_order_partially_beyond_the_order_amount_is_refund_ratio_exceeded
     let orders = env.client.orders();
     let too_much = orders
         .refund_order_partially(
-            RefundOrderPartiallyRequest::new(now_beijing(), yuan("200.01"), "ret-1", "ord-1")
-                .open_id(&open_id),
+            RefundOrderPartiallyRequest::new(RefundOrderPartiallyArgs {
+                consume_date: now_beijing(),
+                order_amount: yuan("200.01"),
+                order_no: "ret-1".into(),
+                parent_order_no: "ord-1".into(),
+            })
+            .open_id(&open_id),
         )
         .await;
     assert_eq!(code_of(too_much), ErrorCode::RefundPointRatioExceeded);
     let unknown = orders
         .refund_order_partially(
-            RefundOrderPartiallyRequest::new(now_beijing(), yuan("1.00"), "ret-2", "ord-404")
-                .open_id(&open_id),
+            RefundOrderPartiallyRequest::new(RefundOrderPartiallyArgs {
+                consume_date: now_beijing(),
+                order_amount: yuan("1.00"),
+                order_no: "ret-2".into(),
+                parent_order_no: "ord-404".into(),
+            })
+            .open_id(&open_id),
         )
         .await;
     assert_eq!(code_of(unknown), ErrorCode::OrderNotFound);
@@ -1053,15 +1216,23 @@ async fn give_coupons_issues_one_coupon_per_grant_and_number() {
     let given = env
         .client
         .coupons()
-        .give_coupons(GiveCouponsRequest::new(
-            vec![
-                CouponGrant::new(&open_id, "C-1", ParamsType::OpenId),
-                CouponGrant::new(OTHER_PHONE, "C-2", ParamsType::Phone),
+        .give_coupons(GiveCouponsRequest::new(GiveCouponsArgs {
+            coupon_set: vec![
+                CouponGrant::new(CouponGrantArgs {
+                    open_id: open_id.clone(),
+                    coupon_number: "C-1".into(),
+                    params_type: ParamsType::OpenId,
+                }),
+                CouponGrant::new(CouponGrantArgs {
+                    open_id: OTHER_PHONE.into(),
+                    coupon_number: "C-2".into(),
+                    params_type: ParamsType::Phone,
+                }),
             ],
-            2,
-            env.now(),
-            "tpl-1",
-        ))
+            number: 2,
+            create_time: env.now(),
+            third_coupon_id: "tpl-1".into(),
+        }))
         .await
         .unwrap();
     assert_eq!(given.len(), 4);
@@ -1093,12 +1264,16 @@ async fn give_coupons_refusals_are_typed_and_issue_nothing() {
     env.template_with("tpl-1", |t| t.quantity(1)).await;
     let coupons = env.client.coupons();
     let give = |template: &str, member: &str, number: &str| {
-        GiveCouponsRequest::new(
-            vec![CouponGrant::new(member, number, ParamsType::OpenId)],
-            1,
-            env.now(),
-            template,
-        )
+        GiveCouponsRequest::new(GiveCouponsArgs {
+            coupon_set: vec![CouponGrant::new(CouponGrantArgs {
+                open_id: member.into(),
+                coupon_number: number.into(),
+                params_type: ParamsType::OpenId,
+            })],
+            number: 1,
+            create_time: env.now(),
+            third_coupon_id: template.into(),
+        })
     };
 
     // 130004: no such template.
@@ -1133,32 +1308,32 @@ async fn sync_coupon_status_changes_the_status_until_it_is_final() {
     env.give("tpl-1", &open_id, "C-1").await;
     let coupons = env.client.coupons();
     let code = coupons
-        .sync_coupon_status(SyncCouponStatusRequest::new(
-            "C-1",
-            &open_id,
-            CouponStatus::InUse,
-        ))
+        .sync_coupon_status(SyncCouponStatusRequest::new(SyncCouponStatusArgs {
+            third_coupon_code: "C-1".into(),
+            open_id: open_id.clone(),
+            status: CouponStatus::InUse,
+        }))
         .await
         .unwrap();
     assert_eq!(code, "C-1");
     assert_eq!(env.coupon_status("C-1"), CouponStatus::InUse.code());
     coupons
-        .sync_coupon_status(SyncCouponStatusRequest::new(
-            "C-1",
-            &open_id,
-            CouponStatus::Used,
-        ))
+        .sync_coupon_status(SyncCouponStatusRequest::new(SyncCouponStatusArgs {
+            third_coupon_code: "C-1".into(),
+            open_id: open_id.clone(),
+            status: CouponStatus::Used,
+        }))
         .await
         .unwrap();
     assert_eq!(env.coupon_status("C-1"), CouponStatus::Used.code());
 
     // 130003: a used coupon cannot change.
     let final_state = coupons
-        .sync_coupon_status(SyncCouponStatusRequest::new(
-            "C-1",
-            &open_id,
-            CouponStatus::Valid,
-        ))
+        .sync_coupon_status(SyncCouponStatusRequest::new(SyncCouponStatusArgs {
+            third_coupon_code: "C-1".into(),
+            open_id: open_id.clone(),
+            status: CouponStatus::Valid,
+        }))
         .await;
     assert_eq!(code_of(final_state), ErrorCode::CouponStatusUpdateFailed);
     assert_eq!(env.coupon_status("C-1"), CouponStatus::Used.code());
@@ -1172,19 +1347,19 @@ async fn sync_coupon_status_of_a_coupon_the_member_does_not_hold_is_coupon_not_f
     env.give("tpl-1", &other, "C-1").await;
     let coupons = env.client.coupons();
     let not_mine = coupons
-        .sync_coupon_status(SyncCouponStatusRequest::new(
-            "C-1",
-            &open_id,
-            CouponStatus::Invalid,
-        ))
+        .sync_coupon_status(SyncCouponStatusRequest::new(SyncCouponStatusArgs {
+            third_coupon_code: "C-1".into(),
+            open_id: open_id.clone(),
+            status: CouponStatus::Invalid,
+        }))
         .await;
     assert_eq!(code_of(not_mine), ErrorCode::CouponNotFound);
     let unknown = coupons
-        .sync_coupon_status(SyncCouponStatusRequest::new(
-            "C-404",
-            &other,
-            CouponStatus::Invalid,
-        ))
+        .sync_coupon_status(SyncCouponStatusRequest::new(SyncCouponStatusArgs {
+            third_coupon_code: "C-404".into(),
+            open_id: other.clone(),
+            status: CouponStatus::Invalid,
+        }))
         .await;
     assert_eq!(code_of(unknown), ErrorCode::CouponNotFound);
     assert_eq!(env.coupon_status("C-1"), CouponStatus::Valid.code());
@@ -1196,13 +1371,13 @@ async fn verify_coupons_uses_every_listed_coupon_on_the_order() {
     env.template("tpl-1").await;
     env.give("tpl-1", &open_id, "C-1").await;
     env.give("tpl-1", &open_id, "C-2").await;
-    let verify = VerifyCouponsRequest::new(
-        &open_id,
-        "ord-1",
-        vec!["C-1".to_owned(), "C-2".to_owned()],
-        env.now(),
-        yuan("150.00"),
-    )
+    let verify = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        open_id: open_id.clone(),
+        order_no: "ord-1".into(),
+        third_coupon_codes: vec!["C-1".to_owned(), "C-2".to_owned()],
+        verification_time: env.now(),
+        order_amount: yuan("150.00"),
+    })
     .verifier_name("收银员");
     env.client
         .coupons()
@@ -1226,13 +1401,13 @@ async fn verify_coupons_refusals_are_typed_and_use_nothing() {
     env.give("tpl-1", &open_id, "C-2").await;
     let coupons = env.client.coupons();
     let verify = |codes: &[&str], order: &str, amount: &str| {
-        VerifyCouponsRequest::new(
-            &open_id,
-            order,
-            codes.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>(),
-            env.now(),
-            yuan(amount),
-        )
+        VerifyCouponsRequest::new(VerifyCouponsArgs {
+            open_id: open_id.clone(),
+            order_no: order.into(),
+            third_coupon_codes: (codes.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>()),
+            verification_time: env.now(),
+            order_amount: yuan(amount),
+        })
     };
 
     // 130002: one of the codes is unknown; none is used.
@@ -1273,13 +1448,13 @@ async fn list_user_coupons_pages_filters_and_streams_newest_first() {
     }
     env.client
         .coupons()
-        .verify_coupons(VerifyCouponsRequest::new(
-            &open_id,
-            "ord-1",
-            vec!["C-3".to_owned()],
-            env.now(),
-            yuan("100.00"),
-        ))
+        .verify_coupons(VerifyCouponsRequest::new(VerifyCouponsArgs {
+            open_id: open_id.clone(),
+            order_no: "ord-1".into(),
+            third_coupon_codes: vec!["C-3".to_owned()],
+            verification_time: env.now(),
+            order_amount: yuan("100.00"),
+        }))
         .await
         .unwrap();
 
@@ -1364,7 +1539,10 @@ async fn sms_code_sent_then_verified_once() {
     assert_eq!(code.len(), 4);
     env.client
         .sms()
-        .verify_sms_code(VerifySmsCodeRequest::new(PHONE, &code))
+        .verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+            phone: PHONE.into(),
+            verify_code: code.clone(),
+        }))
         .await
         .expect("the right code verifies");
     assert!(env.sandbox.control().last_sms(PHONE).unwrap().used);
@@ -1372,7 +1550,10 @@ async fn sms_code_sent_then_verified_once() {
     let again = env
         .client
         .sms()
-        .verify_sms_code(VerifySmsCodeRequest::new(PHONE, &code))
+        .verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+            phone: PHONE.into(),
+            verify_code: code.clone(),
+        }))
         .await;
     assert_eq!(code_of(again), ErrorCode::SmsCodeMismatch);
 }
@@ -1407,7 +1588,10 @@ async fn verify_sms_code_refusals_are_typed_and_keep_the_code_usable() {
     let sms = env.client.sms();
     // 140005: nothing was sent.
     let nothing = sms
-        .verify_sms_code(VerifySmsCodeRequest::new(PHONE, "1234"))
+        .verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+            phone: PHONE.into(),
+            verify_code: "1234".into(),
+        }))
         .await;
     assert_eq!(code_of(nothing), ErrorCode::SmsCodeMismatch);
     sms.send_sms_code(SendSmsCodeRequest::new(PHONE))
@@ -1417,18 +1601,27 @@ async fn verify_sms_code_refusals_are_typed_and_keep_the_code_usable() {
     let wrong = if code == "0000" { "1111" } else { "0000" };
     // 140005: a wrong code.
     let mismatch = sms
-        .verify_sms_code(VerifySmsCodeRequest::new(PHONE, wrong))
+        .verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+            phone: PHONE.into(),
+            verify_code: wrong.into(),
+        }))
         .await;
     assert_eq!(code_of(mismatch), ErrorCode::SmsCodeMismatch);
     // 140002: a malformed phone.
     let bad_phone = sms
-        .verify_sms_code(VerifySmsCodeRequest::new("12", &code))
+        .verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+            phone: "12".into(),
+            verify_code: code.clone(),
+        }))
         .await;
     assert_eq!(code_of(bad_phone), ErrorCode::SmsInvalidPhone);
     // The right code still verifies.
-    sms.verify_sms_code(VerifySmsCodeRequest::new(PHONE, &code))
-        .await
-        .expect("the right code verifies");
+    sms.verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+        phone: PHONE.into(),
+        verify_code: code.clone(),
+    }))
+    .await
+    .expect("the right code verifies");
 }
 
 // ------------------------------------------------------------------ busy answers (500)
@@ -1450,7 +1643,13 @@ async fn a_busy_answer_is_retried_for_reads_and_reported_for_unkeyed_writes() {
     env.sandbox
         .control()
         .inject_fault("wk.user.order.add", Fault::Busy, 1);
-    let order = AddOrderRequest::new(now_beijing(), yuan("10.00"), "ord-1", 10).open_id(&open_id);
+    let order = AddOrderRequest::new(AddOrderArgs {
+        consume_date: now_beijing(),
+        order_amount: yuan("10.00"),
+        order_no: "ord-1".into(),
+        order_score: 10,
+    })
+    .open_id(&open_id);
     let busy = env.client.orders().add_order(order).await;
     assert_eq!(code_of(busy), ErrorCode::SystemBusy);
     assert!(env.sandbox.control().faults().is_empty());
@@ -1465,7 +1664,14 @@ async fn reliable_change_after_a_dropped_reply_is_applied_exactly_once() {
     env.sandbox
         .control()
         .inject_fault("wk.user.event.score.change", Fault::DropAfterCommit, 1);
-    let change = ChangePointsRequest::new(&open_id, 100, "order-1", "购物", "event_add", "chg-1");
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 100,
+        out_biz_no: "order-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-1".into(),
+    });
     let outcome = change_points_reliably(&env.client, change, quick_recovery()).await;
     match outcome {
         PointsChangeOutcome::Applied {
@@ -1495,7 +1701,14 @@ async fn reliable_change_after_a_busy_answer_is_applied_exactly_once() {
     env.sandbox
         .control()
         .inject_fault("wk.user.event.score.change", Fault::Busy, 1);
-    let change = ChangePointsRequest::new(&open_id, 100, "order-1", "购物", "event_add", "chg-1");
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 100,
+        out_biz_no: "order-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-1".into(),
+    });
     let outcome = change_points_reliably(&env.client, change, quick_recovery()).await;
     assert!(
         matches!(
@@ -1520,13 +1733,27 @@ async fn a_change_under_a_key_a_rollback_used_is_applied_once() {
     let statement = env.credit(&open_id, 100, "chg-0").await;
     env.client
         .points()
-        .rollback_points(RollbackPointsRequest::new(&open_id, 10, "K").statement_id(&statement))
+        .rollback_points(
+            RollbackPointsRequest::new(RollbackPointsArgs {
+                open_id: open_id.clone(),
+                rollback_score: 10,
+                change_id: "K".into(),
+            })
+            .statement_id(&statement),
+        )
         .await
         .unwrap();
     env.sandbox
         .control()
         .inject_fault("wk.user.event.score.change", Fault::DropAfterCommit, 1);
-    let change = ChangePointsRequest::new(&open_id, 100, "order-2", "购物", "event_add", "K");
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 100,
+        out_biz_no: "order-2".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "K".into(),
+    });
     let outcome = change_points_reliably(&env.client, change, quick_recovery()).await;
     assert!(
         matches!(
@@ -1544,22 +1771,42 @@ async fn a_change_under_a_key_a_rollback_used_is_applied_once() {
 #[tokio::test]
 async fn reliable_change_refused_by_the_platform_is_reported_and_not_repeated() {
     let (env, open_id) = Env::with_member().await;
-    let overdraft =
-        ChangePointsRequest::new(&open_id, 1, "order-1", "购物", "event_subtract", "chg-1");
+    let overdraft = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 1,
+        out_biz_no: "order-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_subtract".into(),
+        change_id: "chg-1".into(),
+    });
     match change_points_reliably(&env.client, overdraft, quick_recovery()).await {
         PointsChangeOutcome::Refused(e) => {
             assert_eq!(e.code(), Some(ErrorCode::InsufficientPoints))
         }
         other => panic!("expected Refused, got {other:?}"),
     }
-    let nobody = ChangePointsRequest::new(NOBODY, 1, "order-1", "购物", "event_add", "chg-2");
+    let nobody = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: NOBODY.into(),
+        score: 1,
+        out_biz_no: "order-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-2".into(),
+    });
     match change_points_reliably(&env.client, nobody, quick_recovery()).await {
         PointsChangeOutcome::Refused(e) => assert_eq!(e.code(), Some(ErrorCode::MemberNotFound)),
         other => panic!("expected Refused, got {other:?}"),
     }
     // A key another change holds, on the first attempt: a refusal, nothing moves.
     env.credit(&open_id, 5, "chg-3").await;
-    let taken = ChangePointsRequest::new(&open_id, 50, "order-9", "购物", "event_add", "chg-3");
+    let taken = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 50,
+        out_biz_no: "order-9".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-3".into(),
+    });
     match change_points_reliably(&env.client, taken, quick_recovery()).await {
         PointsChangeOutcome::Refused(e) => assert_eq!(e.code(), Some(ErrorCode::ChangeIdExists)),
         other => panic!("expected Refused, got {other:?}"),
@@ -1575,7 +1822,14 @@ async fn a_refusal_after_a_busy_answer_is_confirmed_after_the_attempt_lifetime()
     env.sandbox
         .control()
         .inject_fault("wk.user.event.score.change", Fault::Busy, 1);
-    let debit = ChangePointsRequest::new(&open_id, 50, "order-1", "购物", "event_subtract", "d-1");
+    let debit = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 50,
+        out_biz_no: "order-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_subtract".into(),
+        change_id: "d-1".into(),
+    });
     let started = std::time::Instant::now();
     let outcome = change_points_reliably(&env.client, debit, quick_recovery()).await;
     match outcome {
@@ -1595,7 +1849,14 @@ async fn reliable_change_is_unresolved_while_the_platform_stays_busy_and_resolve
     let control = env.sandbox.control();
     control.inject_fault("wk.user.event.score.change", Fault::DropAfterCommit, 1);
     control.inject_fault("wk.user.event.score.change", Fault::Busy, 4);
-    let change = ChangePointsRequest::new(&open_id, 100, "order-1", "购物", "event_add", "chg-1");
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 100,
+        out_biz_no: "order-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-1".into(),
+    });
     let outcome = change_points_reliably(&env.client, change.clone(), quick_recovery()).await;
     match outcome {
         PointsChangeOutcome::Unresolved {
@@ -1628,7 +1889,14 @@ async fn reliable_change_is_unresolved_while_the_platform_stays_busy_and_resolve
 #[tokio::test]
 async fn resolving_a_change_that_never_landed_applies_it_once() {
     let (env, open_id) = Env::with_member().await;
-    let change = ChangePointsRequest::new(&open_id, 100, "order-1", "购物", "event_add", "chg-1");
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 100,
+        out_biz_no: "order-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-1".into(),
+    });
     let outcome = resolve_points_change(&env.client, change, quick_recovery()).await;
     assert!(
         matches!(
@@ -1683,12 +1951,12 @@ async fn after_three_hours_the_access_token_is_refreshed_once() {
     }
     env.client
         .points()
-        .list_point_records(ListPointRecordsRequest::new(
-            &open_id,
-            ScoreType::All,
-            10,
-            1,
-        ))
+        .list_point_records(ListPointRecordsRequest::new(ListPointRecordsArgs {
+            open_id: open_id.clone(),
+            score_type: ScoreType::All,
+            page_size: 10,
+            page_no: 1,
+        }))
         .await
         .unwrap();
     let counts = env.tokens();

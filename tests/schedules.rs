@@ -18,7 +18,10 @@
 
 use std::time::Duration;
 
-use gree_ump::endpoints::{ChangePointsRequest, CreateMemberRequest, RollbackPointsRequest};
+use gree_ump::endpoints::{
+    ChangePointsArgs, ChangePointsRequest, CreateMemberArgs, CreateMemberRequest,
+    RollbackPointsArgs, RollbackPointsRequest,
+};
 use gree_ump::generated::routes::AnyRequest;
 use gree_ump::recovery::{Answer, AppliedBy, ChangeProtocol, Recovery, Step, Verdict};
 use gree_ump::runtime::{ApiError, BodyExcerpt, TransportError};
@@ -130,11 +133,11 @@ impl RollbackThenReapply {
         self.in_rollback = true;
         self.polls += 1;
         Action::Send {
-            wire: Wire::Rollback(RollbackPointsRequest::new(
-                &self.request.open_id,
-                self.request.score,
-                &self.request.change_id,
-            )),
+            wire: Wire::Rollback(RollbackPointsRequest::new(RollbackPointsArgs {
+                open_id: self.request.open_id.clone(),
+                rollback_score: self.request.score,
+                change_id: self.request.change_id.clone(),
+            })),
             pause: Duration::from_millis(500),
         }
     }
@@ -239,9 +242,11 @@ impl Run {
         let platform = Controls::in_process(SandboxConfig::default().with_id_seed(7));
         let reply = platform
             .apply(AnyRequest::CreateMember(CreateMemberRequest::new(
-                "18756",
-                "张三",
-                "13800000000",
+                CreateMemberArgs {
+                    project_id: "18756".into(),
+                    nickname: "张三".into(),
+                    phone: "13800000000".into(),
+                },
             )))
             .expect("member");
         let open_id = reply.data.as_str().expect("an open_id").to_owned();
@@ -373,7 +378,14 @@ fn recovery() -> Recovery {
 }
 
 fn change(open_id: &str) -> ChangePointsRequest {
-    ChangePointsRequest::new(open_id, SCORE, "order-1", "购物", "event_add", "chg-1")
+    ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.into(),
+        score: SCORE,
+        out_biz_no: "order-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-1".into(),
+    })
 }
 
 /// Runs every schedule of the protocol `make` builds.

@@ -224,7 +224,11 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     // Successes: member, points, levels, coupons list, SMS.
     let open_id = client
         .members()
-        .create_member(CreateMemberRequest::new("P001", "秘密测试", "13900000001"))
+        .create_member(CreateMemberRequest::new(CreateMemberArgs {
+            project_id: "P001".into(),
+            nickname: "秘密测试".into(),
+            phone: "13900000001".into(),
+        }))
         .await
         .unwrap();
     client
@@ -234,14 +238,14 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         .unwrap();
     client
         .points()
-        .change_points(ChangePointsRequest::new(
-            &open_id,
-            50,
-            "o-1",
-            "r",
-            "event_add",
-            "c-1",
-        ))
+        .change_points(ChangePointsRequest::new(ChangePointsArgs {
+            open_id: open_id.clone(),
+            score: 50,
+            out_biz_no: "o-1".into(),
+            change_reason: "r".into(),
+            change_event: "event_add".into(),
+            change_id: "c-1".into(),
+        }))
         .await
         .unwrap();
     client
@@ -260,14 +264,14 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     errors.push(
         client
             .points()
-            .change_points(ChangePointsRequest::new(
-                &open_id,
-                1,
-                "o-2",
-                "r",
-                "no_such_event",
-                "c-2",
-            ))
+            .change_points(ChangePointsRequest::new(ChangePointsArgs {
+                open_id: open_id.clone(),
+                score: 1,
+                out_biz_no: "o-2".into(),
+                change_reason: "r".into(),
+                change_event: "no_such_event".into(),
+                change_id: "c-2".into(),
+            }))
             .await
             .unwrap_err(),
     );
@@ -410,7 +414,11 @@ async fn redirects_are_never_followed() {
                 .unwrap();
             let e = client
                 .members()
-                .create_member(CreateMemberRequest::new("P9", "测试", "13900000009"))
+                .create_member(CreateMemberRequest::new(CreateMemberArgs {
+                    project_id: "P9".into(),
+                    nickname: "测试".into(),
+                    phone: "13900000009".into(),
+                }))
                 .await
                 .expect_err("a redirect is never an answer");
             let text = e.to_string();
@@ -495,10 +503,14 @@ fn base_url_userinfo_is_refused_and_never_printed() {
 fn generated_debug_redacts_sensitive_fields() {
     let _serial = SERIAL.blocking_lock();
     use gree_ump::models::{MemberInfo, TokenData};
-    let request = CreateMemberRequest::new("P001", "昵称秘密", "13912345678")
-        .realname("王秘密")
-        .id_card("350322198209116378")
-        .birthday(gree_ump::wire::BeijingDate::parse("1990-02-03").unwrap());
+    let request = CreateMemberRequest::new(CreateMemberArgs {
+        project_id: "P001".into(),
+        nickname: "昵称秘密".into(),
+        phone: "13912345678".into(),
+    })
+    .realname("王秘密")
+    .id_card("350322198209116378")
+    .birthday(gree_ump::wire::BeijingDate::parse("1990-02-03").unwrap());
     let member: MemberInfo = serde_json::from_str(
         r#"{"open_id":"o-1","phone":"13912345678","realname":"王秘密","id_card":"350322198209116378","birthday":"1990-02-03","nickname":"昵称秘密"}"#,
     )
@@ -571,9 +583,13 @@ async fn a_server_quoting_the_request_leaks_nothing() {
             business
                 .members()
                 .create_member(
-                    CreateMemberRequest::new("P1", name, phone)
-                        .realname(name)
-                        .id_card(id_card),
+                    CreateMemberRequest::new(CreateMemberArgs {
+                        project_id: "P1".into(),
+                        nickname: name.into(),
+                        phone: phone.into(),
+                    })
+                    .realname(name)
+                    .id_card(id_card),
                 )
                 .await
                 .map(|v| format!("{v:?}")),
@@ -708,8 +724,8 @@ async fn call_every_endpoint(
     out: &mut Outcomes,
 ) {
     use gree_ump::models::{
-        CouponCategory, CouponGrant, CouponStatus, CouponValidityType, OrderItem, ParamsType,
-        PartialRollbackItem, ScoreType,
+        CouponCategory, CouponGrant, CouponGrantArgs, CouponStatus, CouponValidityType, OrderItem,
+        ParamsType, PartialRollbackItem, PartialRollbackItemArgs, ScoreType,
     };
     use gree_ump::wire::{BeijingDate, BeijingDateTime, TimestampMs, Yuan};
     let yuan = |s: &str| Yuan::parse(s).unwrap();
@@ -729,12 +745,16 @@ async fn call_every_endpoint(
         .keep(
             members
                 .create_member(
-                    CreateMemberRequest::new("P001", NAME, PHONE)
-                        .realname(NAME)
-                        .id_card(ID_CARD)
-                        .birthday(BeijingDate::parse("1982-09-11").unwrap())
-                        .city("珠海")
-                        .email("ouyang.miming@example.com"),
+                    CreateMemberRequest::new(CreateMemberArgs {
+                        project_id: "P001".into(),
+                        nickname: NAME.into(),
+                        phone: PHONE.into(),
+                    })
+                    .realname(NAME)
+                    .id_card(ID_CARD)
+                    .birthday(BeijingDate::parse("1982-09-11").unwrap())
+                    .city("珠海")
+                    .email("ouyang.miming@example.com"),
                 )
                 .await,
         )
@@ -763,14 +783,14 @@ async fn call_every_endpoint(
     let statement = out
         .keep(
             points
-                .change_points(ChangePointsRequest::new(
-                    &open_id,
-                    100,
-                    k("order-9"),
-                    "购物",
-                    "event_add",
-                    k("chg-1"),
-                ))
+                .change_points(ChangePointsRequest::new(ChangePointsArgs {
+                    open_id: open_id.clone(),
+                    score: 100,
+                    out_biz_no: (k("order-9")),
+                    change_reason: "购物".into(),
+                    change_event: "event_add".into(),
+                    change_id: (k("chg-1")),
+                }))
                 .await,
         )
         .and_then(|s| s.statement_id)
@@ -778,28 +798,42 @@ async fn call_every_endpoint(
     out.keep(
         points
             .rollback_points(
-                RollbackPointsRequest::new(&open_id, 10, k("rb-1")).statement_id(&statement),
+                RollbackPointsRequest::new(RollbackPointsArgs {
+                    open_id: open_id.clone(),
+                    rollback_score: 10,
+                    change_id: (k("rb-1")),
+                })
+                .statement_id(&statement),
             )
             .await,
     );
     out.keep(
         points
             .rollback_points_partially(RollbackPointsPartiallyRequest::new(
-                &open_id,
-                k("prb-1"),
-                k("order-9"),
-                vec![PartialRollbackItem::new(k("order-9"), "sku-1", yuan("60.00")).base_score(30)],
+                RollbackPointsPartiallyArgs {
+                    open_id: open_id.clone(),
+                    change_id: (k("prb-1")),
+                    parent_order_no: (k("order-9")),
+                    items: vec![
+                        PartialRollbackItem::new(PartialRollbackItemArgs {
+                            order_no: (k("order-9")),
+                            item_no: "sku-1".into(),
+                            total_price: yuan("60.00"),
+                        })
+                        .base_score(30),
+                    ],
+                },
             ))
             .await,
     );
     out.keep(
         points
-            .list_point_records(ListPointRecordsRequest::new(
-                &open_id,
-                ScoreType::All,
-                10,
-                1,
-            ))
+            .list_point_records(ListPointRecordsRequest::new(ListPointRecordsArgs {
+                open_id: open_id.clone(),
+                score_type: ScoreType::All,
+                page_size: 10,
+                page_no: 1,
+            }))
             .await,
     );
 
@@ -809,11 +843,16 @@ async fn call_every_endpoint(
         out.keep(
             orders
                 .add_order(
-                    AddOrderRequest::new(BeijingDateTime::now(), yuan("200.00"), k(order), 100)
-                        .open_id(&open_id)
-                        .phone(PHONE)
-                        .vip_name(NAME)
-                        .item_info_list(vec![OrderItem::new().item_no("sku-1").use_score(20)]),
+                    AddOrderRequest::new(AddOrderArgs {
+                        consume_date: BeijingDateTime::now(),
+                        order_amount: yuan("200.00"),
+                        order_no: k(order),
+                        order_score: 100,
+                    })
+                    .open_id(&open_id)
+                    .phone(PHONE)
+                    .vip_name(NAME)
+                    .item_info_list(vec![OrderItem::new().item_no("sku-1").use_score(20)]),
                 )
                 .await,
         );
@@ -821,12 +860,12 @@ async fn call_every_endpoint(
     out.keep(
         orders
             .refund_order(
-                RefundOrderRequest::new(
-                    BeijingDateTime::now(),
-                    yuan("200.00"),
-                    k("ret-1"),
-                    k("ord-1"),
-                )
+                RefundOrderRequest::new(RefundOrderArgs {
+                    consume_date: BeijingDateTime::now(),
+                    order_amount: yuan("200.00"),
+                    order_no: (k("ret-1")),
+                    parent_order_no: (k("ord-1")),
+                })
                 .open_id(&open_id)
                 .phone(PHONE)
                 .vip_name(NAME),
@@ -836,12 +875,12 @@ async fn call_every_endpoint(
     out.keep(
         orders
             .refund_order_partially(
-                RefundOrderPartiallyRequest::new(
-                    BeijingDateTime::now(),
-                    yuan("50.00"),
-                    k("ret-2"),
-                    k("ord-2"),
-                )
+                RefundOrderPartiallyRequest::new(RefundOrderPartiallyArgs {
+                    consume_date: BeijingDateTime::now(),
+                    order_amount: yuan("50.00"),
+                    order_no: (k("ret-2")),
+                    parent_order_no: (k("ord-2")),
+                })
                 .open_id(&open_id)
                 .phone(PHONE)
                 .vip_name(NAME),
@@ -854,14 +893,14 @@ async fn call_every_endpoint(
     out.keep(
         coupons
             .add_coupon_template(
-                AddCouponTemplateRequest::new(
-                    k("tpl-1"),
-                    CouponCategory::OrderAmountOff,
-                    "满100减10",
-                    1_000,
-                    CouponValidityType::DaysAfterReceipt,
-                    "满100元可用",
-                )
+                AddCouponTemplateRequest::new(AddCouponTemplateArgs {
+                    third_coupon_id: (k("tpl-1")),
+                    coupon_category: CouponCategory::OrderAmountOff,
+                    name: "满100减10".into(),
+                    discount_fee: 1_000,
+                    coupon_type: CouponValidityType::DaysAfterReceipt,
+                    rules: "满100元可用".into(),
+                })
                 .fixed_term(30)
                 .minimum_fee(10_000),
             )
@@ -870,34 +909,38 @@ async fn call_every_endpoint(
     for coupon in ["C-1", "C-2"] {
         out.keep(
             coupons
-                .give_coupons(GiveCouponsRequest::new(
-                    vec![CouponGrant::new(&open_id, k(coupon), ParamsType::OpenId)],
-                    1,
-                    now(),
-                    k("tpl-1"),
-                ))
+                .give_coupons(GiveCouponsRequest::new(GiveCouponsArgs {
+                    coupon_set: vec![CouponGrant::new(CouponGrantArgs {
+                        open_id: open_id.clone(),
+                        coupon_number: k(coupon),
+                        params_type: ParamsType::OpenId,
+                    })],
+                    number: 1,
+                    create_time: now(),
+                    third_coupon_id: (k("tpl-1")),
+                }))
                 .await,
         );
     }
     out.keep(
         coupons
-            .sync_coupon_status(SyncCouponStatusRequest::new(
-                k("C-1"),
-                &open_id,
-                CouponStatus::InUse,
-            ))
+            .sync_coupon_status(SyncCouponStatusRequest::new(SyncCouponStatusArgs {
+                third_coupon_code: (k("C-1")),
+                open_id: open_id.clone(),
+                status: CouponStatus::InUse,
+            }))
             .await,
     );
     out.keep(
         coupons
             .verify_coupons(
-                VerifyCouponsRequest::new(
-                    &open_id,
-                    k("ord-3"),
-                    vec![k("C-2")],
-                    now(),
-                    yuan("150.00"),
-                )
+                VerifyCouponsRequest::new(VerifyCouponsArgs {
+                    open_id: open_id.clone(),
+                    order_no: (k("ord-3")),
+                    third_coupon_codes: vec![k("C-2")],
+                    verification_time: now(),
+                    order_amount: yuan("150.00"),
+                })
                 .verifier_name("收银员"),
             )
             .await,
@@ -913,8 +956,11 @@ async fn call_every_endpoint(
     out.keep(sms.send_sms_code(SendSmsCodeRequest::new(PHONE)).await);
     let code = sms_code().unwrap_or_else(|| "123456".into());
     out.keep(
-        sms.verify_sms_code(VerifySmsCodeRequest::new(PHONE, code))
-            .await,
+        sms.verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+            phone: PHONE.into(),
+            verify_code: code,
+        }))
+        .await,
     );
 }
 

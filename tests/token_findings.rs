@@ -1046,14 +1046,15 @@ async fn a_lost_reply_then_a_token_failure_reports_the_write_as_maybe_applied() 
     )
     .await;
     let client = client_on(&base, Arc::new(MemoryTokenStore::new()));
-    let change = gree_ump::endpoints::ChangePointsRequest::new(
-        "o-1",
-        10,
-        "biz-1",
-        "测试",
-        "event_add",
-        "chg-1",
-    );
+    let change =
+        gree_ump::endpoints::ChangePointsRequest::new(gree_ump::endpoints::ChangePointsArgs {
+            open_id: "o-1".into(),
+            score: 10,
+            out_biz_no: "biz-1".into(),
+            change_reason: "测试".into(),
+            change_event: "event_add".into(),
+            change_id: "chg-1".into(),
+        });
     let err = client.points().change_points(change).await.unwrap_err();
     assert!(changes.load(Ordering::SeqCst) >= 2, "retried: {err:?}");
     assert!(err.outcome_unknown(), "{err:?}");

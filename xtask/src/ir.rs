@@ -132,6 +132,10 @@ pub struct Struct {
     pub gloss: String,
     pub fields: Vec<Field>,
     pub style: StructStyle,
+    /// The struct of named arguments `new` takes (`ChangePointsArgs`): set on a
+    /// request-style struct with two or more required fields (see `validate::name_args`),
+    /// so that no constructor takes two values of one type in a row.
+    pub args: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -132,6 +132,7 @@ impl Validator {
                 gloss: t.value.gloss.clone(),
                 fields,
                 style: StructStyle::Tolerant,
+                args: None,
             });
         }
 
@@ -199,6 +200,7 @@ impl Validator {
         };
         mark_styles(&mut structs, &endpoints);
         structs.sort_by(|a, b| a.name.cmp(&b.name));
+        self.name_args(&enums, &mut structs, &mut endpoints);
 
         Api {
             spec_path: path.to_string(),
@@ -223,6 +225,60 @@ impl Validator {
                 })
                 .collect(),
             errors_heading: spec.api.errors_heading.clone(),
+        }
+    }
+
+    /// Names the named-arguments struct of every request-style struct with two or more
+    /// required fields: its name minus a trailing `Request`, plus `Args`
+    /// (`ChangePointsRequest` → `ChangePointsArgs`, `CouponGrant` → `CouponGrantArgs`).
+    /// Such a constructor takes one struct literal instead of positional values, so two
+    /// required values of one type can never be swapped silently. A generated name that
+    /// is also an enum, a type, a request or another `Args` is an error.
+    fn name_args(&mut self, enums: &[Enum], structs: &mut [Struct], endpoints: &mut [Endpoint]) {
+        let mut taken: BTreeMap<String, String> = BTreeMap::new();
+        for e in enums {
+            taken.insert(e.name.clone(), format!("enums.{}", e.name));
+        }
+        for s in structs.iter() {
+            taken.insert(s.name.clone(), format!("types.{}", s.name));
+        }
+        for e in endpoints.iter() {
+            if let Some(prev) = taken.insert(
+                e.request.name.clone(),
+                format!("the request of endpoint {}", e.method),
+            ) {
+                self.problem(
+                    None,
+                    format!(
+                        "endpoint {}: its request type `{}` is also {prev}",
+                        e.method, e.request.name
+                    ),
+                );
+            }
+        }
+        let owners = structs.iter_mut().map(|s| (s.name.clone(), s)).chain(
+            endpoints
+                .iter_mut()
+                .map(|e| (e.method.clone(), &mut e.request)),
+        );
+        for (owner, s) in owners {
+            if s.style != StructStyle::Request || s.fields.iter().filter(|f| f.required).count() < 2
+            {
+                continue;
+            }
+            let base = s.name.strip_suffix("Request").unwrap_or(&s.name);
+            let args = format!("{base}Args");
+            if let Some(prev) = taken.insert(args.clone(), format!("the arguments of `{}`", s.name))
+            {
+                self.problem(
+                    None,
+                    format!(
+                        "{owner}: the arguments struct `{args}` of `{}::new` is also {prev}; rename one",
+                        s.name
+                    ),
+                );
+            }
+            s.args = Some(args);
         }
     }
 
@@ -848,6 +904,7 @@ impl Validator {
                 gloss: s.gloss.clone(),
                 fields,
                 style: StructStyle::Request,
+                args: None,
             },
             runtime_params,
             rules,
@@ -1279,6 +1336,7 @@ impl Validator {
                     gloss: format!("The `data` of {}", s.method),
                     fields,
                     style: StructStyle::Tolerant,
+                    args: None,
                 });
                 Some(Data::One(Ty::Struct(inline_name)))
             }

@@ -413,3 +413,17 @@ fn method_in_must_match_the_style() {
         "{err}"
     );
 }
+
+#[test]
+fn args_struct_name_taken_by_a_type_is_reported() {
+    // `AddThingRequest` has three required fields: its constructor takes `AddThingArgs`.
+    let text = broken(
+        "types:\n  Item:\n",
+        "types:\n  AddThingArgs:\n    doc: 别名\n    gloss: a type with the generated name\n    fields:\n      - {wire: x, type: string, doc: x, gloss: x}\n  Item:\n",
+    );
+    let err = errors_of(&text);
+    assert!(
+        err.contains("the arguments struct `AddThingArgs` of `AddThingRequest::new` is also types.AddThingArgs"),
+        "{err}"
+    );
+}

@@ -37,11 +37,15 @@ use std::sync::Arc;
 
 use gree_ump::Client;
 use gree_ump::endpoints::{
-    AddCouponTemplateRequest, AddOrderRequest, ChangePointsRequest, CreateMemberRequest,
-    GiveCouponsRequest, QueryMemberRequest, RefundOrderRequest, RollbackPointsRequest,
-    SendSmsCodeRequest, VerifyCouponsRequest, VerifySmsCodeRequest,
+    AddCouponTemplateArgs, AddCouponTemplateRequest, AddOrderArgs, AddOrderRequest,
+    ChangePointsArgs, ChangePointsRequest, CreateMemberArgs, CreateMemberRequest, GiveCouponsArgs,
+    GiveCouponsRequest, QueryMemberRequest, RefundOrderArgs, RefundOrderRequest,
+    RollbackPointsArgs, RollbackPointsRequest, SendSmsCodeRequest, VerifyCouponsArgs,
+    VerifyCouponsRequest, VerifySmsCodeArgs, VerifySmsCodeRequest,
 };
-use gree_ump::models::{CouponCategory, CouponGrant, CouponValidityType, MemberInfo, ParamsType};
+use gree_ump::models::{
+    CouponCategory, CouponGrant, CouponGrantArgs, CouponValidityType, MemberInfo, ParamsType,
+};
 use gree_ump::runtime::tokens::{FileTokenStore, MemoryTokenStore};
 use gree_ump::wire::{BeijingDateTime, TimestampMs, Yuan};
 use gree_ump_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
@@ -86,7 +90,11 @@ async fn run() -> Result<(), Failure> {
         step,
         client
             .members()
-            .create_member(CreateMemberRequest::new("18756", "Quickstart", &phone))
+            .create_member(CreateMemberRequest::new(CreateMemberArgs {
+                project_id: "18756".into(),
+                nickname: "Quickstart".into(),
+                phone: phone.clone(),
+            }))
             .await,
     )?;
     println!(" 1. {step:<18} phone {phone} → open_id {open_id}");
@@ -110,9 +118,14 @@ async fn run() -> Result<(), Failure> {
         client
             .orders()
             .add_order(
-                AddOrderRequest::new(BeijingDateTime::now(), amount, &order_no, 100)
-                    .open_id(&open_id)
-                    .desc("quickstart order"),
+                AddOrderRequest::new(AddOrderArgs {
+                    consume_date: BeijingDateTime::now(),
+                    order_amount: amount,
+                    order_no: order_no.clone(),
+                    order_score: 100,
+                })
+                .open_id(&open_id)
+                .desc("quickstart order"),
             )
             .await,
     )?;
@@ -124,14 +137,14 @@ async fn run() -> Result<(), Failure> {
     // 4. A points change of +50. `change_id` makes it idempotent: a retry with the same
     //    key never credits twice.
     let step = "change points";
-    let change = ChangePointsRequest::new(
-        &open_id,
-        50,
-        format!("QS-{run_id}-bonus"),
-        "quickstart bonus",
-        "event_add",
-        format!("qs-{run_id}-change"),
-    );
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 50,
+        out_biz_no: format!("QS-{run_id}-bonus"),
+        change_reason: "quickstart bonus".into(),
+        change_event: "event_add".into(),
+        change_id: format!("qs-{run_id}-change"),
+    });
     let changed = at(step, client.points().change_points(change).await)?;
     let statement_id = changed
         .statement_id
@@ -141,8 +154,12 @@ async fn run() -> Result<(), Failure> {
 
     // 5. Roll that change back by its statement id (under a key of its own).
     let step = "roll back change";
-    let rollback = RollbackPointsRequest::new(&open_id, 50, format!("qs-{run_id}-rollback"))
-        .statement_id(&statement_id);
+    let rollback = RollbackPointsRequest::new(RollbackPointsArgs {
+        open_id: open_id.clone(),
+        rollback_score: 50,
+        change_id: format!("qs-{run_id}-rollback"),
+    })
+    .statement_id(&statement_id);
     let rolled = at(step, client.points().rollback_points(rollback).await)?;
     let balance = score(&client, step, &open_id).await?;
     println!(
@@ -153,14 +170,14 @@ async fn run() -> Result<(), Failure> {
     // 6. A coupon template: 10 yuan off orders from 100 yuan, valid 30 days.
     let step = "coupon template";
     let template_ref = format!("qs-tpl-{run_id}");
-    let template = AddCouponTemplateRequest::new(
-        &template_ref,
-        CouponCategory::OrderAmountOff,
-        "满100减10",
-        1_000, // fen
-        CouponValidityType::DaysAfterReceipt,
-        "满100元可用",
-    )
+    let template = AddCouponTemplateRequest::new(AddCouponTemplateArgs {
+        third_coupon_id: template_ref.clone(),
+        coupon_category: CouponCategory::OrderAmountOff,
+        name: "满100减10".into(),
+        discount_fee: 1_000, // fen
+        coupon_type: CouponValidityType::DaysAfterReceipt,
+        rules: "满100元可用".into(),
+    })
     .fixed_term(30)
     .minimum_fee(10_000); // fen
     let template_id = at(step, client.coupons().add_coupon_template(template).await)?;
@@ -169,17 +186,21 @@ async fn run() -> Result<(), Failure> {
     // 7. Give the member one coupon; our code for it is `coupon_code`.
     let step = "give coupon";
     let coupon_code = format!("QS-{run_id}-C1");
-    let grant = CouponGrant::new(&open_id, &coupon_code, ParamsType::OpenId);
+    let grant = CouponGrant::new(CouponGrantArgs {
+        open_id: open_id.clone(),
+        coupon_number: coupon_code.clone(),
+        params_type: ParamsType::OpenId,
+    });
     let given = at(
         step,
         client
             .coupons()
-            .give_coupons(GiveCouponsRequest::new(
-                vec![grant],
-                1,
-                TimestampMs::now(),
-                &template_ref,
-            ))
+            .give_coupons(GiveCouponsRequest::new(GiveCouponsArgs {
+                coupon_set: vec![grant],
+                number: 1,
+                create_time: TimestampMs::now(),
+                third_coupon_id: template_ref.clone(),
+            }))
             .await,
     )?;
     let platform_code = given
@@ -194,13 +215,13 @@ async fn run() -> Result<(), Failure> {
 
     // 8. Redeem it against the order.
     let step = "verify coupon";
-    let redeem = VerifyCouponsRequest::new(
-        &open_id,
-        &order_no,
-        vec![coupon_code.clone()],
-        TimestampMs::now(),
-        amount,
-    );
+    let redeem = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        open_id: open_id.clone(),
+        order_no: order_no.clone(),
+        third_coupon_codes: vec![coupon_code.clone()],
+        verification_time: TimestampMs::now(),
+        order_amount: amount,
+    });
     at(step, client.coupons().verify_coupons(redeem).await)?;
     let held = query(&client, step, &open_id).await?.coupon_num;
     println!(
@@ -211,9 +232,14 @@ async fn run() -> Result<(), Failure> {
     // 9. The whole order comes back: its 100 points are taken back.
     let step = "refund order";
     let return_no = format!("QS-{run_id}-R");
-    let refund = RefundOrderRequest::new(BeijingDateTime::now(), amount, &return_no, &order_no)
-        .open_id(&open_id)
-        .desc("quickstart return");
+    let refund = RefundOrderRequest::new(RefundOrderArgs {
+        consume_date: BeijingDateTime::now(),
+        order_amount: amount,
+        order_no: return_no.clone(),
+        parent_order_no: order_no.clone(),
+    })
+    .open_id(&open_id)
+    .desc("quickstart return");
     let refund_id = at(step, client.orders().refund_order(refund).await)?;
     let balance = score(&client, step, &open_id).await?;
     println!(
@@ -250,7 +276,10 @@ async fn run() -> Result<(), Failure> {
         step,
         client
             .sms()
-            .verify_sms_code(VerifySmsCodeRequest::new(&phone, &code))
+            .verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+                phone: phone.clone(),
+                verify_code: code.clone(),
+            }))
             .await,
     )?;
     println!("12. {step:<18} accepted");

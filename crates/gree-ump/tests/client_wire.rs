@@ -275,7 +275,12 @@ async fn every_business_endpoint_is_sent_as_the_spec_says() {
         server,
         c,
         members.create_member(
-            CreateMemberRequest::new("P001", "小明", "13800000000").realname("王小明")
+            CreateMemberRequest::new(CreateMemberArgs {
+                project_id: "P001".into(),
+                nickname: "小明".into(),
+                phone: "13800000000".into()
+            })
+            .realname("王小明")
         )
     );
     wire_case!(
@@ -286,34 +291,49 @@ async fn every_business_endpoint_is_sent_as_the_spec_says() {
     wire_case!(
         server,
         c,
-        points.change_points(ChangePointsRequest::new(
-            "oid-1", 100, "biz-1", "购物", "order", "chg-1"
-        ))
+        points.change_points(ChangePointsRequest::new(ChangePointsArgs {
+            open_id: "oid-1".into(),
+            score: 100,
+            out_biz_no: "biz-1".into(),
+            change_reason: "购物".into(),
+            change_event: "order".into(),
+            change_id: "chg-1".into()
+        }))
     );
     wire_case!(
         server,
         c,
-        points.rollback_points(RollbackPointsRequest::new("oid-1", 100, "chg-1"))
+        points.rollback_points(RollbackPointsRequest::new(RollbackPointsArgs {
+            open_id: "oid-1".into(),
+            rollback_score: 100,
+            change_id: "chg-1".into()
+        }))
     );
     wire_case!(
         server,
         c,
         points.rollback_points_partially(RollbackPointsPartiallyRequest::new(
-            "oid-1",
-            "chg-2",
-            "ord-1",
-            vec![PartialRollbackItem::new("ord-1", "sku-1", yuan("10.50"))]
+            RollbackPointsPartiallyArgs {
+                open_id: "oid-1".into(),
+                change_id: "chg-2".into(),
+                parent_order_no: "ord-1".into(),
+                items: vec![PartialRollbackItem::new(PartialRollbackItemArgs {
+                    order_no: "ord-1".into(),
+                    item_no: "sku-1".into(),
+                    total_price: yuan("10.50")
+                })]
+            }
         ))
     );
     wire_case!(
         server,
         c,
-        points.list_point_records(ListPointRecordsRequest::new(
-            "oid-1",
-            ScoreType::from_code(1),
-            10,
-            1
-        ))
+        points.list_point_records(ListPointRecordsRequest::new(ListPointRecordsArgs {
+            open_id: "oid-1".into(),
+            score_type: ScoreType::from_code(1),
+            page_size: 10,
+            page_no: 1
+        }))
     );
     wire_case!(
         server,
@@ -330,28 +350,38 @@ async fn every_business_endpoint_is_sent_as_the_spec_says() {
         server,
         c,
         orders.add_order(
-            AddOrderRequest::new(dt("2021-09-27 10:00:00"), yuan("1000.4"), "ord-1", 1000)
-                .open_id("oid-1")
+            AddOrderRequest::new(AddOrderArgs {
+                consume_date: (dt("2021-09-27 10:00:00")),
+                order_amount: yuan("1000.4"),
+                order_no: "ord-1".into(),
+                order_score: 1000
+            })
+            .open_id("oid-1")
         )
     );
     wire_case!(
         server,
         c,
         orders.refund_order(
-            RefundOrderRequest::new(dt("2021-09-28 10:00:00"), yuan("1000.4"), "ref-1", "ord-1")
-                .open_id("oid-1")
+            RefundOrderRequest::new(RefundOrderArgs {
+                consume_date: (dt("2021-09-28 10:00:00")),
+                order_amount: yuan("1000.4"),
+                order_no: "ref-1".into(),
+                parent_order_no: "ord-1".into()
+            })
+            .open_id("oid-1")
         )
     );
     wire_case!(
         server,
         c,
         orders.refund_order_partially(
-            RefundOrderPartiallyRequest::new(
-                dt("2021-09-28 10:00:00"),
-                yuan("10.5"),
-                "ref-2",
-                "ord-1"
-            )
+            RefundOrderPartiallyRequest::new(RefundOrderPartiallyArgs {
+                consume_date: (dt("2021-09-28 10:00:00")),
+                order_amount: yuan("10.5"),
+                order_no: "ref-2".into(),
+                parent_order_no: "ord-1".into()
+            })
             .open_id("oid-1")
         )
     );
@@ -359,14 +389,14 @@ async fn every_business_endpoint_is_sent_as_the_spec_says() {
         server,
         c,
         coupons.add_coupon_template(
-            AddCouponTemplateRequest::new(
-                "tpl-1",
-                CouponCategory::from_code(1),
-                "满100减10",
-                1000,
-                CouponValidityType::from_code(1),
-                "rules"
-            )
+            AddCouponTemplateRequest::new(AddCouponTemplateArgs {
+                third_coupon_id: "tpl-1".into(),
+                coupon_category: CouponCategory::from_code(1),
+                name: "满100减10".into(),
+                discount_fee: 1000,
+                coupon_type: CouponValidityType::from_code(1),
+                rules: "rules".into()
+            })
             .begin_time(dt("2021-10-01 00:00:00"))
             .end_time(dt("2021-12-31 23:59:59"))
         )
@@ -374,32 +404,36 @@ async fn every_business_endpoint_is_sent_as_the_spec_says() {
     wire_case!(
         server,
         c,
-        coupons.give_coupons(GiveCouponsRequest::new(
-            vec![CouponGrant::new("oid-1", "2", ParamsType::from_code(1))],
-            1,
-            openplatform_runtime::wire::TimestampMs::from(T0),
-            "tpl-1"
-        ))
+        coupons.give_coupons(GiveCouponsRequest::new(GiveCouponsArgs {
+            coupon_set: vec![CouponGrant::new(CouponGrantArgs {
+                open_id: "oid-1".into(),
+                coupon_number: "2".into(),
+                params_type: ParamsType::from_code(1)
+            })],
+            number: 1,
+            create_time: openplatform_runtime::wire::TimestampMs::from(T0),
+            third_coupon_id: "tpl-1".into()
+        }))
     );
     wire_case!(
         server,
         c,
-        coupons.sync_coupon_status(SyncCouponStatusRequest::new(
-            "code-1",
-            "oid-1",
-            CouponStatus::from_code(1)
-        ))
+        coupons.sync_coupon_status(SyncCouponStatusRequest::new(SyncCouponStatusArgs {
+            third_coupon_code: "code-1".into(),
+            open_id: "oid-1".into(),
+            status: CouponStatus::from_code(1)
+        }))
     );
     wire_case!(
         server,
         c,
-        coupons.verify_coupons(VerifyCouponsRequest::new(
-            "oid-1",
-            "ord-1",
-            vec!["code-1".to_owned(), "code-2".to_owned()],
-            openplatform_runtime::wire::TimestampMs::from(T0),
-            yuan("99.9")
-        ))
+        coupons.verify_coupons(VerifyCouponsRequest::new(VerifyCouponsArgs {
+            open_id: "oid-1".into(),
+            order_no: "ord-1".into(),
+            third_coupon_codes: vec!["code-1".to_owned(), "code-2".to_owned()],
+            verification_time: openplatform_runtime::wire::TimestampMs::from(T0),
+            order_amount: yuan("99.9")
+        }))
     );
     wire_case!(
         server,
@@ -414,7 +448,10 @@ async fn every_business_endpoint_is_sent_as_the_spec_says() {
     wire_case!(
         server,
         c,
-        sms.verify_sms_code(VerifySmsCodeRequest::new("13800000000", "123456"))
+        sms.verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+            phone: "13800000000".into(),
+            verify_code: "123456".into()
+        }))
     );
 
     // 19 business calls on one token: the token was obtained once, never refreshed.
@@ -524,12 +561,12 @@ async fn paged_endpoints_stream_every_item() {
     let c = client(&base, None);
     let items: Vec<_> = c
         .points()
-        .list_point_records_stream(ListPointRecordsRequest::new(
-            "oid",
-            ScoreType::from_code(1),
-            10,
-            1,
-        ))
+        .list_point_records_stream(ListPointRecordsRequest::new(ListPointRecordsArgs {
+            open_id: "oid".into(),
+            score_type: ScoreType::from_code(1),
+            page_size: 10,
+            page_no: 1,
+        }))
         .collect()
         .await;
     assert_eq!(items.len(), 25);
@@ -595,7 +632,14 @@ async fn page_server(mode: Pages) -> (String, Arc<AtomicU32>) {
 /// crate needed.
 #[tokio::test]
 async fn paging_always_terminates() {
-    let request = || ListPointRecordsRequest::new("oid", ScoreType::from_code(1), 10, 1);
+    let request = || {
+        ListPointRecordsRequest::new(ListPointRecordsArgs {
+            open_id: "oid".into(),
+            score_type: ScoreType::from_code(1),
+            page_size: 10,
+            page_no: 1,
+        })
+    };
     // A server ignoring the page number: the second page repeats the first, the walk ends.
     let (base, calls) = page_server(Pages::Same).await;
     let c = client(&base, None);
@@ -748,14 +792,14 @@ async fn reads_and_keyed_writes_are_retried_unsafe_writes_never() {
     // A keyed write re-sends the same change_id.
     server.busy.store(1, Ordering::SeqCst);
     c.points()
-        .change_points(ChangePointsRequest::new(
-            "o",
-            5,
-            "b",
-            "r",
-            "event_add",
-            "chg-9",
-        ))
+        .change_points(ChangePointsRequest::new(ChangePointsArgs {
+            open_id: "o".into(),
+            score: 5,
+            out_biz_no: "b".into(),
+            change_reason: "r".into(),
+            change_event: "event_add".into(),
+            change_id: "chg-9".into(),
+        }))
         .await
         .unwrap();
     let seen = server.seen.lock().unwrap().clone();
@@ -856,7 +900,11 @@ async fn a_success_without_data_is_a_typed_error_never_a_default() {
         };
         missing(
             c.members()
-                .create_member(CreateMemberRequest::new("1", "n", "13800000000"))
+                .create_member(CreateMemberRequest::new(CreateMemberArgs {
+                    project_id: "1".into(),
+                    nickname: "n".into(),
+                    phone: "13800000000".into(),
+                }))
                 .await
                 .unwrap_err(),
             "wk.user.info.add",
@@ -870,21 +918,24 @@ async fn a_success_without_data_is_a_typed_error_never_a_default() {
         );
         missing(
             c.points()
-                .change_points(ChangePointsRequest::new(
-                    "o",
-                    5,
-                    "b",
-                    "r",
-                    "event_add",
-                    "chg-1",
-                ))
+                .change_points(ChangePointsRequest::new(ChangePointsArgs {
+                    open_id: "o".into(),
+                    score: 5,
+                    out_biz_no: "b".into(),
+                    change_reason: "r".into(),
+                    change_event: "event_add".into(),
+                    change_id: "chg-1".into(),
+                }))
                 .await
                 .unwrap_err(),
             "wk.user.event.score.change",
         );
         missing(
             c.sms()
-                .verify_sms_code(VerifySmsCodeRequest::new("13800000000", "1234"))
+                .verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+                    phone: "13800000000".into(),
+                    verify_code: "1234".into(),
+                }))
                 .await
                 .unwrap_err(),
             "wk.sms.verify.judge",
@@ -892,13 +943,13 @@ async fn a_success_without_data_is_a_typed_error_never_a_default() {
     }
     // 5.4 has no data: its success is `()`.
     *server.canned.lock().unwrap() = Some((200, r#"{"success":true,"data":null}"#.to_owned()));
-    let verify = VerifyCouponsRequest::new(
-        "o",
-        "order-1",
-        vec!["c1".to_owned()],
-        openplatform_runtime::wire::TimestampMs::from(T0),
-        yuan("1"),
-    );
+    let verify = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        open_id: "o".into(),
+        order_no: "order-1".into(),
+        third_coupon_codes: vec!["c1".to_owned()],
+        verification_time: openplatform_runtime::wire::TimestampMs::from(T0),
+        order_amount: yuan("1"),
+    });
     c.coupons()
         .verify_coupons(verify)
         .await

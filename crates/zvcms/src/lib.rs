@@ -37,7 +37,7 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use zvcms::signer::{Canonical, CanonicalSigner};
-//! use zvcms::endpoints::VerifyCouponsRequest;
+//! use zvcms::endpoints::{VerifyCouponsArgs, VerifyCouponsRequest};
 //! use zvcms::wire::Id;
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -52,8 +52,11 @@
 //!     .grant_code("782c281f62") // GrantCode
 //!     .signer(Arc::new(signer))
 //!     .build()?;
-//! let request = VerifyCouponsRequest::new("paywewre121", vec![Id::from(390962138708451328_u64)])
-//!     .customer_id(10086);
+//! let request = VerifyCouponsRequest::new(VerifyCouponsArgs {
+//!     biz_id: "paywewre121".into(),
+//!     coupons_card_list: vec![Id::from(390962138708451328_u64)],
+//! })
+//! .customer_id(10086);
 //! let data = client.coupons().verify_coupons(request).await?;
 //! println!("redeemed {:?} for bizId {:?}", data.card_id_list, data.biz_id);
 //! # Ok(())

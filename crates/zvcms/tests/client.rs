@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
-use zvcms::endpoints::VerifyCouponsRequest;
+use zvcms::endpoints::{VerifyCouponsArgs, VerifyCouponsRequest};
 use zvcms::generated::routes::AnyRequest;
 use zvcms::models::{CardListType, ChannelType, VerifyExt};
 use zvcms::runtime::{Error, Sent};
@@ -220,16 +220,19 @@ fn client(base_url: &str, signer: Arc<dyn Signer>) -> Client {
 }
 
 fn redemption() -> VerifyCouponsRequest {
-    VerifyCouponsRequest::new("paywewre121", vec![Id::from(COUPON)])
-        .customer_id(10086)
-        .ext(
-            VerifyExt::new()
-                .channel_type(ChannelType::Pos)
-                .multi_store_mark("S001")
-                .order_no("O-1"),
-        )
-        .amount(1000_i64)
-        .order_amount(5000_i64)
+    VerifyCouponsRequest::new(VerifyCouponsArgs {
+        biz_id: "paywewre121".into(),
+        coupons_card_list: vec![Id::from(COUPON)],
+    })
+    .customer_id(10086)
+    .ext(
+        VerifyExt::new()
+            .channel_type(ChannelType::Pos)
+            .multi_store_mark("S001")
+            .order_no("O-1"),
+    )
+    .amount(1000_i64)
+    .order_amount(5000_i64)
 }
 
 /// A signer that records what it is given, then signs with the test scheme.
@@ -318,8 +321,11 @@ async fn every_call_has_a_fresh_nonce() {
     for i in 0..40_u64 {
         let client = client.clone();
         calls.spawn(async move {
-            let request = VerifyCouponsRequest::new(format!("biz-{i}"), vec![Id::from(COUPON + i)])
-                .customer_id(7);
+            let request = VerifyCouponsRequest::new(VerifyCouponsArgs {
+                biz_id: format!("biz-{i}"),
+                coupons_card_list: vec![Id::from(COUPON + i)],
+            })
+            .customer_id(7);
             client.coupons().verify_coupons(request).await
         });
     }
@@ -336,8 +342,11 @@ async fn scan_codes_travel_without_a_member() {
     let server = Server::new(Arc::new(test_signer(KEY)));
     let url = start(server.clone()).await;
     let client = client(&url, Arc::new(test_signer(KEY)));
-    let request = VerifyCouponsRequest::new("scan-1", vec![Id::from("0012AB")])
-        .card_list_type(CardListType::ScanCode);
+    let request = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        biz_id: "scan-1".into(),
+        coupons_card_list: vec![Id::from("0012AB")],
+    })
+    .card_list_type(CardListType::ScanCode);
     let data = client
         .coupons()
         .verify_coupons(request)
@@ -415,7 +424,10 @@ async fn invalid_requests_and_failing_signers_send_nothing() {
     let url = start(server.clone()).await;
 
     let client_ok = client(&url, Arc::new(test_signer(KEY)));
-    let no_member = VerifyCouponsRequest::new("b", vec![Id::from(COUPON)]);
+    let no_member = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        biz_id: "b".into(),
+        coupons_card_list: vec![Id::from(COUPON)],
+    });
     let err = client_ok
         .coupons()
         .verify_coupons(no_member)

@@ -6,7 +6,7 @@
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use zvcms::endpoints::VerifyCouponsRequest;
+use zvcms::endpoints::{VerifyCouponsArgs, VerifyCouponsRequest};
 use zvcms::generated::routes::AnyRequest;
 use zvcms::models::{UserInfo, VerifyCouponsData, VerifyExt};
 use zvcms::runtime::{Error, decode_response};
@@ -139,18 +139,24 @@ fn request_example_decodes_and_round_trips() {
 #[test]
 fn the_client_sends_what_the_example_sends() {
     // The same request built with the API, as a user would.
-    let req = VerifyCouponsRequest::new("paywewre121", vec![Id::from(COUPON)])
-        .customer_id(10086)
-        .ext(VerifyExt::new().order_no("A1"))
-        .trade_marks(vec!["6901234567890".to_string()])
-        .amount(1000_i64);
+    let req = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        biz_id: "paywewre121".into(),
+        coupons_card_list: vec![Id::from(COUPON)],
+    })
+    .customer_id(10086)
+    .ext(VerifyExt::new().order_no("A1"))
+    .trade_marks(vec!["6901234567890".to_string()])
+    .amount(1000_i64);
     assert_eq!(
         serde_json::to_string(&req).unwrap(),
         r#"{"bizId":"paywewre121","customerId":10086,"couponsCardList":"[390962138708451328]","ext":{"orderNo":"A1"},"tradeMarks":"[\"6901234567890\"]","amount":1000}"#
     );
     // E04: a scan code that is not a plain integer stays text inside the array.
-    let scan = VerifyCouponsRequest::new("b2", vec![Id::from("0012AB")])
-        .card_list_type(zvcms::models::CardListType::ScanCode);
+    let scan = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        biz_id: "b2".into(),
+        coupons_card_list: vec![Id::from("0012AB")],
+    })
+    .card_list_type(zvcms::models::CardListType::ScanCode);
     assert_eq!(scan.validate(), Ok(()));
     assert_eq!(
         serde_json::to_string(&scan).unwrap(),
@@ -160,7 +166,11 @@ fn the_client_sends_what_the_example_sends() {
 
 #[test]
 fn request_rules_are_checked_before_sending() {
-    let none = VerifyCouponsRequest::new("b", Vec::<Id>::new()).customer_id(1);
+    let none = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        biz_id: "b".into(),
+        coupons_card_list: Vec::<Id>::new(),
+    })
+    .customer_id(1);
     assert!(matches!(
         none.validate(),
         Err(RequestError::ItemCount {
@@ -170,9 +180,12 @@ fn request_rules_are_checked_before_sending() {
             ..
         })
     ));
-    let multi = VerifyCouponsRequest::new("b", vec![Id::from(1_u64), Id::from(2_u64)])
-        .customer_id(1)
-        .use_count(2);
+    let multi = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        biz_id: "b".into(),
+        coupons_card_list: vec![Id::from(1_u64), Id::from(2_u64)],
+    })
+    .customer_id(1)
+    .use_count(2);
     let err = multi.validate().unwrap_err();
     assert!(matches!(
         err,
@@ -188,7 +201,11 @@ fn request_rules_are_checked_before_sending() {
             .contains("at most 1 item(s) while `useCount` is set"),
         "{err}"
     );
-    let blank = VerifyCouponsRequest::new(" ", vec![Id::from(1_u64)]).customer_id(1);
+    let blank = VerifyCouponsRequest::new(VerifyCouponsArgs {
+        biz_id: " ".into(),
+        coupons_card_list: vec![Id::from(1_u64)],
+    })
+    .customer_id(1);
     assert!(matches!(
         blank.validate(),
         Err(RequestError::EmptyField { field: "bizId", .. })

@@ -296,23 +296,19 @@ fn debug_impl(s: &Struct) -> TokenStream {
     }
 }
 
-/// `new(required…)` and one chainable setter per optional field.
+/// `new` and one chainable setter per optional field. `new` takes no argument when
+/// nothing is required, the one required value when there is one, and otherwise the
+/// struct of named arguments `s.args` (`ChangePointsArgs`), written here too: a struct
+/// literal names every value beside its field and rustc refuses one that lacks a
+/// required field, so no two values of one type can be swapped by position.
 fn request_ctor(s: &Struct, models: &TokenStream) -> TokenStream {
     let name = ident(&s.name);
     let required: Vec<&Field> = s.fields.iter().filter(|f| f.required).collect();
-    let params = required.iter().map(|f| {
+    let optional_inits = s.fields.iter().filter(|f| !f.required).map(|f| {
         let n = ident(&f.name);
-        let ty = rust_ty(&f.ty, models);
-        quote!(#n: impl Into<#ty>)
+        quote!(#n: None)
     });
-    let inits = s.fields.iter().map(|f| {
-        let n = ident(&f.name);
-        if f.required {
-            quote!(#n: #n.into())
-        } else {
-            quote!(#n: None)
-        }
-    });
+    let required_names: Vec<Ident> = required.iter().map(|f| ident(&f.name)).collect();
     let setters = s.fields.iter().filter(|f| !f.required).map(|f| {
         let n = ident(&f.name);
         let ty = rust_ty(&f.ty, models);
@@ -330,27 +326,111 @@ fn request_ctor(s: &Struct, models: &TokenStream) -> TokenStream {
             }
         }
     });
-    let ctor_doc = if required.is_empty() {
-        "A request with every optional field unset.".to_string()
-    } else {
-        let names: Vec<String> = required.iter().map(|f| docs::code(&f.wire)).collect();
-        format!("A request with its required fields: {}.", names.join(", "))
+    let wires: Vec<String> = required.iter().map(|f| docs::code(&f.wire)).collect();
+    let (args_def, ctor) = match (&s.args, required.as_slice()) {
+        (None, []) => {
+            let doc = docs::attrs(&["A request with every optional field unset.".into()]);
+            (
+                quote!(),
+                quote! {
+                    #doc
+                    pub fn new() -> Self {
+                        Self { #(#optional_inits),* }
+                    }
+                },
+            )
+        }
+        (None, [f]) => {
+            let n = ident(&f.name);
+            let ty = rust_ty(&f.ty, models);
+            let doc = docs::attrs(&[format!("A request with its required fields: {}.", wires[0])]);
+            (
+                quote!(),
+                quote! {
+                    #doc
+                    pub fn new(#n: impl Into<#ty>) -> Self {
+                        Self { #n: #n.into(), #(#optional_inits),* }
+                    }
+                },
+            )
+        }
+        (Some(args), _) => {
+            let args = ident(args);
+            let def = args_def(s, &args, &required, models);
+            let doc = docs::attrs(&[format!(
+                "A request with its required fields ({}), named in [`{args}`]; the optional ones unset.",
+                wires.join(", ")
+            )]);
+            (
+                def,
+                quote! {
+                    #doc
+                    pub fn new(args: #args) -> Self {
+                        let #args { #(#required_names),* } = args;
+                        Self { #(#required_names,)* #(#optional_inits),* }
+                    }
+                },
+            )
+        }
+        (None, _) => unreachable!(
+            "validate::name_args names the arguments of `{}`: it has {} required fields",
+            s.name,
+            required.len()
+        ),
     };
-    let ctor_doc = docs::attrs(&[ctor_doc]);
-    let allow = if required.len() > 7 {
-        quote!(#[allow(clippy::too_many_arguments)])
+    quote! {
+        #args_def
+
+        impl #name {
+            #ctor
+
+            #(#setters)*
+        }
+    }
+}
+
+/// The struct of named arguments of a constructor: the required fields, each with the
+/// field's doc; no `#[non_exhaustive]` (it is built with a struct literal) and no
+/// `Default` (every value must be given). `Debug` redacts what the request's does.
+fn args_def(s: &Struct, args: &Ident, required: &[&Field], models: &TokenStream) -> TokenStream {
+    let target = &s.name;
+    let doc = docs::attrs(&[
+        format!("The required fields of [`{target}`], by name: the argument of [`{target}::new`]."),
+        "Built with a struct literal, so each value stands beside its field's name and \
+         a missing field is a compile error; the optional fields are set on the request \
+         afterwards."
+            .to_string(),
+    ]);
+    let fields = required.iter().map(|f| {
+        let n = ident(&f.name);
+        let ty = rust_ty(&f.ty, models);
+        let fdoc = field_doc(f, StructStyle::Request);
+        quote! {
+            #fdoc
+            pub #n: #ty,
+        }
+    });
+    let shadow = Struct {
+        name: args.to_string(),
+        doc: String::new(),
+        gloss: String::new(),
+        fields: required.iter().map(|f| (*f).clone()).collect(),
+        style: StructStyle::Request,
+        args: None,
+    };
+    let debug = debug_impl(&shadow);
+    let debug_derive = if debug.is_empty() {
+        quote!(Debug,)
     } else {
         quote!()
     };
     quote! {
-        impl #name {
-            #ctor_doc
-            #allow
-            pub fn new(#(#params),*) -> Self {
-                Self { #(#inits),* }
-            }
-
-            #(#setters)*
+        #doc
+        #[derive(#debug_derive Clone, PartialEq)]
+        pub struct #args {
+            #(#fields)*
         }
+
+        #debug
     }
 }

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use gree_ump::Client;
 use gree_ump::endpoints::{
-    ChangePointsRequest, CreateMemberRequest, ListLevelsRequest, QueryMemberRequest,
-    RollbackPointsRequest,
+    ChangePointsArgs, ChangePointsRequest, CreateMemberArgs, CreateMemberRequest,
+    ListLevelsRequest, QueryMemberRequest, RollbackPointsArgs, RollbackPointsRequest,
 };
 use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig};
 
@@ -24,7 +24,11 @@ async fn sdk_client_round_trip() {
 
     let open_id = client
         .members()
-        .create_member(CreateMemberRequest::new("18756", "张三", "13800000000"))
+        .create_member(CreateMemberRequest::new(CreateMemberArgs {
+            project_id: "18756".into(),
+            nickname: "张三".into(),
+            phone: "13800000000".into(),
+        }))
         .await
         .unwrap();
     let member = client
@@ -43,7 +47,14 @@ async fn sdk_client_round_trip() {
     assert_eq!(levels.page.total_count, Some(7));
     assert_eq!(levels.into_data().len(), 7);
 
-    let change = ChangePointsRequest::new(&open_id, 100, "order-1", "购物", "event_add", "chg-1");
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 100,
+        out_biz_no: "order-1".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-1".into(),
+    });
     let statement = client.points().change_points(change.clone()).await.unwrap();
     assert!(statement.statement_id.is_some());
 
@@ -65,14 +76,25 @@ async fn sdk_client_round_trip() {
     sandbox
         .control()
         .inject_fault("wk.user.event.score.change", Fault::DropAfterCommit, 5);
-    let lost = ChangePointsRequest::new(&open_id, 5, "order-2", "购物", "event_add", "chg-2");
+    let lost = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 5,
+        out_biz_no: "order-2".into(),
+        change_reason: "购物".into(),
+        change_event: "event_add".into(),
+        change_id: "chg-2".into(),
+    });
     let err = client.points().change_points(lost).await.unwrap_err();
     assert!(err.outcome_unknown(), "{err}");
     sandbox.control().clear_faults();
     assert_eq!(sandbox.control().ledger(&open_id).unwrap().score, 205);
     client
         .points()
-        .rollback_points(RollbackPointsRequest::new(&open_id, 5, "chg-2"))
+        .rollback_points(RollbackPointsRequest::new(RollbackPointsArgs {
+            open_id: open_id.clone(),
+            rollback_score: 5,
+            change_id: "chg-2".into(),
+        }))
         .await
         .unwrap();
     assert_eq!(sandbox.control().ledger(&open_id).unwrap().score, 200);

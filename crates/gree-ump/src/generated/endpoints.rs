@@ -376,20 +376,58 @@ impl ::core::fmt::Debug for CreateMemberRequest {
     }
 }
 
+/// The required fields of [`CreateMemberRequest`], by name: the argument of [`CreateMemberRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Clone, PartialEq)]
+pub struct CreateMemberArgs {
+    /// 项目Id, 即门店Id, 新增对接门店需要向会员平台索要对应门店Id
+    ///
+    /// Project (store) id, assigned by the platform to each connected store
+    ///
+    /// Wire: `project_id` · string · required (必选) · example: `18756`
+    pub project_id: String,
+    /// 用户昵称
+    ///
+    /// Nickname
+    ///
+    /// Wire: `nickname` · string · personal data: redacted from Debug and error texts · required (必选) · example: `张三`
+    pub nickname: String,
+    /// 用户手机号
+    ///
+    /// Mobile phone number
+    ///
+    /// Wire: `phone` · string · personal data: redacted from Debug and error texts · required (必选) · example: `15900947949`
+    pub phone: String,
+}
+
+impl ::core::fmt::Debug for CreateMemberArgs {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("CreateMemberArgs")
+            .field("project_id", &self.project_id)
+            .field(
+                "nickname",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field(
+                "phone",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .finish()
+    }
+}
+
 impl CreateMemberRequest {
-    /// A request with its required fields: `project_id`, `nickname`, `phone`.
-    pub fn new(
-        project_id: impl Into<String>,
-        nickname: impl Into<String>,
-        phone: impl Into<String>,
-    ) -> Self {
+    /// A request with its required fields (`project_id`, `nickname`, `phone`), named in [`CreateMemberArgs`]; the optional ones unset.
+    pub fn new(args: CreateMemberArgs) -> Self {
+        let CreateMemberArgs { project_id, nickname, phone } = args;
         Self {
+            project_id,
+            nickname,
+            phone,
             outer_user_id: None,
             q_id: None,
-            project_id: project_id.into(),
-            nickname: nickname.into(),
             realname: None,
-            phone: phone.into(),
             avatar_img_url: None,
             gender: None,
             birthday: None,
@@ -718,25 +756,69 @@ pub struct ChangePointsRequest {
     pub change_id: String,
 }
 
+/// The required fields of [`ChangePointsRequest`], by name: the argument of [`ChangePointsRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangePointsArgs {
+    /// 会员唯一标识 或者电话
+    ///
+    /// Member identifier or phone number
+    ///
+    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    pub open_id: String,
+    /// 会员积分变动值, 对应change_event在会员事件定义为非固定积分值事件时需要传该参数
+    ///
+    /// Points to change by (needed when the event does not define a fixed amount)
+    ///
+    /// Wire: `score` · i64 · required (必选) · example: `100`
+    pub score: i64,
+    /// 外部业务编号(订单号)
+    ///
+    /// Caller's business number (order number)
+    ///
+    /// Wire: `out_biz_no` · string · required (必选) · example: `66239d2848de`
+    pub out_biz_no: String,
+    /// 积分变动描述
+    ///
+    /// Reason for the change
+    ///
+    /// Wire: `change_reason` · string · required (必选) · example: `兑换权益`
+    pub change_reason: String,
+    /// 积分变动事件, 需要在会员平台注册事件, 后以固定事件值进行积分变动提交
+    ///
+    /// Event key registered on the platform (such as event_add, event_subtract)
+    ///
+    /// Wire: `change_event` · string · required (必选) · example: `event_add/event_subtract(增/减)`
+    pub change_event: String,
+    /// 渠道自定义积分变动唯一标识, 用于平台幂等性保证
+    ///
+    /// Caller-chosen unique identifier of this change (idempotency key)
+    ///
+    /// Wire: `change_id` · string · required (必选) · example: `604becde4a097343239d2848de`
+    pub change_id: String,
+}
+
 impl ChangePointsRequest {
-    /// A request with its required fields: `open_id`, `score`, `out_biz_no`, `change_reason`, `change_event`, `change_id`.
-    pub fn new(
-        open_id: impl Into<String>,
-        score: impl Into<i64>,
-        out_biz_no: impl Into<String>,
-        change_reason: impl Into<String>,
-        change_event: impl Into<String>,
-        change_id: impl Into<String>,
-    ) -> Self {
+    /// A request with its required fields (`open_id`, `score`, `out_biz_no`, `change_reason`, `change_event`, `change_id`), named in [`ChangePointsArgs`]; the optional ones unset.
+    pub fn new(args: ChangePointsArgs) -> Self {
+        let ChangePointsArgs {
+            open_id,
+            score,
+            out_biz_no,
+            change_reason,
+            change_event,
+            change_id,
+        } = args;
         Self {
-            open_id: open_id.into(),
-            score: score.into(),
+            open_id,
+            score,
+            out_biz_no,
+            change_reason,
+            change_event,
+            change_id,
             activity_score: None,
-            out_biz_no: out_biz_no.into(),
             order_amount: None,
-            change_reason: change_reason.into(),
-            change_event: change_event.into(),
-            change_id: change_id.into(),
         }
     }
     /// Sets `activity_score` (Campaign points to change by).
@@ -875,21 +957,43 @@ pub struct RollbackPointsRequest {
     pub change_id: String,
 }
 
+/// The required fields of [`RollbackPointsRequest`], by name: the argument of [`RollbackPointsRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollbackPointsArgs {
+    /// 会员唯一标识 或者电话
+    ///
+    /// Member identifier or phone number
+    ///
+    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    pub open_id: String,
+    /// 回退积分数量
+    ///
+    /// Points to roll back
+    ///
+    /// Wire: `rollback_score` · i64 · required (必选) · example: `50`
+    pub rollback_score: i64,
+    /// 渠道自定义积分变动唯一标识, 用于平台幂等性保证
+    ///
+    /// On the recovery path the change_id of the lost change; otherwise a fresh unique id (idempotency key)
+    ///
+    /// Wire: `change_id` · string · required (必选) · example: `604becde4a097343239d2848de`
+    pub change_id: String,
+}
+
 impl RollbackPointsRequest {
-    /// A request with its required fields: `open_id`, `rollback_score`, `change_id`.
-    pub fn new(
-        open_id: impl Into<String>,
-        rollback_score: impl Into<i64>,
-        change_id: impl Into<String>,
-    ) -> Self {
+    /// A request with its required fields (`open_id`, `rollback_score`, `change_id`), named in [`RollbackPointsArgs`]; the optional ones unset.
+    pub fn new(args: RollbackPointsArgs) -> Self {
+        let RollbackPointsArgs { open_id, rollback_score, change_id } = args;
         Self {
-            open_id: open_id.into(),
+            open_id,
+            rollback_score,
+            change_id,
             statement_id: None,
-            rollback_score: rollback_score.into(),
             rollback_activity_score: None,
             parent_order_no: None,
             items: None,
-            change_id: change_id.into(),
         }
     }
     /// Sets `statement_id` (Statement of the change to roll back; omit it on the recovery path (lost reply)).
@@ -996,19 +1100,46 @@ pub struct RollbackPointsPartiallyRequest {
     pub items: Vec<PartialRollbackItem>,
 }
 
+/// The required fields of [`RollbackPointsPartiallyRequest`], by name: the argument of [`RollbackPointsPartiallyRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollbackPointsPartiallyArgs {
+    /// 会员唯一标识 或者电话
+    ///
+    /// Member identifier or phone number
+    ///
+    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    pub open_id: String,
+    /// 渠道自定义积分变动唯一标识, 用于平台幂等性保证
+    ///
+    /// Caller-chosen unique identifier (idempotency key)
+    ///
+    /// Wire: `change_id` · string · required (必选) · example: `1632720477224`
+    pub change_id: String,
+    /// 主订单号
+    ///
+    /// Main order number
+    ///
+    /// Wire: `parent_order_no` · string · required (必选) · example: `1632720420715`
+    pub parent_order_no: String,
+    /// 关联商品明细, 数组格式的字符串
+    ///
+    /// Returned items, a JSON array inside a string
+    ///
+    /// Wire: `items` · list of PartialRollbackItem · sent as JSON text inside a string · required (必选) · example: `[{"order_no":1632723357482,"base_score":8,"total_price":100,"activity_score":5,"use_score":0,"item_name":"护手霜","item_num":2,"item_no":5408676771509321001}]`
+    pub items: Vec<PartialRollbackItem>,
+}
+
 impl RollbackPointsPartiallyRequest {
-    /// A request with its required fields: `open_id`, `change_id`, `parent_order_no`, `items`.
-    pub fn new(
-        open_id: impl Into<String>,
-        change_id: impl Into<String>,
-        parent_order_no: impl Into<String>,
-        items: impl Into<Vec<PartialRollbackItem>>,
-    ) -> Self {
+    /// A request with its required fields (`open_id`, `change_id`, `parent_order_no`, `items`), named in [`RollbackPointsPartiallyArgs`]; the optional ones unset.
+    pub fn new(args: RollbackPointsPartiallyArgs) -> Self {
+        let RollbackPointsPartiallyArgs { open_id, change_id, parent_order_no, items } = args;
         Self {
-            open_id: open_id.into(),
-            change_id: change_id.into(),
-            parent_order_no: parent_order_no.into(),
-            items: items.into(),
+            open_id,
+            change_id,
+            parent_order_no,
+            items,
         }
     }
 }
@@ -1098,19 +1229,46 @@ pub struct ListPointRecordsRequest {
     pub page_no: i32,
 }
 
+/// The required fields of [`ListPointRecordsRequest`], by name: the argument of [`ListPointRecordsRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPointRecordsArgs {
+    /// 会员唯一标识 或者电话
+    ///
+    /// Member identifier or phone number
+    ///
+    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    pub open_id: String,
+    /// 积分查看类型 (看全部/看支出/看收入)
+    ///
+    /// Which entries to list
+    ///
+    /// Wire: `score_type` · ScoreType · required (必选) · example: `0是全部, 1是收入, 2是支出`
+    pub score_type: ScoreType,
+    /// 每页数量
+    ///
+    /// Page size
+    ///
+    /// Wire: `pageSize` · i32 · required (必选) · example: `50`
+    pub page_size: i32,
+    /// 页码
+    ///
+    /// Page number, from 1
+    ///
+    /// Wire: `pageNo` · i32 · required (必选) · example: `1`
+    pub page_no: i32,
+}
+
 impl ListPointRecordsRequest {
-    /// A request with its required fields: `open_id`, `score_type`, `pageSize`, `pageNo`.
-    pub fn new(
-        open_id: impl Into<String>,
-        score_type: impl Into<ScoreType>,
-        page_size: impl Into<i32>,
-        page_no: impl Into<i32>,
-    ) -> Self {
+    /// A request with its required fields (`open_id`, `score_type`, `pageSize`, `pageNo`), named in [`ListPointRecordsArgs`]; the optional ones unset.
+    pub fn new(args: ListPointRecordsArgs) -> Self {
+        let ListPointRecordsArgs { open_id, score_type, page_size, page_no } = args;
         Self {
-            open_id: open_id.into(),
-            score_type: score_type.into(),
-            page_size: page_size.into(),
-            page_no: page_no.into(),
+            open_id,
+            score_type,
+            page_size,
+            page_no,
         }
     }
 }
@@ -1657,24 +1815,51 @@ impl ::core::fmt::Debug for AddOrderRequest {
     }
 }
 
+/// The required fields of [`AddOrderRequest`], by name: the argument of [`AddOrderRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddOrderArgs {
+    /// 消费时间
+    ///
+    /// Purchase time
+    ///
+    /// Wire: `consume_date` · datetime (yyyy-MM-dd HH:mm:ss, +08:00) · required (必选) · example: `2021-01-29 00:00:00`
+    pub consume_date: ::openplatform_runtime::wire::BeijingDateTime,
+    /// 订单金额
+    ///
+    /// Order amount, in yuan
+    ///
+    /// Wire: `order_amount` · yuan · required (必选) · example: `1000.4`
+    pub order_amount: ::openplatform_runtime::wire::Yuan,
+    /// 订单编号
+    ///
+    /// Order number
+    ///
+    /// Wire: `order_no` · string · required (必选) · example: `66239d2848de`
+    pub order_no: String,
+    /// 这笔订单需要发放的积分
+    ///
+    /// Points to award for this order
+    ///
+    /// Wire: `order_score` · i64 · required (必选) · example: `100`
+    pub order_score: i64,
+}
+
 impl AddOrderRequest {
-    /// A request with its required fields: `consume_date`, `order_amount`, `order_no`, `order_score`.
-    pub fn new(
-        consume_date: impl Into<::openplatform_runtime::wire::BeijingDateTime>,
-        order_amount: impl Into<::openplatform_runtime::wire::Yuan>,
-        order_no: impl Into<String>,
-        order_score: impl Into<i64>,
-    ) -> Self {
+    /// A request with its required fields (`consume_date`, `order_amount`, `order_no`, `order_score`), named in [`AddOrderArgs`]; the optional ones unset.
+    pub fn new(args: AddOrderArgs) -> Self {
+        let AddOrderArgs { consume_date, order_amount, order_no, order_score } = args;
         Self {
+            consume_date,
+            order_amount,
+            order_no,
+            order_score,
             store_id: None,
             open_id: None,
             phone: None,
-            consume_date: consume_date.into(),
-            order_amount: order_amount.into(),
-            order_no: order_no.into(),
             desc: None,
             shop_id: None,
-            order_score: order_score.into(),
             item_info_list: None,
             fin_entity_info: None,
             psea_zjlx_name: None,
@@ -2115,21 +2300,48 @@ impl ::core::fmt::Debug for RefundOrderRequest {
     }
 }
 
+/// The required fields of [`RefundOrderRequest`], by name: the argument of [`RefundOrderRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundOrderArgs {
+    /// 退货时间
+    ///
+    /// Return time
+    ///
+    /// Wire: `consume_date` · datetime (yyyy-MM-dd HH:mm:ss, +08:00) · required (必选) · example: `2021-01-29 00:00:00`
+    pub consume_date: ::openplatform_runtime::wire::BeijingDateTime,
+    /// 退货单金额
+    ///
+    /// Return order amount, in yuan
+    ///
+    /// Wire: `order_amount` · yuan · required (必选) · example: `1000.4`
+    pub order_amount: ::openplatform_runtime::wire::Yuan,
+    /// 退货单编号
+    ///
+    /// Return order number
+    ///
+    /// Wire: `order_no` · string · required (必选) · example: `refund_66239d2848de`
+    pub order_no: String,
+    /// 关联订单编号,用于有退款场景
+    ///
+    /// Number of the original order
+    ///
+    /// Wire: `parent_order_no` · string · required (必选) · example: `parent_639d2848de213`
+    pub parent_order_no: String,
+}
+
 impl RefundOrderRequest {
-    /// A request with its required fields: `consume_date`, `order_amount`, `order_no`, `parent_order_no`.
-    pub fn new(
-        consume_date: impl Into<::openplatform_runtime::wire::BeijingDateTime>,
-        order_amount: impl Into<::openplatform_runtime::wire::Yuan>,
-        order_no: impl Into<String>,
-        parent_order_no: impl Into<String>,
-    ) -> Self {
+    /// A request with its required fields (`consume_date`, `order_amount`, `order_no`, `parent_order_no`), named in [`RefundOrderArgs`]; the optional ones unset.
+    pub fn new(args: RefundOrderArgs) -> Self {
+        let RefundOrderArgs { consume_date, order_amount, order_no, parent_order_no } = args;
         Self {
+            consume_date,
+            order_amount,
+            order_no,
+            parent_order_no,
             open_id: None,
             phone: None,
-            consume_date: consume_date.into(),
-            order_amount: order_amount.into(),
-            order_no: order_no.into(),
-            parent_order_no: parent_order_no.into(),
             desc: None,
             shop_id: None,
             store_id: None,
@@ -2576,21 +2788,53 @@ impl ::core::fmt::Debug for RefundOrderPartiallyRequest {
     }
 }
 
+/// The required fields of [`RefundOrderPartiallyRequest`], by name: the argument of [`RefundOrderPartiallyRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundOrderPartiallyArgs {
+    /// 退货时间
+    ///
+    /// Return time
+    ///
+    /// Wire: `consume_date` · datetime (yyyy-MM-dd HH:mm:ss, +08:00) · required (必选) · example: `2021-01-29 00:00:00`
+    pub consume_date: ::openplatform_runtime::wire::BeijingDateTime,
+    /// 退货单金额
+    ///
+    /// Return order amount, in yuan
+    ///
+    /// Wire: `order_amount` · yuan · required (必选) · example: `1000.4`
+    pub order_amount: ::openplatform_runtime::wire::Yuan,
+    /// 退货单编号
+    ///
+    /// Return order number
+    ///
+    /// Wire: `order_no` · string · required (必选) · example: `refund_66239d2848de`
+    pub order_no: String,
+    /// 关联订单编号,用于有退款场景
+    ///
+    /// Number of the original order
+    ///
+    /// Wire: `parent_order_no` · string · required (必选) · example: `parent_639d2848de213`
+    pub parent_order_no: String,
+}
+
 impl RefundOrderPartiallyRequest {
-    /// A request with its required fields: `consume_date`, `order_amount`, `order_no`, `parent_order_no`.
-    pub fn new(
-        consume_date: impl Into<::openplatform_runtime::wire::BeijingDateTime>,
-        order_amount: impl Into<::openplatform_runtime::wire::Yuan>,
-        order_no: impl Into<String>,
-        parent_order_no: impl Into<String>,
-    ) -> Self {
+    /// A request with its required fields (`consume_date`, `order_amount`, `order_no`, `parent_order_no`), named in [`RefundOrderPartiallyArgs`]; the optional ones unset.
+    pub fn new(args: RefundOrderPartiallyArgs) -> Self {
+        let RefundOrderPartiallyArgs {
+            consume_date,
+            order_amount,
+            order_no,
+            parent_order_no,
+        } = args;
         Self {
+            consume_date,
+            order_amount,
+            order_no,
+            parent_order_no,
             open_id: None,
             phone: None,
-            consume_date: consume_date.into(),
-            order_amount: order_amount.into(),
-            order_no: order_no.into(),
-            parent_order_no: parent_order_no.into(),
             desc: None,
             shop_id: None,
             store_id: None,
@@ -2993,23 +3237,67 @@ pub struct AddCouponTemplateRequest {
     pub categories: Option<Vec<NamedRef>>,
 }
 
+/// The required fields of [`AddCouponTemplateRequest`], by name: the argument of [`AddCouponTemplateRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddCouponTemplateArgs {
+    /// 第三方模板id
+    ///
+    /// Caller's template identifier
+    ///
+    /// Wire: `third_coupon_id` · string · required (必选) · example: `1234587864`
+    pub third_coupon_id: String,
+    /// 优惠券分类, 枚举: 0.订单满减; 1.订单免运费; 2.订单折扣; 3.商品满减; 4.商品折扣
+    ///
+    /// Kind of coupon
+    ///
+    /// Wire: `coupon_category` · CouponCategory · required (必选) · example: `1`
+    pub coupon_category: CouponCategory,
+    /// 优惠券名称
+    ///
+    /// Coupon name
+    ///
+    /// Wire: `name` · string · required (必选) · example: `满100减10`
+    pub name: String,
+    /// 优惠金额, 单位: 分。如果是折扣券, 范围需在1~99内
+    ///
+    /// Amount off, in fen; for a discount coupon a value from 1 to 99
+    ///
+    /// Wire: `discount_fee` · i64 · required (必选) · example: `99`
+    pub discount_fee: i64,
+    /// 优惠券有效期类型 0.领取时间以后多少天有效 1.固定时间段
+    ///
+    /// How the validity period is defined
+    ///
+    /// Wire: `coupon_type` · CouponValidityType · required (必选) · example: `1`
+    pub coupon_type: CouponValidityType,
+    /// 优惠券使用规则
+    ///
+    /// Usage rules shown to the member
+    ///
+    /// Wire: `rules` · string · required (必选) · example: `满100元才能使用`
+    pub rules: String,
+}
+
 impl AddCouponTemplateRequest {
-    /// A request with its required fields: `third_coupon_id`, `coupon_category`, `name`, `discount_fee`, `coupon_type`, `rules`.
-    pub fn new(
-        third_coupon_id: impl Into<String>,
-        coupon_category: impl Into<CouponCategory>,
-        name: impl Into<String>,
-        discount_fee: impl Into<i64>,
-        coupon_type: impl Into<CouponValidityType>,
-        rules: impl Into<String>,
-    ) -> Self {
+    /// A request with its required fields (`third_coupon_id`, `coupon_category`, `name`, `discount_fee`, `coupon_type`, `rules`), named in [`AddCouponTemplateArgs`]; the optional ones unset.
+    pub fn new(args: AddCouponTemplateArgs) -> Self {
+        let AddCouponTemplateArgs {
+            third_coupon_id,
+            coupon_category,
+            name,
+            discount_fee,
+            coupon_type,
+            rules,
+        } = args;
         Self {
-            third_coupon_id: third_coupon_id.into(),
-            coupon_category: coupon_category.into(),
-            name: name.into(),
-            discount_fee: discount_fee.into(),
-            coupon_type: coupon_type.into(),
-            rules: rules.into(),
+            third_coupon_id,
+            coupon_category,
+            name,
+            discount_fee,
+            coupon_type,
+            rules,
             begin_time: None,
             end_time: None,
             fixed_term: None,
@@ -3242,20 +3530,47 @@ pub struct GiveCouponsRequest {
     pub third_coupon_id: String,
 }
 
+/// The required fields of [`GiveCouponsRequest`], by name: the argument of [`GiveCouponsRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GiveCouponsArgs {
+    /// 发放券码列表, 拼接 JSON 字符串, coupon_number 应对发放不同优惠卷码。params_type 字段传入枚举标识openId入参的值类型, 1.代表openId, 2.代表 phone
+    ///
+    /// Coupons to give, one per member, a JSON array inside a string
+    ///
+    /// Wire: `coupon_set` · list of CouponGrant · sent as JSON text inside a string · required (必选) · example: `["open_id":"ef33fe23","coupon_number":"4tgr3433343fdf", "params_type":"1"]`
+    pub coupon_set: Vec<CouponGrant>,
+    /// 单人发放优惠券数量
+    ///
+    /// Coupons given to each member
+    ///
+    /// Wire: `number` · i32 · required (必选) · example: `1`
+    pub number: i32,
+    /// 发放时间,毫秒
+    ///
+    /// Time of issue
+    ///
+    /// Wire: `create_time` · timestamp in milliseconds · required (必选) · example: `1626452993977`
+    pub create_time: ::openplatform_runtime::wire::TimestampMs,
+    /// 第三方模板卷码(第三方模板标识)
+    ///
+    /// Caller's template identifier (third_coupon_id of 5.1)
+    ///
+    /// Wire: `third_coupon_id` · string · required (必选) · example: `1629775228469`
+    pub third_coupon_id: String,
+}
+
 impl GiveCouponsRequest {
-    /// A request with its required fields: `coupon_set`, `number`, `create_time`, `third_coupon_id`.
-    pub fn new(
-        coupon_set: impl Into<Vec<CouponGrant>>,
-        number: impl Into<i32>,
-        create_time: impl Into<::openplatform_runtime::wire::TimestampMs>,
-        third_coupon_id: impl Into<String>,
-    ) -> Self {
+    /// A request with its required fields (`coupon_set`, `number`, `create_time`, `third_coupon_id`), named in [`GiveCouponsArgs`]; the optional ones unset.
+    pub fn new(args: GiveCouponsArgs) -> Self {
+        let GiveCouponsArgs { coupon_set, number, create_time, third_coupon_id } = args;
         Self {
-            coupon_set: coupon_set.into(),
-            number: number.into(),
-            create_time: create_time.into(),
+            coupon_set,
+            number,
+            create_time,
+            third_coupon_id,
             receive_store: None,
-            third_coupon_id: third_coupon_id.into(),
         }
     }
     /// Sets `receive_store` (Receiving store id (reserved)).
@@ -3331,17 +3646,39 @@ pub struct SyncCouponStatusRequest {
     pub status: CouponStatus,
 }
 
+/// The required fields of [`SyncCouponStatusRequest`], by name: the argument of [`SyncCouponStatusRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncCouponStatusArgs {
+    /// 优惠券券码, 发放卷传入的 coupon_number
+    ///
+    /// The coupon_number sent when the coupon was given
+    ///
+    /// Wire: `third_coupon_code` · string · required (必选) · example: `3735469425087700951`
+    pub third_coupon_code: String,
+    /// openId / 或者电话
+    ///
+    /// Member identifier or phone number
+    ///
+    /// Wire: `open_id` · string · required (必选) · example: `1212312312`
+    pub open_id: String,
+    /// 状态: 枚举值-&gt;0-无效/删除; 1-有效; 2-已经使用; 3-使用中; 4-未开始
+    ///
+    /// New state of the coupon
+    ///
+    /// Wire: `status` · CouponStatus · required (必选) · example: `1`
+    pub status: CouponStatus,
+}
+
 impl SyncCouponStatusRequest {
-    /// A request with its required fields: `third_coupon_code`, `open_id`, `status`.
-    pub fn new(
-        third_coupon_code: impl Into<String>,
-        open_id: impl Into<String>,
-        status: impl Into<CouponStatus>,
-    ) -> Self {
+    /// A request with its required fields (`third_coupon_code`, `open_id`, `status`), named in [`SyncCouponStatusArgs`]; the optional ones unset.
+    pub fn new(args: SyncCouponStatusArgs) -> Self {
+        let SyncCouponStatusArgs { third_coupon_code, open_id, status } = args;
         Self {
-            third_coupon_code: third_coupon_code.into(),
-            open_id: open_id.into(),
-            status: status.into(),
+            third_coupon_code,
+            open_id,
+            status,
         }
     }
 }
@@ -3466,24 +3803,62 @@ pub struct VerifyCouponsRequest {
     pub order_amount: ::openplatform_runtime::wire::Yuan,
 }
 
+/// The required fields of [`VerifyCouponsRequest`], by name: the argument of [`VerifyCouponsRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyCouponsArgs {
+    /// 券使用人openId或者电话
+    ///
+    /// Identifier or phone number of the member using the coupons
+    ///
+    /// Wire: `open_id` · string · required (必选) · example: `2r3452143`
+    pub open_id: String,
+    /// 订单号
+    ///
+    /// Order number
+    ///
+    /// Wire: `order_no` · string · required (必选) · example: `125rge324`
+    pub order_no: String,
+    /// 优惠券券码,可以多个,以逗号隔开
+    ///
+    /// Coupon codes, joined by commas
+    ///
+    /// Wire: `third_coupon_codes` · list of string · sent comma-joined in one string · required (必选) · example: `21315, 5484, 244`
+    pub third_coupon_codes: Vec<String>,
+    /// 核销时间, 毫秒
+    ///
+    /// Redemption time
+    ///
+    /// Wire: `verification_time` · timestamp in milliseconds · required (必选) · example: `1626452993977`
+    pub verification_time: ::openplatform_runtime::wire::TimestampMs,
+    /// 订单金额
+    ///
+    /// Order amount, in yuan
+    ///
+    /// Wire: `order_amount` · yuan · required (必选) · example: `14.5`
+    pub order_amount: ::openplatform_runtime::wire::Yuan,
+}
+
 impl VerifyCouponsRequest {
-    /// A request with its required fields: `open_id`, `order_no`, `third_coupon_codes`, `verification_time`, `order_amount`.
-    pub fn new(
-        open_id: impl Into<String>,
-        order_no: impl Into<String>,
-        third_coupon_codes: impl Into<Vec<String>>,
-        verification_time: impl Into<::openplatform_runtime::wire::TimestampMs>,
-        order_amount: impl Into<::openplatform_runtime::wire::Yuan>,
-    ) -> Self {
+    /// A request with its required fields (`open_id`, `order_no`, `third_coupon_codes`, `verification_time`, `order_amount`), named in [`VerifyCouponsArgs`]; the optional ones unset.
+    pub fn new(args: VerifyCouponsArgs) -> Self {
+        let VerifyCouponsArgs {
+            open_id,
+            order_no,
+            third_coupon_codes,
+            verification_time,
+            order_amount,
+        } = args;
         Self {
-            open_id: open_id.into(),
-            order_no: order_no.into(),
-            third_coupon_codes: third_coupon_codes.into(),
-            verification_time: verification_time.into(),
+            open_id,
+            order_no,
+            third_coupon_codes,
+            verification_time,
+            order_amount,
             store_id: None,
             verifier_name: None,
             verifier_id: None,
-            order_amount: order_amount.into(),
         }
     }
     /// Sets `store_id` (Store identifier).
@@ -3791,13 +4166,45 @@ impl ::core::fmt::Debug for VerifySmsCodeRequest {
     }
 }
 
+/// The required fields of [`VerifySmsCodeRequest`], by name: the argument of [`VerifySmsCodeRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Clone, PartialEq)]
+pub struct VerifySmsCodeArgs {
+    /// 目标人电话
+    ///
+    /// Phone number the code was sent to
+    ///
+    /// Wire: `phone` · string · personal data: redacted from Debug and error texts · required (必选) · example: `13888888888`
+    pub phone: String,
+    /// 验证码
+    ///
+    /// Verification code
+    ///
+    /// Wire: `verify_code` · string · secret: never printed · required (必选) · example: `4586`
+    pub verify_code: String,
+}
+
+impl ::core::fmt::Debug for VerifySmsCodeArgs {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("VerifySmsCodeArgs")
+            .field(
+                "phone",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field(
+                "verify_code",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED secret]"),
+            )
+            .finish()
+    }
+}
+
 impl VerifySmsCodeRequest {
-    /// A request with its required fields: `phone`, `verify_code`.
-    pub fn new(phone: impl Into<String>, verify_code: impl Into<String>) -> Self {
-        Self {
-            phone: phone.into(),
-            verify_code: verify_code.into(),
-        }
+    /// A request with its required fields (`phone`, `verify_code`), named in [`VerifySmsCodeArgs`]; the optional ones unset.
+    pub fn new(args: VerifySmsCodeArgs) -> Self {
+        let VerifySmsCodeArgs { phone, verify_code } = args;
+        Self { phone, verify_code }
     }
 }
 

@@ -1310,17 +1310,39 @@ pub struct CouponGrant {
     pub params_type: ParamsType,
 }
 
+/// The required fields of [`CouponGrant`], by name: the argument of [`CouponGrant::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CouponGrantArgs {
+    /// 会员 openId 或电话, 类型由 params_type 标识
+    ///
+    /// Member open_id or phone number, as params_type says
+    ///
+    /// Wire: `open_id` · string · required (必选) · example: `ef33fe23`
+    pub open_id: String,
+    /// coupon_number 应对发放不同优惠卷码
+    ///
+    /// The caller's coupon code for this grant (later third_coupon_code)
+    ///
+    /// Wire: `coupon_number` · string · required (必选) · example: `4tgr3433343fdf`
+    pub coupon_number: String,
+    /// params_type 字段传入枚举标识openId入参的值类型, 1.代表openId, 2.代表 phone
+    ///
+    /// Whether open_id carries an open_id or a phone number
+    ///
+    /// Wire: `params_type` · ParamsType · sent as a string · required (必选) · example: `1`
+    pub params_type: ParamsType,
+}
+
 impl CouponGrant {
-    /// A request with its required fields: `open_id`, `coupon_number`, `params_type`.
-    pub fn new(
-        open_id: impl Into<String>,
-        coupon_number: impl Into<String>,
-        params_type: impl Into<ParamsType>,
-    ) -> Self {
+    /// A request with its required fields (`open_id`, `coupon_number`, `params_type`), named in [`CouponGrantArgs`]; the optional ones unset.
+    pub fn new(args: CouponGrantArgs) -> Self {
+        let CouponGrantArgs { open_id, coupon_number, params_type } = args;
         Self {
-            open_id: open_id.into(),
-            coupon_number: coupon_number.into(),
-            params_type: params_type.into(),
+            open_id,
+            coupon_number,
+            params_type,
         }
     }
 }
@@ -2155,19 +2177,41 @@ pub struct PartialRollbackItem {
     pub use_score: Option<i64>,
 }
 
+/// The required fields of [`PartialRollbackItem`], by name: the argument of [`PartialRollbackItem::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartialRollbackItemArgs {
+    /// 退货单号(必传)
+    ///
+    /// Return order number
+    ///
+    /// Wire: `order_no` · string · required (必选) · example: `1632723357482`
+    pub order_no: String,
+    /// 商品编号(必传)
+    ///
+    /// Item number
+    ///
+    /// Wire: `item_no` · string · required (必选) · example: `5408676771509321001`
+    pub item_no: String,
+    /// 商品单价*数量后实际支付的总价(必传, 会员系统需要计算倍率积分)
+    ///
+    /// Amount actually paid for the line, in yuan (the platform computes multiplier points from it)
+    ///
+    /// Wire: `total_price` · yuan · required (必选) · example: `100`
+    pub total_price: ::openplatform_runtime::wire::Yuan,
+}
+
 impl PartialRollbackItem {
-    /// A request with its required fields: `order_no`, `item_no`, `total_price`.
-    pub fn new(
-        order_no: impl Into<String>,
-        item_no: impl Into<String>,
-        total_price: impl Into<::openplatform_runtime::wire::Yuan>,
-    ) -> Self {
+    /// A request with its required fields (`order_no`, `item_no`, `total_price`), named in [`PartialRollbackItemArgs`]; the optional ones unset.
+    pub fn new(args: PartialRollbackItemArgs) -> Self {
+        let PartialRollbackItemArgs { order_no, item_no, total_price } = args;
         Self {
-            order_no: order_no.into(),
-            item_no: item_no.into(),
+            order_no,
+            item_no,
+            total_price,
             item_name: None,
             item_num: None,
-            total_price: total_price.into(),
             base_score: None,
             activity_score: None,
             use_score: None,

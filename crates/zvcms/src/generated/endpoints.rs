@@ -152,18 +152,35 @@ pub struct VerifyCouponsRequest {
     pub order_amount: Option<i64>,
 }
 
+/// The required fields of [`VerifyCouponsRequest`], by name: the argument of [`VerifyCouponsRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyCouponsArgs {
+    /// 业务标识 对应响应参数的 bizId【冲正时以返回参数中的bizId为准 】
+    ///
+    /// Your business identifier of this redemption; the reply echoes it, and a reversal (冲正) uses the bizId of the reply
+    ///
+    /// Wire: `bizId` · string · required (必选) · example: `paywewre121`
+    pub biz_id: String,
+    /// 用户优惠券id,多个 \[390962138708451328\](次券核销时,只允许一个)
+    ///
+    /// The member's coupon ids (or scan codes with type=1), one or more; exactly one when redeeming uses of a multi-use coupon (useCount)
+    ///
+    /// Wire: `couponsCardList` · list of identifier (exact text; a JSON integer on the wire when it is one) · sent as JSON text inside a string · required (必选) · example: `[390962138708451328]`
+    pub coupons_card_list: Vec<::openplatform_runtime::wire::Id>,
+}
+
 impl VerifyCouponsRequest {
-    /// A request with its required fields: `bizId`, `couponsCardList`.
-    pub fn new(
-        biz_id: impl Into<String>,
-        coupons_card_list: impl Into<Vec<::openplatform_runtime::wire::Id>>,
-    ) -> Self {
+    /// A request with its required fields (`bizId`, `couponsCardList`), named in [`VerifyCouponsArgs`]; the optional ones unset.
+    pub fn new(args: VerifyCouponsArgs) -> Self {
+        let VerifyCouponsArgs { biz_id, coupons_card_list } = args;
         Self {
-            biz_id: biz_id.into(),
+            biz_id,
+            coupons_card_list,
             channel: None,
             customer_id: None,
             group_id: None,
-            coupons_card_list: coupons_card_list.into(),
             card_list_type: None,
             ext: None,
             use_count: None,

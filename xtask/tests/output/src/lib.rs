@@ -16,7 +16,7 @@ pub mod action;
 mod tests {
     use openplatform_runtime::{Endpoint, RequestError};
 
-    use super::mini::endpoints::AddThingRequest;
+    use super::mini::endpoints::{AddThingArgs, AddThingRequest};
     use super::mini::models::Kind;
 
     /// The generated types are usable: a request validates through the runtime's
@@ -24,11 +24,11 @@ mod tests {
     #[test]
     fn generated_types_are_usable() {
         let kind = Kind::KNOWN[0];
-        let empty = AddThingRequest::new(
-            " ",
-            "1.50".parse::<openplatform_runtime::wire::Yuan>().unwrap(),
+        let empty = AddThingRequest::new(AddThingArgs {
+            change_id: " ".into(),
+            amount: "1.50".parse::<openplatform_runtime::wire::Yuan>().unwrap(),
             kind,
-        );
+        });
         assert_eq!(
             empty.validate(),
             Err(RequestError::EmptyField {

@@ -103,17 +103,39 @@ pub struct RedeemCodesRequest {
     pub uses: Option<i32>,
 }
 
+/// The required fields of [`RedeemCodesRequest`], by name: the argument of [`RedeemCodesRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedeemCodesArgs {
+    /// 业务标识
+    ///
+    /// business id
+    ///
+    /// Wire: `bizId` · string · required (必选)
+    pub biz_id: String,
+    /// 引用
+    ///
+    /// reference id
+    ///
+    /// Wire: `ref` · identifier (exact text; a JSON integer on the wire when it is one) · required (必选)
+    pub reference: ::openplatform_runtime::wire::Id,
+    /// 券码
+    ///
+    /// codes as JSON text
+    ///
+    /// Wire: `codes` · list of identifier (exact text; a JSON integer on the wire when it is one) · sent as JSON text inside a string · required (必选) · example: `[390962138708451328]`
+    pub codes: Vec<::openplatform_runtime::wire::Id>,
+}
+
 impl RedeemCodesRequest {
-    /// A request with its required fields: `bizId`, `ref`, `codes`.
-    pub fn new(
-        biz_id: impl Into<String>,
-        reference: impl Into<::openplatform_runtime::wire::Id>,
-        codes: impl Into<Vec<::openplatform_runtime::wire::Id>>,
-    ) -> Self {
+    /// A request with its required fields (`bizId`, `ref`, `codes`), named in [`RedeemCodesArgs`]; the optional ones unset.
+    pub fn new(args: RedeemCodesArgs) -> Self {
+        let RedeemCodesArgs { biz_id, reference, codes } = args;
         Self {
-            biz_id: biz_id.into(),
-            reference: reference.into(),
-            codes: codes.into(),
+            biz_id,
+            reference,
+            codes,
             extra_codes: None,
             owner_id: None,
             mode: None,

@@ -189,19 +189,41 @@ impl ::core::fmt::Debug for AddThingRequest {
     }
 }
 
+/// The required fields of [`AddThingRequest`], by name: the argument of [`AddThingRequest::new`].
+///
+/// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddThingArgs {
+    /// 幂等键
+    ///
+    /// idempotency key
+    ///
+    /// Wire: `change_id` · string · required (必选) · example: `c1`
+    pub change_id: String,
+    /// 金额
+    ///
+    /// amount
+    ///
+    /// Wire: `amount` · yuan · required (必选) · example: `1000.4`
+    pub amount: ::openplatform_runtime::wire::Yuan,
+    /// 类型
+    ///
+    /// kind
+    ///
+    /// Wire: `kind` · Kind · required (必选)
+    pub kind: Kind,
+}
+
 impl AddThingRequest {
-    /// A request with its required fields: `change_id`, `amount`, `kind`.
-    pub fn new(
-        change_id: impl Into<String>,
-        amount: impl Into<::openplatform_runtime::wire::Yuan>,
-        kind: impl Into<Kind>,
-    ) -> Self {
+    /// A request with its required fields (`change_id`, `amount`, `kind`), named in [`AddThingArgs`]; the optional ones unset.
+    pub fn new(args: AddThingArgs) -> Self {
+        let AddThingArgs { change_id, amount, kind } = args;
         Self {
-            change_id: change_id.into(),
+            change_id,
+            amount,
+            kind,
             open_id: None,
             phone: None,
-            amount: amount.into(),
-            kind: kind.into(),
             begin_time: None,
             items: None,
             codes: None,
