@@ -12,10 +12,17 @@
 //! - [`PROTOCOL`]: the envelope, signing scheme, base URLs and token rules of the platform.
 //!
 //! The builder has only what this API uses: no grant code, which another envelope style
-//! (zvcms) carries and this one does not.
+//! (zvcms) carries and this one does not, and no signer, since the platform's MD5 scheme
+//! is the runtime's own.
 //!
 //! ```compile_fail
 //! let _ = gree_ump::Client::builder().grant_code("782c281f62");
+//! ```
+//!
+//! ```compile_fail
+//! use std::sync::Arc;
+//! use gree_ump::runtime::signer::CanonicalSigner;
+//! let _ = gree_ump::Client::builder().signer(Arc::new(CanonicalSigner::hmac_sha1("k")));
 //! ```
 
 // Generated code is formatted by the generator (prettyplease), deterministically and

@@ -22,7 +22,7 @@ pub mod wire;
 pub use client::install_tls_provider;
 pub use client::{
     Call, CallOptions, CarriesGrantCode, Client, ClientBuilder, ConfigError, DEFAULT_MAX_PAGES,
-    Items, Response, RetryPolicy, decode_response,
+    Items, Response, RetryPolicy, TakesSigner, decode_response,
 };
 pub use endpoint::{Credential, Endpoint, EndpointInfo, Idempotency, Paged, Verb};
 pub use envelope::PageInfo;

@@ -81,6 +81,15 @@ pub fn module(api: &Api) -> TokenStream {
         } else {
             quote!()
         };
+    // Only an API whose document publishes no signing algorithm takes the user's signer.
+    let signer = if api.protocol.signing == "pluggable" {
+        quote! {
+            /// This API signs with the signer you choose: the builder takes one.
+            impl #rt::TakesSigner for Client {}
+        }
+    } else {
+        quote!()
+    };
     let error_doc = format!(
         " The error of a call of this API: see [`{}`].",
         runtime::path_str("Error")
@@ -119,6 +128,8 @@ pub fn module(api: &Api) -> TokenStream {
         }
 
         #grant_code
+
+        #signer
 
         #(#group_defs)*
     }

@@ -127,16 +127,6 @@ impl<T: From<Client>> ClientBuilder<T> {
         self
     }
 
-    /// The signer of requests, for an API whose signing scheme is
-    /// [`SigningScheme::Pluggable`]: its document does not publish the algorithm, so the
-    /// runtime has none and `build()` fails until you choose one. The secret belongs to
-    /// the signer (e.g. [`CanonicalSigner::hmac_sha1`](crate::signer::CanonicalSigner::hmac_sha1)),
-    /// not to [`app_secret`](Self::app_secret). Confirm the algorithm with the vendor.
-    pub fn signer(mut self, signer: Arc<dyn Signer>) -> Self {
-        self.signer = Some(signer);
-        self
-    }
-
     /// Your own `reqwest::Client` (TLS, proxy, pool settings). The request timeout of this
     /// builder is still applied per request; its connect timeout is then yours to set.
     ///
@@ -449,6 +439,26 @@ pub fn install_tls_provider() {
 pub trait CarriesGrantCode {}
 
 impl CarriesGrantCode for Client {}
+
+/// A client type whose API signs with a signer the user chooses
+/// ([`SigningScheme::Pluggable`]): the generator implements it for those APIs, and the
+/// runtime's generic [`Client`] has it too. The builder of an API with its own scheme
+/// has no `signer` method.
+pub trait TakesSigner {}
+
+impl TakesSigner for Client {}
+
+impl<T: From<Client> + TakesSigner> ClientBuilder<T> {
+    /// The signer of requests, for an API whose signing scheme is
+    /// [`SigningScheme::Pluggable`]: its document does not publish the algorithm, so the
+    /// runtime has none and `build()` fails until you choose one. The secret belongs to
+    /// the signer (e.g. [`CanonicalSigner::hmac_sha1`](crate::signer::CanonicalSigner::hmac_sha1)),
+    /// not to [`app_secret`](Self::app_secret). Confirm the algorithm with the vendor.
+    pub fn signer(mut self, signer: Arc<dyn Signer>) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+}
 
 impl<T: From<Client> + CarriesGrantCode> ClientBuilder<T> {
     /// The grant (authorisation) code the envelope carries (`zvcms_action`: `GrantCode`).

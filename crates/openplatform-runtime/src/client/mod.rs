@@ -17,6 +17,7 @@ use std::time::Duration;
 pub use builder::install_tls_provider;
 pub use builder::{
     CarriesGrantCode, ClientBuilder, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+    TakesSigner,
 };
 pub use call::Call;
 pub use decode::decode_response;

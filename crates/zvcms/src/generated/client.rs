@@ -42,6 +42,9 @@ impl From<::openplatform_runtime::Client> for Client {
 /// This API's envelope carries a grant code: the builder takes one.
 impl ::openplatform_runtime::CarriesGrantCode for Client {}
 
+/// This API signs with the signer you choose: the builder takes one.
+impl ::openplatform_runtime::TakesSigner for Client {}
+
 /// The `coupons` endpoints.
 #[derive(Debug, Clone, Copy)]
 pub struct Coupons<'a> {
