@@ -41,9 +41,11 @@ pub struct Items<P: Paged> {
     state: State<P>,
 }
 
-/// Not yet read (options can still change), or being read.
+/// Not yet read (options can still change), or being read; `Starting` only for the
+/// instant the walk moves into its stream.
 enum State<P: Paged> {
     Ready(Box<Walk<P>>),
+    Starting,
     Reading(ItemStream<P::Item, P::Code>),
 }
 
@@ -93,14 +95,15 @@ where
         // `Items` holds only boxed, pinned state: it is `Unpin`.
         let this = self.get_mut();
         // The first read starts the walk: options set before it apply.
-        if let State::Ready(walk) = &mut this.state {
-            let walk = std::mem::replace(walk, Box::new(Walk::new_empty(walk.client.clone())));
+        if let State::Ready(_) = this.state
+            && let State::Ready(walk) = std::mem::replace(&mut this.state, State::Starting)
+        {
             this.state = State::Reading(Box::pin(walk_stream(*walk)));
         }
         match &mut this.state {
             State::Reading(stream) => stream.as_mut().poll_next(cx),
             // Not reached: the walk was started just above.
-            State::Ready(_) => Poll::Ready(None),
+            State::Ready(_) | State::Starting => Poll::Ready(None),
         }
     }
 }
@@ -110,16 +113,8 @@ impl<P: Paged> Unpin for Items<P> {}
 impl<P: Paged> Walk<P> {
     fn new(client: Client, request: P) -> Self {
         Walk {
-            next: Some(request),
-            ..Walk::new_empty(client)
-        }
-    }
-
-    /// A walk with nothing left to fetch.
-    fn new_empty(client: Client) -> Self {
-        Walk {
             client,
-            next: None,
+            next: Some(request),
             buffer: VecDeque::new(),
             seen: 0,
             pages: 0,
