@@ -4,6 +4,7 @@
 //! (resolved model) → [`codegen`] (tokens with `quote`, formatted with `prettyplease`).
 //! Nothing here knows a vendor: what differs between APIs is a key of the spec.
 
+pub mod audit;
 pub mod codegen;
 mod error;
 pub mod ir;
@@ -32,6 +33,26 @@ pub fn spec_paths(root: &Path) -> Result<Vec<PathBuf>, Error> {
         });
     }
     Ok(paths)
+}
+
+/// The spec of the workspace whose `audit` key describes a document layout, when there is
+/// exactly one; `cargo xtask audit-doc` uses it unless told `--spec`.
+pub fn audited_spec(root: &Path) -> Result<PathBuf, String> {
+    let mut found = Vec::new();
+    for path in spec_paths(root).map_err(|e| e.to_string())? {
+        let text = fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if let Ok(spec) = serde_saphyr::from_str::<spec::SpecFile>(&text)
+            && spec.audit.is_some()
+        {
+            found.push(path);
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err("no spec in api-spec/ has an `audit` key; pass --spec FILE".into()),
+        _ => Err("several specs have an `audit` key; pass --spec FILE".into()),
+    }
 }
 
 /// Generates the files of one spec given its text; `path` is how headers name it.

@@ -1,5 +1,6 @@
 //! `cargo xtask regenerate` writes the generated modules; `cargo xtask check` fails when
-//! they are stale or a spec is invalid.
+//! they are stale or a spec is invalid; `cargo xtask audit-doc PATH` compares a vendor
+//! document with its spec.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,11 +43,83 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        "audit-doc" => audit_doc(&root, std::env::args().skip(2).collect()),
         _ => {
-            eprintln!(
-                "usage: cargo xtask <command>\n\n  regenerate   write crates/*/src/generated from api-spec/*.yaml\n  check        fail if a spec is invalid or generated code is stale"
-            );
+            eprintln!("{USAGE}");
             ExitCode::FAILURE
         }
     }
+}
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+  regenerate              write crates/*/src/generated from api-spec/*.yaml
+  check                   fail if a spec is invalid or generated code is stale
+  audit-doc PATH [--spec FILE] [--verbose]
+                          report every difference between a vendor document (text form)
+                          and its spec that no erratum's `covers` explains; exit 1 if any";
+
+/// `audit-doc PATH [--spec FILE] [--verbose]`.
+fn audit_doc(root: &std::path::Path, args: Vec<String>) -> ExitCode {
+    let mut doc = None;
+    let mut spec = None;
+    let mut verbose = false;
+    let mut args = args.into_iter();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--spec" => match args.next() {
+                Some(s) => spec = Some(PathBuf::from(s)),
+                None => return usage("--spec needs a file"),
+            },
+            "--verbose" | "-v" => verbose = true,
+            _ if a.starts_with('-') => return usage(&format!("unknown option {a}")),
+            _ if doc.is_none() => doc = Some(PathBuf::from(a)),
+            _ => return usage(&format!("unexpected argument {a}")),
+        }
+    }
+    let Some(doc) = doc else {
+        return usage("audit-doc needs the document's PATH");
+    };
+    let spec = match spec.map_or_else(|| xtask::audited_spec(root), Ok) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let (spec_text, doc_text) = match (read(&spec), read(&doc)) {
+        (Ok(s), Ok(d)) => (s, d),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let shown = |p: &std::path::Path| {
+        p.strip_prefix(root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+    match xtask::audit::audit(&shown(&spec), &spec_text, &shown(&doc), &doc_text) {
+        Ok(report) => {
+            print!("{}", report.render(verbose));
+            if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("error: {problem}\n\n{USAGE}");
+    ExitCode::from(2)
 }

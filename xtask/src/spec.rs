@@ -25,6 +25,10 @@ pub struct SpecFile {
     pub errors: Vec<Line<ErrorSpec>>,
     #[serde(default)]
     pub errata: Vec<Line<ErratumSpec>>,
+    /// How the vendor's document lays itself out, for `cargo xtask audit-doc`; the
+    /// generator does not read it.
+    #[serde(default)]
+    pub audit: Option<AuditSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -330,4 +334,56 @@ pub struct ErratumSpec {
     pub doc_says: String,
     pub decision: String,
     pub reason: String,
+    /// The audit's difference keys this entry explains (`3.8/verb`,
+    /// `3.1/request/realname/not_in_doc`, `errors/1002/not_in_doc`; `*` matches any one
+    /// segment): `cargo xtask audit-doc` does not report a difference a key covers.
+    #[serde(default)]
+    pub covers: Vec<Line<String>>,
+}
+
+/// The document's layout as `cargo xtask audit-doc` reads it (`api-spec/README.md`,
+/// "audit").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSpec {
+    /// The section number given to everything before the first numbered section.
+    pub preamble_section: String,
+    /// How many dotted parts a section heading's number has at least (`2` reads `2.1` and
+    /// `3.4.1` as sections, `3.` as a chapter).
+    pub section_depth: usize,
+    /// The heading line after which a section's request address follows.
+    pub address_heading: String,
+    /// The heading line after which a section's HTTP verb follows.
+    pub verb_heading: String,
+    /// The heading of a section's request field table.
+    pub request_heading: String,
+    /// The heading of the preamble's table of common parameters.
+    pub common_heading: String,
+    /// The heading of a section's response field table.
+    pub response_heading: String,
+    pub field_table: FieldTableSpec,
+    /// Header rows of error-code tables (code, message).
+    pub code_table_headers: Vec<Vec<String>>,
+    /// Header row of the revision table, whose last row names the document's version.
+    #[serde(default)]
+    pub revision_table_header: Option<Vec<String>>,
+    /// Spec type class → the document's type names that agree with it (compared without
+    /// case, and without a parenthesised suffix such as `(34位)`). Classes: a primitive
+    /// (`string`, `i64`…), `enum`, `object`, `list`, or `encoding:<name>` for a field
+    /// with that `encoding`.
+    pub types: BTreeMap<String, Vec<String>>,
+}
+
+/// The columns of a field table and how its cells are read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldTableSpec {
+    /// The header row, cell by cell (`参数名称 参数类型 必选 参数说明 示例值`); the first four
+    /// columns are name, type, required mark, description.
+    pub header: Vec<String>,
+    /// The required column's mark for yes (`是`) and no (`否`).
+    pub required_yes: String,
+    pub required_no: String,
+    /// Description prefixes that say where a field travels, to `query` or `body`.
+    pub locations: BTreeMap<String, String>,
 }

@@ -179,6 +179,17 @@ impl Validator {
                     ),
                 );
             }
+            for key in &e.value.covers {
+                if let Err(why) = crate::audit::check_key(&key.value) {
+                    self.problem(
+                        Some(key.referenced),
+                        format!(
+                            "errata[{i}] ({}): covers `{}`: {why}",
+                            e.value.id, key.value
+                        ),
+                    );
+                }
+            }
         }
 
         if spec.protocol.tokens.is_none() {
