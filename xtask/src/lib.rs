@@ -4,10 +4,12 @@
 //! (resolved model) → [`codegen`] (tokens with `quote`, formatted with `prettyplease`).
 //! Nothing here knows a vendor: what differs between APIs is a key of the spec.
 
+pub mod api_diff;
 pub mod audit;
 pub mod codegen;
 mod error;
 pub mod ir;
+pub mod metadata;
 pub mod spec;
 pub mod validate;
 
@@ -61,6 +63,20 @@ pub fn generate_from_str(path: &str, text: &str) -> Result<Vec<GeneratedFile>, E
     codegen::generate(&api)
 }
 
+/// The target crate's manifest with its `[package.metadata.vendor-document]` section as
+/// the spec says (`metadata`), or `None` when the target has no `Cargo.toml` here.
+fn manifest_of(root: &Path, path: &str, text: &str) -> Result<Option<GeneratedFile>, Error> {
+    let api = validate::load(path, text)?;
+    let rel = format!("{}/Cargo.toml", api.target);
+    let Ok(current) = fs::read_to_string(root.join(&rel)) else {
+        return Ok(None);
+    };
+    Ok(Some(GeneratedFile {
+        contents: metadata::apply(&current, &api),
+        path: rel,
+    }))
+}
+
 /// Generates the files of every spec of the workspace at `root`.
 pub fn generate_all(root: &Path) -> Result<Vec<GeneratedFile>, Error> {
     let mut files = Vec::new();
@@ -72,8 +88,11 @@ pub fn generate_all(root: &Path) -> Result<Vec<GeneratedFile>, Error> {
             .to_string_lossy()
             .replace('\\', "/");
         let text = fs::read_to_string(&path).map_err(|e| Error::read(&rel, e))?;
-        match generate_from_str(&rel, &text) {
-            Ok(f) => files.extend(f),
+        match generate_from_str(&rel, &text).and_then(|f| Ok((f, manifest_of(root, &rel, &text)?))) {
+            Ok((f, manifest)) => {
+                files.extend(f);
+                files.extend(manifest);
+            }
             Err(e) => problems.push(e),
         }
     }
@@ -116,7 +135,9 @@ pub fn check(root: &Path) -> Result<usize, Error> {
     let mut dirs = std::collections::BTreeSet::new();
     for f in &files {
         let path = root.join(&f.path);
-        if let Some(d) = path.parent() {
+        // A manifest shares its directory with hand-written files; generated modules
+        // own theirs, where any other file is stale.
+        if let Some(d) = path.parent().filter(|_| !f.path.ends_with("Cargo.toml")) {
             dirs.insert(d.to_path_buf());
         }
         match fs::read_to_string(&path) {

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod spec_diff;
+
 fn workspace_root() -> PathBuf {
     // xtask/ lives directly under the workspace root.
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
             }
         },
         "audit-doc" => audit_doc(&root, std::env::args().skip(2).collect()),
+        "diff" => spec_diff::run(&root, std::env::args().skip(2).collect()),
         _ => {
             eprintln!("{USAGE}");
             ExitCode::FAILURE
@@ -57,7 +60,13 @@ const USAGE: &str = "usage: cargo xtask <command>
   check                   fail if a spec is invalid or generated code is stale
   audit-doc PATH [--spec FILE] [--verbose]
                           report every difference between a vendor document (text form)
-                          and its spec that no erratum's `covers` explains; exit 1 if any";
+                          and its spec that no erratum's `covers` explains; exit 1 if any
+  diff OLD NEW [--version X.Y.Z] [--changelog FILE]
+  diff REV [--version X.Y.Z] [--changelog FILE]
+                          the change to the generated API between two specs (a file, or
+                          REV:PATH for a git revision; REV alone compares every spec at REV
+                          with the working tree), each change with its semver class, the
+                          verdict and a drafted CHANGELOG entry (inserted into FILE)";
 
 /// `audit-doc PATH [--spec FILE] [--verbose]`.
 fn audit_doc(root: &std::path::Path, args: Vec<String>) -> ExitCode {
@@ -119,7 +128,7 @@ fn audit_doc(root: &std::path::Path, args: Vec<String>) -> ExitCode {
     }
 }
 
-fn usage(problem: &str) -> ExitCode {
+pub(crate) fn usage(problem: &str) -> ExitCode {
     eprintln!("error: {problem}\n\n{USAGE}");
     ExitCode::from(2)
 }
