@@ -96,7 +96,10 @@ impl ApiDiff {
                 let _ = writeln!(out, "verdict: {level} ({current_version} -> {next})");
             }
             (Some(level), None) => {
-                let _ = writeln!(out, "verdict: {level} (version {current_version:?} is not x.y.z)");
+                let _ = writeln!(
+                    out,
+                    "verdict: {level} (version {current_version:?} is not x.y.z)"
+                );
             }
         }
         out
@@ -111,12 +114,17 @@ impl ApiDiff {
             "## [{next}] - unreleased\n\nDocument {} (was {}). Semver: {}.\n",
             self.new_doc_version,
             self.old_doc_version,
-            self.verdict().map_or("no API change".into(), |l| l.to_string())
+            self.verdict()
+                .map_or("no API change".into(), |l| l.to_string())
         );
-        let groups: [(&str, fn(&Change) -> bool); 4] = [
+        let groups: [(&str, Pick); 4] = [
             ("Breaking", |c| c.level == Level::Major),
-            ("Added", |c| c.level == Level::Minor && c.what.starts_with("added")),
-            ("Changed", |c| c.level == Level::Minor && !c.what.starts_with("added")),
+            ("Added", |c| {
+                c.level == Level::Minor && c.what.starts_with("added")
+            }),
+            ("Changed", |c| {
+                c.level == Level::Minor && !c.what.starts_with("added")
+            }),
             ("Documentation and wire", |c| c.level == Level::Patch),
         ];
         for (title, pick) in groups {
@@ -132,6 +140,9 @@ impl ApiDiff {
         out
     }
 }
+
+/// Whether a change belongs under a CHANGELOG heading.
+type Pick = fn(&Change) -> bool;
 
 /// Compares two validated specs of one API.
 pub fn diff(old: &Api, new: &Api) -> ApiDiff {
@@ -167,12 +178,18 @@ fn pair<'a, T>(
 ) -> (Vec<&'a T>, Vec<(&'a T, &'a T)>, Vec<&'a T>) {
     let new_by: BTreeMap<String, &T> = new.iter().map(|t| (key(t), t)).collect();
     let old_by: BTreeMap<String, &T> = old.iter().map(|t| (key(t), t)).collect();
-    let removed = old.iter().filter(|t| !new_by.contains_key(&key(t))).collect();
+    let removed = old
+        .iter()
+        .filter(|t| !new_by.contains_key(&key(t)))
+        .collect();
     let both = old
         .iter()
         .filter_map(|t| new_by.get(&key(t)).map(|n| (t, *n)))
         .collect();
-    let added = new.iter().filter(|t| !old_by.contains_key(&key(t))).collect();
+    let added = new
+        .iter()
+        .filter(|t| !old_by.contains_key(&key(t)))
+        .collect();
     (removed, both, added)
 }
 
@@ -212,13 +229,43 @@ impl Differ {
         let item = format!("client.{}", n.name);
         let scalars = [
             ("method", o.method.clone(), n.method.clone(), Level::Patch),
-            ("section", o.section.clone(), n.section.clone(), Level::Patch),
-            ("verb", o.verb_str().into(), n.verb_str().into(), Level::Patch),
+            (
+                "section",
+                o.section.clone(),
+                n.section.clone(),
+                Level::Patch,
+            ),
+            (
+                "verb",
+                o.verb_str().into(),
+                n.verb_str().into(),
+                Level::Patch,
+            ),
             ("title", o.title.clone(), n.title.clone(), Level::Patch),
-            ("errors", format!("{:?}", o.errors), format!("{:?}", n.errors), Level::Patch),
-            ("credential", format!("{:?}", o.credential), format!("{:?}", n.credential), Level::Minor),
-            ("idempotency", format!("{:?}", o.idempotency), format!("{:?}", n.idempotency), Level::Minor),
-            ("daily limit", format!("{:?}", o.daily_limit), format!("{:?}", n.daily_limit), Level::Minor),
+            (
+                "errors",
+                format!("{:?}", o.errors),
+                format!("{:?}", n.errors),
+                Level::Patch,
+            ),
+            (
+                "credential",
+                format!("{:?}", o.credential),
+                format!("{:?}", n.credential),
+                Level::Minor,
+            ),
+            (
+                "idempotency",
+                format!("{:?}", o.idempotency),
+                format!("{:?}", n.idempotency),
+                Level::Minor,
+            ),
+            (
+                "daily limit",
+                format!("{:?}", o.daily_limit),
+                format!("{:?}", n.daily_limit),
+                Level::Minor,
+            ),
         ];
         for (what, a, b, level) in scalars {
             if a != b {
@@ -229,11 +276,19 @@ impl Differ {
             self.push(
                 Level::Minor,
                 item.clone(),
-                format!("client-side checks changed ({} rule(s) -> {})", o.rules.len(), n.rules.len()),
+                format!(
+                    "client-side checks changed ({} rule(s) -> {})",
+                    o.rules.len(),
+                    n.rules.len()
+                ),
             );
         }
         match (&o.paging, &n.paging) {
-            (None, Some(_)) => self.push(Level::Minor, item.clone(), "added: paging (a stream of items)".into()),
+            (None, Some(_)) => self.push(
+                Level::Minor,
+                item.clone(),
+                "added: paging (a stream of items)".into(),
+            ),
             (Some(_), None) => self.push(Level::Major, item.clone(), "paging removed".into()),
             _ => {}
         }
@@ -266,7 +321,11 @@ impl Differ {
         let (removed, both, added) = pair(&o.fields, &n.fields, |f| f.wire.clone());
         let item = |f: &Field| format!("{}.{}", n.name, f.name);
         for f in removed {
-            self.push(Level::Major, format!("{}.{}", o.name, f.name), format!("removed (wire {})", f.wire));
+            self.push(
+                Level::Major,
+                format!("{}.{}", o.name, f.name),
+                format!("removed (wire {})", f.wire),
+            );
         }
         for (a, b) in both {
             self.field(&item(b), request, a, b);
@@ -277,31 +336,62 @@ impl Differ {
             } else {
                 (Level::Minor, "added, optional")
             };
-            self.push(level, item(f), format!("{how} ({}: {})", ty_name(&f.ty), f.gloss));
+            self.push(
+                level,
+                item(f),
+                format!("{how} ({}: {})", ty_name(&f.ty), f.gloss),
+            );
         }
     }
 
     fn field(&mut self, item: &str, request: bool, a: &Field, b: &Field) {
         if a.name != b.name {
-            self.push(Level::Major, item.into(), format!("renamed from {}", a.name));
+            self.push(
+                Level::Major,
+                item.into(),
+                format!("renamed from {}", a.name),
+            );
         }
         if a.ty != b.ty {
-            self.push(Level::Major, item.into(), format!("type {} -> {}", ty_name(&a.ty), ty_name(&b.ty)));
+            self.push(
+                Level::Major,
+                item.into(),
+                format!("type {} -> {}", ty_name(&a.ty), ty_name(&b.ty)),
+            );
         }
         if a.required != b.required {
             let says = |r: bool| if r { "required" } else { "optional" };
             let (level, why) = if request {
                 (Level::Major, ": `new`'s arguments change")
             } else {
-                (Level::Patch, " (documentation: a received field is always an Option)")
+                (
+                    Level::Patch,
+                    " (documentation: a received field is always an Option)",
+                )
             };
-            self.push(level, item.into(), format!("{} -> {}{why}", says(a.required), says(b.required)));
+            self.push(
+                level,
+                item.into(),
+                format!("{} -> {}{why}", says(a.required), says(b.required)),
+            );
         }
         let patch = [
-            ("encoding", format!("{:?}", a.encoding), format!("{:?}", b.encoding)),
-            ("travels in query", a.in_query.to_string(), b.in_query.to_string()),
+            (
+                "encoding",
+                format!("{:?}", a.encoding),
+                format!("{:?}", b.encoding),
+            ),
+            (
+                "travels in query",
+                a.in_query.to_string(),
+                b.in_query.to_string(),
+            ),
             ("aliases", a.aliases.join(","), b.aliases.join(",")),
-            ("sensitivity", format!("{:?}", a.sensitive), format!("{:?}", b.sensitive)),
+            (
+                "sensitivity",
+                format!("{:?}", a.sensitive),
+                format!("{:?}", b.sensitive),
+            ),
             ("doc", a.doc.clone(), b.doc.clone()),
         ];
         for (what, x, y) in patch {
@@ -319,15 +409,27 @@ impl Differ {
         for (o, n) in both {
             let (gone, kept, new_values) = pair(&o.values, &n.values, |v| v.value.to_string());
             for v in gone {
-                self.push(Level::Major, format!("{}::{}", o.name, v.name), format!("removed (value {})", v.value));
+                self.push(
+                    Level::Major,
+                    format!("{}::{}", o.name, v.name),
+                    format!("removed (value {})", v.value),
+                );
             }
             for (a, b) in kept {
                 if a.name != b.name {
-                    self.push(Level::Major, format!("{}::{}", n.name, b.name), format!("renamed from {} (value {})", a.name, a.value));
+                    self.push(
+                        Level::Major,
+                        format!("{}::{}", n.name, b.name),
+                        format!("renamed from {} (value {})", a.name, a.value),
+                    );
                 }
             }
             for v in new_values {
-                self.push(Level::Minor, format!("{}::{}", n.name, v.name), format!("added: value {} ({})", v.value, v.doc));
+                self.push(
+                    Level::Minor,
+                    format!("{}::{}", n.name, v.name),
+                    format!("added: value {} ({})", v.value, v.doc),
+                );
             }
         }
         for e in added {
@@ -338,12 +440,20 @@ impl Differ {
     fn errors(&mut self, old: &[ErrorCode], new: &[ErrorCode]) {
         let (removed, both, added) = pair(old, new, |e| e.code.to_string());
         for e in removed {
-            self.push(Level::Major, format!("ErrorCode::{}", e.name), format!("removed (code {})", e.code));
+            self.push(
+                Level::Major,
+                format!("ErrorCode::{}", e.name),
+                format!("removed (code {})", e.code),
+            );
         }
         for (a, b) in both {
             let item = format!("ErrorCode::{}", b.name);
             if a.name != b.name {
-                self.push(Level::Major, item.clone(), format!("renamed from {} (code {})", a.name, a.code));
+                self.push(
+                    Level::Major,
+                    item.clone(),
+                    format!("renamed from {} (code {})", a.name, a.code),
+                );
             }
             if a.category != b.category || a.retryable != b.retryable {
                 self.push(
@@ -356,14 +466,28 @@ impl Differ {
                 );
             }
             if a.message != b.message {
-                self.push(Level::Patch, item.clone(), format!("message {:?} -> {:?}", a.message, b.message));
+                self.push(
+                    Level::Patch,
+                    item.clone(),
+                    format!("message {:?} -> {:?}", a.message, b.message),
+                );
             }
         }
         for e in added {
             self.push(
                 Level::Minor,
                 format!("ErrorCode::{}", e.name),
-                format!("added: code {} {} ({}, {})", e.code, e.message, e.category, if e.retryable { "retryable" } else { "not retryable" }),
+                format!(
+                    "added: code {} {} ({}, {})",
+                    e.code,
+                    e.message,
+                    e.category,
+                    if e.retryable {
+                        "retryable"
+                    } else {
+                        "not retryable"
+                    }
+                ),
             );
         }
     }

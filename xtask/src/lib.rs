@@ -88,7 +88,8 @@ pub fn generate_all(root: &Path) -> Result<Vec<GeneratedFile>, Error> {
             .to_string_lossy()
             .replace('\\', "/");
         let text = fs::read_to_string(&path).map_err(|e| Error::read(&rel, e))?;
-        match generate_from_str(&rel, &text).and_then(|f| Ok((f, manifest_of(root, &rel, &text)?))) {
+        match generate_from_str(&rel, &text).and_then(|f| Ok((f, manifest_of(root, &rel, &text)?)))
+        {
             Ok((f, manifest)) => {
                 files.extend(f);
                 files.extend(manifest);

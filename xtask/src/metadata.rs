@@ -51,8 +51,11 @@ mod tests {
     use super::*;
 
     fn api() -> Api {
-        crate::validate::load("api-spec/t.yaml", include_str!("../tests/fixtures/mini.yaml"))
-            .expect("fixture valid")
+        crate::validate::load(
+            "api-spec/t.yaml",
+            include_str!("../tests/fixtures/mini.yaml"),
+        )
+        .expect("fixture valid")
     }
 
     #[test]
@@ -63,12 +66,23 @@ mod tests {
         assert!(once.starts_with(manifest), "{once}");
         assert!(once.ends_with(&section(&api)));
         assert_eq!(apply(&once, &api), once, "idempotent");
-        let stale = once.replace(&format!("version = {:?}", api.doc_version), "version = \"V0\"");
+        let stale = once.replace(
+            &format!("version = {:?}", api.doc_version),
+            "version = \"V0\"",
+        );
         assert_ne!(stale, once);
         assert_eq!(apply(&stale, &api), once);
         // In the middle of the manifest, the following tables are kept.
-        let middle = format!("[package]\nname = \"x\"\n\n{SECTION}\nversion = \"old\"\n\n[features]\ndefault = []\n");
+        let middle = format!(
+            "[package]\nname = \"x\"\n\n{SECTION}\nversion = \"old\"\n\n[features]\ndefault = []\n"
+        );
         let fixed = apply(&middle, &api);
-        assert_eq!(fixed, format!("[package]\nname = \"x\"\n\n{}\n[features]\ndefault = []\n", section(&api)));
+        assert_eq!(
+            fixed,
+            format!(
+                "[package]\nname = \"x\"\n\n{}\n[features]\ndefault = []\n",
+                section(&api)
+            )
+        );
     }
 }

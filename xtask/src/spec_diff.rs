@@ -16,10 +16,17 @@ struct Source {
 fn source(root: &Path, arg: &str) -> Result<Source, String> {
     let file = root.join(arg);
     if Path::new(arg).is_file() || file.is_file() {
-        let path = if Path::new(arg).is_file() { Path::new(arg).to_path_buf() } else { file };
+        let path = if Path::new(arg).is_file() {
+            Path::new(arg).to_path_buf()
+        } else {
+            file
+        };
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        return Ok(Source { name: arg.to_string(), text });
+        return Ok(Source {
+            name: arg.to_string(),
+            text,
+        });
     }
     match arg.split_once(':') {
         Some((rev, path)) if !rev.is_empty() && !path.is_empty() => Ok(Source {
@@ -55,10 +62,8 @@ fn workspace_version(root: &Path) -> Option<String> {
         let line = line.trim();
         if line.starts_with('[') {
             in_package = line == "[workspace.package]";
-        } else if in_package {
-            if let Some(v) = line.strip_prefix("version = \"") {
-                return v.strip_suffix('"').map(str::to_string);
-            }
+        } else if in_package && let Some(v) = line.strip_prefix("version = \"") {
+            return v.strip_suffix('"').map(str::to_string);
         }
     }
     None
@@ -104,7 +109,11 @@ pub fn run(root: &Path, args: Vec<String>) -> ExitCode {
             Ok(paths) => paths
                 .iter()
                 .map(|p| {
-                    let rel = p.strip_prefix(root).unwrap_or(p).to_string_lossy().replace('\\', "/");
+                    let rel = p
+                        .strip_prefix(root)
+                        .unwrap_or(p)
+                        .to_string_lossy()
+                        .replace('\\', "/");
                     (format!("{rev}:{rel}"), rel)
                 })
                 .collect(),
@@ -177,6 +186,9 @@ mod tests {
             out,
             "# Changelog\n\nIntro.\n\n## [0.2.0] - unreleased\n\n- new\n\n## [0.1.0] - 2026-11-01\n\n- first\n"
         );
-        assert_eq!(insert_entry("# Changelog\n", "## [x]\n"), "# Changelog\n\n## [x]\n");
+        assert_eq!(
+            insert_entry("# Changelog\n", "## [x]\n"),
+            "# Changelog\n\n## [x]\n"
+        );
     }
 }

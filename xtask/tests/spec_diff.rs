@@ -4,8 +4,8 @@
 
 mod v2_8;
 
-use v2_8::{spec_v2_8, SPEC, SPEC_PATH};
-use xtask::api_diff::{diff, ApiDiff, Level};
+use v2_8::{SPEC, SPEC_PATH, spec_v2_8};
+use xtask::api_diff::{ApiDiff, Level, diff};
 
 fn diff_of(old: &str, new: &str) -> ApiDiff {
     let o = xtask::validate::load(SPEC_PATH, old).expect("old spec valid");
@@ -34,12 +34,18 @@ fn v2_8_is_major_and_bumps_the_minor_before_1_0() {
             .max()
     };
     assert_eq!(level_of("client.count_sms_sent"), Some(Level::Minor));
-    assert_eq!(level_of("CreateMemberRequest.referrer_phone"), Some(Level::Minor));
+    assert_eq!(
+        level_of("CreateMemberRequest.referrer_phone"),
+        Some(Level::Minor)
+    );
     assert_eq!(level_of("CreateMemberRequest.realname"), Some(Level::Major));
     assert_eq!(level_of("CreateMemberRequest.remark"), Some(Level::Major));
     assert_eq!(level_of("AddOrderRequest.store_id"), Some(Level::Major));
     assert_eq!(level_of("Gender::Undisclosed"), Some(Level::Minor));
-    assert_eq!(level_of("ErrorCode::MemberDeregistered"), Some(Level::Minor));
+    assert_eq!(
+        level_of("ErrorCode::MemberDeregistered"),
+        Some(Level::Minor)
+    );
     assert_eq!(level_of("ErrorCode::MemberNotFound"), Some(Level::Patch));
 }
 
@@ -63,7 +69,11 @@ fn additions_alone_are_minor_and_docs_alone_are_patch() {
     assert_eq!(d.next_version("0.1.0").as_deref(), Some("0.1.1"));
     assert_eq!(d.next_version("1.4.2").as_deref(), Some("1.5.0"));
 
-    let reworded = SPEC.replacen("    message: 会员不存在\n", "    message: 会员不存在或已注销\n", 1);
+    let reworded = SPEC.replacen(
+        "    message: 会员不存在\n",
+        "    message: 会员不存在或已注销\n",
+        1,
+    );
     let d = diff_of(SPEC, &reworded);
     assert_eq!(d.verdict(), Some(Level::Patch));
     assert_eq!(d.next_version("1.4.2").as_deref(), Some("1.4.3"));
