@@ -70,7 +70,10 @@ impl Shared {
     /// Identifiers differ from the previous generation's, so a token from before the reset
     /// can never become valid again.
     pub(crate) fn reset(&self) {
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let generation = self
+            .generation
+            .fetch_add(1, Ordering::SeqCst)
+            .wrapping_add(1);
         let seed = self.seed ^ generation.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         *self.world() = World::new(self.config.clone(), seed);
         self.faults().clear();

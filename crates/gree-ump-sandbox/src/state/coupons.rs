@@ -235,7 +235,11 @@ impl World {
                 )))
             };
         }
-        let id = self.ids.template_id();
+        let mut id = self.ids.template_id();
+        // Ids are unique unless a loaded state file says otherwise: never overwrite.
+        while self.coupons.templates.contains_key(&id) {
+            id = self.ids.template_id();
+        }
         self.coupons.template_by_third_id.insert(third_id, id);
         self.coupons.templates.insert(
             id,
@@ -390,7 +394,10 @@ impl World {
                     while self.coupons.coupons.values().any(|c| c.code == code) {
                         code = self.ids.coupon_code();
                     }
-                    let id = self.ids.user_coupon_id();
+                    let mut id = self.ids.user_coupon_id();
+                    while self.coupons.coupons.contains_key(&id) {
+                        id = self.ids.user_coupon_id();
+                    }
                     self.coupons.by_third_code.insert(p.third_code.clone(), id);
                     self.coupons.coupons.insert(
                         id,
@@ -409,7 +416,7 @@ impl World {
                         },
                     );
                     if let Some(t) = self.coupons.templates.get_mut(&template_id) {
-                        t.issued += 1;
+                        t.issued = t.issued.saturating_add(1);
                     }
                     code
                 }

@@ -311,7 +311,7 @@ impl World {
             .filter(|o| o.open_id == open_id)
             .ok_or_else(|| ApiError::with(ErrorCode::OrderNotFound, &parent_no))?
             .clone();
-        let left_fen = parent.amount_fen - parent.refunded_fen;
+        let left_fen = parent.amount_fen.saturating_sub(parent.refunded_fen);
         if parent.fully_refunded || amount_fen > left_fen {
             return Err(ApiError::with(
                 ErrorCode::RefundPointRatioExceeded,
@@ -379,10 +379,10 @@ impl World {
             now_ms,
         )?;
         let account = self.points.orders.entry(key).or_default();
-        account.reversed += take_back;
-        account.returned += give_back;
+        account.reversed = account.reversed.saturating_add(take_back);
+        account.returned = account.returned.saturating_add(give_back);
         if let Some(parent) = self.orders.orders.get_mut(&parent_no) {
-            parent.refunded_fen += amount_fen;
+            parent.refunded_fen = parent.refunded_fen.saturating_add(amount_fen);
             parent.fully_refunded = completes;
             parent.refunds.push(order_no.clone());
         }

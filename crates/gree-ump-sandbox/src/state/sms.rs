@@ -84,8 +84,8 @@ impl World {
         }
         let code = self.ids.sms_code();
         let entry = self.sms.phones.entry(phone.to_owned()).or_default();
-        entry.sent_today += 1;
-        entry.sent_total += 1;
+        entry.sent_today = entry.sent_today.saturating_add(1);
+        entry.sent_total = entry.sent_total.saturating_add(1);
         entry.last = Some(SentCode {
             phone: phone.to_owned(),
             code,

@@ -128,13 +128,13 @@ impl World {
     pub fn obtain_token(&mut self, now_ms: i64) -> ApiResult<Reply> {
         let limit = self.config.obtain_daily_limit;
         let book = &mut self.tokens;
-        book.obtain_total += 1;
+        book.obtain_total = book.obtain_total.saturating_add(1);
         let counts = book.counts_mut(now_ms);
-        counts.obtain_calls += 1;
+        counts.obtain_calls = counts.obtain_calls.saturating_add(1);
         if counts.obtain_issued >= limit {
             return Err(ApiError::token_daily_limit(limit));
         }
-        counts.obtain_issued += 1;
+        counts.obtain_issued = counts.obtain_issued.saturating_add(1);
         let access = self.ids.access_token();
         let refresh = self.ids.refresh_token();
         let lifetime_s = self.config.access_token_lifetime_s;
@@ -168,8 +168,9 @@ impl World {
     pub fn refresh_token(&mut self, refresh_token: &str, now_ms: i64) -> ApiResult<Reply> {
         let limit = self.config.refresh_daily_limit;
         let book = &mut self.tokens;
-        book.refresh_total += 1;
-        book.counts_mut(now_ms).refresh_calls += 1;
+        book.refresh_total = book.refresh_total.saturating_add(1);
+        let counts = book.counts_mut(now_ms);
+        counts.refresh_calls = counts.refresh_calls.saturating_add(1);
         match book.refresh.get(refresh_token) {
             None => {
                 return Err(ApiError::invalid_token("refresh_token", "unknown token"));
@@ -182,7 +183,7 @@ impl World {
         if counts.refresh_issued >= limit {
             return Err(ApiError::token_daily_limit(limit));
         }
-        counts.refresh_issued += 1;
+        counts.refresh_issued = counts.refresh_issued.saturating_add(1);
         let access = self.ids.access_token();
         let lifetime_s = self.config.access_token_lifetime_s;
         self.tokens.access.insert(

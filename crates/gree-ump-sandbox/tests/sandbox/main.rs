@@ -7,6 +7,7 @@ mod auth;
 mod client;
 mod controls;
 mod coupons;
+mod extremes;
 mod faults;
 mod members;
 mod orders;
