@@ -15,6 +15,8 @@
 //! | `POST /__sandbox/members/{open_id or phone}/growth` | `{"growth_value": n}` | sets the growth value |
 //! | `GET /__sandbox/token-calls` | | today's 2.1/2.2 call counters |
 //! | `POST /__sandbox/tokens/revoke` | `{"refresh_tokens": false}` | revokes access tokens (and refresh tokens) |
+//! | `GET /__sandbox/timestamps` | | `{scope, tolerance_ms}`: where the timestamp window applies |
+//! | `POST /__sandbox/timestamps` | `{"scope": "token_calls" or "every_call"}` | sets it (errata E73) |
 //! | `GET /__sandbox/state` | | every piece of state as JSON |
 //! | `POST /__sandbox/reset` | | back to a fresh start |
 //!
@@ -37,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clock::beijing_text;
-use crate::config::SandboxConfig;
+use crate::config::{SandboxConfig, TimestampScope};
 use crate::error::ApiError;
 use crate::faults::{Fault, FaultPlan};
 use crate::server::Shared;
@@ -179,6 +181,18 @@ impl Controls {
         Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
     }
 
+    /// Makes the timestamp window apply to 2.1/2.2 only (the default, as the document
+    /// says) or to every call (errata E73), until [`Controls::reset`], which goes back to
+    /// the configured `timestamp_scope`.
+    pub fn set_timestamp_scope(&self, scope: TimestampScope) {
+        self.shared.set_timestamp_scope(scope);
+    }
+
+    /// Which calls the timestamp window applies to now.
+    pub fn timestamp_scope(&self) -> TimestampScope {
+        self.shared.timestamp_scope()
+    }
+
     /// Revokes every access token (the next business call gets the invalid-token answer;
     /// refreshing works).
     pub fn revoke_access_tokens(&self) {
@@ -222,6 +236,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/__sandbox/members/{member}/growth", post(set_growth))
         .route("/__sandbox/token-calls", get(token_calls))
         .route("/__sandbox/tokens/revoke", post(revoke))
+        .route(
+            "/__sandbox/timestamps",
+            get(timestamps).post(set_timestamps),
+        )
         .route("/__sandbox/state", get(state))
         .route("/__sandbox/reset", post(reset))
 }
@@ -276,6 +294,7 @@ async fn info(State(shared): State<Arc<Shared>>) -> Response {
             "GET|POST|DELETE /__sandbox/faults", "GET /__sandbox/sms/{phone}",
             "GET /__sandbox/members/{member}/ledger", "POST /__sandbox/members/{member}/growth",
             "GET /__sandbox/token-calls", "POST /__sandbox/tokens/revoke",
+            "GET|POST /__sandbox/timestamps",
             "GET /__sandbox/state", "POST /__sandbox/reset",
         ],
     }))
@@ -423,6 +442,34 @@ async fn revoke(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
                 c.revoke_access_tokens();
             }
             axum_json(&json!({"revoked": true, "refresh_tokens": r.refresh_tokens}))
+        }
+    }
+}
+
+fn timestamps_view(c: &Controls) -> Value {
+    json!({
+        "scope": c.timestamp_scope(),
+        "tolerance_ms": c.shared().config.timestamp_tolerance_ms,
+    })
+}
+
+async fn timestamps(State(shared): State<Arc<Shared>>) -> Response {
+    axum_json(&timestamps_view(&controls(shared)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetTimestamps {
+    scope: TimestampScope,
+}
+
+async fn set_timestamps(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+    let c = controls(shared);
+    match body::<SetTimestamps>(&bytes) {
+        Err(e) => bad_request(e),
+        Ok(t) => {
+            c.set_timestamp_scope(t.scope);
+            axum_json(&timestamps_view(&c))
         }
     }
 }

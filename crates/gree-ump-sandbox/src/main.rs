@@ -1,15 +1,17 @@
 //! `gree-ump-sandbox`: serves a sandbox on 127.0.0.1 until Ctrl-C.
 //!
 //! ```text
-//! gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check] [--replay-identical-keys]
+//! gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
+//!                  [--strict-timestamps] [--replay-identical-keys]
 //! ```
 
 use std::process::ExitCode;
 
-use gree_ump_sandbox::{Sandbox, SandboxConfig};
+use gree_ump_sandbox::{Sandbox, SandboxConfig, TimestampScope};
 
 const USAGE: &str =
-    "usage: gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check] [--replay-identical-keys]
+    "usage: gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
+                        [--strict-timestamps] [--replay-identical-keys]
 
 Serves an emulator of the Gree UMP open platform on 127.0.0.1 (port 0: any free port).
 Calls: POST {base}/gw/gateway/{method}/v1   Test controls: {base}/__sandbox/";
@@ -38,6 +40,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SandboxCo
             "--app-id" => config.app_id = value("--app-id")?,
             "--app-secret" => config.app_secret = value("--app-secret")?,
             "--no-timestamp-check" => config.timestamp_tolerance_ms = None,
+            // Errata E73: the window applies to 2.1/2.2 only unless asked for everywhere.
+            "--strict-timestamps" => config.timestamp_scope = TimestampScope::EveryCall,
             // Errata E69: off by default, as the document answers any reuse with 150002.
             "--replay-identical-keys" => config.replay_identical_keys = true,
             other => return Err(format!("unknown argument {other}")),
@@ -81,4 +85,25 @@ async fn main() -> ExitCode {
     }
     sandbox.shutdown().await;
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<SandboxConfig>, String> {
+        parse_args(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn the_timestamp_window_flags() {
+        let default = parse(&[]).unwrap().unwrap();
+        assert_eq!(default.timestamp_scope, TimestampScope::TokenCalls);
+        assert_eq!(default.timestamp_tolerance_ms, Some(3_000));
+        let strict = parse(&["--strict-timestamps"]).unwrap().unwrap();
+        assert_eq!(strict.timestamp_scope, TimestampScope::EveryCall);
+        let off = parse(&["--no-timestamp-check"]).unwrap().unwrap();
+        assert_eq!(off.timestamp_tolerance_ms, None);
+        assert!(parse(&["--strict"]).unwrap_err().contains("--strict"));
+    }
 }

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::clock::SandboxClock;
-use crate::config::SandboxConfig;
+use crate::config::{SandboxConfig, TimestampScope};
 use crate::conn::{ConnKill, KillableListener};
 use crate::controls::Controls;
 use crate::faults::FaultQueue;
@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub(crate) clock: SandboxClock,
     world: Mutex<World>,
     faults: Mutex<FaultQueue>,
+    /// Starts as configured; a test control changes it at run time, reset restores it.
+    timestamp_scope: Mutex<TimestampScope>,
     seed: u64,
     generation: AtomicU64,
 }
@@ -48,6 +50,7 @@ impl Shared {
             clock: SandboxClock::new(config.start_time_ms),
             world: Mutex::new(World::new(config.clone(), seed)),
             faults: Mutex::new(FaultQueue::default()),
+            timestamp_scope: Mutex::new(config.timestamp_scope),
             config,
             seed,
             generation: AtomicU64::new(0),
@@ -66,6 +69,14 @@ impl Shared {
         lock(&self.faults)
     }
 
+    pub(crate) fn timestamp_scope(&self) -> TimestampScope {
+        *lock(&self.timestamp_scope)
+    }
+
+    pub(crate) fn set_timestamp_scope(&self, scope: TimestampScope) {
+        *lock(&self.timestamp_scope) = scope;
+    }
+
     /// Back to the state of a fresh start: empty world, no faults, clock at its start.
     /// Identifiers differ from the previous generation's, so a token from before the reset
     /// can never become valid again.
@@ -77,6 +88,7 @@ impl Shared {
         let seed = self.seed ^ generation.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         *self.world() = World::new(self.config.clone(), seed);
         self.faults().clear();
+        self.set_timestamp_scope(self.config.timestamp_scope);
         match self.config.start_time_ms {
             Some(start) => self.clock.set_ms(start),
             None => self
