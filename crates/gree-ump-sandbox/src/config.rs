@@ -5,6 +5,7 @@
 //! where it is silent (member code and SMS code lifetimes, the SMS daily limit).
 
 use std::fmt;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -89,7 +90,7 @@ pub fn default_levels() -> Vec<LevelConfig> {
 }
 
 /// Whether a point event adds or removes points.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PointDirection {
     /// The event adds points (and growth value).
@@ -199,6 +200,11 @@ pub struct SandboxConfig {
     /// and a client must cope with that (errata E69). `true` emulates a more forgiving
     /// platform, for clients that want to test against one.
     pub replay_identical_keys: bool,
+    /// Where the state is kept across restarts (`--state FILE`); `None` (the default):
+    /// in memory only. Loaded by [`Sandbox::start`](crate::Sandbox::start), saved after
+    /// every change; see [`state::persist`](crate::state::persist). Not used by
+    /// `Controls::in_process`.
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -232,6 +238,7 @@ impl Default for SandboxConfig {
             point_events: default_point_events(),
             id_seed: None,
             replay_identical_keys: false,
+            state_file: None,
         }
     }
 }
@@ -302,6 +309,13 @@ impl SandboxConfig {
         self
     }
 
+    /// Keeps the state in this file across restarts (see [`crate::state::persist`]).
+    #[must_use]
+    pub fn with_state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
     /// Levels sorted by threshold, never empty (a single level 1 if none were given).
     pub(crate) fn normalized_levels(&self) -> Vec<LevelConfig> {
         let mut levels = self.levels.clone();
@@ -334,6 +348,7 @@ impl fmt::Debug for SandboxConfig {
             .field("point_events", &self.point_events)
             .field("id_seed", &self.id_seed)
             .field("replay_identical_keys", &self.replay_identical_keys)
+            .field("state_file", &self.state_file)
             .finish()
     }
 }

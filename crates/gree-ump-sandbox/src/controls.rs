@@ -89,7 +89,14 @@ impl Controls {
     /// state operations as the gateway, without HTTP, signature, token or faults.
     pub fn apply(&self, request: AnyRequest) -> Result<Reply, ApiError> {
         let now = self.shared.now_ms();
-        crate::gateway::dispatch(&mut self.shared.world(), request, now)
+        let reply = crate::gateway::dispatch(&mut self.shared.world(), request, now);
+        self.shared.save();
+        reply
+    }
+
+    /// The configuration the sandbox was started with.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.shared.config
     }
 
     /// The sandbox time, ms since the epoch.
@@ -100,6 +107,7 @@ impl Controls {
     /// Makes the sandbox time `now_ms`; it keeps running from there.
     pub fn set_time_ms(&self, now_ms: i64) {
         self.shared.clock.set_ms(now_ms);
+        self.shared.save();
     }
 
     /// Moves the sandbox clock forward (expire tokens, member codes, coupons, SMS codes;
@@ -111,6 +119,7 @@ impl Controls {
     /// Moves the sandbox clock by `delta_ms` (negative: back).
     pub fn advance_ms(&self, delta_ms: i64) {
         self.shared.clock.advance_ms(delta_ms);
+        self.shared.save();
     }
 
     /// The next `times` calls of `method` (`"*"`: any method) suffer `fault`.
@@ -153,10 +162,13 @@ impl Controls {
 
     /// Sets a member's growth value (and so its level); false when there is no such member.
     pub fn set_growth_value(&self, member: &str, growth_value: i64) -> bool {
-        self.shared
+        let done = self
+            .shared
             .world()
             .set_growth_value(member, growth_value)
-            .is_ok()
+            .is_ok();
+        self.shared.save();
+        done
     }
 
     /// How many 2.1/2.2 calls were made today (Beijing day of the sandbox clock).
@@ -197,11 +209,13 @@ impl Controls {
     /// refreshing works).
     pub fn revoke_access_tokens(&self) {
         self.shared.world().tokens.revoke_access_tokens();
+        self.shared.save();
     }
 
     /// Revokes every access and refresh token (only 2.1 helps then).
     pub fn revoke_all_tokens(&self) {
         self.shared.world().tokens.revoke_all();
+        self.shared.save();
     }
 
     /// Every piece of state as JSON (tokens shortened).
@@ -215,8 +229,10 @@ impl Controls {
     }
 
     /// Back to a fresh start: no members, tokens, counters or faults; clock at its start.
+    /// With a state file, the file is overwritten with the fresh state.
     pub fn reset(&self) {
         self.shared.reset();
+        self.shared.save();
     }
 }
 

@@ -12,11 +12,13 @@
 //! still skip an id already in use.
 
 use md5::{Digest, Md5};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct IdGen {
-    #[serde(skip)]
+    // Out of the state dump (it would let anyone derive the tokens); the state file
+    // carries it on its own (`state::persist`).
+    #[serde(skip_serializing, default)]
     seed: u64,
     counter: u64,
     next_order_id: i64,
@@ -36,6 +38,14 @@ impl IdGen {
             next_user_coupon_id: 306_784,
             next_ledger_id: 1,
         }
+    }
+
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub(crate) fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
     }
 
     fn digest(&mut self, purpose: &str) -> [u8; 16] {

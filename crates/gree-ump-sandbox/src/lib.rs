@@ -18,7 +18,8 @@
 //! ```
 //!
 //! The binary `gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET]
-//! [--no-timestamp-check] [--strict-timestamps] [--replay-identical-keys]` serves one on
+//! [--no-timestamp-check] [--strict-timestamps] [--replay-identical-keys] [--state FILE]`
+//! serves one on
 //! 127.0.0.1 and prints its URL, port and the credentials it accepts.
 //!
 //! # Protocol
@@ -89,6 +90,7 @@ pub use controls::{Controls, MemberLedger};
 pub use error::ApiError;
 pub use faults::{Fault, FaultPlan};
 pub use server::{Sandbox, SandboxHandle};
+pub use state::persist::StateFileError;
 pub use state::sms::SentCode;
 pub use state::tokens::TokenCallCounts;
 

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
-//!                  [--strict-timestamps] [--replay-identical-keys]
+//!                  [--strict-timestamps] [--replay-identical-keys] [--state FILE]
 //! ```
 
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use gree_ump_sandbox::{Sandbox, SandboxConfig, TimestampScope};
 
 const USAGE: &str =
     "usage: gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
-                        [--strict-timestamps] [--replay-identical-keys]
+                        [--strict-timestamps] [--replay-identical-keys] [--state FILE]
 
 Serves an emulator of the Gree UMP open platform on 127.0.0.1 (port 0: any free port).
 Calls: POST {base}/gw/gateway/{method}/v1   Test controls: {base}/__sandbox/";
@@ -44,6 +44,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SandboxCo
             "--strict-timestamps" => config.timestamp_scope = TimestampScope::EveryCall,
             // Errata E69: off by default, as the document answers any reuse with 150002.
             "--replay-identical-keys" => config.replay_identical_keys = true,
+            // The state is loaded from FILE at start and saved there after every change.
+            "--state" => config.state_file = Some(value("--state")?.into()),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -66,7 +68,8 @@ async fn main() -> ExitCode {
     let sandbox = match Sandbox::start(config).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("gree-ump-sandbox: cannot listen: {e}");
+            // Cannot listen, or the state file cannot be used (the message names it).
+            eprintln!("gree-ump-sandbox: cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -80,6 +83,9 @@ async fn main() -> ExitCode {
         sandbox.base_url()
     );
     println!("test controls: {}/__sandbox/", sandbox.base_url());
+    if let Some(path) = &sandbox.control().config().state_file {
+        println!("state file: {} (saved after every change)", path.display());
+    }
     if tokio::signal::ctrl_c().await.is_err() {
         eprintln!("gree-ump-sandbox: cannot wait for Ctrl-C; stopping");
     }
@@ -105,5 +111,12 @@ mod tests {
         let off = parse(&["--no-timestamp-check"]).unwrap().unwrap();
         assert_eq!(off.timestamp_tolerance_ms, None);
         assert!(parse(&["--strict"]).unwrap_err().contains("--strict"));
+        let state = parse(&["--state", "/tmp/s.json"]).unwrap().unwrap();
+        assert_eq!(state.state_file, Some("/tmp/s.json".into()));
+        assert!(
+            parse(&["--state"])
+                .unwrap_err()
+                .contains("--state needs a value")
+        );
     }
 }

@@ -43,7 +43,7 @@ use gree_ump::models::{
     CouponCategory, CouponStatus, CouponStatusFilter, CouponValidityType, NamedRef, ParamsType,
 };
 use gree_ump::wire::Fen;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Reply, World, paginate, yuan_to_fen};
@@ -55,7 +55,7 @@ const DAY_MS: i64 = 86_400_000;
 const MAX_PER_MEMBER: i32 = 1_000;
 
 /// A 5.1 coupon template as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Template {
     pub id: i64,
     pub fingerprint: String,
@@ -65,7 +65,7 @@ pub(crate) struct Template {
 }
 
 /// A coupon issued to a member by 5.2.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct IssuedCoupon {
     /// The member coupon's id (5.5 `id`).
     pub id: i64,
@@ -105,7 +105,7 @@ fn is_final(status: i64) -> bool {
 }
 
 /// Every template and issued coupon.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct CouponBook {
     pub(crate) templates: BTreeMap<i64, Template>,
     pub(crate) template_by_third_id: BTreeMap<String, i64>,

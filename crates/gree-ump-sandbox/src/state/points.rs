@@ -47,7 +47,7 @@ use gree_ump::endpoints::{
     RollbackPointsRequest,
 };
 use gree_ump::models::ScoreType;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Reply, World, add, paginate, yuan_to_fen};
@@ -56,7 +56,7 @@ use crate::config::PointDirection;
 use crate::error::{ApiError, ApiResult};
 
 /// One row of a member's point ledger.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LedgerEntry {
     /// The entry's id (3.5 `id`).
     pub id: i64,
@@ -81,7 +81,7 @@ pub struct LedgerEntry {
 }
 
 /// A 3.3 change as applied.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ChangeRecord {
     pub change_id: String,
     pub open_id: String,
@@ -98,7 +98,7 @@ pub(crate) struct ChangeRecord {
 }
 
 /// A rollback (3.4.1 or 3.4.2) as applied, for replays.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct RollbackRecord {
     pub change_id: String,
     pub open_id: String,
@@ -110,7 +110,7 @@ pub(crate) struct RollbackRecord {
 }
 
 /// The points of one order of one member, whichever call moved them.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct OrderPoints {
     /// Points credited for the order (3.3 credits with this out_biz_no, 4.1 order_score).
     pub granted: i64,
@@ -134,7 +134,7 @@ impl OrderPoints {
 }
 
 /// Every point change and rollback, and the points of each order.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct PointBook {
     /// 3.3 changes by change_id.
     pub(crate) changes: BTreeMap<String, ChangeRecord>,

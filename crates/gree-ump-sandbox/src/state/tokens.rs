@@ -12,14 +12,14 @@
 use std::collections::BTreeMap;
 
 use openplatform_runtime::clock::beijing_day;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Reply, World};
 use crate::error::{ApiError, ApiResult};
 
 /// An issued access or refresh token.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct TokenRecord {
     pub issued_ms: i64,
     pub expires_ms: i64,
@@ -39,7 +39,7 @@ impl TokenRecord {
 }
 
 /// How many token calls were made on one Beijing day.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenCallCounts {
     /// The Beijing day (days since 1970-01-01, Beijing) these counts are for.
     pub beijing_day: i64,
@@ -53,8 +53,9 @@ pub struct TokenCallCounts {
     pub refresh_issued: u32,
 }
 
-/// Every issued token, and the token-call counters.
-#[derive(Debug, Default)]
+/// Every issued token, and the token-call counters. Serialized whole only into the
+/// state file (`--state`); [`TokenBook::dump`] shortens the tokens.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct TokenBook {
     access: BTreeMap<String, TokenRecord>,
     refresh: BTreeMap<String, TokenRecord>,

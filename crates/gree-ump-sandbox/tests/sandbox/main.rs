@@ -11,5 +11,6 @@ mod extremes;
 mod faults;
 mod members;
 mod orders;
+mod persist;
 mod points;
 mod sms;
