@@ -65,6 +65,12 @@
 //! treat their natural key (`order_no`, `third_coupon_id`, `coupon_number`) as
 //! idempotent: same content, same answer; other content, 1001.
 //!
+//! # State across restarts
+//!
+//! With `SandboxConfig::state_file` (`--state FILE`) the state is loaded at start and
+//! saved atomically after every change, before the reply leaves; a corrupt or
+//! other-version file stops the start with an error naming it. See [`state::persist`].
+//!
 //! # Test controls
 //!
 //! [`Controls`] in process (`SandboxHandle::control()`), or over HTTP under
