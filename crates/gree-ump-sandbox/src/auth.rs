@@ -7,9 +7,11 @@
 //! document names no code for them; an unknown `app_id` is 110005 (未找到应用); an
 //! unknown, expired or revoked token is the spec's invalid-token code (1002).
 //!
-//! The timestamp window (3 s by default) applies to every call, not only to 2.1/2.2
-//! where the document states it: the spec's `clock_tolerance_ms` is a protocol fact, and
-//! a client that passes the sandbox with a skewed clock must not fail in production.
+//! The timestamp window (3 s by default) applies where the document states it, to
+//! 2.1/2.2 (必须是北京时间3秒内的时间戳); the other calls need a `timestamp` of
+//! milliseconds at any distance. `SandboxConfig::timestamp_scope` (`--strict-timestamps`,
+//! `POST /__sandbox/timestamps`) applies it to every call instead, for clients that want
+//! to prove their clock handling against the strictest platform (errata E73).
 //! When the test controls have moved the sandbox clock, a timestamp within the window of
 //! either the sandbox clock or the system clock passes (see [`check_timestamp`]).
 

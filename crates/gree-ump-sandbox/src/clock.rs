@@ -49,6 +49,11 @@ impl SandboxClock {
             });
     }
 
+    /// Sets how far the sandbox's time is from the system's (a restored state file).
+    pub fn set_offset_ms(&self, offset_ms: i64) {
+        self.offset_ms.store(offset_ms, Ordering::SeqCst);
+    }
+
     /// How far the sandbox's time is from the system's.
     pub fn offset_ms(&self) -> i64 {
         self.offset_ms.load(Ordering::SeqCst)

@@ -5,8 +5,9 @@
 //! where it is silent (member code and SMS code lifetimes, the SMS daily limit).
 
 use std::fmt;
+use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The app id the sandbox accepts by default: the one in the document's 2.1 example URL.
 pub const DEFAULT_APP_ID: &str = "wkb1ag2hdad7e6jw1r";
@@ -89,7 +90,7 @@ pub fn default_levels() -> Vec<LevelConfig> {
 }
 
 /// Whether a point event adds or removes points.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PointDirection {
     /// The event adds points (and growth value).
@@ -125,6 +126,33 @@ pub fn default_point_events() -> Vec<PointEvent> {
     ]
 }
 
+/// Which calls the timestamp window (`timestamp_tolerance_ms`) applies to (errata E73).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TimestampScope {
+    /// Only 2.1 and 2.2, the two sections whose tables say 必须是北京时间3秒内的时间戳:
+    /// the document's reading, and the default. Other calls still need a `timestamp` of
+    /// milliseconds, at any distance from the clock.
+    #[default]
+    TokenCalls,
+    /// Every call: the strict reading, for clients that want to prove their clock
+    /// handling against a platform that checks the window everywhere.
+    EveryCall,
+}
+
+impl TimestampScope {
+    /// Whether the window applies to a call that needs `credential`.
+    pub fn applies_to(self, credential: openplatform_runtime::Credential) -> bool {
+        match self {
+            TimestampScope::EveryCall => true,
+            TimestampScope::TokenCalls => {
+                !matches!(credential, openplatform_runtime::Credential::AccessToken)
+            }
+        }
+    }
+}
+
 /// How a sandbox is started. `SandboxConfig::default()` is ready to use; change fields or
 /// use the `with_*` methods.
 #[derive(Clone)]
@@ -136,9 +164,14 @@ pub struct SandboxConfig {
     pub app_id: String,
     /// The app secret every signature is checked with.
     pub app_secret: String,
-    /// How far a request's `timestamp` may be from the sandbox clock, on every call
-    /// (`None`: not checked). Default: the spec's `clock_tolerance_ms` (3000).
+    /// How far a request's `timestamp` may be from the sandbox clock on the calls of
+    /// `timestamp_scope` (`None`: not checked anywhere). Default: the spec's
+    /// `clock_tolerance_ms` (3000).
     pub timestamp_tolerance_ms: Option<i64>,
+    /// Which calls the window applies to. Default [`TimestampScope::TokenCalls`] (2.1 and
+    /// 2.2 only, as the document says; errata E73); `--strict-timestamps` or
+    /// [`TimestampScope::EveryCall`] checks every call.
+    pub timestamp_scope: TimestampScope,
     /// The sandbox clock's start (ms since the epoch); `None`: the system time.
     pub start_time_ms: Option<i64>,
     /// Access token lifetime (2.1/2.2 `expire_in`), seconds. Default 7200.
@@ -167,6 +200,11 @@ pub struct SandboxConfig {
     /// and a client must cope with that (errata E69). `true` emulates a more forgiving
     /// platform, for clients that want to test against one.
     pub replay_identical_keys: bool,
+    /// Where the state is kept across restarts (`--state FILE`); `None` (the default):
+    /// in memory only. Loaded by [`Sandbox::start`](crate::Sandbox::start), saved after
+    /// every change; see [`state::persist`](crate::state::persist). Not used by
+    /// `Controls::in_process`.
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -183,6 +221,7 @@ impl Default for SandboxConfig {
                     .and_then(|t| i64::try_from(t).ok())
                     .unwrap_or(3_000),
             ),
+            timestamp_scope: TimestampScope::default(),
             start_time_ms: None,
             access_token_lifetime_s: tokens
                 .and_then(|t| i64::try_from(t.access_token_lifetime_s).ok())
@@ -199,6 +238,7 @@ impl Default for SandboxConfig {
             point_events: default_point_events(),
             id_seed: None,
             replay_identical_keys: false,
+            state_file: None,
         }
     }
 }
@@ -223,6 +263,13 @@ impl SandboxConfig {
     #[must_use]
     pub fn with_timestamp_tolerance_ms(mut self, tolerance: Option<i64>) -> Self {
         self.timestamp_tolerance_ms = tolerance;
+        self
+    }
+
+    /// Which calls the timestamp window applies to (errata E73).
+    #[must_use]
+    pub fn with_timestamp_scope(mut self, scope: TimestampScope) -> Self {
+        self.timestamp_scope = scope;
         self
     }
 
@@ -262,6 +309,13 @@ impl SandboxConfig {
         self
     }
 
+    /// Keeps the state in this file across restarts (see [`crate::state::persist`]).
+    #[must_use]
+    pub fn with_state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
     /// Levels sorted by threshold, never empty (a single level 1 if none were given).
     pub(crate) fn normalized_levels(&self) -> Vec<LevelConfig> {
         let mut levels = self.levels.clone();
@@ -281,6 +335,7 @@ impl fmt::Debug for SandboxConfig {
             .field("app_id", &self.app_id)
             .field("app_secret", &"[REDACTED]")
             .field("timestamp_tolerance_ms", &self.timestamp_tolerance_ms)
+            .field("timestamp_scope", &self.timestamp_scope)
             .field("start_time_ms", &self.start_time_ms)
             .field("access_token_lifetime_s", &self.access_token_lifetime_s)
             .field("refresh_token_lifetime_s", &self.refresh_token_lifetime_s)
@@ -293,6 +348,7 @@ impl fmt::Debug for SandboxConfig {
             .field("point_events", &self.point_events)
             .field("id_seed", &self.id_seed)
             .field("replay_identical_keys", &self.replay_identical_keys)
+            .field("state_file", &self.state_file)
             .finish()
     }
 }

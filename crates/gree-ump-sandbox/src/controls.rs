@@ -15,6 +15,8 @@
 //! | `POST /__sandbox/members/{open_id or phone}/growth` | `{"growth_value": n}` | sets the growth value |
 //! | `GET /__sandbox/token-calls` | | today's 2.1/2.2 call counters |
 //! | `POST /__sandbox/tokens/revoke` | `{"refresh_tokens": false}` | revokes access tokens (and refresh tokens) |
+//! | `GET /__sandbox/timestamps` | | `{scope, tolerance_ms}`: where the timestamp window applies |
+//! | `POST /__sandbox/timestamps` | `{"scope": "token_calls" or "every_call"}` | sets it (errata E73) |
 //! | `GET /__sandbox/state` | | every piece of state as JSON |
 //! | `POST /__sandbox/reset` | | back to a fresh start |
 //!
@@ -37,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clock::beijing_text;
-use crate::config::SandboxConfig;
+use crate::config::{SandboxConfig, TimestampScope};
 use crate::error::ApiError;
 use crate::faults::{Fault, FaultPlan};
 use crate::server::Shared;
@@ -87,7 +89,14 @@ impl Controls {
     /// state operations as the gateway, without HTTP, signature, token or faults.
     pub fn apply(&self, request: AnyRequest) -> Result<Reply, ApiError> {
         let now = self.shared.now_ms();
-        crate::gateway::dispatch(&mut self.shared.world(), request, now)
+        let reply = crate::gateway::dispatch(&mut self.shared.world(), request, now);
+        self.shared.save();
+        reply
+    }
+
+    /// The configuration the sandbox was started with.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.shared.config
     }
 
     /// The sandbox time, ms since the epoch.
@@ -98,6 +107,7 @@ impl Controls {
     /// Makes the sandbox time `now_ms`; it keeps running from there.
     pub fn set_time_ms(&self, now_ms: i64) {
         self.shared.clock.set_ms(now_ms);
+        self.shared.save();
     }
 
     /// Moves the sandbox clock forward (expire tokens, member codes, coupons, SMS codes;
@@ -109,6 +119,7 @@ impl Controls {
     /// Moves the sandbox clock by `delta_ms` (negative: back).
     pub fn advance_ms(&self, delta_ms: i64) {
         self.shared.clock.advance_ms(delta_ms);
+        self.shared.save();
     }
 
     /// The next `times` calls of `method` (`"*"`: any method) suffer `fault`.
@@ -151,10 +162,13 @@ impl Controls {
 
     /// Sets a member's growth value (and so its level); false when there is no such member.
     pub fn set_growth_value(&self, member: &str, growth_value: i64) -> bool {
-        self.shared
+        let done = self
+            .shared
             .world()
             .set_growth_value(member, growth_value)
-            .is_ok()
+            .is_ok();
+        self.shared.save();
+        done
     }
 
     /// How many 2.1/2.2 calls were made today (Beijing day of the sandbox clock).
@@ -179,15 +193,29 @@ impl Controls {
         Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
     }
 
+    /// Makes the timestamp window apply to 2.1/2.2 only (the default, as the document
+    /// says) or to every call (errata E73), until [`Controls::reset`], which goes back to
+    /// the configured `timestamp_scope`.
+    pub fn set_timestamp_scope(&self, scope: TimestampScope) {
+        self.shared.set_timestamp_scope(scope);
+    }
+
+    /// Which calls the timestamp window applies to now.
+    pub fn timestamp_scope(&self) -> TimestampScope {
+        self.shared.timestamp_scope()
+    }
+
     /// Revokes every access token (the next business call gets the invalid-token answer;
     /// refreshing works).
     pub fn revoke_access_tokens(&self) {
         self.shared.world().tokens.revoke_access_tokens();
+        self.shared.save();
     }
 
     /// Revokes every access and refresh token (only 2.1 helps then).
     pub fn revoke_all_tokens(&self) {
         self.shared.world().tokens.revoke_all();
+        self.shared.save();
     }
 
     /// Every piece of state as JSON (tokens shortened).
@@ -201,8 +229,10 @@ impl Controls {
     }
 
     /// Back to a fresh start: no members, tokens, counters or faults; clock at its start.
+    /// With a state file, the file is overwritten with the fresh state.
     pub fn reset(&self) {
         self.shared.reset();
+        self.shared.save();
     }
 }
 
@@ -222,6 +252,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/__sandbox/members/{member}/growth", post(set_growth))
         .route("/__sandbox/token-calls", get(token_calls))
         .route("/__sandbox/tokens/revoke", post(revoke))
+        .route(
+            "/__sandbox/timestamps",
+            get(timestamps).post(set_timestamps),
+        )
         .route("/__sandbox/state", get(state))
         .route("/__sandbox/reset", post(reset))
 }
@@ -276,6 +310,7 @@ async fn info(State(shared): State<Arc<Shared>>) -> Response {
             "GET|POST|DELETE /__sandbox/faults", "GET /__sandbox/sms/{phone}",
             "GET /__sandbox/members/{member}/ledger", "POST /__sandbox/members/{member}/growth",
             "GET /__sandbox/token-calls", "POST /__sandbox/tokens/revoke",
+            "GET|POST /__sandbox/timestamps",
             "GET /__sandbox/state", "POST /__sandbox/reset",
         ],
     }))
@@ -423,6 +458,34 @@ async fn revoke(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
                 c.revoke_access_tokens();
             }
             axum_json(&json!({"revoked": true, "refresh_tokens": r.refresh_tokens}))
+        }
+    }
+}
+
+fn timestamps_view(c: &Controls) -> Value {
+    json!({
+        "scope": c.timestamp_scope(),
+        "tolerance_ms": c.shared().config.timestamp_tolerance_ms,
+    })
+}
+
+async fn timestamps(State(shared): State<Arc<Shared>>) -> Response {
+    axum_json(&timestamps_view(&controls(shared)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetTimestamps {
+    scope: TimestampScope,
+}
+
+async fn set_timestamps(State(shared): State<Arc<Shared>>, bytes: Bytes) -> Response {
+    let c = controls(shared);
+    match body::<SetTimestamps>(&bytes) {
+        Err(e) => bad_request(e),
+        Ok(t) => {
+            c.set_timestamp_scope(t.scope);
+            axum_json(&timestamps_view(&c))
         }
     }
 }

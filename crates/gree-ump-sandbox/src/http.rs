@@ -146,7 +146,10 @@ async fn gateway(
                 query: &query,
                 body: &body,
             };
-            envelope(&process(&shared, &call))
+            let result = process(&shared, &call);
+            // Saved before the reply leaves: an acknowledged change is on disk.
+            shared.save();
+            envelope(&result)
         })
     };
     let bytes = match task.await {

@@ -5,13 +5,20 @@
 //! They come from MD5 over a per-sandbox seed and a counter: unique within a sandbox,
 //! different between runs (so a client cannot get away with hard-coded values), and no
 //! random-number crate is needed.
+//!
+//! Counters wrap instead of overflowing: they can start anywhere (a state file is
+//! loaded from disk, `--state`), and a wrapped counter is still unique for 2^64 uses,
+//! where a saturated one would repeat its last value. Callers that key a map by an id
+//! still skip an id already in use.
 
 use md5::{Digest, Md5};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct IdGen {
-    #[serde(skip)]
+    // Out of the state dump (it would let anyone derive the tokens); the state file
+    // carries it on its own (`state::persist`).
+    #[serde(skip_serializing, default)]
     seed: u64,
     counter: u64,
     next_order_id: i64,
@@ -33,8 +40,16 @@ impl IdGen {
         }
     }
 
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub(crate) fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+
     fn digest(&mut self, purpose: &str) -> [u8; 16] {
-        self.counter += 1;
+        self.counter = self.counter.wrapping_add(1);
         let mut h = Md5::new();
         h.update(self.seed.to_le_bytes());
         h.update(self.counter.to_le_bytes());
@@ -75,7 +90,7 @@ impl IdGen {
 
     /// A point statement id, like `SP016244316351097643`: `SP0`, the time, a sequence.
     pub(crate) fn statement_id(&mut self, now_ms: i64) -> String {
-        self.counter += 1;
+        self.counter = self.counter.wrapping_add(1);
         format!(
             "SP0{:013}{:04}",
             now_ms.rem_euclid(10_000_000_000_000),
@@ -98,7 +113,7 @@ impl IdGen {
 
     /// A member number, like `58500000003` (11 digits).
     pub(crate) fn user_num(&mut self) -> String {
-        self.counter += 1;
+        self.counter = self.counter.wrapping_add(1);
         format!("585{:08}", self.counter % 100_000_000)
     }
 
@@ -109,25 +124,25 @@ impl IdGen {
 
     pub(crate) fn order_id(&mut self) -> i64 {
         let id = self.next_order_id;
-        self.next_order_id += 1;
+        self.next_order_id = self.next_order_id.wrapping_add(1);
         id
     }
 
     pub(crate) fn template_id(&mut self) -> i64 {
         let id = self.next_template_id;
-        self.next_template_id += 1;
+        self.next_template_id = self.next_template_id.wrapping_add(1);
         id
     }
 
     pub(crate) fn user_coupon_id(&mut self) -> i64 {
         let id = self.next_user_coupon_id;
-        self.next_user_coupon_id += 1;
+        self.next_user_coupon_id = self.next_user_coupon_id.wrapping_add(1);
         id
     }
 
     pub(crate) fn ledger_id(&mut self) -> i64 {
         let id = self.next_ledger_id;
-        self.next_ledger_id += 1;
+        self.next_ledger_id = self.next_ledger_id.wrapping_add(1);
         id
     }
 }

@@ -18,8 +18,9 @@
 //! ```
 //!
 //! The binary `gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET]
-//! [--no-timestamp-check] [--replay-identical-keys]` serves one on 127.0.0.1 and prints its URL, port and the
-//! credentials it accepts.
+//! [--no-timestamp-check] [--strict-timestamps] [--replay-identical-keys] [--state FILE]`
+//! serves one on
+//! 127.0.0.1 and prints its URL, port and the credentials it accepts.
 //!
 //! # Protocol
 //!
@@ -27,8 +28,9 @@
 //!   GET (3.8, 5.4, 5.5; errata E01): with an empty body, the business fields are then
 //!   read from the query string (signed like any parameter).
 //! - Signature (MD5 over sorted query parameters but `sign`, the raw body and the
-//!   secret), then `timestamp` within ±3 s on **every** call (of the sandbox clock, or of
-//!   the system clock when the controls moved the sandbox clock), then
+//!   secret), then `timestamp` (milliseconds, on every call) within ±3 s on 2.1/2.2 (of
+//!   the sandbox clock, or of the system clock when the controls moved the sandbox
+//!   clock; on every call with `TimestampScope::EveryCall`, errata E73), then
 //!   the credential: `app_id` (2.1), `refresh_token` (2.2), `access_token` (others).
 //!   See [`auth`] for the codes. Request bodies are decoded and validated by the
 //!   generated request types (`AnyRequest::decode` + `validate`): a field the spec
@@ -63,6 +65,12 @@
 //! treat their natural key (`order_no`, `third_coupon_id`, `coupon_number`) as
 //! idempotent: same content, same answer; other content, 1001.
 //!
+//! # State across restarts
+//!
+//! With `SandboxConfig::state_file` (`--state FILE`) the state is loaded at start and
+//! saved atomically after every change, before the reply leaves; a corrupt or
+//! other-version file stops the start with an error naming it. See [`state::persist`].
+//!
 //! # Test controls
 //!
 //! [`Controls`] in process (`SandboxHandle::control()`), or over HTTP under
@@ -81,11 +89,14 @@ mod ids;
 mod server;
 pub mod state;
 
-pub use config::{LevelConfig, LevelRight, PointDirection, PointEvent, SandboxConfig};
+pub use config::{
+    LevelConfig, LevelRight, PointDirection, PointEvent, SandboxConfig, TimestampScope,
+};
 pub use controls::{Controls, MemberLedger};
 pub use error::ApiError;
 pub use faults::{Fault, FaultPlan};
 pub use server::{Sandbox, SandboxHandle};
+pub use state::persist::StateFileError;
 pub use state::sms::SentCode;
 pub use state::tokens::TokenCallCounts;
 

@@ -1,15 +1,17 @@
 //! `gree-ump-sandbox`: serves a sandbox on 127.0.0.1 until Ctrl-C.
 //!
 //! ```text
-//! gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check] [--replay-identical-keys]
+//! gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
+//!                  [--strict-timestamps] [--replay-identical-keys] [--state FILE]
 //! ```
 
 use std::process::ExitCode;
 
-use gree_ump_sandbox::{Sandbox, SandboxConfig};
+use gree_ump_sandbox::{Sandbox, SandboxConfig, TimestampScope};
 
 const USAGE: &str =
-    "usage: gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check] [--replay-identical-keys]
+    "usage: gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
+                        [--strict-timestamps] [--replay-identical-keys] [--state FILE]
 
 Serves an emulator of the Gree UMP open platform on 127.0.0.1 (port 0: any free port).
 Calls: POST {base}/gw/gateway/{method}/v1   Test controls: {base}/__sandbox/";
@@ -38,8 +40,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SandboxCo
             "--app-id" => config.app_id = value("--app-id")?,
             "--app-secret" => config.app_secret = value("--app-secret")?,
             "--no-timestamp-check" => config.timestamp_tolerance_ms = None,
+            // Errata E73: the window applies to 2.1/2.2 only unless asked for everywhere.
+            "--strict-timestamps" => config.timestamp_scope = TimestampScope::EveryCall,
             // Errata E69: off by default, as the document answers any reuse with 150002.
             "--replay-identical-keys" => config.replay_identical_keys = true,
+            // The state is loaded from FILE at start and saved there after every change.
+            "--state" => config.state_file = Some(value("--state")?.into()),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -62,7 +68,8 @@ async fn main() -> ExitCode {
     let sandbox = match Sandbox::start(config).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("gree-ump-sandbox: cannot listen: {e}");
+            // Cannot listen, or the state file cannot be used (the message names it).
+            eprintln!("gree-ump-sandbox: cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -76,9 +83,40 @@ async fn main() -> ExitCode {
         sandbox.base_url()
     );
     println!("test controls: {}/__sandbox/", sandbox.base_url());
+    if let Some(path) = &sandbox.control().config().state_file {
+        println!("state file: {} (saved after every change)", path.display());
+    }
     if tokio::signal::ctrl_c().await.is_err() {
         eprintln!("gree-ump-sandbox: cannot wait for Ctrl-C; stopping");
     }
     sandbox.shutdown().await;
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<SandboxConfig>, String> {
+        parse_args(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn the_timestamp_window_flags() {
+        let default = parse(&[]).unwrap().unwrap();
+        assert_eq!(default.timestamp_scope, TimestampScope::TokenCalls);
+        assert_eq!(default.timestamp_tolerance_ms, Some(3_000));
+        let strict = parse(&["--strict-timestamps"]).unwrap().unwrap();
+        assert_eq!(strict.timestamp_scope, TimestampScope::EveryCall);
+        let off = parse(&["--no-timestamp-check"]).unwrap().unwrap();
+        assert_eq!(off.timestamp_tolerance_ms, None);
+        assert!(parse(&["--strict"]).unwrap_err().contains("--strict"));
+        let state = parse(&["--state", "/tmp/s.json"]).unwrap().unwrap();
+        assert_eq!(state.state_file, Some("/tmp/s.json".into()));
+        assert!(
+            parse(&["--state"])
+                .unwrap_err()
+                .contains("--state needs a value")
+        );
+    }
 }

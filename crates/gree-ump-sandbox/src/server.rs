@@ -13,11 +13,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::clock::SandboxClock;
-use crate::config::SandboxConfig;
+use crate::config::{SandboxConfig, TimestampScope};
 use crate::conn::{ConnKill, KillableListener};
 use crate::controls::Controls;
 use crate::faults::FaultQueue;
 use crate::state::World;
+use crate::state::persist::{self, StateFile, StateFileError};
 
 /// What every handler of one sandbox shares.
 #[derive(Debug)]
@@ -26,8 +27,12 @@ pub(crate) struct Shared {
     pub(crate) clock: SandboxClock,
     world: Mutex<World>,
     faults: Mutex<FaultQueue>,
+    /// Starts as configured; a test control changes it at run time, reset restores it.
+    timestamp_scope: Mutex<TimestampScope>,
     seed: u64,
     generation: AtomicU64,
+    /// Where the state is saved after every change (`--state`), if anywhere.
+    state_file: Option<StateFile>,
 }
 
 /// A lock that survives a panic elsewhere (the data is still consistent: every
@@ -48,9 +53,52 @@ impl Shared {
             clock: SandboxClock::new(config.start_time_ms),
             world: Mutex::new(World::new(config.clone(), seed)),
             faults: Mutex::new(FaultQueue::default()),
+            timestamp_scope: Mutex::new(config.timestamp_scope),
             config,
             seed,
             generation: AtomicU64::new(0),
+            state_file: None,
+        }
+    }
+
+    /// A sandbox's shared state, loaded from `config.state_file` when it exists, and
+    /// saved there at once (so an unwritable path fails now, not at the first call).
+    pub(crate) fn open(config: SandboxConfig) -> Result<Self, StateFileError> {
+        let path = config.state_file.clone();
+        let mut shared = Shared::new(config);
+        let Some(path) = path else {
+            return Ok(shared);
+        };
+        if let Some(bytes) = persist::read(&path)? {
+            let restored = persist::decode_into(&path, &bytes, &mut shared.world())?;
+            shared.clock.set_offset_ms(restored.clock_offset_ms);
+        }
+        let file = StateFile::new(path);
+        file.save(|| shared.snapshot())
+            .map_err(|e| StateFileError {
+                path: file.path().to_owned(),
+                problem: format!("cannot be written: {e}"),
+            })?;
+        shared.state_file = Some(file);
+        Ok(shared)
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let offset = self.clock.offset_ms();
+        persist::encode(&self.world(), offset)
+    }
+
+    /// Saves the state if it is kept in a file and changed. Call it after a change,
+    /// without holding the world's lock. A failed save is reported on stderr (naming the
+    /// file, never the content) and retried by the next one.
+    pub(crate) fn save(&self) {
+        if let Some(file) = &self.state_file
+            && let Err(e) = file.save(|| self.snapshot())
+        {
+            eprintln!(
+                "gree-ump-sandbox: cannot save the state to {}: {e}",
+                file.path().display()
+            );
         }
     }
 
@@ -66,14 +114,26 @@ impl Shared {
         lock(&self.faults)
     }
 
+    pub(crate) fn timestamp_scope(&self) -> TimestampScope {
+        *lock(&self.timestamp_scope)
+    }
+
+    pub(crate) fn set_timestamp_scope(&self, scope: TimestampScope) {
+        *lock(&self.timestamp_scope) = scope;
+    }
+
     /// Back to the state of a fresh start: empty world, no faults, clock at its start.
     /// Identifiers differ from the previous generation's, so a token from before the reset
     /// can never become valid again.
     pub(crate) fn reset(&self) {
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let generation = self
+            .generation
+            .fetch_add(1, Ordering::SeqCst)
+            .wrapping_add(1);
         let seed = self.seed ^ generation.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         *self.world() = World::new(self.config.clone(), seed);
         self.faults().clear();
+        self.set_timestamp_scope(self.config.timestamp_scope);
         match self.config.start_time_ms {
             Some(start) => self.clock.set_ms(start),
             None => self
@@ -93,7 +153,7 @@ impl Sandbox {
     pub async fn start(config: SandboxConfig) -> io::Result<SandboxHandle> {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(config));
+        let shared = Arc::new(Shared::open(config)?);
         let app = crate::http::router(shared.clone());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let serve = axum::serve(
@@ -156,7 +216,8 @@ impl SandboxHandle {
         &self.controls
     }
 
-    /// Stops accepting, lets in-flight calls finish (at most 5 s), and waits.
+    /// Stops accepting, lets in-flight calls finish (at most 5 s), and waits; with a
+    /// state file, saves once more (every change is saved already).
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -168,6 +229,7 @@ impl SandboxHandle {
         {
             task.abort();
         }
+        self.controls.shared().save();
     }
 }
 

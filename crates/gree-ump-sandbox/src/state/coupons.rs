@@ -43,7 +43,7 @@ use gree_ump::models::{
     CouponCategory, CouponStatus, CouponStatusFilter, CouponValidityType, NamedRef, ParamsType,
 };
 use gree_ump::wire::Fen;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Reply, World, paginate, yuan_to_fen};
@@ -55,7 +55,7 @@ const DAY_MS: i64 = 86_400_000;
 const MAX_PER_MEMBER: i32 = 1_000;
 
 /// A 5.1 coupon template as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Template {
     pub id: i64,
     pub fingerprint: String,
@@ -65,7 +65,7 @@ pub(crate) struct Template {
 }
 
 /// A coupon issued to a member by 5.2.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct IssuedCoupon {
     /// The member coupon's id (5.5 `id`).
     pub id: i64,
@@ -105,7 +105,7 @@ fn is_final(status: i64) -> bool {
 }
 
 /// Every template and issued coupon.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct CouponBook {
     pub(crate) templates: BTreeMap<i64, Template>,
     pub(crate) template_by_third_id: BTreeMap<String, i64>,
@@ -235,7 +235,11 @@ impl World {
                 )))
             };
         }
-        let id = self.ids.template_id();
+        let mut id = self.ids.template_id();
+        // Ids are unique unless a loaded state file says otherwise: never overwrite.
+        while self.coupons.templates.contains_key(&id) {
+            id = self.ids.template_id();
+        }
         self.coupons.template_by_third_id.insert(third_id, id);
         self.coupons.templates.insert(
             id,
@@ -390,7 +394,10 @@ impl World {
                     while self.coupons.coupons.values().any(|c| c.code == code) {
                         code = self.ids.coupon_code();
                     }
-                    let id = self.ids.user_coupon_id();
+                    let mut id = self.ids.user_coupon_id();
+                    while self.coupons.coupons.contains_key(&id) {
+                        id = self.ids.user_coupon_id();
+                    }
                     self.coupons.by_third_code.insert(p.third_code.clone(), id);
                     self.coupons.coupons.insert(
                         id,
@@ -409,7 +416,7 @@ impl World {
                         },
                     );
                     if let Some(t) = self.coupons.templates.get_mut(&template_id) {
-                        t.issued += 1;
+                        t.issued = t.issued.saturating_add(1);
                     }
                     code
                 }

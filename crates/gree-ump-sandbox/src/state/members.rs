@@ -24,7 +24,7 @@ use gree_ump::endpoints::{
     CreateMemberRequest, GenerateMemberCodeRequest, ListLevelsRequest, ParseMemberCodeRequest,
     QueryMemberRequest,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::points::LedgerEntry;
@@ -33,7 +33,7 @@ use crate::config::LevelConfig;
 use crate::error::{ApiError, ApiResult};
 
 /// A registered member.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Member {
     pub open_id: String,
     pub user_num: String,
@@ -50,7 +50,7 @@ pub(crate) struct Member {
 }
 
 /// A 3.6 member code as issued.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct MemberCode {
     pub open_id: String,
     pub issued_ms: i64,
@@ -58,7 +58,7 @@ pub(crate) struct MemberCode {
 }
 
 /// Every member, by open_id and by phone, and the member codes.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct MemberBook {
     pub(crate) by_open_id: BTreeMap<String, Member>,
     pub(crate) by_phone: BTreeMap<String, String>,

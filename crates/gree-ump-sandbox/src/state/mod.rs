@@ -9,6 +9,7 @@
 pub mod coupons;
 pub mod members;
 pub mod orders;
+pub mod persist;
 pub mod points;
 pub mod sms;
 pub mod tokens;

@@ -27,7 +27,7 @@ use gree_ump::ErrorCode;
 use gree_ump::endpoints::{AddOrderRequest, RefundOrderPartiallyRequest, RefundOrderRequest};
 use gree_ump::models::OrderItem;
 use gree_ump::wire::{BeijingDateTime, Yuan};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::points::{Posting, order_key};
@@ -35,7 +35,7 @@ use super::{Reply, World, add, yuan_to_fen};
 use crate::error::{ApiError, ApiResult};
 
 /// A 4.1 order as recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Order {
     pub id: i64,
     pub order_no: String,
@@ -51,7 +51,7 @@ pub(crate) struct Order {
     pub created_ms: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum RefundKind {
     Whole,
@@ -59,7 +59,7 @@ pub(crate) enum RefundKind {
 }
 
 /// A 4.2 or 4.3 return as recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Refund {
     pub id: i64,
     pub order_no: String,
@@ -74,7 +74,7 @@ pub(crate) struct Refund {
 }
 
 /// Every order and return, by `order_no`.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct OrderBook {
     pub(crate) orders: BTreeMap<String, Order>,
     pub(crate) refunds: BTreeMap<String, Refund>,
@@ -311,7 +311,7 @@ impl World {
             .filter(|o| o.open_id == open_id)
             .ok_or_else(|| ApiError::with(ErrorCode::OrderNotFound, &parent_no))?
             .clone();
-        let left_fen = parent.amount_fen - parent.refunded_fen;
+        let left_fen = parent.amount_fen.saturating_sub(parent.refunded_fen);
         if parent.fully_refunded || amount_fen > left_fen {
             return Err(ApiError::with(
                 ErrorCode::RefundPointRatioExceeded,
@@ -379,10 +379,10 @@ impl World {
             now_ms,
         )?;
         let account = self.points.orders.entry(key).or_default();
-        account.reversed += take_back;
-        account.returned += give_back;
+        account.reversed = account.reversed.saturating_add(take_back);
+        account.returned = account.returned.saturating_add(give_back);
         if let Some(parent) = self.orders.orders.get_mut(&parent_no) {
-            parent.refunded_fen += amount_fen;
+            parent.refunded_fen = parent.refunded_fen.saturating_add(amount_fen);
             parent.fully_refunded = completes;
             parent.refunds.push(order_no.clone());
         }

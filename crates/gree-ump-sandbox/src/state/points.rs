@@ -47,7 +47,7 @@ use gree_ump::endpoints::{
     RollbackPointsRequest,
 };
 use gree_ump::models::ScoreType;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Reply, World, add, paginate, yuan_to_fen};
@@ -56,7 +56,7 @@ use crate::config::PointDirection;
 use crate::error::{ApiError, ApiResult};
 
 /// One row of a member's point ledger.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LedgerEntry {
     /// The entry's id (3.5 `id`).
     pub id: i64,
@@ -81,7 +81,7 @@ pub struct LedgerEntry {
 }
 
 /// A 3.3 change as applied.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ChangeRecord {
     pub change_id: String,
     pub open_id: String,
@@ -98,7 +98,7 @@ pub(crate) struct ChangeRecord {
 }
 
 /// A rollback (3.4.1 or 3.4.2) as applied, for replays.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct RollbackRecord {
     pub change_id: String,
     pub open_id: String,
@@ -110,7 +110,7 @@ pub(crate) struct RollbackRecord {
 }
 
 /// The points of one order of one member, whichever call moved them.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct OrderPoints {
     /// Points credited for the order (3.3 credits with this out_biz_no, 4.1 order_score).
     pub granted: i64,
@@ -126,15 +126,15 @@ pub(crate) struct OrderPoints {
 
 impl OrderPoints {
     pub(crate) fn remaining_granted(&self) -> i64 {
-        self.granted - self.reversed
+        self.granted.saturating_sub(self.reversed)
     }
     pub(crate) fn remaining_used(&self) -> i64 {
-        self.used - self.returned
+        self.used.saturating_sub(self.returned)
     }
 }
 
 /// Every point change and rollback, and the points of each order.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct PointBook {
     /// 3.3 changes by change_id.
     pub(crate) changes: BTreeMap<String, ChangeRecord>,
@@ -368,16 +368,16 @@ impl World {
                 })?,
         }
         .clone();
-        if score > target.score - target.rolled_back_score
-            || activity > target.activity_score - target.rolled_back_activity_score
-        {
+        let score_left = target.score.saturating_sub(target.rolled_back_score);
+        let activity_left = target
+            .activity_score
+            .saturating_sub(target.rolled_back_activity_score);
+        if score > score_left || activity > activity_left {
             return Err(ApiError::with(
                 ErrorCode::RefundPointRatioExceeded,
                 format!(
                     "change {} has {} + {} points left to roll back",
-                    target.statement_id,
-                    target.score - target.rolled_back_score,
-                    target.activity_score - target.rolled_back_activity_score
+                    target.statement_id, score_left, activity_left
                 ),
             ));
         }
@@ -422,12 +422,13 @@ impl World {
         )?;
         let account = self.points.orders.entry(key).or_default();
         match target.direction {
-            PointDirection::Credit => account.reversed += total,
-            PointDirection::Debit => account.returned += total,
+            PointDirection::Credit => account.reversed = account.reversed.saturating_add(total),
+            PointDirection::Debit => account.returned = account.returned.saturating_add(total),
         }
         if let Some(change) = self.points.changes.get_mut(&target.change_id) {
-            change.rolled_back_score += score;
-            change.rolled_back_activity_score += activity;
+            change.rolled_back_score = change.rolled_back_score.saturating_add(score);
+            change.rolled_back_activity_score =
+                change.rolled_back_activity_score.saturating_add(activity);
         }
         self.points.rollbacks.insert(
             req.change_id.clone(),
@@ -561,8 +562,8 @@ impl World {
             now_ms,
         )?;
         let account = self.points.orders.entry(key).or_default();
-        account.reversed += take_back;
-        account.returned += give_back;
+        account.reversed = account.reversed.saturating_add(take_back);
+        account.returned = account.returned.saturating_add(give_back);
         self.points.partial_rollbacks.insert(
             req.change_id.clone(),
             RollbackRecord {
@@ -570,7 +571,7 @@ impl World {
                 open_id,
                 fingerprint: fp,
                 statement_id: statement_id.clone(),
-                delta: give_back - take_back,
+                delta: give_back.saturating_sub(take_back),
                 created_ms: now_ms,
             },
         );

@@ -16,14 +16,14 @@ use std::collections::BTreeMap;
 use gree_ump::ErrorCode;
 use gree_ump::endpoints::{SendSmsCodeRequest, VerifySmsCodeRequest};
 use openplatform_runtime::clock::beijing_day;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Reply, World, is_valid_phone};
 use crate::error::{ApiError, ApiResult};
 
 /// The last code sent to a phone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentCode {
     /// The phone it was sent to (6.1 `target`, trimmed).
     pub phone: String,
@@ -38,7 +38,7 @@ pub struct SentCode {
 }
 
 /// The SMS history of one phone.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct PhoneSms {
     pub beijing_day: i64,
     pub sent_today: u32,
@@ -47,7 +47,7 @@ pub(crate) struct PhoneSms {
 }
 
 /// The SMS history of every phone.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct SmsBook {
     pub(crate) phones: BTreeMap<String, PhoneSms>,
 }
@@ -84,8 +84,8 @@ impl World {
         }
         let code = self.ids.sms_code();
         let entry = self.sms.phones.entry(phone.to_owned()).or_default();
-        entry.sent_today += 1;
-        entry.sent_total += 1;
+        entry.sent_today = entry.sent_today.saturating_add(1);
+        entry.sent_total = entry.sent_total.saturating_add(1);
         entry.last = Some(SentCode {
             phone: phone.to_owned(),
             code,

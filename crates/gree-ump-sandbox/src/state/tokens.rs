@@ -12,14 +12,14 @@
 use std::collections::BTreeMap;
 
 use openplatform_runtime::clock::beijing_day;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Reply, World};
 use crate::error::{ApiError, ApiResult};
 
 /// An issued access or refresh token.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct TokenRecord {
     pub issued_ms: i64,
     pub expires_ms: i64,
@@ -39,7 +39,7 @@ impl TokenRecord {
 }
 
 /// How many token calls were made on one Beijing day.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenCallCounts {
     /// The Beijing day (days since 1970-01-01, Beijing) these counts are for.
     pub beijing_day: i64,
@@ -53,8 +53,9 @@ pub struct TokenCallCounts {
     pub refresh_issued: u32,
 }
 
-/// Every issued token, and the token-call counters.
-#[derive(Debug, Default)]
+/// Every issued token, and the token-call counters. Serialized whole only into the
+/// state file (`--state`); [`TokenBook::dump`] shortens the tokens.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct TokenBook {
     access: BTreeMap<String, TokenRecord>,
     refresh: BTreeMap<String, TokenRecord>,
@@ -128,13 +129,13 @@ impl World {
     pub fn obtain_token(&mut self, now_ms: i64) -> ApiResult<Reply> {
         let limit = self.config.obtain_daily_limit;
         let book = &mut self.tokens;
-        book.obtain_total += 1;
+        book.obtain_total = book.obtain_total.saturating_add(1);
         let counts = book.counts_mut(now_ms);
-        counts.obtain_calls += 1;
+        counts.obtain_calls = counts.obtain_calls.saturating_add(1);
         if counts.obtain_issued >= limit {
             return Err(ApiError::token_daily_limit(limit));
         }
-        counts.obtain_issued += 1;
+        counts.obtain_issued = counts.obtain_issued.saturating_add(1);
         let access = self.ids.access_token();
         let refresh = self.ids.refresh_token();
         let lifetime_s = self.config.access_token_lifetime_s;
@@ -168,8 +169,9 @@ impl World {
     pub fn refresh_token(&mut self, refresh_token: &str, now_ms: i64) -> ApiResult<Reply> {
         let limit = self.config.refresh_daily_limit;
         let book = &mut self.tokens;
-        book.refresh_total += 1;
-        book.counts_mut(now_ms).refresh_calls += 1;
+        book.refresh_total = book.refresh_total.saturating_add(1);
+        let counts = book.counts_mut(now_ms);
+        counts.refresh_calls = counts.refresh_calls.saturating_add(1);
         match book.refresh.get(refresh_token) {
             None => {
                 return Err(ApiError::invalid_token("refresh_token", "unknown token"));
@@ -182,7 +184,7 @@ impl World {
         if counts.refresh_issued >= limit {
             return Err(ApiError::token_daily_limit(limit));
         }
-        counts.refresh_issued += 1;
+        counts.refresh_issued = counts.refresh_issued.saturating_add(1);
         let access = self.ids.access_token();
         let lifetime_s = self.config.access_token_lifetime_s;
         self.tokens.access.insert(

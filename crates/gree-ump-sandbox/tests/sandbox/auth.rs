@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use gree_ump_sandbox::{SandboxConfig, TimestampScope};
+use serde_json::{Value, json};
 
 use crate::common::{PHONE, TestClient};
 
@@ -69,37 +70,85 @@ async fn bad_signature_is_refused() {
     TestClient::answer(resp).await.expect_err(1001);
 }
 
-#[tokio::test]
-async fn stale_timestamp_is_refused() {
-    let c = TestClient::ready().await;
+/// A business call (3.8) signed with a timestamp `offset` ms from the sandbox clock.
+async fn level_list_at(c: &TestClient, offset: i64) -> crate::common::Answer {
     let at = c.access_token.clone().unwrap();
-    let secret = c.sandbox.app_secret().to_owned();
-    for (offset, ok) in [
-        (-3_500, false),
-        (3_500, false),
-        (-2_000, true),
-        (2_000, true),
-    ] {
-        let resp = c
-            .send_raw(
-                reqwest::Method::POST,
-                "wk.user.level.list",
-                &[("access_token", &at)],
-                c.now() + offset,
-                "{}",
-                &secret,
-            )
-            .await
-            .unwrap();
-        let a = TestClient::answer(resp).await;
-        if ok {
-            a.expect_ok();
-        } else {
-            a.expect_err(1001);
-            assert!(a.message().contains("timestamp"), "{}", a.message());
-        }
+    let resp = c
+        .send_raw(
+            reqwest::Method::POST,
+            "wk.user.level.list",
+            &[("access_token", &at)],
+            c.now().saturating_add(offset),
+            "{}",
+            c.sandbox.app_secret(),
+        )
+        .await
+        .unwrap();
+    TestClient::answer(resp).await
+}
+
+/// 2.1 signed with a timestamp `offset` ms from the sandbox clock.
+async fn obtain_at(c: &TestClient, offset: i64) -> crate::common::Answer {
+    let resp = c
+        .send_raw(
+            reqwest::Method::POST,
+            "dss.auth.token.query",
+            &[("app_id", c.sandbox.app_id())],
+            c.now().saturating_add(offset),
+            "",
+            c.sandbox.app_secret(),
+        )
+        .await
+        .unwrap();
+    TestClient::answer(resp).await
+}
+
+/// 2.2 signed with a timestamp `offset` ms from the sandbox clock.
+async fn refresh_at(c: &TestClient, offset: i64) -> crate::common::Answer {
+    let rt = c.refresh_token.clone().unwrap();
+    let resp = c
+        .send_raw(
+            reqwest::Method::POST,
+            "dss.auth.token.refresh",
+            &[("refresh_token", &rt)],
+            c.now().saturating_add(offset),
+            "",
+            c.sandbox.app_secret(),
+        )
+        .await
+        .unwrap();
+    TestClient::answer(resp).await
+}
+
+#[track_caller]
+fn refused_for_its_timestamp(a: &crate::common::Answer) {
+    a.expect_err(1001);
+    assert!(a.message().contains("timestamp"), "{}", a.message());
+}
+
+#[tokio::test]
+async fn by_default_the_window_applies_to_2_1_and_2_2_only() {
+    // Errata E73: the document states the 3 s window for 2.1/2.2 only.
+    let c = TestClient::ready().await;
+    assert_eq!(
+        c.sandbox.control().timestamp_scope(),
+        TimestampScope::TokenCalls
+    );
+    // 2.1 and 2.2 with a stale or early timestamp: refused, and no budget spent.
+    for offset in [-3_500, 3_500, -86_400_000] {
+        refused_for_its_timestamp(&obtain_at(&c, offset).await);
+        refused_for_its_timestamp(&refresh_at(&c, offset).await);
     }
-    // The document's own example value, timestamp=1.
+    let counts = c.sandbox.control().token_calls();
+    assert_eq!((counts.obtain_calls, counts.refresh_calls), (1, 0));
+    // Within the window: 2.2 works.
+    refresh_at(&c, 2_000).await.expect_ok();
+    // A business call with a stale timestamp: accepted.
+    for offset in [-3_500, 3_500, -86_400_000, 2_000] {
+        level_list_at(&c, offset).await.expect_ok();
+    }
+    // The document's own example value, timestamp=1: accepted on a business call…
+    let at = c.access_token.clone().unwrap();
     let resp = c
         .send_raw(
             reqwest::Method::POST,
@@ -107,11 +156,79 @@ async fn stale_timestamp_is_refused() {
             &[("access_token", &at)],
             1,
             "{}",
-            &secret,
+            c.sandbox.app_secret(),
         )
         .await
         .unwrap();
+    TestClient::answer(resp).await.expect_ok();
+    // …but a timestamp is still required, as milliseconds.
+    let resp = c
+        .http
+        .post(c.sandbox.method_url("wk.user.level.list"))
+        .query(&[("access_token", at.as_str()), ("timestamp", "yesterday")])
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     TestClient::answer(resp).await.expect_err(1001);
+}
+
+#[tokio::test]
+async fn in_strict_mode_the_window_applies_to_every_call() {
+    let config = SandboxConfig::default().with_timestamp_scope(TimestampScope::EveryCall);
+    let mut c = TestClient::start_with(config).await;
+    c.obtain().await.expect_ok();
+    for offset in [-3_500, 3_500, -86_400_000] {
+        refused_for_its_timestamp(&level_list_at(&c, offset).await);
+        refused_for_its_timestamp(&obtain_at(&c, offset).await);
+        refused_for_its_timestamp(&refresh_at(&c, offset).await);
+    }
+    for offset in [-2_000, 2_000] {
+        level_list_at(&c, offset).await.expect_ok();
+    }
+    refresh_at(&c, 2_000).await.expect_ok();
+}
+
+#[tokio::test]
+async fn the_timestamp_scope_is_a_run_time_control_until_reset() {
+    let c = TestClient::ready().await;
+    level_list_at(&c, -10_000).await.expect_ok();
+    let url = format!("{}/__sandbox/timestamps", c.sandbox.base_url());
+    let view: Value = c.http.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(view, json!({"scope": "token_calls", "tolerance_ms": 3000}));
+    let resp = c
+        .http
+        .post(&url)
+        .json(&json!({"scope": "every_call"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        c.sandbox.control().timestamp_scope(),
+        TimestampScope::EveryCall
+    );
+    refused_for_its_timestamp(&level_list_at(&c, -10_000).await);
+    let bad = c
+        .http
+        .post(&url)
+        .json(&json!({"scope": "sometimes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    c.sandbox
+        .control()
+        .set_timestamp_scope(TimestampScope::TokenCalls);
+    level_list_at(&c, -10_000).await.expect_ok();
+    c.sandbox
+        .control()
+        .set_timestamp_scope(TimestampScope::EveryCall);
+    c.sandbox.control().reset();
+    assert_eq!(
+        c.sandbox.control().timestamp_scope(),
+        TimestampScope::TokenCalls
+    );
 }
 
 #[tokio::test]
@@ -314,15 +431,14 @@ async fn after_a_clock_jump_both_clocks_are_accepted() {
     c.access_token = a.expect_ok()["access_token"].as_str().map(str::to_owned);
     // Signed with the sandbox clock (a client following the Date header): accepted.
     c.call("wk.user.level.list", json!({})).await.expect_ok();
-    // Off from both: refused.
-    let at = c.access_token.clone().unwrap();
+    // Off from both: refused (on 2.2, where the window applies by default, errata E73).
     let resp = c
         .send_raw(
             reqwest::Method::POST,
-            "wk.user.level.list",
-            &[("access_token", &at)],
+            "dss.auth.token.refresh",
+            &[("refresh_token", &rt)],
             wall() + 3_600_000,
-            "{}",
+            "",
             &secret,
         )
         .await

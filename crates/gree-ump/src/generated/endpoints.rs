@@ -18,7 +18,7 @@ use super::models::*;
 ///
 /// Error codes: `500`, `1001`, `110005`.
 ///
-/// Errata of section 2.1 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E06` (extra query parameters in the token example), `E08` (envelope key spelling), `E68` (answers the document does not name, as the sandbox gives them).
+/// Errata of section 2.1 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E06` (extra query parameters in the token example), `E08` (envelope key spelling), `E68` (answers the document does not name, as the sandbox gives them), `E73` (where the 3 s timestamp window applies).
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -65,7 +65,7 @@ impl ::openplatform_runtime::Endpoint for ObtainTokenRequest {
 ///
 /// Error codes: `500`, `1001`.
 ///
-/// Errata of section 2.2 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E68` (answers the document does not name, as the sandbox gives them).
+/// Errata of section 2.2 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E68` (answers the document does not name, as the sandbox gives them), `E73` (where the 3 s timestamp window applies).
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]

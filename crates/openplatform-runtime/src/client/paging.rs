@@ -32,10 +32,11 @@ type ItemStream<I, C> = Pin<Box<dyn Stream<Item = Result<I, Error<C>>> + Send>>;
 /// Every item of a paged endpoint, fetched page after page as it is read: a [`Stream`],
 /// and also usable without one ([`Items::next`], [`Items::try_collect`]).
 ///
-/// The walk ends after a short or empty page, when the items seen reach the reply's
-/// `totalCount`, after a page equal to the one before (a server that ignores the page
-/// number), or after [`Items::max_pages`] pages, whichever comes first. An error ends it
-/// after it is yielded.
+/// The walk ends after a short or empty page (even when `totalCount` announces more), when
+/// the items seen reach the reply's `totalCount`, after a page equal to the one before (a
+/// server that ignores the page number), or after [`Items::max_pages`] pages, whichever
+/// comes first. A page is short when it has fewer items than the smaller of the size asked
+/// for and the reply's `pageSize`. An error ends the walk after it is yielded.
 #[must_use = "a stream fetches nothing until it is read"]
 pub struct Items<P: Paged> {
     state: State<P>,
@@ -152,12 +153,32 @@ where
                 return None;
             }
             walk.seen = walk.seen.saturating_add(count);
-            let size = request.page_size().or(page.page_size);
+            // The size of a full page: the smaller of the size asked for and the size the
+            // reply says it used (a server may cap the size, and say so).
+            let size = match (request.page_size(), page.page_size) {
+                (Some(asked), Some(used)) if used > 0 => Some(asked.min(used)),
+                (asked, used) => asked.or(used),
+            };
+            let full = size.is_some_and(|s| count >= s);
+            // A short page is the last one even when `totalCount` announces more (issue
+            // 18: a server answering short pages with a wrong total kept the walk going
+            // to the page bound); an unknown size leaves `totalCount` to decide.
             let more = count > 0
                 && match page.total_count {
-                    Some(total) => walk.seen < total,
-                    None => size.is_some_and(|s| count >= s),
+                    Some(total) => walk.seen < total && (full || size.is_none()),
+                    None => full,
                 };
+            if count > 0
+                && !full
+                && size.is_some()
+                && page.total_count.is_some_and(|t| walk.seen < t)
+            {
+                tracing::warn!(
+                    method = P::INFO.method,
+                    page = request.page_no(),
+                    "a short page while totalCount announces more; the walk ends"
+                );
+            }
             let next_page = request.page_no().checked_add(1);
             if more && walk.pages >= walk.max_pages {
                 tracing::warn!(

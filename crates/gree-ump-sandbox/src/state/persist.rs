@@ -1,0 +1,370 @@
+//! The state file (`--state FILE`, `SandboxConfig::state_file`): what survives a restart.
+//!
+//! - **What**: members, member codes, ledgers and point changes, orders and returns,
+//!   coupon templates and coupons, SMS codes, tokens and the day's token-call counters,
+//!   the identifier counters (and their seed, so new ids never repeat old ones), and the
+//!   clock's offset (a sandbox moved a day ahead stays a day ahead, so expiries and the
+//!   budget day stay consistent with the state). Not saved: pending faults, the run-time
+//!   knobs (timestamp scope, access-token lifetime) and the configuration, which come from
+//!   the command line of each start.
+//! - **When**: after every call that reached the state and every control that changes it,
+//!   before the reply leaves, and only when the state differs from what was last written.
+//!   An acknowledged write is therefore on disk, clean shutdown or not; the cost is one
+//!   JSON encoding per call and one file write per change, fine for a sandbox.
+//! - **How**: the whole state, as JSON, written to a temporary file in the same
+//!   directory, flushed to disk (fsync), then renamed over the file: a reader (or a crash)
+//!   sees the old file or the new one, never half of one. On Unix the file is created
+//!   owner-only (0600): it holds tokens and phone numbers.
+//! - **Loading**: a missing file starts fresh (and is created at once, so an unwritable
+//!   path fails at start rather than at the first call). A file of another format
+//!   version, or one that does not parse, stops the start with an error naming the file
+//!   and what is wrong; the file is left untouched (never overwritten, never silently
+//!   replaced by an empty state). Error texts carry positions, not content: the file
+//!   holds credentials and personal data.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::{World, coupons, members, orders, points, sms, tokens};
+use crate::ids::IdGen;
+
+/// The `format` field: tells a sandbox state file from any other JSON file.
+pub const FORMAT: &str = "gree-ump-sandbox-state";
+/// The version of the layout this sandbox writes and reads.
+pub const VERSION: u64 = 1;
+
+/// Why a state file cannot be used.
+#[derive(Debug)]
+pub struct StateFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong, in words (never the file's content).
+    pub problem: String,
+}
+
+impl fmt::Display for StateFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "state file {}: {}", self.path.display(), self.problem)
+    }
+}
+
+impl std::error::Error for StateFileError {}
+
+impl From<StateFileError> for io::Error {
+    fn from(e: StateFileError) -> Self {
+        io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+    }
+}
+
+/// The part of a [`World`] that is saved, borrowed for writing.
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    format: &'static str,
+    version: u64,
+    clock_offset_ms: i64,
+    id_seed: u64,
+    ids: &'a IdGen,
+    tokens: &'a tokens::TokenBook,
+    members: &'a members::MemberBook,
+    points: &'a points::PointBook,
+    orders: &'a orders::OrderBook,
+    coupons: &'a coupons::CouponBook,
+    sms: &'a sms::SmsBook,
+}
+
+/// The same, read back.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Saved {
+    #[allow(dead_code)] // checked by `Header` first
+    format: String,
+    #[allow(dead_code)]
+    version: u64,
+    clock_offset_ms: i64,
+    id_seed: u64,
+    ids: IdGen,
+    tokens: tokens::TokenBook,
+    members: members::MemberBook,
+    points: points::PointBook,
+    orders: orders::OrderBook,
+    coupons: coupons::CouponBook,
+    sms: sms::SmsBook,
+}
+
+/// Read before the rest, so that another version is named as such rather than as a
+/// missing field.
+#[derive(Deserialize)]
+struct Header {
+    format: Option<String>,
+    version: Option<u64>,
+}
+
+/// What a loaded file restores besides the world.
+pub(crate) struct Restored {
+    pub clock_offset_ms: i64,
+}
+
+/// The encoded state of `world` with the clock at `clock_offset_ms`.
+pub(crate) fn encode(world: &World, clock_offset_ms: i64) -> Vec<u8> {
+    let saved = SavedRef {
+        format: FORMAT,
+        version: VERSION,
+        clock_offset_ms,
+        id_seed: world.ids.seed(),
+        ids: &world.ids,
+        tokens: &world.tokens,
+        members: &world.members,
+        points: &world.points,
+        orders: &world.orders,
+        coupons: &world.coupons,
+        sms: &world.sms,
+    };
+    // Maps with string keys and plain values: encoding cannot fail; an empty result is
+    // never written (see `StateFile::save`).
+    serde_json::to_vec_pretty(&saved).unwrap_or_default()
+}
+
+/// Words for a decoding error, without the content serde quotes (values of the file).
+fn describe(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {}, column {}", e.line(), e.column());
+    match e.classify() {
+        Category::Eof => format!("ends early at {at} (truncated?)"),
+        Category::Syntax => format!("is not valid JSON at {at}"),
+        Category::Io => "cannot be read".to_owned(),
+        Category::Data => {
+            let text = e.to_string();
+            // Field names come from this program, not from the file: safe to show.
+            let detail = ["missing field", "unknown field", "duplicate field"]
+                .iter()
+                .find(|p| text.starts_with(*p))
+                .and_then(|_| text.split(" at line").next())
+                .unwrap_or("a value has the wrong type or range");
+            format!("does not match the state format at {at}: {detail}")
+        }
+    }
+}
+
+/// Restores the saved parts of `world` from `bytes` (the content of `path`).
+pub(crate) fn decode_into(
+    path: &Path,
+    bytes: &[u8],
+    world: &mut World,
+) -> Result<Restored, StateFileError> {
+    let problem = |problem: String| StateFileError {
+        path: path.to_owned(),
+        problem,
+    };
+    let header: Header = serde_json::from_slice(bytes).map_err(|e| problem(describe(&e)))?;
+    if header.format.as_deref() != Some(FORMAT) {
+        return Err(problem(format!(
+            "not a sandbox state file (its \"format\" is not \"{FORMAT}\")"
+        )));
+    }
+    match header.version {
+        Some(VERSION) => {}
+        Some(v) => {
+            return Err(problem(format!(
+                "format version {v}; this sandbox reads version {VERSION} (start with another \
+                 --state file, or move this one away to start fresh)"
+            )));
+        }
+        None => return Err(problem("no format \"version\"".to_owned())),
+    }
+    let saved: Saved = serde_json::from_slice(bytes).map_err(|e| problem(describe(&e)))?;
+    let mut ids = saved.ids;
+    ids.set_seed(saved.id_seed);
+    world.ids = ids;
+    world.tokens = saved.tokens;
+    world.members = saved.members;
+    world.points = saved.points;
+    world.orders = saved.orders;
+    world.coupons = saved.coupons;
+    world.sms = saved.sms;
+    Ok(Restored {
+        clock_offset_ms: saved.clock_offset_ms,
+    })
+}
+
+/// Reads the file: `None` when it does not exist.
+pub(crate) fn read(path: &Path) -> Result<Option<Vec<u8>>, StateFileError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StateFileError {
+            path: path.to_owned(),
+            problem: format!("cannot be read: {e}"),
+        }),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: temporary file in the same directory, fsync,
+/// rename, then (Unix) fsync of the directory so the rename itself is durable.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = (|| {
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir) {
+        // Best effort: some file systems refuse to sync a directory.
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The state file of a running sandbox, and what was last written to it.
+#[derive(Debug)]
+pub(crate) struct StateFile {
+    path: PathBuf,
+    /// The bytes last written (a save of the same bytes writes nothing). Held while a
+    /// snapshot is taken and written, so that saves reach the disk in snapshot order.
+    last: Mutex<Vec<u8>>,
+}
+
+impl StateFile {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        StateFile {
+            path,
+            last: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Takes a snapshot with `snapshot` and writes it if it changed. The caller must not
+    /// hold the world's lock (the snapshot takes it, after this file's lock).
+    pub(crate) fn save(&self, snapshot: impl FnOnce() -> Vec<u8>) -> io::Result<()> {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let bytes = snapshot();
+        if bytes.is_empty() || *last == bytes {
+            return Ok(());
+        }
+        write_atomically(&self.path, &bytes)?;
+        *last = bytes;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SandboxConfig;
+
+    fn world() -> World {
+        World::new(SandboxConfig::default(), 7)
+    }
+
+    fn dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "gree-ump-sandbox-persist-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut w = world();
+        w.obtain_token(1_700_000_000_000).unwrap();
+        let bytes = encode(&w, 42);
+        let mut back = World::new(SandboxConfig::default(), 99);
+        let restored = decode_into(Path::new("s.json"), &bytes, &mut back).unwrap();
+        assert_eq!(restored.clock_offset_ms, 42);
+        assert_eq!(back.ids.seed(), 7);
+        assert_eq!(encode(&back, 42), bytes);
+    }
+
+    #[test]
+    fn wrong_files_are_named_errors() {
+        let path = Path::new("/somewhere/state.json");
+        let mut w = world();
+        let cases: [(&[u8], &str); 6] = [
+            (b"", "ends early"),
+            (b"{\"format\": \"gree-ump", "ends early"),
+            (b"[1, 2", "at line 1, column"),
+            (b"{\"a\": 1}", "not a sandbox state file"),
+            (
+                br#"{"format": "gree-ump-sandbox-state", "version": 2}"#,
+                "format version 2; this sandbox reads version 1",
+            ),
+            (
+                br#"{"format": "gree-ump-sandbox-state", "version": 1}"#,
+                "missing field",
+            ),
+        ];
+        for (bytes, expected) in cases {
+            let e = decode_into(path, bytes, &mut w).err().unwrap();
+            let text = e.to_string();
+            assert!(
+                text.starts_with("state file /somewhere/state.json: "),
+                "{text}"
+            );
+            assert!(text.contains(expected), "{text}");
+        }
+        // A value of the wrong type: its position, not its content.
+        let mut good: serde_json::Value = serde_json::from_slice(&encode(&w, 0)).unwrap();
+        good["clock_offset_ms"] = serde_json::json!("13800000000");
+        let e = decode_into(path, &serde_json::to_vec(&good).unwrap(), &mut w)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("wrong type"), "{e}");
+        assert!(!e.contains("13800000000"), "{e}");
+    }
+
+    #[test]
+    fn atomic_write_replaces_the_file_and_leaves_no_temporary() {
+        let dir = dir();
+        let path = dir.join("state.json");
+        write_atomically(&path, b"one").unwrap();
+        write_atomically(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
