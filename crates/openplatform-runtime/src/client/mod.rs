@@ -104,7 +104,9 @@ impl Client {
         &self.inner.base_url
     }
 
-    /// The token manager (for monitoring: calls made, last store error).
+    /// The token manager (for monitoring and operators: calls made, last store error,
+    /// [`status`](TokenManager::status) of the shared token state,
+    /// [`clear_pending_obtain`](TokenManager::clear_pending_obtain)).
     pub fn tokens(&self) -> &TokenManager {
         &self.inner.tokens
     }
