@@ -1,7 +1,7 @@
 //! What an operator's command line needs of the runtime: the token status any process
 //! sharing the store can read (the last failure kept in the store), the clearing of a
-//! pending-obtain marker, and an operator-requested refresh — against a stub platform on
-//! a local port.
+//! pending-obtain marker, an operator-requested refresh, and the dry run of a call —
+//! against a stub platform on a local port.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,9 +16,9 @@ use openplatform_runtime::tokens::{
     TokenPolicy, TokenRecord, TokenStore,
 };
 use openplatform_runtime::{
-    Client, Endpoint, EndpointInfo, EnvelopeKeys, EnvelopeStyle, Error, ErrorCategory, Idempotency,
-    ProtocolInfo, RequestError, SigningScheme, TimestampUnit, TokenError, TokenProtocol, Verb,
-    endpoint::Credential, error_code::ApiErrorCode,
+    Client, DryRunToken, Endpoint, EndpointInfo, EnvelopeKeys, EnvelopeStyle, Error, ErrorCategory,
+    Idempotency, ProtocolInfo, RequestError, SigningScheme, TimestampUnit, TokenError,
+    TokenProtocol, Verb, endpoint::Credential, error_code::ApiErrorCode,
 };
 use serde::Serialize;
 
@@ -142,6 +142,32 @@ fn member() -> QueryMember {
         phone: "13900000001".into(),
         page_no: 2,
         shop: "S 1/é".into(),
+    }
+}
+
+/// A call signed with the app credentials only.
+#[derive(Serialize)]
+struct Ping {}
+
+impl Endpoint for Ping {
+    type Data = serde_json::Value;
+    type Code = Code;
+    const INFO: EndpointInfo = info("app.ping", Credential::AppSignature);
+    fn validate(&self) -> Result<(), RequestError> {
+        Ok(())
+    }
+}
+
+/// The token-issuing call, sent by hand.
+#[derive(Serialize)]
+struct ObtainByHand {}
+
+impl Endpoint for ObtainByHand {
+    type Data = serde_json::Value;
+    type Code = Code;
+    const INFO: EndpointInfo = info("token.get", Credential::AppSignature);
+    fn validate(&self) -> Result<(), RequestError> {
+        Ok(())
     }
 }
 
@@ -745,4 +771,218 @@ async fn operator_refresh_never_sent_gives_its_unit_back() {
         "the unit of a call never sent was kept"
     );
     assert_eq!(status.record.unwrap().version, 1);
+}
+
+// ------------------------------------------------------------------------ dry run
+
+#[tokio::test]
+async fn dry_run_is_what_send_sends_with_its_token_redacted() {
+    let (url, stub) = start_stub().await;
+    let store = Arc::new(MemoryTokenStore::new());
+    let clock = Arc::new(ManualClock::new(START));
+    let a = client(&url, store.clone(), clock.clone());
+    a.send(&member()).await.unwrap();
+    let before = stub.calls();
+
+    // Another process (the command line) with the stored token.
+    let cli = client(&url, store.clone(), clock.clone());
+    let dry = cli.dry_run(&member()).await.unwrap();
+    assert_eq!(stub.calls(), before, "the dry run sent something");
+    assert_eq!(dry.token, DryRunToken::Stored);
+    assert_eq!((dry.method, dry.verb), ("member.query", "POST"));
+    assert_no_secret(&dry.url);
+    assert!(dry.url.contains("access_token=[REDACTED]"), "{}", dry.url);
+
+    // The same instant: `send` sends exactly that, but for the token.
+    cli.send(&member()).await.unwrap();
+    let (sent_url, sent_body) = stub.received.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(dry.body.as_bytes(), &sent_body[..]);
+    assert_eq!(
+        dry.url,
+        format!("{url}{sent_url}").replace("AT-obtained-1", "[REDACTED]")
+    );
+    assert!(dry.body.contains("13900000001"), "{}", dry.body);
+
+    // Debug redacts the personal data; the JSON is the request as sent.
+    let debug = format!("{dry:?}");
+    assert!(!debug.contains("13900000001"), "{debug}");
+    let json = serde_json::to_value(&dry).unwrap();
+    assert_eq!(json["token"], "stored");
+    assert_eq!(json["body"], dry.body);
+    assert_eq!(json.as_object().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn dry_run_without_a_token_signs_a_placeholder_and_spends_nothing() {
+    let (url, stub) = start_stub().await;
+    let store = Arc::new(MemoryTokenStore::new());
+    let clock = Arc::new(ManualClock::new(START));
+    let cli = client(&url, store.clone(), clock.clone());
+
+    let dry = cli.dry_run(&member()).await.unwrap();
+    assert_eq!(dry.token, DryRunToken::Placeholder);
+    assert!(dry.url.contains("access_token=[REDACTED]"), "{}", dry.url);
+    assert!(!dry.url.contains("placeholder"), "{}", dry.url);
+    assert_eq!(stub.calls(), (0, 0, 0));
+    let status = cli.tokens().status().await.unwrap();
+    assert_eq!((status.obtain.used, status.refresh.used), (0, 0));
+    assert_eq!(status.record, None);
+
+    // An expired stored token is no token either; nothing refreshes it.
+    client(&url, store.clone(), clock.clone())
+        .send(&member())
+        .await
+        .unwrap();
+    clock.advance_ms(3 * HOUR_MS);
+    let dry = cli.dry_run(&member()).await.unwrap();
+    assert_eq!(dry.token, DryRunToken::Placeholder);
+    assert_eq!(stub.calls(), (1, 0, 1));
+
+    // Signed with the app credentials only: no token needed, no secret shown.
+    let ping = cli.dry_run(&Ping {}).await.unwrap();
+    assert_eq!(ping.token, DryRunToken::NotNeeded);
+    assert!(ping.url.contains("app_id=app-1"), "{}", ping.url);
+    assert_no_secret(&ping.url);
+    assert_eq!(ping.body, "{}");
+}
+
+#[tokio::test]
+async fn dry_run_refuses_what_send_refuses() {
+    let (url, stub) = start_stub().await;
+    let cli = client(
+        &url,
+        Arc::new(MemoryTokenStore::new()),
+        Arc::new(ManualClock::new(START)),
+    );
+    let mut bad = member();
+    bad.phone.clear();
+    let dry = cli.dry_run(&bad).await.unwrap_err();
+    let sent = cli.send(&bad).await.unwrap_err();
+    assert!(matches!(
+        &dry,
+        Error::Request(RequestError::EmptyField { field: "phone", .. })
+    ));
+    assert_eq!(dry.to_string(), sent.to_string());
+
+    let dry = cli.dry_run(&ObtainByHand {}).await.unwrap_err();
+    assert!(
+        matches!(
+            dry,
+            Error::Request(RequestError::TokenCallByHand {
+                method: "token.get"
+            })
+        ),
+        "{dry:?}"
+    );
+    assert_eq!(stub.calls(), (0, 0, 0));
+}
+
+// ------------------------------------------------------------------------ dry run, zvcms
+
+static ZVCMS: ProtocolInfo = ProtocolInfo {
+    api: "operator-test-zvcms",
+    envelope: EnvelopeStyle::ZvcmsAction,
+    path_template: "/api/v2",
+    success_code: Some(0),
+    timestamp: TimestampUnit::Seconds,
+    utc_offset_s: UTC_OFFSET_S,
+    timestamp_param: None,
+    sign_param: None,
+    tokens: None,
+    envelope_keys: EnvelopeKeys {
+        success: &["status"],
+        code: &["code"],
+        message: &["message"],
+        data: &["data"],
+        page_no: &[],
+        page_size: &[],
+        total_count: &[],
+    },
+    ..PROTOCOL
+};
+
+async fn zvcms_handler(State(stub): State<Arc<Stub>>, uri: Uri, body: Bytes) -> String {
+    stub.business.fetch_add(1, Ordering::SeqCst);
+    let path_and_query = uri.path_and_query().map_or("", |p| p.as_str()).to_owned();
+    stub.received
+        .lock()
+        .unwrap()
+        .push((path_and_query, body.to_vec()));
+    r#"{"status":true,"code":0,"data":{"ok":1}}"#.into()
+}
+
+/// The envelope's signature (`Token`) and grant code are redacted from the body; the rest
+/// is what `send` sends (but the nonce, new for every request).
+#[tokio::test]
+async fn dry_run_of_an_envelope_style_redacts_its_secret_body_fields() {
+    let stub = Arc::new(Stub {
+        obtains: AtomicU32::new(0),
+        refreshes: AtomicU32::new(0),
+        business: AtomicU32::new(0),
+        refresh_mode: Mutex::new(RefreshMode::Ok),
+        received: Mutex::new(Vec::new()),
+    });
+    let app = axum::Router::new()
+        .fallback(zvcms_handler)
+        .with_state(stub.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let cli = Client::builder(&ZVCMS)
+        .base_url(&url)
+        .app_id("open-1")
+        .app_secret("APP-SECRET-zv")
+        .grant_code("GRANT-SECRET-zv")
+        .token_store(Arc::new(MemoryTokenStore::new()))
+        .clock(Arc::new(ManualClock::new(START)))
+        .max_clock_skew(Duration::ZERO)
+        .build()
+        .unwrap();
+
+    let dry = cli.dry_run(&Ping {}).await.unwrap();
+    assert_eq!(dry.token, DryRunToken::NotNeeded);
+    assert_eq!(stub.calls(), (0, 0, 0));
+    assert!(!dry.body.contains("SECRET"), "{}", dry.body);
+    let shown: serde_json::Value = serde_json::from_str(&dry.body).unwrap();
+    assert_eq!(shown["Token"], "[REDACTED]");
+    assert_eq!(shown["GrantCode"], "[REDACTED]");
+
+    cli.send(&Ping {}).await.unwrap();
+    let (sent_url, sent_body) = stub.received.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(dry.url, format!("{url}{sent_url}"));
+    let mut sent: serde_json::Value = serde_json::from_slice(&sent_body).unwrap();
+    assert_ne!(sent["Token"], "[REDACTED]");
+    sent["Token"] = "[REDACTED]".into();
+    sent["GrantCode"] = "[REDACTED]".into();
+    sent["Nonce"] = shown["Nonce"].clone();
+    assert_eq!(shown, sent);
+    // Byte for byte, too, once the same replacements are made in the text sent.
+    let sent_text = String::from_utf8(sent_body).unwrap();
+    let redacted = sent_text
+        .replace(
+            sent_text
+                .split("\"Token\":\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap(),
+            "[REDACTED]",
+        )
+        .replace("GRANT-SECRET-zv", "[REDACTED]");
+    let nonce = |t: &str| {
+        t.split("\"Nonce\":\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        dry.body,
+        redacted.replace(&nonce(&redacted), &nonce(&dry.body))
+    );
 }

@@ -3,6 +3,7 @@
 mod builder;
 mod call;
 mod decode;
+mod dry_run;
 mod paging;
 mod retry;
 mod send;
@@ -21,6 +22,7 @@ pub use builder::{
 };
 pub use call::Call;
 pub use decode::decode_response;
+pub use dry_run::{DryRun, DryRunToken};
 pub use paging::{DEFAULT_MAX_PAGES, Items};
 pub use retry::{CallOptions, RetryPolicy};
 

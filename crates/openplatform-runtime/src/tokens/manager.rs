@@ -1427,6 +1427,24 @@ impl TokenManager {
         })
     }
 
+    /// The access token a call would carry now without any token call: the one held in
+    /// memory or stored, if it is valid beyond the expiry margin; `None` otherwise. Reads
+    /// the store, writes nothing (for dry runs).
+    pub(crate) async fn usable_token(&self) -> Result<Option<Secret>, TokenError> {
+        let now = self.clock.now_ms();
+        if let Some(cached) = self
+            .cached()
+            .filter(|c| self.satisfies(&c.record, Need::Expired, now))
+        {
+            return Ok(Some(cached.record.access_token));
+        }
+        Ok(self
+            .op("load", self.store.load(&self.key))
+            .await?
+            .filter(|r| self.satisfies(r, Need::Expired, now))
+            .map(|r| r.access_token))
+    }
+
     fn exhausted(&self, kind: BudgetKind, used: u32, limit: u32, now: i64) -> TokenError {
         TokenError::BudgetExhausted {
             kind,
