@@ -22,7 +22,7 @@ pub mod wire;
 pub use client::install_tls_provider;
 pub use client::{
     Call, CallOptions, CarriesGrantCode, Client, ClientBuilder, ConfigError, DEFAULT_MAX_PAGES,
-    Items, Response, RetryPolicy, TakesSigner, decode_response,
+    DryRun, DryRunToken, Items, Response, RetryPolicy, TakesSigner, decode_response,
 };
 pub use endpoint::{Credential, Endpoint, EndpointInfo, Idempotency, Paged, Verb};
 pub use envelope::PageInfo;
@@ -37,7 +37,7 @@ pub use protocol::{
     EnvelopeKeys, EnvelopeStyle, ProtocolInfo, SigningScheme, TimestampUnit, TokenProtocol,
 };
 pub use signer::{SignRequest, Signer};
-pub use tokens::{MemoryTokenStore, Secret, TokenPolicy, TokenStore};
+pub use tokens::{MemoryTokenStore, RefreshOutcome, Secret, TokenPolicy, TokenStore};
 pub use validation::RequestError;
 
 /// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.

@@ -3,6 +3,7 @@
 mod builder;
 mod call;
 mod decode;
+mod dry_run;
 mod paging;
 mod retry;
 mod send;
@@ -21,6 +22,7 @@ pub use builder::{
 };
 pub use call::Call;
 pub use decode::decode_response;
+pub use dry_run::{DryRun, DryRunToken};
 pub use paging::{DEFAULT_MAX_PAGES, Items};
 pub use retry::{CallOptions, RetryPolicy};
 
@@ -104,7 +106,9 @@ impl Client {
         &self.inner.base_url
     }
 
-    /// The token manager (for monitoring: calls made, last store error).
+    /// The token manager (for monitoring and operators: calls made, last store error,
+    /// [`status`](TokenManager::status) of the shared token state,
+    /// [`clear_pending_obtain`](TokenManager::clear_pending_obtain)).
     pub fn tokens(&self) -> &TokenManager {
         &self.inner.tokens
     }

@@ -11,7 +11,7 @@ use crate::endpoint::Verb;
 use crate::error::{Error, Sent, TokenError};
 use crate::error_code::{ApiErrorCode, ErrorCategory};
 use crate::protocol::TokenProtocol;
-use crate::tokens::{BudgetKind, Secret, TokenGrant, TokenIssuer};
+use crate::tokens::{BudgetKind, RefreshOutcome, Secret, TokenGrant, TokenIssuer};
 
 /// An error-code type for the token calls, whose codes only travel as numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +193,18 @@ fn grant_from(
         refresh,
         issued_at_ms: sent_at,
     })
+}
+
+impl Client {
+    /// An operator-requested refresh of the access token
+    /// ([`TokenManager::refresh_now`](crate::tokens::TokenManager::refresh_now)): one unit
+    /// of the day's refresh budget, spent exactly as the client's own refreshes spend it
+    /// (same lock, same accounting, same store write). Never makes the token-issuing
+    /// call: without a usable refresh token it fails with [`TokenError::NotConfigured`].
+    pub async fn refresh_access_token_now(&self) -> Result<RefreshOutcome, TokenError> {
+        self.token_protocol()?;
+        self.inner.tokens.refresh_now(self).await
+    }
 }
 
 impl TokenIssuer for Client {

@@ -48,7 +48,11 @@ use futures_util::future::{Either, select};
 use tokio::time::Instant;
 
 use super::instance::{InFlight, Instance, ObtainMarker, PENDING_OBTAIN_NOTE};
-use super::{BudgetKind, BudgetTake, Secret, StoreError, StoreFuture, TokenRecord, TokenStore};
+use super::status::{self, LAST_FAILURE_MAX_MESSAGE, LAST_FAILURE_NOTE};
+use super::{
+    BudgetKind, BudgetStatus, BudgetTake, ClearOutcome, LastFailure, PendingObtain, RecordStatus,
+    RefreshOutcome, Secret, StoreError, StoreFuture, TokenRecord, TokenStatus, TokenStore,
+};
 use crate::clock::{Clock, local_day, next_local_midnight};
 use crate::error::TokenError;
 
@@ -213,6 +217,57 @@ enum Need<'a> {
     Expired,
     /// The platform rejected this token.
     Rejected(&'a Secret),
+    /// An operator asked for a refresh ([`TokenManager::refresh_now`]): no record
+    /// satisfies it, and only the refresh call may answer it (never the obtain call).
+    Operator,
+}
+
+/// What [`TokenManager::fresh`] got: the token, and whether a token call made it.
+struct Fresh {
+    token: Secret,
+    /// When `token` expires (ms, platform clock).
+    access_expires_at_ms: i64,
+    /// Whether a token call to the platform issued it (rather than a record another
+    /// instance stored).
+    called: bool,
+    /// The refresh calls counted today when this one's unit was taken, if a refresh call
+    /// was made.
+    refresh_used: Option<u32>,
+}
+
+/// What [`TokenManager::note_outcome`] made of a result, for the store's note.
+enum Noted {
+    /// Nothing to note: no token call's outcome.
+    Nothing,
+    /// A token call succeeded.
+    Succeeded,
+    /// A token call failed; this process counts `in_a_row` failures in a row.
+    Failed(BudgetKind, u32),
+}
+
+/// Why an operator's refresh cannot be made without the token-issuing call.
+const NO_REFRESH_TOKEN: &str = "no usable refresh token is stored or held (absent, expired or \
+     refused): only the token-issuing call would help, and an operator's refresh never makes it";
+
+impl Fresh {
+    /// A record found (in memory or the store), not issued by a call of ours.
+    fn found(record: &TokenRecord) -> Self {
+        Fresh {
+            token: record.access_token.clone(),
+            access_expires_at_ms: record.access_expires_at_ms,
+            called: false,
+            refresh_used: None,
+        }
+    }
+}
+
+/// Which token call a failed call's error names.
+fn failed_kind(error: &TokenError) -> BudgetKind {
+    match error {
+        TokenError::CallFailed { kind, .. } | TokenError::CredentialRejected { kind, .. } => *kind,
+        TokenError::CoolingDown { last, .. } => failed_kind(last),
+        _ => BudgetKind::Obtain,
+    }
 }
 
 fn ms(d: Duration) -> i64 {
@@ -427,7 +482,7 @@ impl TokenManager {
                 // Try for a new one; a failure only means using the current one a little
                 // longer.
                 return match self.fresh(issuer, Need::Ahead).await {
-                    Ok(token) => Ok(token),
+                    Ok(fresh) => Ok(fresh.token),
                     Err(e) => {
                         tracing::debug!(error = %e, "refresh ahead of expiry did not happen");
                         Ok(cached.record.access_token)
@@ -435,7 +490,7 @@ impl TokenManager {
                 };
             }
         }
-        self.fresh(issuer, Need::Expired).await
+        self.fresh(issuer, Need::Expired).await.map(|f| f.token)
     }
 
     /// A new access token after the platform rejected `failed`, or `None` when refreshing
@@ -462,7 +517,7 @@ impl TokenManager {
             );
             return Ok(None);
         }
-        let token = self.fresh(issuer, Need::Rejected(failed)).await?;
+        let token = self.fresh(issuer, Need::Rejected(failed)).await?.token;
         *self.unproven.lock().unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
         self.has_unproven.store(true, Ordering::Release);
         Ok(Some(token))
@@ -490,6 +545,7 @@ impl TokenManager {
             Need::Rejected(failed) => {
                 record.access_token != *failed && record.access_valid_at(now, margin)
             }
+            Need::Operator => false,
         }
     }
 
@@ -584,7 +640,7 @@ impl TokenManager {
         }
     }
 
-    async fn fresh(&self, issuer: &impl TokenIssuer, need: Need<'_>) -> Result<Secret, TokenError> {
+    async fn fresh(&self, issuer: &impl TokenIssuer, need: Need<'_>) -> Result<Fresh, TokenError> {
         // One task per process goes on; the others find its result in the cache, or its
         // failure: a caller that waited while the token call or the store failed gets
         // that failure instead of trying again (an outage must not spend the day's
@@ -623,19 +679,23 @@ impl TokenManager {
         &self,
         issuer: &impl TokenIssuer,
         need: Need<'_>,
-    ) -> Result<Secret, TokenError> {
+    ) -> Result<Fresh, TokenError> {
         let now = self.clock.now_ms();
         if let Some(cached) = self
             .cached()
             .filter(|c| self.satisfies(&c.record, need, now))
         {
-            return Ok(cached.record.access_token);
+            return Ok(Fresh::found(&cached.record));
         }
         let stored = self.load().await?;
         if let Some(record) = stored.as_ref().filter(|r| self.satisfies(r, need, now)) {
-            return Ok(self.adopt(record, now));
+            self.adopt(record, now);
+            return Ok(Fresh::found(record));
         }
         if !self.refreshable(stored.as_ref(), now) {
+            if matches!(need, Need::Operator) {
+                return Err(TokenError::NotConfigured(NO_REFRESH_TOKEN));
+            }
             // Only the token-issuing call would help: a lost one is explained at once.
             self.explain_lost_obtain(now).await?;
         }
@@ -644,13 +704,16 @@ impl TokenManager {
             let record = self.load().await?.ok_or_else(|| {
                 TokenError::Store(StoreError::backend("the token record vanished"))
             })?;
-            return Ok(self.adopt(&record, self.clock.now_ms()));
+            self.adopt(&record, self.clock.now_ms());
+            return Ok(Fresh::found(&record));
         }
         let result = match self.cooling_down() {
             Some(e) => Err(e),
             None => self.refresh_locked(issuer, need).await,
         };
-        self.note_outcome(&result);
+        let noted = self.note_outcome(&result);
+        // Under the lock, so that the notes of two instances' calls land in their order.
+        self.note_outcome_in_store(noted, &result).await;
         self.release_lock().await;
         result
     }
@@ -755,13 +818,20 @@ impl TokenManager {
         })
     }
 
-    fn note_outcome(&self, result: &Result<Secret, TokenError>) {
+    fn note_outcome(&self, result: &Result<Fresh, TokenError>) -> Noted {
         let mut last = self
             .last_failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match result {
-            Ok(_) => *last = None,
+            Ok(fresh) => {
+                *last = None;
+                if fresh.called {
+                    Noted::Succeeded
+                } else {
+                    Noted::Nothing
+                }
+            }
             // Only failed platform calls are remembered: budget, store and lock errors
             // spent nothing at the platform and may differ from caller to caller.
             Err(
@@ -771,7 +841,7 @@ impl TokenManager {
                 | TokenError::LockWaitTimedOut { .. }
                 | TokenError::ObtainLost { .. }
                 | TokenError::NotConfigured(_),
-            ) => {}
+            ) => Noted::Nothing,
             Err(error) => {
                 let in_a_row = last.as_ref().map_or(0, |f| f.in_a_row).saturating_add(1);
                 *last = Some(Failure {
@@ -779,8 +849,78 @@ impl TokenManager {
                     error: error.clone(),
                     in_a_row,
                 });
+                Noted::Failed(failed_kind(error), in_a_row)
             }
         }
+    }
+
+    /// Keeps the last failed token call in the store (the `last-failure` note), where
+    /// every process sharing it can read why a service is locked out
+    /// ([`TokenManager::status`]); a successful call removes it. A store failure here only
+    /// loses the note: it is logged and never changes the token call's outcome.
+    async fn note_outcome_in_store(&self, noted: Noted, result: &Result<Fresh, TokenError>) {
+        let note = match (noted, result) {
+            (Noted::Nothing, _) => return,
+            (Noted::Succeeded, _) => None,
+            (Noted::Failed(kind, in_a_row_here), Err(error)) => {
+                // Counted across instances: the note's count goes on, else this process's.
+                let in_a_row = match self
+                    .op(
+                        "read last failure",
+                        self.store.load_note(&self.key, LAST_FAILURE_NOTE),
+                    )
+                    .await
+                {
+                    Ok(Some(note)) => LastFailure::from_note(&note)
+                        .map_or(in_a_row_here, |f| f.in_a_row.saturating_add(1)),
+                    Ok(None) => 1,
+                    Err(e) => {
+                        // A store that fails now would fail the write too (and a hung one
+                        // would make every caller wait for it once more).
+                        tracing::warn!(error = %e, "could not keep the failed token call in the store");
+                        return;
+                    }
+                };
+                Some(
+                    LastFailure {
+                        at_ms: self.clock.now_ms(),
+                        kind,
+                        message: self.failure_text(error).await,
+                        in_a_row,
+                    }
+                    .to_note(),
+                )
+            }
+            (Noted::Failed(..), Ok(_)) => return,
+        };
+        if let Err(e) = self
+            .op(
+                "write last failure",
+                self.store
+                    .store_note(&self.key, LAST_FAILURE_NOTE, note.as_deref()),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "could not keep the outcome of the token call in the store");
+        }
+    }
+
+    /// A token call's error text for the store: the client's texts hold no secret
+    /// already; an issuer of the user's might quote one, so every token this instance
+    /// knows (held, and stored) is scrubbed too, and the text is cut to a bounded length.
+    async fn failure_text(&self, error: &TokenError) -> String {
+        let mut scrubber = crate::redact::Scrubber::new();
+        let stored = self
+            .op("load", self.store.load(&self.key))
+            .await
+            .ok()
+            .flatten();
+        for record in self.cached().map(|c| c.record).into_iter().chain(stored) {
+            scrubber.add(record.access_token.expose());
+            scrubber.add(record.refresh_token.expose());
+        }
+        let text = scrubber.scrub(&error.to_string());
+        status::cut(text, LAST_FAILURE_MAX_MESSAGE)
     }
 
     /// Takes the store's refresh lock (`Ok(true)`), or waits until another instance's
@@ -857,24 +997,35 @@ impl TokenManager {
         &self,
         issuer: &impl TokenIssuer,
         need: Need<'_>,
-    ) -> Result<Secret, TokenError> {
+    ) -> Result<Fresh, TokenError> {
         let now = self.clock.now_ms();
         let stored = self.load().await?;
         if let Some(record) = stored.as_ref().filter(|r| self.satisfies(r, need, now)) {
-            return Ok(self.adopt(record, now));
+            self.adopt(record, now);
+            return Ok(Fresh::found(record));
         }
         let expected = stored.as_ref().map(|r| r.version);
         let base = self.base(stored);
         let refreshable = base
             .as_ref()
             .filter(|r| r.refresh_valid_at(now, REFRESH_TOKEN_MARGIN_MS));
+        let mut refresh_used = None;
         let (grant, obtained) = match refreshable {
             Some(record) => {
                 if matches!(need, Need::Ahead) {
                     self.check_reserve(now).await?;
                 }
-                match self.refresh_call(issuer, &record.refresh_token, now).await {
+                match self
+                    .refresh_call(issuer, &record.refresh_token, now, &mut refresh_used)
+                    .await
+                {
                     Ok(grant) => (grant, false),
+                    // An operator's refresh never obtains: the refusal is its answer.
+                    Err(e @ TokenError::CredentialRejected { .. })
+                        if matches!(need, Need::Operator) =>
+                    {
+                        return Err(e);
+                    }
                     // The platform refused the refresh token itself (revoked, replaced
                     // elsewhere): only a new pair helps. A busy answer (500) or a transport
                     // failure is not a refusal and does not spend the day's obtain call.
@@ -884,6 +1035,9 @@ impl TokenManager {
                     }
                     Err(e) => return Err(e),
                 }
+            }
+            None if matches!(need, Need::Operator) => {
+                return Err(TokenError::NotConfigured(NO_REFRESH_TOKEN));
             }
             None => (self.obtain_call(issuer, now).await?, true),
         };
@@ -912,21 +1066,28 @@ impl TokenManager {
             // compares equal and the new tokens are kept, never lost to an overflow.
             version: base.as_ref().map_or(1, |p| p.version.saturating_add(1)),
         };
-        let (token, wrote) = self.persist(expected, record, lifetime).await;
+        let (token, access_expires_at_ms, wrote) = self.persist(expected, record, lifetime).await;
         if obtained && wrote {
             self.clear_marker().await;
         }
-        Ok(token)
+        Ok(Fresh {
+            token,
+            access_expires_at_ms,
+            called: true,
+            refresh_used,
+        })
     }
 
-    /// The refresh call, within the day's budget.
+    /// The refresh call, within the day's budget; `used` gets the day's count of refresh
+    /// calls once this one's unit is taken.
     async fn refresh_call(
         &self,
         issuer: &impl TokenIssuer,
         refresh_token: &Secret,
         now: i64,
+        used: &mut Option<u32>,
     ) -> Result<TokenGrant, TokenError> {
-        self.spend(BudgetKind::Refresh, now).await?;
+        *used = Some(self.spend(BudgetKind::Refresh, now).await?);
         let result = self.with_renewed_lease(issuer.refresh(refresh_token)).await;
         self.settle(BudgetKind::Refresh, now, &result).await;
         result
@@ -1006,7 +1167,7 @@ impl TokenManager {
         expected: Option<u64>,
         record: TokenRecord,
         lifetime_ms: i64,
-    ) -> (Secret, bool) {
+    ) -> (Secret, i64, bool) {
         match self
             .op(
                 "store",
@@ -1020,7 +1181,7 @@ impl TokenManager {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = None;
                 self.set_cached(&record, lifetime_ms);
-                return (record.access_token, true);
+                return (record.access_token, record.access_expires_at_ms, true);
             }
             Ok(false) => {
                 // Someone wrote while we held the lock (our lease ran out): theirs is at
@@ -1029,7 +1190,7 @@ impl TokenManager {
                 if let Ok(Some(theirs)) = self.op("load", self.store.load(&self.key)).await
                     && theirs.access_valid_at(now, 0)
                 {
-                    return (self.adopt(&theirs, now), false);
+                    return (self.adopt(&theirs, now), theirs.access_expires_at_ms, false);
                 }
                 tracing::warn!(
                     "token store changed under the refresh lock; using the new token from memory"
@@ -1045,7 +1206,7 @@ impl TokenManager {
             Err(e) => tracing::warn!(error = %e, "new token could not be stored"),
         }
         self.set_cached(&record, lifetime_ms);
-        (record.access_token, false)
+        (record.access_token, record.access_expires_at_ms, false)
     }
 
     /// Refusal of a refresh-ahead once the day's reserve is reached.
@@ -1064,7 +1225,9 @@ impl TokenManager {
         Ok(())
     }
 
-    async fn spend(&self, kind: BudgetKind, now: i64) -> Result<(), TokenError> {
+    /// Takes one unit of `kind`'s budget of today; returns the calls counted, this one
+    /// included.
+    async fn spend(&self, kind: BudgetKind, now: i64) -> Result<u32, TokenError> {
         let limit = match kind {
             BudgetKind::Obtain => self.policy.obtain_daily_limit,
             BudgetKind::Refresh => self.policy.refresh_daily_limit,
@@ -1077,7 +1240,7 @@ impl TokenManager {
             )
             .await?
         {
-            BudgetTake::Granted { .. } => Ok(()),
+            BudgetTake::Granted { used } => Ok(used),
             BudgetTake::Exhausted { used } => Err(self.exhausted(kind, used, limit, now)),
         }
     }
@@ -1087,6 +1250,199 @@ impl TokenManager {
         let day = self.day(self.clock.now_ms());
         self.op("read budget", self.store.budget_used(&self.key, kind, day))
             .await
+    }
+
+    /// The token state of this manager's key, read from the store only: the record's
+    /// expiries, both budgets of today, the pending-obtain marker and the last failed
+    /// token call. Never makes a token call, never takes a budget unit, writes nothing.
+    /// Any process sharing the store sees the same (an operator's command line beside
+    /// the services).
+    pub async fn status(&self) -> Result<TokenStatus, TokenError> {
+        let now = self.clock.now_ms();
+        let day = self.day(now);
+        // The store's record as it is: no adoption of an earlier version's record.
+        let record = self
+            .op("load", self.store.load(&self.key))
+            .await?
+            .map(|r| RecordStatus {
+                access_expires_at_ms: r.access_expires_at_ms,
+                refresh_expires_at_ms: r.refresh_expires_at_ms,
+                version: r.version,
+                access_valid_now: r.access_valid_at(now, 0),
+                refresh_valid_now: r.refresh_valid_at(now, REFRESH_TOKEN_MARGIN_MS),
+            });
+        let obtain = BudgetStatus {
+            used: self
+                .op(
+                    "read budget",
+                    self.store.budget_used(&self.key, BudgetKind::Obtain, day),
+                )
+                .await?,
+            limit: self.policy.obtain_daily_limit,
+        };
+        let refresh = BudgetStatus {
+            used: self
+                .op(
+                    "read budget",
+                    self.store.budget_used(&self.key, BudgetKind::Refresh, day),
+                )
+                .await?,
+            limit: self.policy.refresh_daily_limit,
+        };
+        let pending_obtain = self.pending_obtain(now).await?;
+        let last_failure = self
+            .op(
+                "read last failure",
+                self.store.load_note(&self.key, LAST_FAILURE_NOTE),
+            )
+            .await?
+            .as_deref()
+            .and_then(LastFailure::from_note);
+        Ok(TokenStatus {
+            key: self.key.clone(),
+            record,
+            obtain,
+            refresh,
+            platform_day: day,
+            budget_resets_at: next_local_midnight(now, self.utc_offset_s).to_rfc3339(),
+            pending_obtain,
+            last_failure,
+        })
+    }
+
+    /// The stored pending-obtain marker, judged at `now`.
+    async fn pending_obtain(&self, now: i64) -> Result<Option<PendingObtain>, TokenError> {
+        let note = self
+            .op(
+                "read marker",
+                self.store.load_note(&self.key, PENDING_OBTAIN_NOTE),
+            )
+            .await?;
+        Ok(note
+            .as_deref()
+            .and_then(ObtainMarker::from_note)
+            .map(|m| PendingObtain {
+                may_be_in_flight: m.may_be_in_flight(&self.me, now, self.call_deadline_ms),
+                instance: m.instance,
+                host: m.host,
+                pid: m.pid,
+                day: m.day,
+                started_at_ms: m.started_at_ms,
+            }))
+    }
+
+    /// Removes the pending-obtain marker, once an operator has verified that the process
+    /// that wrote it is gone (it crashed mid-call, so the day's token-issuing call is
+    /// spent and its tokens lost; the marker makes every instance report
+    /// [`TokenError::ObtainLost`] until the platform's midnight).
+    ///
+    /// Without `force`, a marker whose call may still be in flight (a process of this host
+    /// that still runs, or another host's call younger than the longest a token call can
+    /// take) is left in place: [`ClearOutcome::MayBeInFlight`]. The marker is removed
+    /// holding the store's refresh lock, so no instance writes a new one meanwhile; while
+    /// another instance holds the lock this waits for it (up to the policy's
+    /// `lock_wait`, then [`TokenError::LockWaitTimedOut`]). With `force`, the marker is
+    /// removed whatever the judgement and whoever holds the lock.
+    ///
+    /// Removing the marker spends nothing and issues no token: it only stops the
+    /// `ObtainLost` explanation, so the next instance that needs a token tries the
+    /// token-issuing call (and, if today's is spent, reports the exhausted budget).
+    pub async fn clear_pending_obtain(&self, force: bool) -> Result<ClearOutcome, TokenError> {
+        let started = Instant::now();
+        let mut locked = self
+            .op(
+                "lock",
+                self.store
+                    .try_lock(&self.key, &self.me.id, self.policy.lock_lease),
+            )
+            .await?;
+        let outcome = loop {
+            let pending = match self.pending_obtain(self.clock.now_ms()).await {
+                Ok(Some(pending)) => pending,
+                Ok(None) => break Ok(ClearOutcome::NothingPending),
+                Err(e) => break Err(e),
+            };
+            if pending.may_be_in_flight && !force {
+                break Ok(ClearOutcome::MayBeInFlight(pending));
+            }
+            if locked || force {
+                break self
+                    .op(
+                        "clear marker",
+                        self.store.store_note(&self.key, PENDING_OBTAIN_NOTE, None),
+                    )
+                    .await
+                    .map(|()| ClearOutcome::Cleared(pending));
+            }
+            if started.elapsed() >= self.policy.lock_wait {
+                break Err(TokenError::LockWaitTimedOut {
+                    waited: started.elapsed(),
+                });
+            }
+            tokio::time::sleep(self.policy.poll_interval).await;
+            match self
+                .op(
+                    "lock",
+                    self.store
+                        .try_lock(&self.key, &self.me.id, self.policy.lock_lease),
+                )
+                .await
+            {
+                Ok(taken) => locked = taken,
+                Err(e) => break Err(e),
+            }
+        };
+        if locked {
+            self.release_lock().await;
+        }
+        outcome
+    }
+
+    /// An operator-requested refresh of the access token: one refresh call, made exactly
+    /// as the manager's own refreshes are (the process's gate and the store's refresh
+    /// lock, one unit of the day's refresh budget taken in the store first and given back
+    /// if the call certainly never left, the new record written to the store, the
+    /// cool-down after a failed token call), whatever the validity of the token held.
+    ///
+    /// It never makes the token-issuing call: without a usable refresh token it fails
+    /// with [`TokenError::NotConfigured`], and a refused refresh token is
+    /// [`TokenError::CredentialRejected`]. An exhausted budget is
+    /// [`TokenError::BudgetExhausted`]. The refresh-ahead reserve does not apply: the
+    /// operator asked for this refresh.
+    pub async fn refresh_now(
+        &self,
+        issuer: &impl TokenIssuer,
+    ) -> Result<RefreshOutcome, TokenError> {
+        let fresh = self.fresh(issuer, Need::Operator).await?;
+        let refresh_used_today = match fresh.refresh_used {
+            Some(used) => used,
+            // Every success of an operator's refresh made a refresh call; should one not
+            // have, the store's count is the answer.
+            None => self.budget_used_today(BudgetKind::Refresh).await?,
+        };
+        Ok(RefreshOutcome {
+            access_expires_at_ms: fresh.access_expires_at_ms,
+            refresh_used_today,
+            refresh_limit: self.policy.refresh_daily_limit,
+        })
+    }
+
+    /// The access token a call would carry now without any token call: the one held in
+    /// memory or stored, if it is valid beyond the expiry margin; `None` otherwise. Reads
+    /// the store, writes nothing (for dry runs).
+    pub(crate) async fn usable_token(&self) -> Result<Option<Secret>, TokenError> {
+        let now = self.clock.now_ms();
+        if let Some(cached) = self
+            .cached()
+            .filter(|c| self.satisfies(&c.record, Need::Expired, now))
+        {
+            return Ok(Some(cached.record.access_token));
+        }
+        Ok(self
+            .op("load", self.store.load(&self.key))
+            .await?
+            .filter(|r| self.satisfies(r, Need::Expired, now))
+            .map(|r| r.access_token))
     }
 
     fn exhausted(&self, kind: BudgetKind, used: u32, limit: u32, now: i64) -> TokenError {

@@ -5,6 +5,7 @@ mod instance;
 mod manager;
 mod memory;
 mod record;
+mod status;
 mod store;
 
 // Token stores beyond memory, and (feature `test-util`) the suite every store must pass
@@ -24,4 +25,8 @@ pub use file::FileTokenStore;
 pub use manager::{TokenGrant, TokenIssuer, TokenManager, TokenPolicy};
 pub use memory::MemoryTokenStore;
 pub use record::{Secret, TokenRecord};
+pub use status::{
+    BudgetStatus, ClearOutcome, LAST_FAILURE_MAX_MESSAGE, LastFailure, PendingObtain, RecordStatus,
+    RefreshOutcome, TokenStatus,
+};
 pub use store::{BudgetKind, BudgetTake, StoreError, StoreErrorKind, StoreFuture, TokenStore};

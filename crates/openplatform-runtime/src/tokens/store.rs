@@ -37,6 +37,13 @@ impl BudgetKind {
     }
 }
 
+/// As its short name ([`BudgetKind::as_str`]): `"obtain"`, `"refresh"`.
+impl serde::Serialize for BudgetKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for BudgetKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
