@@ -22,6 +22,16 @@ pub struct Api {
     pub errata: Vec<Erratum>,
     /// The document's heading of its error-code summary, if it has one.
     pub errors_heading: Option<String>,
+    /// The generated command line, if the spec asks for one.
+    pub cli: Option<Cli>,
+}
+
+/// The operator's command line generated beside the client.
+#[derive(Debug, Clone)]
+pub struct Cli {
+    /// Crate directory relative to the workspace root.
+    pub target: String,
+    pub binary: String,
 }
 
 /// One errata entry: a contradiction of the document and the decision taken.
@@ -248,6 +258,8 @@ pub struct Endpoint {
     pub method: String,
     pub name: String,
     pub group: String,
+    /// The command line's subcommand within the group (kebab-case).
+    pub command: String,
     pub section: String,
     pub title: String,
     pub gloss: String,

@@ -29,6 +29,19 @@ pub struct SpecFile {
     /// generator does not read it.
     #[serde(default)]
     pub audit: Option<AuditSpec>,
+    /// The operator's command line generated beside the client.
+    #[serde(default)]
+    pub cli: Option<Line<CliSpec>>,
+}
+
+/// Where the generated command line goes and what its binary is called.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CliSpec {
+    /// The command line crate's directory, relative to the workspace root.
+    pub target: String,
+    /// The binary's name, as its help and completions spell it.
+    pub binary: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,6 +220,10 @@ pub struct EndpointSpec {
     pub method: String,
     pub name: String,
     pub group: String,
+    /// The command line's subcommand within the group (`query` of `members query`);
+    /// default: `name` in kebab-case.
+    #[serde(default)]
+    pub command: Option<Line<String>>,
     pub section: String,
     pub title: String,
     pub gloss: String,

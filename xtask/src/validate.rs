@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use heck::{ToSnakeCase, ToUpperCamelCase};
+use heck::{ToKebabCase, ToSnakeCase, ToUpperCamelCase};
 use serde_saphyr::Location;
 
 use crate::ir::{
@@ -158,6 +158,18 @@ impl Validator {
                 endpoints.push(ep);
             }
         }
+        let mut commands = BTreeMap::new();
+        for e in &endpoints {
+            if let Some(prev) = commands.insert((e.group.clone(), e.command.clone()), &e.method) {
+                self.problem(
+                    None,
+                    format!(
+                        "endpoint {}: command `{} {}` is also endpoint {prev}'s",
+                        e.method, e.group, e.command
+                    ),
+                );
+            }
+        }
         if endpoints.is_empty() && spec.endpoints.is_empty() {
             self.problem(None, "endpoints: the spec declares no endpoint");
         }
@@ -236,6 +248,10 @@ impl Validator {
                 })
                 .collect(),
             errors_heading: spec.api.errors_heading.clone(),
+            cli: spec.cli.as_ref().map(|c| crate::ir::Cli {
+                target: c.value.target.clone(),
+                binary: c.value.binary.clone(),
+            }),
         }
     }
 
@@ -894,10 +910,12 @@ impl Validator {
         self.endpoint_errors(place, s, codes);
         let (daily_limit, rate_limit_doc) = self.rate_limit(place, loc, s);
 
+        let command = self.command(place, s);
         Some(Endpoint {
             method: s.method.clone(),
             name: s.name.clone(),
             group: s.group.clone(),
+            command,
             section: s.section.clone(),
             title: s.title.clone(),
             gloss: s.gloss.clone(),
@@ -922,6 +940,30 @@ impl Validator {
             data: data?,
             errors: s.errors.iter().map(|c| c.value).collect(),
         })
+    }
+
+    /// The endpoint's subcommand: the spec's `command` (kebab-case words) or the name in
+    /// kebab-case.
+    fn command(&mut self, place: &str, s: &crate::spec::EndpointSpec) -> String {
+        let Some(c) = &s.command else {
+            return s.name.to_kebab_case();
+        };
+        let ok = !c.value.is_empty()
+            && c.value.split('-').all(|w| {
+                !w.is_empty()
+                    && w.chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            });
+        if !ok {
+            self.problem(
+                Some(c.referenced),
+                format!(
+                    "{place}: command `{}` must be lowercase kebab-case words (`query`, `rollback-part`)",
+                    c.value
+                ),
+            );
+        }
+        c.value.clone()
     }
 
     /// `missing_error` of request fields: on a required field, naming a listed code.

@@ -427,3 +427,29 @@ fn args_struct_name_taken_by_a_type_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn a_command_must_be_kebab_case_and_unique_in_its_group() {
+    let text = broken(
+        "    name: add_thing\n    group: things\n",
+        "    name: add_thing\n    group: things\n    command: Add_Thing\n",
+    );
+    let err = errors_of(&text);
+    let line = line_of(&text, "command: Add_Thing");
+    assert!(
+        err.contains(&format!(":{line}:"))
+            && err.contains("command `Add_Thing` must be lowercase kebab-case words"),
+        "{err}"
+    );
+    // `list_things` of the same group has the default command `list-things`.
+    let text = broken(
+        "    name: add_thing\n    group: things\n",
+        "    name: add_thing\n    group: things\n    command: list-things\n",
+    );
+    assert!(FIXTURE.contains("    name: list_things\n    group: things\n"));
+    let err = errors_of(&text);
+    assert!(
+        err.contains("command `things list-things` is also endpoint"),
+        "{err}"
+    );
+}

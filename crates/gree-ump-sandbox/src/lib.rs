@@ -77,6 +77,7 @@
 //! `/__sandbox/` (table in [`controls`]).
 
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 mod conn;

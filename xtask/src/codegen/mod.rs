@@ -2,6 +2,7 @@
 //! `prettyplease`, prefixed with a header naming the spec and the document version.
 //! Every list is emitted in the spec's (or a sorted) order, so output is deterministic.
 
+mod cli;
 mod client;
 mod docs;
 mod endpoints;
@@ -38,7 +39,7 @@ pub fn generate(api: &Api) -> Result<Vec<GeneratedFile>, Error> {
         ("routes.rs", routes::module(api)),
         ("client.rs", client::module(api)),
     ];
-    modules
+    let mut files = modules
         .into_iter()
         .map(|(file, tokens)| {
             Ok(GeneratedFile {
@@ -46,7 +47,17 @@ pub fn generate(api: &Api) -> Result<Vec<GeneratedFile>, Error> {
                 contents: render(api, file, tokens)?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, Error>>()?;
+    if let (Some(target), Some(tokens)) = (&api.cli, cli::module(api)) {
+        files.push(GeneratedFile {
+            path: format!(
+                "{}/src/generated/mod.rs",
+                target.target.trim_end_matches('/')
+            ),
+            contents: render(api, "mod.rs", tokens)?,
+        });
+    }
+    Ok(files)
 }
 
 fn render(api: &Api, file: &str, tokens: TokenStream) -> Result<String, Error> {

@@ -1,0 +1,174 @@
+//! `ump`: the operator's command line for the Gree UMP member open platform.
+//!
+//! ```text
+//! ump [--base-url URL | --preset test|production] [--app-id ID] [--app-secret-file FILE]
+//!     [--token-store file|file:DIR|redis://…] [--output json|table] [--jsonl] [--dry-run]
+//!     <group> <command> [flags]
+//! ump tokens status|refresh|clear-pending
+//! ump sandbox [sandbox flags]
+//! ump completions bash|zsh|fish
+//! ```
+//!
+//! The endpoint commands are generated from the spec (`src/generated`); the code here is
+//! configuration (`config`), output (`output`), the token commands (`tokens`) and the
+//! safe paths of keyed writes (`writes`).
+
+mod config;
+// Checked in as generated (`cargo xtask check` compares it byte for byte).
+#[rustfmt::skip]
+mod generated;
+mod input;
+mod output;
+mod run;
+mod schema;
+mod tokens;
+mod writes;
+
+use std::process::ExitCode;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use crate::output::{Format, Output};
+use crate::run::{CliError, Ctx, Options};
+
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
+const EXIT_CODES: &str = "Exit codes: 0 done; 1 failed before anything was sent (configuration, token store, \
+token budget); 2 usage (a flag, a value, a missing confirmation); 3 refused by the platform: nothing \
+changed; 4 outcome unknown: the request may have been applied, check before repeating it.";
+
+fn cli() -> Command {
+    let global =
+        |id: &'static str, help: &'static str| Arg::new(id).long(id).global(true).help(help);
+    let mut cmd = Command::new("ump")
+        .about("The Gree UMP member open platform (格力地产会员开放平台) from the command line")
+        .after_help(EXIT_CODES)
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .arg(global("base-url", "The platform's base URL [env: UMP_BASE_URL]").value_name("URL"))
+        .arg(global("preset", "A preset base URL: test or production [env: UMP_PRESET]").value_name("NAME"))
+        .arg(global("app-id", "The app id [env: UMP_APP_ID]").value_name("ID"))
+        .arg(
+            global("app-secret-file", "A file holding the app secret [env: UMP_APP_SECRET_FILE, or UMP_APP_SECRET itself]")
+                .value_name("FILE"),
+        )
+        .arg(
+            global("token-store", "The services' token store: file (the SDK's default), file:DIR, redis://host:port/db [env: UMP_TOKEN_STORE]")
+                .value_name("STORE"),
+        )
+        .arg(global("config", "The config file [env: UMP_CONFIG; default ~/.config/ump/config.toml]").value_name("FILE"))
+        .arg(
+            Arg::new("output").help_heading(GLOBAL)
+                .long("output")
+                .short('o')
+                .global(true)
+                .value_parser(["json", "table"])
+                .default_value("json")
+                .help("JSON (one document per call) or a readable table"),
+        )
+        .arg(Arg::new("jsonl").help_heading(GLOBAL).long("jsonl").global(true).action(ArgAction::SetTrue).help("One JSON document per line (streams)"))
+        .arg(
+            Arg::new("dry-run").help_heading(GLOBAL)
+                .long("dry-run")
+                .global(true)
+                .action(ArgAction::SetTrue)
+                .help("Print the signed request it would send, secrets redacted; send nothing"),
+        )
+        .arg(
+            Arg::new("allow-obtain").help_heading(GLOBAL)
+                .long("allow-obtain")
+                .global(true)
+                .action(ArgAction::SetTrue)
+                .help("Allow spending the day's only token-issuing call (2.1) when the store holds no usable tokens"),
+        );
+    for group in schema::groups(generated::GROUPS) {
+        cmd = cmd.subcommand(group);
+    }
+    cmd.subcommand(tokens::command())
+        .subcommand(
+            Command::new("sandbox")
+                .about("Runs the local sandbox of the platform (the flags of gree-ump-sandbox; --help for them)")
+                .disable_help_flag(true)
+                .arg(Arg::new("args").num_args(0..).trailing_var_arg(true).allow_hyphen_values(true)),
+        )
+        .subcommand(
+            Command::new("completions")
+                .about("Prints shell completions")
+                .arg(Arg::new("shell").required(true).value_parser(["bash", "zsh", "fish"])),
+        )
+}
+
+async fn run(m: &ArgMatches) -> Result<(), CliError> {
+    let output = Output {
+        format: match m.get_one::<String>("output").map(String::as_str) {
+            Some("table") => Format::Table,
+            _ => Format::Json,
+        },
+        jsonl: m.get_flag("jsonl"),
+    };
+    match m.subcommand() {
+        Some(("completions", sub)) => {
+            let shell = match sub.get_one::<String>("shell").map(String::as_str) {
+                Some("zsh") => clap_complete::Shell::Zsh,
+                Some("fish") => clap_complete::Shell::Fish,
+                _ => clap_complete::Shell::Bash,
+            };
+            clap_complete::generate(shell, &mut cli(), "ump", &mut std::io::stdout());
+            Ok(())
+        }
+        Some((name, sub)) => {
+            let settings = config::Settings::resolve(m)?;
+            let ctx = Ctx {
+                client: settings.client().await?,
+                options: Options {
+                    dry_run: m.get_flag("dry-run"),
+                    allow_obtain: m.get_flag("allow-obtain"),
+                },
+                output,
+            };
+            if name == "tokens" {
+                return tokens::run(&ctx, sub).await.map(|_| ());
+            }
+            if sub.subcommand().is_none() {
+                return Err(CliError::usage(format!(
+                    "{name}: which command? (ump {name} --help)"
+                )));
+            }
+            generated::run(&ctx, m).await.map(|_| ())
+        }
+        None => Err(CliError::usage("which command? (ump --help)")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    // The sandbox parses its own flags (the same as its binary's).
+    if args.get(1).map(String::as_str) == Some("sandbox") {
+        return gree_ump_sandbox::cli::main(args.into_iter().skip(2));
+    }
+    let m = match cli().try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error[failed]: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(&m)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
+    }
+}

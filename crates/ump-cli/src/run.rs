@@ -1,0 +1,304 @@
+//! Running one endpoint's command: the request from its flags, the dry run, the guard on
+//! the day's token budget, the call, and what the outcome means to an operator (exit
+//! codes below). The generated dispatch (`crate::generated::run`) calls one of
+//! [`Ctx::read`], [`Ctx::write`], [`Ctx::keyed`] and [`Ctx::paged`], as the spec classes
+//! the endpoint.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use gree_ump::runtime::tokens::TokenStatus;
+use gree_ump::{Endpoint, Paged};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::input;
+use crate::output::Output;
+use crate::schema::{self, Command};
+
+/// What the process exit code tells an operator (also in `ump --help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 1: it failed before anything was sent (configuration, token store, token budget).
+    Failed = 1,
+    /// 2: the command line is wrong (a flag, a value, a missing confirmation).
+    Usage = 2,
+    /// 3: the platform refused: nothing was changed.
+    Refused = 3,
+    /// 4: the request may or may not have been applied: check before repeating it.
+    Unknown = 4,
+}
+
+/// A failed command: its exit code and what to tell the operator (no secret in it).
+#[derive(Debug)]
+pub struct CliError {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.exit {
+            Exit::Failed => "failed",
+            Exit::Usage => "usage",
+            Exit::Refused => "refused",
+            Exit::Unknown => "outcome unknown",
+        };
+        write!(f, "error[{what}]: {}", self.message)
+    }
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError {
+            exit: Exit::Usage,
+            message: message.into(),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        CliError {
+            exit: Exit::Failed,
+            message: message.into(),
+        }
+    }
+
+    pub fn unknown_command(group: &str, command: &str) -> Self {
+        CliError::usage(format!("no command `{group} {command}`"))
+    }
+
+    /// A call's error, as an operator reads it. `write`: whether the call changes state
+    /// (then a reply that never came means "check before repeating").
+    pub fn of_call(e: &gree_ump::Error, write: bool) -> Self {
+        use gree_ump::runtime::Error;
+        let text = e.to_string();
+        let code = e
+            .code()
+            .map(|c| format!("{c:?} ({}): ", gree_ump::ApiErrorCode::code(&c)))
+            .unwrap_or_default();
+        let exit = match e {
+            Error::Request(_) => Exit::Usage,
+            Error::Api(api) if write && gree_ump::ApiErrorCode::is_retryable(&api.code) => {
+                Exit::Unknown
+            }
+            Error::Api(api) if gree_ump::ApiErrorCode::is_retryable(&api.code) => Exit::Failed,
+            Error::Api(_) => Exit::Refused,
+            _ if e.outcome_unknown() && write => Exit::Unknown,
+            _ => Exit::Failed,
+        };
+        let advice = match exit {
+            Exit::Unknown => {
+                "\nThe request may have been applied. Check (query the member, the order…) \
+                 before repeating it; a keyed write can be settled with the same key and --resume."
+            }
+            Exit::Refused => "\nNothing was changed.",
+            _ => "",
+        };
+        CliError {
+            exit,
+            message: format!("{code}{text}{advice}"),
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.exit as u8)
+    }
+}
+
+/// What a command did (its output is already written).
+#[derive(Debug)]
+pub struct Outcome;
+
+/// The options every endpoint command shares.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub dry_run: bool,
+    /// Spending the day's token-issuing call is confirmed.
+    pub allow_obtain: bool,
+}
+
+/// One invocation's client, options and output.
+pub struct Ctx {
+    pub client: gree_ump::Client,
+    pub options: Options,
+    pub output: Output,
+}
+
+impl Ctx {
+    /// A read: safe to repeat.
+    pub async fn read<R>(
+        &self,
+        command: &Command,
+        m: &clap::ArgMatches,
+    ) -> Result<Outcome, CliError>
+    where
+        R: Endpoint<Code = gree_ump::ErrorCode> + DeserializeOwned,
+        R::Data: Serialize + Default,
+    {
+        self.send::<R>(command, m, false).await
+    }
+
+    /// A write the platform may apply twice if repeated: sent once.
+    pub async fn write<R>(
+        &self,
+        command: &Command,
+        m: &clap::ArgMatches,
+    ) -> Result<Outcome, CliError>
+    where
+        R: Endpoint<Code = gree_ump::ErrorCode> + DeserializeOwned,
+        R::Data: Serialize + Default,
+    {
+        self.send::<R>(command, m, true).await
+    }
+
+    /// A keyed write: the exactly-once path of its type (`crate::writes`).
+    pub async fn keyed<R>(
+        &self,
+        command: &Command,
+        m: &clap::ArgMatches,
+    ) -> Result<Outcome, CliError>
+    where
+        R: crate::writes::Keyed + DeserializeOwned,
+    {
+        let request: R = input::request(command, m)?;
+        if self.options.dry_run {
+            return self.dry_run(&request).await;
+        }
+        self.guard_tokens().await?;
+        request.run(self, m.get_flag(schema::RESUME)).await
+    }
+
+    /// A paged read: one page, or with `--all` every page from the one asked for.
+    pub async fn paged<R>(
+        &self,
+        command: &Command,
+        m: &clap::ArgMatches,
+    ) -> Result<Outcome, CliError>
+    where
+        R: Paged<Code = gree_ump::ErrorCode> + DeserializeOwned + 'static,
+        R::Data: Serialize + Default,
+        R::Item: Serialize,
+    {
+        if !m.get_flag(schema::ALL) {
+            return self.send::<R>(command, m, false).await;
+        }
+        let request: R = input::request(command, m)?;
+        if self.options.dry_run {
+            return self.dry_run(&request).await;
+        }
+        self.guard_tokens().await?;
+        let max_pages = m.get_one::<u32>(schema::MAX_PAGES).copied();
+        let mut items = self.client.runtime().items(request);
+        if let Some(n) = max_pages {
+            items = items.max_pages(n);
+        }
+        let progress = std::io::stderr().is_terminal();
+        let mut stream = self.output.stream();
+        let mut count: u64 = 0;
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| CliError::of_call(&e, false))?;
+            stream.item(&item)?;
+            count = count.saturating_add(1);
+            if progress && count.is_multiple_of(50) {
+                eprint!("\r{count} items…");
+            }
+        }
+        if progress {
+            eprintln!("\r{count} items.   ");
+        }
+        stream.finish()?;
+        Ok(Outcome)
+    }
+
+    async fn send<R>(
+        &self,
+        command: &Command,
+        m: &clap::ArgMatches,
+        write: bool,
+    ) -> Result<Outcome, CliError>
+    where
+        R: Endpoint<Code = gree_ump::ErrorCode> + DeserializeOwned,
+        R::Data: Serialize + Default,
+    {
+        let request: R = input::request(command, m)?;
+        if self.options.dry_run {
+            return self.dry_run(&request).await;
+        }
+        self.guard_tokens().await?;
+        let reply = self
+            .client
+            .runtime()
+            .send(&request)
+            .await
+            .map_err(|e| CliError::of_call(&e, write))?;
+        self.output.document(&reply.into_data())?;
+        Ok(Outcome)
+    }
+
+    /// Prints the signed request `send` would send, secrets redacted; sends nothing.
+    pub async fn dry_run<R: Endpoint<Code = gree_ump::ErrorCode>>(
+        &self,
+        request: &R,
+    ) -> Result<Outcome, CliError> {
+        let dry = self
+            .client
+            .runtime()
+            .dry_run(request)
+            .await
+            .map_err(|e| CliError::of_call(&e, false))?;
+        self.output.document(&dry)?;
+        Ok(Outcome)
+    }
+
+    /// Refuses a call that would spend the day's token-issuing call unless confirmed, and
+    /// says on stderr when it will spend one of the day's refreshes.
+    pub async fn guard_tokens(&self) -> Result<(), CliError> {
+        let status = self
+            .client
+            .runtime()
+            .tokens()
+            .status()
+            .await
+            .map_err(|e| CliError::failed(format!("cannot read the token store: {e}")))?;
+        match needs(&status) {
+            Need::Nothing => Ok(()),
+            Need::Refresh => {
+                eprintln!(
+                    "note: the access token has expired; this call spends one of today's {} refreshes ({} used)",
+                    status.refresh.limit, status.refresh.used
+                );
+                Ok(())
+            }
+            Need::Obtain if self.options.allow_obtain => {
+                eprintln!(
+                    "note: spending today's token-issuing call ({} of {} used), as --allow-obtain says",
+                    status.obtain.used, status.obtain.limit
+                );
+                Ok(())
+            }
+            Need::Obtain => Err(CliError::usage(format!(
+                "the token store {} holds no usable tokens, so this call would spend the \
+                 token-issuing call (2.1): {} of {} used today, resets at {}. The services \
+                 sharing this store need it too. Check `ump tokens status`; re-run with \
+                 --allow-obtain to spend it.",
+                status.key, status.obtain.used, status.obtain.limit, status.budget_resets_at
+            ))),
+        }
+    }
+}
+
+/// Which token call the next business call needs.
+enum Need {
+    Nothing,
+    Refresh,
+    Obtain,
+}
+
+fn needs(status: &TokenStatus) -> Need {
+    match &status.record {
+        Some(r) if r.access_valid_now => Need::Nothing,
+        Some(r) if r.refresh_valid_now => Need::Refresh,
+        _ => Need::Obtain,
+    }
+}
