@@ -48,6 +48,24 @@ pub async fn run(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
             ctx.output.document(&status)?;
             Ok(Outcome)
         }
+        Some(("refresh", _)) if ctx.options.dry_run => {
+            ctx.output.document(&serde_json::json!({
+                "dry_run": true,
+                "would": "refresh the access token (2.2)",
+                "costs": format!("one of today's {} refreshes ({} used)", status.refresh.limit, status.refresh.used),
+                "key": status.key,
+            }))?;
+            Ok(Outcome)
+        }
+        Some(("clear-pending", _)) if ctx.options.dry_run => {
+            ctx.output.document(&serde_json::json!({
+                "dry_run": true,
+                "would": "remove the pending token-issuing marker",
+                "marker": status.pending_obtain,
+                "key": status.key,
+            }))?;
+            Ok(Outcome)
+        }
         Some(("refresh", sub)) => {
             if !sub.get_flag("yes") {
                 return Err(CliError::usage(format!(

@@ -528,6 +528,86 @@ async fn token_commands_show_state_without_secrets() {
         .ok()
         .json();
     assert_eq!(none["cleared"], false, "{none}");
+    // A dry run of a refresh says what it would cost and spends nothing.
+    let dry = env
+        .ump(&["--dry-run", "tokens", "refresh", "--yes"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(dry["dry_run"], true, "{dry}");
+    assert_eq!(env.sandbox.control().token_calls().refresh_calls, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_comes_from_flags_then_environment_then_the_file() {
+    let env = Env::new().await;
+    let config_dir = env.dir.path().join("config").join("ump");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let secret = env.dir.path().join("secret");
+    std::fs::write(&secret, format!("{}\n", env.sandbox.app_secret())).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "base_url = \"{}\"\napp_id = \"{}\"\napp_secret_file = \"{}\"\ntoken_store = \"file:{}\"\n",
+            env.sandbox.base_url(),
+            env.sandbox.app_id(),
+            secret.display(),
+            env.store_dir().display()
+        ),
+    )
+    .unwrap();
+    let from_file = |c: &mut Command| {
+        for k in [
+            "UMP_BASE_URL",
+            "UMP_APP_ID",
+            "UMP_APP_SECRET",
+            "UMP_TOKEN_STORE",
+        ] {
+            c.env_remove(k);
+        }
+    };
+    let run = |mut c: Command| {
+        let out = c.output().expect("ump runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let mut c = env.command(&["tokens", "status"]);
+    from_file(&mut c);
+    let status = run(c).ok().json();
+    assert!(
+        status["key"]
+            .as_str()
+            .unwrap()
+            .contains(env.sandbox.app_id()),
+        "{status}"
+    );
+    // A flag beats the file: another app id is another key.
+    let mut c = env.command(&["--app-id", "other-app", "tokens", "status"]);
+    from_file(&mut c);
+    let status = run(c).ok().json();
+    assert!(
+        status["key"].as_str().unwrap().ends_with("/other-app"),
+        "{status}"
+    );
+    // 1: nothing to run with: no platform anywhere.
+    let mut c = env.command(&["tokens", "status"]);
+    from_file(&mut c);
+    c.env("XDG_CONFIG_HOME", env.dir.path().join("nowhere"));
+    let none = run(c);
+    assert_eq!(none.code, 1, "{none:?}");
+    assert!(none.stderr.contains("no platform"), "{none:?}");
+    // An explicit config file that is not there is an error, never silently skipped.
+    let mut c = env.command(&["--config", "/nonexistent/ump.toml", "tokens", "status"]);
+    from_file(&mut c);
+    let missing = run(c);
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert!(
+        missing.stderr.contains("/nonexistent/ump.toml"),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
