@@ -1,7 +1,7 @@
 //! `cargo xtask diff OLD NEW`: what a spec change does to the generated API, each change
 //! with its semver class for the generated crate, and a drafted CHANGELOG entry.
 //!
-//! Both specs are validated and compared as the generator sees them ([`ir::Api`]), so the
+//! Both specs are validated and compared as the generator sees them ([`crate::ir::Api`]), so the
 //! verdict follows the generated code's shape:
 //! - every generated struct and enum is `#[non_exhaustive]`, so a new field, enum value or
 //!   error code is **minor**;

@@ -191,7 +191,7 @@ pub fn audit(
 
 /// Checks the form of an erratum's `covers` key: `/`-separated segments, none empty or
 /// with spaces, at least two, ending with an aspect the audit reports
-/// ([`compare::ASPECTS`]).
+/// (`compare::ASPECTS`).
 pub fn check_key(key: &str) -> Result<(), String> {
     let segments: Vec<&str> = key.split('/').collect();
     if segments.len() < 2
