@@ -71,9 +71,46 @@ const EXPECTED_TIMESTAMP: &str = "epoch milliseconds (an integer)";
 
 /// `yyyy-MM-dd HH:mm:ss` or `yyyy-MM-ddTHH:mm:ss`, optionally with fractional seconds.
 fn naive_datetime(t: &str) -> Option<NaiveDateTime> {
+    if let Some(dt) = exact_datetime(t) {
+        return Some(dt);
+    }
     NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
         .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f"))
         .ok()
+}
+
+/// The number of the ASCII digits `b`, if they all are digits.
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// `yyyy-MM-dd` exactly, the wire form: parsed by position, about 15 times faster than
+/// chrono's format parser (issue 19). Anything else is `None`, and callers then ask
+/// chrono, so what is accepted does not change.
+fn exact_date(t: &str) -> Option<NaiveDate> {
+    let b = t.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(&b[..4])?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(&b[5..7])?, digits(&b[8..10])?)
+}
+
+/// `yyyy-MM-dd HH:mm:ss` exactly (see [`exact_date`]).
+fn exact_datetime(t: &str) -> Option<NaiveDateTime> {
+    let b = t.as_bytes();
+    if b.len() != 19 || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let date = exact_date(t.get(..10)?)?;
+    let time = NaiveTime::from_hms_opt(
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    )?;
+    Some(date.and_time(time))
 }
 
 /// Optional `-` and ASCII digits only.
@@ -111,8 +148,8 @@ impl BeijingDate {
     /// is kept.
     pub fn parse(s: &str) -> Result<Self, ParseTimeError> {
         let t = s.trim();
-        NaiveDate::parse_from_str(t, DATE_FORMAT)
-            .ok()
+        exact_date(t)
+            .or_else(|| NaiveDate::parse_from_str(t, DATE_FORMAT).ok())
             .or_else(|| naive_datetime(t).map(|dt| dt.date()))
             .map(BeijingDate)
             .ok_or_else(|| ParseTimeError::new(s, EXPECTED_DATE))
@@ -249,7 +286,8 @@ impl BeijingDateTime {
         if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
             return Ok(BeijingDateTime::from(dt));
         }
-        if let Ok(date) = NaiveDate::parse_from_str(t, DATE_FORMAT) {
+        if let Some(date) = exact_date(t).or_else(|| NaiveDate::parse_from_str(t, DATE_FORMAT).ok())
+        {
             return Ok(BeijingDateTime::from_naive(date.and_time(NaiveTime::MIN)));
         }
         Err(err())
@@ -543,6 +581,62 @@ impl<'de, T: TimeValue> Visitor<'de> for TimeVisitor<T> {
 
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
+    }
+}
+
+#[cfg(test)]
+mod exact_parse_tests {
+    use super::*;
+
+    /// The position parser accepts exactly what chrono's format parser accepts for the
+    /// wire forms, with the same value, including impossible dates and leap seconds.
+    #[test]
+    fn exact_parsers_agree_with_chrono() {
+        let mut texts = vec![
+            "2021-06-21",
+            "2021-02-29",
+            "2020-02-29",
+            "2021-13-01",
+            "2021-00-10",
+            "0000-01-01",
+            "9999-12-31",
+            "2021-6-21x",
+            "2021/06/21",
+            "２０２１-06-21",
+            "2021-06-2a",
+        ];
+        let datetimes = [
+            "2021-06-21 14:35:29",
+            "2021-06-21 24:00:00",
+            "2021-06-21 23:59:60",
+            "2021-06-21 23:60:00",
+            "2021-06-21T14:35:29",
+            "2021-06-21 14:35:2x",
+            "2021-02-30 00:00:00",
+        ];
+        texts.extend(datetimes);
+        for t in texts {
+            assert_eq!(
+                exact_date(t),
+                if t.len() == 10 {
+                    NaiveDate::parse_from_str(t, DATE_FORMAT).ok()
+                } else {
+                    None
+                },
+                "{t}"
+            );
+            let chrono = NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f").ok();
+            // None: the caller asks chrono, so only a text chrono reads (the leap second)
+            // is left to it.
+            if let Some(dt) = exact_datetime(t) {
+                assert_eq!(Some(dt), chrono, "{t}");
+            }
+            assert_eq!(
+                naive_datetime(t),
+                chrono.or_else(|| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok()),
+                "{t}"
+            );
+        }
     }
 }
 
