@@ -378,6 +378,7 @@ impl<T: From<Client>> ClientBuilder<T> {
                 tokens,
                 recent: Default::default(),
                 log_request_bodies: self.log_request_bodies,
+                urls: Default::default(),
             }),
         }))
     }

@@ -96,8 +96,7 @@ impl Client {
                 &custom
             }
         };
-        let mut url = reqwest::Url::parse(&format!("{}{}", inner.base_url, protocol.path(method)))
-            .map_err(|e| TransportError::invalid_url(method, &e))?;
+        let mut url = self.method_url(method)?;
         {
             let mut query = url.query_pairs_mut();
             for (name, value) in &params {

@@ -154,8 +154,7 @@ impl Client {
         };
         let body = serde_json::to_vec(&envelope)
             .map_err(|e| invalid(format!("cannot write the envelope: {e}")))?;
-        let mut url = reqwest::Url::parse(&format!("{}{}", inner.base_url, protocol.path(method)))
-            .map_err(|e| TransportError::invalid_url(method, &e))?;
+        let mut url = self.method_url(method)?;
         if !extra.is_empty() {
             let mut query = url.query_pairs_mut();
             for (name, value) in extra {
