@@ -247,17 +247,17 @@ impl Client {
                 tracing::info!("access token rejected; refreshing once");
                 // `None`: the token was itself issued after a rejection and never
                 // accepted, so a refresh cannot help; the platform's answer stands.
-                let Some(token) = tokens
-                    .after_rejection(self, &token)
+                // The refresh and the second attempt are boxed: a cold path, kept out of
+                // every call's future (issue 19).
+                let Some(token) = Box::pin(tokens.after_rejection(self, &token))
                     .await
                     .map_err(Error::Token)?
                 else {
                     return first;
                 };
                 // A second rejection is reported as it is: never a loop.
-                let second = self
-                    .with_access_token::<E>(&token, &extra, body, deadline)
-                    .await;
+                let second =
+                    Box::pin(self.with_access_token::<E>(&token, &extra, body, deadline)).await;
                 let rejected_again = matches!(&second, Err(Error::Api(e))
                     if self.inner.protocol.is_invalid_token(e.raw_code, e.message.as_deref()));
                 if !rejected_again && !matches!(second, Err(Error::Transport(_))) {

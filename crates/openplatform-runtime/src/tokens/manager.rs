@@ -470,7 +470,11 @@ impl TokenManager {
         if let Some(cached) = self.cached() {
             let (margin, ahead) = self.margins(cached.lifetime_ms);
             if cached.record.access_valid_at(now, ahead) {
-                self.write_back_if_due(&cached).await;
+                // The cold paths are boxed, so every call's future does not carry their
+                // state (issue 19: 4.4 KB before).
+                if self.write_back_due() {
+                    Box::pin(self.write_back(&cached)).await;
+                }
                 return Ok(cached.record.access_token);
             }
             if cached.record.access_valid_at(now, margin) {
@@ -481,7 +485,7 @@ impl TokenManager {
                 }
                 // Try for a new one; a failure only means using the current one a little
                 // longer.
-                return match self.fresh(issuer, Need::Ahead).await {
+                return match Box::pin(self.fresh(issuer, Need::Ahead)).await {
                     Ok(fresh) => Ok(fresh.token),
                     Err(e) => {
                         tracing::debug!(error = %e, "refresh ahead of expiry did not happen");
@@ -490,7 +494,9 @@ impl TokenManager {
                 };
             }
         }
-        self.fresh(issuer, Need::Expired).await.map(|f| f.token)
+        Box::pin(self.fresh(issuer, Need::Expired))
+            .await
+            .map(|f| f.token)
     }
 
     /// A new access token after the platform rejected `failed`, or `None` when refreshing
@@ -596,19 +602,23 @@ impl TokenManager {
         self.op("load", self.store.load(&self.key)).await
     }
 
-    /// Now and then, compares the valid token held with the store and writes it back
-    /// when the store lost it (or went back to an older one). Never fails the caller.
-    async fn write_back_if_due(&self, cached: &Cached) {
-        {
-            let mut last = self
-                .last_write_back_check
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if last.is_some_and(|t| t.elapsed() < self.policy.write_back_every) {
-                return;
-            }
-            *last = Some(Instant::now());
+    /// Whether the periodic write-back check is due now (and marks it done).
+    fn write_back_due(&self) -> bool {
+        let mut last = self
+            .last_write_back_check
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.is_some_and(|t| t.elapsed() < self.policy.write_back_every) {
+            return false;
         }
+        *last = Some(Instant::now());
+        true
+    }
+
+    /// Now and then (when [`Self::write_back_due`]), compares the valid token held with
+    /// the store and writes it back when the store lost it (or went back to an older
+    /// one). Never fails the caller.
+    async fn write_back(&self, cached: &Cached) {
         let Ok(_gate) = self.gate.try_lock() else {
             return;
         };
