@@ -35,7 +35,10 @@
 //!   See [`auth`] for the codes. Request bodies are decoded and validated by the
 //!   generated request types (`AnyRequest::decode` + `validate`): a field the spec
 //!   requires is required here (1001), `open_id`-or-`phone` rules answer 110002, an
-//!   empty 3.1 `phone` 110001, an empty 6.1 `target` 140003.
+//!   empty 3.1 `phone` 110001, an empty 6.1 `target` 140003. The document's own
+//!   examples are accepted where they differ from what the client sends (3.4.2 nested
+//!   `items`, 4.1 without `order_score` or with a `fin_entity_info` that is not JSON;
+//!   errata E74–E76): they are rewritten before decoding, see `lenient.rs`.
 //! - Replies: always HTTP 200 with the envelope of the examples,
 //!   `{"success":true,"error_code":200,"error_message":"","data":…}` (3.1, 3.3) or
 //!   `{"success":false,"error_code":N,"error_message":"…","data":null}` (3.4.1); paged
@@ -87,6 +90,7 @@ pub mod faults;
 mod gateway;
 mod http;
 mod ids;
+mod lenient;
 mod server;
 pub mod state;
 

@@ -18,7 +18,7 @@ use super::models::*;
 ///
 /// Error codes: `500`, `1001`, `110005`.
 ///
-/// Errata of section 2.1 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E06` (extra query parameters in the token example), `E08` (envelope key spelling), `E68` (answers the document does not name, as the sandbox gives them), `E73` (where the 3 s timestamp window applies).
+/// Errata of section 2.1 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E06` (extra query parameters in the token example), `E08` (envelope key spelling), `E68` (answers the document does not name, as the sandbox gives them), `E73` (where the 3 s timestamp window applies), `E77` (request examples the platform refuses as printed).
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -110,7 +110,7 @@ impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
 ///
 /// Error codes: `500`, `1001`, `110001`.
 ///
-/// Errata of section 3.1 (the spec's `errata`): `E05` (timestamp type), `E08` (envelope key spelling), `E09` (realname vs username), `E10` (split examples), `E11` (project_id type).
+/// Errata of section 3.1 (the spec's `errata`): `E05` (timestamp type), `E08` (envelope key spelling), `E09` (realname vs username), `E10` (split examples), `E11` (project_id type), `E77` (request examples the platform refuses as printed).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1062,7 +1062,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150007`, `150009`.
 ///
-/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals).
+/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E74` (the sandbox accepts the example's nested items).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1550,7 +1550,7 @@ impl ::openplatform_runtime::Paged for ListLevelsRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `150001`, `150003`.
 ///
-/// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
+/// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E75` (the sandbox accepts an order without order_score), `E76` (the sandbox keeps a fin_entity_info that is not JSON), `E77` (request examples the platform refuses as printed).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3020,7 +3020,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
 ///
 /// Error codes: `500`, `1001`, `130001`.
 ///
-/// Errata of section 5.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E47` (begin_time/end_time format), `E48` (third_coupon_id type), `E49` (stores/items/categories JSON), `E50` (discount_fee unit), `E51` (fen amounts), `E52` (use_scope_type values), `E53` (defaults in the example column), `E63` (NamedRef ids).
+/// Errata of section 5.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E47` (begin_time/end_time format), `E48` (third_coupon_id type), `E49` (stores/items/categories JSON), `E50` (discount_fee unit), `E51` (fen amounts), `E52` (use_scope_type values), `E53` (defaults in the example column), `E63` (NamedRef ids), `E77` (request examples the platform refuses as printed).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3481,7 +3481,7 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`, `130001`, `130004`.
 ///
-/// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long).
+/// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long), `E77` (request examples the platform refuses as printed).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
