@@ -74,6 +74,13 @@
 //! saved atomically after every change, before the reply leaves; a corrupt or
 //! other-version file stops the start with an error naming it. See [`state::persist`].
 //!
+//! # zvcms
+//!
+//! With [`SandboxConfig::zvcms`] the same server also serves the zvcms coupon
+//! verification (`POST /api/v2`, `communal.user.coupons-vertify`), checking each `Token`
+//! with the `Signer` it is given and dispatching through the zvcms crate's generated
+//! routes; its coupons are kept apart from UMP's. See [`zvcms_api`].
+//!
 //! # Test controls
 //!
 //! [`Controls`] in process (`SandboxHandle::control()`), or over HTTP under
@@ -93,6 +100,7 @@ mod ids;
 mod lenient;
 mod server;
 pub mod state;
+pub mod zvcms_api;
 
 pub use config::{
     LevelConfig, LevelRight, PointDirection, PointEvent, SandboxConfig, TimestampScope,
@@ -104,6 +112,8 @@ pub use server::{Sandbox, SandboxHandle};
 pub use state::persist::StateFileError;
 pub use state::sms::SentCode;
 pub use state::tokens::TokenCallCounts;
+pub use state::zvcms_coupons::ZvcmsCoupon;
+pub use zvcms_api::{ZvcmsConfig, ZvcmsError};
 
 /// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.
 #[cfg(doctest)]
