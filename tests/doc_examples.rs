@@ -9,8 +9,9 @@
 //!   strings compared as JSON. Where the spec's errata decide against the example, the
 //!   example is adjusted first, in code, next to a comment citing the errata id.
 //!
-//! The examples are pasted verbatim. Where the document's JSON is not valid JSON, the
-//! repair is made in code by [`repair`] and friends (each panics when the text it repairs is
+//! The examples are pasted verbatim (the request texts in `doc_requests.rs`, shared with
+//! `doc_examples_sandbox`, which sends them to the sandbox). Where the document's JSON is
+//! not valid JSON, the repair is made in code by [`repair`] and friends (each panics when the text it repairs is
 //! not found, so a repair cannot silently go stale), with a comment saying what was wrong.
 //! The only other change: trailing spaces at the ends of lines (the 5.5 request and the
 //! 6.2 request and response examples) were dropped; JSON ignores them.
