@@ -9,6 +9,8 @@
 //!   blocks are one object (E10), 4.1's string values are wrapped over several lines,
 //!   5.1's and 5.2's inner quotes are not escaped (E49, E54). The unrepaired texts are
 //!   sent too, and refused with 1001.
+//! - Nothing else: numbers for strings, quoted integers, bare JSON for JSON in a string
+//!   and keys no table lists are read as sent (E78).
 //! - **State**: an open_id, member code, coupon code or SMS code of the document names a
 //!   thing of the vendor's test platform; it is replaced by the one the sandbox issued
 //!   (3.1's open_id for the document's, the code 3.6 generated…). Members, changes, orders
@@ -247,6 +249,9 @@ async fn every_request_example_is_accepted() {
         )
         .await;
     note(&mut refused, &reply, "3.2 by open_id");
+    // E78: 3.1's username is no table's key: ignored, not read as realname.
+    assert_eq!(reply["data"]["nickname"], json!("张三"), "{reply}");
+    assert_ne!(reply["data"]["realname"], json!("张达三"), "{reply}");
     let reply = raw.call("wk.user.info.query", S3_2_BY_PHONE).await;
     note(&mut refused, &reply, "3.2 by phone");
 
