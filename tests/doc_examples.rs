@@ -9,8 +9,9 @@
 //!   strings compared as JSON. Where the spec's errata decide against the example, the
 //!   example is adjusted first, in code, next to a comment citing the errata id.
 //!
-//! The examples are pasted verbatim. Where the document's JSON is not valid JSON, the
-//! repair is made in code by [`repair`] and friends (each panics when the text it repairs is
+//! The examples are pasted verbatim (the request texts in `doc_requests.rs`, shared with
+//! `doc_examples_sandbox`, which sends them to the sandbox). Where the document's JSON is
+//! not valid JSON, the repair is made in code by [`repair`] and friends (each panics when the text it repairs is
 //! not found, so a repair cannot silently go stale), with a comment saying what was wrong.
 //! The only other change: trailing spaces at the ends of lines (the 5.5 request and the
 //! 6.2 request and response examples) were dropped; JSON ignores them.
@@ -26,6 +27,7 @@ use openplatform_runtime::wire::{
 use openplatform_runtime::{Endpoint, ErrorCategory};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use workspace_tests::doc_requests::*;
 
 // ======================================================================================
 // Helpers
@@ -103,68 +105,6 @@ impl Reply {
         );
         assert!(matches!(self.error_message().as_deref(), None | Some("")));
     }
-}
-
-/// Syntax repair: replaces the single occurrence of `broken` in a document example.
-fn repair(text: &str, broken: &str, fixed: &str) -> String {
-    assert_eq!(
-        text.matches(broken).count(),
-        1,
-        "the repair target {broken:?} must occur exactly once"
-    );
-    text.replacen(broken, fixed, 1)
-}
-
-/// Syntax repair: the document wraps long string values over several lines, and a raw line
-/// break inside a JSON string is invalid JSON. Each break inside a string, with the
-/// indentation after it, becomes one space (the separator the wrapped text had there).
-fn join_wrapped_strings(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let (mut in_string, mut escaped, mut joined) = (false, false, 0);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            } else if c == '\n' {
-                while chars.peek() == Some(&' ') {
-                    chars.next();
-                }
-                out.push(' ');
-                joined += 1;
-                continue;
-            }
-        } else if c == '"' {
-            in_string = true;
-        }
-        out.push(c);
-    }
-    assert!(joined > 0, "no wrapped string to join");
-    out
-}
-
-/// Syntax repair: the string value of `key` (on one line) contains unescaped `"` (JSON
-/// text pasted into a string without escaping it); escapes them.
-fn escape_quotes_in_value(text: &str, key: &str) -> String {
-    let open = format!("\"{key}\": \"");
-    let start = text.find(&open).expect("the key is in the example") + open.len();
-    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    let close = start + text[start..line_end].rfind('"').expect("a closing quote");
-    let (mut fixed, mut prev, mut count) = (String::new(), '\0', 0);
-    for c in text[start..close].chars() {
-        if c == '"' && prev != '\\' {
-            fixed.push('\\');
-            count += 1;
-        }
-        fixed.push(c);
-        prev = c;
-    }
-    assert!(count > 0, "no unescaped quote in the value of {key}");
-    format!("{}{}{}", &text[..start], fixed, &text[close..])
 }
 
 /// A document request example, parsed.
@@ -282,11 +222,6 @@ fn named_ref(id: &str, name: &str) -> NamedRef {
 // ======================================================================================
 // 1. 调用前说明 (general request and response examples)
 // ======================================================================================
-
-/// Section 1's request example: the token call as a URL.
-const SECTION_1_REQUEST: &str = "https://test-ump.greedc.com/gw/gateway/dss.auth.token.query/v1?
-app_id=wkb1ag2hdad7e6jw1r&code=&redirect_url=&timestamp=1&sign=cd3e05dca22f47dca
-ed665538bb2f534";
 
 /// Section 1's response example (the same as 2.1's).
 const TOKEN_RESPONSE: &str = r#"{
@@ -419,25 +354,8 @@ fn section_2_2_refresh_access_token_response() {
 
 #[test]
 fn section_3_1_create_member_request() {
-    let first_block = r#"{
-  "outer_user_id": "out001",
-  "q_id": "qId=123",
-  "project_id": "18756",
-  "nickname": "张三","#;
-    let second_block = r#""username": "张达三",
-"phone": "15900947949",
-"avatar_img_url": "http://sdsd.sds.com",
-"gender": 1,
-"birthday": "1994-09-28",
-"country": "中国",
-"province": "广东",
-"city": "深圳",
-"id_card": "350322198209116378",
-"company_name": "格力集团",
-"remark": "备注"
-}"#;
     // Repair (E10): the example is cut into two code blocks; they are one object.
-    let mut doc = example(&format!("{first_block}\n{second_block}"));
+    let mut doc = example(&s3_1_joined());
     // E09: the real name is sent as realname (the table's name), not username.
     rename_key(&mut doc, "username", "realname");
 
@@ -480,16 +398,8 @@ fn section_3_1_create_member_response() {
 #[test]
 fn section_3_2_query_member_request() {
     // The example gives two alternatives, `{…} 或 {…}`: each is one request.
-    let by_open_id = example(
-        r#"{
-  "open_id": "25c56912e05847c0b09f03ca7e52b796"
-}"#,
-    );
-    let by_phone = example(
-        r#"{
-  "phone": "13800000000"
-}"#,
-    );
+    let by_open_id = example(S3_2_BY_OPEN_ID);
+    let by_phone = example(S3_2_BY_PHONE);
     assert_matches_example(
         &QueryMemberRequest::new().open_id("25c56912e05847c0b09f03ca7e52b796"),
         &by_open_id,
@@ -614,9 +524,7 @@ fn section_3_2_query_member_response() {
 
 #[test]
 fn section_3_3_change_points_request() {
-    let mut doc = example(
-        r#"{"score":20,"change_reason":"add","change_event":"event_add","activity_score":10,"open_id":"15980947959","change_id":1632654222704,"out_biz_no":"1632654151087"}"#,
-    );
+    let mut doc = example(S3_3);
     // E26: change_id is a string (the example sends a number).
     doc["change_id"] = json!("1632654222704");
 
@@ -662,36 +570,7 @@ fn section_3_3_change_points_response() {
 
 #[test]
 fn section_3_4_1_rollback_points_request() {
-    let mut doc = example(
-        r#"{
-  "rollback_activity_score":10,
-  "open_id":"15980947959",
-  "change_id":"1632711458340",
-  "rollback_score":20,
-  "parent_order_no":"1632710642525",
-  "items":
-  [
-    {
-      "base_score":12,
-      "total_price":103,
-      "activity_score":5,
-      "use_score":0,
-      "item_name":"护肤品",
-      "item_num":2,
-      "item_no":"5408676771509321001"
-    },
-    {
-      "base_score":8,
-      "total_price":100,
-      "activity_score":5,
-      "use_score":0,
-      "item_name":"护手霜",
-      "item_num":3,
-      "item_no":"5412324626765377001"
-    }
-  ]
-}"#,
-    );
+    let mut doc = example(S3_4_1);
     // E32: items is sent as a JSON array inside a string (the example sends it bare).
     doc["items"] = Value::String(doc["items"].to_string());
 
@@ -751,27 +630,7 @@ fn section_3_4_1_rollback_points_response() {
 
 #[test]
 fn section_3_4_2_rollback_points_partially_request() {
-    let mut doc = example(
-        r#"{
-  "open_id": "15980947959",
-  "change_id": "1632720477224",
-  "parent_order_no": "1632720420715",
-  "items": [
-    [
-      {
-        "order_no": 1632723357482,
-        "base_score": 8,
-        "total_price": 100,
-        "activity_score": 5,
-        "use_score": 0,
-        "item_name": "护手霜",
-        "item_num": 2,
-        "item_no": "5408676771509321001"
-      }
-    ]
-  ]
-}"#,
-    );
+    let mut doc = example(S3_4_2);
     // E33: items is a flat array (the example nests it in an extra array), order_no is a
     // string (the example sends a number), and the array travels inside a string (E32).
     let mut item = doc["items"][0][0].clone();
@@ -805,14 +664,7 @@ fn section_3_4_2_rollback_points_partially_response() {
 
 #[test]
 fn section_3_5_list_point_records_request() {
-    let mut doc = example(
-        r#"{
-  "open_id": "xxxx",
-  "score_type": "1",
-  "pageSize": "10",
-  "pageNo": "1"
-}"#,
-    );
+    let mut doc = example(S3_5);
     // E35: score_type, pageSize and pageNo are sent as integers (the example quotes them).
     doc["score_type"] = json!(1);
     doc["pageSize"] = json!(10);
@@ -873,11 +725,7 @@ fn section_3_5_list_point_records_response() {
 
 #[test]
 fn section_3_6_generate_member_code_request() {
-    let doc = example(
-        r#"{
-  "open_id": "25c56912e05847c0b09f03ca7e52b796"
-}"#,
-    );
+    let doc = example(S3_6);
     let request = GenerateMemberCodeRequest::new("25c56912e05847c0b09f03ca7e52b796");
     assert_matches_example(&request, &doc);
 }
@@ -900,11 +748,7 @@ fn section_3_6_generate_member_code_response() {
 
 #[test]
 fn section_3_7_parse_member_code_request() {
-    let doc = example(
-        r#"{
-  "code": "06244323958828461000"
-}"#,
-    );
+    let doc = example(S3_7);
     let request = ParseMemberCodeRequest::new("06244323958828461000");
     assert_matches_example(&request, &doc);
 }
@@ -917,12 +761,7 @@ fn section_3_7_parse_member_code_response() {
 
 #[test]
 fn section_3_8_list_levels_request() {
-    let doc = example(
-        r#"{
-  "page_size":10,
-  "page_no":1
-}"#,
-    );
+    let doc = example(S3_8);
     let request = ListLevelsRequest::new().page_size(10).page_no(1);
     assert_matches_example(&request, &doc);
 }
@@ -1015,30 +854,6 @@ fn example_order_item() -> OrderItem {
         .item_num(120)
 }
 
-/// The 4.1 request example, verbatim.
-const SECTION_4_1_REQUEST: &str = r#"{
-  "order_no": "test-order-no101",
-  "item_info_list": "[{\"item_no\": \"123124\", \"item_name\": \"商品名称\",
-  \"item_price\": \"125.2\", \"add_score\": \"100\", \"active_score\": \"120\",
-  \"use_score\": \"120\", \"deduction_money\": \"120\", \"item_num\": \"120\"},
-  {\"item_no\": \"123124\", \"item_name\": \"商品名称\", \"item_price\": \"125.2\",
-  \"add_score\": \"100\", \"active_score\": \"120\", \"use_score\": \"120\",
-  \"deduction_money\": \"120\", \"item_num\": \"120\"}]",
-  "phone": "17875981518",
-  "order_amount": 1000,
-  "fin_entity_info": "[{\"material_name\": \"硬盒经典双喜牌香烟\", \"bar_code\":
-  \"6901028004770\", \"ty\": \"1\", \"base_unit_id\": \"条\", \"price\": \"120\"}
-  ...] ",
-  "consume_date": "2021-08-24 00:00:00"
-}"#;
-
-/// The 4.1 request example with its syntax repaired.
-fn section_4_1_request_example() -> String {
-    // Repair: the string values of item_info_list and fin_entity_info are wrapped over
-    // several lines; raw line breaks inside a JSON string are invalid.
-    join_wrapped_strings(SECTION_4_1_REQUEST)
-}
-
 /// E65: the example lacks the required order_score; adds the table's example value.
 fn with_order_score(text: &str) -> String {
     repair(
@@ -1118,17 +933,6 @@ fn section_4_1_add_order_response() {
     assert_eq!(order_id, 126_352);
 }
 
-/// The request example of 4.2 and 4.3 (identical in both sections), verbatim.
-const REFUND_REQUEST: &str = r#"{
-  "order_no": "3refund-test-order-no32",
-  "item_info_list": "[{\"item_no\": \"123124\", \"item_name\": \"商品名称\", \"item_price\": \"125.2\", \"add_score\": \"100\", \"active_score\": \"120\", \"use_score\": \"120\", \"deduction_money\": \"120\", \"item_num\": \"120\"}]",
-  "phone": "17875981518",
-  "order_amount": 1424.54,
-  "material_info": "[{\"material_name\": \"硬盒经典双喜牌香烟\", \"bar_code\": \"6901028004770\", \"ty\": \"1\", \"base_unit_id\": \"条\", \"price\": \"120\"} ...] ",
-  "consume_date": "2021-08-24 00:00:00",
-  "parent_order_no": "4no31--test-order-"
-}"#;
-
 fn refund_example_adjusted() -> Value {
     let mut doc = example(REFUND_REQUEST);
     // E44: material_info is no table's field and is not sent.
@@ -1182,20 +986,8 @@ fn section_4_3_refund_order_partially_response() {
 
 #[test]
 fn section_5_1_add_coupon_template_request() {
-    let text = r#"{
-  "suit_store_type": 1,
-  "stores": "[{"name\":\"唐家湾\",\"id\":1}]",
-  "name": "vnjohn1629772939065",
-  "end_time": 1630204939084,
-  "coupon_category": 0,
-  "begin_time": 1629859339082,
-  "rules": "满200元才能使用",
-  "third_coupon_id": 1629772939065,
-  "discount_fee": 10,
-  "coupon_type": 1
-}"#;
     // Repair (E49): the first quote inside the stores string is not escaped.
-    let mut doc = example(&escape_quotes_in_value(text, "stores"));
+    let mut doc = example(&s5_1_repaired());
     // E48: third_coupon_id is a string (the example sends a number).
     doc["third_coupon_id"] = json!("1629772939065");
     // E49, E63: a store's id is a string (the example's JSON has the number 1).
@@ -1239,14 +1031,8 @@ fn section_5_1_add_coupon_template_response() {
 
 #[test]
 fn section_5_2_give_coupons_request() {
-    let text = r#"{
-  "number": 1,
-  "coupon_set": "[{"open_id":"18023016181","params_type":"2","coupon_number":"29b81c45e83b49f5a71b95555aef6d00"}, {"open_id":"af76d25b97be4c55ab7fb0aff1d06667","params_type":"1","coupon_number":"6c69f766bddf4cf5923e06eea6bdccfb"}]",
-  "create_time": 1626671161991,
-  "third_coupon_id": "123213212"
-}"#;
     // Repair (E54): the JSON inside the coupon_set string is not escaped.
-    let doc = example(&escape_quotes_in_value(text, "coupon_set"));
+    let doc = example(&s5_2_repaired());
 
     let request = GiveCouponsRequest::new(GiveCouponsArgs {
         coupon_set: vec![
@@ -1310,13 +1096,7 @@ fn section_5_2_give_coupons_response() {
 
 #[test]
 fn section_5_3_sync_coupon_status_request() {
-    let doc = example(
-        r#"{
-  "third_coupon_code": "550be7757dbf4357a0d79706e2c2c25f",
-  "open_id": "af76d25b97be4c55ab7fb0aff1d06667",
-  "status": 0
-}"#,
-    );
+    let doc = example(S5_3);
     // E57: third_coupon_code is a string, as the example sends it (the table says Long).
     let request = SyncCouponStatusRequest::new(SyncCouponStatusArgs {
         third_coupon_code: "550be7757dbf4357a0d79706e2c2c25f".into(),
@@ -1346,18 +1126,7 @@ fn section_5_3_sync_coupon_status_response() {
 
 #[test]
 fn section_5_4_verify_coupons_request() {
-    let doc = example(
-        r#"{
-  "order_no": "order_testCouponGive",
-  "store_id": 12,
-  "verifier_id": 12,
-  "verification_time": 1632903617000,
-  "open_id": "17875981518",
-  "order_amount": 1205.52,
-  "verifier_name": "12",
-  "third_coupon_codes": "testCouponGive"
-}"#,
-    );
+    let doc = example(S5_4);
     let request = VerifyCouponsRequest::new(VerifyCouponsArgs {
         open_id: "17875981518".into(),
         order_no: "order_testCouponGive".into(),
@@ -1410,13 +1179,7 @@ fn section_5_4_verify_coupons_response() {
 
 #[test]
 fn section_5_5_list_user_coupons_request() {
-    let mut doc = example(
-        r#"{
-  "open_id": "168eebeb0d2e4edca2258ce156ec545d",
-  "page_no": 1,
-  "page_size": "15"
-}"#,
-    );
+    let mut doc = example(S5_5);
     // E62: page_size is sent as a number (the example quotes it).
     doc["page_size"] = json!(15);
 
@@ -1530,11 +1293,7 @@ const SMS_RESPONSE: &str = r#"{
 
 #[test]
 fn section_6_1_send_sms_code_request() {
-    let doc = example(
-        r#"{
-  "target": "13888888888"
-}"#,
-    );
+    let doc = example(S6_1);
     assert_matches_example(&SendSmsCodeRequest::new("13888888888"), &doc);
 }
 
@@ -1548,12 +1307,7 @@ fn section_6_1_send_sms_code_response() {
 
 #[test]
 fn section_6_2_verify_sms_code_request() {
-    let doc = example(
-        r#"{
-  "phone": "13888888888",
-  "verify_code": "4586"
-}"#,
-    );
+    let doc = example(S6_2);
     assert_matches_example(
         &VerifySmsCodeRequest::new(VerifySmsCodeArgs {
             phone: "13888888888".into(),

@@ -1,5 +1,7 @@
 //! Shared helpers of the workspace-level tests and of the fuzz target.
 
+pub mod doc_requests;
+
 use gree_ump::PROTOCOL;
 use gree_ump::endpoints::*;
 use openplatform_runtime::{Error, decode_response};

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::zvcms_api::ZvcmsConfig;
+
 /// The app id the sandbox accepts by default: the one in the document's 2.1 example URL.
 pub const DEFAULT_APP_ID: &str = "wkb1ag2hdad7e6jw1r";
 /// The app secret the sandbox accepts by default.
@@ -205,6 +207,9 @@ pub struct SandboxConfig {
     /// every change; see [`state::persist`](crate::state::persist). Not used by
     /// `Controls::in_process`.
     pub state_file: Option<PathBuf>,
+    /// The zvcms API at `/api/v2` (its `OpenId`, `GrantCode` and signer); `None` (the
+    /// default): not served, the path is 404. See [`zvcms_api`](crate::zvcms_api).
+    pub zvcms: Option<ZvcmsConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -239,6 +244,7 @@ impl Default for SandboxConfig {
             id_seed: None,
             replay_identical_keys: false,
             state_file: None,
+            zvcms: None,
         }
     }
 }
@@ -316,6 +322,13 @@ impl SandboxConfig {
         self
     }
 
+    /// Serves the zvcms API at `/api/v2`, accepting these credentials and Tokens as its
+    /// signer computes them (see [`zvcms_api`](crate::zvcms_api)).
+    pub fn with_zvcms(mut self, zvcms: ZvcmsConfig) -> Self {
+        self.zvcms = Some(zvcms);
+        self
+    }
+
     /// Levels sorted by threshold, never empty (a single level 1 if none were given).
     pub(crate) fn normalized_levels(&self) -> Vec<LevelConfig> {
         let mut levels = self.levels.clone();
@@ -349,6 +362,7 @@ impl fmt::Debug for SandboxConfig {
             .field("id_seed", &self.id_seed)
             .field("replay_identical_keys", &self.replay_identical_keys)
             .field("state_file", &self.state_file)
+            .field("zvcms", &self.zvcms)
             .finish()
     }
 }

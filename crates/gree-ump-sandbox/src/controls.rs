@@ -19,6 +19,7 @@
 //! | `POST /__sandbox/timestamps` | `{"scope": "token_calls" or "every_call"}` | sets it (errata E73) |
 //! | `GET /__sandbox/state` | | every piece of state as JSON |
 //! | `POST /__sandbox/reset` | | back to a fresh start |
+//! | `POST /__sandbox/zvcms/coupons`, `GET /__sandbox/zvcms/coupons/{card_id}` | | zvcms coupons (see [`zvcms_api::controls`](crate::zvcms_api::controls)) |
 //!
 //! Fault kinds: `drop_after_commit`, `busy`, `slow` (`delay_ms`), `slow_after_commit`
 //! (`delay_ms`), `commit_after_timeout` (`delay_ms`), `malformed`, `http_status`
@@ -264,7 +265,7 @@ fn controls(shared: Arc<Shared>) -> Controls {
     Controls::new(shared)
 }
 
-fn bad_request(message: impl Into<String>) -> Response {
+pub(crate) fn bad_request(message: impl Into<String>) -> Response {
     (
         StatusCode::BAD_REQUEST,
         axum_json(&json!({"error": message.into()})),
@@ -272,7 +273,7 @@ fn bad_request(message: impl Into<String>) -> Response {
         .into_response()
 }
 
-fn not_found(message: impl Into<String>) -> Response {
+pub(crate) fn not_found(message: impl Into<String>) -> Response {
     (
         StatusCode::NOT_FOUND,
         axum_json(&json!({"error": message.into()})),
@@ -281,13 +282,13 @@ fn not_found(message: impl Into<String>) -> Response {
 }
 
 /// A JSON reply (without axum's `json` feature).
-fn axum_json<T: Serialize>(value: &T) -> Response {
+pub(crate) fn axum_json<T: Serialize>(value: &T) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_default();
     ([("content-type", "application/json")], body).into_response()
 }
 
 /// Decodes a control body; an empty body is `{}`. The error is the message for a 400.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, String> {
+pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, String> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
@@ -312,7 +313,10 @@ async fn info(State(shared): State<Arc<Shared>>) -> Response {
             "GET /__sandbox/token-calls", "POST /__sandbox/tokens/revoke",
             "GET|POST /__sandbox/timestamps",
             "GET /__sandbox/state", "POST /__sandbox/reset",
+            "POST /__sandbox/zvcms/coupons", "GET /__sandbox/zvcms/coupons/{card_id}",
         ],
+        // Served only when configured (a Signer is needed to check its Tokens).
+        "zvcms": shared.config.zvcms.as_ref().map(|_| ::zvcms::PROTOCOL.path_template),
     }))
 }
 

@@ -16,7 +16,7 @@ use axum::http::header::{CONTENT_TYPE, DATE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::map_response_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use openplatform_runtime::Verb;
 use serde::Serialize;
 use serde_json::Value;
@@ -35,7 +35,9 @@ const BODY_LIMIT: usize = 4 * 1024 * 1024;
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/gw/gateway/{method}/v1", get(gateway).post(gateway))
+        .route(zvcms::PROTOCOL.path_template, post(zvcms_call))
         .merge(crate::controls::router())
+        .merge(crate::zvcms_api::controls::router())
         .fallback(not_found)
         .layer(map_response_with_state(shared.clone(), add_date))
         .with_state(shared)
@@ -176,6 +178,17 @@ async fn gateway(
         }
         _ => json_response(bytes),
     }
+}
+
+/// A zvcms call (`POST /api/v2`), when the sandbox serves zvcms; otherwise 404.
+async fn zvcms_call(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Some(config) = &shared.config.zvcms else {
+        return not_found().await;
+    };
+    let reply = crate::zvcms_api::process(config, &mut shared.world(), &body);
+    // Saved before the reply leaves, like a gateway call.
+    shared.save();
+    json_response(reply)
 }
 
 async fn not_found() -> Response {

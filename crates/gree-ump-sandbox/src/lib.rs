@@ -35,7 +35,10 @@
 //!   See [`auth`] for the codes. Request bodies are decoded and validated by the
 //!   generated request types (`AnyRequest::decode` + `validate`): a field the spec
 //!   requires is required here (1001), `open_id`-or-`phone` rules answer 110002, an
-//!   empty 3.1 `phone` 110001, an empty 6.1 `target` 140003.
+//!   empty 3.1 `phone` 110001, an empty 6.1 `target` 140003. The document's own
+//!   examples are accepted where they differ from what the client sends (3.4.2 nested
+//!   `items`, 4.1 without `order_score` or with a `fin_entity_info` that is not JSON;
+//!   errata E74–E76): they are rewritten before decoding, see `lenient.rs`.
 //! - Replies: always HTTP 200 with the envelope of the examples,
 //!   `{"success":true,"error_code":200,"error_message":"","data":…}` (3.1, 3.3) or
 //!   `{"success":false,"error_code":N,"error_message":"…","data":null}` (3.4.1); paged
@@ -71,6 +74,13 @@
 //! saved atomically after every change, before the reply leaves; a corrupt or
 //! other-version file stops the start with an error naming it. See [`state::persist`].
 //!
+//! # zvcms
+//!
+//! With [`SandboxConfig::zvcms`] the same server also serves the zvcms coupon
+//! verification (`POST /api/v2`, `communal.user.coupons-vertify`), checking each `Token`
+//! with the `Signer` it is given and dispatching through the zvcms crate's generated
+//! routes; its coupons are kept apart from UMP's. See [`zvcms_api`].
+//!
 //! # Test controls
 //!
 //! [`Controls`] in process (`SandboxHandle::control()`), or over HTTP under
@@ -87,8 +97,10 @@ pub mod faults;
 mod gateway;
 mod http;
 mod ids;
+mod lenient;
 mod server;
 pub mod state;
+pub mod zvcms_api;
 
 pub use config::{
     LevelConfig, LevelRight, PointDirection, PointEvent, SandboxConfig, TimestampScope,
@@ -100,6 +112,8 @@ pub use server::{Sandbox, SandboxHandle};
 pub use state::persist::StateFileError;
 pub use state::sms::SentCode;
 pub use state::tokens::TokenCallCounts;
+pub use state::zvcms_coupons::ZvcmsCoupon;
+pub use zvcms_api::{ZvcmsConfig, ZvcmsError};
 
 /// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.
 #[cfg(doctest)]

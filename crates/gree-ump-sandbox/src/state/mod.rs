@@ -13,6 +13,7 @@ pub mod persist;
 pub mod points;
 pub mod sms;
 pub mod tokens;
+pub mod zvcms_coupons;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -116,6 +117,8 @@ pub struct World {
     pub(crate) orders: orders::OrderBook,
     pub(crate) coupons: coupons::CouponBook,
     pub(crate) sms: sms::SmsBook,
+    /// The zvcms coupons, apart from UMP's (see [`zvcms_coupons`]).
+    pub(crate) zvcms: zvcms_coupons::ZvcmsBook,
 }
 
 impl World {
@@ -132,6 +135,7 @@ impl World {
             orders: orders::OrderBook::default(),
             coupons: coupons::CouponBook::default(),
             sms: sms::SmsBook::default(),
+            zvcms: zvcms_coupons::ZvcmsBook::default(),
         }
     }
 
@@ -152,6 +156,7 @@ impl World {
             "orders": self.orders,
             "coupons": self.coupons.dump(now_ms),
             "sms": self.sms,
+            "zvcms_coupons": self.zvcms.dump(),
             "ids": self.ids,
         })
     }

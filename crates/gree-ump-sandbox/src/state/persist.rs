@@ -30,7 +30,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::{World, coupons, members, orders, points, sms, tokens};
+use super::{World, coupons, members, orders, points, sms, tokens, zvcms_coupons};
 use crate::ids::IdGen;
 
 /// The `format` field: tells a sandbox state file from any other JSON file.
@@ -75,6 +75,7 @@ struct SavedRef<'a> {
     orders: &'a orders::OrderBook,
     coupons: &'a coupons::CouponBook,
     sms: &'a sms::SmsBook,
+    zvcms_coupons: &'a zvcms_coupons::ZvcmsBook,
 }
 
 /// The same, read back.
@@ -94,6 +95,9 @@ struct Saved {
     orders: orders::OrderBook,
     coupons: coupons::CouponBook,
     sms: sms::SmsBook,
+    /// Added after version 1's first files: absent in those, read as none.
+    #[serde(default)]
+    zvcms_coupons: zvcms_coupons::ZvcmsBook,
 }
 
 /// Read before the rest, so that another version is named as such rather than as a
@@ -123,6 +127,7 @@ pub(crate) fn encode(world: &World, clock_offset_ms: i64) -> Vec<u8> {
         orders: &world.orders,
         coupons: &world.coupons,
         sms: &world.sms,
+        zvcms_coupons: &world.zvcms,
     };
     // Maps with string keys and plain values: encoding cannot fail; an empty result is
     // never written (see `StateFile::save`).
@@ -186,6 +191,7 @@ pub(crate) fn decode_into(
     world.orders = saved.orders;
     world.coupons = saved.coupons;
     world.sms = saved.sms;
+    world.zvcms = saved.zvcms_coupons;
     Ok(Restored {
         clock_offset_ms: saved.clock_offset_ms,
     })

@@ -55,7 +55,14 @@ async fn order_errors() {
         .await
         .expect_err(110004);
     body["phone"] = json!(PHONE);
+    // Without order_score (as 4.1's own example): accepted, and it earns nothing (E75).
     body.as_object_mut().unwrap().remove("order_score");
+    let before = c.balance(PHONE);
+    c.call("wk.user.order.add", body.clone()).await.expect_ok();
+    assert_eq!(c.balance(PHONE), before);
+    // An order_score that is not an integer is still refused.
+    body["order_score"] = json!("many");
+    body["order_no"] = json!("o-1b");
     c.call("wk.user.order.add", body.clone())
         .await
         .expect_err(1001);

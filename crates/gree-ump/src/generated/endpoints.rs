@@ -18,7 +18,7 @@ use super::models::*;
 ///
 /// Error codes: `500`, `1001`, `110005`.
 ///
-/// Errata of section 2.1 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E06` (extra query parameters in the token example), `E08` (envelope key spelling), `E68` (answers the document does not name, as the sandbox gives them), `E73` (where the 3 s timestamp window applies).
+/// Errata of section 2.1 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E06` (extra query parameters in the token example), `E08` (envelope key spelling), `E68` (answers the document does not name, as the sandbox gives them), `E73` (where the 3 s timestamp window applies), `E77` (request examples the platform refuses as printed).
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -110,7 +110,7 @@ impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
 ///
 /// Error codes: `500`, `1001`, `110001`.
 ///
-/// Errata of section 3.1 (the spec's `errata`): `E05` (timestamp type), `E08` (envelope key spelling), `E09` (realname vs username), `E10` (split examples), `E11` (project_id type).
+/// Errata of section 3.1 (the spec's `errata`): `E05` (timestamp type), `E08` (envelope key spelling), `E09` (realname vs username), `E10` (split examples), `E11` (project_id type), `E77` (request examples the platform refuses as printed), `E78` (what else the sandbox reads of the examples).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -685,7 +685,7 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`, `150001`, `150002`, `150003`, `150008`.
 ///
-/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals).
+/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -884,7 +884,7 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150009`.
 ///
-/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals).
+/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1062,7 +1062,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150007`, `150009`.
 ///
-/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals).
+/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E74` (the sandbox accepts the example's nested items), `E78` (what else the sandbox reads of the examples).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1188,7 +1188,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`.
 ///
-/// Errata of section 3.5 (the spec's `errata`): `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E35` (strings for integers in the point record request), `E36` (invalid point record example), `E37` (record times).
+/// Errata of section 3.5 (the spec's `errata`): `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E35` (strings for integers in the point record request), `E36` (invalid point record example), `E37` (record times), `E78` (what else the sandbox reads of the examples).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1550,7 +1550,7 @@ impl ::openplatform_runtime::Paged for ListLevelsRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `150001`, `150003`.
 ///
-/// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
+/// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E75` (the sandbox accepts an order without order_score), `E76` (the sandbox keeps a fin_entity_info that is not JSON), `E77` (request examples the platform refuses as printed).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -2035,7 +2035,7 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
 ///
-/// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
+/// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -2523,7 +2523,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
 ///
-/// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
+/// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3020,7 +3020,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
 ///
 /// Error codes: `500`, `1001`, `130001`.
 ///
-/// Errata of section 5.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E47` (begin_time/end_time format), `E48` (third_coupon_id type), `E49` (stores/items/categories JSON), `E50` (discount_fee unit), `E51` (fen amounts), `E52` (use_scope_type values), `E53` (defaults in the example column), `E63` (NamedRef ids).
+/// Errata of section 5.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E47` (begin_time/end_time format), `E48` (third_coupon_id type), `E49` (stores/items/categories JSON), `E50` (discount_fee unit), `E51` (fen amounts), `E52` (use_scope_type values), `E53` (defaults in the example column), `E63` (NamedRef ids), `E77` (request examples the platform refuses as printed), `E78` (what else the sandbox reads of the examples).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3481,7 +3481,7 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`, `130001`, `130004`.
 ///
-/// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long).
+/// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long), `E77` (request examples the platform refuses as printed).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3929,7 +3929,7 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`.
 ///
-/// Errata of section 5.5 (the spec's `errata`): `E01` (HTTP verb), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E51` (fen amounts), `E52` (use_scope_type values), `E56` (coupon codes typed Long), `E61` (two status enumerations), `E62` (page_size sent as a string), `E63` (NamedRef ids).
+/// Errata of section 5.5 (the spec's `errata`): `E01` (HTTP verb), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E51` (fen amounts), `E52` (use_scope_type values), `E56` (coupon codes typed Long), `E61` (two status enumerations), `E62` (page_size sent as a string), `E63` (NamedRef ids), `E78` (what else the sandbox reads of the examples).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
