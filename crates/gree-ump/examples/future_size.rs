@@ -13,7 +13,13 @@ fn main() {
         .expect("a client");
     let request = gree_ump::endpoints::QueryMemberRequest::new().phone("13800000000");
     let call = client.runtime().send(&request);
-    println!("Client::send future: {} bytes", std::mem::size_of_val(&call));
+    println!(
+        "Client::send future: {} bytes",
+        std::mem::size_of_val(&call)
+    );
     let typed = client.members().query_member(request.clone()).into_future();
-    println!("typed call future (boxed): {} bytes", std::mem::size_of_val(&typed));
+    println!(
+        "typed call future (boxed): {} bytes",
+        std::mem::size_of_val(&typed)
+    );
 }

@@ -363,6 +363,11 @@ impl<T: From<Client>> ClientBuilder<T> {
         }
         Ok(T::from(Client {
             inner: Arc::new(Inner {
+                recent: std::sync::Mutex::new(super::Recent::new(
+                    [app_secret.clone(), grant_code.clone()]
+                        .into_iter()
+                        .flatten(),
+                )),
                 protocol,
                 base_url: base_url.trim_end_matches('/').to_owned(),
                 app_id,
@@ -376,7 +381,6 @@ impl<T: From<Client>> ClientBuilder<T> {
                 retry: self.retry,
                 clock,
                 tokens,
-                recent: Default::default(),
                 log_request_bodies: self.log_request_bodies,
                 urls: Default::default(),
             }),

@@ -63,7 +63,7 @@ struct Inner {
     tokens: TokenManager,
     /// Tokens and signatures recently sent (current and previous), scrubbed from every
     /// text a reply produces: a hostile server may quote an earlier request.
-    recent: std::sync::Mutex<std::collections::VecDeque<Secret>>,
+    recent: std::sync::Mutex<Recent>,
     /// The user's opt-in to logging request bodies with their personal data
     /// ([`ClientBuilder::log_request_bodies_with_personal_data`]).
     log_request_bodies: bool,
@@ -101,6 +101,47 @@ impl Client {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(method, url.clone());
         Ok(url)
+    }
+}
+
+/// The tokens and signatures sent lately, and the scrubber of them and of the app's
+/// credentials, kept up to date as they come and go: building it on every call (some 70
+/// values) cost more than the rest of the call (issue 19).
+pub(crate) struct Recent {
+    secrets: std::collections::VecDeque<Secret>,
+    scrubber: crate::redact::Scrubber,
+}
+
+impl Recent {
+    /// Knows the app's own credentials from the start.
+    pub(crate) fn new(credentials: impl IntoIterator<Item = Secret>) -> Self {
+        let mut scrubber = crate::redact::Scrubber::new();
+        for c in credentials {
+            scrubber.add_shared(c.shared());
+        }
+        Recent {
+            secrets: Default::default(),
+            scrubber,
+        }
+    }
+
+    /// Remembers `secret` (once), forgetting the oldest beyond [`RECENT_SECRETS`].
+    pub(crate) fn remember(&mut self, secret: Secret) {
+        if self.secrets.iter().any(|s| s.expose() == secret.expose()) {
+            return;
+        }
+        self.scrubber.add_shared(secret.shared());
+        self.secrets.push_back(secret);
+        while self.secrets.len() > RECENT_SECRETS {
+            if let Some(old) = self.secrets.pop_front() {
+                self.scrubber.remove(old.expose());
+            }
+        }
+    }
+
+    /// The scrubber of everything remembered and of the app's credentials.
+    pub(crate) fn scrubber(&self) -> crate::redact::Scrubber {
+        self.scrubber.clone()
     }
 }
 

@@ -497,22 +497,16 @@ fn says_nothing_of_the_platform<C>(error: &Error<C>) -> bool {
 impl Client {
     /// Remembers a secret this client holds, to scrub it from texts.
     pub(super) fn remember(&self, secret: &Secret) {
-        let mut recent = self
-            .inner
+        self.inner
             .recent
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !recent.iter().any(|s| s.expose() == secret.expose()) {
-            recent.push_back(secret.clone());
-        }
-        while recent.len() > super::RECENT_SECRETS {
-            recent.pop_front();
-        }
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remember(secret.clone());
     }
 
-    /// The credentials of one exchange, built on every call: the app secret and grant
-    /// code, and the tokens and signatures this client sent lately (this request's among
-    /// them). A successful reply is checked against them (a hostile echo).
+    /// The credentials of one exchange: the app secret and grant code, and the tokens and
+    /// signatures this client sent lately (this request's among them). A successful reply
+    /// is checked against them (a hostile echo).
     fn credentials_for(&self, url: &reqwest::Url, body: &[u8]) -> crate::redact::Scrubber {
         let inner = &self.inner;
         let protocol = inner.protocol;
@@ -545,21 +539,9 @@ impl Client {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for value in sent {
-            if !recent.iter().any(|s| s.expose() == value) {
-                recent.push_back(Secret::new(value));
-            }
+            recent.remember(Secret::new(value));
         }
-        while recent.len() > super::RECENT_SECRETS {
-            recent.pop_front();
-        }
-        let mut credentials = crate::redact::Scrubber::new();
-        for s in [&inner.app_secret, &inner.grant_code].into_iter().flatten() {
-            credentials.add(s.expose());
-        }
-        for s in recent.iter() {
-            credentials.add(s.expose());
-        }
-        credentials
+        recent.scrubber()
     }
 
     /// The full scrubber of an error of one exchange: its credentials, and the values the

@@ -24,6 +24,11 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// The shared text, for the runtime's scrubbers (which keep it without a copy).
+    pub(crate) fn shared(&self) -> &Arc<str> {
+        &self.0
+    }
 }
 
 impl fmt::Debug for Secret {
