@@ -109,7 +109,9 @@ impl Client {
 /// values) cost more than the rest of the call (issue 19).
 pub(crate) struct Recent {
     secrets: std::collections::VecDeque<Secret>,
-    scrubber: crate::redact::Scrubber,
+    /// Shared with the calls in flight; changed in place when none holds it any more
+    /// (`Arc::make_mut`), so a call costs no copy of it.
+    scrubber: Arc<crate::redact::Scrubber>,
 }
 
 impl Recent {
@@ -121,7 +123,7 @@ impl Recent {
         }
         Recent {
             secrets: Default::default(),
-            scrubber,
+            scrubber: Arc::new(scrubber),
         }
     }
 
@@ -130,18 +132,19 @@ impl Recent {
         if self.secrets.iter().any(|s| s.expose() == secret.expose()) {
             return;
         }
-        self.scrubber.add_shared(secret.shared());
+        let scrubber = Arc::make_mut(&mut self.scrubber);
+        scrubber.add_shared(secret.shared());
         self.secrets.push_back(secret);
         while self.secrets.len() > RECENT_SECRETS {
             if let Some(old) = self.secrets.pop_front() {
-                self.scrubber.remove(old.expose());
+                scrubber.remove(old.expose());
             }
         }
     }
 
     /// The scrubber of everything remembered and of the app's credentials.
-    pub(crate) fn scrubber(&self) -> crate::redact::Scrubber {
-        self.scrubber.clone()
+    pub(crate) fn scrubber(&self) -> Arc<crate::redact::Scrubber> {
+        Arc::clone(&self.scrubber)
     }
 }
 

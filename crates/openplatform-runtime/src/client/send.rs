@@ -36,7 +36,7 @@ pub(super) struct RawReply {
     pub redirected: bool,
     /// The credentials and signatures alone: no business reply of the platform quotes
     /// them, so one that does is a hostile echo, never data.
-    pub credentials: crate::redact::Scrubber,
+    pub credentials: std::sync::Arc<crate::redact::Scrubber>,
     /// What was sent, for the full scrubber of an error's text: built only when an
     /// error needs it (parsing the request for its personal values costs on every call).
     pub sent: SentRequest,
@@ -507,7 +507,11 @@ impl Client {
     /// The credentials of one exchange: the app secret and grant code, and the tokens and
     /// signatures this client sent lately (this request's among them). A successful reply
     /// is checked against them (a hostile echo).
-    fn credentials_for(&self, url: &reqwest::Url, body: &[u8]) -> crate::redact::Scrubber {
+    fn credentials_for(
+        &self,
+        url: &reqwest::Url,
+        body: &[u8],
+    ) -> std::sync::Arc<crate::redact::Scrubber> {
         let inner = &self.inner;
         let protocol = inner.protocol;
         // Credentials and signatures of this request: query parameters (ump_gateway) or
