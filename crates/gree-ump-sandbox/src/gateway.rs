@@ -32,6 +32,11 @@ pub(crate) struct Call<'a> {
 
 /// Processes one call against the shared state.
 pub(crate) fn process(shared: &Shared, call: &Call<'_>) -> ApiResult<Reply> {
+    // A bug, for the test that a panic while processing is answered "busy".
+    #[cfg(test)]
+    if call.method == PANIC_METHOD {
+        panic!("a test's deliberate panic");
+    }
     let info = AnyRequest::endpoint(call.method)
         .ok_or_else(|| ApiError::invalid(format!("unknown method {}", call.method)))?;
     // GET only where the document says GET (3.8, 5.4, 5.5, errata E01).
@@ -72,6 +77,10 @@ pub(crate) fn process(shared: &Shared, call: &Call<'_>) -> ApiResult<Reply> {
         }
     }
 }
+
+/// The method whose processing panics, in the crate's tests.
+#[cfg(test)]
+pub(crate) const PANIC_METHOD: &str = "sandbox.test.panic";
 
 /// The body of a business call as JSON: the body, or for a GET without body the
 /// business query parameters as an object of strings (the generated types decode

@@ -206,3 +206,87 @@ async fn add_date(State(shared): State<Arc<Shared>>, mut res: Response) -> Respo
     }
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::error::ApiError;
+    use crate::gateway::PANIC_METHOD;
+    use crate::{Sandbox, SandboxConfig};
+
+    /// The query string is read as `application/x-www-form-urlencoded`: percent-escapes
+    /// and `+` decoded, bad UTF-8 replaced, pairs kept in order (the signature is checked
+    /// over the decoded values, and the timestamp's error quotes its value as decoded).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_query_is_form_decoded() {
+        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        gree_ump::runtime::install_tls_provider();
+        let http = reqwest::Client::new();
+        let body = br#"{"open_id":"x"}"#;
+        let decoded = [("timestamp", "12 a中\u{fffd}=")];
+        let sign = openplatform_runtime::ump_md5::sign_sorted(
+            &decoded,
+            body,
+            sandbox.app_secret().as_bytes(),
+        );
+        let url = format!(
+            "{}?timestamp=%31%32+a%E4%B8%AD%FF%3D&&sign={}&",
+            sandbox.method_url("wk.user.info.query"),
+            sign.as_str()
+        );
+        let reply = http.post(url).body(&body[..]).send().await.unwrap();
+        let reply: serde_json::Value =
+            serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+        assert_eq!(
+            reply["error_message"],
+            "请求参数不合法: timestamp must be milliseconds, got \"12 a中\u{fffd}=\"",
+            "{reply}"
+        );
+        // A wrong signature of the same query is refused as such.
+        let url = format!(
+            "{}?timestamp=%31%32+a%E4%B8%AD%FF%3D&sign=0{}",
+            sandbox.method_url("wk.user.info.query"),
+            sign.as_str()
+        );
+        let reply = http.post(url).body(&body[..]).send().await.unwrap();
+        let reply: serde_json::Value =
+            serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+        assert_eq!(
+            reply["error_message"], "请求参数不合法: sign verification failed (签名错误)",
+            "{reply}"
+        );
+        sandbox.shutdown().await;
+    }
+
+    /// A panic while a call is processed (a bug) is answered "busy", HTTP 200, and the
+    /// sandbox goes on answering.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_is_answered_busy() {
+        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        gree_ump::runtime::install_tls_provider();
+        let http = reqwest::Client::new();
+        let busy = super::envelope(&Err(ApiError::of(gree_ump::ErrorCode::SystemBusy)));
+        for _ in 0..3 {
+            let res = http
+                .post(sandbox.method_url(PANIC_METHOD))
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            assert_eq!(res.bytes().await.unwrap(), busy);
+        }
+        let res = http
+            .post(sandbox.method_url("no.such.method"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let reply = res.bytes().await.unwrap();
+        assert!(
+            reply.starts_with(br#"{"success":false,"error_code":"#),
+            "{reply:?}"
+        );
+        assert_ne!(reply, busy);
+        sandbox.shutdown().await;
+    }
+}
