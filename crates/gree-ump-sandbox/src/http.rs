@@ -134,29 +134,32 @@ async fn gateway(
         _ => 0,
     };
 
-    // Processed in a task of its own: the state changes even when the client gives up
-    // while the call waits (a timeout must leave the outcome unknown, as in production).
-    let task = {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            if delay_before > 0 {
-                tokio::time::sleep(Duration::from_millis(delay_before)).await;
-            }
-            let call = Call {
-                verb,
-                method: &method,
-                query: &query,
-                body: &body,
-            };
-            let result = process(&shared, &call);
-            // Saved before the reply leaves: an acknowledged change is on disk.
-            shared.save();
-            envelope(&result)
-        })
+    let run = move || {
+        let call = Call {
+            verb,
+            method: &method,
+            query: &query,
+            body: &body,
+        };
+        let result = process(&shared, &call);
+        // Saved before the reply leaves: an acknowledged change is on disk.
+        shared.save();
+        envelope(&result)
     };
-    let bytes = match task.await {
-        Ok(bytes) => bytes,
-        Err(_) => envelope(&Err(ApiError::of(gree_ump::ErrorCode::SystemBusy))),
+    let bytes = if delay_before > 0 {
+        // The slow fault: processed in a task of its own, so the state changes even when
+        // the client gives up while the call waits (a timeout must leave the outcome
+        // unknown, as in production).
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay_before)).await;
+            busy_on_panic(run)
+        })
+        .await
+        .unwrap_or_else(|_| busy())
+    } else {
+        // Otherwise inline: the work is synchronous (no await between the start of the
+        // processing and the save), so a client that gives up cannot interrupt it.
+        busy_on_panic(run)
     };
 
     match fault {
@@ -178,6 +181,17 @@ async fn gateway(
         }
         _ => json_response(bytes),
     }
+}
+
+/// The "busy" envelope: the answer to a call whose processing failed unexpectedly.
+fn busy() -> Vec<u8> {
+    envelope(&Err(ApiError::of(gree_ump::ErrorCode::SystemBusy)))
+}
+
+/// The envelope `run` builds, or the "busy" answer if it panics (as a spawned task's
+/// panic was answered before the work was done inline).
+fn busy_on_panic(run: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| busy())
 }
 
 /// A zvcms call (`POST /api/v2`), when the sandbox serves zvcms; otherwise 404.
@@ -288,5 +302,15 @@ mod tests {
         );
         assert_ne!(reply, busy);
         sandbox.shutdown().await;
+    }
+    #[test]
+    fn busy_on_panic_answers_busy() {
+        let busy = super::busy();
+        assert_eq!(
+            busy,
+            super::envelope(&Err(ApiError::of(gree_ump::ErrorCode::SystemBusy)))
+        );
+        assert_eq!(super::busy_on_panic(|| panic!("a bug")), busy);
+        assert_eq!(super::busy_on_panic(|| b"ok".to_vec()), b"ok");
     }
 }
