@@ -20,14 +20,15 @@ use axum::routing::{get, post};
 use openplatform_runtime::Verb;
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::clock::http_date;
 use crate::conn::ConnKill;
 use crate::error::{ApiError, ApiResult};
 use crate::faults::Fault;
-use crate::gateway::{Call, process};
+use crate::gateway::{Answer, Call, process};
 use crate::server::Shared;
-use crate::state::{Page, Reply};
+use crate::state::Page;
 
 /// The largest body read (the platform's bodies are small JSON objects).
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -48,28 +49,43 @@ struct Envelope<'a> {
     success: bool,
     error_code: i64,
     error_message: &'a str,
-    data: &'a Value,
+    data: Data<'a>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     page: Option<Page>,
 }
 
+/// An envelope's `data`: a value, or JSON already serialized.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Data<'a> {
+    Value(&'a Value),
+    Raw(&'a RawValue),
+}
+
 /// The envelope of a reply, as bytes.
-pub(crate) fn envelope(result: &ApiResult<Reply>) -> Vec<u8> {
+pub(crate) fn envelope(result: &ApiResult<Answer>) -> Vec<u8> {
     let null = Value::Null;
     let success_code = gree_ump::PROTOCOL.success_code.unwrap_or(200);
     let env = match result {
-        Ok(reply) => Envelope {
+        Ok(Answer::Reply(reply)) => Envelope {
             success: true,
             error_code: success_code,
             error_message: "",
-            data: &reply.data,
+            data: Data::Value(&reply.data),
             page: reply.page,
+        },
+        Ok(Answer::Member(data)) => Envelope {
+            success: true,
+            error_code: success_code,
+            error_message: "",
+            data: Data::Raw(data),
+            page: None,
         },
         Err(e) => Envelope {
             success: false,
             error_code: e.code,
             error_message: &e.message,
-            data: &null,
+            data: Data::Value(&null),
             page: None,
         },
     };
