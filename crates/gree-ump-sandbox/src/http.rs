@@ -287,6 +287,46 @@ mod tests {
         sandbox.shutdown().await;
     }
 
+    /// A business call's errors keep their order: the access token is checked before the
+    /// body is (the body is decoded before the world is locked, its error kept for then).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bad_token_is_answered_before_a_bad_body() {
+        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        gree_ump::runtime::install_tls_provider();
+        let http = reqwest::Client::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
+        let mut answers = Vec::new();
+        for body in [&b"[1,2]"[..], b"{\"open_id\":", b"{}"] {
+            let params = [
+                ("access_token", "no-such-token"),
+                ("timestamp", now.as_str()),
+            ];
+            let sign = openplatform_runtime::ump_md5::sign_sorted(
+                &params,
+                body,
+                sandbox.app_secret().as_bytes(),
+            );
+            let url = format!(
+                "{}?access_token=no-such-token&timestamp={now}&sign={}",
+                sandbox.method_url("wk.user.info.query"),
+                sign.as_str()
+            );
+            let reply = http.post(url).body(body.to_vec()).send().await.unwrap();
+            let reply: serde_json::Value =
+                serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+            answers.push(reply);
+        }
+        // The same token error each time, whatever the body.
+        assert_eq!(answers[0]["success"], false);
+        assert_ne!(answers[0]["error_code"], 1001, "{}", answers[0]);
+        assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+        sandbox.shutdown().await;
+    }
+
     /// A panic while a call is processed (a bug) is answered "busy", HTTP 200, and the
     /// sandbox goes on answering.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
