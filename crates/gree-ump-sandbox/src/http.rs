@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::header::{CONTENT_TYPE, DATE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::map_response_with_state;
@@ -123,10 +123,13 @@ async fn gateway(
     } else {
         Verb::Post
     };
-    let query: Vec<(String, String)> = match Query::try_from_uri(&parts.uri) {
-        Ok(Query(q)) => q,
-        Err(e) => return error_response(ApiError::invalid(format!("query string: {e}"))),
-    };
+    // The pairs axum's `Query<Vec<(String, String)>>` gave (serde_urlencoded reads them
+    // with this same parser, and a list of string pairs cannot fail to deserialize),
+    // without its serde layers.
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let body: Bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(b) => b,
         Err(e) => return error_response(ApiError::invalid(format!("body: {e}"))),
