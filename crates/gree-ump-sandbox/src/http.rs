@@ -234,10 +234,31 @@ async fn not_found() -> Response {
 
 /// Every reply says the sandbox's time, so clients can measure their skew against it.
 async fn add_date(State(shared): State<Arc<Shared>>, mut res: Response) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&http_date(shared.now_ms())) {
+    if let Some(v) = date_header(shared.now_ms()) {
         res.headers_mut().insert(DATE, v);
     }
     res
+}
+
+/// The last `Date` header made, with the second of the sandbox clock it says.
+static LAST_DATE: std::sync::Mutex<Option<(i64, HeaderValue)>> = std::sync::Mutex::new(None);
+
+/// The `Date` header of an instant, formatted once per second of the sandbox clock (the
+/// header says whole seconds, so it is a function of the second alone, whichever
+/// sandbox of the process asks).
+fn date_header(now_ms: i64) -> Option<HeaderValue> {
+    let second = now_ms.div_euclid(1000);
+    let mut last = LAST_DATE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((at, value)) = last.as_ref()
+        && *at == second
+    {
+        return Some(value.clone());
+    }
+    let value = HeaderValue::from_str(&http_date(now_ms)).ok()?;
+    *last = Some((second, value.clone()));
+    Some(value)
 }
 
 #[cfg(test)]
@@ -362,6 +383,30 @@ mod tests {
         assert_ne!(reply, busy);
         sandbox.shutdown().await;
     }
+    /// The cached `Date` header is the one formatted afresh, whatever the order of the
+    /// instants asked (same second, the next, back in time, before 1970, out of range).
+    #[test]
+    fn the_date_header_is_the_formatted_date() {
+        let instants = [
+            1_700_000_000_000,
+            1_700_000_000_999,
+            1_700_000_001_000,
+            1_700_000_000_500,
+            0,
+            -1,
+            -1_000,
+            -1_001,
+            784_111_777_000,
+            i64::MAX,
+            i64::MIN,
+            1_700_000_000_001,
+        ];
+        for ms in instants.into_iter().chain(instants) {
+            let expected = axum::http::HeaderValue::from_str(&crate::clock::http_date(ms)).ok();
+            assert_eq!(super::date_header(ms), expected, "{ms}");
+        }
+    }
+
     #[test]
     fn busy_on_panic_answers_busy() {
         let busy = super::busy();
