@@ -9,6 +9,7 @@ use gree_ump::ErrorCode;
 use gree_ump::RequestError;
 use gree_ump::generated::routes::AnyRequest;
 use openplatform_runtime::{Credential, Verb};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::auth::{
@@ -31,7 +32,12 @@ pub(crate) struct Call<'a> {
 }
 
 /// Processes one call against the shared state.
-pub(crate) fn process(shared: &Shared, call: &Call<'_>) -> ApiResult<Reply> {
+pub(crate) fn process(shared: &Shared, call: &Call<'_>) -> ApiResult<Answer> {
+    // A bug, for the test that a panic while processing is answered "busy".
+    #[cfg(test)]
+    if call.method == PANIC_METHOD {
+        panic!("a test's deliberate panic");
+    }
     let info = AnyRequest::endpoint(call.method)
         .ok_or_else(|| ApiError::invalid(format!("unknown method {}", call.method)))?;
     // GET only where the document says GET (3.8, 5.4, 5.5, errata E01).
@@ -51,6 +57,12 @@ pub(crate) fn process(shared: &Shared, call: &Call<'_>) -> ApiResult<Reply> {
         .timestamp_tolerance_ms
         .filter(|_| shared.timestamp_scope().applies_to(info.credential));
     check_timestamp(call.query, now, wall, tolerance)?;
+    // A business call's body is decoded before the world is locked (decoding needs none
+    // of it); its error still comes after the token's, as before.
+    let decoded = match info.credential {
+        Credential::AccessToken => Some(decode(call)),
+        Credential::AppSignature | Credential::RefreshToken => None,
+    };
     let mut world = shared.world();
     match info.credential {
         Credential::AppSignature => {
@@ -58,20 +70,24 @@ pub(crate) fn process(shared: &Shared, call: &Call<'_>) -> ApiResult<Reply> {
             if app_id != shared.config.app_id {
                 return Err(ApiError::with(ErrorCode::AppNotFound, app_id));
             }
-            world.obtain_token(now)
+            world.obtain_token(now).map(Answer::Reply)
         }
         Credential::RefreshToken => {
             let token = required_param(call.query, token_param(TokenParam::Refresh))?;
-            world.refresh_token(token, now)
+            world.refresh_token(token, now).map(Answer::Reply)
         }
         Credential::AccessToken => {
             let token = required_param(call.query, token_param(TokenParam::Access))?;
             world.tokens.check_access(token, now)?;
-            let request = decode(call)?;
-            dispatch(&mut world, request, now)
+            let request = decoded.unwrap_or_else(|| decode(call))?;
+            answer(&mut world, request, now)
         }
     }
 }
+
+/// The method whose processing panics, in the crate's tests.
+#[cfg(test)]
+pub(crate) const PANIC_METHOD: &str = "sandbox.test.panic";
 
 /// The body of a business call as JSON: the body, or for a GET without body the
 /// business query parameters as an object of strings (the generated types decode
@@ -139,6 +155,23 @@ fn request_error(method: &str, e: &RequestError) -> ApiError {
             .find(|(m, f, _)| *m == method && f == field)
             .map_or_else(|| ApiError::invalid(e), |(_, _, code)| ApiError::of(*code)),
         _ => ApiError::invalid(e),
+    }
+}
+
+/// A gateway call's answer: a reply, or a member's `data` (3.2, 3.7) already serialized
+/// from the world, which spares building its JSON value.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    Reply(Reply),
+    Member(Box<RawValue>),
+}
+
+/// [`dispatch`], with the member replies serialized straight from the world.
+fn answer(world: &mut World, request: AnyRequest, now: i64) -> ApiResult<Answer> {
+    match request {
+        AnyRequest::QueryMember(r) => world.query_member_raw(&r, now).map(Answer::Member),
+        AnyRequest::ParseMemberCode(r) => world.parse_member_code_raw(&r, now).map(Answer::Member),
+        other => dispatch(world, other, now).map(Answer::Reply),
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::header::{CONTENT_TYPE, DATE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::map_response_with_state;
@@ -20,14 +20,15 @@ use axum::routing::{get, post};
 use openplatform_runtime::Verb;
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::clock::http_date;
 use crate::conn::ConnKill;
 use crate::error::{ApiError, ApiResult};
 use crate::faults::Fault;
-use crate::gateway::{Call, process};
+use crate::gateway::{Answer, Call, process};
 use crate::server::Shared;
-use crate::state::{Page, Reply};
+use crate::state::Page;
 
 /// The largest body read (the platform's bodies are small JSON objects).
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -48,28 +49,43 @@ struct Envelope<'a> {
     success: bool,
     error_code: i64,
     error_message: &'a str,
-    data: &'a Value,
+    data: Data<'a>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     page: Option<Page>,
 }
 
+/// An envelope's `data`: a value, or JSON already serialized.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Data<'a> {
+    Value(&'a Value),
+    Raw(&'a RawValue),
+}
+
 /// The envelope of a reply, as bytes.
-pub(crate) fn envelope(result: &ApiResult<Reply>) -> Vec<u8> {
+pub(crate) fn envelope(result: &ApiResult<Answer>) -> Vec<u8> {
     let null = Value::Null;
     let success_code = gree_ump::PROTOCOL.success_code.unwrap_or(200);
     let env = match result {
-        Ok(reply) => Envelope {
+        Ok(Answer::Reply(reply)) => Envelope {
             success: true,
             error_code: success_code,
             error_message: "",
-            data: &reply.data,
+            data: Data::Value(&reply.data),
             page: reply.page,
+        },
+        Ok(Answer::Member(data)) => Envelope {
+            success: true,
+            error_code: success_code,
+            error_message: "",
+            data: Data::Raw(data),
+            page: None,
         },
         Err(e) => Envelope {
             success: false,
             error_code: e.code,
             error_message: &e.message,
-            data: &null,
+            data: Data::Value(&null),
             page: None,
         },
     };
@@ -107,10 +123,13 @@ async fn gateway(
     } else {
         Verb::Post
     };
-    let query: Vec<(String, String)> = match Query::try_from_uri(&parts.uri) {
-        Ok(Query(q)) => q,
-        Err(e) => return error_response(ApiError::invalid(format!("query string: {e}"))),
-    };
+    // The pairs axum's `Query<Vec<(String, String)>>` gave (serde_urlencoded reads them
+    // with this same parser, and a list of string pairs cannot fail to deserialize),
+    // without its serde layers.
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let body: Bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(b) => b,
         Err(e) => return error_response(ApiError::invalid(format!("body: {e}"))),
@@ -134,29 +153,32 @@ async fn gateway(
         _ => 0,
     };
 
-    // Processed in a task of its own: the state changes even when the client gives up
-    // while the call waits (a timeout must leave the outcome unknown, as in production).
-    let task = {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            if delay_before > 0 {
-                tokio::time::sleep(Duration::from_millis(delay_before)).await;
-            }
-            let call = Call {
-                verb,
-                method: &method,
-                query: &query,
-                body: &body,
-            };
-            let result = process(&shared, &call);
-            // Saved before the reply leaves: an acknowledged change is on disk.
-            shared.save();
-            envelope(&result)
-        })
+    let run = move || {
+        let call = Call {
+            verb,
+            method: &method,
+            query: &query,
+            body: &body,
+        };
+        let result = process(&shared, &call);
+        // Saved before the reply leaves: an acknowledged change is on disk.
+        shared.save();
+        envelope(&result)
     };
-    let bytes = match task.await {
-        Ok(bytes) => bytes,
-        Err(_) => envelope(&Err(ApiError::of(gree_ump::ErrorCode::SystemBusy))),
+    let bytes = if delay_before > 0 {
+        // The slow fault: processed in a task of its own, so the state changes even when
+        // the client gives up while the call waits (a timeout must leave the outcome
+        // unknown, as in production).
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay_before)).await;
+            busy_on_panic(run)
+        })
+        .await
+        .unwrap_or_else(|_| busy())
+    } else {
+        // Otherwise inline: the work is synchronous (no await between the start of the
+        // processing and the save), so a client that gives up cannot interrupt it.
+        busy_on_panic(run)
     };
 
     match fault {
@@ -180,6 +202,17 @@ async fn gateway(
     }
 }
 
+/// The "busy" envelope: the answer to a call whose processing failed unexpectedly.
+fn busy() -> Vec<u8> {
+    envelope(&Err(ApiError::of(gree_ump::ErrorCode::SystemBusy)))
+}
+
+/// The envelope `run` builds, or the "busy" answer if it panics (as a spawned task's
+/// panic was answered before the work was done inline).
+fn busy_on_panic(run: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| busy())
+}
+
 /// A zvcms call (`POST /api/v2`), when the sandbox serves zvcms; otherwise 404.
 async fn zvcms_call(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let Some(config) = &shared.config.zvcms else {
@@ -201,8 +234,187 @@ async fn not_found() -> Response {
 
 /// Every reply says the sandbox's time, so clients can measure their skew against it.
 async fn add_date(State(shared): State<Arc<Shared>>, mut res: Response) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&http_date(shared.now_ms())) {
+    if let Some(v) = date_header(shared.now_ms()) {
         res.headers_mut().insert(DATE, v);
     }
     res
+}
+
+/// The last `Date` header made, with the second of the sandbox clock it says.
+static LAST_DATE: std::sync::Mutex<Option<(i64, HeaderValue)>> = std::sync::Mutex::new(None);
+
+/// The `Date` header of an instant, formatted once per second of the sandbox clock (the
+/// header says whole seconds, so it is a function of the second alone, whichever
+/// sandbox of the process asks).
+fn date_header(now_ms: i64) -> Option<HeaderValue> {
+    let second = now_ms.div_euclid(1000);
+    let mut last = LAST_DATE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((at, value)) = last.as_ref()
+        && *at == second
+    {
+        return Some(value.clone());
+    }
+    let value = HeaderValue::from_str(&http_date(now_ms)).ok()?;
+    *last = Some((second, value.clone()));
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::ApiError;
+    use crate::gateway::PANIC_METHOD;
+    use crate::{Sandbox, SandboxConfig};
+
+    /// The query string is read as `application/x-www-form-urlencoded`: percent-escapes
+    /// and `+` decoded, bad UTF-8 replaced, pairs kept in order (the signature is checked
+    /// over the decoded values, and the timestamp's error quotes its value as decoded).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_query_is_form_decoded() {
+        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        gree_ump::runtime::install_tls_provider();
+        let http = reqwest::Client::new();
+        let body = br#"{"open_id":"x"}"#;
+        let decoded = [("timestamp", "12 a中\u{fffd}=")];
+        let sign = openplatform_runtime::ump_md5::sign_sorted(
+            &decoded,
+            body,
+            sandbox.app_secret().as_bytes(),
+        );
+        let url = format!(
+            "{}?timestamp=%31%32+a%E4%B8%AD%FF%3D&&sign={}&",
+            sandbox.method_url("wk.user.info.query"),
+            sign.as_str()
+        );
+        let reply = http.post(url).body(&body[..]).send().await.unwrap();
+        let reply: serde_json::Value =
+            serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+        assert_eq!(
+            reply["error_message"],
+            "请求参数不合法: timestamp must be milliseconds, got \"12 a中\u{fffd}=\"",
+            "{reply}"
+        );
+        // A wrong signature of the same query is refused as such.
+        let url = format!(
+            "{}?timestamp=%31%32+a%E4%B8%AD%FF%3D&sign=0{}",
+            sandbox.method_url("wk.user.info.query"),
+            sign.as_str()
+        );
+        let reply = http.post(url).body(&body[..]).send().await.unwrap();
+        let reply: serde_json::Value =
+            serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+        assert_eq!(
+            reply["error_message"], "请求参数不合法: sign verification failed (签名错误)",
+            "{reply}"
+        );
+        sandbox.shutdown().await;
+    }
+
+    /// A business call's errors keep their order: the access token is checked before the
+    /// body is (the body is decoded before the world is locked, its error kept for then).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bad_token_is_answered_before_a_bad_body() {
+        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        gree_ump::runtime::install_tls_provider();
+        let http = reqwest::Client::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
+        let mut answers = Vec::new();
+        for body in [&b"[1,2]"[..], b"{\"open_id\":", b"{}"] {
+            let params = [
+                ("access_token", "no-such-token"),
+                ("timestamp", now.as_str()),
+            ];
+            let sign = openplatform_runtime::ump_md5::sign_sorted(
+                &params,
+                body,
+                sandbox.app_secret().as_bytes(),
+            );
+            let url = format!(
+                "{}?access_token=no-such-token&timestamp={now}&sign={}",
+                sandbox.method_url("wk.user.info.query"),
+                sign.as_str()
+            );
+            let reply = http.post(url).body(body.to_vec()).send().await.unwrap();
+            let reply: serde_json::Value =
+                serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+            answers.push(reply);
+        }
+        // The same token error each time, whatever the body.
+        assert_eq!(answers[0]["success"], false);
+        assert_ne!(answers[0]["error_code"], 1001, "{}", answers[0]);
+        assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+        sandbox.shutdown().await;
+    }
+
+    /// A panic while a call is processed (a bug) is answered "busy", HTTP 200, and the
+    /// sandbox goes on answering.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_is_answered_busy() {
+        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        gree_ump::runtime::install_tls_provider();
+        let http = reqwest::Client::new();
+        let busy = super::envelope(&Err(ApiError::of(gree_ump::ErrorCode::SystemBusy)));
+        for _ in 0..3 {
+            let res = http
+                .post(sandbox.method_url(PANIC_METHOD))
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            assert_eq!(res.bytes().await.unwrap(), busy);
+        }
+        let res = http
+            .post(sandbox.method_url("no.such.method"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let reply = res.bytes().await.unwrap();
+        assert!(
+            reply.starts_with(br#"{"success":false,"error_code":"#),
+            "{reply:?}"
+        );
+        assert_ne!(reply, busy);
+        sandbox.shutdown().await;
+    }
+    /// The cached `Date` header is the one formatted afresh, whatever the order of the
+    /// instants asked (same second, the next, back in time, before 1970, out of range).
+    #[test]
+    fn the_date_header_is_the_formatted_date() {
+        let instants = [
+            1_700_000_000_000,
+            1_700_000_000_999,
+            1_700_000_001_000,
+            1_700_000_000_500,
+            0,
+            -1,
+            -1_000,
+            -1_001,
+            784_111_777_000,
+            i64::MAX,
+            i64::MIN,
+            1_700_000_000_001,
+        ];
+        for ms in instants.into_iter().chain(instants) {
+            let expected = axum::http::HeaderValue::from_str(&crate::clock::http_date(ms)).ok();
+            assert_eq!(super::date_header(ms), expected, "{ms}");
+        }
+    }
+
+    #[test]
+    fn busy_on_panic_answers_busy() {
+        let busy = super::busy();
+        assert_eq!(
+            busy,
+            super::envelope(&Err(ApiError::of(gree_ump::ErrorCode::SystemBusy)))
+        );
+        assert_eq!(super::busy_on_panic(|| panic!("a bug")), busy);
+        assert_eq!(super::busy_on_panic(|| b"ok".to_vec()), b"ok");
+    }
 }

@@ -25,6 +25,7 @@ use gree_ump::endpoints::{
     QueryMemberRequest,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::points::LedgerEntry;
@@ -146,6 +147,7 @@ pub(crate) fn standing(levels: &[LevelConfig], growth: i64) -> Option<LevelStand
 }
 
 /// `project_id` as the 3.2 example sends it: a number when it is one.
+#[cfg(test)]
 fn project_id_value(project_id: &str) -> Value {
     match project_id.trim().parse::<i64>() {
         Ok(n) => json!(n),
@@ -153,72 +155,135 @@ fn project_id_value(project_id: &str) -> Value {
     }
 }
 
+/// `project_id` as the 3.2 example sends it: a number when it is one.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ProjectId<'a> {
+    Number(i64),
+    Text(&'a str),
+}
+
+impl<'a> ProjectId<'a> {
+    fn of(project_id: &'a str) -> Self {
+        match project_id.trim().parse::<i64>() {
+            Ok(n) => ProjectId::Number(n),
+            Err(_) => ProjectId::Text(project_id),
+        }
+    }
+}
+
+/// The 3.2/3.7 `data` of a member, borrowed from the world: serialized as it stands,
+/// with no map built. The fields are in the order of the keys of the `json!` map it
+/// replaces (serde_json's map sorts its keys), so the bytes are the same.
+#[derive(Serialize)]
+pub(crate) struct MemberInfo<'a> {
+    avatar_img_url: &'a Option<String>,
+    birthday: Option<String>,
+    city: &'a Option<String>,
+    country: &'a Option<String>,
+    coupon_num: i64,
+    email: &'a Option<String>,
+    gender: i64,
+    growth_value: i64,
+    id_card: &'a Option<String>,
+    is_max_level: i64,
+    level_name: Option<&'a str>,
+    level_num: Option<i64>,
+    next_level_growth_value: Option<i64>,
+    next_level_name: Option<&'a str>,
+    next_level_num: Option<i64>,
+    nickname: &'a str,
+    open_id: &'a str,
+    phone: &'a str,
+    project_id: ProjectId<'a>,
+    province: &'a Option<String>,
+    q_id: &'a Option<String>,
+    realname: &'a Option<String>,
+    register_time: i64,
+    remark: &'a Option<String>,
+    rights: Option<String>,
+    score: i64,
+    user_num: &'a str,
+}
+
+/// A member's `data` as a JSON value (for [`World::query_member`] and
+/// [`World::parse_member_code`]; the gateway serializes the [`MemberInfo`] itself).
+fn member_value(info: &MemberInfo<'_>) -> Value {
+    serde_json::to_value(info).unwrap_or_default()
+}
+
+/// A member's `data` serialized (it has no map with keys that are not strings, so it
+/// cannot fail; if it did, the answer would be "busy", not a panic).
+fn raw(info: &MemberInfo<'_>) -> ApiResult<Box<RawValue>> {
+    serde_json::value::to_raw_value(info).map_err(|_| ApiError::of(ErrorCode::SystemBusy))
+}
+
 impl World {
     /// The 3.2/3.7 `data` of a member.
-    pub(crate) fn member_info(&self, member: &Member, now_ms: i64) -> Value {
+    pub(crate) fn member_info<'a>(&'a self, member: &'a Member, now_ms: i64) -> MemberInfo<'a> {
         let p = &member.profile;
         let standing = standing(&self.levels, member.growth_value);
         let (level_num, level_name, rights) = match &standing {
             Some(s) => (
-                json!(s.current.number),
-                json!(s.current.name),
+                Some(s.current.number),
+                Some(s.current.name.as_str()),
                 if s.current.rights.is_empty() {
-                    Value::Null
+                    None
                 } else {
-                    serde_json::to_string(&s.current.rights).map_or(Value::Null, Value::String)
+                    serde_json::to_string(&s.current.rights).ok()
                 },
             ),
-            None => (Value::Null, Value::Null, Value::Null),
+            None => (None, None, None),
         };
         let (next_growth, next_name, next_num, is_max) = match &standing {
             Some(LevelStanding {
                 next: Some(next), ..
             }) => (
-                json!(next.growth_threshold),
-                json!(next.name),
-                json!(next.number),
+                Some(next.growth_threshold),
+                Some(next.name.as_str()),
+                Some(next.number),
                 0,
             ),
             Some(LevelStanding {
                 current,
                 next: None,
             }) => (
-                json!(current.growth_threshold),
-                json!(current.name),
-                json!(current.number),
+                Some(current.growth_threshold),
+                Some(current.name.as_str()),
+                Some(current.number),
                 1,
             ),
-            None => (Value::Null, Value::Null, Value::Null, 1),
+            None => (None, None, None, 1),
         };
-        json!({
-            "open_id": member.open_id,
-            "nickname": p.nickname,
-            "realname": p.realname,
-            "gender": p.gender.map_or(0, |g| g.code()),
-            "level_num": level_num,
-            "level_name": level_name,
-            "score": member.score,
-            "growth_value": member.growth_value,
-            "coupon_num": self.coupons.valid_count(&member.open_id, now_ms),
-            "birthday": p.birthday.as_ref().map(ToString::to_string),
-            "rights": rights,
-            "q_id": p.q_id,
-            "register_time": member.register_time_ms,
-            "next_level_growth_value": next_growth,
-            "next_level_name": next_name,
-            "next_level_num": next_num,
-            "is_max_level": is_max,
-            "country": p.country,
-            "province": p.province,
-            "city": p.city,
-            "id_card": p.id_card,
-            "remark": p.remark,
-            "avatar_img_url": p.avatar_img_url,
-            "project_id": project_id_value(&p.project_id),
-            "email": p.email,
-            "phone": p.phone,
-            "user_num": member.user_num,
-        })
+        MemberInfo {
+            avatar_img_url: &p.avatar_img_url,
+            birthday: p.birthday.as_ref().map(ToString::to_string),
+            city: &p.city,
+            country: &p.country,
+            coupon_num: self.coupons.valid_count(&member.open_id, now_ms),
+            email: &p.email,
+            gender: p.gender.map_or(0, |g| g.code()),
+            growth_value: member.growth_value,
+            id_card: &p.id_card,
+            is_max_level: is_max,
+            level_name,
+            level_num,
+            next_level_growth_value: next_growth,
+            next_level_name: next_name,
+            next_level_num: next_num,
+            nickname: &p.nickname,
+            open_id: &member.open_id,
+            phone: &p.phone,
+            project_id: ProjectId::of(&p.project_id),
+            province: &p.province,
+            q_id: &p.q_id,
+            realname: &p.realname,
+            register_time: member.register_time_ms,
+            remark: &p.remark,
+            rights,
+            score: member.score,
+            user_num: &member.user_num,
+        }
     }
 
     /// 3.1 `wk.user.info.add`: `data` is the member's open_id.
@@ -261,7 +326,21 @@ impl World {
             self.members
                 .resolve_either(req.open_id.as_deref(), req.phone.as_deref(), None)?;
         let member = self.members.get(&open_id)?;
-        Ok(Reply::data(self.member_info(member, now_ms)))
+        Ok(Reply::data(member_value(&self.member_info(member, now_ms))))
+    }
+
+    /// 3.2 as the gateway answers it: the member's `data` serialized from the world as it
+    /// stands, with no JSON value built.
+    pub(crate) fn query_member_raw(
+        &self,
+        req: &QueryMemberRequest,
+        now_ms: i64,
+    ) -> ApiResult<Box<RawValue>> {
+        let open_id =
+            self.members
+                .resolve_either(req.open_id.as_deref(), req.phone.as_deref(), None)?;
+        let member = self.members.get(&open_id)?;
+        raw(&self.member_info(member, now_ms))
     }
 
     /// 3.6 `wk.user.code.generate`: `data` is a 20-digit code.
@@ -286,8 +365,12 @@ impl World {
         Ok(Reply::data(json!(code)))
     }
 
-    /// 3.7 `wk.user.code.parsing`.
-    pub fn parse_member_code(&self, req: &ParseMemberCodeRequest, now_ms: i64) -> ApiResult<Reply> {
+    /// The 3.7 code asked for, unless unknown or expired.
+    fn live_member_code(
+        &self,
+        req: &ParseMemberCodeRequest,
+        now_ms: i64,
+    ) -> ApiResult<&MemberCode> {
         let code = req.code.trim();
         let entry = self
             .members
@@ -297,8 +380,25 @@ impl World {
         if now_ms >= entry.expires_ms {
             return Err(ApiError::with(ErrorCode::MemberCodeExpired, "code expired"));
         }
+        Ok(entry)
+    }
+
+    /// 3.7 `wk.user.code.parsing`.
+    pub fn parse_member_code(&self, req: &ParseMemberCodeRequest, now_ms: i64) -> ApiResult<Reply> {
+        let entry = self.live_member_code(req, now_ms)?;
         let member = self.members.get(&entry.open_id)?;
-        Ok(Reply::data(self.member_info(member, now_ms)))
+        Ok(Reply::data(member_value(&self.member_info(member, now_ms))))
+    }
+
+    /// 3.7 as the gateway answers it (see [`World::query_member_raw`]).
+    pub(crate) fn parse_member_code_raw(
+        &self,
+        req: &ParseMemberCodeRequest,
+        now_ms: i64,
+    ) -> ApiResult<Box<RawValue>> {
+        let entry = self.live_member_code(req, now_ms)?;
+        let member = self.members.get(&entry.open_id)?;
+        raw(&self.member_info(member, now_ms))
     }
 
     /// 3.8 `wk.user.level.list` (defaults: page 1, 10 per page).
@@ -346,5 +446,133 @@ mod tests {
         // Below the first threshold (a custom first level above 0): the first level.
         let s = standing(&levels[1..], 0).unwrap();
         assert_eq!(s.current.number, 2);
+    }
+
+    /// The `json!` map `member_info` built before it was a borrowed struct, kept to show
+    /// that the struct serializes to the same bytes.
+    fn old_member_info(world: &World, member: &Member, now_ms: i64) -> Value {
+        let p = &member.profile;
+        let standing = standing(&world.levels, member.growth_value);
+        let (level_num, level_name, rights) = match &standing {
+            Some(s) => (
+                json!(s.current.number),
+                json!(s.current.name),
+                if s.current.rights.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::to_string(&s.current.rights).map_or(Value::Null, Value::String)
+                },
+            ),
+            None => (Value::Null, Value::Null, Value::Null),
+        };
+        let (next_growth, next_name, next_num, is_max) = match &standing {
+            Some(LevelStanding {
+                next: Some(next), ..
+            }) => (
+                json!(next.growth_threshold),
+                json!(next.name),
+                json!(next.number),
+                0,
+            ),
+            Some(LevelStanding {
+                current,
+                next: None,
+            }) => (
+                json!(current.growth_threshold),
+                json!(current.name),
+                json!(current.number),
+                1,
+            ),
+            None => (Value::Null, Value::Null, Value::Null, 1),
+        };
+        json!({
+            "open_id": member.open_id,
+            "nickname": p.nickname,
+            "realname": p.realname,
+            "gender": p.gender.map_or(0, |g| g.code()),
+            "level_num": level_num,
+            "level_name": level_name,
+            "score": member.score,
+            "growth_value": member.growth_value,
+            "coupon_num": world.coupons.valid_count(&member.open_id, now_ms),
+            "birthday": p.birthday.as_ref().map(ToString::to_string),
+            "rights": rights,
+            "q_id": p.q_id,
+            "register_time": member.register_time_ms,
+            "next_level_growth_value": next_growth,
+            "next_level_name": next_name,
+            "next_level_num": next_num,
+            "is_max_level": is_max,
+            "country": p.country,
+            "province": p.province,
+            "city": p.city,
+            "id_card": p.id_card,
+            "remark": p.remark,
+            "avatar_img_url": p.avatar_img_url,
+            "project_id": project_id_value(&p.project_id),
+            "email": p.email,
+            "phone": p.phone,
+            "user_num": member.user_num,
+        })
+    }
+
+    fn member(world: &mut World, phone: &str, project_id: &str, full: bool) -> String {
+        let mut req = CreateMemberRequest::new(gree_ump::endpoints::CreateMemberArgs {
+            project_id: project_id.into(),
+            nickname: "张三 \"q\"\n".into(),
+            phone: phone.into(),
+        });
+        if full {
+            req.q_id = Some("q-1".into());
+            req.realname = Some("张三".into());
+            req.avatar_img_url = Some("https://example.com/a.png?x=1&y=<2>".into());
+            req.gender = Some(gree_ump::models::Gender::Unknown(7));
+            req.birthday = "2019-02-27".parse().ok();
+            req.country = Some("中国".into());
+            req.province = Some(String::new());
+            req.city = Some("珠海".into());
+            req.id_card = Some("4404".into());
+            req.email = Some("a@b.c".into());
+            req.remark = Some("没有备注\u{1}".into());
+        }
+        let reply = world.create_member(req, 1_700_000_000_000).unwrap();
+        reply.data.as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn member_info_serializes_as_the_old_map() {
+        let mut world = World::new(crate::SandboxConfig::default(), 7);
+        let members = [
+            member(&mut world, "13800000001", "18756", false),
+            member(&mut world, "13800000002", " 42 ", true),
+            member(&mut world, "13800000003", "store-9", true),
+            member(&mut world, "13800000004", "-3", false),
+        ];
+        let growths = [0, 299, 300, 5_000, 1_000_000, i64::MAX];
+        let mut checked = 0;
+        for levels in [world.levels.clone(), Vec::new(), world.levels[..1].to_vec()] {
+            world.levels = levels;
+            for (i, open_id) in members.iter().enumerate() {
+                for growth in growths {
+                    world.members.get_mut(open_id).unwrap().growth_value = growth;
+                    world.members.get_mut(open_id).unwrap().score = growth.wrapping_mul(i as i64);
+                    let member = world.members.get(open_id).unwrap();
+                    let now = 1_700_000_000_000;
+                    let new = serde_json::to_vec(&world.member_info(member, now)).unwrap();
+                    let old = serde_json::to_vec(&old_member_info(&world, member, now)).unwrap();
+                    assert_eq!(
+                        String::from_utf8(new).unwrap(),
+                        String::from_utf8(old).unwrap()
+                    );
+                    // The value the public API answers is the same too.
+                    assert_eq!(
+                        member_value(&world.member_info(member, now)),
+                        old_member_info(&world, member, now)
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 72);
     }
 }
