@@ -3,6 +3,11 @@
 //! on both alike. Prints the median of the per-round ratios (floor: 1.10).
 //! Run: `cargo bench -p gree-ump-benches --bench call_paired`.
 //!
+//! To count instructions instead (repeatable on a busy machine), run the built bench
+//! with `CALL_PAIRED_ONLY=client` or `=hand` and `CALL_PAIRED_CALLS=N` under
+//! `valgrind --tool=callgrind`: the difference of two counts at different N, divided
+//! by the difference of N, is one call's count.
+//!
 //! The criterion bench `call` measures the two one after the other; on a busy 2-core
 //! machine its ratio swings by ±15% from run to run, this one by a few percent.
 
@@ -36,6 +41,30 @@ fn main() {
         http,
         request,
     } = support::setup(&rt);
+    // `CALL_PAIRED_ONLY=client|hand N`: run one contender N times and nothing else, for
+    // a profiler (callgrind counts the instructions of each alone).
+    if let Ok(only) = std::env::var("CALL_PAIRED_ONLY") {
+        let n: usize = std::env::var("CALL_PAIRED_CALLS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1000);
+        rt.block_on(async {
+            for _ in 0..n {
+                if only == "hand" {
+                    black_box(hand_written(&http, &base, &request).await);
+                } else {
+                    black_box(
+                        client
+                            .members()
+                            .query_member(request.clone())
+                            .await
+                            .unwrap(),
+                    );
+                }
+            }
+        });
+        return;
+    }
     let mut ratios = Vec::with_capacity(rounds);
     let (mut hand_total, mut client_total) = (Duration::ZERO, Duration::ZERO);
     rt.block_on(async {
