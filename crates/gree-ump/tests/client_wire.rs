@@ -1007,7 +1007,13 @@ async fn per_call_timeout_and_retry_apply_to_one_call() {
         .await
         .unwrap_err();
     let took = started.elapsed();
-    assert_eq!(err.code(), Some(gree_ump::ErrorCode::from_code(500)));
+    // The last attempt's answer, or, when the deadline fell while it was in flight (a
+    // slow scheduler under load), its timeout.
+    let cut_short = matches!(&err, Error::Transport(t) if t.is_timeout());
+    assert!(
+        err.code() == Some(gree_ump::ErrorCode::from_code(500)) || cut_short,
+        "{err:?}"
+    );
     let attempts = business_calls(&server) - before;
     assert!((2..1_000).contains(&attempts), "{attempts} attempts");
     assert!(took < Duration::from_millis(1_500), "{took:?}");

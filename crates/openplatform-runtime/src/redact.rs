@@ -285,7 +285,7 @@ mod tests {
                     let i = next(added.len() as u64) as usize;
                     s.remove(&added.swap_remove(i));
                 } else {
-                    let len = 1 + next(6) as usize;
+                    let len = 1 + next(11) as usize;
                     let v: String = (0..len)
                         .map(|_| letters[next(letters.len() as u64) as usize] as char)
                         .collect();

@@ -71,6 +71,8 @@ struct Server {
     nonces: Mutex<HashSet<String>>,
     /// Answer every valid call with this body instead of the echo.
     canned: Mutex<Option<String>>,
+    /// Quote the request's `Token` in a successful reply (a hostile echo).
+    quote_token: std::sync::atomic::AtomicBool,
     calls: AtomicUsize,
 }
 
@@ -81,6 +83,7 @@ impl Server {
             bodies: Mutex::new(Vec::new()),
             nonces: Mutex::new(HashSet::new()),
             canned: Mutex::new(None),
+            quote_token: Default::default(),
             calls: AtomicUsize::new(0),
         })
     }
@@ -181,6 +184,11 @@ async fn handle(
     let AnyRequest::VerifyCoupons(req) = request else {
         return refuse("ACTION", "not a verification".into());
     };
+    let nickname = if server.quote_token.load(Ordering::SeqCst) {
+        env.token.clone()
+    } else {
+        "测试".to_owned()
+    };
     json!({
         "status": "true",
         "code": "0",
@@ -191,7 +199,7 @@ async fn handle(
             "cardIdList": serde_json::to_string(&req.coupons_card_list).unwrap(),
             "userInfo": {
                 "customer_id": req.customer_id.map_or(String::new(), |c| c.to_string()),
-                "birthday": "", "username": "", "nickname": "测试", "phone": "",
+                "birthday": "", "username": "", "nickname": nickname, "phone": "",
                 "gender": "", "province": "", "city": "", "district": ""
             }
         }
@@ -380,6 +388,36 @@ async fn a_different_signer_is_refused_by_the_server() {
     for secret in [GRANT, KEY, "another-key-secret"] {
         assert!(!shown.contains(secret), "{shown}");
     }
+}
+
+/// The envelope's `Token` is the call's signature: a success that quotes it is a server
+/// echoing the request, refused without its body, as the gateway style's `sign` is.
+#[tokio::test]
+async fn a_success_quoting_the_request_token_is_refused() {
+    let server = Server::new(Arc::new(test_signer(KEY)));
+    server.quote_token.store(true, Ordering::SeqCst);
+    let url = start(server.clone()).await;
+    let client = client(&url, Arc::new(test_signer(KEY)));
+    let err = client
+        .coupons()
+        .verify_coupons(redemption())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Decode(e) if e.kind == zvcms::runtime::DecodeErrorKind::NotThePlatform),
+        "{err:?}"
+    );
+    let body = server.bodies.lock().unwrap().last().cloned().unwrap();
+    let sent: Envelope = serde_json::from_str(&body).unwrap();
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains(&sent.token), "{shown}");
+
+    server.quote_token.store(false, Ordering::SeqCst);
+    client
+        .coupons()
+        .verify_coupons(redemption())
+        .await
+        .expect("the same call, not quoting its Token, succeeds");
 }
 
 #[tokio::test]

@@ -126,7 +126,7 @@ impl Client {
             extra: &extra,
             body,
         };
-        let super::styles::Outgoing { url, body } =
+        let super::styles::Outgoing { url, body, .. } =
             style.prepare(self, call).map_err(Error::Transport)?;
         let mut scrubber = Scrubber::new();
         for secret in [&self.inner.app_secret, &self.inner.grant_code, &token]

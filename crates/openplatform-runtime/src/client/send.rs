@@ -24,7 +24,7 @@ pub(crate) enum CredentialParam<'a> {
 }
 
 /// A reply as received: status and a body within the size cap.
-pub(super) struct RawReply {
+pub(super) struct RawReply<'a> {
     pub status: u16,
     pub body: Bytes,
     /// The body exceeded the cap; `body` holds its start only.
@@ -39,14 +39,14 @@ pub(super) struct RawReply {
     pub credentials: std::sync::Arc<crate::redact::Scrubber>,
     /// What was sent, for the full scrubber of an error's text: built only when an
     /// error needs it (parsing the request for its personal values costs on every call).
-    pub sent: SentRequest,
+    pub sent: SentRequest<'a>,
 }
 
 /// The request as sent: where the values to scrub from an error's text are found.
-pub(super) struct SentRequest {
+pub(super) struct SentRequest<'a> {
     pub url: reqwest::Url,
     pub body: Bytes,
-    pub extra: Vec<(&'static str, String)>,
+    pub extra: &'a [(&'static str, String)],
 }
 
 impl Client {
@@ -307,15 +307,15 @@ impl Client {
     }
 
     /// Signs and sends one request, reads the reply within the size cap.
-    pub(super) async fn exchange(
+    pub(super) async fn exchange<'a>(
         &self,
         method: &'static str,
         verb: Verb,
         credential: CredentialParam<'_>,
-        extra: &[(&'static str, String)],
+        extra: &'a [(&'static str, String)],
         body: Bytes,
         deadline: Option<tokio::time::Instant>,
-    ) -> Result<RawReply, TransportError> {
+    ) -> Result<RawReply<'a>, TransportError> {
         let inner = &self.inner;
         // The request's timeout: the client's, shortened to what is left of the call's.
         let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
@@ -334,13 +334,13 @@ impl Client {
             extra,
             body,
         };
-        let super::styles::Outgoing { url, body } =
+        let super::styles::Outgoing { url, body, secrets } =
             super::styles::of(self.inner.protocol.envelope).prepare(self, call)?;
-        let credentials = self.credentials_for(&url, &body);
+        let credentials = self.credentials_for(secrets);
         let sent = SentRequest {
             url: url.clone(),
             body: body.clone(),
-            extra: extra.to_vec(),
+            extra,
         };
         let scrubbed = |e: TransportError| e.scrubbed(&self.full_scrubber(&credentials, &sent));
         // The user's explicit opt-in: the body as sent, personal data and all; the
@@ -418,7 +418,7 @@ impl Client {
     pub(super) fn decode_raw_reply<T: Tolerant, C: ApiErrorCode>(
         &self,
         method: &'static str,
-        reply: &RawReply,
+        reply: &RawReply<'_>,
         withhold_body: bool,
         rule: DataRule,
     ) -> Result<Response<T>, Error<C>> {
@@ -505,45 +505,16 @@ impl Client {
     }
 
     /// The credentials of one exchange: the app secret and grant code, and the tokens and
-    /// signatures this client sent lately (this request's among them). A successful reply
-    /// is checked against them (a hostile echo).
-    fn credentials_for(
-        &self,
-        url: &reqwest::Url,
-        body: &[u8],
-    ) -> std::sync::Arc<crate::redact::Scrubber> {
-        let inner = &self.inner;
-        let protocol = inner.protocol;
-        // Credentials and signatures of this request: query parameters (ump_gateway) or
-        // envelope fields (zvcms_action).
-        let mut sent: Vec<String> = Vec::new();
-        let secret_params = protocol
-            .tokens
-            .iter()
-            .flat_map(|t| [t.access_token_param, t.refresh_token_param])
-            .chain(protocol.sign_param);
-        let secret_params: Vec<&str> = secret_params.collect();
-        for (name, value) in url.query_pairs() {
-            if secret_params.contains(&name.as_ref()) {
-                sent.push(value.into_owned());
-            }
-        }
-        let body_secrets = super::styles::of(protocol.envelope).secret_body_fields();
-        if !body_secrets.is_empty()
-            && let Ok(serde_json::Value::Object(envelope)) = serde_json::from_slice(body)
-        {
-            for field in body_secrets {
-                if let Some(serde_json::Value::String(value)) = envelope.get(*field) {
-                    sent.push(value.clone());
-                }
-            }
-        }
-        let mut recent = inner
+    /// signatures this client sent lately (this request's `secrets` among them). A
+    /// successful reply is checked against them (a hostile echo).
+    fn credentials_for(&self, secrets: Vec<Secret>) -> std::sync::Arc<crate::redact::Scrubber> {
+        let mut recent = self
+            .inner
             .recent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for value in sent {
-            recent.remember(Secret::new(value));
+        for secret in secrets {
+            recent.remember(secret);
         }
         recent.scrubber()
     }
@@ -553,7 +524,7 @@ impl Client {
     fn full_scrubber(
         &self,
         credentials: &crate::redact::Scrubber,
-        sent: &SentRequest,
+        sent: &SentRequest<'_>,
     ) -> crate::redact::Scrubber {
         let keys = self.inner.protocol.sensitive_keys;
         let mut scrubber = credentials.clone();
@@ -562,7 +533,7 @@ impl Client {
                 scrubber.add(&value);
             }
         }
-        for (name, value) in &sent.extra {
+        for (name, value) in sent.extra {
             if keys.contains(name) {
                 scrubber.add(value);
             }

@@ -7,13 +7,16 @@
 //! rebuilt per call: hashing every form on every call cost more than reading the reply
 //! (issue 19).
 //!
-//! The search is Rabin–Karp over windows as long as the shortest form: every form starts
-//! with such a window, so a form occurs only where a window's hash is one of the forms'
-//! prefix hashes. A bitmap rejects most windows at once; a hit is confirmed byte by byte.
+//! The search reads the text's bytes at each position as a key (up to 8 bytes, as many
+//! as the shortest form has): every form starts with such a key, so a form occurs only
+//! where the key at a position is one of the forms' keys. A bitmap of the keys rejects
+//! most positions at once; a hit is confirmed byte by byte. (A rolling hash over the
+//! whole shortest length cost twice as much per byte, issue 19.)
 
 use std::sync::Arc;
 
-const BASE: u64 = 1_000_003;
+/// The most bytes a key holds.
+const KEY_BYTES: usize = 8;
 /// Bitmap words: 4096 bits, about 2% of windows pass it with 70 forms.
 const BLOOM_WORDS: usize = 64;
 
@@ -21,15 +24,15 @@ const BLOOM_WORDS: usize = 64;
 pub(super) struct Needles {
     /// Sorted by `key`.
     entries: Vec<Entry>,
-    /// The length of the shortest form (0 when there is none): every key hashes this
-    /// many leading bytes of its form.
+    /// The key length: the shortest form's length, at most [`KEY_BYTES`] (0 when there
+    /// is no form). Every key is this many leading bytes of its form.
     window: usize,
     bloom: [u64; BLOOM_WORDS],
 }
 
 #[derive(Clone)]
 struct Entry {
-    /// The hash of the form's first `window` bytes.
+    /// The form's first `window` bytes.
     key: u64,
     form: Arc<str>,
     /// How many added values produce this form (removing one value never drops a form
@@ -47,14 +50,14 @@ impl Default for Needles {
     }
 }
 
-fn hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0u64, |h, &b| {
-        h.wrapping_mul(BASE).wrapping_add(u64::from(b))
-    })
+/// `bytes` (at most 8) as a number, as [`Needles::scan`] reads them.
+fn key(bytes: &[u8]) -> u64 {
+    let mut eight = [0u8; KEY_BYTES];
+    eight[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(eight)
 }
 
-/// The bitmap word and bit of a hash (mixed first: a polynomial hash's top bits alone are
-/// poorly spread for short windows).
+/// The bitmap word and bit of a key (mixed first: similar keys fall far apart).
 fn slot(h: u64) -> (usize, u64) {
     let bit = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize;
     (bit / 64, 1u64 << (bit % 64))
@@ -71,7 +74,7 @@ impl Needles {
         if self.window == 0 || form.len() < self.window {
             return None;
         }
-        let key = hash(&form.as_bytes()[..self.window]);
+        let key = key(&form.as_bytes()[..self.window]);
         let first = self.entries.partition_point(|e| e.key < key);
         self.entries[first..]
             .iter()
@@ -92,7 +95,7 @@ impl Needles {
         }
         if self.window == 0 || form.len() < self.window {
             // A new shortest form: every key changes.
-            self.window = form.len();
+            self.window = form.len().min(KEY_BYTES);
             self.entries.push(Entry {
                 key: 0,
                 form,
@@ -101,7 +104,7 @@ impl Needles {
             self.rekey();
             return;
         }
-        let key = hash(&form.as_bytes()[..self.window]);
+        let key = key(&form.as_bytes()[..self.window]);
         let at = self.entries.partition_point(|e| e.key <= key);
         self.entries.insert(
             at,
@@ -125,10 +128,11 @@ impl Needles {
         if *count > 0 {
             return;
         }
-        let gone = self.entries.remove(i);
+        self.entries.remove(i);
         let shortest = self.entries.iter().map(|e| e.form.len()).min().unwrap_or(0);
-        if gone.form.len() == self.window && shortest != self.window {
-            self.window = shortest;
+        let window = shortest.min(KEY_BYTES);
+        if window != self.window {
+            self.window = window;
             self.rekey();
         } else {
             self.rebloom();
@@ -139,7 +143,7 @@ impl Needles {
     fn rekey(&mut self) {
         let window = self.window;
         for e in &mut self.entries {
-            e.key = hash(&e.form.as_bytes()[..window]);
+            e.key = key(&e.form.as_bytes()[..window]);
         }
         self.entries.sort_by_key(|e| e.key);
         self.rebloom();
@@ -153,30 +157,30 @@ impl Needles {
         }
     }
 
-    /// Whether `text` holds any form: one pass of a rolling hash.
+    /// Whether `text` holds any form: one pass, a key and a bitmap test per position.
     pub(super) fn found_in(&self, text: &[u8]) -> bool {
-        let len = self.window;
-        if len == 0 || text.len() < len {
-            return false;
+        // The key length as a constant, so that reading a key is one load.
+        match self.window {
+            1 => self.scan::<1>(text),
+            2 => self.scan::<2>(text),
+            3 => self.scan::<3>(text),
+            4 => self.scan::<4>(text),
+            5 => self.scan::<5>(text),
+            6 => self.scan::<6>(text),
+            7 => self.scan::<7>(text),
+            KEY_BYTES => self.scan::<KEY_BYTES>(text),
+            _ => false,
         }
-        // BASE^(len-1), to take the byte leaving the window out.
-        let top = (1..len).fold(1u64, |p, _| p.wrapping_mul(BASE));
-        let mut h = hash(&text[..len]);
-        let mut start = 0;
-        loop {
-            let (word, bit) = slot(h);
-            if self.bloom[word] & bit != 0 && self.any_at(h, &text[start..]) {
-                return true;
-            }
-            let Some(&next) = text.get(start + len) else {
-                return false;
-            };
-            h = h
-                .wrapping_sub(u64::from(text[start]).wrapping_mul(top))
-                .wrapping_mul(BASE)
-                .wrapping_add(u64::from(next));
-            start += 1;
-        }
+    }
+
+    fn scan<const N: usize>(&self, text: &[u8]) -> bool {
+        text.windows(N).enumerate().any(|(start, window)| {
+            let mut bytes = [0u8; KEY_BYTES];
+            bytes[..N].copy_from_slice(window);
+            let k = u64::from_le_bytes(bytes);
+            let (word, bit) = slot(k);
+            self.bloom[word] & bit != 0 && self.any_at(k, &text[start..])
+        })
     }
 
     /// Whether a form keyed `key` starts `rest`.

@@ -20,11 +20,16 @@ use crate::envelope::{Envelope, EnvelopeError};
 use crate::error::TransportError;
 use crate::protocol::{EnvelopeStyle, ProtocolInfo, TimestampUnit};
 use crate::signer::{SignError, SignRequest};
+use crate::tokens::Secret;
 
 /// A request ready to send.
 pub(crate) struct Outgoing {
     pub url: reqwest::Url,
     pub body: Bytes,
+    /// The credentials and the signature it carries, wherever the style put them: a
+    /// reply that quotes one is an echo (the style knows them; reading them back out of
+    /// the URL or body cost a parse per call, issue 19).
+    pub secrets: Vec<Secret>,
 }
 
 /// What one request is made of before its style lays it out.

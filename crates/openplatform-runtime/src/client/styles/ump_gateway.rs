@@ -10,6 +10,7 @@ use crate::envelope::{Envelope, EnvelopeError, PageInfo, Part, Parts, succeeded}
 use crate::error::TransportError;
 use crate::protocol::{ProtocolInfo, SigningScheme};
 use crate::signer::SignRequest;
+use crate::tokens::Secret;
 use crate::ump_md5;
 
 pub(super) struct UmpGateway;
@@ -64,14 +65,17 @@ impl Client {
         let protocol = inner.protocol;
         let timestamp = self.timestamp();
         let mut params: Vec<(&str, &str)> = Vec::with_capacity(3 + extra.len());
+        let mut secrets = Vec::with_capacity(2);
         if let Some(tokens) = &protocol.tokens {
             match credential {
                 CredentialParam::AppId => params.push((tokens.app_id_param, &inner.app_id)),
                 CredentialParam::RefreshToken(t) => {
-                    params.push((tokens.refresh_token_param, t.expose()))
+                    params.push((tokens.refresh_token_param, t.expose()));
+                    secrets.push(t.clone());
                 }
                 CredentialParam::AccessToken(t) => {
-                    params.push((tokens.access_token_param, t.expose()))
+                    params.push((tokens.access_token_param, t.expose()));
+                    secrets.push(t.clone());
                 }
             }
         }
@@ -104,7 +108,8 @@ impl Client {
             }
             query.append_pair(sign_param, signature);
         }
-        Ok(Outgoing { url, body })
+        secrets.push(Secret::new(signature));
+        Ok(Outgoing { url, body, secrets })
     }
 }
 

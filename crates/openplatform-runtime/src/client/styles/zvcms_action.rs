@@ -17,6 +17,7 @@ use crate::envelope::{Envelope, EnvelopeError, PageInfo, Part, Parts, succeeded}
 use crate::error::TransportError;
 use crate::protocol::{ProtocolInfo, SigningScheme};
 use crate::signer::{SignError, SignRequest};
+use crate::tokens::Secret;
 use crate::ump_md5;
 
 pub(super) struct ZvcmsAction;
@@ -164,6 +165,9 @@ impl Client {
         Ok(Outgoing {
             url,
             body: Bytes::from(body),
+            // The signature (the envelope's `Token`); the grant code is the client's own,
+            // known to every scrubber from the start.
+            secrets: vec![Secret::new(token)],
         })
     }
 }
