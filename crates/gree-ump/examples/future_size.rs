@@ -17,6 +17,14 @@ fn main() {
         "Client::send future: {} bytes",
         std::mem::size_of_val(&call)
     );
+    // What every level of the call moves up to the one above: the result.
+    type Reply = Result<gree_ump::runtime::Response<gree_ump::models::MemberInfo>, gree_ump::Error>;
+    println!(
+        "query_member result: {} bytes (data {}, error {})",
+        std::mem::size_of::<Reply>(),
+        std::mem::size_of::<gree_ump::models::MemberInfo>(),
+        std::mem::size_of::<gree_ump::Error>()
+    );
     let typed = client.members().query_member(request.clone()).into_future();
     println!(
         "typed call future (boxed): {} bytes",

@@ -65,6 +65,11 @@ impl Scrubber {
     /// [`Scrubber::add`] of a value already shared (a token's text): a plain value is
     /// kept without a copy.
     pub(crate) fn add_shared(&mut self, value: &Arc<str>) {
+        // Tokens and signatures, on every call: their one form, without the list.
+        if is_plain(value) && value.len() >= 2 {
+            self.needles.insert(Arc::clone(value));
+            return;
+        }
         for form in forms(value) {
             self.needles.insert(form);
         }
@@ -72,6 +77,10 @@ impl Scrubber {
 
     /// Undoes one [`Scrubber::add`] of `value` (a token or signature that aged out).
     pub(crate) fn remove(&mut self, value: &str) {
+        if is_plain(value) && value.len() >= 2 {
+            self.needles.release(value);
+            return;
+        }
         for form in forms(&Arc::from(value)) {
             self.needles.release(&form);
         }

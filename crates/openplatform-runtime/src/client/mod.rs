@@ -107,8 +107,16 @@ impl Client {
 /// The tokens and signatures sent lately, and the scrubber of them and of the app's
 /// credentials, kept up to date as they come and go: building it on every call (some 70
 /// values) cost more than the rest of the call (issue 19).
+///
+/// Tokens and signatures are kept apart: a call sends the same token again (found at
+/// once, the same shared text) and a new signature (never looked for: counting its uses
+/// in the scrubber makes a repeated one harmless). Looking each one up among all 64
+/// cost a cache miss per entry on every call.
 pub(crate) struct Recent {
-    secrets: std::collections::VecDeque<Secret>,
+    /// Newest last.
+    tokens: std::collections::VecDeque<Secret>,
+    /// Newest last; a signature sent twice is here twice.
+    signatures: std::collections::VecDeque<Secret>,
     /// Shared with the calls in flight; changed in place when none holds it any more
     /// (`Arc::make_mut`), so a call costs no copy of it.
     scrubber: Arc<crate::redact::Scrubber>,
@@ -122,21 +130,45 @@ impl Recent {
             scrubber.add_shared(c.shared());
         }
         Recent {
-            secrets: Default::default(),
+            tokens: Default::default(),
+            signatures: Default::default(),
             scrubber: Arc::new(scrubber),
         }
     }
 
-    /// Remembers `secret` (once), forgetting the oldest beyond [`RECENT_SECRETS`].
-    pub(crate) fn remember(&mut self, secret: Secret) {
-        if self.secrets.iter().any(|s| s.expose() == secret.expose()) {
-            return;
+    /// Remembers a token (once), forgetting the oldest beyond [`RECENT_TOKENS`].
+    pub(crate) fn remember_token(&mut self, token: Secret) {
+        let known = self
+            .tokens
+            .iter()
+            .rev()
+            .any(|t| Arc::ptr_eq(t.shared(), token.shared()) || t.expose() == token.expose());
+        if !known {
+            Self::push(&mut self.scrubber, &mut self.tokens, token, RECENT_TOKENS);
         }
-        let scrubber = Arc::make_mut(&mut self.scrubber);
+    }
+
+    /// Remembers a signature, forgetting the oldest beyond [`RECENT_SIGNATURES`].
+    pub(crate) fn remember_signature(&mut self, signature: Secret) {
+        Self::push(
+            &mut self.scrubber,
+            &mut self.signatures,
+            signature,
+            RECENT_SIGNATURES,
+        );
+    }
+
+    fn push(
+        scrubber: &mut Arc<crate::redact::Scrubber>,
+        list: &mut std::collections::VecDeque<Secret>,
+        secret: Secret,
+        cap: usize,
+    ) {
+        let scrubber = Arc::make_mut(scrubber);
         scrubber.add_shared(secret.shared());
-        self.secrets.push_back(secret);
-        while self.secrets.len() > RECENT_SECRETS {
-            if let Some(old) = self.secrets.pop_front() {
+        list.push_back(secret);
+        while list.len() > cap {
+            if let Some(old) = list.pop_front() {
                 scrubber.remove(old.expose());
             }
         }
@@ -148,8 +180,13 @@ impl Recent {
     }
 }
 
-/// How many recent tokens and signatures are remembered for scrubbing.
-const RECENT_SECRETS: usize = 64;
+/// How many recent tokens (access and refresh, current and previous) are remembered for
+/// scrubbing.
+const RECENT_TOKENS: usize = 16;
+
+/// How many recent signatures are remembered for scrubbing: a server may quote an
+/// earlier request's.
+const RECENT_SIGNATURES: usize = 64;
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -214,5 +251,79 @@ impl<T: Default> Response<T> {
     /// The data, or its empty value when the reply had none.
     pub fn into_data(self) -> T {
         self.data.unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RECENT_SIGNATURES, RECENT_TOKENS, Recent};
+    use crate::tokens::Secret;
+
+    fn sig(i: usize) -> Secret {
+        Secret::new(format!("{i:032x}"))
+    }
+
+    /// A call sends the same token and a new signature: the token outlives any number of
+    /// signatures, and exactly the last 64 signatures are kept.
+    #[test]
+    fn the_current_token_outlives_signatures_and_the_last_signatures_are_kept() {
+        let mut recent = Recent::new([Secret::new("app-secret-1")]);
+        let token = Secret::new("token-current-0001");
+        for i in 0..1_000 {
+            recent.remember_token(token.clone());
+            recent.remember_signature(sig(i));
+        }
+        let s = recent.scrubber();
+        assert!(s.finds(b"x token-current-0001 y"));
+        assert!(s.finds(b"app-secret-1"));
+        for i in 1_000 - RECENT_SIGNATURES..1_000 {
+            assert!(s.finds(sig(i).expose().as_bytes()), "signature {i}");
+        }
+        assert!(!s.finds(sig(1_000 - RECENT_SIGNATURES - 1).expose().as_bytes()));
+        assert_eq!(
+            recent.tokens.len(),
+            1,
+            "a token sent again is not a new entry"
+        );
+    }
+
+    /// The same signature sent twice (two identical calls in one millisecond) stays
+    /// scrubbed until its last copy ages out.
+    #[test]
+    fn a_repeated_signature_stays_until_its_last_copy_ages_out() {
+        let mut recent = Recent::new([]);
+        recent.remember_signature(sig(7));
+        for i in 0..RECENT_SIGNATURES / 2 {
+            recent.remember_signature(sig(1_000 + i));
+        }
+        recent.remember_signature(sig(7));
+        // The first copy ages out; the second is still among the last 64.
+        for i in 0..RECENT_SIGNATURES / 2 + 1 {
+            recent.remember_signature(sig(2_000 + i));
+        }
+        assert!(recent.scrubber().finds(sig(7).expose().as_bytes()));
+        for i in 0..RECENT_SIGNATURES {
+            recent.remember_signature(sig(3_000 + i));
+        }
+        assert!(!recent.scrubber().finds(sig(7).expose().as_bytes()));
+    }
+
+    /// Tokens age out by tokens, never by signatures: the last 16 distinct ones are kept.
+    #[test]
+    fn the_last_tokens_are_kept() {
+        let mut recent = Recent::new([]);
+        let token = |i: usize| Secret::new(format!("token-{i:04}"));
+        for i in 0..RECENT_TOKENS + 3 {
+            recent.remember_token(token(i));
+            recent.remember_token(token(i));
+            recent.remember_signature(sig(i));
+        }
+        let s = recent.scrubber();
+        for i in 3..RECENT_TOKENS + 3 {
+            assert!(s.finds(token(i).expose().as_bytes()), "token {i}");
+        }
+        for i in 0..3 {
+            assert!(!s.finds(token(i).expose().as_bytes()), "token {i}");
+        }
     }
 }

@@ -334,9 +334,13 @@ impl Client {
             extra,
             body,
         };
-        let super::styles::Outgoing { url, body, secrets } =
-            super::styles::of(self.inner.protocol.envelope).prepare(self, call)?;
-        let credentials = self.credentials_for(secrets);
+        let super::styles::Outgoing {
+            url,
+            body,
+            token,
+            signature,
+        } = super::styles::of(self.inner.protocol.envelope).prepare(self, call)?;
+        let credentials = self.credentials_for(token, signature);
         let sent = SentRequest {
             url: url.clone(),
             body: body.clone(),
@@ -495,27 +499,32 @@ fn says_nothing_of_the_platform<C>(error: &Error<C>) -> bool {
 }
 
 impl Client {
-    /// Remembers a secret this client holds, to scrub it from texts.
-    pub(super) fn remember(&self, secret: &Secret) {
+    /// Remembers a token this client holds, to scrub it from texts.
+    pub(super) fn remember_token(&self, token: &Secret) {
         self.inner
             .recent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remember(secret.clone());
+            .remember_token(token.clone());
     }
 
     /// The credentials of one exchange: the app secret and grant code, and the tokens and
-    /// signatures this client sent lately (this request's `secrets` among them). A
-    /// successful reply is checked against them (a hostile echo).
-    fn credentials_for(&self, secrets: Vec<Secret>) -> std::sync::Arc<crate::redact::Scrubber> {
+    /// signatures this client sent lately (this request's among them). A successful reply
+    /// is checked against them (a hostile echo).
+    fn credentials_for(
+        &self,
+        token: Option<Secret>,
+        signature: Secret,
+    ) -> std::sync::Arc<crate::redact::Scrubber> {
         let mut recent = self
             .inner
             .recent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for secret in secrets {
-            recent.remember(secret);
+        if let Some(token) = token {
+            recent.remember_token(token);
         }
+        recent.remember_signature(signature);
         recent.scrubber()
     }
 

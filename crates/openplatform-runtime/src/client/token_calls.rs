@@ -136,9 +136,9 @@ impl Client {
         };
         let grant = grant_from(tokens, kind, data.as_ref(), sent_at)?;
         // Issued tokens are known secrets from now on, before their first use.
-        self.remember(&grant.access_token);
+        self.remember_token(&grant.access_token);
         if let Some((refresh, _)) = &grant.refresh {
-            self.remember(refresh);
+            self.remember_token(refresh);
         }
         Ok(grant)
     }

@@ -26,10 +26,11 @@ use crate::tokens::Secret;
 pub(crate) struct Outgoing {
     pub url: reqwest::Url,
     pub body: Bytes,
-    /// The credentials and the signature it carries, wherever the style put them: a
+    /// The token it carries, if any, and its signature, wherever the style put them: a
     /// reply that quotes one is an echo (the style knows them; reading them back out of
     /// the URL or body cost a parse per call, issue 19).
-    pub secrets: Vec<Secret>,
+    pub token: Option<Secret>,
+    pub signature: Secret,
 }
 
 /// What one request is made of before its style lays it out.

@@ -65,17 +65,17 @@ impl Client {
         let protocol = inner.protocol;
         let timestamp = self.timestamp();
         let mut params: Vec<(&str, &str)> = Vec::with_capacity(3 + extra.len());
-        let mut secrets = Vec::with_capacity(2);
+        let mut token = None;
         if let Some(tokens) = &protocol.tokens {
             match credential {
                 CredentialParam::AppId => params.push((tokens.app_id_param, &inner.app_id)),
                 CredentialParam::RefreshToken(t) => {
                     params.push((tokens.refresh_token_param, t.expose()));
-                    secrets.push(t.clone());
+                    token = Some(t.clone());
                 }
                 CredentialParam::AccessToken(t) => {
                     params.push((tokens.access_token_param, t.expose()));
-                    secrets.push(t.clone());
+                    token = Some(t.clone());
                 }
             }
         }
@@ -108,8 +108,12 @@ impl Client {
             }
             query.append_pair(sign_param, signature);
         }
-        secrets.push(Secret::new(signature));
-        Ok(Outgoing { url, body, secrets })
+        Ok(Outgoing {
+            url,
+            body,
+            token,
+            signature: Secret::new(signature),
+        })
     }
 }
 

@@ -165,9 +165,10 @@ impl Client {
         Ok(Outgoing {
             url,
             body: Bytes::from(body),
-            // The signature (the envelope's `Token`); the grant code is the client's own,
-            // known to every scrubber from the start.
-            secrets: vec![Secret::new(token)],
+            // The grant code is the client's own, known to every scrubber from the start;
+            // the envelope's `Token` is the signature.
+            token: None,
+            signature: Secret::new(token),
         })
     }
 }
