@@ -12,8 +12,10 @@ use super::{Client, Response};
 use crate::endpoint::Endpoint;
 use crate::error::Error;
 
-/// What a finished call yields from the typed reply: its data, or the whole response.
-type Finish<E, T> = fn(Response<<E as Endpoint>::Data>) -> Result<T, Error<<E as Endpoint>::Code>>;
+/// What a finished call yields from the typed reply (boxed: it is large, and moved out
+/// of the box once, into the call's output): its data, or the whole response.
+type Finish<E, T> =
+    fn(Box<Response<<E as Endpoint>::Data>>) -> Result<T, Error<<E as Endpoint>::Code>>;
 
 /// One call of endpoint `E`, sent when awaited (through [`IntoFuture`]); `T` is what it
 /// yields: the data ([`Call::data`]) or the whole [`Response`] with its paging facts
@@ -56,7 +58,7 @@ impl<'c, E: Endpoint> Call<'c, E, Response<E::Data>> {
             client,
             request,
             options: CallOptions::default(),
-            finish: Ok,
+            finish: |response| Ok(*response),
         }
     }
 }
@@ -105,7 +107,7 @@ where
             options,
             finish,
         } = self;
-        Box::pin(async move { finish(client.send_with(&request, options).await?) })
+        Box::pin(async move { finish(client.send_boxed(&request, options).await?) })
     }
 }
 

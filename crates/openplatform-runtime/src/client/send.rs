@@ -15,6 +15,10 @@ use crate::error_code::ApiErrorCode;
 use crate::tokens::Secret;
 use crate::wire::Tolerant;
 
+/// A call's typed reply, boxed (see [`Client::send_boxed`]).
+pub(super) type Reply<E> =
+    Result<Box<Response<<E as Endpoint>::Data>>, Error<<E as Endpoint>::Code>>;
+
 /// The credential parameter of one request.
 #[derive(Clone, Copy)]
 pub(crate) enum CredentialParam<'a> {
@@ -77,6 +81,17 @@ impl Client {
         request: &E,
         options: CallOptions,
     ) -> Result<Response<E::Data>, Error<E::Code>> {
+        self.send_boxed(request, options).await.map(|reply| *reply)
+    }
+
+    /// [`Client::send_with`], its reply boxed from the decoding up: every level of a call
+    /// moves its result to the one above, and a reply's data is large (640 bytes for a
+    /// member), so unboxed it was copied some ten times a call (issue 19).
+    pub(super) async fn send_boxed<E: Endpoint>(
+        &self,
+        request: &E,
+        options: CallOptions,
+    ) -> Reply<E> {
         let info = E::INFO;
         let span = tracing::info_span!(
             "api_call",
@@ -110,11 +125,7 @@ impl Client {
 
     /// Every attempt of one call: the retries of its policy, one re-send after a clock
     /// correction, and the report of an earlier attempt that may have landed.
-    async fn attempts<E: Endpoint>(
-        &self,
-        request: &E,
-        options: CallOptions,
-    ) -> Result<Response<E::Data>, Error<E::Code>> {
+    async fn attempts<E: Endpoint>(&self, request: &E, options: CallOptions) -> Reply<E> {
         let info = E::INFO;
         let policy = options.retry.unwrap_or(self.inner.retry);
         // A deadline too far to represent is no deadline.
@@ -191,7 +202,7 @@ impl Client {
         &self,
         request: &E,
         deadline: Option<tokio::time::Instant>,
-    ) -> Result<Response<E::Data>, Error<E::Code>> {
+    ) -> Reply<E> {
         let info = E::INFO;
         request.validate()?;
         let body = Bytes::from(serde_json::to_vec(request).map_err(|e| {
@@ -275,7 +286,7 @@ impl Client {
         extra: &[(&'static str, String)],
         body: Bytes,
         deadline: Option<tokio::time::Instant>,
-    ) -> Result<Response<E::Data>, Error<E::Code>> {
+    ) -> Reply<E> {
         let info = E::INFO;
         let reply = self
             .exchange(
@@ -425,7 +436,7 @@ impl Client {
         reply: &RawReply<'_>,
         withhold_body: bool,
         rule: DataRule,
-    ) -> Result<Response<T>, Error<C>> {
+    ) -> Result<Box<Response<T>>, Error<C>> {
         if reply.redirected {
             // Another host's body: not kept.
             return Err(Error::Http(crate::error::HttpError {
@@ -476,6 +487,7 @@ impl Client {
         }
         let keys = self.inner.protocol.sensitive_keys;
         let decoded = decoded
+            .map(Box::new)
             .map_err(|e| e.scrubbed(&self.full_scrubber(&reply.credentials, &reply.sent), keys));
         // The clock is corrected only from a reply that is plausibly the platform's: one
         // that decoded as its envelope (a success or an error code), never a proxy's page.
