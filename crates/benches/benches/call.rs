@@ -8,7 +8,7 @@ mod support;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use support::{Setup, hand_written};
+use support::{Setup, hand_written, sdk_call};
 
 fn call(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -28,15 +28,8 @@ fn call(c: &mut Criterion) {
             .iter(|| async { black_box(hand_written(&http, &base, &request).await) })
     });
     group.bench_function("gree_ump_client", |b| {
-        b.to_async(&rt).iter(|| async {
-            black_box(
-                client
-                    .members()
-                    .query_member(request.clone())
-                    .await
-                    .unwrap(),
-            )
-        })
+        b.to_async(&rt)
+            .iter(|| async { black_box(sdk_call(&client, &request).await) })
     });
     group.finish();
 }

@@ -16,7 +16,7 @@ mod support;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use support::{Setup, hand_written};
+use support::{Setup, hand_written, sdk_call};
 
 const ROUNDS: usize = 41;
 const CALLS_PER_ROUND: usize = 300;
@@ -53,13 +53,7 @@ fn main() {
                 if only == "hand" {
                     black_box(hand_written(&http, &base, &request).await);
                 } else {
-                    black_box(
-                        client
-                            .members()
-                            .query_member(request.clone())
-                            .await
-                            .unwrap(),
-                    );
+                    black_box(sdk_call(&client, &request).await);
                 }
             }
         });
@@ -81,13 +75,7 @@ fn main() {
                     hand += started.elapsed();
                 } else {
                     for _ in 0..calls {
-                        black_box(
-                            client
-                                .members()
-                                .query_member(request.clone())
-                                .await
-                                .unwrap(),
-                        );
+                        black_box(sdk_call(&client, &request).await);
                     }
                     ours += started.elapsed();
                 }

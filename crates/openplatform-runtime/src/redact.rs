@@ -238,6 +238,16 @@ fn json_value_len(s: &str) -> usize {
 mod tests {
     use super::*;
 
+    /// A small deterministic generator (xorshift): `next(n)` is below `n`.
+    fn numbers(mut state: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        }
+    }
+
     /// The naive scan `finds` replaced: any form as a window of the text.
     fn naive_finds(s: &Scrubber, text: &[u8]) -> bool {
         s.needles
@@ -247,14 +257,8 @@ mod tests {
 
     #[test]
     fn finds_agrees_with_the_naive_scan() {
-        // A small deterministic generator: texts over a few letters, so hits happen.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        // Texts over a few letters, so hits happen.
+        let mut next = numbers(0x2545_f491_4f6c_dd1d);
         for _ in 0..2_000 {
             let mut s = Scrubber::new();
             for _ in 0..next(6) {
@@ -278,13 +282,7 @@ mod tests {
     /// still added, and finds what the naive scan of them finds.
     #[test]
     fn adds_and_removals_in_any_order_keep_the_index_exact() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut next = numbers(0x9e37_79b9_7f4a_7c15);
         let letters = [b'a', b'b', b' ', b'"', b'+'];
         for _ in 0..500 {
             let mut s = Scrubber::new();

@@ -50,6 +50,18 @@ pub(crate) async fn hand_written(
     envelope["data"].clone()
 }
 
+/// The same call through the SDK's typed client.
+pub(crate) async fn sdk_call(
+    client: &Client,
+    request: &QueryMemberRequest,
+) -> gree_ump::models::MemberInfo {
+    client
+        .members()
+        .query_member(request.clone())
+        .await
+        .unwrap()
+}
+
 /// Everything both contenders need: the server's base URL, the client (with its token
 /// already obtained), a reqwest client, and the request; both connections are warm.
 pub(crate) struct Setup {
@@ -87,11 +99,7 @@ pub(crate) fn setup(rt: &tokio::runtime::Runtime) -> Setup {
     let request = QueryMemberRequest::new().open_id("25c56912e05847c0b09f03ca7e52b796");
     // Warm both: the client obtains its token, both open a pooled connection.
     rt.block_on(async {
-        client
-            .members()
-            .query_member(request.clone())
-            .await
-            .unwrap();
+        sdk_call(&client, &request).await;
         hand_written(&http, &base, &request).await;
     });
     Setup {

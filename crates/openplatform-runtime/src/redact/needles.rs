@@ -11,7 +11,7 @@
 //! as the shortest form has): every form starts with such a key, so a form occurs only
 //! where the key at a position is one of the forms' keys. A bitmap of the keys rejects
 //! most positions at once; a hit is confirmed byte by byte. (A rolling hash over the
-//! whole shortest length cost twice as much per byte, issue 19.)
+//! whole shortest length cost half as much again per byte, issue 19.)
 
 use std::sync::Arc;
 
