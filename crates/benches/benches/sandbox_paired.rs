@@ -18,7 +18,9 @@
 //! ```
 //!
 //! A plain `cargo test` build passes no `--bench` argument and runs 3 tiny rounds as a
-//! smoke test.
+//! smoke test. To count instructions instead, run the built bench under
+//! `valgrind --tool=callgrind` with `SANDBOX_PAIRED_ONLY=sandbox` or `=bare` and
+//! `SANDBOX_PAIRED_REQUESTS=N` (as `call_paired`'s `CALL_PAIRED_ONLY`).
 
 mod sandbox_load;
 
@@ -44,6 +46,22 @@ fn main() {
 
     let (sandbox, sandbox_target, bare_target) = rt.block_on(sandbox_load::targets(&http));
 
+    // `SANDBOX_PAIRED_ONLY=sandbox|bare` and `SANDBOX_PAIRED_REQUESTS=N`: load one server
+    // alone, for a profiler (callgrind counts each one's instructions per request).
+    if let Ok(only) = std::env::var("SANDBOX_PAIRED_ONLY") {
+        let n = std::env::var("SANDBOX_PAIRED_REQUESTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1_000);
+        let target = if only == "bare" {
+            &bare_target
+        } else {
+            &sandbox_target
+        };
+        rt.block_on(load(&http, target, n, CONCURRENCY));
+        rt.block_on(sandbox.shutdown());
+        return;
+    }
     let mut ratios = Vec::with_capacity(rounds);
     let (mut bare_total, mut sandbox_total) = (Duration::ZERO, Duration::ZERO);
     rt.block_on(async {
