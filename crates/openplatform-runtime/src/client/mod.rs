@@ -136,15 +136,23 @@ impl Recent {
         }
     }
 
-    /// Remembers a token (once), forgetting the oldest beyond [`RECENT_TOKENS`].
+    /// Remembers a token (once), forgetting the one sent longest ago beyond
+    /// [`RECENT_TOKENS`]: a token sent again becomes the newest, so a refresh token in use
+    /// for days never ages out behind the access tokens it obtained.
     pub(crate) fn remember_token(&mut self, token: Secret) {
         let known = self
             .tokens
             .iter()
-            .rev()
-            .any(|t| Arc::ptr_eq(t.shared(), token.shared()) || t.expose() == token.expose());
-        if !known {
-            Self::push(&mut self.scrubber, &mut self.tokens, token, RECENT_TOKENS);
+            .rposition(|t| Arc::ptr_eq(t.shared(), token.shared()) || t.expose() == token.expose());
+        match known {
+            // Already the newest: the common case, every call.
+            Some(i) if i + 1 == self.tokens.len() => {}
+            Some(i) => {
+                if let Some(t) = self.tokens.remove(i) {
+                    self.tokens.push_back(t);
+                }
+            }
+            None => Self::push(&mut self.scrubber, &mut self.tokens, token, RECENT_TOKENS),
         }
     }
 
@@ -306,6 +314,26 @@ mod tests {
             recent.remember_signature(sig(3_000 + i));
         }
         assert!(!recent.scrubber().finds(sig(7).expose().as_bytes()));
+    }
+
+    /// A token sent again becomes the newest: a refresh token in use outlives any number
+    /// of access tokens.
+    #[test]
+    fn a_token_sent_again_becomes_the_newest() {
+        let mut recent = Recent::new([]);
+        let refresh = Secret::new("refresh-token-in-use");
+        recent.remember_token(refresh.clone());
+        for i in 0..10 * RECENT_TOKENS {
+            recent.remember_token(Secret::new(format!("access-{i:04}")));
+            assert!(
+                recent.scrubber().finds(b"refresh-token-in-use"),
+                "forgotten after access token {i}"
+            );
+            if i % (RECENT_TOKENS / 2) == 0 {
+                recent.remember_token(refresh.clone());
+            }
+        }
+        assert_eq!(recent.tokens.len(), RECENT_TOKENS);
     }
 
     /// Tokens age out by tokens, never by signatures: the last 16 distinct ones are kept.
