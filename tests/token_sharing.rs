@@ -22,7 +22,7 @@
 
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use gree_ump::endpoints::ListLevelsRequest;
 use gree_ump::runtime::clock::{Clock, ManualClock, beijing_day, next_beijing_midnight};
@@ -38,7 +38,13 @@ use gree_ump_sandbox::{Controls, Sandbox, SandboxConfig, SandboxHandle};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{ChildStdin, ChildStdout};
 
-const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/";
+#[path = "redis_helpers.rs"]
+mod redis_helpers;
+use redis_helpers::{raw_redis, redis_store, redis_url};
+
+/// This suite's part of the Redis key prefixes.
+const SUITE: &str = "token_sharing";
+
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 /// The children's store timeouts (the Redis reply timeout; the manager's is a second more).
@@ -47,54 +53,6 @@ const CHILD_STORE_TIMEOUT: Duration = Duration::from_secs(15);
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ------------------------------------------------------------------------ helpers
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned())
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
-/// A key prefix no other test or run uses.
-fn unique_prefix(test: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "gree-ump-test:token_sharing:{test}:{nanos:x}-{}:",
-        std::process::id()
-    )
-}
-
-/// A Redis store under a fresh prefix, or `None` (with a notice) when there is no server
-/// and `CI` is not set.
-async fn redis_store(test: &str) -> Option<RedisTokenStore> {
-    match RedisTokenStore::connect(&redis_url(), unique_prefix(test)).await {
-        Ok(store) => Some(store),
-        Err(e) if in_ci() => {
-            panic!("CI is set but the Redis server of REDIS_URL cannot be reached: {e}")
-        }
-        Err(e) => {
-            eprintln!(
-                "SKIPPED {test}: no Redis server at REDIS_URL (default {DEFAULT_REDIS_URL}): \
-                 {e}. Start one (`redis-server --port 6379`) to run it."
-            );
-            None
-        }
-    }
-}
-
-async fn raw_redis() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(redis_url())
-        .expect("REDIS_URL")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("a plain Redis connection")
-}
 
 /// Deletes every key under `prefix` (token records never expire by design).
 async fn cleanup(prefix: &str) {
@@ -485,7 +443,7 @@ fn multi_process_config() -> SandboxConfig {
 /// every call succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_share_one_token() {
-    let Some(store) = redis_store("four_processes").await else {
+    let Some(store) = redis_store(SUITE, "four_processes").await else {
         return;
     };
     let started = Instant::now();
@@ -569,7 +527,7 @@ async fn four_processes_share_one_token() {
 /// exactly one more 2.2. Every call succeeds (one retry each, no loop).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_token_recovery_across_processes() {
-    let Some(store) = redis_store("invalid_token").await else {
+    let Some(store) = redis_store(SUITE, "invalid_token").await else {
         return;
     };
     let prefix = store.key_prefix().to_owned();
@@ -635,7 +593,7 @@ async fn invalid_token_recovery_across_processes() {
 /// lease wait; it makes no token call of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_killed_mid_obtain_is_reported_at_once() {
-    let Some(store) = redis_store("killed_mid_obtain").await else {
+    let Some(store) = redis_store(SUITE, "killed_mid_obtain").await else {
         return;
     };
     let prefix = store.key_prefix().to_owned();
@@ -1008,7 +966,7 @@ async fn corrupt_record_fails_clearly_without_token_call() {
     );
 
     // The same in Redis.
-    if let Some(redis_store) = redis_store("corrupt_record").await {
+    if let Some(redis_store) = redis_store(SUITE, "corrupt_record").await {
         let key = redis_store.record_key(&key(&sandbox));
         let _: i64 = redis::cmd("HSET")
             .arg(&key)

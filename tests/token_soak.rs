@@ -48,7 +48,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use gree_ump::endpoints::ListLevelsRequest;
 use gree_ump::runtime::RetryPolicy;
@@ -62,7 +62,13 @@ use gree_ump_sandbox::{Controls, Fault, Sandbox, SandboxConfig, SandboxHandle};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{ChildStdin, ChildStdout};
 
-const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/";
+#[path = "redis_helpers.rs"]
+mod redis_helpers;
+use redis_helpers::{raw_redis, redis_store, redis_url};
+
+/// This suite's part of the Redis key prefixes.
+const SUITE: &str = "token_soak";
+
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -80,51 +86,6 @@ const SKEW_MS: i64 = 2 * MINUTE_MS;
 const REFRESH_METHOD: &str = "dss.auth.token.refresh";
 
 // ------------------------------------------------------------------------ helpers
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned())
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
-fn unique_prefix(test: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "gree-ump-test:token_soak:{test}:{nanos:x}-{}:",
-        std::process::id()
-    )
-}
-
-async fn redis_store(test: &str) -> Option<RedisTokenStore> {
-    match RedisTokenStore::connect(&redis_url(), unique_prefix(test)).await {
-        Ok(store) => Some(store),
-        Err(e) if in_ci() => {
-            panic!("CI is set but the Redis server of REDIS_URL cannot be reached: {e}")
-        }
-        Err(e) => {
-            eprintln!(
-                "SKIPPED {test}: no Redis server at REDIS_URL (default {DEFAULT_REDIS_URL}): \
-                 {e}. Start one (`redis-server --port 6379`) to run it."
-            );
-            None
-        }
-    }
-}
-
-async fn raw_redis() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(redis_url())
-        .expect("REDIS_URL")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("a plain Redis connection")
-}
 
 /// Deletes every key under `prefix`; returns how many there were.
 async fn delete_prefix(prefix: &str) -> usize {
@@ -782,7 +743,7 @@ fn add_rounds(row: &mut DayRow, rounds: &[Round], in_outage: bool, when: &str) {
 // ------------------------------------------------------------------------ the soak
 
 async fn soak(plan: Plan, test: &str) {
-    let Some(store) = redis_store(test).await else {
+    let Some(store) = redis_store(SUITE, test).await else {
         return;
     };
     let wall = Instant::now();
@@ -1217,7 +1178,7 @@ async fn record_store_counts(
 /// only way a lost record comes back), reported in the soak's note.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cold_start_right_after_a_redis_flush() {
-    let Some(store) = redis_store("cold_after_flush").await else {
+    let Some(store) = redis_store(SUITE, "cold_after_flush").await else {
         return;
     };
     let prefix = store.key_prefix().to_owned();
