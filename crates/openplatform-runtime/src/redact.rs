@@ -65,23 +65,15 @@ impl Scrubber {
     /// [`Scrubber::add`] of a value already shared (a token's text): a plain value is
     /// kept without a copy.
     pub(crate) fn add_shared(&mut self, value: &Arc<str>) {
-        // Tokens and signatures, on every call: their one form, without the list.
-        if is_plain(value) && value.len() >= 2 {
-            self.needles.insert(Arc::clone(value));
-            return;
-        }
-        for form in forms(value) {
+        for form in forms(value).into_iter().flatten() {
             self.needles.insert(form);
         }
     }
 
-    /// Undoes one [`Scrubber::add`] of `value` (a token or signature that aged out).
-    pub(crate) fn remove(&mut self, value: &str) {
-        if is_plain(value) && value.len() >= 2 {
-            self.needles.release(value);
-            return;
-        }
-        for form in forms(&Arc::from(value)) {
+    /// Undoes one [`Scrubber::add_shared`] of `value` (a token or signature that aged
+    /// out).
+    pub(crate) fn remove(&mut self, value: &Arc<str>) {
+        for form in forms(value).into_iter().flatten() {
             self.needles.release(&form);
         }
     }
@@ -143,25 +135,28 @@ impl Scrubber {
     }
 }
 
-/// The forms of a value a server may quote: as sent, percent-encoded, JSON-escaped
-/// (one form for a plain value); none for a value shorter than 2 bytes.
-fn forms(value: &Arc<str>) -> Vec<Arc<str>> {
+/// The forms of a value a server may quote, each once: as sent, percent-encoded,
+/// JSON-escaped; none for a value shorter than 2 bytes. A plain value (tokens and
+/// signatures, added and removed on every call) has one form, itself, shared without a
+/// copy; no list is allocated either way.
+fn forms(value: &Arc<str>) -> [Option<Arc<str>>; 3] {
     if value.trim().len() < 2 {
-        return Vec::new();
+        return [None, None, None];
     }
     if is_plain(value) {
-        return vec![Arc::clone(value)];
+        return [Some(Arc::clone(value)), None, None];
     }
     let encoded = form_encoded(value);
     let escaped = serde_json::to_string(&**value).unwrap_or_default();
     let escaped = escaped.trim_matches('"');
-    let mut out: Vec<Arc<str>> = vec![Arc::clone(value)];
-    for form in [encoded.as_str(), escaped] {
-        if !out.iter().any(|f| **f == *form) {
-            out.push(Arc::from(form));
-        }
-    }
-    out
+    let new = |form: &str, before: &[&str]| {
+        (!before.contains(&form) && form != &**value).then(|| Arc::from(form))
+    };
+    [
+        Some(Arc::clone(value)),
+        new(&encoded, &[]),
+        new(escaped, &[&encoded]),
+    ]
 }
 
 /// `value` as a query string carries it (`application/x-www-form-urlencoded`, as
@@ -290,7 +285,7 @@ mod tests {
             for _ in 0..30 {
                 if next(3) == 0 && !added.is_empty() {
                     let i = next(added.len() as u64) as usize;
-                    s.remove(&added.swap_remove(i));
+                    s.remove(&Arc::from(added.swap_remove(i)));
                 } else {
                     let len = 1 + next(11) as usize;
                     let v: String = (0..len)
@@ -326,12 +321,12 @@ mod tests {
         s.add("tok-1");
         s.add("a b");
         s.add("a+b"); // its raw form is the other's encoded form
-        s.remove("a b");
+        s.remove(&Arc::from("a b"));
         assert!(s.finds(b"x a+b y"), "a+b is still a value");
         assert!(!s.finds(b"x a b y"));
-        s.remove("tok-1");
+        s.remove(&Arc::from("tok-1"));
         assert!(!s.finds(b"tok-1"));
-        s.remove("never added");
+        s.remove(&Arc::from("never added"));
         assert!(s.finds(b"a+b"));
     }
 

@@ -177,7 +177,7 @@ impl Recent {
         list.push_back(secret);
         while list.len() > cap {
             if let Some(old) = list.pop_front() {
-                scrubber.remove(old.expose());
+                scrubber.remove(old.shared());
             }
         }
     }
