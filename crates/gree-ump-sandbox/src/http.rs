@@ -265,16 +265,27 @@ fn date_header(now_ms: i64) -> Option<HeaderValue> {
 mod tests {
     use crate::error::ApiError;
     use crate::gateway::PANIC_METHOD;
-    use crate::{Sandbox, SandboxConfig};
+    use crate::{Sandbox, SandboxConfig, SandboxHandle};
+
+    /// A sandbox of the default configuration, and a plain HTTP client.
+    async fn sandbox_and_http() -> (SandboxHandle, reqwest::Client) {
+        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        gree_ump::runtime::install_tls_provider();
+        (sandbox, reqwest::Client::new())
+    }
+
+    /// POSTs `body` to `url`; the reply, as JSON.
+    async fn post_json(http: &reqwest::Client, url: String, body: Vec<u8>) -> serde_json::Value {
+        let reply = http.post(url).body(body).send().await.unwrap();
+        serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap()
+    }
 
     /// The query string is read as `application/x-www-form-urlencoded`: percent-escapes
     /// and `+` decoded, bad UTF-8 replaced, pairs kept in order (the signature is checked
     /// over the decoded values, and the timestamp's error quotes its value as decoded).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_query_is_form_decoded() {
-        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-        gree_ump::runtime::install_tls_provider();
-        let http = reqwest::Client::new();
+        let (sandbox, http) = sandbox_and_http().await;
         let body = br#"{"open_id":"x"}"#;
         let decoded = [("timestamp", "12 a中\u{fffd}=")];
         let sign = openplatform_runtime::ump_md5::sign_sorted(
@@ -287,9 +298,7 @@ mod tests {
             sandbox.method_url("wk.user.info.query"),
             sign.as_str()
         );
-        let reply = http.post(url).body(&body[..]).send().await.unwrap();
-        let reply: serde_json::Value =
-            serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+        let reply = post_json(&http, url, body.to_vec()).await;
         assert_eq!(
             reply["error_message"],
             "请求参数不合法: timestamp must be milliseconds, got \"12 a中\u{fffd}=\"",
@@ -301,9 +310,7 @@ mod tests {
             sandbox.method_url("wk.user.info.query"),
             sign.as_str()
         );
-        let reply = http.post(url).body(&body[..]).send().await.unwrap();
-        let reply: serde_json::Value =
-            serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+        let reply = post_json(&http, url, body.to_vec()).await;
         assert_eq!(
             reply["error_message"], "请求参数不合法: sign verification failed (签名错误)",
             "{reply}"
@@ -315,9 +322,7 @@ mod tests {
     /// body is (the body is decoded before the world is locked, its error kept for then).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_bad_token_is_answered_before_a_bad_body() {
-        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-        gree_ump::runtime::install_tls_provider();
-        let http = reqwest::Client::new();
+        let (sandbox, http) = sandbox_and_http().await;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -339,10 +344,7 @@ mod tests {
                 sandbox.method_url("wk.user.info.query"),
                 sign.as_str()
             );
-            let reply = http.post(url).body(body.to_vec()).send().await.unwrap();
-            let reply: serde_json::Value =
-                serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
-            answers.push(reply);
+            answers.push(post_json(&http, url, body.to_vec()).await);
         }
         // The same token error each time, whatever the body.
         assert_eq!(answers[0]["success"], false);
@@ -355,10 +357,8 @@ mod tests {
     /// sandbox goes on answering.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panic_is_answered_busy() {
-        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-        gree_ump::runtime::install_tls_provider();
-        let http = reqwest::Client::new();
-        let busy = super::envelope(&Err(ApiError::of(gree_ump::ErrorCode::SystemBusy)));
+        let (sandbox, http) = sandbox_and_http().await;
+        let busy = super::busy();
         for _ in 0..3 {
             let res = http
                 .post(sandbox.method_url(PANIC_METHOD))
@@ -383,6 +383,7 @@ mod tests {
         assert_ne!(reply, busy);
         sandbox.shutdown().await;
     }
+
     /// The cached `Date` header is the one formatted afresh, whatever the order of the
     /// instants asked (same second, the next, back in time, before 1970, out of range).
     #[test]

@@ -320,12 +320,17 @@ impl World {
         Ok(Reply::data(json!(open_id)))
     }
 
-    /// 3.2 `wk.user.info.query`.
-    pub fn query_member(&self, req: &QueryMemberRequest, now_ms: i64) -> ApiResult<Reply> {
+    /// The member a 3.2 query names (by open id or phone).
+    fn queried_member(&self, req: &QueryMemberRequest) -> ApiResult<&Member> {
         let open_id =
             self.members
                 .resolve_either(req.open_id.as_deref(), req.phone.as_deref(), None)?;
-        let member = self.members.get(&open_id)?;
+        self.members.get(&open_id)
+    }
+
+    /// 3.2 `wk.user.info.query`.
+    pub fn query_member(&self, req: &QueryMemberRequest, now_ms: i64) -> ApiResult<Reply> {
+        let member = self.queried_member(req)?;
         Ok(Reply::data(member_value(&self.member_info(member, now_ms))))
     }
 
@@ -336,11 +341,7 @@ impl World {
         req: &QueryMemberRequest,
         now_ms: i64,
     ) -> ApiResult<Box<RawValue>> {
-        let open_id =
-            self.members
-                .resolve_either(req.open_id.as_deref(), req.phone.as_deref(), None)?;
-        let member = self.members.get(&open_id)?;
-        raw(&self.member_info(member, now_ms))
+        raw(&self.member_info(self.queried_member(req)?, now_ms))
     }
 
     /// 3.6 `wk.user.code.generate`: `data` is a 20-digit code.
@@ -365,12 +366,8 @@ impl World {
         Ok(Reply::data(json!(code)))
     }
 
-    /// The 3.7 code asked for, unless unknown or expired.
-    fn live_member_code(
-        &self,
-        req: &ParseMemberCodeRequest,
-        now_ms: i64,
-    ) -> ApiResult<&MemberCode> {
+    /// The member of a 3.7 code, unless the code is unknown or expired.
+    fn coded_member(&self, req: &ParseMemberCodeRequest, now_ms: i64) -> ApiResult<&Member> {
         let code = req.code.trim();
         let entry = self
             .members
@@ -380,13 +377,12 @@ impl World {
         if now_ms >= entry.expires_ms {
             return Err(ApiError::with(ErrorCode::MemberCodeExpired, "code expired"));
         }
-        Ok(entry)
+        self.members.get(&entry.open_id)
     }
 
     /// 3.7 `wk.user.code.parsing`.
     pub fn parse_member_code(&self, req: &ParseMemberCodeRequest, now_ms: i64) -> ApiResult<Reply> {
-        let entry = self.live_member_code(req, now_ms)?;
-        let member = self.members.get(&entry.open_id)?;
+        let member = self.coded_member(req, now_ms)?;
         Ok(Reply::data(member_value(&self.member_info(member, now_ms))))
     }
 
@@ -396,9 +392,7 @@ impl World {
         req: &ParseMemberCodeRequest,
         now_ms: i64,
     ) -> ApiResult<Box<RawValue>> {
-        let entry = self.live_member_code(req, now_ms)?;
-        let member = self.members.get(&entry.open_id)?;
-        raw(&self.member_info(member, now_ms))
+        raw(&self.member_info(self.coded_member(req, now_ms)?, now_ms))
     }
 
     /// 3.8 `wk.user.level.list` (defaults: page 1, 10 per page).
