@@ -118,6 +118,42 @@ fn file_store_works_without_a_tokio_runtime() {
     );
 }
 
+// ---- large records -----------------------------------------------------------------
+
+fn record_of(version: u64, token_chars: usize) -> TokenRecord {
+    TokenRecord {
+        access_token: Secret::new(format!("at-SECRET-{}", "a".repeat(token_chars))),
+        refresh_token: Secret::new(format!("rt-SECRET-{}", "r".repeat(token_chars))),
+        ..record(version)
+    }
+}
+
+/// Tokens of 40,000 characters, written by one process, are read by another and after a
+/// restart (a new store on the same directory); a record beyond what the store keeps is
+/// refused at the write, naming the file and the limit, and the previous one stays.
+#[tokio::test]
+async fn large_records_written_are_read_by_every_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = file_store(&dir);
+    let big = record_of(1, 40_000);
+    assert!(writer.compare_and_set("app", None, &big).await.unwrap());
+    let other_process = file_store(&dir);
+    assert_eq!(other_process.load("app").await.unwrap(), Some(big.clone()));
+
+    let huge = record_of(2, 600_000);
+    let err = other_process
+        .compare_and_set("app", Some(1), &huge)
+        .await
+        .expect_err("a record larger than the store keeps is refused at the write");
+    let text = err.to_string();
+    let path = writer.record_path("app").unwrap();
+    assert!(!err.is_corrupt(), "{text}");
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(text.contains("1048576 bytes"), "the limit is named: {text}");
+    assert!(!text.contains("SECRET"), "{text}");
+    assert_eq!(writer.load("app").await.unwrap(), Some(big));
+}
+
 // ---- damaged files -----------------------------------------------------------------
 
 #[tokio::test]

@@ -32,8 +32,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{BudgetKind, BudgetTake, StoreError, StoreFuture, TokenRecord, TokenStore};
 
-/// No file of the store is larger; a larger one is damaged (or not ours).
-const MAX_FILE_BYTES: u64 = 64 * 1024;
+/// The largest file the store writes, and so the largest it reads (a larger one is
+/// damaged, or not ours, and is not read into memory whole). The limit is checked before
+/// a write, never only at the read: a limit on reading alone once let the store write a
+/// record (tokens of 40,000 characters: 80 KB) that it then refused to read, so every
+/// other process and every restart reported a damaged store. Two tokens of 40,000
+/// characters at their most expensive to escape in JSON (six bytes each) take 480 KB.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// File names stay well under the usual 255-byte limit with every suffix added.
 const MAX_STEM_BYTES: usize = 200;
 /// Layout version of the lease and budget files.
@@ -279,6 +284,16 @@ fn read_file(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
 /// Callers hold the OS lock, so the temporary file's name is fixed per target (one left
 /// behind by a killed writer is replaced).
 fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    // What is written must be readable: a file the read would refuse is refused here,
+    // before anything is replaced.
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(StoreError::backend(format!(
+            "cannot write {}: {} bytes is more than the file store keeps ({MAX_FILE_BYTES} bytes); \
+             nothing was written",
+            target.display(),
+            bytes.len()
+        )));
+    }
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
