@@ -530,8 +530,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let text = super::default_store_in(base.path(), "api", false)
-            .err()
-            .expect("a shared directory is refused")
+            .expect_err("a shared directory is refused")
             .to_string();
         assert!(text.contains(&dir.display().to_string()), "{text}");
         assert!(
