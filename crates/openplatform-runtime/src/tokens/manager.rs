@@ -1198,7 +1198,7 @@ impl TokenManager {
                     waited: started.elapsed(),
                 });
             }
-            tokio::time::sleep(self.policy.poll_interval).await;
+            tokio::time::sleep(self.poll_pause(started)).await;
             let now = self.clock.now_ms();
             if let Some(record) = self.op("load", self.store.load(&self.key)).await?
                 && self.satisfies(&record, need, now)
@@ -1206,6 +1206,17 @@ impl TokenManager {
                 return Ok(false);
             }
         }
+    }
+
+    /// The pause before a waiting instance re-reads the store: the poll interval, at
+    /// least 1 ms (zero re-read the store in a tight loop) and never past `lock_wait` (an
+    /// interval of `Duration::MAX` slept past it for ever).
+    fn poll_pause(&self, started: Instant) -> Duration {
+        let left = self.policy.lock_wait.saturating_sub(started.elapsed());
+        self.policy
+            .poll_interval
+            .max(Duration::from_millis(1))
+            .min(left)
     }
 
     /// Runs a token call while renewing the refresh lock every third of its lease, so
@@ -1845,7 +1856,7 @@ impl TokenManager {
                     waited: started.elapsed(),
                 });
             }
-            tokio::time::sleep(self.policy.poll_interval).await;
+            tokio::time::sleep(self.poll_pause(started)).await;
             match self
                 .op(
                     "lock",

@@ -55,7 +55,7 @@ mod redis;
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisTokenStore;
-pub use file::FileTokenStore;
+pub use file::{FileTokenStore, FileTokenStoreBuilder};
 
 pub use manager::{TokenGrant, TokenIssuer, TokenManager, TokenPolicy};
 pub use memory::MemoryTokenStore;
