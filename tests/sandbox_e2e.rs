@@ -2035,14 +2035,16 @@ async fn with_every_token_revoked_the_day_is_lost_without_a_second_obtain_then_t
             .query_member(QueryMemberRequest::new().open_id(&open_id))
             .await
     };
+    // The refused refresh token, and why no new pair could be had: the day's 2.1 is spent.
     let err = query().await.unwrap_err();
     assert!(
         matches!(
-            err,
-            RuntimeError::Token(TokenError::BudgetExhausted {
-                kind: BudgetKind::Obtain,
-                ..
-            })
+            &err,
+            RuntimeError::Token(TokenError::RefreshTokenRefused { then, .. })
+                if matches!(**then, TokenError::BudgetExhausted {
+                    kind: BudgetKind::Obtain,
+                    ..
+                })
         ),
         "{err:?}"
     );

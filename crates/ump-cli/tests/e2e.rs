@@ -74,7 +74,15 @@ impl Env {
 
     /// Runs `ump args…` (off the async runtime, which keeps serving the sandbox).
     async fn ump(&self, args: &[&str]) -> Run {
+        self.ump_with(args, &[]).await
+    }
+
+    /// [`Env::ump`] with environment variables of its own (set last: they win).
+    async fn ump_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let mut c = self.command(args);
+        for (k, v) in vars {
+            c.env(k, v);
+        }
         let out = tokio::task::spawn_blocking(move || c.output())
             .await
             .expect("the runner")
@@ -706,4 +714,47 @@ async fn ump_sandbox_serves_the_sandbox() {
         line.starts_with("gree-ump-sandbox listening on http://127.0.0.1:"),
         "{line}"
     );
+}
+
+/// A wrong app secret: the day's 2.1 is refused and stays counted. `ump tokens status`
+/// shows the failure and its code, and `ump tokens forget-obtain --yes` is the documented
+/// way out: after it, the corrected service works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_is_shown_and_forget_obtain_is_the_way_out() {
+    let env = Env::new().await;
+    let wrong = env
+        .ump_with(
+            &["--allow-obtain", "members", "levels"],
+            &[("UMP_APP_SECRET", "wrong-secret")],
+        )
+        .await;
+    assert_ne!(wrong.code, 0, "{wrong:?}");
+    assert!(!wrong.stderr.contains("wrong-secret"), "{wrong:?}");
+    let status = env.ump(&["tokens", "status"]).await.ok().json();
+    assert_eq!(status["obtain"]["used"], 1, "{status}");
+    let failure = &status["last_failure"];
+    assert_eq!(failure["kind"], "obtain", "{status}");
+    assert!(
+        failure["code"].is_i64(),
+        "the refusal's code is shown: {status}"
+    );
+    // The fixed secret alone does not help: the day's 2.1 is counted.
+    let still = env.ump(&["--allow-obtain", "members", "levels"]).await;
+    assert_ne!(still.code, 0, "{still:?}");
+    // The step asks for confirmation, naming the failure and the risk.
+    let ask = env.ump(&["tokens", "forget-obtain"]).await;
+    assert_eq!(ask.code, 2, "{ask:?}");
+    assert!(
+        ask.stderr.contains("--yes") && ask.stderr.contains("obtain"),
+        "{ask:?}"
+    );
+    let done = env
+        .ump(&["tokens", "forget-obtain", "--yes"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(done["gave_back"], true, "{done}");
+    assert_eq!(done["obtain_used_now"], 0, "{done}");
+    env.ump(&["--allow-obtain", "members", "levels"]).await.ok();
+    assert_eq!(env.sandbox.control().token_calls().obtain_issued, 1);
 }
