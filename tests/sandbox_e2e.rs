@@ -1797,7 +1797,8 @@ async fn reliable_change_refused_by_the_platform_is_reported_and_not_repeated() 
         PointsChangeOutcome::Refused(e) => assert_eq!(e.code(), Some(ErrorCode::MemberNotFound)),
         other => panic!("expected Refused, got {other:?}"),
     }
-    // A key another change holds, on the first attempt: a refusal, nothing moves.
+    // A key another change holds, on the first attempt: the key is in use (by that
+    // change, or an earlier run of this one: no answer tells which), nothing moves.
     env.credit(&open_id, 5, "chg-3").await;
     let taken = ChangePointsRequest::new(ChangePointsArgs {
         open_id: open_id.clone(),
@@ -1808,8 +1809,11 @@ async fn reliable_change_refused_by_the_platform_is_reported_and_not_repeated() 
         change_id: "chg-3".into(),
     });
     match change_points_reliably(&env.client, taken, quick_recovery()).await {
-        PointsChangeOutcome::Refused(e) => assert_eq!(e.code(), Some(ErrorCode::ChangeIdExists)),
-        other => panic!("expected Refused, got {other:?}"),
+        PointsChangeOutcome::KeyInUse { change_id, error } => {
+            assert_eq!(change_id, "chg-3");
+            assert_eq!(error.code(), Some(ErrorCode::ChangeIdExists));
+        }
+        other => panic!("expected KeyInUse, got {other:?}"),
     }
     assert_eq!(env.ledger_amounts(&open_id), [5]);
 }
