@@ -364,3 +364,74 @@ fn needs(status: &TokenStatus) -> Need {
         _ => Need::Obtain,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use gree_ump::endpoints::ChangePointsRequest;
+    use gree_ump::recovery::Answer;
+    use gree_ump::runtime::{Outcome, decode_response};
+
+    use super::{CliError, Exit};
+
+    /// Every surface reads a reply alike: the typed call's result, the recovery
+    /// protocol's answer and the command line's exit code, over every combination of
+    /// flag, code and data (the envelope's own table, with each outcome, is in
+    /// openplatform-runtime's envelope tests) and the codes with a meaning of their own.
+    #[test]
+    fn every_surface_reads_a_reply_alike() {
+        let flags = [
+            Some(r#""success":true"#),
+            Some(r#""success":false"#),
+            None,
+            Some(r#""success":"maybe""#),
+        ];
+        let codes = [
+            None,
+            Some(r#""error_code":200"#),
+            Some(r#""error_code":150003"#),
+            Some(r#""error_code":150002"#),
+            Some(r#""error_code":500"#),
+            Some(r#""error_code":"E-1""#),
+        ];
+        let datas = [Some(r#""data":{"statement_id":"S1"}"#), None];
+        for f in flags {
+            for c in codes {
+                for d in datas {
+                    let parts: Vec<&str> = [f, c, d].into_iter().flatten().collect();
+                    let body = format!("{{{}}}", parts.join(","));
+                    let typed = decode_response::<ChangePointsRequest>(
+                        &gree_ump::PROTOCOL,
+                        200,
+                        body.as_bytes(),
+                    );
+                    let answer = Answer::of(&typed, |r| {
+                        r.data.as_ref().and_then(|d| d.statement_id.clone())
+                    });
+                    // The floor: the success code beside a result is never a refusal.
+                    if c == codes[1] && d.is_some() {
+                        assert!(
+                            !matches!(&typed, Err(e) if e.outcome() == Outcome::Refused),
+                            "{body}"
+                        );
+                    }
+                    let e = match typed {
+                        Ok(_) => {
+                            assert!(matches!(answer, Answer::Applied { .. }), "{body}");
+                            continue;
+                        }
+                        Err(e) => e,
+                    };
+                    let exit = CliError::of_call(&e, true).exit;
+                    let (want_answer, want_exit) = match e.outcome() {
+                        Outcome::Refused => (Answer::Refused, Exit::Refused),
+                        Outcome::KeyInUse => (Answer::KeyAlreadyUsed, Exit::Unknown),
+                        Outcome::Unknown => (Answer::Unknown, Exit::Unknown),
+                        other => panic!("a reply cannot prove {other:?}: {body}"),
+                    };
+                    assert_eq!(answer, want_answer, "{body}");
+                    assert_eq!(exit, want_exit, "{body}");
+                }
+            }
+        }
+    }
+}

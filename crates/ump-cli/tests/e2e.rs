@@ -880,6 +880,56 @@ async fn every_exit_code_and_its_words_match_the_ledger() {
         "{unknown:?}"
     );
     check!(wrong, !claims_not_sent(&unknown), "{unknown:?}");
+    // (The proxy answered before the platform processed it: "may" was all it could say.)
+    check_eq!(
+        wrong,
+        env.score(&open_id),
+        start + 57,
+        "the order was not applied"
+    );
+
+    // A write without a key whose output cannot be written: 5, with its result (the new
+    // member's open_id) on stderr, so it is neither lost nor created twice.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let created = env
+        .ump_to(
+            &[
+                "members",
+                "create",
+                "--project-id",
+                "18756",
+                "--nickname",
+                "李四",
+                "--phone",
+                "13800000023",
+            ],
+            full,
+        )
+        .await;
+    check_eq!(wrong, created.code, 5, "{created:?}");
+    let new_member = env
+        .ump(&["members", "query", "--phone", "13800000023"])
+        .await;
+    check_eq!(
+        wrong,
+        new_member.code,
+        0,
+        "the member exists: {new_member:?}"
+    );
+    if new_member.code == 0 {
+        let open_id = new_member.json()["open_id"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string();
+        check!(
+            wrong,
+            created.stderr.contains("was applied") && created.stderr.contains(&open_id),
+            "{created:?}"
+        );
+    }
 
     // A read answered 502 on every attempt: 1, and the words say it was sent.
     env.sandbox
