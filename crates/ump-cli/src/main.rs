@@ -3,7 +3,7 @@
 //! ```text
 //! ump [--base-url URL | --preset test|production] [--app-id ID] [--app-secret-file FILE]
 //!     [--token-store file|file:DIR|redis://…] [--output json|table] [--jsonl] [--dry-run]
-//!     <group> <command> [flags]
+//!     [--allow-obtain] [--timeout SECONDS] <group> <command> [flags]
 //! ump tokens status|refresh|clear-pending
 //! ump sandbox [sandbox flags]
 //! ump completions bash|zsh|fish
