@@ -814,6 +814,18 @@ impl TokenError {
         }
     }
 
+    /// Whether the token-issuing call would have helped and the client's policy did not
+    /// allow it ([`TokenError::ObtainNotAllowed`]), also as the reason behind a refused
+    /// refresh token or a cool-down.
+    pub fn obtain_not_allowed(&self) -> bool {
+        match self {
+            TokenError::ObtainNotAllowed => true,
+            TokenError::RefreshTokenRefused { then, .. } => then.obtain_not_allowed(),
+            TokenError::CoolingDown { last, .. } => last.obtain_not_allowed(),
+            _ => false,
+        }
+    }
+
     /// Whether the failed token call certainly never reached the platform.
     pub fn certainly_not_sent(&self) -> bool {
         matches!(self, TokenError::CallFailed { sent: Sent::No, .. })

@@ -82,7 +82,7 @@ impl CliError {
     /// ([`gree_ump::runtime::Error::outcome`]): "not sent" only when nothing left the
     /// process, "nothing was changed" only on the platform's refusal.
     pub fn of_call(e: &gree_ump::Error, write: bool) -> Self {
-        use gree_ump::runtime::{Error, Outcome, TokenError};
+        use gree_ump::runtime::{Error, Outcome};
         let text = e.to_string();
         let code = e
             .code()
@@ -90,7 +90,7 @@ impl CliError {
             .unwrap_or_default();
         let (exit, advice) = match (e, e.outcome()) {
             (Error::Request(_), _) => (Exit::Usage, ""),
-            (Error::Token(TokenError::ObtainNotAllowed), _) => (
+            (Error::Token(t), _) if t.obtain_not_allowed() => (
                 Exit::Usage,
                 "\nThe request was not sent. Only the token-issuing call (2.1) would give a \
                  token now (the store holds none, or the platform refused its refresh token), \
