@@ -852,6 +852,34 @@ async fn every_exit_code_and_its_words_match_the_ledger() {
     check!(wrong, !claims_not_sent(&lost_output), "{lost_output:?}");
     check_eq!(wrong, env.score(&open_id), start + 57, "applied once");
 
+    // Unknown: 4 for a points change the platform answered "busy" at every attempt
+    // (busy does not promise nothing was applied); --resume settles it, once.
+    env.sandbox
+        .control()
+        .inject_fault("wk.user.event.score.change", Fault::Busy, 10);
+    let busy = env
+        .ump(&change_args(&open_id, "3", "event_add", "x-4"))
+        .await;
+    check_eq!(wrong, busy.code, 4, "{busy:?}");
+    check!(
+        wrong,
+        busy.stderr.contains("still unknown") && busy.stderr.contains("--resume"),
+        "{busy:?}"
+    );
+    check!(wrong, !claims_not_sent(&busy), "{busy:?}");
+    check!(wrong, !busy.stderr.contains("not in effect"), "{busy:?}");
+    check_eq!(
+        wrong,
+        env.score(&open_id),
+        start + 57,
+        "busy applied nothing"
+    );
+    let mut settle = change_args(&open_id, "3", "event_add", "x-4");
+    settle.push("--resume");
+    let settled = env.ump(&settle).await;
+    check_eq!(wrong, settled.code, 0, "{settled:?}");
+    check_eq!(wrong, env.score(&open_id), start + 60, "applied once");
+
     // Unknown: 4 for a write whose answer never came (a proxy's 502): it may have been
     // applied; the words do not say either way.
     env.sandbox
@@ -884,7 +912,7 @@ async fn every_exit_code_and_its_words_match_the_ledger() {
     check_eq!(
         wrong,
         env.score(&open_id),
-        start + 57,
+        start + 60,
         "the order was not applied"
     );
 
@@ -1002,7 +1030,7 @@ async fn every_exit_code_and_its_words_match_the_ledger() {
         help.stdout
     );
     check!(wrong, help.stdout.contains("5 applied"), "{}", help.stdout);
-    check_eq!(wrong, env.score(&open_id), start + 57);
+    check_eq!(wrong, env.score(&open_id), start + 60);
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }
 
