@@ -373,6 +373,80 @@ mod tests {
 
     use super::{CliError, Exit};
 
+    /// The words and the exit code of each kind of failure: "not sent" only when nothing
+    /// left the process, "sent" for a read without a usable answer, "may have been
+    /// applied" for such a write, and the token policy's refusal as a missing consent.
+    #[test]
+    fn each_failure_says_what_it_proves() {
+        use gree_ump::runtime::tokens::BudgetKind;
+        use gree_ump::runtime::{Error, TokenError, TransportError};
+        use std::time::Duration;
+        let m = "wk.user.info.query";
+        let http = |status: u16| {
+            decode_response::<ChangePointsRequest>(&gree_ump::PROTOCOL, status, b"<html/>")
+                .expect_err("an HTTP error")
+        };
+        let budget = Error::Token(TokenError::BudgetExhausted {
+            kind: BudgetKind::Refresh,
+            used: 20,
+            limit: 20,
+            resets_at: "2026-12-08T00:00:00+08:00".into(),
+        });
+        let cases: Vec<(gree_ump::Error, bool, Exit, &str)> = vec![
+            (
+                Error::Transport(TransportError::deadline_passed(m)),
+                false,
+                Exit::Failed,
+                "was not sent",
+            ),
+            (
+                Error::Transport(TransportError::timed_out(m, Duration::from_secs(1))),
+                false,
+                Exit::Failed,
+                "was sent and no usable answer",
+            ),
+            (
+                Error::Transport(TransportError::timed_out(m, Duration::from_secs(1))),
+                true,
+                Exit::Unknown,
+                "may have been applied",
+            ),
+            (
+                http(502),
+                false,
+                Exit::Failed,
+                "was sent and no usable answer",
+            ),
+            (http(502), true, Exit::Unknown, "may have been applied"),
+            (http(404), true, Exit::Refused, "Nothing was changed"),
+            (budget, true, Exit::Failed, "was not sent"),
+            (
+                Error::Token(TokenError::ObtainNotAllowed),
+                false,
+                Exit::Usage,
+                "--allow-obtain",
+            ),
+            (
+                Error::Token(TokenError::RefreshTokenRefused {
+                    code: 1002,
+                    then: Box::new(TokenError::ObtainNotAllowed),
+                }),
+                false,
+                Exit::Usage,
+                "--allow-obtain",
+            ),
+        ];
+        for (e, write, exit, words) in cases {
+            let cli = CliError::of_call(&e, write);
+            assert_eq!(cli.exit, exit, "{e:?}");
+            assert!(cli.message.contains(words), "{e:?}: {}", cli.message);
+            // What left the process is never called "not sent".
+            if words.contains("was sent") || words.contains("applied") || exit == Exit::Refused {
+                assert!(!cli.message.contains("not sent"), "{e:?}: {}", cli.message);
+            }
+        }
+    }
+
     /// Every surface reads a reply alike: the typed call's result, the recovery
     /// protocol's answer and the command line's exit code, over every combination of
     /// flag, code and data (the envelope's own table, with each outcome, is in
