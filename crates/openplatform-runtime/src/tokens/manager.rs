@@ -123,6 +123,11 @@ pub struct TokenPolicy {
     /// store that lost its data (a Redis restart without persistence) gets it back
     /// before another instance spends the day's token-issuing call.
     pub write_back_every: Duration,
+    /// Whether this client may make the token-issuing call at all (on by default). Off,
+    /// every path that would obtain (no tokens, or a refresh token the platform refused)
+    /// fails with [`TokenError::ObtainNotAllowed`] instead: an operator's command that
+    /// must not spend the day's only call without consent.
+    pub allow_obtain: bool,
 }
 
 impl Default for TokenPolicy {
@@ -138,6 +143,7 @@ impl Default for TokenPolicy {
             refresh_daily_limit: u32::MAX,
             store_timeout: Duration::from_secs(5),
             write_back_every: Duration::from_secs(60),
+            allow_obtain: true,
         }
     }
 }
@@ -1088,7 +1094,8 @@ impl TokenManager {
                 | TokenError::Store(_)
                 | TokenError::LockWaitTimedOut { .. }
                 | TokenError::ObtainLost { .. }
-                | TokenError::NotConfigured(_),
+                | TokenError::NotConfigured(_)
+                | TokenError::ObtainNotAllowed,
             ) => Noted::Nothing,
             Err(error) => {
                 let in_a_row = last.as_ref().map_or(0, |f| f.in_a_row).saturating_add(1);
@@ -1452,6 +1459,11 @@ impl TokenManager {
         now: i64,
         rejection: bool,
     ) -> Result<TokenGrant, TokenError> {
+        // Every path to the token-issuing call passes here (the refused-refresh fallback
+        // too), so the policy holds on all of them.
+        if !self.policy.allow_obtain {
+            return Err(TokenError::ObtainNotAllowed);
+        }
         self.spend(BudgetKind::Obtain, now).await?;
         if rejection {
             self.note_rejection(now).await;
