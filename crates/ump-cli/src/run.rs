@@ -325,6 +325,26 @@ impl Ctx {
             .map_err(|e| CliError::failed(format!("cannot read the token store: {e}")))?;
         match needs(&status) {
             Need::Nothing => Ok(()),
+            // A spent budget is said as it is, never as a call about to spend it.
+            Need::Refresh if status.refresh.remaining() == 0 => Err(CliError::failed(format!(
+                "the access token has expired and today's refreshes are spent ({} of {}); they \
+                 reset at {}. Nothing was sent.{}",
+                status.refresh.used,
+                status.refresh.limit,
+                status.budget_resets_at,
+                last_failure_text(&status)
+            ))),
+            Need::Obtain if status.obtain.remaining() == 0 => Err(CliError::failed(format!(
+                "the token store {} holds no usable tokens and today's token-issuing call (2.1) \
+                 is spent ({} of {}); it resets at {}. Nothing was sent.{} If that call issued \
+                 nothing the platform still honours (it was refused, or the platform was \
+                 reset), `ump tokens forget-obtain --yes` gives it back.",
+                status.key,
+                status.obtain.used,
+                status.obtain.limit,
+                status.budget_resets_at,
+                last_failure_text(&status)
+            ))),
             Need::Refresh => {
                 eprintln!(
                     "note: the access token has expired; this call spends one of today's {} refreshes ({} used)",
@@ -348,6 +368,17 @@ impl Ctx {
             ))),
         }
     }
+}
+
+/// The last failed token call, as a sentence to append (empty when none is recorded).
+fn last_failure_text(status: &TokenStatus) -> String {
+    status.last_failure.as_ref().map_or_else(String::new, |f| {
+        let code = f.code.map_or_else(String::new, |c| format!(" (error {c})"));
+        format!(
+            " The last failed token call: {}{code}: {}.",
+            f.kind, f.message
+        )
+    })
 }
 
 /// Which token call the next business call needs.
