@@ -153,6 +153,10 @@ pub struct InvalidTokenSpec {
     pub codes: Vec<i64>,
     #[serde(default)]
     pub message_patterns: Vec<String>,
+    /// Codes that may also mean a token the platform stopped accepting (a generic
+    /// parameter error): worth one refresh and one retry, within the runtime's limits.
+    #[serde(default)]
+    pub ambiguous_codes: Vec<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -448,6 +448,9 @@ impl Validator {
             invalid_token_patterns: invalid
                 .map(|i| i.message_patterns.clone())
                 .unwrap_or_default(),
+            ambiguous_token_codes: invalid
+                .map(|i| i.ambiguous_codes.clone())
+                .unwrap_or_default(),
             tokens: None,
         }
     }

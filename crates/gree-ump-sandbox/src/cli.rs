@@ -4,16 +4,18 @@
 //! ```text
 //! gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
 //!                  [--strict-timestamps] [--replay-identical-keys] [--state FILE]
+//!                  [--invalid-token-answer spec-code|generic|expired-phrase|english-phrase]
 //! ```
 
 use std::process::ExitCode;
 
-use crate::{Sandbox, SandboxConfig, TimestampScope};
+use crate::{InvalidTokenAnswer, Sandbox, SandboxConfig, TimestampScope};
 
 /// The flags, as `--help` prints them.
 pub const USAGE: &str =
     "usage: gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
                         [--strict-timestamps] [--replay-identical-keys] [--state FILE]
+                        [--invalid-token-answer spec-code|generic|expired-phrase|english-phrase]
 
 Serves an emulator of the Gree UMP open platform on 127.0.0.1 (port 0: any free port).
 Calls: POST {base}/gw/gateway/{method}/v1   Test controls: {base}/__sandbox/";
@@ -46,6 +48,20 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SandboxCo
             "--strict-timestamps" => config.timestamp_scope = TimestampScope::EveryCall,
             // Errata E69: off by default, as the document answers any reuse with 150002.
             "--replay-identical-keys" => config.replay_identical_keys = true,
+            // Errata E02, E85: how an invalid access token is answered.
+            "--invalid-token-answer" => {
+                config.invalid_token_answer = match value("--invalid-token-answer")?.as_str() {
+                    "spec-code" => InvalidTokenAnswer::SpecCode,
+                    "generic" => InvalidTokenAnswer::GenericParameterError,
+                    "expired-phrase" => InvalidTokenAnswer::ExpiredPhrase,
+                    "english-phrase" => InvalidTokenAnswer::EnglishPhrase,
+                    other => {
+                        return Err(format!(
+                            "--invalid-token-answer: {other:?} is not one of spec-code, generic, expired-phrase, english-phrase"
+                        ));
+                    }
+                }
+            }
             // The state is loaded from FILE at start and saved there after every change.
             "--state" => config.state_file = Some(value("--state")?.into()),
             other => return Err(format!("unknown argument {other}")),

@@ -155,6 +155,36 @@ impl TimestampScope {
     }
 }
 
+/// How a business call's invalid, expired or revoked access token is answered (errata
+/// E02, E85): the document names no code, so the sandbox can take each plausible
+/// reading of it, for clients that want to prove they survive every one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InvalidTokenAnswer {
+    /// The spec's invalid-token code (1002, `access_token无效或已过期`): the default.
+    #[default]
+    SpecCode,
+    /// The gateway's generic parameter error, with no token word: `1001 请求参数不合法`.
+    GenericParameterError,
+    /// 1001 with a Chinese token phrase: `1001 token已过期`.
+    ExpiredPhrase,
+    /// 1001 with an English token phrase: `1001 invalid access_token`.
+    EnglishPhrase,
+}
+
+impl InvalidTokenAnswer {
+    /// The reply's code and message.
+    pub fn code_and_message(self) -> (i64, &'static str) {
+        match self {
+            InvalidTokenAnswer::SpecCode => (1002, "access_token无效或已过期"),
+            InvalidTokenAnswer::GenericParameterError => (1001, "请求参数不合法"),
+            InvalidTokenAnswer::ExpiredPhrase => (1001, "token已过期"),
+            InvalidTokenAnswer::EnglishPhrase => (1001, "invalid access_token"),
+        }
+    }
+}
+
 /// How a sandbox is started. `SandboxConfig::default()` is ready to use; change fields or
 /// use the `with_*` methods.
 #[derive(Clone)]
@@ -202,6 +232,9 @@ pub struct SandboxConfig {
     /// and a client must cope with that (errata E69). `true` emulates a more forgiving
     /// platform, for clients that want to test against one.
     pub replay_identical_keys: bool,
+    /// How a business call's invalid access token is answered. Default
+    /// [`InvalidTokenAnswer::SpecCode`] (1002).
+    pub invalid_token_answer: InvalidTokenAnswer,
     /// Where the state is kept across restarts (`--state FILE`); `None` (the default):
     /// in memory only. Loaded by [`Sandbox::start`](crate::Sandbox::start), saved after
     /// every change; see [`state::persist`](crate::state::persist). Not used by
@@ -243,6 +276,7 @@ impl Default for SandboxConfig {
             point_events: default_point_events(),
             id_seed: None,
             replay_identical_keys: false,
+            invalid_token_answer: InvalidTokenAnswer::default(),
             state_file: None,
             zvcms: None,
         }
@@ -307,6 +341,13 @@ impl SandboxConfig {
         self
     }
 
+    /// How a business call's invalid access token is answered.
+    #[must_use]
+    pub fn with_invalid_token_answer(mut self, answer: InvalidTokenAnswer) -> Self {
+        self.invalid_token_answer = answer;
+        self
+    }
+
     /// Whether an identical request under a used `change_id` replays the first answer
     /// (`false`, the default and the document's behaviour: 150002; errata E69).
     #[must_use]
@@ -361,6 +402,7 @@ impl fmt::Debug for SandboxConfig {
             .field("point_events", &self.point_events)
             .field("id_seed", &self.id_seed)
             .field("replay_identical_keys", &self.replay_identical_keys)
+            .field("invalid_token_answer", &self.invalid_token_answer)
             .field("state_file", &self.state_file)
             .field("zvcms", &self.zvcms)
             .finish()

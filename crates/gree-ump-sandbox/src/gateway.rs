@@ -78,7 +78,17 @@ pub(crate) fn process(shared: &Shared, call: &Call<'_>) -> ApiResult<Answer> {
         }
         Credential::AccessToken => {
             let token = required_param(call.query, token_param(TokenParam::Access))?;
-            world.tokens.check_access(token, now)?;
+            world.tokens.check_access(token, now).map_err(|e| {
+                // The reading of the invalid-token answer this sandbox takes (E85).
+                let (code, message) = shared.config.invalid_token_answer.code_and_message();
+                match shared.config.invalid_token_answer {
+                    crate::config::InvalidTokenAnswer::SpecCode => e,
+                    _ => ApiError {
+                        code,
+                        message: message.to_owned(),
+                    },
+                }
+            })?;
             let request = decoded.unwrap_or_else(|| decode(call))?;
             answer(&mut world, request, now)
         }

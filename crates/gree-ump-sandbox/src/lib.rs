@@ -103,7 +103,8 @@ pub mod state;
 pub mod zvcms_api;
 
 pub use config::{
-    LevelConfig, LevelRight, PointDirection, PointEvent, SandboxConfig, TimestampScope,
+    InvalidTokenAnswer, LevelConfig, LevelRight, PointDirection, PointEvent, SandboxConfig,
+    TimestampScope,
 };
 pub use controls::{Controls, MemberLedger};
 pub use error::ApiError;

@@ -229,6 +229,7 @@ mod tests {
         sign_param: None,
         invalid_token_codes: &[],
         invalid_token_patterns: &[],
+        ambiguous_token_codes: &[],
         tokens: None,
         sensitive_keys: &[],
         // As the gree-ump spec lists them.

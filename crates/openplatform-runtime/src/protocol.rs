@@ -82,6 +82,11 @@ pub struct ProtocolInfo {
     pub invalid_token_codes: &'static [i64],
     /// Case-insensitive substrings of an error message that mean the same.
     pub invalid_token_patterns: &'static [&'static str],
+    /// Codes that may also mean an access token the platform stopped accepting, when
+    /// the platform answers an invalid token with its generic parameter error: worth
+    /// one speculative refresh and one retry, within the limits of the token manager's
+    /// budget rules (see the `tokens` module).
+    pub ambiguous_token_codes: &'static [i64],
     /// How tokens are obtained and refreshed, when the API uses tokens.
     pub tokens: Option<TokenProtocol>,
     /// Wire names of the fields the spec marks `sensitive` (secret or pii), sorted:

@@ -41,6 +41,7 @@ static PROTOCOL: ProtocolInfo = ProtocolInfo {
     sign_param: Some("sign"),
     invalid_token_codes: &[1002],
     invalid_token_patterns: &[],
+    ambiguous_token_codes: &[],
     tokens: Some(TokenProtocol {
         obtain_method: "token.get",
         refresh_method: "token.refresh",

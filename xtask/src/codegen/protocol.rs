@@ -46,6 +46,7 @@ pub fn module(api: &Api) -> TokenStream {
     });
     let codes = &p.invalid_token_codes;
     let patterns = &p.invalid_token_patterns;
+    let ambiguous = &p.ambiguous_token_codes;
     let tokens = match &p.tokens {
         None => quote!(None),
         Some(t) => {
@@ -147,6 +148,7 @@ pub fn module(api: &Api) -> TokenStream {
             sign_param: #sign_param,
             invalid_token_codes: &[#(#codes),*],
             invalid_token_patterns: &[#(#patterns),*],
+            ambiguous_token_codes: &[#(#ambiguous),*],
             tokens: #tokens,
             sensitive_keys: &[#(#sensitive),*],
             envelope_keys: #rt::EnvelopeKeys { #(#envelope_keys)* },

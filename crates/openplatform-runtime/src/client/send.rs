@@ -249,21 +249,38 @@ impl Client {
                     .await;
                 let rejected = matches!(&first, Err(Error::Api(e))
                     if self.rejects_token(e.raw_code, e.message.as_deref(), &extra, &body));
-                if !rejected {
+                // An answer that may mean a token the platform stopped accepting, without
+                // saying so (the gateway's generic parameter error): see the token
+                // manager's speculative refresh.
+                let ambiguous = match &first {
+                    Err(Error::Api(e)) if !rejected => self
+                        .inner
+                        .protocol
+                        .ambiguous_token_codes
+                        .contains(&e.raw_code)
+                        .then_some(e.raw_code),
+                    _ => None,
+                };
+                if !rejected && ambiguous.is_none() {
                     if !matches!(first, Err(Error::Transport(_))) && tokens.note_accepted(&token) {
                         Box::pin(tokens.clear_rejection()).await;
                     }
                     return first;
                 }
-                tracing::info!("access token rejected; refreshing once");
-                // `None`: the token was itself issued after a rejection and never
-                // accepted, so a refresh cannot help; the platform's answer stands.
                 // The refresh and the second attempt are boxed: a cold path, kept out of
-                // every call's future (issue 19).
-                let Some(token) = Box::pin(tokens.after_rejection(self, &token))
-                    .await
-                    .map_err(Error::Token)?
-                else {
+                // every call's future.
+                let renewed = if ambiguous.is_some() {
+                    // `None`: the rules withhold a speculation; the answer stands.
+                    Box::pin(tokens.speculative_refresh(self, &token)).await
+                } else {
+                    tracing::info!("access token rejected; refreshing once");
+                    // `None`: the token was itself issued after a rejection and never
+                    // accepted, so a refresh cannot help; the platform's answer stands.
+                    Box::pin(tokens.after_rejection(self, &token))
+                        .await
+                        .map_err(Error::Token)?
+                };
+                let Some(token) = renewed else {
                     return first;
                 };
                 // A second rejection is reported as it is: never a loop.
@@ -272,6 +289,12 @@ impl Client {
                         .await;
                 let rejected_again = matches!(&second, Err(Error::Api(e))
                     if self.rejects_token(e.raw_code, e.message.as_deref(), &extra, &body));
+                if ambiguous.is_some()
+                    && matches!(&second, Err(Error::Api(e)) if Some(e.raw_code) == ambiguous)
+                {
+                    // The same answer with a new token: the request itself is wrong.
+                    Box::pin(tokens.speculation_refuted()).await;
+                }
                 if !rejected_again
                     && !matches!(second, Err(Error::Transport(_)))
                     && tokens.note_accepted(&token)

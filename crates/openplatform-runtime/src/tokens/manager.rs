@@ -41,6 +41,8 @@
 //! down; the refresh token held in memory is used (and written back) when the store lost
 //! the record.
 
+mod speculation;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;

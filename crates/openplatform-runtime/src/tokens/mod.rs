@@ -31,6 +31,13 @@
 //!   call against its limit) and is shown with its code in
 //!   [`TokenManager::status`]'s `last_failure`; an operator who knows better gives the
 //!   unit back with [`TokenManager::forget_obtain`] (`ump tokens forget-obtain --yes`).
+//! - **An ambiguous answer earns one speculative refresh**, not more: the gateway's
+//!   generic parameter error (the protocol's `ambiguous_token_codes`) on a call with an
+//!   access token may be a token the platform stopped accepting. One refresh and one
+//!   retry, once per access token, none for an hour after the retry was answered the
+//!   same (a real parameter error, reported as it is), and none while the day's
+//!   remaining refreshes do not exceed what its remaining expiries need; so a bad
+//!   parameter sent all day never locks the service out.
 //! - **Counts outlive a store that forgets them**: an instance that knows the day's
 //!   counts puts them back when the store reports fewer (Redis restarted without
 //!   persistence), with the record it holds.

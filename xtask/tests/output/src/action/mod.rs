@@ -37,6 +37,7 @@ pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtim
     sign_param: None,
     invalid_token_codes: &[],
     invalid_token_patterns: &[],
+    ambiguous_token_codes: &[],
     tokens: None,
     sensitive_keys: &[],
     envelope_keys: ::openplatform_runtime::EnvelopeKeys {

@@ -38,6 +38,7 @@ pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtim
     sign_param: Some("sign"),
     invalid_token_codes: &[1002i64],
     invalid_token_patterns: &["token"],
+    ambiguous_token_codes: &[],
     tokens: Some(::openplatform_runtime::TokenProtocol {
         obtain_method: "mini.token.get",
         refresh_method: "mini.thing.delete",
