@@ -1162,6 +1162,179 @@ async fn every_endpoint_against_quoting_and_redirecting_servers_leaks_no_secret(
     assert!(scan.hits.is_empty(), "secrets leaked:{}", scan.contexts());
 }
 
+// ------------------------------------------------------------ every form of a value
+
+/// A small deterministic generator (xorshift): `next(n)` is below `n`.
+fn numbers(mut state: u64) -> impl FnMut(usize) -> usize {
+    move |n| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    }
+}
+
+/// A value no text holds by chance: a tag of its own (`Qz` and six letters or digits,
+/// unchanged by every encoding, so any quote of the value shows it) and a tail of 1 to
+/// 8 characters of every class a form treats apart: ASCII, CJK, emoji (a surrogate pair
+/// in `\uXXXX` form), quotes, backslashes, `+`, `=`, `%` (also before hex digits), `/`,
+/// `&`, spaces.
+fn random_value(next: &mut impl FnMut(usize) -> usize, tags: &mut Vec<String>) -> String {
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const TAIL: &[&str] = &[
+        "a", "Z", "7", "张", "三", "欧", "😀", "🎉", "\"", "'", "\\", "+", "=", "%", "%2B", "%e5",
+        "/", "&", " ", "<",
+    ];
+    let tag: String = "Qz"
+        .chars()
+        .chain((0..6).map(|_| ALNUM[next(ALNUM.len())] as char))
+        .collect();
+    tags.push(tag.clone());
+    let tail: String = (0..1 + next(8)).map(|_| TAIL[next(TAIL.len())]).collect();
+    format!("{tag}{tail}")
+}
+
+/// Must-show 4: for random secrets and personal values of every character class, a
+/// server quoting the request in every form (as received, percent-encoded in either case
+/// with `+` or `%20`, percent-decoded, in ASCII-only JSON as Python, PHP and Jackson
+/// write it) and answering in every way (API error, HTML page, undecodable data, the
+/// invalid-token code) leaves no trace of any value in any error's Display or Debug, body
+/// excerpt, returned value or tracing event. The values: the app secret, the tokens
+/// (the server issues tokens ending in the random tail), and the personal fields of 3.1,
+/// 3.2 and 3.3 (name, nickname, phone, ID card, city, e-mail, and 3.3's open_id, which
+/// may be a phone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_values_quoted_in_every_form_leave_no_trace() {
+    let _serial = session().await;
+    let (base, echoer) = hostile::echoing_server().await;
+    let mut next = numbers(0x5eed_0f_f0_a11_f0a5);
+    let mut tags: Vec<String> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
+    let mut record = |r: Result<String, Error<gree_ump::ErrorCode>>| match r {
+        Ok(v) => texts.push(v),
+        Err(e) => {
+            texts.push(e.to_string());
+            texts.push(format!("{e:?}"));
+            match &e {
+                Error::Http(h) => texts.push(h.body.as_str().to_owned()),
+                Error::Decode(d) => texts.push(d.body.as_str().to_owned()),
+                Error::Api(a) => texts.push(a.body.as_str().to_owned()),
+                _ => {}
+            }
+        }
+    };
+    let mut calls = 0;
+    for _case in 0..6 {
+        let secret = random_value(&mut next, &mut tags);
+        *echoer.token_tail.lock().unwrap() = random_value(&mut next, &mut tags);
+        let mut v = || random_value(&mut next, &mut tags);
+        let (name, nickname, phone, id_card, city, email, open_id) =
+            (v(), v(), v(), v(), v(), v(), v());
+        for quote in hostile::QUOTES {
+            *echoer.quote.lock().unwrap() = quote;
+            for mode in [
+                hostile::Echo::ApiJson,
+                hostile::Echo::Html,
+                hostile::Echo::DecodeJson,
+                hostile::Echo::InvalidToken,
+            ] {
+                *echoer.business.lock().unwrap() = mode;
+                *echoer.tokens.lock().unwrap() =
+                    (mode == hostile::Echo::InvalidToken).then_some(hostile::Echo::ApiJson);
+                let client = Client::builder()
+                    .base_url(&base)
+                    .app_id("app-forms")
+                    .app_secret(secret.as_str())
+                    .token_store(Arc::new(MemoryTokenStore::new()))
+                    .retry_policy(RetryPolicy::NONE)
+                    .build()
+                    .unwrap();
+                let members = client.members();
+                record(
+                    members
+                        .create_member(
+                            CreateMemberRequest::new(CreateMemberArgs {
+                                project_id: "P1".into(),
+                                nickname: nickname.clone(),
+                                phone: phone.clone(),
+                            })
+                            .realname(name.as_str())
+                            .id_card(id_card.as_str())
+                            .city(city.as_str())
+                            .email(email.as_str()),
+                        )
+                        .await
+                        .map(|v| format!("{v:?}")),
+                );
+                record(
+                    members
+                        .query_member(QueryMemberRequest::new().phone(phone.as_str()))
+                        .await
+                        .map(|v| format!("{v:?}")),
+                );
+                let change = ChangePointsRequest::new(ChangePointsArgs {
+                    open_id: open_id.clone(),
+                    score: 5,
+                    out_biz_no: "ob-1".into(),
+                    change_reason: "r".into(),
+                    change_event: "event_add".into(),
+                    change_id: format!("chg-{calls}"),
+                });
+                record(Ok(format!("{change:?}")));
+                record(
+                    client
+                        .points()
+                        .change_points(change)
+                        .await
+                        .map(|v| format!("{v:?}")),
+                );
+                calls += 3;
+                *echoer.tokens.lock().unwrap() = None;
+            }
+        }
+    }
+    let seen = echoer.seen.lock().unwrap().join("\n");
+    let sent = tags.iter().filter(|t| seen.contains(t.as_str())).count();
+    let capture = take_captured();
+    texts.push(capture.text);
+    let everything = texts.join("\n");
+    let hits: Vec<&String> = tags
+        .iter()
+        .filter(|t| everything.contains(t.as_str()))
+        .collect();
+    eprintln!(
+        "every form: {calls} calls, {} values ({sent} on the wire), {} texts ({} bytes, {} events), {} hits",
+        tags.len(),
+        texts.len(),
+        everything.len(),
+        capture.events,
+        hits.len()
+    );
+    assert!(
+        sent >= tags.len() - 6,
+        "every value but the app secrets was sent"
+    );
+    assert!(capture.events > 100, "the capture saw the calls");
+    for tag in hits.iter().take(8) {
+        let at = everything.find(tag.as_str()).unwrap();
+        let from = everything.floor_char_boundary(at.saturating_sub(60));
+        eprintln!(
+            "leak {tag}: …{}…",
+            &everything[from..everything.ceil_char_boundary(at + 40)]
+        );
+    }
+    if let Some(tag) = hits.first() {
+        let at = everything.find(tag.as_str()).unwrap();
+        let from = everything.floor_char_boundary(at.saturating_sub(200));
+        panic!(
+            "{} of {} values leaked; {tag}: …{}…",
+            hits.len(),
+            tags.len(),
+            &everything[from..everything.ceil_char_boundary(at + 80)]
+        );
+    }
+}
+
 // ------------------------------------------------------------------- personal data
 
 /// The personal values of the test customer, as a server may quote them.

@@ -17,8 +17,8 @@ pub const SPEC: &str = "api-spec/gree-ump.yaml";
 pub const DOCUMENT: &str = "gree-ump-open-platform-v2.7.txt";
 /// The generator that wrote this code.
 pub const GENERATOR: &str = "xtask 0.1.0";
-/// How many errata (contradictions of the document, each decided) the spec records: 78.
-pub const ERRATA: usize = 78usize;
+/// How many errata (contradictions of the document, each decided) the spec records: 79.
+pub const ERRATA: usize = 79usize;
 /// Protocol facts of this API, for the runtime.
 pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtime::ProtocolInfo {
     api: "gree-ump",
@@ -76,6 +76,7 @@ pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtim
         "email",
         "id_card",
         "nickname",
+        "open_id",
         "phone",
         "province",
         "realname",

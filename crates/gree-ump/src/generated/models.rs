@@ -1280,7 +1280,7 @@ impl ::openplatform_runtime::wire::Tolerant for UseScopeType {
 /// 发放券码 (coupon_set 数组的元素)
 ///
 /// One coupon to give to one member
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct CouponGrant {
@@ -1288,7 +1288,7 @@ pub struct CouponGrant {
     ///
     /// Member open_id or phone number, as params_type says
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `ef33fe23`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `ef33fe23`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub open_id: String,
     /// coupon_number 应对发放不同优惠卷码
@@ -1310,16 +1310,29 @@ pub struct CouponGrant {
     pub params_type: ParamsType,
 }
 
+impl ::core::fmt::Debug for CouponGrant {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("CouponGrant")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("coupon_number", &self.coupon_number)
+            .field("params_type", &self.params_type)
+            .finish()
+    }
+}
+
 /// The required fields of [`CouponGrant`], by name: the argument of [`CouponGrant::new`].
 ///
 /// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct CouponGrantArgs {
     /// 会员 openId 或电话, 类型由 params_type 标识
     ///
     /// Member open_id or phone number, as params_type says
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `ef33fe23`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `ef33fe23`
     pub open_id: String,
     /// coupon_number 应对发放不同优惠卷码
     ///
@@ -1333,6 +1346,19 @@ pub struct CouponGrantArgs {
     ///
     /// Wire: `params_type` · ParamsType · sent as a string · required (必选) · example: `1`
     pub params_type: ParamsType,
+}
+
+impl ::core::fmt::Debug for CouponGrantArgs {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("CouponGrantArgs")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("coupon_number", &self.coupon_number)
+            .field("params_type", &self.params_type)
+            .finish()
+    }
 }
 
 impl CouponGrant {
