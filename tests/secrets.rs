@@ -502,6 +502,46 @@ fn base_url_userinfo_is_refused_and_never_printed() {
     }
 }
 
+/// A reply whose personal field cannot be read (an impossible birthday, one in another
+/// format, one of the wrong type): the decode error names the path
+/// and the kind of problem, never the value; a field that is not personal still shows
+/// what was wrong with it.
+#[test]
+fn decode_errors_never_quote_a_personal_value() {
+    let _serial = SERIAL.blocking_lock();
+    use gree_ump::PROTOCOL;
+    use openplatform_runtime::decode_response;
+    for (data, path, secret) in [
+        (
+            r#"{"open_id":"o-1","birthday":"1982-02-30"}"#,
+            "birthday",
+            "1982-02-30",
+        ),
+        (
+            r#"{"open_id":"o-1","birthday":"02/30/1982"}"#,
+            "birthday",
+            "1982",
+        ),
+        (
+            r#"{"open_id":"o-1","birthday":19820230}"#,
+            "birthday",
+            "19820230",
+        ),
+    ] {
+        let body = format!(r#"{{"success":true,"error_code":200,"data":{data}}}"#);
+        let e =
+            decode_response::<QueryMemberRequest>(&PROTOCOL, 200, body.as_bytes()).expect_err(data);
+        let texts = format!("{e}\n{e:?}");
+        assert!(matches!(e, Error::Decode(_)), "{texts}");
+        assert!(!texts.contains(secret), "{secret} in {texts}");
+        assert!(texts.contains(&format!("data.{path}")), "{texts}");
+    }
+    // Not personal: the value stays, it is what the reader needs.
+    let body = r#"{"success":true,"error_code":200,"data":{"open_id":"o-1","score":"many"}}"#;
+    let e = decode_response::<QueryMemberRequest>(&PROTOCOL, 200, body.as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("many"), "{e}");
+}
+
 /// Must-show 2: fields the spec marks `sensitive` are redacted by the generated `Debug`
 /// of requests, responses and shared types, including the token data of 2.1/2.2.
 #[test]
