@@ -502,6 +502,38 @@ fn base_url_userinfo_is_refused_and_never_printed() {
     }
 }
 
+/// Reply fields the spec does not list are kept in `extra`, and `Debug` shows only their
+/// keys: a platform that adds `mobile`, `address` or `id_no` to a member does not put
+/// them in every log line that prints the member. The values stay reachable through the
+/// field (printing `member.extra` itself is the caller's explicit choice).
+#[test]
+fn unlisted_reply_fields_show_only_their_keys_in_debug() {
+    let _serial = SERIAL.blocking_lock();
+    use gree_ump::models::{MemberInfo, UserCoupon};
+    let member: MemberInfo = serde_json::from_str(
+        r#"{"open_id":"o-1","mobile":"13955550123","address":"珠海市香洲区秘密路1号","id_no":"350322198209116378","vip":{"card":"VIP-7731-secret"}}"#,
+    )
+    .unwrap();
+    let coupon: UserCoupon =
+        serde_json::from_str(r#"{"code":"c-1","holder_phone":"13955550124"}"#).unwrap();
+    let debug = format!("{member:?}\n{member:#?}\n{coupon:?}");
+    for value in [
+        "13955550123",
+        "秘密路",
+        "350322198209116378",
+        "VIP-7731",
+        "13955550124",
+    ] {
+        assert!(!debug.contains(value), "{value} in {debug}");
+    }
+    for key in ["mobile", "address", "id_no", "vip", "holder_phone"] {
+        assert!(debug.contains(key), "{key} not in {debug}");
+    }
+    assert!(debug.contains("o-1"), "{debug}");
+    assert_eq!(member.extra["mobile"], "13955550123");
+    assert_eq!(member.extra["vip"]["card"], "VIP-7731-secret");
+}
+
 /// A reply whose personal field cannot be read (an impossible birthday, one in another
 /// format, one of the wrong type): the decode error names the path
 /// and the kind of problem, never the value; a field that is not personal still shows

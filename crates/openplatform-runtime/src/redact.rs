@@ -30,6 +30,21 @@ impl fmt::Debug for Redacted {
     }
 }
 
+/// The `Debug` of a reply's `extra` (the keys its spec does not list): each key with
+/// `[REDACTED unlisted]` for its value. The spec cannot mark a field it does not know as
+/// personal, and platforms add fields such as `mobile` or `id_no`; the values stay
+/// reachable through the field itself.
+pub struct ExtraKeys<'a>(pub &'a serde_json::Map<String, serde_json::Value>);
+
+impl fmt::Debug for ExtraKeys<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = Redacted::new(true, "[REDACTED unlisted]");
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, &hidden)))
+            .finish()
+    }
+}
+
 /// What replaces a scrubbed value.
 pub const MARK: &str = "[REDACTED]";
 
