@@ -135,6 +135,32 @@ impl Scrubber {
         self.needles.found_in(text)
     }
 
+    /// [`Scrubber::scrub`] of a text cut short (a body excerpt): also a start of a form
+    /// at its very end, 3 bytes or more, is replaced, since the rest of that value was
+    /// cut off and no whole form is left to find.
+    pub fn scrub_cut(&self, text: &str) -> String {
+        let mut out = self.scrub(text);
+        let tail_of = |out: &str| {
+            self.needles
+                .iter()
+                .filter_map(|n| {
+                    (3..n.len())
+                        .rev()
+                        .find(|&k| out.as_bytes().ends_with(&n.as_bytes()[..k]))
+                })
+                .max()
+        };
+        if let Some(k) = tail_of(&out) {
+            // A form starts at a character boundary: so does its copy in `out`.
+            let at = out.len() - k;
+            if out.is_char_boundary(at) {
+                out.truncate(at);
+                out.push_str(MARK);
+            }
+        }
+        out
+    }
+
     /// `text` with every known value replaced by [`MARK`].
     pub fn scrub(&self, text: &str) -> String {
         // Longest first, so that a value containing another is replaced whole.
@@ -628,6 +654,20 @@ mod tests {
         let mut s = Scrubber::new();
         s.add("tok-1.A_b*9");
         assert_eq!(s.needles.iter().count(), 1);
+    }
+
+    /// A text cut inside a value (a body excerpt at its limit): the start left is
+    /// replaced too; a short common ending is not.
+    #[test]
+    fn a_value_cut_at_the_end_is_scrubbed() {
+        let mut s = Scrubber::new();
+        s.add("欧阳秘名-13955550123");
+        s.add("tok-abcdef");
+        assert_eq!(s.scrub_cut("name: 欧阳秘"), format!("name: {MARK}"));
+        assert_eq!(s.scrub_cut("q=%E6%AC%A7%E9%98%B3"), format!("q={MARK}"));
+        assert_eq!(s.scrub_cut("token tok-ab"), format!("token {MARK}"));
+        assert_eq!(s.scrub_cut("to"), "to");
+        assert_eq!(s.scrub_cut("欧阳秘名-13955550123 ok"), format!("{MARK} ok"));
     }
 
     #[test]
