@@ -596,7 +596,16 @@ fn generated_debug_redacts_sensitive_fields() {
         r#"{"access_token":"at-secret-123456","refresh_token":"rt-secret-654321","expire_in":7200}"#,
     )
     .unwrap();
-    let texts = format!("{request:?}\n{member:?}\n{tokens:?}");
+    // An open_id that may be a phone (erratum E79).
+    let change = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: "13912345678".into(),
+        score: 1,
+        out_biz_no: "ob".into(),
+        change_reason: "r".into(),
+        change_event: "e".into(),
+        change_id: "c".into(),
+    });
+    let texts = format!("{request:?}\n{member:?}\n{tokens:?}\n{change:?}");
     for secret in [
         "13912345678",
         "王秘密",
