@@ -1280,7 +1280,7 @@ fn random_value(next: &mut impl FnMut(usize) -> usize, tags: &mut Vec<String>) -
     format!("{tag}{tail}")
 }
 
-/// Must-show 4: for random secrets and personal values of every character class, a
+/// For random secrets and personal values of every character class, a
 /// server quoting the request in every form (as received, percent-encoded in either case
 /// with `+` or `%20`, percent-decoded, in ASCII-only JSON as Python, PHP and Jackson
 /// write it) and answering in every way (API error, HTML page, undecodable data, the

@@ -55,6 +55,10 @@ pub const MARK: &str = "[REDACTED]";
 pub struct Scrubber {
     /// Each form once, counted, indexed for [`Scrubber::finds`].
     needles: needles::Needles,
+    /// The forms of each value added that has more than one, with how many times it is
+    /// added: removing it (a base64 signature ages out on every call) then releases them
+    /// without computing them again, which costs as much as adding.
+    derived: std::collections::HashMap<Arc<str>, (u32, Arc<[Arc<str>]>)>,
 }
 
 /// Bytes that every form leaves as they are (form encoding and JSON escaping): a value
@@ -80,14 +84,38 @@ impl Scrubber {
     /// [`Scrubber::add`] of a value already shared (a token's text): a plain value is
     /// kept without a copy.
     pub(crate) fn add_shared(&mut self, value: &Arc<str>) {
-        for form in forms(value) {
-            self.needles.insert(form);
+        if let Some((count, forms)) = self.derived.get_mut(value) {
+            *count = count.saturating_add(1);
+            for form in forms.iter() {
+                self.needles.insert(Arc::clone(form));
+            }
+            return;
+        }
+        match forms(value) {
+            Forms::Many(many) => {
+                let many: Arc<[Arc<str>]> = many.collect();
+                for form in many.iter() {
+                    self.needles.insert(Arc::clone(form));
+                }
+                self.derived.insert(Arc::clone(value), (1, many));
+            }
+            one => one.for_each(|form| self.needles.insert(form)),
         }
     }
 
     /// Undoes one [`Scrubber::add_shared`] of `value` (a token or signature that aged
     /// out).
     pub(crate) fn remove(&mut self, value: &Arc<str>) {
+        if let Some((count, forms)) = self.derived.get_mut(value) {
+            for form in forms.iter() {
+                self.needles.release(form);
+            }
+            *count -= 1;
+            if *count == 0 {
+                self.derived.remove(value);
+            }
+            return;
+        }
         for form in forms(value) {
             self.needles.release(&form);
         }
