@@ -58,8 +58,11 @@ pub struct Scrubber {
     /// The forms of each value added that has more than one, with how many times it is
     /// added: removing it (a base64 signature ages out on every call) then releases them
     /// without computing them again, which costs as much as adding.
-    derived: std::collections::HashMap<Arc<str>, (u32, Arc<[Arc<str>]>)>,
+    derived: std::collections::HashMap<Arc<str>, (u32, FormList)>,
 }
+
+/// The forms of one value, shared by the scrubber's clones.
+type FormList = Arc<[Arc<str>]>;
 
 /// Bytes that every form leaves as they are (form encoding and JSON escaping): a value
 /// made only of them has one form, and needs no copies (tokens and signatures are).
@@ -93,7 +96,7 @@ impl Scrubber {
         }
         match forms(value) {
             Forms::Many(many) => {
-                let many: Arc<[Arc<str>]> = many.collect();
+                let many: FormList = many.collect();
                 for form in many.iter() {
                     self.needles.insert(Arc::clone(form));
                 }
