@@ -1,6 +1,7 @@
 //! Shared helpers of the workspace-level tests and of the fuzz target.
 
 pub mod doc_requests;
+pub mod stub_platform;
 
 use gree_ump::PROTOCOL;
 use gree_ump::endpoints::*;

@@ -826,17 +826,24 @@ async fn budgets_reset_at_beijing_midnight() {
         (1, 1),
         "{counts:?}"
     );
-    // …and only one: the next refused refresh token is an error, with no 2.1 sent.
+    // …and only one: the next refused refresh token is an error, with no 2.1 sent,
+    // saying that the refresh token was refused and why no new pair could be had.
     clock.advance(1_000);
     control.revoke_all_tokens();
     match business_call(&client).await.unwrap_err() {
-        Error::Token(TokenError::BudgetExhausted {
-            kind: BudgetKind::Obtain,
-            used: 1,
-            limit: 1,
-            ..
-        }) => {}
-        other => panic!("expected an exhausted obtain budget, got {other:?}"),
+        Error::Token(TokenError::RefreshTokenRefused { then, .. })
+            if matches!(
+                *then,
+                TokenError::BudgetExhausted {
+                    kind: BudgetKind::Obtain,
+                    used: 1,
+                    limit: 1,
+                    ..
+                }
+            ) => {}
+        other => {
+            panic!("expected a refused refresh token and an exhausted obtain budget, got {other:?}")
+        }
     }
     let counts = control.token_calls();
     assert_eq!(counts.obtain_calls, 1, "{counts:?}");

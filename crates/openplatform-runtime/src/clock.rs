@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, FixedOffset, TimeZone};
@@ -89,6 +89,8 @@ pub struct SkewCorrectedClock {
     local: Arc<dyn Clock>,
     offset_ms: AtomicI64,
     max_skew_ms: i64,
+    /// Whether a `Date` header has set the offset (an adopted one does not count).
+    observed: AtomicBool,
 }
 
 impl SkewCorrectedClock {
@@ -104,6 +106,7 @@ impl SkewCorrectedClock {
             local,
             offset_ms: AtomicI64::new(0),
             max_skew_ms: max_skew_ms.max(0),
+            observed: AtomicBool::new(false),
         }
     }
 
@@ -115,6 +118,22 @@ impl SkewCorrectedClock {
     /// The offset currently applied (platform minus local), in milliseconds.
     pub fn offset_ms(&self) -> i64 {
         self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Whether a reply's `Date` header has set the offset yet.
+    pub fn has_observed(&self) -> bool {
+        self.observed.load(Ordering::Relaxed)
+    }
+
+    /// Starts from an offset measured earlier (by another process sharing the token
+    /// store), until a reply's `Date` header says otherwise. Ignored once a header was
+    /// observed, or beyond the bound. Returns whether it was applied.
+    pub fn adopt_offset_ms(&self, offset_ms: i64) -> bool {
+        if self.has_observed() || offset_ms.saturating_abs() > self.max_skew_ms {
+            return false;
+        }
+        self.offset_ms.store(offset_ms, Ordering::Relaxed);
+        true
     }
 
     /// The uncorrected local time.
@@ -151,6 +170,7 @@ impl SkewCorrectedClock {
             measured
         };
         self.offset_ms.store(applied, Ordering::Relaxed);
+        self.observed.store(true, Ordering::Relaxed);
         applied
     }
 }

@@ -659,6 +659,18 @@ pub enum TokenError {
         /// The platform's error code of the refusal.
         code: i64,
     },
+    /// The platform refused the stored refresh token, and the token-issuing call that
+    /// could replace it failed too (`then`: most often the day's one is spent). Nothing
+    /// can get a token until the budget resets, unless the platform forgot the tokens it
+    /// issued (a sandbox reset, an app registered again): then an operator may give the
+    /// day's token-issuing unit back (`TokenManager::forget_obtain`, `ump tokens
+    /// forget-obtain --yes`), at the risk of a second token-issuing call the same day.
+    RefreshTokenRefused {
+        /// The platform's error code of the refusal.
+        code: i64,
+        /// Why no new token pair could be obtained.
+        then: Box<TokenError>,
+    },
     /// A token call failed a moment ago; it is not repeated before `retry_after`, so that
     /// an outage of the token call does not spend the day's budget.
     CoolingDown {
@@ -705,6 +717,14 @@ impl fmt::Display for TokenError {
             TokenError::CredentialRejected { kind, code } => {
                 write!(f, "{kind} call refused the credential (error {code})")
             }
+            TokenError::RefreshTokenRefused { code, then } => write!(
+                f,
+                "the platform refused the stored refresh token (error {code}), and no new token \
+                 pair could be obtained: {then}. If the platform forgot the tokens it issued \
+                 (a sandbox reset, an app registered again), an operator may give the day's \
+                 token-issuing unit back (`ump tokens forget-obtain --yes`), at the risk of a \
+                 second token-issuing call today"
+            ),
             TokenError::CoolingDown { retry_after, last } => write!(
                 f,
                 "token call not repeated for another {} ms after a failure: {last}",
@@ -721,6 +741,7 @@ impl TokenError {
         match self {
             TokenError::CallFailed { code, .. } => *code,
             TokenError::CredentialRejected { code, .. } => Some(*code),
+            TokenError::RefreshTokenRefused { code, .. } => Some(*code),
             TokenError::CoolingDown { last, .. } => last.api_code(),
             _ => None,
         }
@@ -758,6 +779,7 @@ impl std::error::Error for TokenError {
                 transport: Some(t), ..
             } => Some(t),
             TokenError::CoolingDown { last, .. } => Some(last.as_ref()),
+            TokenError::RefreshTokenRefused { then, .. } => Some(then.as_ref()),
             _ => None,
         }
     }

@@ -199,11 +199,33 @@ impl ProtocolInfo {
         self.path_template.replace("{method}", method)
     }
 
-    /// Whether an error answer means "access token invalid or expired": the spec's
-    /// invalid-token code, or a message containing one of its patterns (compared
-    /// case-insensitively). Patterns are phrases ("token expired"), never a bare word such as
-    /// `access_token`, which other errors quote too ("sign error: check access_token").
+    /// Whether an error answer means "access token invalid or expired", for an answer to
+    /// a request that sent no text of its own (the token calls). See
+    /// [`ProtocolInfo::is_invalid_token_answer`].
     pub fn is_invalid_token(&self, code: i64, message: Option<&str>) -> bool {
+        self.is_invalid_token_answer(code, message, &[])
+    }
+
+    /// Whether an error answer proves that the access token is invalid or expired: the
+    /// spec's invalid-token code, or a message containing one of its phrases (compared
+    /// case-insensitively) that the request did not itself send.
+    ///
+    /// What counts as proof, and why:
+    /// - The code is the platform's own word: it decides, whatever the message says.
+    /// - A phrase is weaker. The platform quotes request values in its messages
+    ///   ("会员码已失效: invalid token" answers a scanned code `invalid token`), so a
+    ///   phrase that occurs in any text the request carried (`sent`: the query values
+    ///   and the body, as sent) may be the customer's input echoed back, and is never
+    ///   proof: each such answer would otherwise spend one of the day's refreshes. The
+    ///   price is small: an answer whose phrase the request happened to contain is
+    ///   reported as it is, and the next call without that text (or the token's own
+    ///   expiry) still refreshes.
+    /// - Phrases are phrases ("token expired"), never a bare word such as `access_token`,
+    ///   which other errors quote too ("sign error: check access_token").
+    /// - The code is not required: the gateway's parameter-error code with a token
+    ///   phrase (`1001 access_token无效(已过期)`) is recognised, as the document's global
+    ///   table makes such an answer plausible.
+    pub fn is_invalid_token_answer(&self, code: i64, message: Option<&str>, sent: &[&str]) -> bool {
         if self.invalid_token_codes.contains(&code) {
             return true;
         }
@@ -211,9 +233,11 @@ impl ProtocolInfo {
             return false;
         };
         let message = message.to_lowercase();
-        self.invalid_token_patterns
-            .iter()
-            .any(|p| message.contains(&p.to_lowercase()))
+        let sent: Vec<String> = sent.iter().map(|s| s.to_lowercase()).collect();
+        self.invalid_token_patterns.iter().any(|p| {
+            let p = p.to_lowercase();
+            message.contains(&p) && !sent.iter().any(|s| s.contains(&p))
+        })
     }
 
     /// Whether `method` is one of the token calls of [`ProtocolInfo::tokens`].

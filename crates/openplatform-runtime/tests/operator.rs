@@ -397,12 +397,21 @@ async fn last_failure_is_kept_in_the_store_and_cleared_by_a_later_success() {
         .unwrap();
     assert_no_secret(&raw);
 
-    // B fails too (it has no cool-down of A's): counted in a row across instances.
+    // B keeps A's cool-down (it lives in the store): no refresh call before it ends.
+    let err = b.send(&member()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Token(TokenError::CoolingDown { .. })),
+        "{err:?}"
+    );
+    assert_eq!(stub.calls().1, 1, "B sent nothing during A's cool-down");
+    // After it, B fails too: counted in a row across instances.
+    clock.advance_ms(5_000);
     b.send(&member()).await.unwrap_err();
     let failure = a.tokens().status().await.unwrap().last_failure.unwrap();
     assert_eq!(failure.in_a_row, 2);
 
     // B's next refresh succeeds: the note is gone for everyone.
+    clock.advance_ms(10_000);
     stub.set_refresh(RefreshMode::Ok);
     let c = client(&url, store.clone(), clock.clone());
     c.send(&member()).await.unwrap();

@@ -118,6 +118,42 @@ fn file_store_works_without_a_tokio_runtime() {
     );
 }
 
+// ---- large records -----------------------------------------------------------------
+
+fn record_of(version: u64, token_chars: usize) -> TokenRecord {
+    TokenRecord {
+        access_token: Secret::new(format!("at-SECRET-{}", "a".repeat(token_chars))),
+        refresh_token: Secret::new(format!("rt-SECRET-{}", "r".repeat(token_chars))),
+        ..record(version)
+    }
+}
+
+/// Tokens of 40,000 characters, written by one process, are read by another and after a
+/// restart (a new store on the same directory); a record beyond what the store keeps is
+/// refused at the write, naming the file and the limit, and the previous one stays.
+#[tokio::test]
+async fn large_records_written_are_read_by_every_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = file_store(&dir);
+    let big = record_of(1, 40_000);
+    assert!(writer.compare_and_set("app", None, &big).await.unwrap());
+    let other_process = file_store(&dir);
+    assert_eq!(other_process.load("app").await.unwrap(), Some(big.clone()));
+
+    let huge = record_of(2, 600_000);
+    let err = other_process
+        .compare_and_set("app", Some(1), &huge)
+        .await
+        .expect_err("a record larger than the store keeps is refused at the write");
+    let text = err.to_string();
+    let path = writer.record_path("app").unwrap();
+    assert!(!err.is_corrupt(), "{text}");
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(text.contains("1048576 bytes"), "the limit is named: {text}");
+    assert!(!text.contains("SECRET"), "{text}");
+    assert_eq!(writer.load("app").await.unwrap(), Some(big));
+}
+
 // ---- damaged files -----------------------------------------------------------------
 
 #[tokio::test]
@@ -301,6 +337,173 @@ async fn files_are_owner_only() {
     );
 }
 
+/// Nothing the store opens or creates follows a symlink planted in its directory: the
+/// lock file (once opened with create, so a planted link created or opened its target),
+/// the record, the side files and the temporary files. The target stays untouched, no
+/// file appears where a dangling link points, and the error names the file.
+#[cfg(unix)]
+#[tokio::test]
+async fn no_file_of_the_store_follows_a_symlink() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(&dir);
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let victim = outside.join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let untouched = |what: &str| {
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "precious",
+            "{what}: the link's target was written"
+        );
+        let names: Vec<_> = std::fs::read_dir(&outside)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            ["victim"],
+            "{what}: a file was created through a link"
+        );
+    };
+
+    // The lock file: every operation that takes the OS lock refuses, naming it.
+    for (key, target) in [("a", victim.clone()), ("b", outside.join("created"))] {
+        let lock = store.dir().join(format!("app-{key}.lock"));
+        symlink(&target, &lock).unwrap();
+        let results = [
+            store
+                .try_lock(key, "me", Duration::from_secs(30))
+                .await
+                .map(|_| ()),
+            store
+                .take_budget(key, BudgetKind::Obtain, 1, 1)
+                .await
+                .map(|_| ()),
+            store
+                .compare_and_set(key, None, &record(1))
+                .await
+                .map(|_| ()),
+            store.store_note(key, "pending-obtain", Some("x")).await,
+        ];
+        for (i, result) in results.into_iter().enumerate() {
+            let err = result.expect_err("an operation through a symlinked lock file");
+            let text = err.to_string();
+            assert!(
+                text.contains(&lock.display().to_string()),
+                "{key}/{i}: {text}"
+            );
+            assert!(text.contains("symbolic link"), "{key}/{i}: {text}");
+        }
+        untouched(&format!("lock file of {key}"));
+    }
+
+    // The record and the side files: a link there is never read through, never written
+    // through (a write replaces the link itself).
+    let key = "c";
+    for name in [
+        "app-c.json",
+        "app-c.budget.json",
+        "app-c.lease.json",
+        "app-c.note-pending-obtain",
+    ] {
+        symlink(&victim, store.dir().join(name)).unwrap();
+    }
+    assert!(
+        store.load(key).await.is_err(),
+        "a symlinked record is not read"
+    );
+    assert!(store.budget_used(key, BudgetKind::Obtain, 1).await.is_err());
+    assert!(store.load_note(key, "pending-obtain").await.is_err());
+    untouched("record and side files");
+
+    // Temporary files: links at the old fixed names and at likely ones are never
+    // written through; the write succeeds.
+    let key = "d";
+    for name in [
+        ".app-d.json.tmp",
+        ".app-d.budget.json.tmp",
+        ".app-d.lease.json.tmp",
+        ".app-d.note-pending-obtain.tmp",
+    ] {
+        symlink(&victim, store.dir().join(name)).unwrap();
+    }
+    assert!(store.compare_and_set(key, None, &record(1)).await.unwrap());
+    store
+        .take_budget(key, BudgetKind::Obtain, 1, 1)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .try_lock(key, "me", Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    store
+        .store_note(key, "pending-obtain", Some("x"))
+        .await
+        .unwrap();
+    assert_eq!(store.load(key).await.unwrap(), Some(record(1)));
+    untouched("temporary files");
+}
+
+/// A directory that other users can write is refused, naming it and the fix: anyone who
+/// can write there can plant the store's file names (a record of their tokens, links).
+/// Refused likewise when it is sticky (`/tmp`): others still create names before us.
+#[cfg(unix)]
+#[test]
+fn a_directory_others_can_write_is_refused_unless_opted_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    for mode in [0o777, 0o770, 0o730, 0o702, 0o1777, 0o1770] {
+        let path = dir.path().join(format!("shared-{mode:o}"));
+        std::fs::create_dir(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = FileTokenStore::new(&path).expect_err("a directory others can write");
+        let text = err.to_string();
+        assert_eq!(err.kind(), StoreErrorKind::Backend, "{mode:o}: {text}");
+        assert!(
+            text.contains(&path.display().to_string()),
+            "{mode:o}: {text}"
+        );
+        assert!(text.contains("chmod go-w"), "{mode:o}: the fix: {text}");
+        assert!(
+            text.contains("allow_shared_directory"),
+            "{mode:o}: the opt-in: {text}"
+        );
+        // The explicit opt-in accepts it, and leaves its mode alone.
+        let store = FileTokenStore::builder(&path)
+            .allow_shared_directory(true)
+            .open()
+            .unwrap_or_else(|e| panic!("{mode:o}, opted in: {e}"));
+        assert_eq!(store.dir(), path);
+        let now = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(now, mode);
+    }
+    // A directory another user owns: its owner can make it writable at any time. (Only
+    // where this test may give a directory away, as root.)
+    let given = dir.path().join("given-away");
+    std::fs::create_dir(&given).unwrap();
+    std::fs::set_permissions(&given, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if std::os::unix::fs::chown(&given, Some(54_321), None).is_ok() {
+        let err = FileTokenStore::new(&given).expect_err("a directory another user owns");
+        let text = err.to_string();
+        assert!(text.contains("owned by another user (uid 54321)"), "{text}");
+        assert!(text.contains(&given.display().to_string()), "{text}");
+        FileTokenStore::builder(&given)
+            .allow_shared_directory(true)
+            .open()
+            .unwrap();
+    }
+    for mode in [0o700, 0o750, 0o755, 0o711] {
+        let path = dir.path().join(format!("private-{mode:o}"));
+        std::fs::create_dir(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        FileTokenStore::new(&path).unwrap_or_else(|e| panic!("{mode:o}: {e}"));
+    }
+}
+
 #[tokio::test]
 async fn debug_and_display_show_no_token() {
     let dir = tempfile::tempdir().unwrap();
@@ -473,7 +676,7 @@ async fn file_store_survives_kill_9_mid_write() {
     assert!(last > iterations, "every writer wrote at least once");
 
     // The store goes on: a killed writer's OS lock died with it, its temporary file is
-    // replaced by the next write.
+    // removed by the next write.
     assert!(
         store
             .compare_and_set(CRASH_KEY, Some(last), &crash_record(last + 1))
@@ -494,8 +697,8 @@ async fn file_store_survives_kill_9_mid_write() {
                 .ends_with(".tmp")
         })
         .count();
-    assert!(
-        leftovers <= 1,
-        "at most one temporary file per target: {leftovers}"
+    assert_eq!(
+        leftovers, 0,
+        "the temporary file a killed writer left is removed by the next write"
     );
 }

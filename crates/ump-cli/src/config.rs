@@ -1,6 +1,7 @@
 //! Where the client's settings come from, first match wins: flags, then the environment
 //! (`UMP_BASE_URL` or `UMP_PRESET`, `UMP_APP_ID`, `UMP_APP_SECRET` or
-//! `UMP_APP_SECRET_FILE`, `UMP_TOKEN_STORE`, `UMP_REDIS_KEY_PREFIX`), then the config file
+//! `UMP_APP_SECRET_FILE`, `UMP_TOKEN_STORE`, `UMP_REDIS_KEY_PREFIX`,
+//! `UMP_TOKEN_STORE_SHARED_DIR`), then the config file
 //! (`--config`, `UMP_CONFIG`, or `$XDG_CONFIG_HOME/ump/config.toml`, i.e.
 //! `~/.config/ump/config.toml`). The secret is never a flag: command lines are visible to
 //! every user of the machine.
@@ -30,6 +31,8 @@ pub struct File {
     /// `file` (the SDK's default store), `file:DIR`, or `redis://host:port/db`.
     pub token_store: Option<String>,
     pub redis_key_prefix: Option<String>,
+    /// Accept a token store directory other users can write (see `Settings`).
+    pub token_store_shared_directory: Option<bool>,
 }
 
 /// The settings of one invocation.
@@ -41,6 +44,10 @@ pub struct Settings {
     pub app_secret: String,
     pub token_store: Option<String>,
     pub redis_key_prefix: String,
+    /// A file store directory that other users can write, or another user owns, is
+    /// refused unless this is set (`UMP_TOKEN_STORE_SHARED_DIR=yes`, or
+    /// `token_store_shared_directory = true`): they could plant the store's files.
+    pub shared_token_directory: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -131,6 +138,27 @@ fn without_values(message: &str) -> String {
     out.replace('\n', "; ")
 }
 
+/// `yes`/`no` (and `true`/`false`, `1`/`0`).
+fn yes(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "1" => Some(true),
+        "no" | "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Adds the command line's own opt-in to a refusal of a shared store directory (the
+/// SDK's text names its API's).
+fn shared_hint(text: String) -> String {
+    if text.contains("allow_shared_directory") {
+        format!(
+            "{text}. For ump: UMP_TOKEN_STORE_SHARED_DIR=yes, or token_store_shared_directory = true in the config file"
+        )
+    } else {
+        text
+    }
+}
+
 fn read_secret(path: &Path) -> Result<String, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         CliError::failed(format!(
@@ -200,6 +228,12 @@ impl Settings {
             redis_key_prefix: env("UMP_REDIS_KEY_PREFIX")
                 .or(file.redis_key_prefix)
                 .unwrap_or_default(),
+            shared_token_directory: match env("UMP_TOKEN_STORE_SHARED_DIR") {
+                Some(v) => yes(&v).ok_or_else(|| {
+                    CliError::failed("UMP_TOKEN_STORE_SHARED_DIR: expected yes or no")
+                })?,
+                None => file.token_store_shared_directory.unwrap_or(false),
+            },
         })
     }
 
@@ -212,8 +246,10 @@ impl Settings {
             return Ok(None);
         }
         if let Some(dir) = spec.strip_prefix("file:") {
-            let store = gree_ump::FileTokenStore::new(dir)
-                .map_err(|e| CliError::failed(format!("token store {dir}: {e}")))?;
+            let store = gree_ump::FileTokenStore::builder(dir)
+                .allow_shared_directory(self.shared_token_directory)
+                .open()
+                .map_err(|e| CliError::failed(shared_hint(format!("token store {dir}: {e}"))))?;
             return Ok(Some(Arc::new(store)));
         }
         if spec.starts_with("redis://") || spec.starts_with("rediss://") {
@@ -245,8 +281,9 @@ impl Settings {
         if let Some(store) = self.store().await? {
             b = b.token_store(store);
         }
-        b.build()
-            .map_err(|e| CliError::failed(format!("cannot configure the client: {e}")))
+        b.allow_shared_token_directory(self.shared_token_directory)
+            .build()
+            .map_err(|e| CliError::failed(shared_hint(format!("cannot configure the client: {e}"))))
     }
 }
 

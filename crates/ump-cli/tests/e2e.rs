@@ -538,6 +538,55 @@ async fn token_commands_show_state_without_secrets() {
     assert_eq!(env.sandbox.control().token_calls().refresh_calls, 1);
 }
 
+/// A token store directory others can write is refused (the named one and the default
+/// one alike), naming it, the fix and the opt-in; the opt-in accepts it.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_directory_others_can_write_is_refused_unless_opted_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new().await;
+    let default_dir = env.dir.path().join("state").join("gree-ump").join("tokens");
+    for dir in [env.store_dir(), default_dir.clone()] {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    for use_default in [false, true] {
+        let dir = if use_default {
+            default_dir.clone()
+        } else {
+            env.store_dir()
+        };
+        let run = |opt_in: Option<&str>| {
+            let mut c = env.command(&["tokens", "status"]);
+            if use_default {
+                c.env_remove("UMP_TOKEN_STORE");
+            }
+            if let Some(v) = opt_in {
+                c.env("UMP_TOKEN_STORE_SHARED_DIR", v);
+            }
+            c.output().expect("ump runs")
+        };
+        let refused = run(None);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_ne!(refused.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains(&dir.display().to_string()), "{stderr}");
+        assert!(stderr.contains("chmod go-w"), "{stderr}");
+        assert!(
+            stderr.contains("UMP_TOKEN_STORE_SHARED_DIR=yes"),
+            "{stderr}"
+        );
+        let refused = run(Some("no"));
+        assert_ne!(refused.status.code(), Some(0));
+        let accepted = run(Some("yes"));
+        assert_eq!(
+            accepted.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&accepted.stderr)
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_comes_from_flags_then_environment_then_the_file() {
     let env = Env::new().await;

@@ -14,7 +14,9 @@
 //! - **How**: the whole state, as JSON, written to a temporary file in the same
 //!   directory, flushed to disk (fsync), then renamed over the file: a reader (or a crash)
 //!   sees the old file or the new one, never half of one. On Unix the file is created
-//!   owner-only (0600): it holds tokens and phone numbers.
+//!   owner-only (0600): it holds tokens and phone numbers. The temporary file is created
+//!   exclusively under an unpredictable name, so a symlink planted beside the state file
+//!   is never written through.
 //! - **Loading**: a missing file starts fresh (and is created at once, so an unwritable
 //!   path fails at start rather than at the first call). A file of another format
 //!   version, or one that does not parse, stops the start with an error naming the file
@@ -23,7 +25,7 @@
 //!   holds credentials and personal data.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -211,6 +213,12 @@ pub(crate) fn read(path: &Path) -> Result<Option<Vec<u8>>, StateFileError> {
 
 /// Writes `bytes` to `path` atomically: temporary file in the same directory, fsync,
 /// rename, then (Unix) fsync of the directory so the rename itself is durable.
+///
+/// The temporary file is created exclusively (`O_EXCL`: a symlink or file already at its
+/// name makes the creation fail instead of being followed or truncated), owner-only
+/// (0600: it holds tokens and phone numbers) and under an unpredictable name. A fixed
+/// name (the process id) opened with create-and-truncate wrote the whole state through
+/// a symlink planted at that name, into any file the sandbox's user may write.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -219,28 +227,16 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = (|| {
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written?;
+    let prefix = format!(".{}.", name.to_string_lossy());
+    // `tempfile` creates it with O_CREAT | O_EXCL and mode 0600, retrying another random
+    // name if one is taken; it removes the file if anything below fails.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
     #[cfg(unix)]
     if let Ok(d) = File::open(dir) {
         // Best effort: some file systems refuse to sync a directory.
@@ -371,6 +367,71 @@ mod tests {
             let mode = fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A symlink planted where the temporary file was once predictably named (the
+    /// process id), or at any other name beside the state file, never receives the state
+    /// nor has its target overwritten; the state is still saved, owner-only.
+    #[cfg(unix)]
+    #[test]
+    fn planted_symlinks_never_receive_the_state() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = dir().join("symlinks");
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.json");
+        let pid = std::process::id();
+        let planted: Vec<String> = [
+            format!(".state.json.tmp-{pid}"),
+            format!(".state.json.tmp-{}", pid + 1),
+            ".state.json.tmp".to_owned(),
+            ".tmp".to_owned(),
+            ".state.json".to_owned(),
+        ]
+        .into_iter()
+        .collect();
+        let mut targets = Vec::new();
+        for (i, name) in planted.iter().enumerate() {
+            let target = dir.join(format!("victim-{i}"));
+            fs::write(&target, b"precious").unwrap();
+            std::os::unix::fs::symlink(&target, dir.join(name)).unwrap();
+            targets.push(target);
+        }
+        // Dangling links too: following one would create a file of the attacker's choice.
+        let dangling = dir.join("created-through-a-link");
+        std::os::unix::fs::symlink(&dangling, dir.join(format!(".state.json.tmp-{pid}x"))).unwrap();
+
+        let file = StateFile::new(path.clone());
+        for round in 0..3u8 {
+            let state = format!("{{\"phone\":\"13800000000\",\"round\":{round}}}");
+            file.save(|| state.clone().into_bytes()).unwrap();
+            assert_eq!(fs::read(&path).unwrap(), state.as_bytes(), "saved");
+            for target in &targets {
+                assert_eq!(
+                    fs::read(target).unwrap(),
+                    b"precious",
+                    "{} was written through a planted link",
+                    target.display()
+                );
+            }
+            assert!(
+                !dangling.exists(),
+                "a file was created through a dangling link"
+            );
+            let meta = fs::symlink_metadata(&path).unwrap();
+            assert!(
+                meta.file_type().is_file(),
+                "the state file is a regular file"
+            );
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        }
+        // Only the planted links, the victims and the state file: no temporary left.
+        let count = fs::read_dir(&dir).unwrap().count();
+        assert_eq!(
+            count,
+            planted.len() * 2 + 2,
+            "a temporary file was left behind"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

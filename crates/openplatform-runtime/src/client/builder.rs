@@ -38,6 +38,7 @@ pub struct ClientBuilder<T = Client> {
     max_response_bytes: usize,
     retry: RetryPolicy,
     store: Option<Arc<dyn TokenStore>>,
+    shared_token_directory: bool,
     policy: Option<TokenPolicy>,
     clock: Option<Arc<dyn Clock>>,
     max_clock_skew: Duration,
@@ -95,6 +96,7 @@ impl<T: From<Client>> ClientBuilder<T> {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
             store: None,
+            shared_token_directory: false,
             policy: None,
             clock: None,
             max_clock_skew: Duration::from_millis(DEFAULT_MAX_SKEW_MS as u64),
@@ -180,6 +182,15 @@ impl<T: From<Client>> ClientBuilder<T> {
     /// most once a day is certain (tests).
     pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Accepts a default token store directory that other users can write, or that
+    /// another user owns (default: refused, with an error naming the directory and the
+    /// fix). See [`FileTokenStoreBuilder::allow_shared_directory`](crate::tokens::FileTokenStoreBuilder::allow_shared_directory);
+    /// a store given to [`token_store`](Self::token_store) has its own setting.
+    pub fn allow_shared_token_directory(mut self, allow: bool) -> Self {
+        self.shared_token_directory = allow;
         self
     }
 
@@ -355,7 +366,7 @@ impl<T: From<Client>> ClientBuilder<T> {
             Some(store) => store,
             // An API without token calls keeps no token state.
             None if protocol.tokens.is_none() => Arc::new(MemoryTokenStore::new()),
-            None => default_store(protocol.api)?,
+            None => default_store(protocol.api, self.shared_token_directory)?,
         };
         // A token call may be sent twice (once more after a clock correction).
         let call_deadline = self
@@ -400,7 +411,7 @@ impl<T: From<Client>> ClientBuilder<T> {
 /// The default token store: a file store in the user's state directory. Failing to
 /// create it is a configuration error naming the directory: falling back to memory would
 /// silently spend the day's token-issuing call on every restart.
-fn default_store(api: &str) -> Result<Arc<dyn TokenStore>, ConfigError> {
+fn default_store(api: &str, allow_shared: bool) -> Result<Arc<dyn TokenStore>, ConfigError> {
     let base = dirs::state_dir()
         .or_else(dirs::data_local_dir)
         .ok_or_else(|| {
@@ -410,12 +421,31 @@ fn default_store(api: &str) -> Result<Arc<dyn TokenStore>, ConfigError> {
                     .into(),
             )
         })?;
+    default_store_in(&base, api, allow_shared)
+}
+
+/// The default file store, in `base` (the state directory).
+fn default_store_in(
+    base: &std::path::Path,
+    api: &str,
+    allow_shared: bool,
+) -> Result<Arc<dyn TokenStore>, ConfigError> {
     let dir = base.join(api).join("tokens");
-    let store = FileTokenStore::new(&dir).map_err(|e| {
-        ConfigError(format!(
-            "the default token store cannot be created ({e}); choose one with `token_store(…)`"
-        ))
-    })?;
+    let store = FileTokenStore::builder(&dir)
+        .allow_shared_directory(allow_shared)
+        .open()
+        .map_err(|e| {
+            // The store names its own opt-in; this builder's has another name.
+            let opt_in = if e.message().contains("allow_shared_directory") {
+                " (the opt-in on this builder: `allow_shared_token_directory(true)`)"
+            } else {
+                ""
+            };
+            ConfigError(format!(
+                "the default token store cannot be created ({e}){opt_in}; choose one with \
+                 `token_store(…)`"
+            ))
+        })?;
     tracing::info!(dir = %dir.display(), "token state is kept in the default file store");
     Ok(Arc::new(store))
 }
@@ -499,5 +529,26 @@ mod tests {
         assert_eq!(without_userinfo("u:p@h:bad"), "[REDACTED]@h:bad");
         assert_eq!(without_userinfo("http://h/a"), "http://h/a");
         assert_eq!(without_userinfo(""), "");
+    }
+
+    /// The default store refuses a state directory others can write, naming this
+    /// builder's opt-in, and takes it with the opt-in.
+    #[cfg(unix)]
+    #[test]
+    fn the_default_store_refuses_a_shared_directory_unless_opted_in() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("api").join("tokens");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let text = super::default_store_in(base.path(), "api", false)
+            .expect_err("a shared directory is refused")
+            .to_string();
+        assert!(text.contains(&dir.display().to_string()), "{text}");
+        assert!(
+            text.contains("allow_shared_token_directory(true)"),
+            "{text}"
+        );
+        assert!(super::default_store_in(base.path(), "api", true).is_ok());
     }
 }

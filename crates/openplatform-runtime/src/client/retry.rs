@@ -14,14 +14,15 @@ use crate::error_code::{ApiErrorCode, ErrorCategory};
 /// or 429 without an API answer, or an error code the spec marks retryable (busy). The
 /// delay before attempt `n + 1` is drawn uniformly from `[0, min(max_backoff,
 /// initial_backoff · 2ⁿ⁻¹)]` ("full jitter"), so many clients that failed together do not
-/// come back together.
+/// come back together. No pause is longer than [`RetryPolicy::MAX_PAUSE`], whatever the
+/// policy says, and any value is accepted (`Duration::MAX` included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included; 1 means no retry.
     pub max_attempts: u32,
     /// The ceiling of the first pause; it doubles with each further attempt.
     pub initial_backoff: Duration,
-    /// The most any one pause can be.
+    /// The most any one pause can be (and never more than [`RetryPolicy::MAX_PAUSE`]).
     pub max_backoff: Duration,
 }
 
@@ -48,18 +49,29 @@ impl RetryPolicy {
             && !matches!(error, Error::Token(_))
     }
 
-    /// The pause before the attempt after `attempt` (1-based).
+    /// The longest pause between two attempts, whatever the policy says: a call
+    /// without a timeout and a policy of `Duration::MAX` would otherwise wait for
+    /// centuries, which to its caller is a hang. Ten minutes is already far beyond what
+    /// a platform's busy spell or a restart takes.
+    pub const MAX_PAUSE: Duration = Duration::from_secs(600);
+
+    /// The pause before the attempt after `attempt` (1-based). Never panics: any
+    /// durations, any attempt number.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let exp = attempt.saturating_sub(1).min(20);
         let ceiling = self
             .initial_backoff
             .saturating_mul(1u32 << exp)
-            .min(self.max_backoff);
+            .min(self.max_backoff)
+            .min(Self::MAX_PAUSE);
+        // At most MAX_PAUSE in ns (6·10¹¹), so the +1 cannot overflow; checked anyway,
+        // as the ceiling once was `Duration::MAX` here and `u64::MAX + 1` panicked.
         let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        if nanos == 0 {
-            return Duration::ZERO;
+        match nanos.checked_add(1) {
+            None => Duration::from_nanos(jitter()),
+            Some(1) => Duration::ZERO,
+            Some(span) => Duration::from_nanos(jitter() % span),
         }
-        Duration::from_nanos(jitter() % (nanos + 1))
     }
 }
 

@@ -248,10 +248,10 @@ impl Client {
                     .with_access_token::<E>(&token, &extra, body.clone(), deadline)
                     .await;
                 let rejected = matches!(&first, Err(Error::Api(e))
-                    if self.inner.protocol.is_invalid_token(e.raw_code, e.message.as_deref()));
+                    if self.rejects_token(e.raw_code, e.message.as_deref(), &extra, &body));
                 if !rejected {
-                    if !matches!(first, Err(Error::Transport(_))) {
-                        tokens.note_accepted(&token);
+                    if !matches!(first, Err(Error::Transport(_))) && tokens.note_accepted(&token) {
+                        Box::pin(tokens.clear_rejection()).await;
                     }
                     return first;
                 }
@@ -268,15 +268,40 @@ impl Client {
                 };
                 // A second rejection is reported as it is: never a loop.
                 let second =
-                    Box::pin(self.with_access_token::<E>(&token, &extra, body, deadline)).await;
+                    Box::pin(self.with_access_token::<E>(&token, &extra, body.clone(), deadline))
+                        .await;
                 let rejected_again = matches!(&second, Err(Error::Api(e))
-                    if self.inner.protocol.is_invalid_token(e.raw_code, e.message.as_deref()));
-                if !rejected_again && !matches!(second, Err(Error::Transport(_))) {
-                    tokens.note_accepted(&token);
+                    if self.rejects_token(e.raw_code, e.message.as_deref(), &extra, &body));
+                if !rejected_again
+                    && !matches!(second, Err(Error::Transport(_)))
+                    && tokens.note_accepted(&token)
+                {
+                    Box::pin(tokens.clear_rejection()).await;
                 }
                 second
             }
         }
+    }
+
+    /// Whether an error answer to a business call proves its access token invalid: the
+    /// request's own query values and body are what it sent, so a token phrase found in
+    /// them is an echo of the caller's input, never proof
+    /// ([`ProtocolInfo::is_invalid_token_answer`](crate::protocol::ProtocolInfo::is_invalid_token_answer)).
+    fn rejects_token(
+        &self,
+        code: i64,
+        message: Option<&str>,
+        extra: &[(&'static str, String)],
+        body: &Bytes,
+    ) -> bool {
+        let protocol = &self.inner.protocol;
+        if protocol.invalid_token_codes.contains(&code) {
+            return true;
+        }
+        let body = String::from_utf8_lossy(body);
+        let mut sent: Vec<&str> = extra.iter().map(|(_, v)| v.as_str()).collect();
+        sent.push(&body);
+        protocol.is_invalid_token_answer(code, message, &sent)
     }
 
     /// One exchange of a business call with `token`, decoded.

@@ -62,6 +62,35 @@ impl Client {
             BudgetKind::Obtain => tokens.obtain_method,
             BudgetKind::Refresh => tokens.refresh_method,
         };
+        // A process that has not heard the platform yet starts from the clock offset
+        // another one measured: a token call refused for its timestamp cannot always be
+        // re-sent (the day's one token-issuing call).
+        if !self.inner.clock.has_observed()
+            && let Some(offset) = self.inner.tokens.stored_clock_offset().await
+            && self.inner.clock.adopt_offset_ms(offset)
+        {
+            tracing::debug!(offset_ms = offset, "starting from the stored clock offset");
+        }
+        let offset_at_start = self.inner.clock.offset_ms();
+        let result = self.token_exchange(kind, method, credential).await;
+        if self.skew_changed(offset_at_start) {
+            self.inner
+                .tokens
+                .store_clock_offset(self.inner.clock.offset_ms())
+                .await;
+        }
+        result
+    }
+
+    /// [`Client::token_call`]'s exchanges: the call, and its one re-send after a clock
+    /// correction when the budget has a unit for it.
+    async fn token_exchange(
+        &self,
+        kind: BudgetKind,
+        method: &'static str,
+        credential: CredentialParam<'_>,
+    ) -> Result<TokenGrant, TokenError> {
+        let tokens = self.token_protocol()?;
         // A server may quote the request in its error text: the refresh token is masked.
         let masked = |text: String| match credential {
             CredentialParam::RefreshToken(t) if !t.expose().is_empty() => {
@@ -84,6 +113,11 @@ impl Client {
             {
                 Ok(reply) => reply,
                 Err(e) => {
+                    if resent && e.sent() == Sent::No {
+                        // The re-send never left: its own unit goes back (the first
+                        // attempt's stays: that one reached the platform).
+                        self.inner.tokens.give_back_unit(kind).await;
+                    }
                     return Err(TokenError::CallFailed {
                         kind,
                         code: None,
@@ -95,20 +129,33 @@ impl Client {
             };
             reached = true;
             // The body holds tokens: never kept in an error.
-            match self.decode_raw_reply::<Value, RawCode>(method, &reply, true, DataRule::default())
+            let decoded =
+                self.decode_raw_reply::<Value, RawCode>(method, &reply, true, DataRule::default());
+            // The platform refused the call while our clock turned out to be off by more
+            // than it tolerates (`clock_tolerance_ms`): the stale timestamp is the likely
+            // cause. Re-send once with the corrected clock; the re-send is another call
+            // to the platform, so it takes its own unit of the day's budget, or is not
+            // made (the platform counts calls, not successes).
+            if matches!(decoded, Err(Error::Api(_))) && !resent && self.skew_changed(offset_before)
             {
-                Ok(response) => break (response.data, sent_at),
-                // The platform refused the call while our clock turned out to be off by
-                // more than it tolerates (`clock_tolerance_ms`): the stale timestamp is the
-                // likely cause, and a refused call issued nothing. Re-send once with the
-                // corrected clock, without spending the day's budget again.
-                Err(Error::Api(_)) if !resent && self.skew_changed(offset_before) => {
-                    resent = true;
-                    tracing::info!(
+                match self.inner.tokens.take_resend_unit(kind).await {
+                    Ok(()) => {
+                        resent = true;
+                        tracing::info!(
+                            method,
+                            "clock skew corrected; re-sending the token call once"
+                        );
+                        continue;
+                    }
+                    Err(budget) => tracing::warn!(
                         method,
-                        "clock skew corrected; re-sending the token call once"
-                    );
+                        error = %budget,
+                        "clock skew corrected, but no budget unit is left for a re-send"
+                    ),
                 }
+            }
+            match decoded {
+                Ok(response) => break (response.data, sent_at),
                 // The platform says the refresh token itself is invalid: only a new pair
                 // helps. Every other failure (busy, bad timestamp, a limit) is not that.
                 Err(Error::Api(e))

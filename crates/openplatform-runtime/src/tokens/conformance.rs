@@ -28,6 +28,7 @@ pub async fn check_store(store: &dyn TokenStore) {
     let run = Run::new();
     check_records(store, &run).await;
     check_large_versions(store, &run).await;
+    check_large_records(store, &run).await;
     check_keys_are_separate(store, &run).await;
     check_lock(store, &run).await;
     check_budgets(store, &run).await;
@@ -335,6 +336,103 @@ async fn check_large_versions(store: &dyn TokenStore, run: &Run) {
         "u64::MAX is a version"
     );
     assert_eq!(load(store, &key).await, Some(max), "u64::MAX round-trips");
+}
+
+/// A record of tokens `size` characters long made of `unit`, so the JSON form grows by
+/// what escaping costs too.
+fn large_record(version: u64, unit: &str, size: usize) -> TokenRecord {
+    let token: String = unit.chars().cycle().take(size).collect();
+    TokenRecord {
+        access_token: Secret::new(format!("a{token}")),
+        access_expires_at_ms: 1_700_000_000_000 + 7_200_000,
+        refresh_token: Secret::new(format!("r{token}")),
+        refresh_expires_at_ms: 1_700_000_000_000 + 31_536_000_000,
+        version,
+    }
+}
+
+/// Whatever a store accepts it reads back: tokens of 40,000 characters (a platform has
+/// issued them), plain or at their most expensive to escape, always round-trip; far
+/// larger ones either round-trip or are refused at the write, with a clear error that
+/// quotes no token, the previous record intact and the store still usable. A store
+/// that wrote a record and then refused to read it reported a damaged store to every
+/// other process and every restart, until a person deleted the file.
+async fn check_large_records(store: &dyn TokenStore, run: &Run) {
+    let key = run.key("large-records");
+    let small = record(1, "small");
+    assert!(cas(store, &key, None, &small).await, "create");
+    let mut current = small;
+    // Plain, then characters JSON escapes as `\u0001` (six bytes for one), then quotes,
+    // backslashes and non-ASCII.
+    for (i, unit) in ["x", "\u{1}", "\"\\é会\u{7f}"].into_iter().enumerate() {
+        let big = large_record(current.version + 1, unit, 40_000);
+        assert!(
+            cas(store, &key, Some(current.version), &big).await,
+            "a record with tokens of 40,000 characters (case {i}) is written"
+        );
+        assert_eq!(
+            load(store, &key).await.as_ref(),
+            Some(&big),
+            "a record with tokens of 40,000 characters (case {i}) is read back whole"
+        );
+        current = big;
+    }
+    for size in [1 << 20, 3 << 20] {
+        let huge = large_record(current.version + 1, "\u{1}y", size);
+        match store
+            .compare_and_set(&key, Some(current.version), &huge)
+            .await
+        {
+            Ok(true) => {
+                assert_eq!(
+                    load(store, &key).await.as_ref(),
+                    Some(&huge),
+                    "a record of tokens of {size} characters, once written, is read back"
+                );
+                current = huge;
+            }
+            Ok(false) => panic!("compare_and_set on the stored version refused to write"),
+            Err(e) => {
+                let text = format!("{e} {e:?}");
+                assert!(
+                    !text.contains("y\u{1}y\u{1}") && !text.contains("y\\u0001y"),
+                    "the refusal of a large record quotes no token: {text}"
+                );
+                assert!(
+                    !e.is_corrupt(),
+                    "a refused write is not a damaged store: {e}"
+                );
+                assert_eq!(
+                    load(store, &key).await.as_ref(),
+                    Some(&current),
+                    "a record refused at the write leaves the previous one, readable"
+                );
+            }
+        }
+    }
+    let next = record(current.version + 1, "after");
+    assert!(
+        cas(store, &key, Some(current.version), &next).await,
+        "the store goes on after large records"
+    );
+    assert_eq!(load(store, &key).await, Some(next));
+
+    // Notes too: what a store accepts, it reads back.
+    let text = "n".repeat(100_000);
+    match store.store_note(&key, "large", Some(&text)).await {
+        Ok(()) => assert_eq!(
+            store
+                .load_note(&key, "large")
+                .await
+                .unwrap_or_else(|e| panic!("a large note written cannot be read: {e}")),
+            Some(text),
+            "a large note is read back whole"
+        ),
+        Err(e) => assert!(
+            !e.is_corrupt(),
+            "a refused note is not a damaged store: {e}"
+        ),
+    }
 }
 
 async fn check_keys_are_separate(store: &dyn TokenStore, run: &Run) {

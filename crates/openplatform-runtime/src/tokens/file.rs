@@ -17,6 +17,14 @@
 //! process that was killed mid-write — sees the old file or the new one, never a part.
 //! Readers take no lock. The directory is created `0o700`.
 //!
+//! No file is opened through a symlink (`O_NOFOLLOW`), and temporary files are created
+//! exclusively (`O_EXCL`) under an unpredictable name: a link planted in the directory is
+//! an error naming it, never a way to read or write another file. A directory that
+//! other users can write (group or others write bit, sticky or not), or that another
+//! user owns, is refused unless the user opts in
+//! ([`FileTokenStoreBuilder::allow_shared_directory`]): whoever can write there can plant
+//! the store's file names before it does, a record of their own tokens among them.
+//!
 //! The OS lock is `flock` on Unix (`LockFileEx` on Windows): it serializes the processes
 //! of one host. On network file systems its guarantees are those of the file system;
 //! for several hosts use a Redis store.
@@ -26,14 +34,22 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{BudgetKind, BudgetTake, StoreError, StoreFuture, TokenRecord, TokenStore};
+use super::{
+    BudgetKind, BudgetTake, StoreError, StoreErrorKind, StoreFuture, TokenRecord, TokenStore,
+};
 
-/// No file of the store is larger; a larger one is damaged (or not ours).
-const MAX_FILE_BYTES: u64 = 64 * 1024;
+/// The largest file the store writes, and so the largest it reads (a larger one is
+/// damaged, or not ours, and is not read into memory whole). The limit is checked before
+/// a write, never only at the read: a limit on reading alone once let the store write a
+/// record (tokens of 40,000 characters: 80 KB) that it then refused to read, so every
+/// other process and every restart reported a damaged store. Two tokens of 40,000
+/// characters at their most expensive to escape in JSON (six bytes each) take 480 KB.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// File names stay well under the usual 255-byte limit with every suffix added.
 const MAX_STEM_BYTES: usize = 200;
 /// Layout version of the lease and budget files.
@@ -65,34 +81,30 @@ impl fmt::Debug for FileTokenStore {
 
 impl FileTokenStore {
     /// A store in directory `dir`, created (with its parents) owner-only (`0o700`) if it
-    /// does not exist. An existing directory is used as it is; a warning is logged when
-    /// others can read it.
+    /// does not exist. An existing directory that other users can write, or that another
+    /// user owns, is refused with an error naming it and the fix (see
+    /// [`FileTokenStore::builder`] to opt in); one they can only read is used, with a
+    /// warning (the files themselves are owner-only).
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
-        let dir = dir.into();
-        create_private_dir(&dir).map_err(|e| {
-            StoreError::io(format!("cannot create directory {}: {e}", dir.display()))
-        })?;
-        let meta = fs::metadata(&dir)
-            .map_err(|e| StoreError::io(format!("cannot read {}: {e}", dir.display())))?;
-        if !meta.is_dir() {
-            return Err(StoreError::backend(format!(
-                "{} is not a directory",
-                dir.display()
-            )));
+        Self::builder(dir).open()
+    }
+
+    /// Options for a store in `dir`, opened with [`FileTokenStoreBuilder::open`].
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), openplatform_runtime::tokens::StoreError> {
+    /// use openplatform_runtime::tokens::FileTokenStore;
+    /// // A directory the group must be able to write, by decision.
+    /// let store = FileTokenStore::builder("/srv/shared/ump-tokens")
+    ///     .allow_shared_directory(true)
+    ///     .open()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(dir: impl Into<PathBuf>) -> FileTokenStoreBuilder {
+        FileTokenStoreBuilder {
+            dir: dir.into(),
+            allow_shared_directory: false,
         }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                tracing::warn!(
-                    dir = %dir.display(),
-                    mode = format_args!("{mode:o}"),
-                    "token store directory is accessible to other users; its files are owner-only, but consider chmod 700"
-                );
-            }
-        }
-        Ok(FileTokenStore { dir: Arc::new(dir) })
     }
 
     /// The directory of the store.
@@ -119,6 +131,98 @@ impl FileTokenStore {
             stem,
             dir,
         })
+    }
+}
+
+/// How a [`FileTokenStore`] is opened: [`FileTokenStore::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `open` is called"]
+pub struct FileTokenStoreBuilder {
+    dir: PathBuf,
+    allow_shared_directory: bool,
+}
+
+impl FileTokenStoreBuilder {
+    /// Accepts a directory that other users can write, or that another user owns
+    /// (default: refused). Only for a directory shared by decision, among users who are
+    /// all trusted with the tokens: any of them can plant a record of their choosing, or
+    /// a file that blocks the store. Links planted there are still never followed.
+    pub fn allow_shared_directory(mut self, allow: bool) -> Self {
+        self.allow_shared_directory = allow;
+        self
+    }
+
+    /// Creates the directory if needed (owner-only, `0o700`), checks it and opens the
+    /// store. An error names the directory and what to do.
+    pub fn open(self) -> Result<FileTokenStore, StoreError> {
+        let dir = self.dir;
+        create_private_dir(&dir).map_err(|e| {
+            StoreError::io(format!("cannot create directory {}: {e}", dir.display()))
+        })?;
+        let meta = fs::metadata(&dir)
+            .map_err(|e| StoreError::io(format!("cannot read {}: {e}", dir.display())))?;
+        if !meta.is_dir() {
+            return Err(StoreError::backend(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        #[cfg(unix)]
+        check_directory(&dir, &meta, self.allow_shared_directory)?;
+        Ok(FileTokenStore { dir: Arc::new(dir) })
+    }
+}
+
+/// Refuses a directory that others can write or that another user owns (unless
+/// `allow_shared`), and warns about one they can read.
+#[cfg(unix)]
+fn check_directory(dir: &Path, meta: &fs::Metadata, allow_shared: bool) -> Result<(), StoreError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = meta.permissions().mode() & 0o7777;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let owner = meta.uid();
+    let problem = if mode & 0o022 != 0 {
+        // Sticky or not: the sticky bit keeps others from removing our files, not from
+        // creating the names we have not created yet (a record, the lock file).
+        Some(format!(
+            "is writable by other users (mode {mode:04o}): any of them can plant the \
+             store's files there (a record of their tokens, a file that blocks the store). \
+             Fix: `chmod go-w {}`, or choose a new path (the store creates it 0700)",
+            dir.display()
+        ))
+    } else if owner != me && owner != 0 {
+        Some(format!(
+            "is owned by another user (uid {owner}), who can change its permissions and \
+             write in it. Fix: `chown` it to this user (uid {me}), or choose a new path (the \
+             store creates it 0700)"
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) if !allow_shared => Err(StoreError::backend(format!(
+            "token store directory {} {problem}; or, if it is shared by decision, opt in \
+             with allow_shared_directory(true)",
+            dir.display()
+        ))),
+        Some(problem) => {
+            tracing::warn!(
+                dir = %dir.display(),
+                "token store directory {problem}; accepted (allow_shared_directory)"
+            );
+            Ok(())
+        }
+        None => {
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    mode = format_args!("{mode:o}"),
+                    "token store directory is readable by other users; its files are owner-only, but consider chmod 700"
+                );
+            }
+            Ok(())
+        }
     }
 }
 
@@ -184,19 +288,51 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
     fs::DirBuilder::new().recursive(true).create(dir)
 }
 
-/// Options for a new file only its owner may read and write.
+/// Options for a new file only its owner may read and write, never opened through a
+/// symlink.
 fn private_options() -> OpenOptions {
     let mut options = OpenOptions::new();
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     options
 }
 
 fn io_error(action: &str, path: &Path, e: &io::Error) -> StoreError {
     StoreError::io(format!("cannot {action} {}: {e}", path.display()))
+}
+
+/// The error for a failed open of `path`: a symlink found there is named as such (the
+/// open refused to follow it), an error of `kind`; anything else as the I/O error it is.
+fn open_error(action: &str, path: &Path, e: &io::Error, kind: StoreErrorKind) -> StoreError {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => StoreError::new(
+            kind,
+            format!(
+                "{} is a symbolic link, which the token store never follows; remove it if you \
+             did not put it there, and check who else can write {}",
+                path.display(),
+                path.parent().unwrap_or(path).display()
+            ),
+        ),
+        _ => io_error(action, path, e),
+    }
+}
+
+/// Checks that an opened file is a regular file (not a FIFO, device or directory planted
+/// at the name, which are never ours).
+fn regular(file: File, path: &Path) -> Result<File, StoreError> {
+    let meta = file.metadata().map_err(|e| io_error("inspect", path, &e))?;
+    if meta.is_file() {
+        Ok(file)
+    } else {
+        Err(StoreError::corrupt(format!(
+            "{}: is not a regular file",
+            path.display()
+        )))
+    }
 }
 
 /// Runs blocking file work off the async executor when there is a Tokio runtime, and in
@@ -227,7 +363,8 @@ fn os_lock(path: &Path) -> Result<OsLock, StoreError> {
         .create(true)
         .truncate(false)
         .open(path)
-        .map_err(|e| io_error("open lock file", path, &e))?;
+        .map_err(|e| open_error("open lock file", path, &e, StoreErrorKind::Backend))?;
+    let file = regular(file, path)?;
     file.lock().map_err(|e| {
         if e.kind() == io::ErrorKind::Unsupported {
             StoreError::backend(format!(
@@ -243,8 +380,17 @@ fn os_lock(path: &Path) -> Result<OsLock, StoreError> {
 
 /// The whole file, or `None` when it does not exist.
 fn read_file(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
-    // Only a regular file is read: opening a FIFO planted at the path would block
-    // forever, and a device or directory is not ours either.
+    // Only a regular file is read, and never through a symlink: a FIFO planted at the
+    // path would block a plain open forever (hence O_NONBLOCK, then the type check), and
+    // a link, device or directory is not ours either.
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    #[cfg(not(unix))]
     match fs::symlink_metadata(path) {
         Ok(meta) if !meta.file_type().is_file() => {
             return Err(StoreError::corrupt(format!(
@@ -256,10 +402,11 @@ fn read_file(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_error("inspect", path, &e)),
     }
-    let file = match File::open(path) {
-        Ok(file) => file,
+    let file = match options.open(path) {
+        Ok(file) => regular(file, path)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error("open", path, &e)),
+        // Unreadable like a damaged record: no token call until a person looked.
+        Err(e) => return Err(open_error("open", path, &e, StoreErrorKind::Corrupt)),
     };
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1)
@@ -276,25 +423,30 @@ fn read_file(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
 
 /// Replaces `target` with `bytes` so that no reader and no crash ever sees a part: a
 /// private temporary file in the same directory, fsynced, renamed over, directory fsynced.
-/// Callers hold the OS lock, so the temporary file's name is fixed per target (one left
-/// behind by a killed writer is replaced).
+///
+/// The temporary file is created exclusively (`O_EXCL`: a symlink or file at its name is
+/// never followed nor truncated), owner-only, under a name no other user can predict
+/// (so none can take it first). Callers hold the OS lock, so any temporary file of this
+/// target already there is a killed writer's (or planted): it is removed first.
 fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    // What is written must be readable: a file the read would refuse is refused here,
+    // before anything is replaced.
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(StoreError::backend(format!(
+            "cannot write {}: {} bytes is more than the file store keeps ({MAX_FILE_BYTES} bytes); \
+             nothing was written",
+            target.display(),
+            bytes.len()
+        )));
+    }
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.tmp"));
-    match fs::remove_file(&temp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_error("remove stale temporary file", &temp, &e)),
-    }
+    let prefix = format!(".{name}.");
+    remove_stale_temporaries(dir, &prefix);
+    let (temp, mut file) = create_temporary(dir, &prefix)?;
     let result = (|| {
-        let mut file = private_options()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(|e| io_error("create", &temp, &e))?;
         file.write_all(bytes)
             .map_err(|e| io_error("write", &temp, &e))?;
         file.sync_all().map_err(|e| io_error("sync", &temp, &e))?;
@@ -306,6 +458,53 @@ fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> Result<(), StoreErro
     }
     result?;
     sync_dir(dir)
+}
+
+/// Creates `<prefix><random>.tmp` in `dir` exclusively, owner-only.
+fn create_temporary(dir: &Path, prefix: &str) -> Result<(PathBuf, File), StoreError> {
+    let mut last = None;
+    // A taken name is another writer's file or a planted one: another random name.
+    for _ in 0..8 {
+        let temp = dir.join(format!("{prefix}{:016x}.tmp", unpredictable()));
+        match private_options().write(true).create_new(true).open(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some((temp, e)),
+            Err(e) => return Err(io_error("create", &temp, &e)),
+        }
+    }
+    let (temp, e) = last.unwrap_or_else(|| (dir.to_owned(), io::ErrorKind::AlreadyExists.into()));
+    Err(io_error("create a temporary file like", &temp, &e))
+}
+
+/// Removes the temporary files a killed writer left (`<prefix>*.tmp`; the old fixed
+/// `<prefix>tmp` too). Best effort: one that cannot be removed only takes room. Removing
+/// a symlink removes the link, never its target.
+fn remove_stale_temporaries(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(prefix) && name.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// 64 bits no other user can predict, for temporary file names: std's `RandomState`
+/// draws its SipHash keys from the OS's random source, and the counter, time and
+/// process id make each name differ from the last.
+fn unpredictable() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
+        hasher.write_u128(d.as_nanos());
+    }
+    hasher.finish()
 }
 
 #[cfg(unix)]

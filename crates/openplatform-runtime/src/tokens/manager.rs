@@ -23,10 +23,14 @@
 //! really are expired or rejected. A token just issued is always used at least once.
 //!
 //! ## Refresh on proof only
-//! A rejection (the spec's invalid-token code) of the token held leads to one refresh;
-//! a rejection of a token that was issued *because of* a rejection and has not been
-//! accepted since is the platform's answer, surfaced as it is: refreshing again would
-//! only burn the budget.
+//! A rejection of the token held leads to one refresh; a rejection of a token that was
+//! issued *because of* a rejection and has not been accepted since is the platform's
+//! answer, surfaced as it is: refreshing again would only burn the budget. What proves a
+//! rejection is the protocol's to say (`ProtocolInfo::is_invalid_token_answer`: the
+//! code, or a token phrase the request did not itself send). The rule, the cool-down
+//! after failed token calls and the refused refresh token live in the store, not in
+//! this process's memory, so that restarts and other instances follow them too: see
+//! [`rules`](super::rules).
 //!
 //! ## Store outages
 //! Every store operation is bounded by `store_timeout` (5 s: a CPU-starved host, a Redis
@@ -48,10 +52,15 @@ use futures_util::future::{Either, select};
 use tokio::time::Instant;
 
 use super::instance::{InFlight, Instance, ObtainMarker, PENDING_OBTAIN_NOTE};
+use super::rules::{
+    self, FAILURE_BACKOFF, MAX_FAILURE_BACKOFF, REFUSED_REFRESH_NOTE, REJECTED_NOTE,
+    RefusedRefresh, Rejection, fingerprint,
+};
 use super::status::{self, LAST_FAILURE_MAX_MESSAGE, LAST_FAILURE_NOTE};
 use super::{
-    BudgetKind, BudgetStatus, BudgetTake, ClearOutcome, LastFailure, PendingObtain, RecordStatus,
-    RefreshOutcome, Secret, StoreError, StoreFuture, TokenRecord, TokenStatus, TokenStore,
+    BudgetKind, BudgetStatus, BudgetTake, ClearOutcome, ForgetOutcome, LastFailure, PendingObtain,
+    RecordStatus, RefreshOutcome, Secret, StoreError, StoreFuture, TokenRecord, TokenStatus,
+    TokenStore,
 };
 use crate::clock::{Clock, local_day, next_local_midnight};
 use crate::error::TokenError;
@@ -163,6 +172,17 @@ pub struct TokenManager {
     /// A token issued because of a rejection and not accepted by the platform since.
     unproven: Mutex<Option<Secret>>,
     has_unproven: AtomicBool,
+    /// Whether the store may hold the rejection note ([`rules`]), which the next token
+    /// the platform accepts removes.
+    rejection_noted: AtomicBool,
+    /// Whether this instance has looked for a rejection note another one left.
+    rejection_checked: AtomicBool,
+    /// The fingerprint of the refresh token the platform refused in the token call being
+    /// made, for its failure note.
+    refused_in_attempt: Mutex<Option<String>>,
+    /// The budget counts this instance knows of (day, obtain, refresh), to put back into
+    /// a store that lost them (a Redis restarted without persistence).
+    known_used: Mutex<(i64, u32, u32)>,
     last_write_back_check: Mutex<Option<Instant>>,
     calls: CallCounters,
 }
@@ -181,12 +201,10 @@ struct Failure {
     in_a_row: u32,
 }
 
-/// The pause after the first failed token call; it doubles with each further failure.
-const FAILURE_BACKOFF: Duration = Duration::from_secs(5);
-/// The longest pause between token calls after failures.
-const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(300);
 /// The pause before the one retry of a failed store phase.
 const STORE_RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// The store note of the platform's clock offset (ms, decimal), measured last.
+const CLOCK_OFFSET_NOTE: &str = "clock-offset";
 /// A refresh token this close to its expiry is not used.
 const REFRESH_TOKEN_MARGIN_MS: i64 = 60_000;
 
@@ -233,6 +251,9 @@ struct Fresh {
     /// The refresh calls counted today when this one's unit was taken, if a refresh call
     /// was made.
     refresh_used: Option<u32>,
+    /// A rejection led to no token call: the store's rejection note stands (`token` is
+    /// the rejected one).
+    declined: bool,
 }
 
 /// What [`TokenManager::note_outcome`] made of a result, for the store's note.
@@ -257,6 +278,18 @@ impl Fresh {
             access_expires_at_ms: record.access_expires_at_ms,
             called: false,
             refresh_used: None,
+            declined: false,
+        }
+    }
+
+    /// No token call for a rejection of `failed`, as the store's rejection note says.
+    fn declined(failed: &Secret) -> Self {
+        Fresh {
+            token: failed.clone(),
+            access_expires_at_ms: 0,
+            called: false,
+            refresh_used: None,
+            declined: true,
         }
     }
 }
@@ -266,6 +299,7 @@ fn failed_kind(error: &TokenError) -> BudgetKind {
     match error {
         TokenError::CallFailed { kind, .. } | TokenError::CredentialRejected { kind, .. } => *kind,
         TokenError::CoolingDown { last, .. } => failed_kind(last),
+        TokenError::RefreshTokenRefused { .. } => BudgetKind::Refresh,
         _ => BudgetKind::Obtain,
     }
 }
@@ -310,6 +344,10 @@ impl TokenManager {
             store_failure: Mutex::new(None),
             unproven: Mutex::new(None),
             has_unproven: AtomicBool::new(false),
+            rejection_noted: AtomicBool::new(false),
+            rejection_checked: AtomicBool::new(false),
+            refused_in_attempt: Mutex::new(None),
+            known_used: Mutex::new((i64::MIN, 0, 0)),
             // The first check is one interval after start: a new manager just read the store.
             last_write_back_check: Mutex::new(Some(Instant::now())),
             calls: CallCounters::default(),
@@ -523,22 +561,91 @@ impl TokenManager {
             );
             return Ok(None);
         }
-        let token = self.fresh(issuer, Need::Rejected(failed)).await?.token;
-        *self.unproven.lock().unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
+        let fresh = self.fresh(issuer, Need::Rejected(failed)).await?;
+        // Either way, a later rejection of the token now held makes no token call in
+        // this process: the new token is unproven, or the rejected one stays held.
+        *self.unproven.lock().unwrap_or_else(PoisonError::into_inner) = Some(fresh.token.clone());
         self.has_unproven.store(true, Ordering::Release);
-        Ok(Some(token))
+        if fresh.declined {
+            tracing::warn!(
+                "the platform rejected the access token, but it has rejected tokens since \
+                 the last one it accepted (noted in the token store): no token call is made \
+                 for the rejection; the token's expiry still refreshes it"
+            );
+            return Ok(None);
+        }
+        Ok(Some(fresh.token))
     }
 
     /// The platform accepted `token` (a call with it was answered with anything but an
     /// invalid-token code): it is proven, and a later rejection of it may be refreshed.
-    pub fn note_accepted(&self, token: &Secret) {
-        if !self.has_unproven.load(Ordering::Acquire) {
+    /// Returns whether the store's rejection note is to be removed now
+    /// ([`TokenManager::clear_rejection`]): the platform accepts tokens again.
+    pub fn note_accepted(&self, token: &Secret) -> bool {
+        if self.has_unproven.load(Ordering::Acquire) {
+            let mut unproven = self.unproven.lock().unwrap_or_else(PoisonError::into_inner);
+            if unproven.as_ref() == Some(token) {
+                *unproven = None;
+                self.has_unproven.store(false, Ordering::Release);
+            }
+        }
+        self.rejection_noted.load(Ordering::Acquire)
+    }
+
+    /// Removes the store's rejection note (see the [budget rules](super)) after the platform accepted a
+    /// token. A store failure only leaves the note for the next acceptance.
+    pub async fn clear_rejection(&self) {
+        if !self.rejection_noted.swap(false, Ordering::AcqRel) {
             return;
         }
-        let mut unproven = self.unproven.lock().unwrap_or_else(PoisonError::into_inner);
-        if unproven.as_ref() == Some(token) {
-            *unproven = None;
-            self.has_unproven.store(false, Ordering::Release);
+        match self
+            .op(
+                "clear rejection note",
+                self.store.store_note(&self.key, REJECTED_NOTE, None),
+            )
+            .await
+        {
+            Ok(()) => tracing::info!("the platform accepts tokens again; rejection note removed"),
+            Err(e) => {
+                self.rejection_noted.store(true, Ordering::Release);
+                tracing::warn!(error = %e, "could not remove the rejection note");
+            }
+        }
+    }
+
+    /// Whether the store holds the rejection note (a damaged one counts: it only ever
+    /// withholds token calls that a rejection would make).
+    async fn rejection_in_store(&self) -> Result<bool, TokenError> {
+        let noted = self
+            .op(
+                "read rejection note",
+                self.store.load_note(&self.key, REJECTED_NOTE),
+            )
+            .await?
+            .is_some();
+        if noted {
+            self.rejection_noted.store(true, Ordering::Release);
+        }
+        Ok(noted)
+    }
+
+    /// Writes the rejection note before the token call a rejection makes, so that a crash
+    /// mid-call cannot lose it.
+    async fn note_rejection(&self, now: i64) {
+        let note = Rejection {
+            since_ms: now,
+            instance: self.me.id.clone(),
+        }
+        .to_note();
+        self.rejection_noted.store(true, Ordering::Release);
+        if let Err(e) = self
+            .op(
+                "write rejection note",
+                self.store.store_note(&self.key, REJECTED_NOTE, Some(&note)),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "could not note the rejection in the token store");
         }
     }
 
@@ -570,6 +677,13 @@ impl TokenManager {
     /// versions is adopted (if allowed) or reported.
     async fn load(&self) -> Result<Option<TokenRecord>, TokenError> {
         let stored = self.op("load", self.store.load(&self.key)).await?;
+        if !self.rejection_checked.swap(true, Ordering::AcqRel)
+            && let Err(e) = self.rejection_in_store().await
+        {
+            // Only means a later acceptance does not remove another instance's note.
+            tracing::debug!(error = %e, "could not read the rejection note");
+            self.rejection_checked.store(false, Ordering::Release);
+        }
         if stored.is_some() || self.unscoped_checked.swap(true, Ordering::Relaxed) {
             return Ok(stored);
         }
@@ -641,10 +755,18 @@ impl TokenManager {
             )
             .await
         {
-            Ok(true) => tracing::warn!(
-                version = cached.record.version,
-                "the token store had lost the token record; wrote back the one held in memory"
-            ),
+            Ok(true) => {
+                tracing::warn!(
+                    version = cached.record.version,
+                    "the token store had lost the token record; wrote back the one held in memory"
+                );
+                let day = self.day(self.clock.now_ms());
+                for kind in [BudgetKind::Obtain, BudgetKind::Refresh] {
+                    if let Err(e) = self.restore_budget(kind, day).await {
+                        tracing::debug!(error = %e, "token budget write-back failed");
+                    }
+                }
+            }
             Ok(false) => {}
             Err(e) => tracing::debug!(error = %e, "token write-back failed"),
         }
@@ -808,6 +930,105 @@ impl TokenManager {
             .map(|f| f.error.clone())
     }
 
+    /// A refusal while the pause of the stored last failure lasts (see [`rules`]): the
+    /// failure of any instance, before any restart, judged on the platform's clock.
+    async fn stored_cool_down(&self, now: i64) -> Result<(), TokenError> {
+        let Some(note) = self
+            .op(
+                "read last failure",
+                self.store.load_note(&self.key, LAST_FAILURE_NOTE),
+            )
+            .await?
+        else {
+            return Ok(());
+        };
+        let Some(failure) = LastFailure::from_note(&note) else {
+            return Ok(());
+        };
+        let Some(left) = rules::failure_pause_left(failure.at_ms, failure.in_a_row, now) else {
+            return Ok(());
+        };
+        Err(TokenError::CoolingDown {
+            retry_after: left,
+            last: Box::new(TokenError::CallFailed {
+                kind: failure.kind,
+                code: failure.code,
+                reason: failure.message,
+                sent: crate::error::Sent::Maybe,
+                transport: None,
+            }),
+        })
+    }
+
+    /// The code of the platform's refusal of `record`'s refresh token and what is left
+    /// of its pause, if it refused it lately (see [`rules`]).
+    async fn refused_lately(
+        &self,
+        record: &TokenRecord,
+        now: i64,
+    ) -> Result<Option<(i64, Duration)>, TokenError> {
+        let note = self
+            .op(
+                "read refused refresh",
+                self.store.load_note(&self.key, REFUSED_REFRESH_NOTE),
+            )
+            .await?;
+        let sending = fingerprint(&record.refresh_token);
+        Ok(note
+            .as_deref()
+            .and_then(RefusedRefresh::from_note)
+            .and_then(|r| r.pause_left(&sending, now).map(|left| (r.code, left))))
+    }
+
+    /// Notes in the store that the platform refused `refresh_token` (see [`rules`]), and
+    /// marks the attempt's failure note.
+    async fn note_refused_refresh(&self, refresh_token: &Secret, code: i64, now: i64) {
+        self.mark_refused_in_attempt(refresh_token);
+        let token = fingerprint(refresh_token);
+        let before = match self
+            .op(
+                "read refused refresh",
+                self.store.load_note(&self.key, REFUSED_REFRESH_NOTE),
+            )
+            .await
+        {
+            Ok(note) => note.as_deref().and_then(RefusedRefresh::from_note),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the refused refresh token's note");
+                None
+            }
+        };
+        let in_a_row = before
+            .filter(|b| b.token == token)
+            .map_or(1, |b| b.in_a_row.saturating_add(1));
+        let note = RefusedRefresh {
+            token,
+            at_ms: now,
+            in_a_row,
+            code,
+        }
+        .to_note();
+        if let Err(e) = self
+            .op(
+                "write refused refresh",
+                self.store
+                    .store_note(&self.key, REFUSED_REFRESH_NOTE, Some(&note)),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "could not note the refused refresh token");
+        }
+    }
+
+    /// Marks the attempt under way as one whose refresh token the platform refused, for
+    /// its failure note.
+    fn mark_refused_in_attempt(&self, refresh_token: &Secret) {
+        *self
+            .refused_in_attempt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(fingerprint(refresh_token));
+    }
+
     /// A refusal while the pause after the last failed token call lasts: 5 s after one
     /// failure, doubling with each failure in a row, at most 5 minutes. At most
     /// 24 h / 5 min = 288 calls a day could fail this way, but the budget check comes
@@ -818,9 +1039,7 @@ impl TokenManager {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let failure = last.as_ref()?;
-        let pause = FAILURE_BACKOFF
-            .saturating_mul(1 << failure.in_a_row.saturating_sub(1).min(10))
-            .min(MAX_FAILURE_BACKOFF);
+        let pause = rules::backoff(FAILURE_BACKOFF, MAX_FAILURE_BACKOFF, failure.in_a_row);
         let elapsed = failure.at.elapsed();
         (elapsed < pause).then(|| TokenError::CoolingDown {
             retry_after: pause - elapsed,
@@ -834,6 +1053,7 @@ impl TokenManager {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match result {
+            Ok(fresh) if fresh.declined => Noted::Nothing,
             Ok(fresh) => {
                 *last = None;
                 if fresh.called {
@@ -869,9 +1089,25 @@ impl TokenManager {
     /// ([`TokenManager::status`]); a successful call removes it. A store failure here only
     /// loses the note: it is logged and never changes the token call's outcome.
     async fn note_outcome_in_store(&self, noted: Noted, result: &Result<Fresh, TokenError>) {
+        let refused_refresh = self
+            .refused_in_attempt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let note = match (noted, result) {
             (Noted::Nothing, _) => return,
-            (Noted::Succeeded, _) => None,
+            (Noted::Succeeded, _) => {
+                if let Err(e) = self
+                    .op(
+                        "clear refused refresh",
+                        self.store.store_note(&self.key, REFUSED_REFRESH_NOTE, None),
+                    )
+                    .await
+                {
+                    tracing::debug!(error = %e, "could not remove the refused refresh token's note");
+                }
+                None
+            }
             (Noted::Failed(kind, in_a_row_here), Err(error)) => {
                 // Counted across instances: the note's count goes on, else this process's.
                 let in_a_row = match self
@@ -897,6 +1133,8 @@ impl TokenManager {
                         kind,
                         message: self.failure_text(error).await,
                         in_a_row,
+                        code: error.api_code(),
+                        refresh_token_refused: refused_refresh.is_some(),
                     }
                     .to_note(),
                 )
@@ -960,7 +1198,7 @@ impl TokenManager {
                     waited: started.elapsed(),
                 });
             }
-            tokio::time::sleep(self.policy.poll_interval).await;
+            tokio::time::sleep(self.poll_pause(started)).await;
             let now = self.clock.now_ms();
             if let Some(record) = self.op("load", self.store.load(&self.key)).await?
                 && self.satisfies(&record, need, now)
@@ -968,6 +1206,17 @@ impl TokenManager {
                 return Ok(false);
             }
         }
+    }
+
+    /// The pause before a waiting instance re-reads the store: the poll interval, at
+    /// least 1 ms (zero re-read the store in a tight loop) and never past `lock_wait` (an
+    /// interval of `Duration::MAX` slept past it for ever).
+    fn poll_pause(&self, started: Instant) -> Duration {
+        let left = self.policy.lock_wait.saturating_sub(started.elapsed());
+        self.policy
+            .poll_interval
+            .max(Duration::from_millis(1))
+            .min(left)
     }
 
     /// Runs a token call while renewing the refresh lock every third of its lease, so
@@ -1019,37 +1268,104 @@ impl TokenManager {
         let refreshable = base
             .as_ref()
             .filter(|r| r.refresh_valid_at(now, REFRESH_TOKEN_MARGIN_MS));
+        // The store-held rules (see `rules`), read under the lock so that every instance
+        // sees the last one's outcome: a rejection since the last accepted token makes no
+        // call; a failed call's pause holds across restarts.
+        if let Need::Rejected(failed) = need
+            && self.rejection_in_store().await?
+        {
+            return Ok(Fresh::declined(failed));
+        }
+        // An operator's step is the operator's consent: no pause holds it back.
+        let refused = match refreshable {
+            Some(record) if !matches!(need, Need::Operator) => {
+                self.stored_cool_down(now).await?;
+                self.refused_lately(record, now).await?
+            }
+            None if !matches!(need, Need::Operator) => {
+                self.stored_cool_down(now).await?;
+                None
+            }
+            _ => None,
+        };
+        let rejection = matches!(need, Need::Rejected(_));
         let mut refresh_used = None;
-        let (grant, obtained) = match refreshable {
-            Some(record) => {
+        let (grant, obtained) = match (refreshable, refused) {
+            // The platform refused this refresh token lately: not sent again before its
+            // pause ends; only a new pair helps meanwhile, as right after the refusal.
+            (Some(record), Some((code, left))) => {
+                self.mark_refused_in_attempt(&record.refresh_token);
+                match self.obtain_call(issuer, now, rejection).await {
+                    Ok(grant) => (grant, true),
+                    Err(then) => {
+                        let made_a_call = matches!(
+                            then,
+                            TokenError::CallFailed { .. } | TokenError::CredentialRejected { .. }
+                        ) && !then.certainly_not_sent();
+                        let refused = TokenError::RefreshTokenRefused {
+                            code,
+                            then: Box::new(then),
+                        };
+                        // No platform call was made: a pause, not a new failure (a new
+                        // failure would restart the refused token's pause at every try).
+                        return Err(if made_a_call {
+                            refused
+                        } else {
+                            TokenError::CoolingDown {
+                                retry_after: left,
+                                last: Box::new(refused),
+                            }
+                        });
+                    }
+                }
+            }
+            (Some(record), None) => {
                 if matches!(need, Need::Ahead) {
                     self.check_reserve(now).await?;
                 }
                 match self
-                    .refresh_call(issuer, &record.refresh_token, now, &mut refresh_used)
+                    .refresh_call(
+                        issuer,
+                        &record.refresh_token,
+                        now,
+                        rejection,
+                        &mut refresh_used,
+                    )
                     .await
                 {
                     Ok(grant) => (grant, false),
                     // An operator's refresh never obtains: the refusal is its answer.
-                    Err(e @ TokenError::CredentialRejected { .. })
+                    Err(e @ TokenError::CredentialRejected { code, .. })
                         if matches!(need, Need::Operator) =>
                     {
+                        self.note_refused_refresh(&record.refresh_token, code, now)
+                            .await;
                         return Err(e);
                     }
                     // The platform refused the refresh token itself (revoked, replaced
                     // elsewhere): only a new pair helps. A busy answer (500) or a transport
                     // failure is not a refusal and does not spend the day's obtain call.
                     Err(TokenError::CredentialRejected { code, .. }) => {
+                        self.note_refused_refresh(&record.refresh_token, code, now)
+                            .await;
                         tracing::warn!(code, "refresh token refused; obtaining a new token pair");
-                        (self.obtain_call(issuer, now).await?, true)
+                        match self.obtain_call(issuer, now, rejection).await {
+                            Ok(grant) => (grant, true),
+                            Err(then) => {
+                                return Err(TokenError::RefreshTokenRefused {
+                                    code,
+                                    then: Box::new(then),
+                                });
+                            }
+                        }
                     }
                     Err(e) => return Err(e),
                 }
             }
-            None if matches!(need, Need::Operator) => {
+            (None, _) if matches!(need, Need::Operator) => {
                 return Err(TokenError::NotConfigured(NO_REFRESH_TOKEN));
             }
-            None => (self.obtain_call(issuer, now).await?, true),
+            (None, _) => (self.obtain_call(issuer, now, rejection).await?, true),
         };
         let lifetime = grant
             .access_expires_at_ms
@@ -1085,19 +1401,25 @@ impl TokenManager {
             access_expires_at_ms,
             called: true,
             refresh_used,
+            declined: false,
         })
     }
 
     /// The refresh call, within the day's budget; `used` gets the day's count of refresh
-    /// calls once this one's unit is taken.
+    /// calls once this one's unit is taken. `rejection`: made because the platform
+    /// rejected a token, which the store's rejection note records before the call.
     async fn refresh_call(
         &self,
         issuer: &impl TokenIssuer,
         refresh_token: &Secret,
         now: i64,
+        rejection: bool,
         used: &mut Option<u32>,
     ) -> Result<TokenGrant, TokenError> {
         *used = Some(self.spend(BudgetKind::Refresh, now).await?);
+        if rejection {
+            self.note_rejection(now).await;
+        }
         let result = self.with_renewed_lease(issuer.refresh(refresh_token)).await;
         self.settle(BudgetKind::Refresh, now, &result).await;
         result
@@ -1109,8 +1431,12 @@ impl TokenManager {
         &self,
         issuer: &impl TokenIssuer,
         now: i64,
+        rejection: bool,
     ) -> Result<TokenGrant, TokenError> {
         self.spend(BudgetKind::Obtain, now).await?;
+        if rejection {
+            self.note_rejection(now).await;
+        }
         let marker = ObtainMarker::new(&self.me, self.day(now), now).to_note();
         if let Err(e) = self
             .op(
@@ -1140,14 +1466,17 @@ impl TokenManager {
         if let Err(e) = result
             && e.certainly_not_sent()
         {
-            if let Err(store) = self
+            match self
                 .op(
                     "give back budget",
                     self.store.give_back_budget(&self.key, kind, self.day(now)),
                 )
                 .await
             {
-                tracing::warn!(error = %store, "could not give back the budget of a call never sent");
+                Ok(()) => self.note_used(kind, self.day(now), None, -1),
+                Err(store) => {
+                    tracing::warn!(error = %store, "could not give back the budget of a call never sent");
+                }
             }
             return;
         }
@@ -1242,16 +1571,154 @@ impl TokenManager {
             BudgetKind::Obtain => self.policy.obtain_daily_limit,
             BudgetKind::Refresh => self.policy.refresh_daily_limit,
         };
+        let day = self.day(now);
+        self.restore_budget(kind, day).await?;
         match self
             .op(
                 "take budget",
-                self.store
-                    .take_budget(&self.key, kind, self.day(now), limit),
+                self.store.take_budget(&self.key, kind, day, limit),
             )
             .await?
         {
-            BudgetTake::Granted { used } => Ok(used),
+            BudgetTake::Granted { used } => {
+                self.note_used(kind, day, Some(used), 0);
+                Ok(used)
+            }
             BudgetTake::Exhausted { used } => Err(self.exhausted(kind, used, limit, now)),
+        }
+    }
+
+    /// Keeps in memory what this instance knows of the store's count of `kind` on `day`:
+    /// a count the store reported (`used`), or a change this instance made (`delta`).
+    fn note_used(&self, kind: BudgetKind, day: i64, used: Option<u32>, delta: i32) {
+        let mut known = self
+            .known_used
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if known.0 != day {
+            *known = (day, 0, 0);
+        }
+        let slot = match kind {
+            BudgetKind::Obtain => &mut known.1,
+            BudgetKind::Refresh => &mut known.2,
+        };
+        if let Some(used) = used {
+            *slot = (*slot).max(used);
+        }
+        *slot = slot.saturating_add_signed(delta);
+    }
+
+    /// Puts back into the store the count of `kind` on `day` that this instance knows of,
+    /// when the store counts fewer: a store that restarted empty (Redis without
+    /// persistence) must not let the day's calls be made twice.
+    async fn restore_budget(&self, kind: BudgetKind, day: i64) -> Result<(), TokenError> {
+        let known = {
+            let known = self
+                .known_used
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match (known.0 == day, kind) {
+                (false, _) => 0,
+                (true, BudgetKind::Obtain) => known.1,
+                (true, BudgetKind::Refresh) => known.2,
+            }
+        };
+        if known == 0 {
+            return Ok(());
+        }
+        let stored = self
+            .op("read budget", self.store.budget_used(&self.key, kind, day))
+            .await?;
+        if stored >= known {
+            return Ok(());
+        }
+        tracing::warn!(
+            %kind,
+            stored,
+            known,
+            "the token store counts fewer of today's calls than were made (it lost its data?); putting the count back"
+        );
+        // At most the known count's worth of writes (a day's limit: 1 or 20).
+        for _ in stored..known {
+            self.op(
+                "restore budget",
+                self.store.take_budget(&self.key, kind, day, u32::MAX),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Takes one more unit of today's `kind` budget for the re-send of a token call in
+    /// flight (after a clock correction): every call that reaches the platform is
+    /// counted, the re-send too. An exhausted budget is the answer: no re-send.
+    pub(crate) async fn take_resend_unit(&self, kind: BudgetKind) -> Result<(), TokenError> {
+        self.spend(kind, self.clock.now_ms()).await?;
+        let counter = match kind {
+            BudgetKind::Obtain => &self.calls.obtain,
+            BudgetKind::Refresh => &self.calls.refresh,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The offset of the platform's clock from the local one that an instance sharing the
+    /// store measured last (ms), if any. A failure is only logged: the `Date` header of
+    /// the next reply measures it again.
+    pub(crate) async fn stored_clock_offset(&self) -> Option<i64> {
+        match self
+            .op(
+                "read clock offset",
+                self.store.load_note(&self.key, CLOCK_OFFSET_NOTE),
+            )
+            .await
+        {
+            Ok(note) => note.and_then(|n| n.trim().parse().ok()),
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the stored clock offset");
+                None
+            }
+        }
+    }
+
+    /// Keeps the measured offset of the platform's clock in the store, so that the next
+    /// process (a restart, an `ump` command) sends its first token call with a timestamp
+    /// the platform accepts: a refused token-issuing call cannot be re-sent the same day.
+    pub(crate) async fn store_clock_offset(&self, offset_ms: i64) {
+        let note = offset_ms.to_string();
+        if let Err(e) = self
+            .op(
+                "write clock offset",
+                self.store
+                    .store_note(&self.key, CLOCK_OFFSET_NOTE, Some(&note)),
+            )
+            .await
+        {
+            tracing::debug!(error = %e, "could not keep the clock offset in the store");
+        }
+    }
+
+    /// Gives back the unit of a re-send that certainly never left.
+    pub(crate) async fn give_back_unit(&self, kind: BudgetKind) {
+        let day = self.day(self.clock.now_ms());
+        match self
+            .op(
+                "give back budget",
+                self.store.give_back_budget(&self.key, kind, day),
+            )
+            .await
+        {
+            Ok(()) => {
+                let counter = match kind {
+                    BudgetKind::Obtain => &self.calls.obtain,
+                    BudgetKind::Refresh => &self.calls.refresh,
+                };
+                counter.fetch_sub(1, Ordering::Relaxed);
+                self.note_used(kind, day, None, -1);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not give back the budget of a re-send never sent")
+            }
         }
     }
 
@@ -1389,7 +1856,7 @@ impl TokenManager {
                     waited: started.elapsed(),
                 });
             }
-            tokio::time::sleep(self.policy.poll_interval).await;
+            tokio::time::sleep(self.poll_pause(started)).await;
             match self
                 .op(
                     "lock",
@@ -1406,6 +1873,131 @@ impl TokenManager {
             self.release_lock().await;
         }
         outcome
+    }
+
+    /// Gives back one unit of today's token-issuing budget, for an operator who knows the
+    /// day's token-issuing call issued nothing the platform still honours: it was refused
+    /// (a wrong app secret, an unknown app id), or the platform forgot its tokens since (a
+    /// sandbox reset, an app registered again).
+    ///
+    /// Why this is not automatic: the document limits the token-issuing call to once a
+    /// day, and says nothing of whether a refused call counts against that limit. A
+    /// refused call cannot have issued a token, but the platform may have counted it. So
+    /// the manager keeps a refused call's unit spent (and shows the failure, its code
+    /// and message, in [`TokenManager::status`]'s `last_failure`), and leaves it to a
+    /// person to judge. The risk of giving it back: a second token-issuing call the same
+    /// day, which the platform may refuse as over its limit (nothing is lost then, the
+    /// service stays without a token until its midnight).
+    ///
+    /// Holds the store's refresh lock while it works, so no instance starts a token call
+    /// meanwhile; a call that may still be in flight (its marker) is left alone
+    /// ([`ForgetOutcome::MayBeInFlight`]). Removes the last-failure note of a failed
+    /// token-issuing call and any stale pending marker. Makes no platform call.
+    pub async fn forget_obtain(&self) -> Result<ForgetOutcome, TokenError> {
+        let started = Instant::now();
+        while !self
+            .op(
+                "lock",
+                self.store
+                    .try_lock(&self.key, &self.me.id, self.policy.lock_lease),
+            )
+            .await?
+        {
+            if started.elapsed() >= self.policy.lock_wait {
+                return Err(TokenError::LockWaitTimedOut {
+                    waited: started.elapsed(),
+                });
+            }
+            tokio::time::sleep(self.policy.poll_interval).await;
+        }
+        let outcome = self.forget_obtain_locked().await;
+        self.release_lock().await;
+        outcome
+    }
+
+    async fn forget_obtain_locked(&self) -> Result<ForgetOutcome, TokenError> {
+        let now = self.clock.now_ms();
+        let day = self.day(now);
+        if let Some(marker) = self.pending_obtain(now).await?
+            && marker.may_be_in_flight
+        {
+            return Ok(ForgetOutcome::MayBeInFlight { marker });
+        }
+        let used_before = self
+            .op(
+                "read budget",
+                self.store.budget_used(&self.key, BudgetKind::Obtain, day),
+            )
+            .await?;
+        if used_before == 0 {
+            return Ok(ForgetOutcome::NothingSpent);
+        }
+        self.op(
+            "give back budget",
+            self.store
+                .give_back_budget(&self.key, BudgetKind::Obtain, day),
+        )
+        .await?;
+        // This instance's own memory of the count must not put it back.
+        {
+            let mut known = self
+                .known_used
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if known.0 == day {
+                known.1 = used_before.saturating_sub(1);
+            }
+        }
+        self.op(
+            "clear marker",
+            self.store.store_note(&self.key, PENDING_OBTAIN_NOTE, None),
+        )
+        .await?;
+        let failure = self
+            .op(
+                "read last failure",
+                self.store.load_note(&self.key, LAST_FAILURE_NOTE),
+            )
+            .await?;
+        if failure
+            .as_deref()
+            .and_then(LastFailure::from_note)
+            .is_some_and(|f| f.kind == BudgetKind::Obtain || f.refresh_token_refused)
+        {
+            self.op(
+                "clear last failure",
+                self.store.store_note(&self.key, LAST_FAILURE_NOTE, None),
+            )
+            .await?;
+        }
+        // The operator says the platform forgot what it issued: its rejections say
+        // nothing of an incident any more. (The refused refresh token's note stays: that
+        // token is not sent again, the token-issuing call comes first.)
+        self.op(
+            "clear rejection note",
+            self.store.store_note(&self.key, REJECTED_NOTE, None),
+        )
+        .await?;
+        self.rejection_noted.store(false, Ordering::Release);
+        *self
+            .last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        let used_now = self
+            .op(
+                "read budget",
+                self.store.budget_used(&self.key, BudgetKind::Obtain, day),
+            )
+            .await?;
+        tracing::warn!(
+            used_before,
+            used_now,
+            "an operator gave back a unit of today's token-issuing budget"
+        );
+        Ok(ForgetOutcome::GaveBack {
+            used_before,
+            used_now,
+        })
     }
 
     /// An operator-requested refresh of the access token: one refresh call, made exactly

@@ -39,8 +39,16 @@ const BUDGET_DAYS_KEPT: usize = 8;
 const MAX_LEASE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 fn lease_end(now: Instant, lease: Duration) -> Instant {
-    now.checked_add(lease.min(MAX_LEASE))
-        .unwrap_or(now + Duration::from_secs(24 * 3600))
+    // Where the platform's `Instant` cannot reach a century ahead, the longest lease it
+    // can hold (a day, then an hour): `now + a day` unchecked would panic there too.
+    [
+        lease.min(MAX_LEASE),
+        Duration::from_secs(24 * 3600),
+        Duration::from_secs(3600),
+    ]
+    .into_iter()
+    .find_map(|d| now.checked_add(d))
+    .unwrap_or(now)
 }
 
 impl MemoryTokenStore {

@@ -1,5 +1,6 @@
 //! The persisted token record and its stable serialized form.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -81,14 +82,21 @@ impl fmt::Debug for TokenRecord {
 }
 
 /// The serialized layout, versioned by `format` so a later layout can read this one.
+///
+/// The tokens are `Cow`s: borrowed from the input when they can be, owned when the JSON
+/// escapes a character (`\"`, `\u0001`). As `&str` they could only be borrowed, so a
+/// token with any escaped character was written and then refused as "not a token
+/// record" at every read.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Stored<'a> {
     format: u32,
     version: u64,
-    access_token: &'a str,
+    #[serde(borrow)]
+    access_token: Cow<'a, str>,
     access_expires_at_ms: i64,
-    refresh_token: &'a str,
+    #[serde(borrow)]
+    refresh_token: Cow<'a, str>,
     refresh_expires_at_ms: i64,
 }
 
@@ -111,9 +119,9 @@ impl TokenRecord {
         let stored = Stored {
             format: FORMAT,
             version: self.version,
-            access_token: self.access_token.expose(),
+            access_token: Cow::Borrowed(self.access_token.expose()),
             access_expires_at_ms: self.access_expires_at_ms,
-            refresh_token: self.refresh_token.expose(),
+            refresh_token: Cow::Borrowed(self.refresh_token.expose()),
             refresh_expires_at_ms: self.refresh_expires_at_ms,
         };
         // A struct of strings and integers always serializes.
@@ -148,9 +156,9 @@ impl TokenRecord {
             return Err(StoreError::corrupt("token record has an empty token"));
         }
         Ok(TokenRecord {
-            access_token: Secret::new(stored.access_token),
+            access_token: Secret::new(stored.access_token.as_ref()),
             access_expires_at_ms: stored.access_expires_at_ms,
-            refresh_token: Secret::new(stored.refresh_token),
+            refresh_token: Secret::new(stored.refresh_token.as_ref()),
             refresh_expires_at_ms: stored.refresh_expires_at_ms,
             version: stored.version,
         })
@@ -175,6 +183,28 @@ mod tests {
     fn json_round_trip() {
         let r = record();
         assert_eq!(TokenRecord::from_json(r.to_json().as_bytes()).unwrap(), r);
+    }
+
+    #[test]
+    fn tokens_with_escaped_characters_round_trip() {
+        for token in [
+            "a\"b",
+            "back\\slash",
+            "ctl\u{1}\n",
+            "会员\u{7f}",
+            "\u{2028}",
+        ] {
+            let r = TokenRecord {
+                access_token: Secret::new(token),
+                refresh_token: Secret::new(format!("r{token}")),
+                ..record()
+            };
+            assert_eq!(
+                TokenRecord::from_json(r.to_json().as_bytes()).unwrap(),
+                r,
+                "{token:?}"
+            );
+        }
     }
 
     #[test]

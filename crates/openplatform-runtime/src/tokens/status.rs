@@ -101,6 +101,11 @@ pub struct LastFailure {
     pub message: String,
     /// How many token calls failed in a row, across every instance sharing the store.
     pub in_a_row: u32,
+    /// The platform's error code, when it answered with one.
+    pub code: Option<i64>,
+    /// Whether the platform refused the refresh token itself in that attempt: it is then
+    /// sent again only after a long pause (see the manager's budget rules).
+    pub refresh_token_refused: bool,
 }
 
 /// The longest [`LastFailure::message`] stored, in bytes.
@@ -118,6 +123,27 @@ pub enum ClearOutcome {
     /// The marked call may still be in flight: the marker was left in place (clear it
     /// with `force` once you know that process is gone).
     MayBeInFlight(PendingObtain),
+}
+
+/// The outcome of [`TokenManager::forget_obtain`](super::TokenManager::forget_obtain).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ForgetOutcome {
+    /// One unit of today's token-issuing budget was given back.
+    GaveBack {
+        /// Token-issuing calls counted today before.
+        used_before: u32,
+        /// Token-issuing calls counted today now.
+        used_now: u32,
+    },
+    /// No token-issuing call is counted today: nothing to give back.
+    NothingSpent,
+    /// A token-issuing call may still be in flight: nothing was changed.
+    MayBeInFlight {
+        /// Its marker.
+        marker: PendingObtain,
+    },
 }
 
 /// The outcome of an operator-requested refresh
@@ -143,6 +169,11 @@ struct StoredFailure {
     kind: String,
     message: String,
     in_a_row: u32,
+    // Added later: notes written before have neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<i64>,
+    #[serde(default)]
+    refresh_token_refused: bool,
 }
 
 impl LastFailure {
@@ -152,6 +183,8 @@ impl LastFailure {
             kind: self.kind.as_str().to_owned(),
             message: self.message.clone(),
             in_a_row: self.in_a_row,
+            code: self.code,
+            refresh_token_refused: self.refresh_token_refused,
         };
         // A struct of strings and integers always serializes.
         serde_json::to_string(&stored).unwrap_or_default()
@@ -170,6 +203,8 @@ impl LastFailure {
             kind,
             message: cut(stored.message, LAST_FAILURE_MAX_MESSAGE),
             in_a_row: stored.in_a_row,
+            code: stored.code,
+            refresh_token_refused: stored.refresh_token_refused,
         })
     }
 }
@@ -200,6 +235,8 @@ mod tests {
             kind: BudgetKind::Refresh,
             message: "token refresh call failed: busy".into(),
             in_a_row: 3,
+            code: Some(500),
+            refresh_token_refused: true,
         };
         assert_eq!(LastFailure::from_note(&f.to_note()), Some(f));
         for bad in [
@@ -210,6 +247,11 @@ mod tests {
         ] {
             assert_eq!(LastFailure::from_note(bad), None, "{bad}");
         }
+        // A note of an earlier version (no code, no refusal flag) still reads.
+        let old =
+            LastFailure::from_note(r#"{"at_ms":1,"kind":"obtain","message":"m","in_a_row":2}"#)
+                .unwrap();
+        assert_eq!((old.code, old.refresh_token_refused), (None, false));
     }
 
     #[test]
@@ -229,6 +271,8 @@ mod tests {
             kind: BudgetKind::Obtain,
             message: "m".into(),
             in_a_row: 1,
+            code: None,
+            refresh_token_refused: false,
         };
         let json = serde_json::to_value(&f).unwrap();
         assert_eq!(json["kind"], "obtain");

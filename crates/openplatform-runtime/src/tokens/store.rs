@@ -74,7 +74,10 @@ pub enum BudgetTake {
 ///
 /// Implementations must keep every day's budget count per key until the day is over
 /// (counting a later day must never forget an earlier one), and must not panic on any
-/// value: leases of `Duration::MAX`, versions of `u64::MAX`. The conformance suite
+/// value: leases of `Duration::MAX`, versions of `u64::MAX`. What a store accepts to
+/// write it must read back, whatever its size (tokens of 40,000 characters occur): a
+/// record or note too large for it is refused at the write, with an error, and the
+/// previous one stays. The conformance suite
 /// (`openplatform_runtime::tokens::conformance`) checks all of it.
 pub trait TokenStore: Send + Sync + fmt::Debug {
     /// The stored record, or `None` when there is none. A record that cannot be read is an
