@@ -1797,7 +1797,8 @@ async fn reliable_change_refused_by_the_platform_is_reported_and_not_repeated() 
         PointsChangeOutcome::Refused(e) => assert_eq!(e.code(), Some(ErrorCode::MemberNotFound)),
         other => panic!("expected Refused, got {other:?}"),
     }
-    // A key another change holds, on the first attempt: a refusal, nothing moves.
+    // A key another change holds, on the first attempt: the key is in use (by that
+    // change, or an earlier run of this one: no answer tells which), nothing moves.
     env.credit(&open_id, 5, "chg-3").await;
     let taken = ChangePointsRequest::new(ChangePointsArgs {
         open_id: open_id.clone(),
@@ -1808,8 +1809,11 @@ async fn reliable_change_refused_by_the_platform_is_reported_and_not_repeated() 
         change_id: "chg-3".into(),
     });
     match change_points_reliably(&env.client, taken, quick_recovery()).await {
-        PointsChangeOutcome::Refused(e) => assert_eq!(e.code(), Some(ErrorCode::ChangeIdExists)),
-        other => panic!("expected Refused, got {other:?}"),
+        PointsChangeOutcome::KeyInUse { change_id, error } => {
+            assert_eq!(change_id, "chg-3");
+            assert_eq!(error.code(), Some(ErrorCode::ChangeIdExists));
+        }
+        other => panic!("expected KeyInUse, got {other:?}"),
     }
     assert_eq!(env.ledger_amounts(&open_id), [5]);
 }
@@ -2035,14 +2039,16 @@ async fn with_every_token_revoked_the_day_is_lost_without_a_second_obtain_then_t
             .query_member(QueryMemberRequest::new().open_id(&open_id))
             .await
     };
+    // The refused refresh token, and why no new pair could be had: the day's 2.1 is spent.
     let err = query().await.unwrap_err();
     assert!(
         matches!(
-            err,
-            RuntimeError::Token(TokenError::BudgetExhausted {
-                kind: BudgetKind::Obtain,
-                ..
-            })
+            &err,
+            RuntimeError::Token(TokenError::RefreshTokenRefused { then, .. })
+                if matches!(**then, TokenError::BudgetExhausted {
+                    kind: BudgetKind::Obtain,
+                    ..
+                })
         ),
         "{err:?}"
     );
@@ -2061,4 +2067,58 @@ async fn with_every_token_revoked_the_day_is_lost_without_a_second_obtain_then_t
     let member = query().await.unwrap();
     assert_eq!(member.open_id.as_deref(), Some(open_id.as_str()));
     assert_eq!(env.tokens().obtain_issued, 1, "one 2.1 call on the new day");
+}
+
+/// A client whose token policy does not allow the token-issuing call never makes it: not
+/// with an empty store, and not as the fallback after the platform refuses the stored
+/// refresh token (its access token revoked too).
+#[tokio::test]
+async fn a_client_not_allowed_to_obtain_never_calls_2_1() {
+    let sandbox = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("the sandbox starts");
+    let store = Arc::new(MemoryTokenStore::new());
+    let client = |allow_obtain: bool| {
+        Client::builder()
+            .base_url(sandbox.base_url())
+            .app_id(sandbox.app_id())
+            .app_secret(sandbox.app_secret())
+            .token_store(store.clone())
+            .token_policy(gree_ump::TokenPolicy {
+                allow_obtain,
+                ..gree_ump::TokenPolicy::default()
+            })
+            .build()
+            .expect("the client builds")
+    };
+    let not_allowed = |r: Result<Vec<_>, Error>| match r {
+        Err(RuntimeError::Token(e)) if e.obtain_not_allowed() => {}
+        other => panic!("expected ObtainNotAllowed, got {other:?}"),
+    };
+    let levels = ListLevelsRequest::new;
+    not_allowed(
+        client(false)
+            .members()
+            .list_levels(levels())
+            .await
+            .map(|p| p.into_data()),
+    );
+    assert_eq!(sandbox.control().token_calls().obtain_calls, 0);
+    client(true)
+        .members()
+        .list_levels(levels())
+        .await
+        .expect("obtained, then listed");
+    assert_eq!(sandbox.control().token_calls().obtain_calls, 1);
+    sandbox.control().revoke_all_tokens();
+    not_allowed(
+        client(false)
+            .members()
+            .list_levels(levels())
+            .await
+            .map(|p| p.into_data()),
+    );
+    let calls = sandbox.control().token_calls();
+    assert_eq!(calls.obtain_calls, 1, "no second 2.1");
+    assert_eq!(calls.refresh_calls, 1, "the refused refresh");
 }

@@ -111,7 +111,11 @@ impl Driver for SameKey {
                 assert_eq!(statement_id.is_some(), by == AppliedBy::ThisAttempt);
                 Action::Done(Told::Applied { statement_id })
             }
-            Step::Done(Verdict::Refused) => Action::Done(Told::NotApplied),
+            // Both say this call applied nothing (keys here are fresh, so a key in use
+            // is never another change's).
+            Step::Done(Verdict::Refused | Verdict::KeyInUse | Verdict::NotSent) => {
+                Action::Done(Told::NotApplied)
+            }
             Step::Done(Verdict::Unresolved) => Action::Done(Told::Unresolved),
         }
     }

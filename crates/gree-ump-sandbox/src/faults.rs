@@ -45,12 +45,22 @@ pub enum Fault {
         /// The HTTP status answered (502, 503…).
         status: u16,
     },
+    /// Nothing is processed; the answer is the platform's error envelope with this code
+    /// (and the message the spec gives it): a platform incident that answers `1002` to
+    /// every call, token calls included, or a gateway refusing everything.
+    Reject {
+        /// The error code answered.
+        code: i64,
+    },
 }
 
 impl Fault {
     /// Whether the call is processed at all.
     pub fn commits(&self) -> bool {
-        !matches!(self, Fault::Busy | Fault::HttpStatus { .. })
+        !matches!(
+            self,
+            Fault::Busy | Fault::HttpStatus { .. } | Fault::Reject { .. }
+        )
     }
 }
 

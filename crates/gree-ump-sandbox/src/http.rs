@@ -140,6 +140,9 @@ async fn gateway(
         Some(Fault::Busy) => {
             return error_response(ApiError::of(gree_ump::ErrorCode::SystemBusy));
         }
+        Some(Fault::Reject { code }) => {
+            return error_response(ApiError::of(gree_ump::ErrorCode::from_code(code)));
+        }
         Some(Fault::HttpStatus { status }) => {
             // Only final error statuses: an informational or success status without the
             // envelope would not be a fault a proxy produces.

@@ -8,8 +8,13 @@
 //! - success: applied now, by this attempt (the statement id is known);
 //! - 150002 "key already used" after an attempt that may have landed: applied by that
 //!   earlier attempt (its statement id was lost with its reply);
+//! - 150002 on a first attempt: the key is in effect, by an earlier run of this same
+//!   change or by another change; which one, no answer tells
+//!   ([`PointsChangeOutcome::KeyInUse`]): settle it with [`resolve_points_change`] when
+//!   this change was sent before;
 //! - a refusal (150003, 110004…): nothing of this call is in effect — reported only once
 //!   no earlier attempt can still land (see A3);
+//! - nothing could be sent (no token, a spent token budget): [`PointsChangeOutcome::NotSent`];
 //! - attempts spent: [`PointsChangeOutcome::Unresolved`]; call [`resolve_points_change`]
 //!   later with the same request. Never re-send it under another `change_id` yourself.
 //!
@@ -39,7 +44,9 @@
 //!   the client's request timeout). A refusal that follows an attempt that may have
 //!   landed is confirmed by one more attempt after that lifetime.
 //! - A4. The caller's `change_id` is fresh: never used by another change. A key used
-//!   before answers 150002 on the first attempt, which is reported as a refusal.
+//!   before answers 150002 on the first attempt, which is reported as
+//!   [`PointsChangeOutcome::KeyInUse`], never as a refusal: an operator re-sending a
+//!   change an earlier run applied gets exactly that answer.
 //!
 //! [`ChangeProtocol`] is the protocol as a state machine without I/O: [`change_points_reliably`]
 //! drives it over HTTP, and the workspace's schedule-exploring test drives it over the
@@ -59,7 +66,7 @@
 
 use std::time::Duration;
 
-use openplatform_runtime::{CallOptions, ErrorCategory, RetryPolicy};
+use openplatform_runtime::{CallOptions, Outcome, RetryPolicy};
 
 use crate::endpoints::{
     AddOrderRequest, ChangePointsRequest, RefundOrderPartiallyRequest, RefundOrderRequest,
@@ -119,9 +126,23 @@ pub enum PointsChangeOutcome {
         attempts: u32,
     },
     /// The platform refused the change with a definitive answer (150003 insufficient
-    /// points, 110004 no such member, 150002 on a first attempt: the key was used by
-    /// another change…): nothing of this change is in effect, and nothing can land later.
+    /// points, 110004 no such member…): nothing of this change is in effect, and nothing
+    /// can land later.
     Refused(Error),
+    /// The first attempt was answered "key already used" (150002): the key is in effect,
+    /// by an earlier run of this same change or by another change, and this call
+    /// applied nothing. If this change was sent before, settle it with
+    /// [`resolve_points_change`] (which reports it applied); never re-send it under a
+    /// new `change_id` unless you know the key belongs to another change.
+    KeyInUse {
+        /// The request's `change_id`, which is in use.
+        change_id: String,
+        /// The platform's answer.
+        error: Error,
+    },
+    /// No attempt left the process (no token could be had, a spent token budget, a
+    /// connection never made): nothing of this change is in effect, nothing can land.
+    NotSent(Error),
     /// The outcome is still unknown after the attempts. Keep the request and call
     /// [`resolve_points_change`] with it later; do not send it under another id.
     Unresolved {
@@ -148,8 +169,12 @@ pub enum Answer {
     /// reply, timeout after sending, busy, 5xx).
     Unknown,
     /// No answer, and the attempt certainly did not reach the platform (connection
-    /// refused, no token).
+    /// refused, no token for now), or it was answered in a way that applied nothing and
+    /// may pass later (429).
     NotSent,
+    /// Nothing was sent, and repeating cannot help before someone acts (a spent token
+    /// budget, a token call the policy does not allow, a request refused before sending).
+    CannotSend,
 }
 
 impl Answer {
@@ -162,11 +187,15 @@ impl Answer {
             Ok(reply) => Answer::Applied {
                 statement_id: statement_id(reply),
             },
-            Err(e) if e.applied_earlier() => Answer::KeyAlreadyUsed,
-            Err(Error::Api(a)) if a.category() == ErrorCategory::Conflict => Answer::KeyAlreadyUsed,
-            Err(e) if e.may_have_been_applied() => Answer::Unknown,
-            Err(e) if e.is_transient() || matches!(e, Error::Token(_)) => Answer::NotSent,
-            Err(_) => Answer::Refused,
+            // What the error proves is read in one place (the runtime's Error::outcome);
+            // here only whether repeating can help is added.
+            Err(e) => match e.outcome() {
+                Outcome::AppliedEarlier | Outcome::KeyInUse => Answer::KeyAlreadyUsed,
+                Outcome::Refused | Outcome::NotSent if e.is_transient() => Answer::NotSent,
+                Outcome::Refused => Answer::Refused,
+                Outcome::NotSent => Answer::CannotSend,
+                _ => Answer::Unknown,
+            },
         }
     }
 }
@@ -192,6 +221,11 @@ pub enum Verdict {
     },
     /// Nothing of the change is in effect, and nothing can land later.
     Refused,
+    /// The first answer was "key already used": the key is in effect, by another change
+    /// or by an earlier run of this one; this call applied nothing.
+    KeyInUse,
+    /// No attempt was ever sent: nothing can land.
+    NotSent,
     /// The attempts are spent and an attempt may still have been applied: resolve later
     /// with [`ChangeProtocol::resending`].
     Unresolved,
@@ -248,7 +282,7 @@ impl ChangeProtocol {
                 statement_id: None,
                 by: AppliedBy::EarlierAttempt,
             }),
-            Answer::KeyAlreadyUsed => Step::Done(Verdict::Refused),
+            Answer::KeyAlreadyUsed => Step::Done(Verdict::KeyInUse),
             // A2: no attempt is in effect now. Final unless an earlier one can still land.
             Answer::Refused if !self.may_have_landed || self.waited_out => {
                 Step::Done(Verdict::Refused)
@@ -265,6 +299,9 @@ impl ChangeProtocol {
                 self.again(more)
             }
             Answer::NotSent => self.again(more),
+            // Repeating cannot help: settle later what may have landed.
+            Answer::CannotSend if self.may_have_landed => Step::Done(Verdict::Unresolved),
+            Answer::CannotSend => Step::Done(Verdict::NotSent),
         }
     }
 
@@ -273,7 +310,7 @@ impl ChangeProtocol {
             (true, _) => Step::SendAfter(self.recovery.poll_interval),
             (false, true) => Step::Done(Verdict::Unresolved),
             // Nothing was ever sent: nothing can land.
-            (false, false) => Step::Done(Verdict::Refused),
+            (false, false) => Step::Done(Verdict::NotSent),
         }
     }
 }
@@ -332,6 +369,13 @@ async fn drive(
                 };
             }
             (Step::Done(Verdict::Refused), Err(e)) => return PointsChangeOutcome::Refused(e),
+            (Step::Done(Verdict::KeyInUse), Err(error)) => {
+                return PointsChangeOutcome::KeyInUse {
+                    change_id: request.change_id,
+                    error,
+                };
+            }
+            (Step::Done(Verdict::NotSent), Err(e)) => return PointsChangeOutcome::NotSent(e),
             (Step::Done(Verdict::Unresolved), Err(last_error)) => {
                 return PointsChangeOutcome::Unresolved {
                     change_id: request.change_id,
@@ -386,6 +430,9 @@ pub enum WriteOutcome<T> {
     },
     /// Refused with a definitive answer: nothing is in effect, nothing can land later.
     Refused(Error),
+    /// No attempt left the process (no token, a spent token budget…): nothing is in
+    /// effect, nothing can land later.
+    NotSent(Error),
     /// Still unknown after the attempts: call [`settle_write`] again later with the
     /// same request.
     Unresolved {
@@ -424,6 +471,7 @@ pub async fn settle_write<E: SettledByResend>(
             (Step::Done(Verdict::Unresolved), Err(last_error)) => {
                 return WriteOutcome::Unresolved { last_error };
             }
+            (Step::Done(Verdict::NotSent), Err(e)) => return WriteOutcome::NotSent(e),
             // No conflict code exists for these endpoints: a "key used" answer can only
             // be the platform refusing other content under the key.
             (Step::Done(_), Err(e)) => return WriteOutcome::Refused(e),
@@ -448,7 +496,7 @@ mod tests {
         let mut p = ChangeProtocol::new(quick());
         assert_eq!(
             p.on_answer(Answer::KeyAlreadyUsed),
-            Step::Done(Verdict::Refused)
+            Step::Done(Verdict::KeyInUse)
         );
         let mut p = ChangeProtocol::new(quick());
         assert_eq!(
@@ -457,7 +505,7 @@ mod tests {
         );
         assert_eq!(
             p.on_answer(Answer::KeyAlreadyUsed),
-            Step::Done(Verdict::Refused)
+            Step::Done(Verdict::KeyInUse)
         );
         let mut p = ChangeProtocol::new(quick());
         assert_eq!(
@@ -500,6 +548,71 @@ mod tests {
         assert_eq!(p.on_answer(Answer::Refused), Step::Done(Verdict::Refused));
     }
 
+    /// The verdict of a first attempt answered `body` (HTTP 200), as
+    /// [`change_points_reliably`] reaches it: the typed call's result, its answer, the
+    /// protocol's step.
+    fn first_answer(body: &str) -> (Answer, Step) {
+        let result = openplatform_runtime::decode_response::<ChangePointsRequest>(
+            &crate::PROTOCOL,
+            200,
+            body.as_bytes(),
+        );
+        let answer = Answer::of(&result, |r| {
+            r.data.as_ref().and_then(|d| d.statement_id.clone())
+        });
+        let step = ChangeProtocol::new(quick()).on_answer(answer.clone());
+        (answer, step)
+    }
+
+    /// A reply with the success code and a statement id reports the change applied,
+    /// whatever its flag says (errata E79); a reply whose flag and code disagree with
+    /// nothing else to tell is unknown, and is sent again under the same key.
+    #[test]
+    fn the_success_code_with_a_result_is_applied_whatever_the_flag() {
+        for body in [
+            r#"{"success":false,"error_code":200,"data":{"statement_id":"S-9"}}"#,
+            r#"{"success":"false","errorCode":"200","data":{"statement_id":"S-9"}}"#,
+            r#"{"success":true,"error_code":200,"data":{"statement_id":"S-9"}}"#,
+        ] {
+            let (answer, step) = first_answer(body);
+            assert_eq!(
+                answer,
+                Answer::Applied {
+                    statement_id: Some("S-9".into())
+                },
+                "{body}"
+            );
+            assert!(
+                matches!(step, Step::Done(Verdict::Applied { .. })),
+                "{body}: {step:?}"
+            );
+        }
+        for body in [
+            r#"{"success":false,"error_code":200}"#,
+            r#"{"success":false,"error_code":200,"data":null}"#,
+            r#"{"success":false,"data":{"statement_id":"S-9"}}"#,
+        ] {
+            let (answer, step) = first_answer(body);
+            assert_eq!(answer, Answer::Unknown, "{body}");
+            assert_eq!(step, Step::SendAfter(quick().poll_interval), "{body}");
+        }
+        let (answer, step) =
+            first_answer(r#"{"success":false,"error_code":150003,"error_message":"积分不足"}"#);
+        assert_eq!(answer, Answer::Refused);
+        assert_eq!(step, Step::Done(Verdict::Refused));
+    }
+
+    /// 150002 on a first attempt proves the key is in effect (by an earlier run of this
+    /// change, or by another change), never that this change is not.
+    #[test]
+    fn key_used_on_a_first_attempt_is_not_a_refusal() {
+        let (answer, step) = first_answer(
+            r#"{"success":false,"error_code":150002,"error_message":"唯一标识已存在,请更换"}"#,
+        );
+        assert_eq!(answer, Answer::KeyAlreadyUsed);
+        assert_eq!(step, Step::Done(Verdict::KeyInUse));
+    }
+
     #[test]
     fn attempts_spent() {
         let mut p = ChangeProtocol::new(quick());
@@ -512,6 +625,23 @@ mod tests {
         let mut p = ChangeProtocol::new(quick());
         p.on_answer(Answer::NotSent);
         p.on_answer(Answer::NotSent);
-        assert_eq!(p.on_answer(Answer::NotSent), Step::Done(Verdict::Refused));
+        assert_eq!(p.on_answer(Answer::NotSent), Step::Done(Verdict::NotSent));
+    }
+
+    /// A spent budget is not repeated in vain: nothing sent is over at once, and an
+    /// attempt that may have landed is left to be settled later.
+    #[test]
+    fn what_cannot_be_sent_is_not_repeated() {
+        let mut p = ChangeProtocol::new(quick());
+        assert_eq!(
+            p.on_answer(Answer::CannotSend),
+            Step::Done(Verdict::NotSent)
+        );
+        let mut p = ChangeProtocol::new(quick());
+        p.on_answer(Answer::Unknown);
+        assert_eq!(
+            p.on_answer(Answer::CannotSend),
+            Step::Done(Verdict::Unresolved)
+        );
     }
 }

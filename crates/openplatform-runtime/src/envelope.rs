@@ -170,20 +170,42 @@ impl Visitor<'_> for KeySeed<'_> {
     }
 }
 
-/// Whether a reply reports success, from its success flag and whether its code (if any)
-/// is the success code. A flag of true with an error code is an error: the code is the
-/// more specific statement (both documents show such replies). `missing` names the keys
-/// for the error when neither is present.
+/// Whether a reply reports success: the one rule every envelope style applies, from its
+/// success flag, whether its code (if any) is the success code, and whether it carries
+/// `data`. An `Err` is a reply that proves neither success nor failure: the caller
+/// reports it as a decode error, whose outcome is unknown (a write may have been applied).
+///
+/// - An error code is a failure, whatever the flag: the code is the more specific
+///   statement (both documents show `success: true` beside an error code).
+/// - The success code, or a true flag without a code, is a success — also beside a false
+///   flag when the reply carries a result in `data`: the platform reported the write
+///   applied, and reading it as a refusal invites a second write under a new key.
+/// - A false flag beside the success code without a result, or beside a result without
+///   any code, contradicts itself: unknown.
+/// - A false flag alone (no code, no data) is a failure; neither flag nor code is unknown.
+///
+/// `missing` names the keys for the error when neither is present.
 pub(crate) fn succeeded(
     flag: Option<bool>,
     code_is_success: Option<bool>,
+    has_data: bool,
     missing: &str,
 ) -> Result<bool, EnvelopeError> {
-    match (flag, code_is_success) {
-        (Some(true), None | Some(true)) => Ok(true),
-        (Some(true), Some(false)) | (Some(false), _) => Ok(false),
-        (None, Some(ok)) => Ok(ok),
-        (None, None) => Err(EnvelopeError(format!("the reply has neither {missing}"))),
+    match (flag, code_is_success, has_data) {
+        (_, Some(false), _) => Ok(false),
+        (Some(true) | None, Some(true), _) | (Some(true), None, _) => Ok(true),
+        (Some(false), Some(true), true) => Ok(true),
+        (Some(false), Some(true), false) => Err(EnvelopeError(
+            "the reply contradicts itself: a failure flag beside the success code, and no \
+             data to tell which is meant"
+                .into(),
+        )),
+        (Some(false), None, true) => Err(EnvelopeError(
+            "the reply contradicts itself: a failure flag without an error code, beside data"
+                .into(),
+        )),
+        (Some(false), None, false) => Ok(false),
+        (None, None, _) => Err(EnvelopeError(format!("the reply has neither {missing}"))),
     }
 }
 
@@ -237,6 +259,95 @@ mod tests {
                 "{ump}"
             );
         }
+    }
+
+    /// What an envelope says of the call, for the table below: the decoder's answer
+    /// read the way every surface reads it (an envelope that cannot be decoded is a
+    /// `Decode` error, whose outcome is unknown).
+    #[derive(Debug, PartialEq, Eq)]
+    enum Said {
+        Applied,
+        Refused(i64),
+        Unknown,
+    }
+
+    fn said(protocol: &ProtocolInfo, body: &str) -> Said {
+        match decode(protocol, body.as_bytes()) {
+            Ok(env) => match env.outcome {
+                Ok(()) => Said::Applied,
+                Err((code, _)) => Said::Refused(code),
+            },
+            Err(_) => Said::Unknown,
+        }
+    }
+
+    /// Every combination of the flag (true, false, absent, garbage), the code (absent,
+    /// the success code, an error code, garbage) and `data` (present, absent), with the
+    /// outcome it must give (errata E08, E79). The floor: the success code with a result
+    /// in `data` is never a refusal.
+    #[test]
+    fn every_envelope_combination_has_one_meaning() {
+        use Said::*;
+        let flags = [
+            ("true", Some(r#""success":true"#)),
+            ("false", Some(r#""success":false"#)),
+            ("absent", None),
+            ("garbage", Some(r#""success":"maybe""#)),
+        ];
+        let codes = [
+            ("absent", None),
+            ("success", Some(r#""error_code":200"#)),
+            ("error", Some(r#""error_code":150003"#)),
+            ("garbage", Some(r#""error_code":"E-1""#)),
+        ];
+        let datas = [
+            ("data", Some(r#""data":{"statement_id":"S1"}"#)),
+            ("no data", None),
+        ];
+        // (flag, code, data) -> outcome.
+        let expected = |flag: &str, code: &str, data: &str| match (flag, code, data) {
+            ("garbage", _, _) | (_, "garbage", _) => Unknown,
+            (_, "error", _) => Refused(150003),
+            ("true", "absent" | "success", _) => Applied,
+            ("absent", "success", _) => Applied,
+            ("absent", "absent", _) => Unknown,
+            // E79: the success code with a result is the platform reporting it applied.
+            ("false", "success", "data") => Applied,
+            // E79: the flag and the code disagree and nothing else tells: unknown.
+            ("false", "success", "no data") => Unknown,
+            // E79: a failure flag alone beside a result: unknown.
+            ("false", "absent", "data") => Unknown,
+            ("false", "absent", "no data") => Refused(0),
+            other => panic!("no row for {other:?}"),
+        };
+        let mut rows = 0;
+        for (flag, f) in flags {
+            for (code, c) in codes {
+                for (data, d) in datas {
+                    let parts: Vec<&str> = [f, c, d].into_iter().flatten().collect();
+                    let body = format!("{{{}}}", parts.join(","));
+                    let want = expected(flag, code, data);
+                    assert_eq!(
+                        said(&P, &body),
+                        want,
+                        "flag {flag}, code {code}, {data}: {body}"
+                    );
+                    if code == "success" && data == "data" {
+                        assert!(!matches!(want, Refused(_)), "the floor: {body}");
+                    }
+                    rows += 1;
+                }
+            }
+        }
+        assert_eq!(rows, 32);
+        // The zvcms style follows the same rule (one function decides for both).
+        assert_eq!(
+            said(&Z, r#"{"status":false,"code":"0","data":{"a":1}}"#),
+            Applied
+        );
+        assert_eq!(said(&Z, r#"{"status":false,"code":"0"}"#), Unknown);
+        assert_eq!(said(&Z, r#"{"status":false,"data":{"a":1}}"#), Unknown);
+        assert_eq!(said(&Z, r#"{"status":false}"#), Refused(0));
     }
 
     #[test]
@@ -327,7 +438,7 @@ mod tests {
     #[test]
     fn keys_come_from_the_protocol() {
         // The same body means different things under different keys.
-        let body = br#"{"ok":"false","data":1}"#;
+        let body = br#"{"ok":"false"}"#;
         assert!(decode(&P, body).is_err(), "no success key of P");
         const CUSTOM: ProtocolInfo = ProtocolInfo {
             envelope_keys: EnvelopeKeys {
@@ -417,8 +528,8 @@ mod tests {
         let env = decode(&Z, br#"{"status":"true","code":"40001","message":"no"}"#).unwrap();
         assert_eq!(env.outcome, Err((40001, Some("no".into()))));
         assert_eq!(env.code_text, None);
-        let env = decode(&Z, br#"{"status":false,"code":"0"}"#).unwrap();
-        assert_eq!(env.outcome, Err((0, None)));
+        // A failure flag beside the success code and no data: unknown (errata E22).
+        assert!(decode(&Z, br#"{"status":false,"code":"0"}"#).is_err());
         let env = decode(&Z, br#"{"status":"false"}"#).unwrap();
         assert_eq!(env.outcome, Err((0, None)));
         for bad in [

@@ -63,12 +63,31 @@ impl<C: ApiErrorCode> Error<C> {
         matches!(self, Error::AppliedEarlier(_))
     }
 
+    /// What this failure proves about the call's effect: the one reading that the typed
+    /// call's users, the recovery paths (`gree_ump::recovery`) and the `ump` command
+    /// line's exit codes and words all take (see [`Outcome`]).
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Error::Request(_) | Error::Token(_) => Outcome::NotSent,
+            Error::Transport(e) if e.sent() == Sent::No => Outcome::NotSent,
+            Error::Transport(_) | Error::Decode(_) => Outcome::Unknown,
+            // A 5xx from a proxy says nothing about whether the platform applied the call.
+            Error::Http(e) if e.status >= 500 => Outcome::Unknown,
+            Error::Http(_) => Outcome::Refused,
+            Error::Api(e) if e.code.category() == ErrorCategory::Conflict => Outcome::KeyInUse,
+            // "Busy": the document does not promise that it applied nothing.
+            Error::Api(e) if e.code.is_retryable() => Outcome::Unknown,
+            Error::Api(_) => Outcome::Refused,
+            Error::AppliedEarlier(_) => Outcome::AppliedEarlier,
+        }
+    }
+
     /// Whether this failed attempt may have been applied by the platform: its outcome is
     /// unknown ([`Error::outcome_unknown`]), or the platform answered "busy", which the
     /// document does not promise applied nothing. A later "key already used" answer to
     /// the same keyed write then means the write was applied by this attempt.
     pub fn may_have_been_applied(&self) -> bool {
-        self.outcome_unknown() || matches!(self, Error::Api(e) if e.code.is_retryable())
+        self.outcome() == Outcome::Unknown
     }
 
     /// Whether the call may have been applied although no answer says so: the request
@@ -170,6 +189,34 @@ impl<C> From<TokenError> for Error<C> {
     fn from(e: TokenError) -> Self {
         Error::Token(e)
     }
+}
+
+/// What a failed call proves about its effect on the platform ([`Error::outcome`]).
+///
+/// The words are strict: "not sent" only when nothing of the call left the process,
+/// "refused" only when the platform's (or a server's) answer proves this request changed
+/// nothing. What a reply's envelope says is decided in one place too
+/// (`envelope::succeeded`): a reply that contradicts itself is a decode error, and so
+/// [`Outcome::Unknown`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The request never left the process (refused before sending, no token could be
+    /// had, the connection was never made): nothing can have been applied. (For a token
+    /// failure the token call itself may have been sent; the request was not.)
+    NotSent,
+    /// A definitive refusal: this request applied nothing (an error code, or an HTTP
+    /// answer below 500 without an API reply).
+    Refused,
+    /// The platform answered that the request's idempotency key is already in effect
+    /// (150002 for UMP): this request applied nothing, and the write that holds the key
+    /// is in effect — an earlier attempt of the same change, or another write.
+    KeyInUse,
+    /// An earlier attempt of this call applied it ([`Error::AppliedEarlier`]).
+    AppliedEarlier,
+    /// The request left, or may have, and no answer proves what happened (timeout after
+    /// sending, a lost or unreadable reply, a 5xx, "busy"): it may have been applied.
+    Unknown,
 }
 
 /// A keyed write applied by an earlier attempt of the same call.
@@ -681,6 +728,10 @@ pub enum TokenError {
     },
     /// The client has no app credentials for the token calls.
     NotConfigured(&'static str),
+    /// Only the token-issuing call (2.1 for UMP) would help (no tokens, or the refresh
+    /// token was refused), and the client's [`TokenPolicy`](crate::TokenPolicy) does not
+    /// allow it (`allow_obtain` is off). Nothing was spent on it.
+    ObtainNotAllowed,
 }
 
 impl fmt::Display for TokenError {
@@ -731,6 +782,10 @@ impl fmt::Display for TokenError {
                 retry_after.as_millis()
             ),
             TokenError::NotConfigured(what) => write!(f, "tokens unavailable: {what}"),
+            TokenError::ObtainNotAllowed => f.write_str(
+                "no usable token, and only the token-issuing call would give one: this \
+                 client's token policy does not allow that call (allow_obtain is off)",
+            ),
         }
     }
 }
@@ -761,6 +816,18 @@ impl TokenError {
             TokenError::Store(e) => !e.is_corrupt(),
             TokenError::LockWaitTimedOut { .. } => true,
             TokenError::CoolingDown { last, .. } => last.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// Whether the token-issuing call would have helped and the client's policy did not
+    /// allow it ([`TokenError::ObtainNotAllowed`]), also as the reason behind a refused
+    /// refresh token or a cool-down.
+    pub fn obtain_not_allowed(&self) -> bool {
+        match self {
+            TokenError::ObtainNotAllowed => true,
+            TokenError::RefreshTokenRefused { then, .. } => then.obtain_not_allowed(),
+            TokenError::CoolingDown { last, .. } => last.obtain_not_allowed(),
             _ => false,
         }
     }

@@ -27,8 +27,8 @@ pub use client::{
 pub use endpoint::{Credential, Endpoint, EndpointInfo, Idempotency, Paged, Verb};
 pub use envelope::PageInfo;
 pub use error::{
-    ApiError, AppliedEarlier, BodyExcerpt, DecodeError, DecodeErrorKind, Error, HttpError, Sent,
-    TokenError, TransportError,
+    ApiError, AppliedEarlier, BodyExcerpt, DecodeError, DecodeErrorKind, Error, HttpError, Outcome,
+    Sent, TokenError, TransportError,
 };
 pub use error_code::{ApiErrorCode, ErrorCategory};
 /// The stream type of paged endpoints ([`Client::items`]).

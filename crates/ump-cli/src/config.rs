@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use clap::ArgMatches;
 use gree_ump::TokenStore;
+use gree_ump::runtime::ClientBuilder;
 use serde::Deserialize;
 
 use crate::run::CliError;
@@ -269,7 +270,11 @@ impl Settings {
     }
 
     /// The client.
-    pub async fn client(&self) -> Result<gree_ump::Client, CliError> {
+    /// The client of these settings; `adjust` adds the command line's own options.
+    pub async fn client(
+        &self,
+        adjust: impl FnOnce(ClientBuilder<gree_ump::Client>) -> ClientBuilder<gree_ump::Client>,
+    ) -> Result<gree_ump::Client, CliError> {
         let mut b = gree_ump::Client::builder()
             .app_id(&self.app_id)
             .app_secret(&self.app_secret);
@@ -281,7 +286,7 @@ impl Settings {
         if let Some(store) = self.store().await? {
             b = b.token_store(store);
         }
-        b.allow_shared_token_directory(self.shared_token_directory)
+        adjust(b.allow_shared_token_directory(self.shared_token_directory))
             .build()
             .map_err(|e| CliError::failed(shared_hint(format!("cannot configure the client: {e}"))))
     }

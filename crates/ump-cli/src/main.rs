@@ -3,7 +3,7 @@
 //! ```text
 //! ump [--base-url URL | --preset test|production] [--app-id ID] [--app-secret-file FILE]
 //!     [--token-store file|file:DIR|redis://…] [--output json|table] [--jsonl] [--dry-run]
-//!     <group> <command> [flags]
+//!     [--allow-obtain] [--timeout SECONDS] <group> <command> [flags]
 //! ump tokens status|refresh|clear-pending
 //! ump sandbox [sandbox flags]
 //! ump completions bash|zsh|fish
@@ -34,9 +34,12 @@ use crate::run::{CliError, Ctx, Options};
 /// The help heading of the options every command takes.
 const GLOBAL: &str = "Global options";
 
-const EXIT_CODES: &str = "Exit codes: 0 done; 1 failed before anything was sent (configuration, token store, \
-token budget); 2 usage (a flag, a value, a missing confirmation); 3 refused by the platform: nothing \
-changed; 4 outcome unknown: the request may have been applied, check before repeating it.";
+const EXIT_CODES: &str = "Exit codes: 0 done; 1 failed, nothing changed: the request was not sent \
+(configuration, token store, token budget, connection refused) or a read got no usable answer, as the \
+message says; 2 usage (a flag, a value, a missing confirmation, such as --allow-obtain); 3 refused by \
+the platform: its answer proves nothing changed; 4 outcome unknown: the request may have been applied, \
+or its key is already used: check, or settle with --resume, before repeating it; 5 applied, but the \
+output could not be written: stderr says what was applied, do not repeat it.";
 
 fn cli() -> Command {
     let global =
@@ -80,7 +83,12 @@ fn cli() -> Command {
                 .long("allow-obtain")
                 .global(true)
                 .action(ArgAction::SetTrue)
-                .help("Allow spending the day's only token-issuing call (2.1) when the store holds no usable tokens"),
+                .help("Allow spending the day's only token-issuing call (2.1) when the store holds no usable tokens (or the platform refused its refresh token)"),
+        )
+        .arg(
+            global("timeout", "The longest one attempt of a call may take, in seconds [default: the SDK's, 30]")
+                .value_name("SECONDS")
+                .value_parser(clap::value_parser!(u64).range(1..=3600)),
         );
     for group in schema::groups(generated::GROUPS) {
         cmd = cmd.subcommand(group);
@@ -119,11 +127,27 @@ async fn run(m: &ArgMatches) -> Result<(), CliError> {
         }
         Some((name, sub)) => {
             let settings = config::Settings::resolve(m)?;
+            let allow_obtain = m.get_flag("allow-obtain");
+            let timeout = m.get_one::<u64>("timeout").copied();
+            let client = settings
+                .client(|b| {
+                    // The token manager holds the --allow-obtain guard too: its fallback
+                    // after a refused refresh token would reach 2.1 past the check below.
+                    let b = b.token_policy(gree_ump::TokenPolicy {
+                        allow_obtain,
+                        ..gree_ump::TokenPolicy::default()
+                    });
+                    match timeout {
+                        Some(s) => b.timeout(Some(std::time::Duration::from_secs(s))),
+                        None => b,
+                    }
+                })
+                .await?;
             let ctx = Ctx {
-                client: settings.client().await?,
+                client,
                 options: Options {
                     dry_run: m.get_flag("dry-run"),
-                    allow_obtain: m.get_flag("allow-obtain"),
+                    allow_obtain,
                 },
                 output,
             };

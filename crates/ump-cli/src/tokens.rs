@@ -1,8 +1,8 @@
-//! `ump tokens status | refresh | clear-pending`: the token state the services share,
-//! read from their store; no secret is ever shown.
+//! `ump tokens status | refresh | clear-pending | forget-obtain`: the token state the
+//! services share, read from their store; no secret is ever shown.
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use gree_ump::runtime::tokens::ClearOutcome;
+use gree_ump::runtime::tokens::{ClearOutcome, ForgetOutcome};
 
 use crate::run::{CliError, Ctx, Outcome};
 
@@ -35,6 +35,19 @@ pub fn command() -> Command {
                         .help("Also when the call it marks may still be in flight (another host, within its deadline)"),
                 ),
         )
+        .subcommand(
+            Command::new("forget-obtain")
+                .about("Gives back today's token-issuing unit (2.1) of a call that issued nothing the platform still honours")
+                .long_about(
+                    "Gives back one unit of today's token-issuing budget (2.1), so that the next call may make it again.\n\n\
+                     Use it when today's 2.1 was refused (a wrong app secret or app id: `ump tokens status` shows the failure \
+                     and its code), or when the platform forgot the tokens it issued (a sandbox reset). The SDK keeps a refused \
+                     call counted because the document limits the calls, not the successes, and does not say whether a refused \
+                     one counts. The risk: a second 2.1 the same day, which the platform may refuse as over its limit (then the \
+                     service stays without a token until the platform's midnight, as it would anyway). Makes no platform call.",
+                )
+                .arg(yes()),
+        )
 }
 
 pub async fn run(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
@@ -55,6 +68,65 @@ pub async fn run(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
                 "costs": format!("one of today's {} refreshes ({} used)", status.refresh.limit, status.refresh.used),
                 "key": status.key,
             }))?;
+            Ok(Outcome)
+        }
+        Some(("forget-obtain", _)) if ctx.options.dry_run => {
+            ctx.output.document(&serde_json::json!({
+                "dry_run": true,
+                "would": "give back one unit of today's token-issuing budget (2.1)",
+                "obtain": status.obtain,
+                "last_failure": status.last_failure,
+                "key": status.key,
+            }))?;
+            Ok(Outcome)
+        }
+        Some(("forget-obtain", sub)) => {
+            if !sub.get_flag("yes") {
+                let why = status.last_failure.as_ref().map_or_else(
+                    || "no failed token call is recorded".to_owned(),
+                    |f| {
+                        format!(
+                            "the last failed token call: {} (code {}), {}",
+                            f.kind,
+                            f.code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
+                            f.message
+                        )
+                    },
+                );
+                return Err(CliError::usage(format!(
+                    "this gives back one of today's token-issuing units ({} of {} used) for {}; {why}. \
+                     Do it only if that call issued nothing the platform still honours (refused, or the \
+                     platform was reset): a second 2.1 today may be refused by the platform. Re-run with --yes",
+                    status.obtain.used, status.obtain.limit, status.key
+                )));
+            }
+            let outcome = tokens
+                .forget_obtain()
+                .await
+                .map_err(|e| CliError::failed(format!("cannot give the unit back: {e}")))?;
+            match outcome {
+                ForgetOutcome::GaveBack {
+                    used_before,
+                    used_now,
+                } => ctx.output.document(&serde_json::json!({
+                    "gave_back": true,
+                    "obtain_used_before": used_before,
+                    "obtain_used_now": used_now,
+                    "key": status.key,
+                }))?,
+                ForgetOutcome::NothingSpent => ctx.output.document(&serde_json::json!({
+                    "gave_back": false,
+                    "reason": "no token-issuing call is counted today",
+                }))?,
+                ForgetOutcome::MayBeInFlight { marker } => {
+                    return Err(CliError::usage(format!(
+                        "a token-issuing call of instance {} may still be in flight; wait for it \
+                         (or clear its marker with `ump tokens clear-pending` once it is gone)",
+                        marker.instance
+                    )));
+                }
+                other => return Err(CliError::failed(format!("unexpected outcome: {other:?}"))),
+            }
             Ok(Outcome)
         }
         Some(("clear-pending", _)) if ctx.options.dry_run => {
@@ -118,6 +190,8 @@ pub async fn run(ctx: &Ctx, m: &ArgMatches) -> Result<Outcome, CliError> {
             }
             Ok(Outcome)
         }
-        _ => Err(CliError::usage("tokens: status, refresh or clear-pending")),
+        _ => Err(CliError::usage(
+            "tokens: status, refresh, clear-pending or forget-obtain",
+        )),
     }
 }

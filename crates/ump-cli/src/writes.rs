@@ -33,6 +33,22 @@ struct Report<'a> {
     attempts: Option<u32>,
 }
 
+/// Prints an applied write's report; when stdout refuses it, the write is still reported
+/// applied, on stderr, with exit 5.
+fn applied(ctx: &Ctx, report: &Report<'_>) -> Result<Outcome, CliError> {
+    ctx.output.document(report).map(|()| Outcome).map_err(|e| {
+        CliError::applied_but_output_failed(
+            &format!(
+                "{} (change_id {})",
+                report.meaning.trim_end_matches('.'),
+                report.change_id
+            ),
+            serde_json::to_string(report).ok(),
+            &e,
+        )
+    })
+}
+
 impl Keyed for ChangePointsRequest {
     async fn run(self, ctx: &Ctx, resume: bool) -> Result<Outcome, CliError> {
         let change_id = self.change_id.clone();
@@ -53,24 +69,43 @@ impl Keyed for ChangePointsRequest {
                     AppliedBy::ThisAttempt => "The points change is in effect, exactly once.".to_string(),
                     AppliedBy::EarlierAttempt => "The points change is in effect, exactly once: an earlier attempt applied it and its reply was lost, so its statement id is not known.".to_string(),
                 };
-                ctx.output.document(&Report {
-                    outcome: "applied",
-                    meaning,
-                    change_id: &change_id,
-                    statement_id,
-                    attempts: Some(attempts),
-                })?;
-                Ok(Outcome)
+                applied(
+                    ctx,
+                    &Report {
+                        outcome: "applied",
+                        meaning,
+                        change_id: &change_id,
+                        statement_id,
+                        attempts: Some(attempts),
+                    },
+                )
             }
+            // Only the platform's refusal proves the change is not in effect.
             PointsChangeOutcome::Refused(e) => {
-                let mut err = CliError::of_call(&e, false);
-                err.exit = Exit::Refused;
-                err.message = format!(
-                    "{}\nThe points change {change_id} is not in effect, and no attempt of it can land later.",
-                    err.message.trim_end_matches("\nNothing was changed.")
-                );
+                let mut err = CliError::of_call(&e, true);
+                if err.exit == Exit::Refused {
+                    err.message = format!(
+                        "{}\nThe points change {change_id} is not in effect, and no attempt of it can land later.",
+                        err.message.trim_end_matches("\nNothing was changed.")
+                    );
+                }
                 Err(err)
             }
+            PointsChangeOutcome::KeyInUse { error, .. } => Err(CliError {
+                exit: Exit::Unknown,
+                message: format!(
+                    "{}\nThe change_id {change_id} is already used: by this same points change \
+                     (an earlier run applied it) or by another change. This run applied nothing. \
+                     If this change was sent before, run the same command again with --resume \
+                     (same flags, same --change-id): it reports the change applied. Never send \
+                     it under a new change_id unless the key belongs to another change.",
+                    error
+                        .code()
+                        .map(|c| format!("{c:?} ({}): {error}", gree_ump::ApiErrorCode::code(&c)))
+                        .unwrap_or_else(|| error.to_string())
+                ),
+            }),
+            PointsChangeOutcome::NotSent(e) => Err(CliError::of_call(&e, true)),
             PointsChangeOutcome::Unresolved { last_error, .. } => Err(CliError {
                 exit: Exit::Unknown,
                 message: format!(
@@ -96,35 +131,35 @@ where
     R: Endpoint<Code = ErrorCode>,
     R::Data: Serialize + Default,
 {
-    let applied = |ctx: &Ctx, meaning: &str| {
-        ctx.output.document(&Report {
-            outcome: "applied",
-            meaning: meaning.to_string(),
-            change_id: &change_id,
-            statement_id: None,
-            attempts: None,
-        })
+    let report = |meaning: &str| Report {
+        outcome: "applied",
+        meaning: meaning.to_string(),
+        change_id: &change_id,
+        statement_id: None,
+        attempts: None,
     };
     match ctx.client.runtime().send(&request).await {
         Ok(reply) => {
-            ctx.output.document(&reply.into_data())?;
-            Ok(Outcome)
+            let data = reply.into_data();
+            ctx.output.document(&data).map(|()| Outcome).map_err(|e| {
+                CliError::applied_but_output_failed(
+                    &format!("The rollback {change_id} is in effect"),
+                    serde_json::to_string(&data).ok(),
+                    &e,
+                )
+            })
         }
-        Err(e) if e.applied_earlier() => {
-            applied(
-                ctx,
+        Err(e) if e.applied_earlier() => applied(
+            ctx,
+            &report(
                 "The rollback is in effect, once: an earlier attempt applied it and its reply was lost.",
-            )?;
-            Ok(Outcome)
-        }
+            ),
+        ),
         // Resumed: the key was used by the attempt whose outcome was unknown.
-        Err(e) if resume && e.code() == Some(ErrorCode::ChangeIdExists) => {
-            applied(
-                ctx,
-                "The rollback is in effect, once: the earlier attempt applied it.",
-            )?;
-            Ok(Outcome)
-        }
+        Err(e) if resume && e.code() == Some(ErrorCode::ChangeIdExists) => applied(
+            ctx,
+            &report("The rollback is in effect, once: the earlier attempt applied it."),
+        ),
         Err(e) => Err(CliError::of_call(&e, true)),
     }
 }

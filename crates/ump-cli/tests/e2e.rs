@@ -74,7 +74,15 @@ impl Env {
 
     /// Runs `ump args…` (off the async runtime, which keeps serving the sandbox).
     async fn ump(&self, args: &[&str]) -> Run {
+        self.ump_with(args, &[]).await
+    }
+
+    /// [`Env::ump`] with environment variables of its own (set last: they win).
+    async fn ump_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let mut c = self.command(args);
+        for (k, v) in vars {
+            c.env(k, v);
+        }
         let out = tokio::task::spawn_blocking(move || c.output())
             .await
             .expect("the runner")
@@ -706,4 +714,467 @@ async fn ump_sandbox_serves_the_sandbox() {
         line.starts_with("gree-ump-sandbox listening on http://127.0.0.1:"),
         "{line}"
     );
+}
+
+/// A wrong app secret: the day's 2.1 is refused and stays counted. `ump tokens status`
+/// shows the failure and its code, and `ump tokens forget-obtain --yes` is the documented
+/// way out: after it, the corrected service works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_is_shown_and_forget_obtain_is_the_way_out() {
+    let env = Env::new().await;
+    let wrong = env
+        .ump_with(
+            &["--allow-obtain", "members", "levels"],
+            &[("UMP_APP_SECRET", "wrong-secret")],
+        )
+        .await;
+    assert_ne!(wrong.code, 0, "{wrong:?}");
+    assert!(!wrong.stderr.contains("wrong-secret"), "{wrong:?}");
+    let status = env.ump(&["tokens", "status"]).await.ok().json();
+    assert_eq!(status["obtain"]["used"], 1, "{status}");
+    let failure = &status["last_failure"];
+    assert_eq!(failure["kind"], "obtain", "{status}");
+    assert!(
+        failure["code"].is_i64(),
+        "the refusal's code is shown: {status}"
+    );
+    // The fixed secret alone does not help: the day's 2.1 is counted. Said as it is
+    // (never "spending today's token-issuing call (1 of 1 used)"), with the way out.
+    let still = env.ump(&["--allow-obtain", "members", "levels"]).await;
+    assert_eq!(still.code, 1, "{still:?}");
+    assert!(!still.stderr.contains("spending"), "{still:?}");
+    assert!(
+        still.stderr.contains("is spent") && still.stderr.contains("forget-obtain --yes"),
+        "{still:?}"
+    );
+    // The step asks for confirmation, naming the failure and the risk.
+    let ask = env.ump(&["tokens", "forget-obtain"]).await;
+    assert_eq!(ask.code, 2, "{ask:?}");
+    assert!(
+        ask.stderr.contains("--yes") && ask.stderr.contains("obtain"),
+        "{ask:?}"
+    );
+    let done = env
+        .ump(&["tokens", "forget-obtain", "--yes"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(done["gave_back"], true, "{done}");
+    assert_eq!(done["obtain_used_now"], 0, "{done}");
+    env.ump(&["--allow-obtain", "members", "levels"]).await.ok();
+    assert_eq!(env.sandbox.control().token_calls().obtain_issued, 1);
+}
+
+/// Notes a disagreement (and goes on, so one run shows every row that is wrong).
+macro_rules! check {
+    ($wrong:ident, $cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            $wrong.push(format!("line {}: {}: {}", line!(), stringify!($cond), format!($($fmt)+)));
+        }
+    };
+    ($wrong:ident, $cond:expr) => {
+        check!($wrong, $cond, "")
+    };
+}
+
+macro_rules! check_eq {
+    ($wrong:ident, $a:expr, $b:expr, $($fmt:tt)+) => {
+        check!($wrong, $a == $b, "{:?} != {:?}: {}", $a, $b, format!($($fmt)+))
+    };
+    ($wrong:ident, $a:expr, $b:expr) => {
+        check_eq!($wrong, $a, $b, "")
+    };
+}
+
+impl Env {
+    /// Runs `ump args…` with its stdout sent to `stdout` (a file that refuses writes).
+    async fn ump_to(&self, args: &[&str], stdout: std::fs::File) -> Run {
+        let mut c = self.command(args);
+        c.stdout(Stdio::from(stdout));
+        let out = tokio::task::spawn_blocking(move || c.output())
+            .await
+            .expect("the runner")
+            .expect("ump runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn score(&self, open_id: &str) -> i64 {
+        self.sandbox
+            .control()
+            .ledger(open_id)
+            .expect("a ledger")
+            .score
+    }
+}
+
+/// `ump points change` of `score` points (`event_add` or `event_subtract`) under `change_id`.
+fn change_args<'a>(
+    open_id: &'a str,
+    score: &'a str,
+    event: &'a str,
+    change_id: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "points",
+        "change",
+        "--open-id",
+        open_id,
+        "--score",
+        score,
+        "--out-biz-no",
+        "till-9",
+        "--change-reason",
+        "till",
+        "--change-event",
+        event,
+        "--change-id",
+        change_id,
+    ]
+}
+
+/// What each exit code's words may never say when the ledger shows otherwise.
+fn claims_not_sent(run: &Run) -> bool {
+    let text = run.stderr.to_lowercase();
+    text.contains("not sent") || text.contains("before anything was sent")
+}
+
+/// For each scenario, the exit code and the words agree with the sandbox's ledger: what
+/// was applied is never called refused or not sent, "not in effect" only follows the
+/// platform's refusal, and a key already in use points to --resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_exit_code_and_its_words_match_the_ledger() {
+    let env = Env::new().await;
+    // Every disagreement, not only the first.
+    let mut wrong: Vec<String> = Vec::new();
+    let open_id = env.member("13800000021").await;
+    let start = env.score(&open_id);
+
+    // Applied: 0, the ledger moved once.
+    let applied = env
+        .ump(&change_args(&open_id, "50", "event_add", "x-1"))
+        .await
+        .ok();
+    check_eq!(wrong, applied.json()["outcome"], "applied", "{applied:?}");
+    check_eq!(wrong, env.score(&open_id), start + 50);
+
+    // The same change sent again under its key: the key is in use (by this change or
+    // another), never "not in effect"; --resume settles it as applied.
+    let again = env
+        .ump(&change_args(&open_id, "50", "event_add", "x-1"))
+        .await;
+    check_eq!(wrong, again.code, 4, "{again:?}");
+    check!(
+        wrong,
+        again.stderr.contains("already used") && again.stderr.contains("--resume"),
+        "{again:?}"
+    );
+    check!(wrong, !again.stderr.contains("not in effect"), "{again:?}");
+    check_eq!(wrong, env.score(&open_id), start + 50, "still once");
+    let mut resume = change_args(&open_id, "50", "event_add", "x-1");
+    resume.push("--resume");
+    let resumed = env.ump(&resume).await.ok();
+    check_eq!(wrong, resumed.json()["outcome"], "applied", "{resumed:?}");
+    check_eq!(wrong, env.score(&open_id), start + 50, "still once");
+
+    // Refused: 3, and the platform's answer proves nothing moved.
+    let refused = env
+        .ump(&change_args(&open_id, "100000", "event_subtract", "x-2"))
+        .await;
+    check_eq!(wrong, refused.code, 3, "{refused:?}");
+    check!(
+        wrong,
+        refused.stderr.contains("InsufficientPoints") && refused.stderr.contains("not in effect"),
+        "{refused:?}"
+    );
+    check_eq!(wrong, env.score(&open_id), start + 50);
+
+    // Output that cannot be written after an applied write: 5, and stderr says applied.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let lost_output = env
+        .ump_to(&change_args(&open_id, "7", "event_add", "x-3"), full)
+        .await;
+    check_eq!(wrong, lost_output.code, 5, "{lost_output:?}");
+    check!(
+        wrong,
+        lost_output.stderr.contains("in effect") && lost_output.stderr.contains("x-3"),
+        "{lost_output:?}"
+    );
+    check!(wrong, !claims_not_sent(&lost_output), "{lost_output:?}");
+    check_eq!(wrong, env.score(&open_id), start + 57, "applied once");
+
+    // Unknown: 4 for a points change the platform answered "busy" at every attempt
+    // (busy does not promise nothing was applied); --resume settles it, once.
+    env.sandbox
+        .control()
+        .inject_fault("wk.user.event.score.change", Fault::Busy, 10);
+    let busy = env
+        .ump(&change_args(&open_id, "3", "event_add", "x-4"))
+        .await;
+    check_eq!(wrong, busy.code, 4, "{busy:?}");
+    check!(
+        wrong,
+        busy.stderr.contains("still unknown") && busy.stderr.contains("--resume"),
+        "{busy:?}"
+    );
+    check!(wrong, !claims_not_sent(&busy), "{busy:?}");
+    check!(wrong, !busy.stderr.contains("not in effect"), "{busy:?}");
+    check_eq!(
+        wrong,
+        env.score(&open_id),
+        start + 57,
+        "busy applied nothing"
+    );
+    let mut settle = change_args(&open_id, "3", "event_add", "x-4");
+    settle.push("--resume");
+    let settled = env.ump(&settle).await;
+    check_eq!(wrong, settled.code, 0, "{settled:?}");
+    check_eq!(wrong, env.score(&open_id), start + 60, "applied once");
+
+    // Unknown: 4 for a write whose answer never came (a proxy's 502): it may have been
+    // applied; the words do not say either way.
+    env.sandbox
+        .control()
+        .inject_fault("wk.user.order.add", Fault::HttpStatus { status: 502 }, 1);
+    let unknown = env
+        .ump(&[
+            "orders",
+            "add",
+            "--open-id",
+            &open_id,
+            "--consume-date",
+            "2026-12-01 10:00:00",
+            "--order-amount",
+            "10.00",
+            "--order-no",
+            "O-21",
+            "--order-score",
+            "1",
+        ])
+        .await;
+    check_eq!(wrong, unknown.code, 4, "{unknown:?}");
+    check!(
+        wrong,
+        unknown.stderr.contains("may have been applied"),
+        "{unknown:?}"
+    );
+    check!(wrong, !claims_not_sent(&unknown), "{unknown:?}");
+    // (The proxy answered before the platform processed it: "may" was all it could say.)
+    check_eq!(
+        wrong,
+        env.score(&open_id),
+        start + 60,
+        "the order was not applied"
+    );
+
+    // A write without a key whose output cannot be written: 5, with its result (the new
+    // member's open_id) on stderr, so it is neither lost nor created twice.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let created = env
+        .ump_to(
+            &[
+                "members",
+                "create",
+                "--project-id",
+                "18756",
+                "--nickname",
+                "李四",
+                "--phone",
+                "13800000023",
+            ],
+            full,
+        )
+        .await;
+    check_eq!(wrong, created.code, 5, "{created:?}");
+    let new_member = env
+        .ump(&["members", "query", "--phone", "13800000023"])
+        .await;
+    check_eq!(
+        wrong,
+        new_member.code,
+        0,
+        "the member exists: {new_member:?}"
+    );
+    if new_member.code == 0 {
+        let open_id = new_member.json()["open_id"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string();
+        check!(
+            wrong,
+            created.stderr.contains("was applied") && created.stderr.contains(&open_id),
+            "{created:?}"
+        );
+    }
+
+    // A read answered 502 on every attempt: 1, and the words say it was sent.
+    env.sandbox
+        .control()
+        .inject_fault("wk.user.info.query", Fault::HttpStatus { status: 502 }, 3);
+    let bad_gateway = env
+        .ump(&["members", "query", "--phone", "13800000021"])
+        .await;
+    check_eq!(wrong, bad_gateway.code, 1, "{bad_gateway:?}");
+    check!(
+        wrong,
+        env.sandbox.control().faults().is_empty(),
+        "three sends"
+    );
+    check!(wrong, !claims_not_sent(&bad_gateway), "{bad_gateway:?}");
+    check!(
+        wrong,
+        bad_gateway.stderr.contains("was sent"),
+        "{bad_gateway:?}"
+    );
+
+    // A read that times out on every attempt: 1, sent, no answer.
+    env.sandbox
+        .control()
+        .inject_fault("wk.user.info.query", Fault::Slow { delay_ms: 2500 }, 3);
+    let slow = env
+        .ump(&[
+            "--timeout",
+            "1",
+            "members",
+            "query",
+            "--phone",
+            "13800000021",
+        ])
+        .await;
+    check_eq!(wrong, slow.code, 1, "{slow:?}");
+    check!(wrong, !claims_not_sent(&slow), "{slow:?}");
+    check!(wrong, slow.stderr.contains("was sent"), "{slow:?}");
+    env.sandbox.control().clear_faults();
+
+    // Connection refused: 1, and now "not sent" is the truth.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = closed.local_addr().expect("its address").port();
+    drop(closed);
+    let base = format!("http://127.0.0.1:{port}");
+    let refused_conn = env
+        .ump(&[
+            "--base-url",
+            &base,
+            "--allow-obtain",
+            "members",
+            "query",
+            "--phone",
+            "13800000021",
+        ])
+        .await;
+    check_eq!(wrong, refused_conn.code, 1, "{refused_conn:?}");
+    check!(
+        wrong,
+        refused_conn.stderr.contains("not sent"),
+        "{refused_conn:?}"
+    );
+
+    // The help lists every code with the meaning the words above give.
+    let help = env.ump(&["--help"]).await.ok();
+    check!(
+        wrong,
+        !help.stdout.contains("1 failed before anything was sent"),
+        "{}",
+        help.stdout
+    );
+    check!(wrong, help.stdout.contains("5 applied"), "{}", help.stdout);
+    check_eq!(wrong, env.score(&open_id), start + 60);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+}
+
+/// A local token-budget failure during a points change: 1 (nothing was sent), not 3
+/// (refused by the platform), and quickly: repeating cannot help before the budget resets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_token_budget_is_a_failure_before_sending_not_a_refusal() {
+    let env = Env::new().await;
+    env.sandbox
+        .control()
+        .set_access_token_lifetime(Duration::from_secs(1));
+    let open_id = env.member("13800000022").await;
+    let start = env.score(&open_id);
+    // The day's 20 refreshes, spent.
+    for _ in 0..20 {
+        env.ump(&["tokens", "refresh", "--yes"]).await.ok();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = std::time::Instant::now();
+    let run = env
+        .ump(&change_args(&open_id, "5", "event_add", "b-1"))
+        .await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("budget") && run.stderr.contains("not sent"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("refused"), "{run:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no attempts repeated in vain"
+    );
+    assert_eq!(env.score(&open_id), start);
+}
+
+/// Without --allow-obtain no path reaches 2.1: an expired access token and a refresh
+/// token the platform has revoked leave only the token-issuing call, which the token
+/// manager's fallback must not make without consent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_refresh_token_never_spends_the_days_obtain_without_consent() {
+    use gree_ump::runtime::clock::ManualClock;
+    let env = Env::new().await;
+    let control = env.sandbox.control();
+    let day_ms = 86_400_000;
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis(),
+    )
+    .expect("an i64");
+    // Yesterday, a service sharing the store obtained its tokens.
+    control.set_time_ms(now_ms - day_ms);
+    let yesterday = std::sync::Arc::new(ManualClock::new(now_ms - day_ms));
+    let store = gree_ump::FileTokenStore::new(env.store_dir()).expect("the store");
+    let service = gree_ump::Client::builder()
+        .base_url(env.sandbox.base_url())
+        .app_id(env.sandbox.app_id())
+        .app_secret(env.sandbox.app_secret())
+        .token_store(std::sync::Arc::new(store))
+        .clock(yesterday)
+        .build()
+        .expect("a client");
+    service
+        .runtime()
+        .send(&gree_ump::endpoints::ListLevelsRequest::new())
+        .await
+        .expect("the levels");
+    assert_eq!(control.token_calls().obtain_calls, 1);
+    // Today: its access token has expired, and the platform revoked the refresh token.
+    control.set_time_ms(now_ms);
+    control.revoke_all_tokens();
+    assert_eq!(control.token_calls().obtain_calls, 0, "a new day");
+    let run = env.ump(&["members", "levels"]).await;
+    assert_eq!(
+        control.token_calls().obtain_calls,
+        0,
+        "2.1 not spent: {run:?}"
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("--allow-obtain") && run.stderr.contains("2.1"),
+        "{run:?}"
+    );
+    // With consent it is spent, once: after the pause the store keeps after a failed
+    // token call (the refused refresh), which holds back every process sharing it.
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    env.ump(&["--allow-obtain", "members", "levels"]).await.ok();
+    assert_eq!(control.token_calls().obtain_calls, 1);
 }

@@ -373,7 +373,14 @@ impl World {
             .members
             .codes
             .get(code)
-            .ok_or_else(|| ApiError::with(ErrorCode::MemberCodeExpired, "unknown code"))?;
+            // The code is quoted back, as gateways do: a client must not read the
+            // customer's scan as the platform's own words.
+            .ok_or_else(|| {
+                ApiError::with(
+                    ErrorCode::MemberCodeExpired,
+                    format!("unknown code {}", quoted(code)),
+                )
+            })?;
         if now_ms >= entry.expires_ms {
             return Err(ApiError::with(ErrorCode::MemberCodeExpired, "code expired"));
         }
@@ -418,6 +425,15 @@ impl World {
         let open_id = self.members.resolve(id_or_phone)?;
         self.members.get_mut(&open_id)?.growth_value = growth_value.max(0);
         Ok(())
+    }
+}
+
+/// A caller's value as the sandbox quotes it in a message: at most 64 characters.
+fn quoted(value: &str) -> String {
+    const MAX: usize = 64;
+    match value.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
     }
 }
 

@@ -685,7 +685,7 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`, `150001`, `150002`, `150003`, `150008`.
 ///
-/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E79` (open_id that may carry a phone number is personal data).
+/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E79` (a success flag and a code that disagree), `E80` (open_id that may carry a phone number is personal data).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -918,7 +918,7 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150009`.
 ///
-/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E79` (open_id that may carry a phone number is personal data).
+/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1126,7 +1126,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150007`, `150009`.
 ///
-/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E74` (the sandbox accepts the example's nested items), `E78` (what else the sandbox reads of the examples), `E79` (open_id that may carry a phone number is personal data).
+/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E74` (the sandbox accepts the example's nested items), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1280,7 +1280,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`.
 ///
-/// Errata of section 3.5 (the spec's `errata`): `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E35` (strings for integers in the point record request), `E36` (invalid point record example), `E37` (record times), `E78` (what else the sandbox reads of the examples), `E79` (open_id that may carry a phone number is personal data).
+/// Errata of section 3.5 (the spec's `errata`): `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E35` (strings for integers in the point record request), `E36` (invalid point record example), `E37` (record times), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1448,7 +1448,7 @@ impl ::openplatform_runtime::Paged for ListPointRecordsRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`.
 ///
-/// Errata of section 3.6 (the spec's `errata`): `E08` (envelope key spelling), `E17` (member code input optional), `E19` (meaning of 1001), `E79` (open_id that may carry a phone number is personal data).
+/// Errata of section 3.6 (the spec's `errata`): `E08` (envelope key spelling), `E17` (member code input optional), `E19` (meaning of 1001), `E80` (open_id that may carry a phone number is personal data).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3612,7 +3612,7 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`, `130001`, `130004`.
 ///
-/// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long), `E77` (request examples the platform refuses as printed), `E79` (open_id that may carry a phone number is personal data).
+/// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long), `E77` (request examples the platform refuses as printed), `E80` (open_id that may carry a phone number is personal data).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3749,7 +3749,7 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
 ///
 /// Error codes: `500`, `1001`, `130002`, `130003`.
 ///
-/// Errata of section 5.3 (the spec's `errata`): `E41` (missing location marker), `E57` (third_coupon_code type), `E58` (returned coupon code), `E79` (open_id that may carry a phone number is personal data).
+/// Errata of section 5.3 (the spec's `errata`): `E41` (missing location marker), `E57` (third_coupon_code type), `E58` (returned coupon code), `E80` (open_id that may carry a phone number is personal data).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3882,7 +3882,7 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
 ///
 /// Error codes: `500`, `1001`, `130002`, `130003`.
 ///
-/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E79` (open_id that may carry a phone number is personal data).
+/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E80` (open_id that may carry a phone number is personal data).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -4119,7 +4119,7 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`.
 ///
-/// Errata of section 5.5 (the spec's `errata`): `E01` (HTTP verb), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E51` (fen amounts), `E52` (use_scope_type values), `E56` (coupon codes typed Long), `E61` (two status enumerations), `E62` (page_size sent as a string), `E63` (NamedRef ids), `E78` (what else the sandbox reads of the examples), `E79` (open_id that may carry a phone number is personal data).
+/// Errata of section 5.5 (the spec's `errata`): `E01` (HTTP verb), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E51` (fen amounts), `E52` (use_scope_type values), `E56` (coupon codes typed Long), `E61` (two status enumerations), `E62` (page_size sent as a string), `E63` (NamedRef ids), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]

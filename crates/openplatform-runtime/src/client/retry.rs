@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::endpoint::{Endpoint, Idempotency};
-use crate::error::{AppliedEarlier, Error};
-use crate::error_code::{ApiErrorCode, ErrorCategory};
+use crate::error::{AppliedEarlier, Error, Outcome};
+use crate::error_code::ApiErrorCode;
 
 /// How often and how patiently a call is repeated after a transient failure.
 ///
@@ -129,8 +129,8 @@ impl CallOptions {
 /// What earlier attempts of one keyed call tell about a later answer.
 ///
 /// A keyed write repeated with the same key can only be answered "key already used"
-/// (category [`ErrorCategory::Conflict`] on a keyed endpoint) because a write under that
-/// key is in effect. If an earlier attempt of this call may have reached the platform,
+/// ([`Outcome::KeyInUse`]: category `conflict` on a keyed endpoint) because a write under
+/// that key is in effect. If an earlier attempt of this call may have reached the platform,
 /// that write is this call's own, so the answer means "applied", never "refused".
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Attempts {
@@ -149,11 +149,13 @@ impl Attempts {
         result: Result<T, Error<E::Code>>,
     ) -> Result<T, Error<E::Code>> {
         self.made += 1;
+        // What the answer proves is read where every surface reads it (Error::outcome).
+        let key_in_use = matches!(&result, Err(e) if e.outcome() == Outcome::KeyInUse);
         match result {
             Err(Error::Api(answer))
-                if self.may_have_landed
-                    && E::INFO.idempotency == Idempotency::Keyed
-                    && answer.code.category() == ErrorCategory::Conflict =>
+                if key_in_use
+                    && self.may_have_landed
+                    && E::INFO.idempotency == Idempotency::Keyed =>
             {
                 Err(Error::AppliedEarlier(Box::new(AppliedEarlier {
                     method: E::INFO.method,

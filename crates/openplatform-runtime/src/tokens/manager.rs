@@ -123,6 +123,11 @@ pub struct TokenPolicy {
     /// store that lost its data (a Redis restart without persistence) gets it back
     /// before another instance spends the day's token-issuing call.
     pub write_back_every: Duration,
+    /// Whether this client may make the token-issuing call at all (on by default). Off,
+    /// every path that would obtain (no tokens, or a refresh token the platform refused)
+    /// fails with [`TokenError::ObtainNotAllowed`] instead: an operator's command that
+    /// must not spend the day's only call without consent.
+    pub allow_obtain: bool,
 }
 
 impl Default for TokenPolicy {
@@ -138,6 +143,7 @@ impl Default for TokenPolicy {
             refresh_daily_limit: u32::MAX,
             store_timeout: Duration::from_secs(5),
             write_back_every: Duration::from_secs(60),
+            allow_obtain: true,
         }
     }
 }
@@ -197,6 +203,8 @@ struct Cached {
 #[derive(Debug, Clone)]
 struct Failure {
     at: Instant,
+    /// When, on the platform's clock.
+    at_ms: i64,
     error: TokenError,
     in_a_row: u32,
 }
@@ -677,12 +685,22 @@ impl TokenManager {
     /// versions is adopted (if allowed) or reported.
     async fn load(&self) -> Result<Option<TokenRecord>, TokenError> {
         let stored = self.op("load", self.store.load(&self.key)).await?;
-        if !self.rejection_checked.swap(true, Ordering::AcqRel)
-            && let Err(e) = self.rejection_in_store().await
-        {
-            // Only means a later acceptance does not remove another instance's note.
-            tracing::debug!(error = %e, "could not read the rejection note");
-            self.rejection_checked.store(false, Ordering::Release);
+        if !self.rejection_checked.swap(true, Ordering::AcqRel) {
+            // Once per instance: another instance's rejection note (a later acceptance
+            // removes it), and the day's counts (put back if the store loses them).
+            if let Err(e) = self.rejection_in_store().await {
+                tracing::debug!(error = %e, "could not read the rejection note");
+                self.rejection_checked.store(false, Ordering::Release);
+            }
+            let day = self.day(self.clock.now_ms());
+            for kind in [BudgetKind::Obtain, BudgetKind::Refresh] {
+                if let Ok(used) = self
+                    .op("read budget", self.store.budget_used(&self.key, kind, day))
+                    .await
+                {
+                    self.note_used(kind, day, Some(used), 0);
+                }
+            }
         }
         if stored.is_some() || self.unscoped_checked.swap(true, Ordering::Relaxed) {
             return Ok(stored);
@@ -744,6 +762,14 @@ impl TokenManager {
             }
         };
         let expected = stored.as_ref().map(|r| r.version);
+        // The day's counts, which a store that lost its data lost too (another holder
+        // may have written the record back already).
+        let day = self.day(self.clock.now_ms());
+        for kind in [BudgetKind::Obtain, BudgetKind::Refresh] {
+            if let Err(e) = self.restore_budget(kind, day).await {
+                tracing::debug!(error = %e, "token budget check skipped");
+            }
+        }
         if expected.is_some_and(|v| v >= cached.record.version) {
             return;
         }
@@ -755,18 +781,10 @@ impl TokenManager {
             )
             .await
         {
-            Ok(true) => {
-                tracing::warn!(
-                    version = cached.record.version,
-                    "the token store had lost the token record; wrote back the one held in memory"
-                );
-                let day = self.day(self.clock.now_ms());
-                for kind in [BudgetKind::Obtain, BudgetKind::Refresh] {
-                    if let Err(e) = self.restore_budget(kind, day).await {
-                        tracing::debug!(error = %e, "token budget write-back failed");
-                    }
-                }
-            }
+            Ok(true) => tracing::warn!(
+                version = cached.record.version,
+                "the token store had lost the token record; wrote back the one held in memory"
+            ),
             Ok(false) => {}
             Err(e) => tracing::debug!(error = %e, "token write-back failed"),
         }
@@ -1040,7 +1058,13 @@ impl TokenManager {
             .unwrap_or_else(PoisonError::into_inner);
         let failure = last.as_ref()?;
         let pause = rules::backoff(FAILURE_BACKOFF, MAX_FAILURE_BACKOFF, failure.in_a_row);
-        let elapsed = failure.at.elapsed();
+        // Over when either clock says so: the platform's (as the store's note is judged,
+        // and as a test's simulated clock moves) or this process's own.
+        let platform = self.clock.now_ms().saturating_sub(failure.at_ms).max(0);
+        let elapsed = failure
+            .at
+            .elapsed()
+            .max(Duration::from_millis(u64::try_from(platform).unwrap_or(0)));
         (elapsed < pause).then(|| TokenError::CoolingDown {
             retry_after: pause - elapsed,
             last: Box::new(failure.error.clone()),
@@ -1070,12 +1094,14 @@ impl TokenManager {
                 | TokenError::Store(_)
                 | TokenError::LockWaitTimedOut { .. }
                 | TokenError::ObtainLost { .. }
-                | TokenError::NotConfigured(_),
+                | TokenError::NotConfigured(_)
+                | TokenError::ObtainNotAllowed,
             ) => Noted::Nothing,
             Err(error) => {
                 let in_a_row = last.as_ref().map_or(0, |f| f.in_a_row).saturating_add(1);
                 *last = Some(Failure {
                     at: Instant::now(),
+                    at_ms: self.clock.now_ms(),
                     error: error.clone(),
                     in_a_row,
                 });
@@ -1433,6 +1459,11 @@ impl TokenManager {
         now: i64,
         rejection: bool,
     ) -> Result<TokenGrant, TokenError> {
+        // Every path to the token-issuing call passes here (the refused-refresh fallback
+        // too), so the policy holds on all of them.
+        if !self.policy.allow_obtain {
+            return Err(TokenError::ObtainNotAllowed);
+        }
         self.spend(BudgetKind::Obtain, now).await?;
         if rejection {
             self.note_rejection(now).await;
@@ -1557,6 +1588,7 @@ impl TokenManager {
                 self.store.budget_used(&self.key, BudgetKind::Refresh, day),
             )
             .await?;
+        self.note_used(BudgetKind::Refresh, day, Some(used), 0);
         let limit = self.policy.refresh_daily_limit;
         if used.saturating_add(self.policy.refresh_reserve) >= limit {
             return Err(self.exhausted(BudgetKind::Refresh, used, limit, now));
@@ -1638,13 +1670,19 @@ impl TokenManager {
             known,
             "the token store counts fewer of today's calls than were made (it lost its data?); putting the count back"
         );
-        // At most the known count's worth of writes (a day's limit: 1 or 20).
+        // Counted up one by one with `known` as the limit: each step counts only while
+        // the store holds fewer, so instances restoring at once never count beyond the
+        // largest count one of them knows. At most `known` steps (a day's limit: 1, 20).
         for _ in stored..known {
-            self.op(
-                "restore budget",
-                self.store.take_budget(&self.key, kind, day, u32::MAX),
-            )
-            .await?;
+            if let BudgetTake::Exhausted { .. } = self
+                .op(
+                    "restore budget",
+                    self.store.take_budget(&self.key, kind, day, known),
+                )
+                .await?
+            {
+                break;
+            }
         }
         Ok(())
     }
@@ -1725,8 +1763,11 @@ impl TokenManager {
     /// How many calls of `kind` the store counts today (platform day).
     pub async fn budget_used_today(&self, kind: BudgetKind) -> Result<u32, TokenError> {
         let day = self.day(self.clock.now_ms());
-        self.op("read budget", self.store.budget_used(&self.key, kind, day))
-            .await
+        let used = self
+            .op("read budget", self.store.budget_used(&self.key, kind, day))
+            .await?;
+        self.note_used(kind, day, Some(used), 0);
+        Ok(used)
     }
 
     /// The token state of this manager's key, read from the store only: the record's

@@ -127,11 +127,13 @@ fn decode_ump<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a
         total_count: parts.get(Part::TotalCount)?,
     };
     // Errata E08: with `success` true, the success code, null or an absent code all mean
-    // success. Without `success`, the code decides.
+    // success. Without `success`, the code decides. E79: a false flag beside the success
+    // code and a result is a success ([`succeeded`] holds the whole rule).
     let code_is_success = error_code.map(|code| Some(code) == protocol.success_code);
     let ok = succeeded(
         parts.get(Part::Success)?,
         code_is_success,
+        data.is_some(),
         "a success flag nor an error code",
     )?;
     let outcome = if ok {

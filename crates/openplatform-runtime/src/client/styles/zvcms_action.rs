@@ -213,13 +213,16 @@ fn decode_zvcms<'a>(
     let code = parts.raw(Part::Code).and_then(code_of);
     // Errata (zvcms spec): `status` true only says the call was processed; the document's
     // own example of a business error has `status: true` and an error code. So the code
-    // decides when there is one; `status` false is an error whatever the code.
+    // decides when there is one; `status` false is an error beside an error code, and
+    // beside the success code a success only with a result (errata E22; [`succeeded`]
+    // holds the whole rule, shared with every style).
     let code_is_success = code
         .as_ref()
         .map(|c| matches!(c, Code::Int(n) if Some(*n) == protocol.success_code));
     let ok = succeeded(
         parts.get(Part::Success)?,
         code_is_success,
+        data.is_some(),
         "a status flag nor a code",
     )?;
     let (outcome, code_text) = if ok {
