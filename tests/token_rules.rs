@@ -11,11 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use gree_ump::endpoints::*;
+use gree_ump::models::*;
 use gree_ump::runtime::clock::{Clock, ManualClock};
 use gree_ump::runtime::tokens::{
     BudgetKind, FileTokenStore, ForgetOutcome, MemoryTokenStore, StoreFuture, TokenPolicy,
     TokenRecord, TokenStore,
 };
+use gree_ump::runtime::wire::{BeijingDateTime, TimestampMs, Yuan};
 use gree_ump::runtime::{Error as RuntimeError, TokenError};
 use gree_ump::{Client, Error};
 use gree_ump_sandbox::config::{DEFAULT_APP_ID, DEFAULT_APP_SECRET};
@@ -233,8 +235,17 @@ fn pointer<'a>(value: &'a mut serde_json::Value, path: &[String]) -> &'a mut ser
     })
 }
 
-/// What each endpoint that takes free text sends, every text field set to a phrase of
-/// the spec's invalid-token list: a nickname, a reason, an order number, a scanned code.
+fn yuan(text: &str) -> Yuan {
+    Yuan::parse(text).unwrap()
+}
+
+fn at() -> BeijingDateTime {
+    BeijingDateTime::from_ymd_hms(2021, 8, 24, 0, 0, 0).unwrap()
+}
+
+/// What each endpoint that takes text sends (every business endpoint but 3.8, which
+/// takes none), every text field set to a phrase of the spec's invalid-token list: a
+/// nickname, a reason, an order number, a scanned code, a coupon's rules.
 #[tokio::test]
 async fn phrases_the_platform_quotes_from_the_request_spend_no_refresh() {
     let stub = Stub::start(quoting_platform_answer).await;
@@ -283,6 +294,120 @@ async fn phrases_the_platform_quotes_from_the_request_spend_no_refresh() {
             }))
         );
         send!(sms.send_sms_code(SendSmsCodeRequest::new("13800000000")));
+        send!(
+            sms.verify_sms_code(VerifySmsCodeRequest::new(VerifySmsCodeArgs {
+                phone: "13888888888".into(),
+                verify_code: "4586".into(),
+            }))
+        );
+        send!(
+            points.rollback_points(RollbackPointsRequest::new(RollbackPointsArgs {
+                open_id: open_id.into(),
+                rollback_score: 20,
+                change_id: "chg".into(),
+            }))
+        );
+        send!(
+            points.rollback_points_partially(RollbackPointsPartiallyRequest::new(
+                RollbackPointsPartiallyArgs {
+                    open_id: open_id.into(),
+                    change_id: "chg".into(),
+                    parent_order_no: "order".into(),
+                    items: vec![
+                        PartialRollbackItem::new(PartialRollbackItemArgs {
+                            order_no: "refund".into(),
+                            item_no: "item".into(),
+                            total_price: yuan("100"),
+                        })
+                        .item_name("护手霜"),
+                    ],
+                }
+            ))
+        );
+        send!(
+            points.list_point_records(ListPointRecordsRequest::new(ListPointRecordsArgs {
+                open_id: open_id.into(),
+                score_type: ScoreType::Income,
+                page_size: 10,
+                page_no: 1,
+            }))
+        );
+        send!(
+            orders.add_order(
+                AddOrderRequest::new(AddOrderArgs {
+                    consume_date: at(),
+                    order_amount: yuan("1000"),
+                    order_no: "order".into(),
+                    order_score: 100,
+                })
+                .phone("17875981518")
+            )
+        );
+        send!(
+            orders.refund_order(
+                RefundOrderRequest::new(RefundOrderArgs {
+                    consume_date: at(),
+                    order_amount: yuan("10"),
+                    order_no: "refund".into(),
+                    parent_order_no: "order".into(),
+                })
+                .phone("17875981518")
+            )
+        );
+        send!(
+            orders.refund_order_partially(
+                RefundOrderPartiallyRequest::new(RefundOrderPartiallyArgs {
+                    consume_date: at(),
+                    order_amount: yuan("10"),
+                    order_no: "refund".into(),
+                    parent_order_no: "order".into(),
+                })
+                .phone("17875981518")
+            )
+        );
+        send!(
+            coupons.add_coupon_template(
+                AddCouponTemplateRequest::new(AddCouponTemplateArgs {
+                    third_coupon_id: "tpl".into(),
+                    coupon_category: CouponCategory::OrderAmountOff,
+                    name: "name".into(),
+                    discount_fee: 10,
+                    coupon_type: CouponValidityType::FixedPeriod,
+                    rules: "满200元才能使用".into(),
+                })
+                .end_time(TimestampMs(1_630_204_939_084))
+                .begin_time(TimestampMs(1_629_859_339_082))
+            )
+        );
+        send!(
+            coupons.give_coupons(GiveCouponsRequest::new(GiveCouponsArgs {
+                coupon_set: vec![CouponGrant::new(CouponGrantArgs {
+                    open_id: open_id.into(),
+                    coupon_number: "number".into(),
+                    params_type: ParamsType::OpenId,
+                })],
+                number: 1,
+                create_time: TimestampMs(1_626_671_161_991),
+                third_coupon_id: "tpl".into(),
+            }))
+        );
+        send!(
+            coupons.sync_coupon_status(SyncCouponStatusRequest::new(SyncCouponStatusArgs {
+                third_coupon_code: "code".into(),
+                open_id: open_id.into(),
+                status: CouponStatus::Invalid,
+            }))
+        );
+        send!(
+            coupons.verify_coupons(VerifyCouponsRequest::new(VerifyCouponsArgs {
+                open_id: open_id.into(),
+                order_no: "order".into(),
+                third_coupon_codes: vec!["code".to_owned()],
+                verification_time: TimestampMs(1_632_903_617_000),
+                order_amount: yuan("1205.52"),
+            }))
+        );
+        send!(coupons.list_user_coupons(ListUserCouponsRequest::new(open_id)));
     }
     assert_eq!(stub.refresh_calls(), 0, "{sent} answers quoted a phrase");
     assert_eq!(stub.obtain_calls(), 1);

@@ -327,8 +327,8 @@ impl Ctx {
             Need::Nothing => Ok(()),
             // A spent budget is said as it is, never as a call about to spend it.
             Need::Refresh if status.refresh.remaining() == 0 => Err(CliError::failed(format!(
-                "the access token has expired and today's refreshes are spent ({} of {}); they \
-                 reset at {}. Nothing was sent.{}",
+                "the access token has expired and today's refresh budget is spent ({} of {}); \
+                 it resets at {}. The call was not sent (nothing left this process).{}",
                 status.refresh.used,
                 status.refresh.limit,
                 status.budget_resets_at,
@@ -336,7 +336,8 @@ impl Ctx {
             ))),
             Need::Obtain if status.obtain.remaining() == 0 => Err(CliError::failed(format!(
                 "the token store {} holds no usable tokens and today's token-issuing call (2.1) \
-                 is spent ({} of {}); it resets at {}. Nothing was sent.{} If that call issued \
+                 budget is spent ({} of {}); it resets at {}. The call was not sent (nothing left this \
+                 process).{} If that call issued \
                  nothing the platform still honours (it was refused, or the platform was \
                  reset), `ump tokens forget-obtain --yes` gives it back.",
                 status.key,
