@@ -102,10 +102,135 @@ pub enum Echo {
     InvalidToken,
 }
 
+/// How the echoing server writes the request it quotes: as received, percent-encoded
+/// (a gateway's URL log, upper or lower case hex, `+` or `%20` for a space),
+/// percent-decoded (a form parser's view), or in an answer whose JSON writer escapes to
+/// ASCII (Python's `json.dumps`, `\uXXXX` lower case; PHP's `json_encode`, also `\/`;
+/// Jackson's ASCII mode, upper case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quote {
+    Raw,
+    PercentUpper,
+    PercentLower,
+    Percent20,
+    PercentDecoded,
+    PythonJson,
+    PhpJson,
+    AsciiJsonUpper,
+}
+
+pub const QUOTES: [Quote; 8] = [
+    Quote::Raw,
+    Quote::PercentUpper,
+    Quote::PercentLower,
+    Quote::Percent20,
+    Quote::PercentDecoded,
+    Quote::PythonJson,
+    Quote::PhpJson,
+    Quote::AsciiJsonUpper,
+];
+
+/// `text` percent-encoded: every byte but `A-Z a-z 0-9 - . _ ~` as `%XX`.
+pub fn percent_encode(text: &str, upper: bool, plus: bool) -> String {
+    let mut out = String::new();
+    for &b in text.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' if plus => out.push('+'),
+            _ if upper => out.push_str(&format!("%{b:02X}")),
+            _ => out.push_str(&format!("%{b:02x}")),
+        }
+    }
+    out
+}
+
+/// `text` as a form parser reads it: `+` a space, `%XX` a byte.
+pub fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |i: usize| {
+            bytes
+                .get(i)
+                .and_then(|b| (*b as char).to_digit(16))
+                .map(|d| d as u8)
+        };
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if hex(i + 1).is_some() && hex(i + 2).is_some() => {
+                out.push(hex(i + 1).unwrap() * 16 + hex(i + 2).unwrap());
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The JSON string literal of `text`, ASCII only (`\uXXXX`, surrogate pairs beyond the
+/// BMP), with `/` as `\/` when `slash`.
+pub fn ascii_json(text: &str, upper: bool, slash: bool) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' if slash => out.push_str("\\/"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii() && (c as u32) >= 0x20 => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&if upper {
+                        format!("\\u{u:04X}")
+                    } else {
+                        format!("\\u{u:04x}")
+                    });
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl Quote {
+    /// The quoted request as the server's message holds it.
+    fn text(self, quoted: &str) -> String {
+        match self {
+            Quote::PercentUpper => percent_encode(quoted, true, true),
+            Quote::PercentLower => percent_encode(quoted, false, true),
+            Quote::Percent20 => percent_encode(quoted, true, false),
+            Quote::PercentDecoded => form_decode(quoted),
+            _ => quoted.to_owned(),
+        }
+    }
+
+    /// A JSON string literal of `text`, as the server's JSON writer writes it.
+    fn json(self, text: &str) -> String {
+        match self {
+            Quote::PythonJson => ascii_json(text, false, false),
+            Quote::PhpJson => ascii_json(text, false, true),
+            Quote::AsciiJsonUpper => ascii_json(text, true, false),
+            _ => serde_json::to_string(text).unwrap(),
+        }
+    }
+}
+
 /// The state of an echoing server.
 pub struct Echoer {
     /// How business calls are answered.
     pub business: Mutex<Echo>,
+    /// How the request is quoted.
+    pub quote: Mutex<Quote>,
+    /// Appended to every token issued (tokens of any characters).
+    pub token_tail: Mutex<String>,
     /// How token calls are answered: `None` issues tokens.
     pub tokens: Mutex<Option<Echo>>,
     pub issued: AtomicUsize,
@@ -127,8 +252,16 @@ fn quote_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -
     text
 }
 
-fn answer(echo: Echo, quoted: &str) -> Response {
-    let json = serde_json::to_string(quoted).unwrap();
+fn answer(echo: Echo, quote: Quote, quoted: &str) -> Response {
+    let text = quote.text(quoted);
+    let json = quote.json(&text);
+    // An HTML page of a server whose writer escapes to ASCII shows the escapes.
+    let quoted = match quote {
+        Quote::PythonJson | Quote::PhpJson | Quote::AsciiJsonUpper => {
+            json[1..json.len() - 1].to_owned()
+        }
+        _ => text,
+    };
     match echo {
         Echo::ApiJson => (
             StatusCode::OK,
@@ -166,23 +299,40 @@ async fn echo_handler(
     let quoted = quote_request(&method, &uri, &headers, &body);
     echoer.seen.lock().unwrap().push(quoted.clone());
     let called = method_of(&uri);
+    let quote = *echoer.quote.lock().unwrap();
     if called == OBTAIN || called == REFRESH {
         match *echoer.tokens.lock().unwrap() {
             None => {
                 let n = echoer.issued.fetch_add(1, Ordering::SeqCst);
-                return token_reply("echoer", n).into_response();
+                let tail = echoer.token_tail.lock().unwrap().clone();
+                if tail.is_empty() {
+                    return token_reply("echoer", n).into_response();
+                }
+                return serde_json::json!({
+                    "success": true,
+                    "error_code": 200,
+                    "data": {
+                        "access_token": format!("echoer-access-{n:04}-{tail}"),
+                        "refresh_token": format!("echoer-refresh-{n:04}-{tail}"),
+                        "expire_in": 7200,
+                    }
+                })
+                .to_string()
+                .into_response();
             }
-            Some(echo) => return answer(echo, &quoted),
+            Some(echo) => return answer(echo, quote, &quoted),
         }
     }
     let echo = *echoer.business.lock().unwrap();
-    answer(echo, &quoted)
+    answer(echo, quote, &quoted)
 }
 
 /// A server quoting every request back; the test switches how it answers.
 pub async fn echoing_server() -> (String, Arc<Echoer>) {
     let echoer = Arc::new(Echoer {
         business: Mutex::new(Echo::ApiJson),
+        quote: Mutex::new(Quote::Raw),
+        token_tail: Mutex::default(),
         tokens: Mutex::new(None),
         issued: AtomicUsize::new(0),
         seen: Mutex::default(),

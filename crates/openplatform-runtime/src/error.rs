@@ -603,8 +603,14 @@ impl BodyExcerpt {
     /// The excerpt with every value `scrubber` knows and every value under a sensitive
     /// key replaced: what [`as_str`](Self::as_str) then returns.
     pub(crate) fn scrubbed(self, scrubber: &crate::redact::Scrubber, keys: &[&str]) -> Self {
+        // An excerpt cut at the limit may end inside a value: no whole form to find.
+        let scrubbed = if self.text.len() < self.total_len {
+            scrubber.scrub_cut(&self.text)
+        } else {
+            scrubber.scrub(&self.text)
+        };
         BodyExcerpt {
-            text: crate::redact::redact_json_keys(&scrubber.scrub(&self.text), keys),
+            text: crate::redact::redact_json_keys(&scrubbed, keys),
             total_len: self.total_len,
         }
     }

@@ -84,12 +84,59 @@ fn read_file(m: &ArgMatches) -> Result<File, CliError> {
             )));
         }
     };
-    toml::from_str(&text).map_err(|e| {
+    parse_file(&text, &path)
+}
+
+/// The config file's text read as its keys.
+///
+/// An error names the line and its key, never the line itself: the TOML error's own
+/// text quotes the line, and the line with a mistake may be the one holding a secret
+/// (`app_secret = "…"` is a mistake: the secret belongs in a file of its own).
+fn parse_file(text: &str, path: &Path) -> Result<File, CliError> {
+    toml::from_str(text).map_err(|e: toml::de::Error| {
+        let at = e.span().map_or(0, |s| s.start.min(text.len()));
+        let line_no = text[..at].matches('\n').count() + 1;
+        let line = text.lines().nth(line_no - 1).unwrap_or("");
+        let key = line.split_once('=').map(|(k, _)| k.trim()).filter(|k| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        });
+        let key = key.map_or(String::new(), |k| format!(", key `{k}`"));
         CliError::failed(format!(
-            "the config file {} is not valid: {e}",
-            path.display()
+            "the config file {} is not valid: line {line_no}{key}: {}",
+            path.display(),
+            without_values(e.message())
         ))
     })
+}
+
+/// A TOML or serde message with every quoted part that may be a value hidden: double-
+/// and single-quoted parts (strings), and backquoted parts other than key-like words
+/// (serde backquotes numbers and characters; names of keys stay).
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message.trim();
+    while let Some(open) = rest.find(['"', '\'', '`']) {
+        out.push_str(&rest[..open]);
+        let quote = rest[open..].chars().next().unwrap_or('"');
+        let inner_start = open + quote.len_utf8();
+        let Some(len) = rest[inner_start..].find(quote) else {
+            out.push(quote);
+            out.push('…');
+            return out;
+        };
+        let inner = &rest[inner_start..inner_start + len];
+        let keyword = quote == '`'
+            && !inner.is_empty()
+            && inner.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+        out.push(quote);
+        out.push_str(if keyword { inner } else { "…" });
+        out.push(quote);
+        rest = &rest[inner_start + len + quote.len_utf8()..];
+    }
+    out.push_str(rest);
+    out.replace('\n', "; ")
 }
 
 /// `yes`/`no` (and `true`/`false`, `1`/`0`).
@@ -242,5 +289,56 @@ impl Settings {
         adjust(b.allow_shared_token_directory(self.shared_token_directory))
             .build()
             .map_err(|e| CliError::failed(shared_hint(format!("cannot configure the client: {e}"))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config file with a mistake on a line holding a secret (a syntax error, a key
+    /// that is not one, a value of the wrong type): the error names the file, the line
+    /// and the key, never the value.
+    #[test]
+    fn a_config_error_names_the_line_and_key_never_the_value() {
+        for (text, key) in [
+            (
+                "app_id = \"a\"\napp_secret = \"s3cr3t-Hunter\n",
+                "app_secret",
+            ),
+            (
+                "app_id = \"a\"\napp_secret = \"s3cr3t-Hunter\"\n",
+                "app_secret",
+            ),
+            (
+                "app_id = \"a\"\napp_secret_file = s3cr3t-Hunter\n",
+                "app_secret_file",
+            ),
+            (
+                "app_id = \"a\"\napp_secret_file = \"x\" s3cr3t-Hunter\n",
+                "app_secret_file",
+            ),
+            ("preset = \"test\"\napp_id = 31337313373\n", "app_id"),
+            (
+                "preset = \"test\"\nredis_key_prefix = 's3cr3t-Hunter\n",
+                "redis_key_prefix",
+            ),
+        ] {
+            let e = parse_file(text, Path::new("/etc/ump.toml")).unwrap_err();
+            let shown = e.to_string();
+            eprintln!("{shown}");
+            assert!(
+                !shown.contains("s3cr3t") && !shown.contains("31337"),
+                "{shown}"
+            );
+            assert!(shown.contains("/etc/ump.toml"), "{shown}");
+            assert!(shown.contains("line 2"), "{shown}");
+            assert!(shown.contains(key), "{shown}");
+        }
+        assert_eq!(
+            without_values("invalid type: string \"s3\", expected `u32` at `x`, '1' `2`"),
+            "invalid type: string \"…\", expected `…` at `x`, '…' `…`"
+        );
+        assert_eq!(without_values("cut \"s3cr"), "cut \"…");
     }
 }

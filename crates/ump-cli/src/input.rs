@@ -19,9 +19,15 @@ pub fn request<R: DeserializeOwned>(
     matches: &ArgMatches,
 ) -> Result<R, CliError> {
     let mut object: Vec<(&str, Box<RawValue>)> = Vec::new();
+    let mut stdin_read_by: Option<&str> = None;
     for f in command.fields {
         if let Some(text) = matches.get_one::<String>(f.id) {
             object.push((f.wire, value(f, text)?));
+        } else if let Some(file) = f.file_flag
+            && let Some(path) = matches.get_one::<String>(file)
+        {
+            let text = read_value(file, path, &mut stdin_read_by)?;
+            object.push((f.wire, value(f, &text)?));
         }
     }
     let mut json = String::from("{");
@@ -51,6 +57,43 @@ pub fn request<R: DeserializeOwned>(
             )
         })
     })
+}
+
+/// The value a `--…-file PATH` flag names: the file's text, or stdin's for `-` (which
+/// one flag only can read), without one trailing newline. Errors name the flag and the
+/// path, never the text.
+fn read_value(
+    file: &'static str,
+    path: &str,
+    stdin_read_by: &mut Option<&'static str>,
+) -> Result<String, CliError> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    if path == "-" {
+        if let Some(other) = stdin_read_by {
+            return Err(CliError::usage(format!(
+                "--{file} -: stdin is read by --{other} already; give one of them a file"
+            )));
+        }
+        *stdin_read_by = Some(file);
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::failed(format!("--{file}: cannot read stdin: {e}")))?;
+    } else {
+        text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::failed(format!("--{file}: cannot read {path}: {e}")))?;
+    }
+    let value = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    if value.is_empty() {
+        return Err(CliError::usage(format!(
+            "--{file}: {} is empty",
+            if path == "-" { "stdin" } else { path }
+        )));
+    }
+    Ok(value.to_owned())
 }
 
 /// One flag's JSON value.

@@ -35,6 +35,9 @@ pub struct Field {
     pub required: bool,
     /// Personal data or a secret: never echoed back in errors.
     pub sensitive: bool,
+    /// For a sensitive field, the flag (and `clap` id) that reads its value from a file
+    /// or stdin (`phone-file`), since a flag's value is visible to every user of the host.
+    pub file_flag: Option<&'static str>,
     pub doc: &'static str,
     pub gloss: &'static str,
     pub example: Option<&'static str>,
@@ -92,6 +95,9 @@ pub fn command(c: &'static Command) -> Clap {
         ));
     for f in c.fields {
         cmd = cmd.arg(field(f));
+        if let Some(file) = f.file_flag {
+            cmd = cmd.arg(file_arg(f, file));
+        }
     }
     if c.paged {
         cmd = cmd
@@ -135,12 +141,46 @@ fn field(f: &'static Field) -> Arg {
         Kind::Yuan => "YUAN",
         Kind::Json => "JSON",
     };
-    Arg::new(f.id)
-        .long(f.flag)
-        .value_name(value_name)
-        .required(f.required)
-        .help(format!("{} — {}", f.doc, f.gloss))
-        .long_help(long)
+    let arg = Arg::new(f.id).long(f.flag).value_name(value_name);
+    match f.file_flag {
+        Some(file) => arg
+            .required(false)
+            .required_unless_present_any(if f.required { vec![file] } else { vec![] })
+            .conflicts_with(file)
+            .help(format!(
+                "{} — {} (personal data: prefer --{file}, which keeps it off the command line)",
+                f.doc, f.gloss
+            ))
+            .long_help(format!(
+                "{long}\n\nPersonal data: given here, the value is visible to every user of this \
+                 host (ps, /proc/PID/cmdline) and may stay in the shell's history; --{file} \
+                 reads it from a file or stdin instead."
+            )),
+        None => arg
+            .required(f.required)
+            .help(format!("{} — {}", f.doc, f.gloss))
+            .long_help(long),
+    }
+}
+
+/// The flag reading a sensitive field's value from a file, `-` for stdin.
+fn file_arg(f: &'static Field, file: &'static str) -> Arg {
+    Arg::new(file)
+        .long(file)
+        .value_name("PATH")
+        .help(format!(
+            "--{} read from the file PATH (`-`: stdin), kept off the command line, which every \
+             user of this host can read (/proc/PID/cmdline)",
+            f.flag
+        ))
+        .long_help(format!(
+            "The value of --{} read from the file PATH, or from stdin when PATH is `-` (one \
+             trailing newline is dropped).\n\nA flag's value is visible to every user of this \
+             host (ps, /proc/PID/cmdline) and may stay in the shell's history: personal data \
+             and secrets belong in a file readable only by you, or on stdin \
+             (`printf %s \"$PHONE\" | ump … --{} -`).",
+            f.flag, file
+        ))
 }
 
 /// Every group's subcommand, each with its endpoints'.
@@ -154,4 +194,66 @@ pub fn groups(groups: &'static [Group]) -> impl Iterator<Item = Clap> {
             |group, c| group.subcommand(command(c)),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every personal or secret field of every command can be read from a file or stdin
+    /// (`--phone-file -`), and its help says why: a flag's value is visible to every user
+    /// of the host (`/proc/PID/cmdline`, `ps`). Given from a file, the value flag is not
+    /// required; given both ways, the command is refused.
+    #[test]
+    fn every_sensitive_flag_also_reads_a_file_or_stdin() {
+        let mut checked = 0;
+        for group in crate::generated::GROUPS {
+            for c in group.commands {
+                let cmd = command(c);
+                let required: Vec<&Field> = c.fields.iter().filter(|f| f.required).collect();
+                let mut args: Vec<String> = vec![c.name.to_string()];
+                for f in &required {
+                    args.push(format!("--{}", f.flag));
+                    args.push("1".into());
+                }
+                for f in c.fields.iter().filter(|f| f.sensitive) {
+                    let file = format!("{}-file", f.flag);
+                    let arg = cmd
+                        .get_arguments()
+                        .find(|a| a.get_long() == Some(file.as_str()))
+                        .unwrap_or_else(|| panic!("{} has no --{file}", c.method));
+                    let help = arg.get_long_help().or(arg.get_help()).unwrap().to_string();
+                    assert!(help.contains("/proc"), "--{file}: {help}");
+                    let value = cmd
+                        .get_arguments()
+                        .find(|a| a.get_long() == Some(f.flag))
+                        .unwrap();
+                    let help = value.get_help().unwrap().to_string();
+                    assert!(help.contains(&format!("--{file}")), "--{}: {help}", f.flag);
+                    checked += 1;
+                }
+                // Every required sensitive value from a file instead of its flag.
+                let mut from_files: Vec<String> = vec![c.name.to_string()];
+                for f in &required {
+                    if f.sensitive {
+                        from_files.push(format!("--{}-file", f.flag));
+                        from_files.push("/dev/null".into());
+                    } else {
+                        from_files.push(format!("--{}", f.flag));
+                        from_files.push("1".into());
+                    }
+                }
+                cmd.clone()
+                    .try_get_matches_from(&from_files)
+                    .unwrap_or_else(|e| panic!("{from_files:?}: {e}"));
+                if let Some(f) = c.fields.iter().find(|f| f.sensitive) {
+                    let mut both = args.clone();
+                    both.extend([format!("--{}", f.flag), "x".into()]);
+                    both.extend([format!("--{}-file", f.flag), "/dev/null".into()]);
+                    assert!(cmd.try_get_matches_from(&both).is_err(), "{both:?}");
+                }
+            }
+        }
+        assert!(checked >= 20, "{checked} sensitive flags");
+    }
 }

@@ -73,6 +73,9 @@ struct Server {
     canned: Mutex<Option<String>>,
     /// Quote the request's `Token` in a successful reply (a hostile echo).
     quote_token: std::sync::atomic::AtomicBool,
+    /// Refuse every call quoting the `Token` percent-decoded (a server that reads it as
+    /// form data).
+    quote_decoded_token: std::sync::atomic::AtomicBool,
     calls: AtomicUsize,
 }
 
@@ -84,6 +87,7 @@ impl Server {
             nonces: Mutex::new(HashSet::new()),
             canned: Mutex::new(None),
             quote_token: Default::default(),
+            quote_decoded_token: Default::default(),
             calls: AtomicUsize::new(0),
         })
     }
@@ -153,6 +157,12 @@ async fn handle(
     if !server.nonces.lock().unwrap().insert(env.nonce.clone()) {
         return refuse("REPLAY", format!("Nonce {} seen before", env.nonce));
     }
+    if server.quote_decoded_token.load(Ordering::SeqCst) {
+        return refuse(
+            "SIGN",
+            format!("Token {} does not match", percent_decode(&env.token)),
+        );
+    }
     // The Token, recomputed from the fields exactly as received.
     let fields = [
         ("OpenId", env.open_id.as_str()),
@@ -205,6 +215,27 @@ async fn handle(
         }
     })
     .to_string()
+}
+
+/// `%XX` as a byte, as a form parser reads the `Token`.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn start(server: Arc<Server>) -> String {
@@ -418,6 +449,40 @@ async fn a_success_quoting_the_request_token_is_refused() {
         .verify_coupons(redemption())
         .await
         .expect("the same call, not quoting its Token, succeeds");
+}
+
+/// A server quoting the `Token` percent-decoded (base64 with `+`, `/` and `=`, as the
+/// percent-encoding signer sends it encoded) in its refusal: the error's texts hold
+/// neither form.
+#[tokio::test]
+async fn an_error_quoting_the_decoded_token_does_not_show_it() {
+    let server = Server::new(Arc::new(test_signer(KEY)));
+    server.quote_decoded_token.store(true, Ordering::SeqCst);
+    let url = start(server.clone()).await;
+    let client = client(&url, Arc::new(test_signer(KEY)));
+    let mut shown = String::new();
+    let mut tokens = Vec::new();
+    for _ in 0..20 {
+        let err = client
+            .coupons()
+            .verify_coupons(redemption())
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, Error::Api(_)), "{err:?}");
+        let body = server.bodies.lock().unwrap().last().cloned().unwrap();
+        let sent: Envelope = serde_json::from_str(&body).unwrap();
+        tokens.push(percent_decode(&sent.token));
+        tokens.push(sent.token);
+        shown.push_str(&format!("{err}\n{err:?}\n"));
+    }
+    assert!(
+        tokens.iter().any(|t| t.contains('+') || t.contains('/')),
+        "some Token has characters that decoding changes"
+    );
+    for token in &tokens {
+        assert!(!shown.contains(token.as_str()), "{token} in {shown}");
+    }
+    assert!(shown.contains("does not match"), "{shown}");
 }
 
 #[tokio::test]

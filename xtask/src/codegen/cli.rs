@@ -182,6 +182,15 @@ fn field(api: &Api, f: &Field) -> TokenStream {
         _ => Vec::new(),
     };
     let sensitive = f.sensitive.is_some();
+    // A personal value or a secret can also come from a file or stdin: a flag's value is
+    // readable by every user of the host (/proc/PID/cmdline).
+    let file_flag = match f.sensitive {
+        Some(_) => {
+            let file = format!("{flag}-file");
+            quote!(Some(#file))
+        }
+        None => quote!(None),
+    };
     quote! {
         crate::schema::Field {
             id: #id,
@@ -191,6 +200,7 @@ fn field(api: &Api, f: &Field) -> TokenStream {
             ty: #ty,
             required: #required,
             sensitive: #sensitive,
+            file_flag: #file_flag,
             doc: #doc,
             gloss: #gloss,
             example: #example,

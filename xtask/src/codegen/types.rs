@@ -193,8 +193,8 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
             pub #fname: #ty,
         }
     });
-    // Debug is derived only when no field is sensitive (see `debug_impl`).
-    let debug_derive = if s.fields.iter().any(|f| f.sensitive.is_some()) {
+    // Debug is derived only when `debug_impl` writes none.
+    let debug_derive = if writes_debug(s) {
         quote!()
     } else {
         quote!(Debug,)
@@ -254,12 +254,20 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
     }
 }
 
-/// `Debug`, written out when a field is sensitive (otherwise derived): each sensitive
-/// field is shown only as its marker (`[REDACTED pii]`) when set, so that a logged
-/// request, reply or error never carries a token or a customer's phone number.
+/// Whether [`debug_impl`] writes `Debug` out (otherwise it is derived): for a sensitive
+/// field, and for every reply type (its `extra`).
+fn writes_debug(s: &Struct) -> bool {
+    s.style == StructStyle::Tolerant || s.fields.iter().any(|f| f.sensitive.is_some())
+}
+
+/// `Debug`, written out when [`writes_debug`]: each sensitive field is shown only as its
+/// marker (`[REDACTED pii]`) when set, and a reply's `extra` (keys the spec does not
+/// list) as its keys only, so that a logged request, reply or error never carries a
+/// token or a customer's phone number, also when the platform adds a field (`mobile`,
+/// `id_no`) the spec cannot mark.
 fn debug_impl(s: &Struct) -> TokenStream {
     let rt = runtime::root();
-    if s.fields.iter().all(|f| f.sensitive.is_none()) {
+    if !writes_debug(s) {
         return quote!();
     }
     let name = ident(&s.name);
@@ -281,7 +289,7 @@ fn debug_impl(s: &Struct) -> TokenStream {
         }
     });
     let extra = match s.style {
-        StructStyle::Tolerant => quote!(.field("extra", &self.extra)),
+        StructStyle::Tolerant => quote!(.field("extra", &#rt::redact::ExtraKeys(&self.extra))),
         StructStyle::Request => quote!(),
     };
     quote! {

@@ -685,8 +685,8 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`, `150001`, `150002`, `150003`, `150008`.
 ///
-/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E79` (a success flag and a code that disagree).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E79` (a success flag and a code that disagree), `E80` (open_id that may carry a phone number is personal data).
+#[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ChangePointsRequest {
@@ -694,7 +694,7 @@ pub struct ChangePointsRequest {
     ///
     /// Member identifier or phone number
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub open_id: String,
     /// 会员积分变动值, 对应change_event在会员事件定义为非固定积分值事件时需要传该参数
@@ -756,16 +756,34 @@ pub struct ChangePointsRequest {
     pub change_id: String,
 }
 
+impl ::core::fmt::Debug for ChangePointsRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("ChangePointsRequest")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("score", &self.score)
+            .field("activity_score", &self.activity_score)
+            .field("out_biz_no", &self.out_biz_no)
+            .field("order_amount", &self.order_amount)
+            .field("change_reason", &self.change_reason)
+            .field("change_event", &self.change_event)
+            .field("change_id", &self.change_id)
+            .finish()
+    }
+}
+
 /// The required fields of [`ChangePointsRequest`], by name: the argument of [`ChangePointsRequest::new`].
 ///
 /// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ChangePointsArgs {
     /// 会员唯一标识 或者电话
     ///
     /// Member identifier or phone number
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
     pub open_id: String,
     /// 会员积分变动值, 对应change_event在会员事件定义为非固定积分值事件时需要传该参数
     ///
@@ -797,6 +815,22 @@ pub struct ChangePointsArgs {
     ///
     /// Wire: `change_id` · string · required (必选) · example: `604becde4a097343239d2848de`
     pub change_id: String,
+}
+
+impl ::core::fmt::Debug for ChangePointsArgs {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("ChangePointsArgs")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("score", &self.score)
+            .field("out_biz_no", &self.out_biz_no)
+            .field("change_reason", &self.change_reason)
+            .field("change_event", &self.change_event)
+            .field("change_id", &self.change_id)
+            .finish()
+    }
 }
 
 impl ChangePointsRequest {
@@ -884,8 +918,8 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150009`.
 ///
-/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data).
+#[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RollbackPointsRequest {
@@ -893,7 +927,7 @@ pub struct RollbackPointsRequest {
     ///
     /// Member identifier or phone number
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub open_id: String,
     /// 积分变动流水Id
@@ -957,16 +991,33 @@ pub struct RollbackPointsRequest {
     pub change_id: String,
 }
 
+impl ::core::fmt::Debug for RollbackPointsRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("RollbackPointsRequest")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("statement_id", &self.statement_id)
+            .field("rollback_score", &self.rollback_score)
+            .field("rollback_activity_score", &self.rollback_activity_score)
+            .field("parent_order_no", &self.parent_order_no)
+            .field("items", &self.items)
+            .field("change_id", &self.change_id)
+            .finish()
+    }
+}
+
 /// The required fields of [`RollbackPointsRequest`], by name: the argument of [`RollbackPointsRequest::new`].
 ///
 /// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct RollbackPointsArgs {
     /// 会员唯一标识 或者电话
     ///
     /// Member identifier or phone number
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
     pub open_id: String,
     /// 回退积分数量
     ///
@@ -980,6 +1031,19 @@ pub struct RollbackPointsArgs {
     ///
     /// Wire: `change_id` · string · required (必选) · example: `604becde4a097343239d2848de`
     pub change_id: String,
+}
+
+impl ::core::fmt::Debug for RollbackPointsArgs {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("RollbackPointsArgs")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("rollback_score", &self.rollback_score)
+            .field("change_id", &self.change_id)
+            .finish()
+    }
 }
 
 impl RollbackPointsRequest {
@@ -1062,8 +1126,8 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150007`, `150009`.
 ///
-/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E74` (the sandbox accepts the example's nested items), `E78` (what else the sandbox reads of the examples).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E74` (the sandbox accepts the example's nested items), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data).
+#[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RollbackPointsPartiallyRequest {
@@ -1071,7 +1135,7 @@ pub struct RollbackPointsPartiallyRequest {
     ///
     /// Member identifier or phone number
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub open_id: String,
     /// 渠道自定义积分变动唯一标识, 用于平台幂等性保证
@@ -1100,16 +1164,30 @@ pub struct RollbackPointsPartiallyRequest {
     pub items: Vec<PartialRollbackItem>,
 }
 
+impl ::core::fmt::Debug for RollbackPointsPartiallyRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("RollbackPointsPartiallyRequest")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("change_id", &self.change_id)
+            .field("parent_order_no", &self.parent_order_no)
+            .field("items", &self.items)
+            .finish()
+    }
+}
+
 /// The required fields of [`RollbackPointsPartiallyRequest`], by name: the argument of [`RollbackPointsPartiallyRequest::new`].
 ///
 /// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct RollbackPointsPartiallyArgs {
     /// 会员唯一标识 或者电话
     ///
     /// Member identifier or phone number
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
     pub open_id: String,
     /// 渠道自定义积分变动唯一标识, 用于平台幂等性保证
     ///
@@ -1129,6 +1207,20 @@ pub struct RollbackPointsPartiallyArgs {
     ///
     /// Wire: `items` · list of PartialRollbackItem · sent as JSON text inside a string · required (必选) · example: `[{"order_no":1632723357482,"base_score":8,"total_price":100,"activity_score":5,"use_score":0,"item_name":"护手霜","item_num":2,"item_no":5408676771509321001}]`
     pub items: Vec<PartialRollbackItem>,
+}
+
+impl ::core::fmt::Debug for RollbackPointsPartiallyArgs {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("RollbackPointsPartiallyArgs")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("change_id", &self.change_id)
+            .field("parent_order_no", &self.parent_order_no)
+            .field("items", &self.items)
+            .finish()
+    }
 }
 
 impl RollbackPointsPartiallyRequest {
@@ -1188,8 +1280,8 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`.
 ///
-/// Errata of section 3.5 (the spec's `errata`): `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E35` (strings for integers in the point record request), `E36` (invalid point record example), `E37` (record times), `E78` (what else the sandbox reads of the examples).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+/// Errata of section 3.5 (the spec's `errata`): `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E35` (strings for integers in the point record request), `E36` (invalid point record example), `E37` (record times), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data).
+#[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ListPointRecordsRequest {
@@ -1197,7 +1289,7 @@ pub struct ListPointRecordsRequest {
     ///
     /// Member identifier or phone number
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub open_id: String,
     /// 积分查看类型 (看全部/看支出/看收入)
@@ -1229,16 +1321,30 @@ pub struct ListPointRecordsRequest {
     pub page_no: i32,
 }
 
+impl ::core::fmt::Debug for ListPointRecordsRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("ListPointRecordsRequest")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("score_type", &self.score_type)
+            .field("page_size", &self.page_size)
+            .field("page_no", &self.page_no)
+            .finish()
+    }
+}
+
 /// The required fields of [`ListPointRecordsRequest`], by name: the argument of [`ListPointRecordsRequest::new`].
 ///
 /// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ListPointRecordsArgs {
     /// 会员唯一标识 或者电话
     ///
     /// Member identifier or phone number
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796`
     pub open_id: String,
     /// 积分查看类型 (看全部/看支出/看收入)
     ///
@@ -1258,6 +1364,20 @@ pub struct ListPointRecordsArgs {
     ///
     /// Wire: `pageNo` · i32 · required (必选) · example: `1`
     pub page_no: i32,
+}
+
+impl ::core::fmt::Debug for ListPointRecordsArgs {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("ListPointRecordsArgs")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("score_type", &self.score_type)
+            .field("page_size", &self.page_size)
+            .field("page_no", &self.page_no)
+            .finish()
+    }
 }
 
 impl ListPointRecordsRequest {
@@ -1328,8 +1448,8 @@ impl ::openplatform_runtime::Paged for ListPointRecordsRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`.
 ///
-/// Errata of section 3.6 (the spec's `errata`): `E08` (envelope key spelling), `E17` (member code input optional), `E19` (meaning of 1001).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+/// Errata of section 3.6 (the spec's `errata`): `E08` (envelope key spelling), `E17` (member code input optional), `E19` (meaning of 1001), `E80` (open_id that may carry a phone number is personal data).
+#[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct GenerateMemberCodeRequest {
@@ -1337,9 +1457,20 @@ pub struct GenerateMemberCodeRequest {
     ///
     /// Member identifier or phone number
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796 / 13833338888`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `25c56912e05847c0b09f03ca7e52b796 / 13833338888`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub open_id: String,
+}
+
+impl ::core::fmt::Debug for GenerateMemberCodeRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("GenerateMemberCodeRequest")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .finish()
+    }
 }
 
 impl GenerateMemberCodeRequest {
@@ -3481,7 +3612,7 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`, `130001`, `130004`.
 ///
-/// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long), `E77` (request examples the platform refuses as printed).
+/// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long), `E77` (request examples the platform refuses as printed), `E80` (open_id that may carry a phone number is personal data).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3618,8 +3749,8 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
 ///
 /// Error codes: `500`, `1001`, `130002`, `130003`.
 ///
-/// Errata of section 5.3 (the spec's `errata`): `E41` (missing location marker), `E57` (third_coupon_code type), `E58` (returned coupon code).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+/// Errata of section 5.3 (the spec's `errata`): `E41` (missing location marker), `E57` (third_coupon_code type), `E58` (returned coupon code), `E80` (open_id that may carry a phone number is personal data).
+#[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct SyncCouponStatusRequest {
@@ -3634,7 +3765,7 @@ pub struct SyncCouponStatusRequest {
     ///
     /// Member identifier or phone number
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `1212312312`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `1212312312`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub open_id: String,
     /// 状态: 枚举值-&gt;0-无效/删除; 1-有效; 2-已经使用; 3-使用中; 4-未开始
@@ -3646,10 +3777,23 @@ pub struct SyncCouponStatusRequest {
     pub status: CouponStatus,
 }
 
+impl ::core::fmt::Debug for SyncCouponStatusRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("SyncCouponStatusRequest")
+            .field("third_coupon_code", &self.third_coupon_code)
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
 /// The required fields of [`SyncCouponStatusRequest`], by name: the argument of [`SyncCouponStatusRequest::new`].
 ///
 /// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct SyncCouponStatusArgs {
     /// 优惠券券码, 发放卷传入的 coupon_number
     ///
@@ -3661,7 +3805,7 @@ pub struct SyncCouponStatusArgs {
     ///
     /// Member identifier or phone number
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `1212312312`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `1212312312`
     pub open_id: String,
     /// 状态: 枚举值-&gt;0-无效/删除; 1-有效; 2-已经使用; 3-使用中; 4-未开始
     ///
@@ -3669,6 +3813,19 @@ pub struct SyncCouponStatusArgs {
     ///
     /// Wire: `status` · CouponStatus · required (必选) · example: `1`
     pub status: CouponStatus,
+}
+
+impl ::core::fmt::Debug for SyncCouponStatusArgs {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("SyncCouponStatusArgs")
+            .field("third_coupon_code", &self.third_coupon_code)
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("status", &self.status)
+            .finish()
+    }
 }
 
 impl SyncCouponStatusRequest {
@@ -3725,8 +3882,8 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
 ///
 /// Error codes: `500`, `1001`, `130002`, `130003`.
 ///
-/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E80` (open_id that may carry a phone number is personal data).
+#[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct VerifyCouponsRequest {
@@ -3734,7 +3891,7 @@ pub struct VerifyCouponsRequest {
     ///
     /// Identifier or phone number of the member using the coupons
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `2r3452143`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `2r3452143`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub open_id: String,
     /// 订单号
@@ -3803,16 +3960,34 @@ pub struct VerifyCouponsRequest {
     pub order_amount: ::openplatform_runtime::wire::Yuan,
 }
 
+impl ::core::fmt::Debug for VerifyCouponsRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("VerifyCouponsRequest")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("order_no", &self.order_no)
+            .field("third_coupon_codes", &self.third_coupon_codes)
+            .field("verification_time", &self.verification_time)
+            .field("store_id", &self.store_id)
+            .field("verifier_name", &self.verifier_name)
+            .field("verifier_id", &self.verifier_id)
+            .field("order_amount", &self.order_amount)
+            .finish()
+    }
+}
+
 /// The required fields of [`VerifyCouponsRequest`], by name: the argument of [`VerifyCouponsRequest::new`].
 ///
 /// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct VerifyCouponsArgs {
     /// 券使用人openId或者电话
     ///
     /// Identifier or phone number of the member using the coupons
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `2r3452143`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `2r3452143`
     pub open_id: String,
     /// 订单号
     ///
@@ -3838,6 +4013,21 @@ pub struct VerifyCouponsArgs {
     ///
     /// Wire: `order_amount` · yuan · required (必选) · example: `14.5`
     pub order_amount: ::openplatform_runtime::wire::Yuan,
+}
+
+impl ::core::fmt::Debug for VerifyCouponsArgs {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("VerifyCouponsArgs")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("order_no", &self.order_no)
+            .field("third_coupon_codes", &self.third_coupon_codes)
+            .field("verification_time", &self.verification_time)
+            .field("order_amount", &self.order_amount)
+            .finish()
+    }
 }
 
 impl VerifyCouponsRequest {
@@ -3929,8 +4119,8 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`.
 ///
-/// Errata of section 5.5 (the spec's `errata`): `E01` (HTTP verb), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E51` (fen amounts), `E52` (use_scope_type values), `E56` (coupon codes typed Long), `E61` (two status enumerations), `E62` (page_size sent as a string), `E63` (NamedRef ids), `E78` (what else the sandbox reads of the examples).
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+/// Errata of section 5.5 (the spec's `errata`): `E01` (HTTP verb), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E51` (fen amounts), `E52` (use_scope_type values), `E56` (coupon codes typed Long), `E61` (two status enumerations), `E62` (page_size sent as a string), `E63` (NamedRef ids), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data).
+#[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ListUserCouponsRequest {
@@ -3938,7 +4128,7 @@ pub struct ListUserCouponsRequest {
     ///
     /// Member identifier or phone number
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `2r3452143 / 138888888888`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `2r3452143 / 138888888888`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub open_id: String,
     /// 起始页, 默认值1
@@ -3974,6 +4164,20 @@ pub struct ListUserCouponsRequest {
         deserialize_with = "::openplatform_runtime::wire::tolerant::option"
     )]
     pub status: Option<CouponStatusFilter>,
+}
+
+impl ::core::fmt::Debug for ListUserCouponsRequest {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("ListUserCouponsRequest")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("page_no", &self.page_no)
+            .field("page_size", &self.page_size)
+            .field("status", &self.status)
+            .finish()
+    }
 }
 
 impl ListUserCouponsRequest {

@@ -1280,7 +1280,7 @@ impl ::openplatform_runtime::wire::Tolerant for UseScopeType {
 /// 发放券码 (coupon_set 数组的元素)
 ///
 /// One coupon to give to one member
-#[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
+#[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct CouponGrant {
@@ -1288,7 +1288,7 @@ pub struct CouponGrant {
     ///
     /// Member open_id or phone number, as params_type says
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `ef33fe23`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `ef33fe23`
     #[serde(deserialize_with = "::openplatform_runtime::wire::tolerant::required")]
     pub open_id: String,
     /// coupon_number 应对发放不同优惠卷码
@@ -1310,16 +1310,29 @@ pub struct CouponGrant {
     pub params_type: ParamsType,
 }
 
+impl ::core::fmt::Debug for CouponGrant {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("CouponGrant")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("coupon_number", &self.coupon_number)
+            .field("params_type", &self.params_type)
+            .finish()
+    }
+}
+
 /// The required fields of [`CouponGrant`], by name: the argument of [`CouponGrant::new`].
 ///
 /// Built with a struct literal, so each value stands beside its field's name and a missing field is a compile error; the optional fields are set on the request afterwards.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct CouponGrantArgs {
     /// 会员 openId 或电话, 类型由 params_type 标识
     ///
     /// Member open_id or phone number, as params_type says
     ///
-    /// Wire: `open_id` · string · required (必选) · example: `ef33fe23`
+    /// Wire: `open_id` · string · personal data: redacted from Debug and error texts · required (必选) · example: `ef33fe23`
     pub open_id: String,
     /// coupon_number 应对发放不同优惠卷码
     ///
@@ -1333,6 +1346,19 @@ pub struct CouponGrantArgs {
     ///
     /// Wire: `params_type` · ParamsType · sent as a string · required (必选) · example: `1`
     pub params_type: ParamsType,
+}
+
+impl ::core::fmt::Debug for CouponGrantArgs {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("CouponGrantArgs")
+            .field(
+                "open_id",
+                &::openplatform_runtime::redact::Redacted::new(true, "[REDACTED pii]"),
+            )
+            .field("coupon_number", &self.coupon_number)
+            .field("params_type", &self.params_type)
+            .finish()
+    }
 }
 
 impl CouponGrant {
@@ -1353,7 +1379,7 @@ impl ::openplatform_runtime::wire::Tolerant for CouponGrant {}
 /// 发放优惠券成功后返回数据
 ///
 /// One coupon the platform issued
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct GivenCoupon {
     /// 会员系统优惠券code
@@ -1385,12 +1411,22 @@ pub struct GivenCoupon {
     pub extra: ::openplatform_runtime::wire::Extra,
 }
 
+impl ::core::fmt::Debug for GivenCoupon {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("GivenCoupon")
+            .field("code", &self.code)
+            .field("open_id", &self.open_id)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
+            .finish()
+    }
+}
+
 impl ::openplatform_runtime::wire::Tolerant for GivenCoupon {}
 
 /// 会员等级配置
 ///
 /// One membership level
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct Level {
     /// 会员等级编号
@@ -1429,6 +1465,17 @@ pub struct Level {
     /// Keys the document does not list, kept so nothing the platform sends is lost.
     #[serde(flatten)]
     pub extra: ::openplatform_runtime::wire::Extra,
+}
+
+impl ::core::fmt::Debug for Level {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Level")
+            .field("level_number", &self.level_number)
+            .field("level_name", &self.level_name)
+            .field("id", &self.id)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
+            .finish()
+    }
 }
 
 impl ::openplatform_runtime::wire::Tolerant for Level {}
@@ -1827,7 +1874,7 @@ impl ::core::fmt::Debug for MemberInfo {
                 ),
             )
             .field("user_num", &self.user_num)
-            .field("extra", &self.extra)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
             .finish()
     }
 }
@@ -1837,7 +1884,7 @@ impl ::openplatform_runtime::wire::Tolerant for MemberInfo {}
 /// 会员权益 (rights JSON 字符串中的元素)
 ///
 /// One membership right
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct MemberRight {
     /// 示例字段: 权益id
@@ -1879,12 +1926,23 @@ pub struct MemberRight {
     pub extra: ::openplatform_runtime::wire::Extra,
 }
 
+impl ::core::fmt::Debug for MemberRight {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("MemberRight")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("img_url", &self.img_url)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
+            .finish()
+    }
+}
+
 impl ::openplatform_runtime::wire::Tolerant for MemberRight {}
 
 /// 可用门店/商品/分类 (stores, items, categories 数组的元素)
 ///
 /// A store, item or category a coupon applies to
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct NamedRef {
     /// 示例字段: id
@@ -1912,6 +1970,16 @@ pub struct NamedRef {
     /// Keys the document does not list, kept so nothing the platform sends is lost.
     #[serde(flatten)]
     pub extra: ::openplatform_runtime::wire::Extra,
+}
+
+impl ::core::fmt::Debug for NamedRef {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("NamedRef")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
+            .finish()
+    }
 }
 
 impl ::openplatform_runtime::wire::Tolerant for NamedRef {}
@@ -2255,7 +2323,7 @@ impl ::openplatform_runtime::wire::Tolerant for PartialRollbackItem {}
 /// 会员积分明细
 ///
 /// One entry of a member's point ledger
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct PointRecord {
     /// 积分ID
@@ -2320,6 +2388,19 @@ pub struct PointRecord {
     pub extra: ::openplatform_runtime::wire::Extra,
 }
 
+impl ::core::fmt::Debug for PointRecord {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("PointRecord")
+            .field("id", &self.id)
+            .field("amount", &self.amount)
+            .field("desc", &self.desc)
+            .field("create_time", &self.create_time)
+            .field("update_time", &self.update_time)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
+            .finish()
+    }
+}
+
 impl ::openplatform_runtime::wire::Tolerant for PointRecord {}
 
 /// 刷新access_token 返回的数据对象
@@ -2366,7 +2447,7 @@ impl ::core::fmt::Debug for RefreshedToken {
                 ),
             )
             .field("expire_in", &self.expire_in)
-            .field("extra", &self.extra)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
             .finish()
     }
 }
@@ -2525,7 +2606,7 @@ impl ::openplatform_runtime::wire::Tolerant for RollbackItem {}
 /// 积分变动流水 (3.3, 3.4.1, 3.4.2 返回的 data)
 ///
 /// The ledger statement a point change or rollback created
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct StatementData {
     /// 积分变动流水Id
@@ -2542,6 +2623,15 @@ pub struct StatementData {
     /// Keys the document does not list, kept so nothing the platform sends is lost.
     #[serde(flatten)]
     pub extra: ::openplatform_runtime::wire::Extra,
+}
+
+impl ::core::fmt::Debug for StatementData {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("StatementData")
+            .field("statement_id", &self.statement_id)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
+            .finish()
+    }
 }
 
 impl ::openplatform_runtime::wire::Tolerant for StatementData {}
@@ -2608,7 +2698,7 @@ impl ::core::fmt::Debug for TokenData {
                 ),
             )
             .field("expire_in", &self.expire_in)
-            .field("extra", &self.extra)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
             .finish()
     }
 }
@@ -2618,7 +2708,7 @@ impl ::openplatform_runtime::wire::Tolerant for TokenData {}
 /// 用户优惠券
 ///
 /// One coupon a member holds
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct UserCoupon {
     /// 优惠券码
@@ -2880,6 +2970,37 @@ pub struct UserCoupon {
     /// Keys the document does not list, kept so nothing the platform sends is lost.
     #[serde(flatten)]
     pub extra: ::openplatform_runtime::wire::Extra,
+}
+
+impl ::core::fmt::Debug for UserCoupon {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("UserCoupon")
+            .field("coupon_code", &self.coupon_code)
+            .field("coupon_info_id", &self.coupon_info_id)
+            .field("stores", &self.stores)
+            .field("end_time", &self.end_time)
+            .field("minimum_fee", &self.minimum_fee)
+            .field("receive_time", &self.receive_time)
+            .field("begin_time", &self.begin_time)
+            .field("coupon_category", &self.coupon_category)
+            .field("rules", &self.rules)
+            .field("discount_fee", &self.discount_fee)
+            .field("member_restrict_type", &self.member_restrict_type)
+            .field("third_coupon_code", &self.third_coupon_code)
+            .field("use_scope_type", &self.use_scope_type)
+            .field("suit_store_type", &self.suit_store_type)
+            .field("suit_item_type", &self.suit_item_type)
+            .field("use_order_no", &self.use_order_no)
+            .field("name", &self.name)
+            .field("categories", &self.categories)
+            .field("fixed_term", &self.fixed_term)
+            .field("id", &self.id)
+            .field("items", &self.items)
+            .field("coupon_type", &self.coupon_type)
+            .field("status", &self.status)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
+            .finish()
+    }
 }
 
 impl ::openplatform_runtime::wire::Tolerant for UserCoupon {}

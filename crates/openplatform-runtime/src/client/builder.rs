@@ -258,6 +258,18 @@ impl<T: From<Client>> ClientBuilder<T> {
         };
         // Every message names the URL without its user name and password.
         let shown = without_userinfo(&base_url);
+        // Refused rather than redacted everywhere: the platform authenticates by app id
+        // and signature, and a password in the URL would travel in every request line a
+        // proxy logs. Any `@` counts, before parsing: a password holding `/`, `?` or `#`
+        // ends the authority early, and the URL then fails to parse (or parses) with the
+        // password in its port, path or query, where no parser sees a password.
+        if base_url.contains('@') {
+            return Err(ConfigError(format!(
+                "base URL {shown:?} carries a user name or password (it holds an `@`); the \
+                 platform takes none (it authenticates by app id and signature): remove them \
+                 from the URL"
+            )));
+        }
         let parsed = reqwest::Url::parse(&base_url)
             .map_err(|e| ConfigError(format!("base URL {shown:?} is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
@@ -265,9 +277,6 @@ impl<T: From<Client>> ClientBuilder<T> {
                 "base URL {shown:?} must be http or https"
             )));
         }
-        // Refused rather than redacted everywhere: the platform authenticates by app id
-        // and signature, and a password in the URL would travel in every request line a
-        // proxy logs.
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(ConfigError(format!(
                 "base URL {shown:?} carries a user name or password; the platform takes none \
@@ -441,14 +450,13 @@ fn default_store_in(
     Ok(Arc::new(store))
 }
 
-/// `url` with any `user:password@` of its authority replaced by `[REDACTED]@`, for
-/// messages and Debug output. Works on text that does not parse as a URL.
+/// `url` with everything between the scheme and its last `@` replaced by `[REDACTED]`,
+/// for messages and Debug output. Works on text that does not parse as a URL; the last
+/// `@`, not the authority's, because a password may hold `/`, `?` or `#`.
 pub(crate) fn without_userinfo(url: &str) -> String {
     let start = url.find("://").map_or(0, |i| i + 3);
-    let rest = &url[start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}[REDACTED]{}", &url[..start], &rest[at..]),
+    match url[start..].rfind('@') {
+        Some(at) => format!("{}[REDACTED]{}", &url[..start], &url[start + at..]),
         None => url.to_owned(),
     }
 }
@@ -512,7 +520,11 @@ mod tests {
     fn userinfo_is_cut_from_any_text() {
         assert_eq!(
             without_userinfo("https://u:p@h.example/x@y"),
-            "https://[REDACTED]@h.example/x@y"
+            "https://[REDACTED]@y"
+        );
+        assert_eq!(
+            without_userinfo("http://u:s3cr/et@h.example/"),
+            "http://[REDACTED]@h.example/"
         );
         assert_eq!(without_userinfo("u:p@h:bad"), "[REDACTED]@h:bad");
         assert_eq!(without_userinfo("http://h/a"), "http://h/a");

@@ -111,7 +111,7 @@ pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
     // A check answered `data: false` says no, as its error code does: reported as that
     // error, so a caller handles one kind of "no".
     if let (Some(code), Some(raw)) = (rule.false_is_error, raw_data)
-        && matches!(decode_data::<bool>(raw.get()), Ok(Some(false)))
+        && matches!(decode_data::<bool>(raw.get(), &[]), Ok(Some(false)))
     {
         return Err(Error::Api(ApiError {
             code: C::from_code(code),
@@ -125,7 +125,7 @@ pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
     }
     let data = match raw_data {
         None => None,
-        Some(raw) => decode_data::<T>(raw.get()).map_err(|reason| {
+        Some(raw) => decode_data::<T>(raw.get(), protocol.sensitive_keys).map_err(|reason| {
             Error::Decode(DecodeError {
                 kind: DecodeErrorKind::Data,
                 method,
@@ -158,30 +158,90 @@ pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
 /// Path tracking costs about a fifth of a reply's decoding (issue 19), and only a failure
 /// needs it: the data is decoded plainly first, and again with tracking only when that
 /// fails, so the error is the one the tracked decoder gives.
-fn decode_data<T: Tolerant>(json: &str) -> Result<Option<T>, String> {
+///
+/// When the path passes through a field of `sensitive` (the spec's `secret` and `pii`
+/// keys), the error gives the kind of problem without the value: the decoder's message
+/// quotes it (`invalid "1982-02-30": expected a date`).
+fn decode_data<T: Tolerant>(json: &str, sensitive: &[&str]) -> Result<Option<T>, String> {
     let mut de = serde_json::Deserializer::from_str(json);
     if let Ok(value) = T::deserialize_tolerant(&mut de)
         && de.end().is_ok()
     {
         return Ok(value);
     }
-    decode_data_tracked(json)
+    decode_data_tracked(json, sensitive)
 }
 
 /// [`decode_data`] with path tracking, for the error.
-fn decode_data_tracked<T: Tolerant>(json: &str) -> Result<Option<T>, String> {
+fn decode_data_tracked<T: Tolerant>(json: &str, sensitive: &[&str]) -> Result<Option<T>, String> {
     let mut de = serde_json::Deserializer::from_str(json);
     let mut track = serde_path_to_error::Track::new();
     let value =
         T::deserialize_tolerant(serde_path_to_error::Deserializer::new(&mut de, &mut track))
             .map_err(|e| {
                 let path = track.path().to_string();
-                if path.is_empty() || path == "." {
-                    format!("`data`: {e}")
+                let personal = path
+                    .split(['.', '[', ']'])
+                    .any(|segment| sensitive.contains(&segment));
+                let what = if personal {
+                    format!(
+                        "{} (the value of a sensitive field is not shown)",
+                        without_values(&e.to_string())
+                    )
                 } else {
-                    format!("`data.{path}`: {e}")
+                    e.to_string()
+                };
+                if path.is_empty() || path == "." {
+                    format!("`data`: {what}")
+                } else {
+                    format!("`data.{path}`: {what}")
                 }
             })?;
     de.end().map_err(|e| format!("`data`: {e}"))?;
     Ok(value)
+}
+
+/// A decoder's message with everything that may be the value taken out: quoted parts
+/// (`"…"`, `'…'`, `` `…` ``), numbers of three digits or more, and serde_json's position
+/// (` at line 1 column 40`, whose column tells the value's length).
+fn without_values(message: &str) -> String {
+    let message = message
+        .rfind(" at line ")
+        .map_or(message, |at| &message[..at]);
+    let mut out = String::with_capacity(message.len());
+    let mut quote: Option<char> = None;
+    let mut digits = String::new();
+    let flush = |out: &mut String, digits: &mut String| {
+        if digits.len() >= 3 {
+            out.push('…');
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in message.chars() {
+        match quote {
+            Some(q) if c == q => {
+                out.push('…');
+                out.push(c);
+                quote = None;
+            }
+            Some(_) => {}
+            None if matches!(c, '"' | '\'' | '`') => {
+                flush(&mut out, &mut digits);
+                out.push(c);
+                quote = Some(c);
+            }
+            None if c.is_ascii_digit() => digits.push(c),
+            None => {
+                flush(&mut out, &mut digits);
+                out.push(c);
+            }
+        }
+    }
+    if quote.is_some() {
+        out.push('…');
+    }
+    flush(&mut out, &mut digits);
+    out
 }

@@ -367,7 +367,7 @@ impl ::core::fmt::Debug for UserInfo {
                     "[REDACTED pii]",
                 ),
             )
-            .field("extra", &self.extra)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
             .finish()
     }
 }
@@ -377,7 +377,7 @@ impl ::openplatform_runtime::wire::Tolerant for UserInfo {}
 /// 优惠券核销
 ///
 /// The `data` of communal.user.coupons-vertify
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct VerifyCouponsData {
     /// 业务标识
@@ -420,6 +420,17 @@ pub struct VerifyCouponsData {
     /// Keys the document does not list, kept so nothing the platform sends is lost.
     #[serde(flatten)]
     pub extra: ::openplatform_runtime::wire::Extra,
+}
+
+impl ::core::fmt::Debug for VerifyCouponsData {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("VerifyCouponsData")
+            .field("biz_id", &self.biz_id)
+            .field("card_id_list", &self.card_id_list)
+            .field("user_info", &self.user_info)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
+            .finish()
+    }
 }
 
 impl ::openplatform_runtime::wire::Tolerant for VerifyCouponsData {}

@@ -87,7 +87,7 @@ impl ::openplatform_runtime::wire::Tolerant for Mode {
 /// 会员
 ///
 /// The owner received
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct Owner {
     /// 会员id
@@ -117,12 +117,22 @@ pub struct Owner {
     pub extra: ::openplatform_runtime::wire::Extra,
 }
 
+impl ::core::fmt::Debug for Owner {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Owner")
+            .field("owner_id", &self.owner_id)
+            .field("level", &self.level)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
+            .finish()
+    }
+}
+
 impl ::openplatform_runtime::wire::Tolerant for Owner {}
 
 /// 核销
 ///
 /// The `data` of demo.codes-redeem
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct RedeemCodesData {
     /// 业务标识
@@ -163,6 +173,17 @@ pub struct RedeemCodesData {
     /// Keys the document does not list, kept so nothing the platform sends is lost.
     #[serde(flatten)]
     pub extra: ::openplatform_runtime::wire::Extra,
+}
+
+impl ::core::fmt::Debug for RedeemCodesData {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("RedeemCodesData")
+            .field("biz_id", &self.biz_id)
+            .field("codes", &self.codes)
+            .field("owner", &self.owner)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
+            .finish()
+    }
 }
 
 impl ::openplatform_runtime::wire::Tolerant for RedeemCodesData {}

@@ -133,7 +133,7 @@ impl ::core::fmt::Debug for GetTokenData {
                 ),
             )
             .field("expire_in", &self.expire_in)
-            .field("extra", &self.extra)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
             .finish()
     }
 }
@@ -212,7 +212,7 @@ impl ::openplatform_runtime::wire::Tolerant for Item {}
 /// 标签
 ///
 /// A tag
-#[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[non_exhaustive]
 pub struct Tag {
     /// 名称
@@ -229,6 +229,15 @@ pub struct Tag {
     /// Keys the document does not list, kept so nothing the platform sends is lost.
     #[serde(flatten)]
     pub extra: ::openplatform_runtime::wire::Extra,
+}
+
+impl ::core::fmt::Debug for Tag {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("Tag")
+            .field("name", &self.name)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
+            .finish()
+    }
 }
 
 impl ::openplatform_runtime::wire::Tolerant for Tag {}
@@ -376,7 +385,7 @@ impl ::core::fmt::Debug for Thing {
             .field("ok", &self.ok)
             .field("raw", &self.raw)
             .field("amount", &self.amount)
-            .field("extra", &self.extra)
+            .field("extra", &::openplatform_runtime::redact::ExtraKeys(&self.extra))
             .finish()
     }
 }
