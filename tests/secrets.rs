@@ -380,10 +380,14 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
 
     let wire = wire.lock().unwrap().clone();
     let secrets = wire_secrets(&wire, sandbox.app_secret());
+    // About 22 distinct values in a normal run; two requests signed in the same
+    // millisecond with the same parameters share a signature, so the floor leaves room
+    // (a loaded CI box once saw 20).
     assert!(
-        secrets.len() > 20,
-        "the run sent few requests: {}",
-        secrets.len()
+        secrets.len() >= 16,
+        "the run sent few requests: {} {:?}",
+        secrets.len(),
+        secrets.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>()
     );
     let scan = Scan::new(texts, &secrets);
     scan.print("sandbox: tokens, expiry, revocation, every error kind");
