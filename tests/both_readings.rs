@@ -253,3 +253,59 @@ fn the_spec_lists_the_ambiguous_code() {
     assert_eq!(gree_ump::PROTOCOL.ambiguous_token_codes, &[1001]);
     assert_eq!(gree_ump::PROTOCOL.invalid_token_codes, &[1002]);
 }
+
+/// A platform that rotates refresh tokens: each refresh answers a new refresh token and
+/// revokes the one it was called with. Two processes sharing a store, taking turns over
+/// seven expiries (one Beijing day) and a revocation, always refresh with the newest one: one 2.1 in all,
+/// and no call fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_tokens_that_rotate_are_followed_by_every_process() {
+    let start = 1_714_525_200_000; // 2024-05-01 09:00 Beijing
+    let sandbox = Sandbox::start(
+        SandboxConfig::default()
+            .with_start_time_ms(start)
+            .with_rotating_refresh_tokens(true),
+    )
+    .await
+    .unwrap();
+    sandbox.control().set_time_ms(start);
+    let clock = Arc::new(ManualClock::new(start));
+    let store = Arc::new(MemoryTokenStore::new());
+    let process = || {
+        Client::builder()
+            .base_url(sandbox.base_url())
+            .app_id(sandbox.app_id())
+            .app_secret(sandbox.app_secret())
+            .token_store(store.clone())
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+    };
+    let processes = [process(), process()];
+    for round in 0..7 {
+        let client = &processes[round % 2];
+        client
+            .members()
+            .list_levels(ListLevelsRequest::new())
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        // Past the token's expiry, on both clocks.
+        clock.advance_ms(2 * 3_600_000 + 60_000);
+        sandbox.control().set_time_ms(clock.now_ms());
+    }
+    // A revocation: the rejection is refreshed with the newest refresh token.
+    sandbox.control().revoke_access_tokens();
+    processes[1]
+        .members()
+        .list_levels(ListLevelsRequest::new())
+        .await
+        .expect("refreshed after the revocation");
+    let calls = sandbox.control().token_calls();
+    assert_eq!(calls.obtain_calls, 1, "{calls:?}");
+    assert_eq!(
+        calls.refresh_calls, calls.refresh_issued,
+        "none refused: {calls:?}"
+    );
+    assert!(calls.refresh_issued >= 6, "each expiry rotated: {calls:?}");
+    sandbox.shutdown().await;
+}

@@ -4,6 +4,7 @@
 //! ```text
 //! gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
 //!                  [--strict-timestamps] [--replay-identical-keys] [--state FILE]
+//!                  [--rotate-refresh-tokens]
 //!                  [--invalid-token-answer spec-code|generic|expired-phrase|english-phrase]
 //! ```
 
@@ -15,6 +16,7 @@ use crate::{InvalidTokenAnswer, Sandbox, SandboxConfig, TimestampScope};
 pub const USAGE: &str =
     "usage: gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
                         [--strict-timestamps] [--replay-identical-keys] [--state FILE]
+                        [--rotate-refresh-tokens]
                         [--invalid-token-answer spec-code|generic|expired-phrase|english-phrase]
 
 Serves an emulator of the Gree UMP open platform on 127.0.0.1 (port 0: any free port).
@@ -48,6 +50,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SandboxCo
             "--strict-timestamps" => config.timestamp_scope = TimestampScope::EveryCall,
             // Errata E69: off by default, as the document answers any reuse with 150002.
             "--replay-identical-keys" => config.replay_identical_keys = true,
+            "--rotate-refresh-tokens" => config.rotate_refresh_tokens = true,
             // Errata E02, E85: how an invalid access token is answered.
             "--invalid-token-answer" => {
                 config.invalid_token_answer = match value("--invalid-token-answer")?.as_str() {

@@ -235,6 +235,11 @@ pub struct SandboxConfig {
     /// How a business call's invalid access token is answered. Default
     /// [`InvalidTokenAnswer::SpecCode`] (1002).
     pub invalid_token_answer: InvalidTokenAnswer,
+    /// Whether each refresh (2.2) also issues a new refresh token and revokes the one it
+    /// was called with. Default `false`: the document's 2.2 answers an access token only,
+    /// and the refresh token lives its year. `true` emulates a platform that rotates
+    /// them, a plausible reading clients must survive.
+    pub rotate_refresh_tokens: bool,
     /// Where the state is kept across restarts (`--state FILE`); `None` (the default):
     /// in memory only. Loaded by [`Sandbox::start`](crate::Sandbox::start), saved after
     /// every change; see [`state::persist`](crate::state::persist). Not used by
@@ -277,6 +282,7 @@ impl Default for SandboxConfig {
             id_seed: None,
             replay_identical_keys: false,
             invalid_token_answer: InvalidTokenAnswer::default(),
+            rotate_refresh_tokens: false,
             state_file: None,
             zvcms: None,
         }
@@ -338,6 +344,13 @@ impl SandboxConfig {
     #[must_use]
     pub fn with_id_seed(mut self, seed: u64) -> Self {
         self.id_seed = Some(seed);
+        self
+    }
+
+    /// Whether each refresh issues a new refresh token and revokes the old one.
+    #[must_use]
+    pub fn with_rotating_refresh_tokens(mut self, rotate: bool) -> Self {
+        self.rotate_refresh_tokens = rotate;
         self
     }
 
@@ -403,6 +416,7 @@ impl fmt::Debug for SandboxConfig {
             .field("id_seed", &self.id_seed)
             .field("replay_identical_keys", &self.replay_identical_keys)
             .field("invalid_token_answer", &self.invalid_token_answer)
+            .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
             .field("state_file", &self.state_file)
             .field("zvcms", &self.zvcms)
             .finish()

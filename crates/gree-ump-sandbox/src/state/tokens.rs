@@ -195,8 +195,30 @@ impl World {
                 revoked: false,
             },
         );
+        if !self.config.rotate_refresh_tokens {
+            return Ok(Reply::data(json!({
+                "access_token": access,
+                "expire_in": lifetime_s,
+            })));
+        }
+        // The rotating reading: a new refresh token with each refresh, the old one
+        // revoked at once (its lifetime starts again).
+        if let Some(old) = self.tokens.refresh.get_mut(refresh_token) {
+            old.revoked = true;
+        }
+        let refresh = self.ids.refresh_token();
+        self.tokens.refresh.insert(
+            refresh.clone(),
+            TokenRecord {
+                issued_ms: now_ms,
+                expires_ms: now_ms
+                    .saturating_add(self.config.refresh_token_lifetime_s.saturating_mul(1000)),
+                revoked: false,
+            },
+        );
         Ok(Reply::data(json!({
             "access_token": access,
+            "refresh_token": refresh,
             "expire_in": lifetime_s,
         })))
     }

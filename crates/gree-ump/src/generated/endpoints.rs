@@ -65,7 +65,7 @@ impl ::openplatform_runtime::Endpoint for ObtainTokenRequest {
 ///
 /// Error codes: `500`, `1001`.
 ///
-/// Errata of section 2.2 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E68` (answers the document does not name, as the sandbox gives them), `E73` (where the 3 s timestamp window applies).
+/// Errata of section 2.2 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E68` (answers the document does not name, as the sandbox gives them), `E73` (where the 3 s timestamp window applies), `E86` (a refresh that rotates the refresh token).
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
