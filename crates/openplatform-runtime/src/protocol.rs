@@ -238,11 +238,18 @@ impl ProtocolInfo {
             return false;
         };
         let message = message.to_lowercase();
+        let mut found = self
+            .invalid_token_patterns
+            .iter()
+            .map(|p| p.to_lowercase())
+            .filter(|p| message.contains(p))
+            .peekable();
+        // What the request sent is lowered only when the message holds a phrase.
+        if found.peek().is_none() {
+            return false;
+        }
         let sent: Vec<String> = sent.iter().map(|s| s.to_lowercase()).collect();
-        self.invalid_token_patterns.iter().any(|p| {
-            let p = p.to_lowercase();
-            message.contains(&p) && !sent.iter().any(|s| s.contains(&p))
-        })
+        found.any(|p| !sent.iter().any(|s| s.contains(&p)))
     }
 
     /// Whether `method` is one of the token calls of [`ProtocolInfo::tokens`].

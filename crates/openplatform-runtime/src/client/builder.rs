@@ -277,12 +277,6 @@ impl<T: From<Client>> ClientBuilder<T> {
                 "base URL {shown:?} must be http or https"
             )));
         }
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(ConfigError(format!(
-                "base URL {shown:?} carries a user name or password; the platform takes none \
-                 (it authenticates by app id and signature): remove them from the URL"
-            )));
-        }
         if parsed.query().is_some() || parsed.fragment().is_some() {
             return Err(ConfigError(format!(
                 "base URL {shown:?} must not carry a query or fragment"

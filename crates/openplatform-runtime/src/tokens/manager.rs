@@ -558,14 +558,7 @@ impl TokenManager {
         issuer: &impl TokenIssuer,
         failed: &Secret,
     ) -> Result<Option<Secret>, TokenError> {
-        if self.has_unproven.load(Ordering::Acquire)
-            && self
-                .unproven
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .as_ref()
-                == Some(failed)
-        {
+        if self.is_unproven(failed) {
             tracing::warn!(
                 "a token issued after a rejection was rejected too; not refreshing again"
             );
@@ -585,6 +578,17 @@ impl TokenManager {
             return Ok(None);
         }
         Ok(Some(fresh.token))
+    }
+
+    /// Whether `token` was issued because of a rejection and not accepted since.
+    fn is_unproven(&self, token: &Secret) -> bool {
+        self.has_unproven.load(Ordering::Acquire)
+            && self
+                .unproven
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                == Some(token)
     }
 
     /// The platform accepted `token` (a call with it was answered with anything but an

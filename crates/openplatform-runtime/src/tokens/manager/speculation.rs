@@ -22,7 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::super::rules::fingerprint;
-use super::{Need, Ordering, PoisonError, Secret, TokenError, TokenIssuer, TokenManager};
+use super::{Need, Secret, TokenError, TokenIssuer, TokenManager};
 use crate::clock::next_local_midnight;
 use crate::tokens::BudgetKind;
 
@@ -143,14 +143,7 @@ impl TokenManager {
         }
         // The rejection rules: a token issued for a rejection and not accepted since, or
         // the store's rejection note, make no token call.
-        if self.has_unproven.load(Ordering::Acquire)
-            && self
-                .unproven
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .as_ref()
-                == Some(failed)
-        {
+        if self.is_unproven(failed) {
             return Ok(Allowed::No);
         }
         if self.rejection_in_store().await? {
