@@ -15,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 /// One request as the stub saw it.
 #[derive(Debug, Clone)]
 pub struct Seen<'a> {
+    /// The HTTP verb (`GET`, `POST`).
+    pub verb: &'a str,
     /// The method name, from the path `/gw/gateway/{method}/v1`.
     pub method: &'a str,
     /// The raw query string.
@@ -93,6 +95,7 @@ impl Stub {
 
 async fn handle(
     State(stub): State<Arc<Stub>>,
+    verb: axum::http::Method,
     uri: Uri,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -109,6 +112,7 @@ async fn handle(
     };
     counter.fetch_add(1, Ordering::SeqCst);
     let seen = Seen {
+        verb: verb.as_str(),
         method: &method,
         query: query.as_deref().unwrap_or(""),
         body: &body,

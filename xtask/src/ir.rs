@@ -71,6 +71,7 @@ pub struct Protocol {
     pub invalid_token_codes: Vec<i64>,
     pub invalid_token_patterns: Vec<String>,
     pub ambiguous_token_codes: Vec<i64>,
+    pub verb_refusal_codes: Vec<i64>,
     pub tokens: Option<Tokens>,
     /// Keys per part of the reply envelope, in `EnvelopeKeys`' field order.
     pub envelope_keys: Vec<(&'static str, Vec<String>)>,

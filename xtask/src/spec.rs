@@ -88,6 +88,10 @@ pub struct ProtocolSection {
     pub sign_param: Option<Line<String>>,
     #[serde(default)]
     pub invalid_token: Option<InvalidTokenSpec>,
+    /// Error codes with which the platform may refuse a call sent with another verb than
+    /// it wants (a message naming the verb to use); an HTTP 405 is one everywhere.
+    #[serde(default)]
+    pub verb_refusal_codes: Vec<i64>,
     #[serde(default)]
     pub common_params: Vec<Line<FieldSpec>>,
     #[serde(default)]

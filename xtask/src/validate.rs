@@ -451,6 +451,7 @@ impl Validator {
             ambiguous_token_codes: invalid
                 .map(|i| i.ambiguous_codes.clone())
                 .unwrap_or_default(),
+            verb_refusal_codes: p.verb_refusal_codes.clone(),
             tokens: None,
         }
     }

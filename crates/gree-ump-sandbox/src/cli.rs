@@ -6,11 +6,12 @@
 //!                  [--strict-timestamps] [--replay-identical-keys] [--state FILE]
 //!                  [--rotate-refresh-tokens]
 //!                  [--invalid-token-answer spec-code|generic|expired-phrase|english-phrase]
+//!                  [--verbs lenient|document|document-405]
 //! ```
 
 use std::process::ExitCode;
 
-use crate::{InvalidTokenAnswer, Sandbox, SandboxConfig, TimestampScope};
+use crate::{InvalidTokenAnswer, Sandbox, SandboxConfig, TimestampScope, VerbReading};
 
 /// The flags, as `--help` prints them.
 pub const USAGE: &str =
@@ -18,6 +19,7 @@ pub const USAGE: &str =
                         [--strict-timestamps] [--replay-identical-keys] [--state FILE]
                         [--rotate-refresh-tokens]
                         [--invalid-token-answer spec-code|generic|expired-phrase|english-phrase]
+                        [--verbs lenient|document|document-405]
 
 Serves an emulator of the Gree UMP open platform on 127.0.0.1 (port 0: any free port).
 Calls: POST {base}/gw/gateway/{method}/v1   Test controls: {base}/__sandbox/";
@@ -61,6 +63,19 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SandboxCo
                     other => {
                         return Err(format!(
                             "--invalid-token-answer: {other:?} is not one of spec-code, generic, expired-phrase, english-phrase"
+                        ));
+                    }
+                }
+            }
+            // Errata E01: which verbs the gateway takes.
+            "--verbs" => {
+                config.verbs = match value("--verbs")?.as_str() {
+                    "lenient" => VerbReading::Lenient,
+                    "document" => VerbReading::Document,
+                    "document-405" => VerbReading::DocumentHttp405,
+                    other => {
+                        return Err(format!(
+                            "--verbs: {other:?} is not one of lenient, document, document-405"
                         ));
                     }
                 }

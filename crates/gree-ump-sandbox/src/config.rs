@@ -185,6 +185,25 @@ impl InvalidTokenAnswer {
     }
 }
 
+/// Which verbs the gateway takes (errata E01): the document marks 3.8, 5.4 and 5.5 GET
+/// while its general rule and every example send a JSON body by POST, so the sandbox can
+/// take either reading, for clients that want to prove they survive both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum VerbReading {
+    /// POST everywhere, and GET too where the document marks GET (the business fields
+    /// then in the query): the default, E01's decision.
+    #[default]
+    Lenient,
+    /// Only the verb each section marks: the other is refused with the gateway's
+    /// parameter error, naming the verb to use (`1001 请求方式 POST 不支持, 请使用 GET`).
+    Document,
+    /// Only the verb each section marks: the other is refused with HTTP 405 and an
+    /// `Allow` header, as a web server's router refuses it.
+    DocumentHttp405,
+}
+
 /// How a sandbox is started. `SandboxConfig::default()` is ready to use; change fields or
 /// use the `with_*` methods.
 #[derive(Clone)]
@@ -240,6 +259,8 @@ pub struct SandboxConfig {
     /// and the refresh token lives its year. `true` emulates a platform that rotates
     /// them, a plausible reading clients must survive.
     pub rotate_refresh_tokens: bool,
+    /// Which verbs the gateway takes. Default [`VerbReading::Lenient`].
+    pub verbs: VerbReading,
     /// Where the state is kept across restarts (`--state FILE`); `None` (the default):
     /// in memory only. Loaded by [`Sandbox::start`](crate::Sandbox::start), saved after
     /// every change; see [`state::persist`](crate::state::persist). Not used by
@@ -283,6 +304,7 @@ impl Default for SandboxConfig {
             replay_identical_keys: false,
             invalid_token_answer: InvalidTokenAnswer::default(),
             rotate_refresh_tokens: false,
+            verbs: VerbReading::default(),
             state_file: None,
             zvcms: None,
         }
@@ -354,6 +376,13 @@ impl SandboxConfig {
         self
     }
 
+    /// Which verbs the gateway takes.
+    #[must_use]
+    pub fn with_verbs(mut self, verbs: VerbReading) -> Self {
+        self.verbs = verbs;
+        self
+    }
+
     /// How a business call's invalid access token is answered.
     #[must_use]
     pub fn with_invalid_token_answer(mut self, answer: InvalidTokenAnswer) -> Self {
@@ -417,6 +446,7 @@ impl fmt::Debug for SandboxConfig {
             .field("replay_identical_keys", &self.replay_identical_keys)
             .field("invalid_token_answer", &self.invalid_token_answer)
             .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
+            .field("verbs", &self.verbs)
             .field("state_file", &self.state_file)
             .field("zvcms", &self.zvcms)
             .finish()

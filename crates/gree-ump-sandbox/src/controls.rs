@@ -172,6 +172,15 @@ impl Controls {
         done
     }
 
+    /// How many calls were refused for their verb since the start (see
+    /// [`SandboxConfig::verbs`](crate::SandboxConfig::verbs)): what a client that learns
+    /// the verb pays for it.
+    pub fn verb_refusals(&self) -> u64 {
+        self.shared
+            .verb_refusals
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// How many 2.1/2.2 calls were made today (Beijing day of the sandbox clock).
     pub fn token_calls(&self) -> TokenCallCounts {
         let now = self.now_ms();

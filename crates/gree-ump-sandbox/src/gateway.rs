@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use crate::auth::{
     PROTOCOL_PARAMS, TokenParam, check_signature, check_timestamp, required_param, token_param,
 };
+use crate::config::VerbReading;
 use crate::error::{ApiError, ApiResult};
 use crate::server::Shared;
 use crate::state::{Reply, World};
@@ -40,11 +41,14 @@ pub(crate) fn process(shared: &Shared, call: &Call<'_>) -> ApiResult<Answer> {
     }
     let info = AnyRequest::endpoint(call.method)
         .ok_or_else(|| ApiError::invalid(format!("unknown method {}", call.method)))?;
-    // GET only where the document says GET (3.8, 5.4, 5.5, errata E01).
-    if call.verb == Verb::Get && info.doc_verb != Verb::Get {
+    if let Some(wanted) = wanted_verb(shared.config.verbs, call.verb, info.doc_verb) {
+        shared
+            .verb_refusals
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Err(ApiError::invalid(format!(
-            "{} is called with POST",
-            call.method
+            "请求方式 {} 不支持, 请使用 {}",
+            call.verb.as_str(),
+            wanted.as_str()
         )));
     }
     check_signature(call.query, call.body, &shared.config.app_secret)?;
@@ -93,6 +97,21 @@ pub(crate) fn process(shared: &Shared, call: &Call<'_>) -> ApiResult<Answer> {
             answer(&mut world, request, now)
         }
     }
+}
+
+/// The verb to use instead when the gateway refuses `verb` for an endpoint the document
+/// marks `doc_verb` (errata E01), under the sandbox's reading of the verbs; `None` when
+/// it takes it. Leniently, POST everywhere and GET where the document marks GET.
+pub(crate) fn wanted_verb(reading: VerbReading, verb: Verb, doc_verb: Verb) -> Option<Verb> {
+    let taken = match reading {
+        VerbReading::Lenient => verb == Verb::Post || doc_verb == Verb::Get,
+        VerbReading::Document | VerbReading::DocumentHttp405 => verb == doc_verb,
+    };
+    (!taken).then_some(if verb == Verb::Post {
+        Verb::Get
+    } else {
+        Verb::Post
+    })
 }
 
 /// The method whose processing panics, in the crate's tests.
@@ -212,5 +231,34 @@ pub(crate) fn dispatch(world: &mut World, request: AnyRequest, now: i64) -> ApiR
             "{} is not emulated",
             other.info().method
         ))),
+    }
+}
+
+#[cfg(test)]
+mod verb_tests {
+    use super::*;
+
+    #[test]
+    fn each_reading_takes_its_verbs() {
+        use Verb::{Get, Post};
+        // (reading, sent, document's verb) → the verb asked for instead, if refused.
+        let cases = [
+            (VerbReading::Lenient, Post, Get, None),
+            (VerbReading::Lenient, Get, Get, None),
+            (VerbReading::Lenient, Post, Post, None),
+            (VerbReading::Lenient, Get, Post, Some(Post)),
+            (VerbReading::Document, Post, Get, Some(Get)),
+            (VerbReading::Document, Get, Get, None),
+            (VerbReading::Document, Get, Post, Some(Post)),
+            (VerbReading::DocumentHttp405, Post, Get, Some(Get)),
+            (VerbReading::DocumentHttp405, Post, Post, None),
+        ];
+        for (reading, sent, doc, wanted) in cases {
+            assert_eq!(
+                wanted_verb(reading, sent, doc),
+                wanted,
+                "{reading:?} {sent:?} {doc:?}"
+            );
+        }
     }
 }

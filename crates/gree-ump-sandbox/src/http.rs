@@ -135,6 +135,26 @@ async fn gateway(
         Err(e) => return error_response(ApiError::invalid(format!("body: {e}"))),
     };
 
+    // A router that enforces the document's verbs refuses the other before anything
+    // else: HTTP 405 naming the verb it takes.
+    if shared.config.verbs == crate::config::VerbReading::DocumentHttp405
+        && let Some(info) = gree_ump::generated::routes::AnyRequest::endpoint(&method)
+        && let Some(wanted) = crate::gateway::wanted_verb(shared.config.verbs, verb, info.doc_verb)
+    {
+        shared
+            .verb_refusals
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut res = (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "<html><body>405 Method Not Allowed</body></html>",
+        )
+            .into_response();
+        res.headers_mut().insert(
+            axum::http::header::ALLOW,
+            HeaderValue::from_static(wanted.as_str()),
+        );
+        return res;
+    }
     let fault = shared.faults().take(&method);
     let delay_before = match fault {
         Some(Fault::Busy) => {

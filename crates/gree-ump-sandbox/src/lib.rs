@@ -104,7 +104,7 @@ pub mod zvcms_api;
 
 pub use config::{
     InvalidTokenAnswer, LevelConfig, LevelRight, PointDirection, PointEvent, SandboxConfig,
-    TimestampScope,
+    TimestampScope, VerbReading,
 };
 pub use controls::{Controls, MemberLedger};
 pub use error::ApiError;

@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     generation: AtomicU64,
     /// Where the state is saved after every change (`--state`), if anywhere.
     state_file: Option<StateFile>,
+    /// Calls refused for their verb (`SandboxConfig::verbs`), since the start.
+    pub(crate) verb_refusals: AtomicU64,
 }
 
 /// A lock that survives a panic elsewhere (the data is still consistent: every
@@ -58,6 +60,7 @@ impl Shared {
             seed,
             generation: AtomicU64::new(0),
             state_file: None,
+            verb_refusals: AtomicU64::new(0),
         }
     }
 

@@ -8,8 +8,10 @@ use serde::Serialize;
 /// HTTP verb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verb {
-    /// HTTP `GET`. Only ever a [`doc_verb`](EndpointInfo::doc_verb) for UMP (errata E01):
-    /// those calls are sent as POST.
+    /// HTTP `GET`, the business fields as signed query parameters. For UMP only a
+    /// [`doc_verb`](EndpointInfo::doc_verb) (errata E01): those calls are sent as POST
+    /// until the platform refuses a POST for them (or the client is asked to send the
+    /// document's verbs), then as GET.
     Get,
     /// HTTP `POST`, the business fields as the JSON body.
     Post,
@@ -56,7 +58,8 @@ pub struct EndpointInfo {
     pub section: &'static str,
     /// The verb the document's section states.
     pub doc_verb: Verb,
-    /// The verb actually sent (see the spec's errata where it differs).
+    /// The verb sent first (see the spec's errata where it differs from `doc_verb`: the
+    /// client then follows the platform between the two).
     pub verb: Verb,
     /// The credential the call carries.
     pub credential: Credential,

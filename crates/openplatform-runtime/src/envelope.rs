@@ -230,6 +230,7 @@ mod tests {
         invalid_token_codes: &[],
         invalid_token_patterns: &[],
         ambiguous_token_codes: &[],
+        verb_refusal_codes: &[],
         tokens: None,
         sensitive_keys: &[],
         // As the gree-ump spec lists them.

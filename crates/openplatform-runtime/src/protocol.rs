@@ -87,6 +87,11 @@ pub struct ProtocolInfo {
     /// one speculative refresh and one retry, within the limits of the token manager's
     /// budget rules (see the `tokens` module).
     pub ambiguous_token_codes: &'static [i64],
+    /// Error codes with which the platform may refuse a call sent with a verb it does
+    /// not take for that endpoint, its message naming the verb to use (an HTTP 405 is
+    /// such a refusal everywhere): the client then sends that endpoint with the other
+    /// verb its spec records ([`EndpointInfo::doc_verb`](crate::EndpointInfo::doc_verb)).
+    pub verb_refusal_codes: &'static [i64],
     /// How tokens are obtained and refreshed, when the API uses tokens.
     pub tokens: Option<TokenProtocol>,
     /// Wire names of the fields the spec marks `sensitive` (secret or pii), sorted:

@@ -42,6 +42,7 @@ static PROTOCOL: ProtocolInfo = ProtocolInfo {
     invalid_token_codes: &[1002],
     invalid_token_patterns: &[],
     ambiguous_token_codes: &[],
+    verb_refusal_codes: &[],
     tokens: Some(TokenProtocol {
         obtain_method: "token.get",
         refresh_method: "token.refresh",

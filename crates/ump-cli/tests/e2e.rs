@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle};
+use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle, VerbReading};
 use serde_json::Value;
 
 /// A sandbox and the environment `ump` runs in.
@@ -38,9 +38,11 @@ impl Run {
 
 impl Env {
     async fn new() -> Env {
-        let sandbox = Sandbox::start(SandboxConfig::default())
-            .await
-            .expect("the sandbox starts");
+        Env::with(SandboxConfig::default()).await
+    }
+
+    async fn with(config: SandboxConfig) -> Env {
+        let sandbox = Sandbox::start(config).await.expect("the sandbox starts");
         Env {
             sandbox,
             dir: tempfile::tempdir().expect("a temp dir"),
@@ -1177,4 +1179,110 @@ async fn a_revoked_refresh_token_never_spends_the_days_obtain_without_consent() 
     tokio::time::sleep(Duration::from_millis(5500)).await;
     env.ump(&["--allow-obtain", "members", "levels"]).await.ok();
     assert_eq!(control.token_calls().obtain_calls, 1);
+}
+
+/// A platform that takes 3.8, 5.4 and 5.5 by GET only (errata E01), refusing POST with
+/// 1001 or with HTTP 405: every `ump` command is a fresh process, and the verb learnt by
+/// the first one reaches the next through the token store, so each endpoint pays one
+/// refused call in all. Streams and `--dry-run` follow the verb.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_follow_a_platform_that_takes_the_documents_verbs() {
+    for reading in [VerbReading::Document, VerbReading::DocumentHttp405] {
+        let env = Env::with(SandboxConfig::default().with_verbs(reading)).await;
+        let open_id = env.member("13800000006").await;
+        env.ump(&[
+            "coupons",
+            "add-template",
+            "--third-coupon-id",
+            "T-1",
+            "--coupon-category",
+            "0",
+            "--name",
+            "满100减10",
+            "--discount-fee",
+            "10",
+            "--coupon-type",
+            "0",
+            "--rules",
+            "满100元才能使用",
+            "--fixed-term",
+            "10",
+        ])
+        .await
+        .ok();
+        let now = env.sandbox.control().now_ms().to_string();
+        for n in 1..=3 {
+            let set =
+                format!(r#"[{{"open_id":"{open_id}","coupon_number":"C-{n}","params_type":1}}]"#);
+            env.ump(&[
+                "coupons",
+                "give",
+                "--coupon-set",
+                &set,
+                "--number",
+                "1",
+                "--create-time",
+                &now,
+                "--third-coupon-id",
+                "T-1",
+            ])
+            .await
+            .ok();
+        }
+        let list = [
+            "coupons",
+            "list",
+            "--open-id",
+            &open_id,
+            "--page-size",
+            "1",
+            "--all",
+        ];
+        let all = env.ump(&list).await.ok().json();
+        assert_eq!(all.as_array().map(Vec::len), Some(3), "{reading:?}: {all}");
+        env.ump(&[
+            "coupons",
+            "verify",
+            "--open-id",
+            &open_id,
+            "--order-no",
+            "ord-1",
+            "--third-coupon-codes",
+            "C-1",
+            "--verification-time",
+            &now,
+            "--order-amount",
+            "150.00",
+        ])
+        .await
+        .ok();
+        let levels = env.ump(&["members", "levels", "--all"]).await.ok().json();
+        assert_eq!(
+            levels.as_array().map(Vec::len),
+            Some(7),
+            "{reading:?}: {levels}"
+        );
+        assert_eq!(
+            env.sandbox.control().verb_refusals(),
+            3,
+            "{reading:?}: one refused call per endpoint marked GET"
+        );
+        // The next processes start with what the first ones learnt.
+        env.ump(&list).await.ok();
+        env.ump(&["members", "levels"]).await.ok();
+        let dry = env
+            .ump(&["--dry-run", "coupons", "list", "--open-id", &open_id])
+            .await
+            .ok()
+            .json();
+        assert_eq!(dry["verb"], "GET", "{reading:?}: {dry}");
+        assert_eq!(env.sandbox.control().verb_refusals(), 3, "{reading:?}");
+        let used = env.sandbox.control().dump()["coupons"]["coupons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["use_order_no"] == "ord-1")
+            .count();
+        assert_eq!(used, 1, "{reading:?}: 5.4 by GET used the coupon");
+    }
 }

@@ -47,6 +47,7 @@ pub fn module(api: &Api) -> TokenStream {
     let codes = &p.invalid_token_codes;
     let patterns = &p.invalid_token_patterns;
     let ambiguous = &p.ambiguous_token_codes;
+    let verb_refusal = &p.verb_refusal_codes;
     let tokens = match &p.tokens {
         None => quote!(None),
         Some(t) => {
@@ -149,6 +150,7 @@ pub fn module(api: &Api) -> TokenStream {
             invalid_token_codes: &[#(#codes),*],
             invalid_token_patterns: &[#(#patterns),*],
             ambiguous_token_codes: &[#(#ambiguous),*],
+            verb_refusal_codes: &[#(#verb_refusal),*],
             tokens: #tokens,
             sensitive_keys: &[#(#sensitive),*],
             envelope_keys: #rt::EnvelopeKeys { #(#envelope_keys)* },

@@ -1577,7 +1577,7 @@ impl ::openplatform_runtime::Endpoint for ParseMemberCodeRequest {
 ///
 /// Error codes: `500`, `1001`.
 ///
-/// Errata of section 3.8 (the spec's `errata`): `E01` (HTTP verb), `E08` (envelope key spelling), `E21` (level_number type), `E22` (broken level list example), `E23` (paging parameters required with defaults), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker).
+/// Errata of section 3.8 (the spec's `errata`): `E01` (HTTP verb), `E08` (envelope key spelling), `E21` (level_number type), `E22` (broken level list example), `E23` (paging parameters required with defaults), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E87` (the business fields of a GET).
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3882,7 +3882,7 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
 ///
 /// Error codes: `500`, `1001`, `130002`, `130003`.
 ///
-/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E80` (open_id that may carry a phone number is personal data).
+/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E80` (open_id that may carry a phone number is personal data), `E87` (the business fields of a GET).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -4119,7 +4119,7 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`.
 ///
-/// Errata of section 5.5 (the spec's `errata`): `E01` (HTTP verb), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E51` (fen amounts), `E52` (use_scope_type values), `E56` (coupon codes typed Long), `E61` (two status enumerations), `E62` (page_size sent as a string), `E63` (NamedRef ids), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data).
+/// Errata of section 5.5 (the spec's `errata`): `E01` (HTTP verb), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E51` (fen amounts), `E52` (use_scope_type values), `E56` (coupon codes typed Long), `E61` (two status enumerations), `E62` (page_size sent as a string), `E63` (NamedRef ids), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data), `E87` (the business fields of a GET).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]

@@ -44,6 +44,7 @@ pub struct ClientBuilder<T = Client> {
     max_clock_skew: Duration,
     adopt_unscoped: bool,
     log_request_bodies: bool,
+    document_verbs: bool,
 }
 
 impl<T> fmt::Debug for ClientBuilder<T> {
@@ -102,6 +103,7 @@ impl<T: From<Client>> ClientBuilder<T> {
             max_clock_skew: Duration::from_millis(DEFAULT_MAX_SKEW_MS as u64),
             adopt_unscoped: false,
             log_request_bodies: false,
+            document_verbs: false,
         }
     }
 
@@ -214,6 +216,21 @@ impl<T: From<Client>> ClientBuilder<T> {
     /// document states are lowered to them.
     pub fn token_policy(mut self, policy: TokenPolicy) -> Self {
         self.policy = Some(policy);
+        self
+    }
+
+    /// Sends the endpoints whose document marks another verb than the spec sends (UMP's
+    /// 3.8, 5.4 and 5.5, marked GET: errata E01) with the document's verb from the first
+    /// call, their business fields in the signed query. Off by default: they are sent as
+    /// the spec says (POST with a JSON body).
+    ///
+    /// Either way the client follows the platform: a call it refuses for its verb (an
+    /// HTTP 405, or its parameter error naming the other verb) is re-sent once with the
+    /// other, which that endpoint then keeps for the client's life and, through the token
+    /// store, for the next process. Turn this on when the platform is known to want the
+    /// document's verbs, to spare each endpoint's first refused call.
+    pub fn send_document_verbs(mut self, on: bool) -> Self {
+        self.document_verbs = on;
         self
     }
 
@@ -396,6 +413,7 @@ impl<T: From<Client>> ClientBuilder<T> {
                 clock,
                 tokens,
                 log_request_bodies: self.log_request_bodies,
+                verbs: super::verbs::Verbs::new(self.document_verbs),
                 urls: Default::default(),
             }),
         }))

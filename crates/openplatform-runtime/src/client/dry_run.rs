@@ -122,12 +122,14 @@ impl Client {
         let style = super::styles::of(self.inner.protocol.envelope);
         let call = super::styles::Call {
             method: info.method,
+            verb: self.verb_for(&E::INFO).await,
             credential,
             extra: &extra,
             body,
         };
-        let super::styles::Outgoing { url, body, .. } =
-            style.prepare(self, call).map_err(Error::Transport)?;
+        let super::styles::Outgoing {
+            verb, url, body, ..
+        } = style.prepare(self, call).map_err(Error::Transport)?;
         let mut scrubber = Scrubber::new();
         for secret in [&self.inner.app_secret, &self.inner.grant_code, &token]
             .into_iter()
@@ -139,7 +141,7 @@ impl Client {
             redact_json_keys(&String::from_utf8_lossy(&body), style.secret_body_fields());
         Ok(DryRun {
             method: info.method,
-            verb: info.verb.as_str(),
+            verb: verb.as_str(),
             url: scrubber.scrub(url.as_str()),
             body: scrubber.scrub(&body_text),
             token: kind,

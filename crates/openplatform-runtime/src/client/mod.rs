@@ -9,6 +9,7 @@ mod retry;
 mod send;
 pub(crate) mod styles;
 mod token_calls;
+mod verbs;
 
 use std::fmt;
 use std::sync::Arc;
@@ -67,6 +68,8 @@ struct Inner {
     /// The user's opt-in to logging request bodies with their personal data
     /// ([`ClientBuilder::log_request_bodies_with_personal_data`]).
     log_request_bodies: bool,
+    /// The verb each endpoint is sent with, as learnt from the platform.
+    verbs: verbs::Verbs,
     /// Each method's URL without its query, parsed once (`method_url`).
     urls: std::sync::RwLock<std::collections::HashMap<&'static str, reqwest::Url>>,
 }

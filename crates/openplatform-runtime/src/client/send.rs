@@ -35,6 +35,8 @@ pub(super) struct RawReply<'a> {
     pub too_large: Option<usize>,
     /// The `Date` header and the local time it arrived.
     pub date: Option<(String, i64)>,
+    /// The `Allow` header of a 405 (the verbs the server takes there).
+    pub allow: Option<String>,
     /// The reply came from another URL than the one sent (a supplied HTTP client
     /// followed a redirect).
     pub redirected: bool,
@@ -224,14 +226,7 @@ impl Client {
             // Signed with the app credentials only (an API without tokens).
             Credential::AppSignature | Credential::RefreshToken => {
                 let reply = self
-                    .exchange(
-                        info.method,
-                        info.verb,
-                        CredentialParam::AppId,
-                        &extra,
-                        body,
-                        deadline,
-                    )
+                    .exchange_endpoint(&E::INFO, CredentialParam::AppId, &extra, body, deadline)
                     .await
                     .map_err(Error::Transport)?;
                 self.decode_raw_reply::<E::Data, E::Code>(
@@ -337,9 +332,8 @@ impl Client {
     ) -> Reply<E> {
         let info = E::INFO;
         let reply = self
-            .exchange(
-                info.method,
-                info.verb,
+            .exchange_endpoint(
+                &E::INFO,
                 CredentialParam::AccessToken(token),
                 extra,
                 body,
@@ -363,6 +357,34 @@ impl Client {
 
     pub(super) async fn access_token(&self) -> Result<Secret, crate::error::TokenError> {
         self.inner.tokens.access_token(self).await
+    }
+
+    /// One exchange of an endpoint's call with the verb it is sent with now, and its one
+    /// re-send with the other verb when the platform refuses that one (see `verbs`).
+    async fn exchange_endpoint<'a>(
+        &self,
+        info: &'static crate::endpoint::EndpointInfo,
+        credential: CredentialParam<'_>,
+        extra: &'a [(&'static str, String)],
+        body: Bytes,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<RawReply<'a>, TransportError> {
+        let verb = self.verb_for(info).await;
+        let reply = self
+            .exchange(info.method, verb, credential, extra, body.clone(), deadline)
+            .await?;
+        let Some(other) = self.refused_verb(info, verb, &reply, extra, &body) else {
+            return Ok(reply);
+        };
+        tracing::info!(
+            method = info.method,
+            refused = verb.as_str(),
+            verb = other.as_str(),
+            "the platform takes this endpoint with the other verb; re-sending once with it"
+        );
+        self.learn_verb(info.method, other).await;
+        self.exchange(info.method, other, credential, extra, body, deadline)
+            .await
     }
 
     /// Signs and sends one request, reads the reply within the size cap.
@@ -389,11 +411,13 @@ impl Client {
         // style (styles/); the signature covers exactly the body sent.
         let call = super::styles::Call {
             method,
+            verb,
             credential,
             extra,
             body,
         };
         let super::styles::Outgoing {
+            verb,
             url,
             body,
             token,
@@ -440,6 +464,11 @@ impl Client {
             .and_then(|d| d.to_str().ok())
             .map(|d| (d.to_owned(), inner.clock.local_now_ms()));
         let status = response.status().as_u16();
+        let allow = (status == 405)
+            .then(|| response.headers().get(reqwest::header::ALLOW))
+            .flatten()
+            .and_then(|a| a.to_str().ok())
+            .map(str::to_owned);
         let redirected = response.url() != &sent.url;
         let cap = inner.max_response_bytes;
         let mut body = Vec::new();
@@ -470,6 +499,7 @@ impl Client {
             body: Bytes::from(body),
             too_large,
             date,
+            allow,
             redirected,
             credentials,
             sent,

@@ -1710,35 +1710,46 @@ impl TokenManager {
     /// store measured last (ms), if any. A failure is only logged: the `Date` header of
     /// the next reply measures it again.
     pub(crate) async fn stored_clock_offset(&self) -> Option<i64> {
-        match self
-            .op(
-                "read clock offset",
-                self.store.load_note(&self.key, CLOCK_OFFSET_NOTE),
-            )
+        self.shared_note(CLOCK_OFFSET_NOTE)
             .await
-        {
-            Ok(note) => note.and_then(|n| n.trim().parse().ok()),
-            Err(e) => {
-                tracing::debug!(error = %e, "could not read the stored clock offset");
-                None
-            }
-        }
+            .and_then(|n| n.trim().parse().ok())
     }
 
     /// Keeps the measured offset of the platform's clock in the store, so that the next
     /// process (a restart, an `ump` command) sends its first token call with a timestamp
     /// the platform accepts: a refused token-issuing call cannot be re-sent the same day.
     pub(crate) async fn store_clock_offset(&self, offset_ms: i64) {
-        let note = offset_ms.to_string();
+        self.keep_shared_note(CLOCK_OFFSET_NOTE, &offset_ms.to_string())
+            .await;
+    }
+
+    /// A note about the platform that every instance sharing the store can use (the
+    /// clock's offset, the verbs learnt): `None` when there is none or the store fails (a
+    /// failure is only logged: what the note saves is learnt again from the platform).
+    pub(crate) async fn shared_note(&self, name: &'static str) -> Option<String> {
+        match self
+            .op("read a note", self.store.load_note(&self.key, name))
+            .await
+        {
+            Ok(note) => note,
+            Err(e) => {
+                tracing::debug!(error = %e, note = name, "could not read a note of the store");
+                None
+            }
+        }
+    }
+
+    /// Writes a note about the platform (see [`TokenManager::shared_note`]); a failure is
+    /// only logged.
+    pub(crate) async fn keep_shared_note(&self, name: &'static str, value: &str) {
         if let Err(e) = self
             .op(
-                "write clock offset",
-                self.store
-                    .store_note(&self.key, CLOCK_OFFSET_NOTE, Some(&note)),
+                "write a note",
+                self.store.store_note(&self.key, name, Some(value)),
             )
             .await
         {
-            tracing::debug!(error = %e, "could not keep the clock offset in the store");
+            tracing::debug!(error = %e, note = name, "could not keep a note in the store");
         }
     }
 

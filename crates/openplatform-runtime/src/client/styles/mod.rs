@@ -16,6 +16,7 @@ pub(crate) use zvcms_action::Nonces;
 use super::Client;
 use super::send::CredentialParam;
 use crate::clock::Clock;
+use crate::endpoint::Verb;
 use crate::envelope::{Envelope, EnvelopeError};
 use crate::error::TransportError;
 use crate::protocol::{EnvelopeStyle, ProtocolInfo, TimestampUnit};
@@ -24,6 +25,8 @@ use crate::tokens::Secret;
 
 /// A request ready to send.
 pub(crate) struct Outgoing {
+    /// The verb it is sent with: the call's, where the style can lay the call out so.
+    pub verb: Verb,
     pub url: reqwest::Url,
     pub body: Bytes,
     /// The token it carries, if any, and its signature, wherever the style put them: a
@@ -36,6 +39,8 @@ pub(crate) struct Outgoing {
 /// What one request is made of before its style lays it out.
 pub(crate) struct Call<'a> {
     pub method: &'static str,
+    /// The verb to send it with (see `client::verbs`).
+    pub verb: Verb,
     pub credential: CredentialParam<'a>,
     /// Query fields of the endpoint, serialized.
     pub extra: &'a [(&'static str, String)],

@@ -6,10 +6,11 @@
 use super::{Call, Outgoing, Style};
 use crate::client::Client;
 use crate::client::send::CredentialParam;
+use crate::endpoint::Verb;
 use crate::envelope::{Envelope, EnvelopeError, PageInfo, Part, Parts, succeeded};
 use crate::error::TransportError;
 use crate::protocol::{ProtocolInfo, SigningScheme};
-use crate::signer::SignRequest;
+use crate::signer::{SignError, SignRequest};
 use crate::tokens::Secret;
 use crate::ump_md5;
 
@@ -34,7 +35,26 @@ impl Style for UmpGateway {
     }
 
     fn prepare(&self, client: &Client, call: Call<'_>) -> Result<Outgoing, TransportError> {
-        client.prepare_gateway(call.method, call.credential, call.extra, call.body)
+        match call.verb {
+            Verb::Post => {
+                client.prepare_gateway(call.method, call.credential, call.extra, call.body)
+            }
+            Verb::Get => {
+                // Errata E01: a GET carries no body; the business fields travel as query
+                // parameters beside the protocol's, and the signature covers them as it
+                // covers every query parameter (over an empty body).
+                let fields =
+                    query_fields(client.inner.protocol, call.method, call.extra, &call.body)?;
+                let mut outgoing = client.prepare_gateway(
+                    call.method,
+                    call.credential,
+                    &fields,
+                    bytes::Bytes::new(),
+                )?;
+                outgoing.verb = Verb::Get;
+                Ok(outgoing)
+            }
+        }
     }
 
     fn decode<'a>(
@@ -54,11 +74,11 @@ impl Style for UmpGateway {
 impl Client {
     /// `ump_gateway`: the method in the path; credential, timestamp, query fields and
     /// `sign` in the query string; the business parameters as the body.
-    pub(super) fn prepare_gateway(
+    pub(super) fn prepare_gateway<N: AsRef<str>>(
         &self,
         method: &'static str,
         credential: CredentialParam<'_>,
-        extra: &[(&'static str, String)],
+        extra: &[(N, String)],
         body: bytes::Bytes,
     ) -> Result<Outgoing, TransportError> {
         let inner = &self.inner;
@@ -85,7 +105,7 @@ impl Client {
             protocol.sign_param.unwrap_or_default(),
         );
         params.push((timestamp_param, &timestamp));
-        params.extend(extra.iter().map(|(n, v)| (*n, v.as_str())));
+        params.extend(extra.iter().map(|(n, v)| (n.as_ref(), v.as_str())));
         ump_md5::sort_params(&mut params);
         let ump;
         let custom;
@@ -109,12 +129,64 @@ impl Client {
             query.append_pair(sign_param, signature);
         }
         Ok(Outgoing {
+            verb: Verb::Post,
             url,
             body,
             token,
             signature: Secret::new(signature),
         })
     }
+}
+
+/// The query fields of a GET: the endpoint's own, then each field of the JSON body, a
+/// text as it is, a number or a boolean as its JSON text, a list or an object as its JSON
+/// text (no section the document marks GET has one), an absent or null field left out.
+/// A field named like a protocol parameter, or like another field, is refused: the
+/// gateway could not tell them apart.
+fn query_fields(
+    protocol: &ProtocolInfo,
+    method: &'static str,
+    extra: &[(&'static str, String)],
+    body: &[u8],
+) -> Result<Vec<(String, String)>, TransportError> {
+    let invalid = |reason: String| TransportError::signing(method, &SignError(reason));
+    // Raw values: a number travels as the exact text serialized (an 18-digit id or an
+    // amount never passes through f64).
+    let object: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
+        serde_json::from_slice(body)
+            .map_err(|e| invalid(format!("the business fields are not a JSON object: {e}")))?;
+    let mut reserved: Vec<&str> = [protocol.timestamp_param, protocol.sign_param]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some(tokens) = &protocol.tokens {
+        reserved.extend([
+            tokens.app_id_param,
+            tokens.access_token_param,
+            tokens.refresh_token_param,
+        ]);
+    }
+    let mut fields: Vec<(String, String)> = extra
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), v.clone()))
+        .collect();
+    for (name, value) in object {
+        if reserved.contains(&name.as_str()) || fields.iter().any(|(n, _)| *n == name) {
+            return Err(invalid(format!(
+                "the business field {name} is named like another query parameter: it cannot \
+                 travel in a GET's query"
+            )));
+        }
+        let raw = value.get();
+        let text = match raw.as_bytes().first() {
+            _ if raw == "null" => continue,
+            Some(b'"') => serde_json::from_str::<String>(raw)
+                .map_err(|e| invalid(format!("the business field {name}: {e}")))?,
+            _ => raw.to_owned(),
+        };
+        fields.push((name, text));
+    }
+    Ok(fields)
 }
 
 fn decode_ump<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a>, EnvelopeError> {
@@ -151,4 +223,79 @@ fn decode_ump<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a
         data,
         page,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{EnvelopeKeys, EnvelopeStyle, TimestampUnit};
+
+    const P: ProtocolInfo = ProtocolInfo {
+        api: "test",
+        doc_version: "1",
+        envelope: EnvelopeStyle::UmpGateway,
+        signing: SigningScheme::UmpMd5,
+        path_template: "/gw/gateway/{method}/v1",
+        base_urls: &[],
+        success_code: Some(200),
+        timestamp: TimestampUnit::Milliseconds,
+        clock_tolerance_ms: None,
+        utc_offset_s: 0,
+        timestamp_param: Some("timestamp"),
+        sign_param: Some("sign"),
+        invalid_token_codes: &[],
+        invalid_token_patterns: &[],
+        ambiguous_token_codes: &[],
+        verb_refusal_codes: &[],
+        tokens: None,
+        sensitive_keys: &[],
+        envelope_keys: EnvelopeKeys {
+            success: &["success"],
+            code: &["error_code"],
+            message: &["error_message"],
+            data: &["data"],
+            page_no: &[],
+            page_size: &[],
+            total_count: &[],
+        },
+    };
+
+    #[test]
+    fn a_gets_fields_are_query_texts() {
+        let body = br#"{"open_id":"1380000","store_id":123456789012345678,"order_amount":150.50,
+            "third_coupon_codes":"C-1,C-2","verifier_name":null,"flag":true,"list":[1,2]}"#;
+        let fields = query_fields(&P, "m", &[("extra", "x".into())], body).unwrap();
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("extra"), Some("x"));
+        assert_eq!(get("open_id"), Some("1380000"));
+        assert_eq!(get("store_id"), Some("123456789012345678"));
+        assert_eq!(get("order_amount"), Some("150.50"), "the exact text sent");
+        assert_eq!(get("third_coupon_codes"), Some("C-1,C-2"));
+        assert_eq!(get("verifier_name"), None, "an absent field is left out");
+        assert_eq!(get("flag"), Some("true"));
+        assert_eq!(get("list"), Some("[1,2]"));
+    }
+
+    #[test]
+    fn a_field_named_like_a_query_parameter_is_refused() {
+        for body in [
+            &br#"{"sign":"x"}"#[..],
+            br#"{"timestamp":1}"#,
+            br#"{"extra":"y"}"#,
+        ] {
+            let refused = query_fields(&P, "m", &[("extra", "x".into())], body).unwrap_err();
+            assert!(
+                refused
+                    .to_string()
+                    .contains("named like another query parameter"),
+                "{refused}"
+            );
+        }
+        assert!(query_fields(&P, "m", &[], b"[1]").is_err(), "not an object");
+    }
 }

@@ -34,6 +34,8 @@ impl Style for ZvcmsAction {
     }
 
     fn prepare(&self, client: &Client, call: Call<'_>) -> Result<Outgoing, TransportError> {
+        // Every action is a POST of its envelope: no zvcms section marks another verb, so
+        // the call's verb is always POST here.
         client.prepare_action(call.method, call.extra, &call.body)
     }
 
@@ -163,6 +165,7 @@ impl Client {
             }
         }
         Ok(Outgoing {
+            verb: crate::endpoint::Verb::Post,
             url,
             body: Bytes::from(body),
             // The grant code is the client's own, known to every scrubber from the start;

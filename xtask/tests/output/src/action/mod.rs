@@ -38,6 +38,7 @@ pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtim
     invalid_token_codes: &[],
     invalid_token_patterns: &[],
     ambiguous_token_codes: &[],
+    verb_refusal_codes: &[],
     tokens: None,
     sensitive_keys: &[],
     envelope_keys: ::openplatform_runtime::EnvelopeKeys {

@@ -39,6 +39,7 @@ pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtim
     invalid_token_codes: &[1002i64],
     invalid_token_patterns: &["token"],
     ambiguous_token_codes: &[],
+    verb_refusal_codes: &[],
     tokens: Some(::openplatform_runtime::TokenProtocol {
         obtain_method: "mini.token.get",
         refresh_method: "mini.thing.delete",
