@@ -281,6 +281,27 @@ pub struct Endpoint {
     pub rules: Vec<Rule>,
     pub data: Data,
     pub errors: Vec<i64>,
+    /// How the write journal settles and orders it; `None`: not journalled.
+    pub journal: Option<Journal>,
+}
+
+/// The spec's `journal` of a write endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Journal {
+    pub settle: Settle,
+    /// The probe's method, for [`Settle::Probe`].
+    pub probe: Option<String>,
+    /// (kind, wire path) pairs, sorted by kind then path.
+    pub order_keys: Vec<(String, String)>,
+}
+
+/// How a write whose outcome is unknown is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    Keyed { conflict_code: i64 },
+    Identical,
+    Probe,
+    Never,
 }
 
 impl Verb {

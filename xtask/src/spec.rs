@@ -249,6 +249,31 @@ pub struct EndpointSpec {
     pub response: Line<ResponseSpec>,
     #[serde(default)]
     pub errors: Vec<Line<i64>>,
+    /// How the write journal identifies, orders and settles this write.
+    #[serde(default)]
+    pub journal: Option<Line<JournalSpec>>,
+}
+
+/// How a write goes through the write journal: how a write whose outcome is unknown is
+/// settled, and which of its fields name the things (members, orders…) whose writes keep
+/// their order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSpec {
+    /// `keyed` (re-sent identical; `conflict_code` after an attempt that may have landed
+    /// means applied by it), `identical` (re-sent identical; the platform answers a
+    /// repeat with the first answer), `probe` (a read, `probe`, decides before any
+    /// re-send), `never` (never re-sent: an unknown outcome needs an operator).
+    pub settle: Line<String>,
+    #[serde(default)]
+    pub conflict_code: Option<i64>,
+    /// The read that finds whether the write is in effect (`settle: probe`).
+    #[serde(default)]
+    pub probe: Option<String>,
+    /// Per kind of thing (`member`, `order`…), the request fields naming one: a wire
+    /// name, or `list[].field` for a field of each item of a list.
+    #[serde(default)]
+    pub order_keys: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

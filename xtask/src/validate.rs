@@ -9,7 +9,7 @@ use serde_saphyr::Location;
 
 use crate::ir::{
     Api, Credential, Data, Encoding, Endpoint, Enum, EnumValue, ErrorCode, Field, Idempotency,
-    MethodIn, Paging, Protocol, Rule, Struct, StructStyle, Ty, Verb, ZonedDates,
+    Journal, MethodIn, Paging, Protocol, Rule, Settle, Struct, StructStyle, Ty, Verb, ZonedDates,
 };
 use crate::spec::{FieldSpec, Line, SpecFile};
 
@@ -915,6 +915,7 @@ impl Validator {
         let (daily_limit, rate_limit_doc) = self.rate_limit(place, loc, s);
 
         let command = self.command(place, s);
+        let journal = self.journal(place, s, idempotency, &fields, codes);
         Some(Endpoint {
             method: s.method.clone(),
             name: s.name.clone(),
@@ -943,6 +944,120 @@ impl Validator {
             rules,
             data: data?,
             errors: s.errors.iter().map(|c| c.value).collect(),
+            journal,
+        })
+    }
+
+    /// The write journal's facts of a write endpoint: its settle path and order keys.
+    fn journal(
+        &mut self,
+        place: &str,
+        s: &crate::spec::EndpointSpec,
+        idempotency: Idempotency,
+        fields: &[Field],
+        codes: &BTreeSet<i64>,
+    ) -> Option<Journal> {
+        let j = s.journal.as_ref()?;
+        let loc = Some(j.referenced);
+        let spec = &j.value;
+        if idempotency == Idempotency::Read {
+            self.problem(loc, format!("{place}: a read is never journalled"));
+        }
+        let settle = match (spec.settle.value.as_str(), spec.conflict_code) {
+            ("keyed", Some(code)) => {
+                if idempotency != Idempotency::Keyed {
+                    self.problem(
+                        loc,
+                        format!("{place}: journal settle `keyed` needs idempotency keyed"),
+                    );
+                }
+                if !codes.contains(&code) {
+                    self.problem(
+                        loc,
+                        format!("{place}: journal conflict_code {code} is not a listed error code"),
+                    );
+                }
+                Settle::Keyed {
+                    conflict_code: code,
+                }
+            }
+            ("keyed", None) => {
+                self.problem(
+                    loc,
+                    format!("{place}: journal settle `keyed` needs a conflict_code"),
+                );
+                return None;
+            }
+            (_, Some(_)) => {
+                self.problem(
+                    loc,
+                    format!("{place}: journal conflict_code is for settle `keyed` only"),
+                );
+                return None;
+            }
+            ("identical", None) => Settle::Identical,
+            ("probe", None) => Settle::Probe,
+            ("never", None) => Settle::Never,
+            (other, None) => {
+                self.problem(
+                    Some(spec.settle.referenced),
+                    format!(
+                        "{place}: journal settle `{other}` is not keyed, identical, probe or never"
+                    ),
+                );
+                return None;
+            }
+        };
+        match (settle, &spec.probe) {
+            (Settle::Probe, None) => {
+                self.problem(
+                    loc,
+                    format!("{place}: journal settle `probe` needs a probe method"),
+                );
+            }
+            (Settle::Probe, Some(_)) | (_, None) => {}
+            (_, Some(_)) => {
+                self.problem(
+                    loc,
+                    format!("{place}: journal probe is for settle `probe` only"),
+                );
+            }
+        }
+        let mut order_keys = Vec::new();
+        for (kind, paths) in &spec.order_keys {
+            if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                self.problem(
+                    loc,
+                    format!("{place}: journal order key kind `{kind}` must be a lowercase word"),
+                );
+            }
+            for path in paths {
+                let (head, item) = match path.split_once("[].") {
+                    Some((head, item)) => (head, Some(item)),
+                    None => (path.as_str(), None),
+                };
+                let field = by_wire(fields, head);
+                let ok = match (&field, item) {
+                    (Some(f), None) => !matches!(f.ty, Ty::List(_) | Ty::Struct(_) | Ty::Json),
+                    (Some(f), Some(item)) => matches!(f.ty, Ty::List(_)) && !item.is_empty(),
+                    (None, _) => false,
+                };
+                if !ok {
+                    self.problem(
+                        loc,
+                        format!(
+                            "{place}: journal order key `{path}` must name a scalar request field, or `list[].field`"
+                        ),
+                    );
+                }
+                order_keys.push((kind.clone(), path.clone()));
+            }
+        }
+        order_keys.sort();
+        Some(Journal {
+            settle,
+            probe: spec.probe.clone(),
+            order_keys,
         })
     }
 

@@ -79,6 +79,41 @@ pub struct EndpointInfo {
     ///
     /// [`Error::Api`]: crate::Error::Api
     pub false_is_error: Option<i64>,
+    /// How the write journal settles and orders this write (the spec's `journal`);
+    /// `None`: it is never journalled (reads, and writes the spec leaves out).
+    pub journal: Option<JournalInfo>,
+}
+
+/// How the write journal settles and orders one write endpoint (the spec's `journal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalInfo {
+    /// How a write whose outcome is unknown is settled.
+    pub settle: Settle,
+    /// The read that finds whether the write is in effect, for [`Settle::Probe`].
+    pub probe: Option<&'static str>,
+    /// `(kind, path)`: the request fields naming the things (`member`, `order`…) whose
+    /// writes are sent in the order they were submitted. A path is a wire name, or
+    /// `list[].field` for a field of each item of a list (a list sent as JSON text too).
+    pub order_keys: &'static [(&'static str, &'static str)],
+}
+
+/// How a write whose outcome is unknown is settled by the write journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Settle {
+    /// Re-sent identical under its idempotency key; `conflict_code` ("key already used")
+    /// after an attempt that may have landed means that attempt applied it, and on a
+    /// first attempt that the key is another write's (an operator decides).
+    Keyed {
+        /// The platform's "key already used" code.
+        conflict_code: i64,
+    },
+    /// Re-sent identical: the platform answers an identical repeat with the first answer.
+    Identical,
+    /// Before any re-send, a read (the probe) finds whether it is in effect.
+    Probe,
+    /// Never re-sent: a write whose outcome is unknown needs an operator.
+    Never,
 }
 
 /// A request value that the runtime can send: the body is its `Serialize` form.

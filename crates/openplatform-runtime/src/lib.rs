@@ -24,7 +24,9 @@ pub use client::{
     Call, CallOptions, CarriesGrantCode, Client, ClientBuilder, ConfigError, DEFAULT_MAX_PAGES,
     DryRun, DryRunToken, Items, Response, RetryPolicy, TakesSigner, decode_response,
 };
-pub use endpoint::{Credential, Endpoint, EndpointInfo, Idempotency, Paged, Verb};
+pub use endpoint::{
+    Credential, Endpoint, EndpointInfo, Idempotency, JournalInfo, Paged, Settle, Verb,
+};
 pub use envelope::PageInfo;
 pub use error::{
     ApiError, AppliedEarlier, BodyExcerpt, DecodeError, DecodeErrorKind, Error, HttpError, Outcome,

@@ -100,6 +100,7 @@ const fn info(method: &'static str, credential: Credential) -> EndpointInfo {
         daily_limit: None,
         data_required: false,
         false_is_error: None,
+        journal: None,
     }
 }
 

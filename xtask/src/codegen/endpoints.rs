@@ -181,6 +181,7 @@ fn endpoint(api: &Api, e: &Endpoint) -> TokenStream {
         }
         _ => quote!(None),
     };
+    let journal = journal_info(e);
     let validate = validate_body(e);
     let key_fn = match &e.idempotency_key {
         Some(k) => {
@@ -213,6 +214,7 @@ fn endpoint(api: &Api, e: &Endpoint) -> TokenStream {
                 daily_limit: #daily,
                 data_required: #data_required,
                 false_is_error: #false_is_error,
+                journal: #journal,
             };
 
             fn validate(&self) -> Result<(), #rt::RequestError> {
@@ -224,6 +226,38 @@ fn endpoint(api: &Api, e: &Endpoint) -> TokenStream {
         }
 
         #paged
+    }
+}
+
+/// The endpoint's `JournalInfo`, or `None` when it is not journalled.
+fn journal_info(e: &Endpoint) -> TokenStream {
+    let rt = super::runtime::root();
+    let Some(j) = &e.journal else {
+        return quote!(None);
+    };
+    let settle = match j.settle {
+        crate::ir::Settle::Keyed { conflict_code } => {
+            let code = super::types::int(conflict_code);
+            quote!(#rt::Settle::Keyed { conflict_code: #code })
+        }
+        crate::ir::Settle::Identical => quote!(#rt::Settle::Identical),
+        crate::ir::Settle::Probe => quote!(#rt::Settle::Probe),
+        crate::ir::Settle::Never => quote!(#rt::Settle::Never),
+    };
+    let probe = match &j.probe {
+        Some(p) => quote!(Some(#p)),
+        None => quote!(None),
+    };
+    let keys = j
+        .order_keys
+        .iter()
+        .map(|(kind, path)| quote!((#kind, #path)));
+    quote! {
+        Some(#rt::JournalInfo {
+            settle: #settle,
+            probe: #probe,
+            order_keys: &[#(#keys),*],
+        })
     }
 }
 

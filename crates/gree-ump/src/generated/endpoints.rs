@@ -47,6 +47,7 @@ impl ::openplatform_runtime::Endpoint for ObtainTokenRequest {
         daily_limit: Some(1u32),
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -94,6 +95,7 @@ impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
         daily_limit: Some(20u32),
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -110,7 +112,7 @@ impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
 ///
 /// Error codes: `500`, `1001`, `110001`.
 ///
-/// Errata of section 3.1 (the spec's `errata`): `E05` (timestamp type), `E08` (envelope key spelling), `E09` (realname vs username), `E10` (split examples), `E11` (project_id type), `E77` (request examples the platform refuses as printed), `E78` (what else the sandbox reads of the examples).
+/// Errata of section 3.1 (the spec's `errata`): `E05` (timestamp type), `E08` (envelope key spelling), `E09` (realname vs username), `E10` (split examples), `E11` (project_id type), `E77` (request examples the platform refuses as printed), `E78` (what else the sandbox reads of the examples), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -554,6 +556,11 @@ impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: Some(::openplatform_runtime::JournalInfo {
+            settle: ::openplatform_runtime::Settle::Probe,
+            probe: Some("wk.user.info.query"),
+            order_keys: &[("member", "phone")],
+        }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -660,6 +667,7 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         if self.open_id.as_deref().is_none_or(|v| v.trim().is_empty())
@@ -685,7 +693,7 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`, `150001`, `150002`, `150003`, `150008`.
 ///
-/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E79` (a success flag and a code that disagree), `E80` (open_id that may carry a phone number is personal data).
+/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E79` (a success flag and a code that disagree), `E80` (open_id that may carry a phone number is personal data), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -889,6 +897,13 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: Some(::openplatform_runtime::JournalInfo {
+            settle: ::openplatform_runtime::Settle::Keyed {
+                conflict_code: 150002,
+            },
+            probe: None,
+            order_keys: &[("member", "open_id")],
+        }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -918,7 +933,7 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150009`.
 ///
-/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data).
+/// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1103,6 +1118,13 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: Some(::openplatform_runtime::JournalInfo {
+            settle: ::openplatform_runtime::Settle::Keyed {
+                conflict_code: 150002,
+            },
+            probe: None,
+            order_keys: &[("member", "open_id"), ("order", "parent_order_no")],
+        }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1126,7 +1148,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150007`, `150009`.
 ///
-/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E74` (the sandbox accepts the example's nested items), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data).
+/// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E74` (the sandbox accepts the example's nested items), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -1253,6 +1275,17 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: Some(::openplatform_runtime::JournalInfo {
+            settle: ::openplatform_runtime::Settle::Keyed {
+                conflict_code: 150002,
+            },
+            probe: None,
+            order_keys: &[
+                ("member", "open_id"),
+                ("order", "items[].order_no"),
+                ("order", "parent_order_no"),
+            ],
+        }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1410,6 +1443,7 @@ impl ::openplatform_runtime::Endpoint for ListPointRecordsRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1497,6 +1531,7 @@ impl ::openplatform_runtime::Endpoint for GenerateMemberCodeRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1555,6 +1590,7 @@ impl ::openplatform_runtime::Endpoint for ParseMemberCodeRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -1645,6 +1681,7 @@ impl ::openplatform_runtime::Endpoint for ListLevelsRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -1681,7 +1718,7 @@ impl ::openplatform_runtime::Paged for ListLevelsRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `150001`, `150003`.
 ///
-/// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E75` (the sandbox accepts an order without order_score), `E76` (the sandbox keeps a fin_entity_info that is not JSON), `E77` (request examples the platform refuses as printed).
+/// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E75` (the sandbox accepts an order without order_score), `E76` (the sandbox keeps a fin_entity_info that is not JSON), `E77` (request examples the platform refuses as printed), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -2135,6 +2172,15 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: Some(::openplatform_runtime::JournalInfo {
+            settle: ::openplatform_runtime::Settle::Identical,
+            probe: None,
+            order_keys: &[
+                ("member", "open_id"),
+                ("member", "phone"),
+                ("order", "order_no"),
+            ],
+        }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -2166,7 +2212,7 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
 ///
-/// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples).
+/// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -2620,6 +2666,16 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: Some(::openplatform_runtime::JournalInfo {
+            settle: ::openplatform_runtime::Settle::Identical,
+            probe: None,
+            order_keys: &[
+                ("member", "open_id"),
+                ("member", "phone"),
+                ("order", "order_no"),
+                ("order", "parent_order_no"),
+            ],
+        }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -2654,7 +2710,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
 ///
-/// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples).
+/// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3113,6 +3169,16 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: Some(::openplatform_runtime::JournalInfo {
+            settle: ::openplatform_runtime::Settle::Identical,
+            probe: None,
+            order_keys: &[
+                ("member", "open_id"),
+                ("member", "phone"),
+                ("order", "order_no"),
+                ("order", "parent_order_no"),
+            ],
+        }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3151,7 +3217,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
 ///
 /// Error codes: `500`, `1001`, `130001`.
 ///
-/// Errata of section 5.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E47` (begin_time/end_time format), `E48` (third_coupon_id type), `E49` (stores/items/categories JSON), `E50` (discount_fee unit), `E51` (fen amounts), `E52` (use_scope_type values), `E53` (defaults in the example column), `E63` (NamedRef ids), `E77` (request examples the platform refuses as printed), `E78` (what else the sandbox reads of the examples).
+/// Errata of section 5.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E47` (begin_time/end_time format), `E48` (third_coupon_id type), `E49` (stores/items/categories JSON), `E50` (discount_fee unit), `E51` (fen amounts), `E52` (use_scope_type values), `E53` (defaults in the example column), `E63` (NamedRef ids), `E77` (request examples the platform refuses as printed), `E78` (what else the sandbox reads of the examples), `E88` (how the write journal settles each write).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3564,6 +3630,11 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: Some(::openplatform_runtime::JournalInfo {
+            settle: ::openplatform_runtime::Settle::Identical,
+            probe: None,
+            order_keys: &[("template", "third_coupon_id")],
+        }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3612,7 +3683,7 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`, `130001`, `130004`.
 ///
-/// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long), `E77` (request examples the platform refuses as printed), `E80` (open_id that may carry a phone number is personal data).
+/// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long), `E77` (request examples the platform refuses as printed), `E80` (open_id that may carry a phone number is personal data), `E88` (how the write journal settles each write).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3729,6 +3800,14 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: Some(::openplatform_runtime::JournalInfo {
+            settle: ::openplatform_runtime::Settle::Probe,
+            probe: Some("wk.coupon.user.list"),
+            order_keys: &[
+                ("member", "coupon_set[].open_id"),
+                ("template", "third_coupon_id"),
+            ],
+        }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3749,7 +3828,7 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
 ///
 /// Error codes: `500`, `1001`, `130002`, `130003`.
 ///
-/// Errata of section 5.3 (the spec's `errata`): `E41` (missing location marker), `E57` (third_coupon_code type), `E58` (returned coupon code), `E80` (open_id that may carry a phone number is personal data).
+/// Errata of section 5.3 (the spec's `errata`): `E41` (missing location marker), `E57` (third_coupon_code type), `E58` (returned coupon code), `E80` (open_id that may carry a phone number is personal data), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -3857,6 +3936,11 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: Some(::openplatform_runtime::JournalInfo {
+            settle: ::openplatform_runtime::Settle::Identical,
+            probe: None,
+            order_keys: &[("coupon", "third_coupon_code"), ("member", "open_id")],
+        }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -3882,7 +3966,7 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
 ///
 /// Error codes: `500`, `1001`, `130002`, `130003`.
 ///
-/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E80` (open_id that may carry a phone number is personal data), `E87` (the business fields of a GET).
+/// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E80` (open_id that may carry a phone number is personal data), `E87` (the business fields of a GET), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -4088,6 +4172,11 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
         daily_limit: None,
         data_required: false,
         false_is_error: None,
+        journal: Some(::openplatform_runtime::JournalInfo {
+            settle: ::openplatform_runtime::Settle::Identical,
+            probe: None,
+            order_keys: &[("member", "open_id"), ("order", "order_no")],
+        }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -4227,6 +4316,7 @@ impl ::openplatform_runtime::Endpoint for ListUserCouponsRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -4265,7 +4355,7 @@ impl ::openplatform_runtime::Paged for ListUserCouponsRequest {
 ///
 /// Error codes: `500`, `1001`, `140001`, `140002`, `140003`, `140004`.
 ///
-/// Errata of section 6.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E64` (no response table).
+/// Errata of section 6.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E64` (no response table), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -4314,6 +4404,11 @@ impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: Some(::openplatform_runtime::JournalInfo {
+            settle: ::openplatform_runtime::Settle::Never,
+            probe: None,
+            order_keys: &[("phone", "target")],
+        }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -4429,6 +4524,7 @@ impl ::openplatform_runtime::Endpoint for VerifySmsCodeRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: Some(140005),
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(

@@ -250,6 +250,7 @@ mod tests {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
 
     const FIXED: EndpointInfo = EndpointInfo {

@@ -262,6 +262,7 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(

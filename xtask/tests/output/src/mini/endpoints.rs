@@ -43,6 +43,7 @@ impl ::openplatform_runtime::Endpoint for GetTokenRequest {
         daily_limit: Some(1u32),
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -298,6 +299,7 @@ impl ::openplatform_runtime::Endpoint for AddThingRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         ::openplatform_runtime::validation::require_non_empty(
@@ -425,6 +427,7 @@ impl ::openplatform_runtime::Endpoint for ListThingsRequest {
         daily_limit: None,
         data_required: true,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
@@ -498,6 +501,7 @@ impl ::openplatform_runtime::Endpoint for DeleteThingRequest {
         daily_limit: None,
         data_required: false,
         false_is_error: None,
+        journal: None,
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
         Ok(())
