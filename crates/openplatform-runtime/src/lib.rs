@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod envelope;
 pub mod error;
 pub mod error_code;
+pub mod journal;
 pub mod protocol;
 pub mod redact;
 pub mod signer;

@@ -1,0 +1,338 @@
+//! The behaviour every [`JournalStore`] must have, as a test suite any store can run: the
+//! stores of this crate run it in their tests, and the next backend (a user's own, or
+//! PostgreSQL) is held to it too (enable the feature `test-util`).
+//!
+//! ```no_run
+//! # async fn f() {
+//! use openplatform_runtime::journal::{MemoryJournal, conformance};
+//! conformance::check_journal(&MemoryJournal::new()).await;
+//! # }
+//! ```
+//!
+//! Each check needs an **empty** store (it reasons about every entry in it): pass a
+//! fresh one. It panics (like `assert!`) at the first broken rule, naming it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::entry::{EntryState, NewEntry, Resolution, Settlement, Update};
+use super::store::{JournalErrorKind, JournalStore};
+
+const LEASE: i64 = 30_000;
+
+fn new(method: &str, keys: &[&str], created_ms: i64) -> NewEntry {
+    NewEntry {
+        method: method.to_owned(),
+        body: format!(r#"{{"n":"{method}","手机":"13800000000"}}"#),
+        order_keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+        created_ms,
+    }
+}
+
+fn retry(next_attempt_ms: i64) -> Update {
+    Update::Settle(Settlement::Retry {
+        next_attempt_ms,
+        landing_possible: true,
+        confirming_refusal: false,
+        error: "busy".into(),
+    })
+}
+
+fn applied() -> Update {
+    Update::Settle(Settlement::Applied {
+        result: Some(r#""ok""#.into()),
+    })
+}
+
+/// Runs every check on `store`, which must be empty.
+pub async fn check_journal(store: &dyn JournalStore) {
+    let t = 1_000_000;
+    // Appending: increasing ids, the body byte for byte, pending and due at once.
+    let a = store
+        .append(new("a", &["member:1"], t))
+        .await
+        .expect("append");
+    let b = store
+        .append(new("b", &["member:1", "order:9"], t + 1))
+        .await
+        .expect("append");
+    let c = store
+        .append(new("c", &["member:2"], t + 2))
+        .await
+        .expect("append");
+    let d = store
+        .append(new("d", &["order:9"], t + 3))
+        .await
+        .expect("append");
+    let e = store.append(new("e", &[], t + 4)).await.expect("append");
+    assert!(
+        a.id < b.id && b.id < c.id && c.id < d.id && d.id < e.id,
+        "ids increase"
+    );
+    let got = store.get(a.id).await.expect("get").expect("the entry");
+    assert_eq!(
+        got.body,
+        new("a", &[], 0).body,
+        "the body is kept byte for byte"
+    );
+    assert_eq!(got.state, EntryState::Pending);
+    assert_eq!(got.next_attempt_ms, t, "due when submitted");
+    assert!(store.get(e.id + 1000).await.expect("get").is_none());
+
+    // Claims: the first of each order key only; an entry naming none is free.
+    assert!(
+        store
+            .claim(t - 1, LEASE, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "nothing is due before it was submitted"
+    );
+    let claimed = store.claim(t + 10, LEASE, 10).await.expect("claim");
+    let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
+    assert_eq!(
+        ids,
+        vec![a.id, c.id, e.id],
+        "b waits for a (member:1), d for b (order:9)"
+    );
+    assert!(
+        claimed
+            .iter()
+            .all(|e| e.state == EntryState::InFlight && e.fence == 1)
+    );
+    assert!(
+        store
+            .claim(t + 10, LEASE, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "claimed entries are held"
+    );
+
+    // An attempt, then a retry later: pending, held back, and it still holds b back.
+    let a1 = store
+        .update(a.id, 1, Update::AttemptBegins, t + 11)
+        .await
+        .expect("update");
+    assert_eq!((a1.attempts, a1.landing_possible), (1, true));
+    assert_eq!(a1.last_attempt_ms, Some(t + 11));
+    let a2 = store
+        .update(a.id, 1, retry(t + 5_000), t + 12)
+        .await
+        .expect("update");
+    assert_eq!(a2.state, EntryState::Pending);
+    assert!(a2.landing_possible, "kept across the retry");
+    assert_eq!(
+        store
+            .update(a.id, 1, applied(), t + 13)
+            .await
+            .map_err(|e| e.kind()),
+        Err(JournalErrorKind::Fenced),
+        "a pending entry takes no drainer update"
+    );
+    assert!(
+        store
+            .claim(t + 100, LEASE, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a is not due, b waits for it"
+    );
+    assert_eq!(
+        store.next_due().await.expect("next_due"),
+        Some(t + 1),
+        "the earliest due entry, held back or not (b)"
+    );
+
+    // a applied: b is next for member:1, and d still waits for b (order:9).
+    let a3 = store.claim(t + 5_000, LEASE, 10).await.expect("claim");
+    assert_eq!(a3.iter().map(|e| e.id).collect::<Vec<_>>(), vec![a.id]);
+    assert_eq!(a3[0].fence, 2, "a claim raises the fence");
+    let done = store
+        .update(a.id, 2, applied(), t + 5_001)
+        .await
+        .expect("update");
+    assert_eq!(done.state, EntryState::Applied);
+    assert_eq!(done.result.as_deref(), Some(r#""ok""#));
+    assert_eq!(
+        store
+            .update(a.id, 2, retry(0), t + 5_002)
+            .await
+            .map_err(|e| e.kind()),
+        Err(JournalErrorKind::Fenced),
+        "a final entry takes no update"
+    );
+    let next = store.claim(t + 5_002, LEASE, 10).await.expect("claim");
+    assert_eq!(next.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b.id]);
+
+    // b needs attention: it still holds d back.
+    store
+        .update(
+            b.id,
+            1,
+            Update::Settle(Settlement::Attention {
+                error: "key in use".into(),
+            }),
+            t + 5_003,
+        )
+        .await
+        .expect("update");
+    assert!(
+        store
+            .claim(t + 5_004, LEASE, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "an entry in attention holds back what follows it (d)"
+    );
+
+    // A lease that ran out: claimable again under a higher fence; the old holder is fenced.
+    let c_again = store.claim(t + 10 + LEASE, LEASE, 10).await.expect("claim");
+    assert!(
+        c_again.iter().any(|x| x.id == c.id && x.fence == 2),
+        "an expired lease is claimable: {c_again:?}"
+    );
+    assert_eq!(
+        store
+            .update(c.id, 1, applied(), t + 10 + LEASE)
+            .await
+            .map_err(|e| e.kind()),
+        Err(JournalErrorKind::Fenced),
+        "the first holder's update is refused"
+    );
+    store
+        .update(c.id, 2, applied(), t + 10 + LEASE)
+        .await
+        .expect("the new holder's update");
+
+    // Operators: retry b now (a higher fence), then refuse it; a final entry is final.
+    let b2 = store
+        .resolve(
+            b.id,
+            Resolution::RetryNow,
+            "checked by hand".into(),
+            t + 50_000,
+        )
+        .await
+        .expect("resolve");
+    assert_eq!(
+        (b2.state, b2.next_attempt_ms),
+        (EntryState::Pending, t + 50_000)
+    );
+    assert_eq!(b2.last_error.as_deref(), Some("checked by hand"));
+    let b3 = store
+        .resolve(
+            b.id,
+            Resolution::Refused,
+            "not on the platform".into(),
+            t + 50_001,
+        )
+        .await
+        .expect("resolve");
+    assert_eq!(b3.state, EntryState::Refused);
+    assert_eq!(
+        store
+            .resolve(b.id, Resolution::Applied, "x".into(), t + 50_002)
+            .await
+            .map_err(|e| e.kind()),
+        Err(JournalErrorKind::Final)
+    );
+    assert_eq!(
+        store
+            .resolve(e.id + 1000, Resolution::Applied, "x".into(), 0)
+            .await
+            .map_err(|e| e.kind()),
+        Err(JournalErrorKind::NotFound)
+    );
+    // An operator's decision fences out a drainer that holds the entry.
+    let d1 = store.claim(t + 50_002, LEASE, 10).await.expect("claim");
+    let d1 = d1
+        .iter()
+        .find(|x| x.id == d.id)
+        .expect("d is free now b is final");
+    store
+        .resolve(
+            d.id,
+            Resolution::Applied,
+            "found on the platform".into(),
+            t + 50_003,
+        )
+        .await
+        .expect("resolve");
+    assert_eq!(
+        store
+            .update(d.id, d1.fence, retry(0), t + 50_004)
+            .await
+            .map_err(|e| e.kind()),
+        Err(JournalErrorKind::Fenced)
+    );
+
+    // Listing and counting.
+    let all = store.list(None, 0, 100).await.expect("list");
+    assert_eq!(all.len(), 5);
+    let page = store.list(None, a.id, 2).await.expect("list");
+    assert_eq!(
+        page.iter().map(|x| x.id).collect::<Vec<_>>(),
+        vec![b.id, c.id],
+        "after an id, a limit"
+    );
+    let applied_ones = store
+        .list(Some(EntryState::Applied), 0, 100)
+        .await
+        .expect("list");
+    assert_eq!(
+        applied_ones.iter().map(|x| x.id).collect::<Vec<_>>(),
+        vec![a.id, c.id, d.id]
+    );
+    let counts = store.counts().await.expect("counts");
+    assert_eq!(counts.applied, 3);
+    assert_eq!(counts.refused, 1);
+    assert_eq!(counts.in_flight, 1, "e is still held");
+    assert_eq!(counts.oldest_open_created_ms, Some(t + 4));
+
+    // The claim limit.
+    for n in 0..5 {
+        store
+            .append(new("many", &[], t + 100 + n))
+            .await
+            .expect("append");
+    }
+    assert_eq!(
+        store
+            .claim(t + 10_000_000, LEASE, 3)
+            .await
+            .expect("claim")
+            .len(),
+        3,
+        "at most `limit`"
+    );
+}
+
+/// Claims from many tasks at once (a multi-thread runtime): every entry is claimed by
+/// exactly one, and entries naming one key are never held by two at once. `store` must
+/// be empty.
+pub async fn check_journal_shared(store: Arc<dyn JournalStore>) {
+    let t = 2_000_000;
+    for n in 0..60 {
+        let key = format!("member:{}", n % 6);
+        store
+            .append(new("shared", &[&key], t + n))
+            .await
+            .expect("append");
+    }
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.claim(t + 1_000, LEASE, 4).await })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for task in tasks {
+        claimed.extend(task.await.expect("the task").expect("claim"));
+    }
+    let ids: HashSet<i64> = claimed.iter().map(|e| e.id).collect();
+    assert_eq!(ids.len(), claimed.len(), "no entry claimed twice");
+    let keys: HashSet<&String> = claimed.iter().flat_map(|e| &e.order_keys).collect();
+    assert_eq!(keys.len(), claimed.len(), "one entry per key at a time");
+    assert_eq!(claimed.len(), 6, "the first of each of the six members");
+}
