@@ -29,6 +29,8 @@
 // without needing rustfmt installed; rustfmt would reflow it and make `xtask check` stale.
 #[rustfmt::skip]
 pub mod generated;
+#[cfg(feature = "journal")]
+pub mod journal;
 pub mod recovery;
 
 pub use generated::client::{Client, Error};

@@ -209,19 +209,19 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
             },
         ),
         // With nothing required, `new()` is the default (and clippy wants `Default`).
-        // Requests are decoded only by servers (the sandbox): `Deserialize` is behind the
-        // generated crate's `server` feature.
+        // Requests are decoded only where they are read back (the sandbox, the write
+        // journal): `Deserialize` is behind the generated crate's `decode` feature.
         StructStyle::Request if s.fields.iter().all(|f| !f.required) => (
             quote! {
                 #[derive(#debug_derive Clone, Default, PartialEq, ::serde::Serialize)]
-                #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+                #[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
             },
             quote!(),
         ),
         StructStyle::Request => (
             quote! {
                 #[derive(#debug_derive Clone, PartialEq, ::serde::Serialize)]
-                #[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+                #[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
             },
             quote!(),
         ),
@@ -231,9 +231,9 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
         StructStyle::Tolerant => quote!(),
     };
     let debug = debug_impl(s);
-    // Tolerant decoding needs `Deserialize`, which requests have only for servers.
+    // Tolerant decoding needs `Deserialize`, which requests have only with `decode`.
     let server_only = match s.style {
-        StructStyle::Request => quote!(#[cfg(feature = "server")]),
+        StructStyle::Request => quote!(#[cfg(feature = "decode")]),
         StructStyle::Tolerant => quote!(),
     };
     quote! {

@@ -20,7 +20,7 @@ use super::models::*;
 ///
 /// Errata of section 2.1 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E06` (extra query parameters in the token example), `E08` (envelope key spelling), `E68` (answers the document does not name, as the sandbox gives them), `E73` (where the 3 s timestamp window applies), `E77` (request examples the platform refuses as printed).
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ObtainTokenRequest {}
 impl ObtainTokenRequest {
@@ -30,7 +30,7 @@ impl ObtainTokenRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for ObtainTokenRequest {}
 
 impl ::openplatform_runtime::Endpoint for ObtainTokenRequest {
@@ -68,7 +68,7 @@ impl ::openplatform_runtime::Endpoint for ObtainTokenRequest {
 ///
 /// Errata of section 2.2 (the spec's `errata`): `E04` (common parameters per call), `E05` (timestamp type), `E68` (answers the document does not name, as the sandbox gives them), `E73` (where the 3 s timestamp window applies), `E86` (a refresh that rotates the refresh token).
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RefreshAccessTokenRequest {}
 impl RefreshAccessTokenRequest {
@@ -78,7 +78,7 @@ impl RefreshAccessTokenRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for RefreshAccessTokenRequest {}
 
 impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
@@ -114,7 +114,7 @@ impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
 ///
 /// Errata of section 3.1 (the spec's `errata`): `E05` (timestamp type), `E08` (envelope key spelling), `E09` (realname vs username), `E10` (split examples), `E11` (project_id type), `E77` (request examples the platform refuses as printed), `E78` (what else the sandbox reads of the examples), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct CreateMemberRequest {
     /// 用户外部关联会员编号
@@ -539,7 +539,7 @@ impl CreateMemberRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for CreateMemberRequest {}
 
 impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
@@ -589,7 +589,7 @@ impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
 ///
 /// Errata of section 3.2 (the spec's `errata`): `E08` (envelope key spelling), `E10` (split examples), `E11` (project_id type), `E12` (level number key), `E13` (undocumented member fields), `E14` (required response fields sent null), `E15` (rights is JSON inside a string), `E16` (open_id or phone).
 #[derive(Clone, Default, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct QueryMemberRequest {
     /// 会员唯一标识
@@ -650,7 +650,7 @@ impl QueryMemberRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for QueryMemberRequest {}
 
 impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
@@ -695,7 +695,7 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
 ///
 /// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E79` (a success flag and a code that disagree), `E80` (open_id that may carry a phone number is personal data), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ChangePointsRequest {
     /// 会员唯一标识 或者电话
@@ -880,7 +880,7 @@ impl ChangePointsRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for ChangePointsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
@@ -935,7 +935,7 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
 ///
 /// Errata of section 3.4.1 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E30` (statement_id requirement), `E31` (two roles of change_id), `E32` (items is a string), `E34` (error code 1005), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RollbackPointsRequest {
     /// 会员唯一标识 或者电话
@@ -1101,7 +1101,7 @@ impl RollbackPointsRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for RollbackPointsRequest {}
 
 impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
@@ -1150,7 +1150,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
 ///
 /// Errata of section 3.4.2 (the spec's `errata`): `E27` (data of point changes and rollbacks), `E31` (two roles of change_id), `E33` (partial rollback items), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E74` (the sandbox accepts the example's nested items), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RollbackPointsPartiallyRequest {
     /// 会员唯一标识 或者电话
@@ -1258,7 +1258,7 @@ impl RollbackPointsPartiallyRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for RollbackPointsPartiallyRequest {}
 
 impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
@@ -1315,7 +1315,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
 ///
 /// Errata of section 3.5 (the spec's `errata`): `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E35` (strings for integers in the point record request), `E36` (invalid point record example), `E37` (record times), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ListPointRecordsRequest {
     /// 会员唯一标识 或者电话
@@ -1426,7 +1426,7 @@ impl ListPointRecordsRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for ListPointRecordsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ListPointRecordsRequest {
@@ -1484,7 +1484,7 @@ impl ::openplatform_runtime::Paged for ListPointRecordsRequest {
 ///
 /// Errata of section 3.6 (the spec's `errata`): `E08` (envelope key spelling), `E17` (member code input optional), `E19` (meaning of 1001), `E80` (open_id that may carry a phone number is personal data).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct GenerateMemberCodeRequest {
     /// 会员唯一标识 或者电话号码
@@ -1514,7 +1514,7 @@ impl GenerateMemberCodeRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for GenerateMemberCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for GenerateMemberCodeRequest {
@@ -1554,7 +1554,7 @@ impl ::openplatform_runtime::Endpoint for GenerateMemberCodeRequest {
 ///
 /// Errata of section 3.7 (the spec's `errata`): `E08` (envelope key spelling), `E10` (split examples), `E11` (project_id type), `E12` (level number key), `E13` (undocumented member fields), `E14` (required response fields sent null), `E15` (rights is JSON inside a string), `E18` (member code input optional), `E19` (meaning of 1001), `E20` (meaning of 110001), `E68` (answers the document does not name, as the sandbox gives them).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ParseMemberCodeRequest {
     /// 会员条码
@@ -1573,7 +1573,7 @@ impl ParseMemberCodeRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for ParseMemberCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for ParseMemberCodeRequest {
@@ -1615,7 +1615,7 @@ impl ::openplatform_runtime::Endpoint for ParseMemberCodeRequest {
 ///
 /// Errata of section 3.8 (the spec's `errata`): `E01` (HTTP verb), `E08` (envelope key spelling), `E21` (level_number type), `E22` (broken level list example), `E23` (paging parameters required with defaults), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E87` (the business fields of a GET).
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ListLevelsRequest {
     /// 页大小, 默认10
@@ -1664,7 +1664,7 @@ impl ListLevelsRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for ListLevelsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ListLevelsRequest {
@@ -1720,7 +1720,7 @@ impl ::openplatform_runtime::Paged for ListLevelsRequest {
 ///
 /// Errata of section 4.1 (the spec's `errata`): `E08` (envelope key spelling), `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E43` (fin_entity_info example content), `E45` (psea_zjlx_name content), `E65` (order_score missing from the example), `E67` (points spent on an order beyond the balance), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E75` (the sandbox accepts an order without order_score), `E76` (the sandbox keeps a fin_entity_info that is not JSON), `E77` (request examples the platform refuses as printed), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct AddOrderRequest {
     /// 门店id, 门店标识
@@ -2155,7 +2155,7 @@ impl AddOrderRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for AddOrderRequest {}
 
 impl ::openplatform_runtime::Endpoint for AddOrderRequest {
@@ -2214,7 +2214,7 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
 ///
 /// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RefundOrderRequest {
     /// 会员唯一标识, open_id与手机号必传其一
@@ -2649,7 +2649,7 @@ impl RefundOrderRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for RefundOrderRequest {}
 
 impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
@@ -2712,7 +2712,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
 ///
 /// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RefundOrderPartiallyRequest {
     /// 会员唯一标识, open_id与手机号必传其一
@@ -3152,7 +3152,7 @@ impl RefundOrderPartiallyRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for RefundOrderPartiallyRequest {}
 
 impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
@@ -3219,7 +3219,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
 ///
 /// Errata of section 5.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E47` (begin_time/end_time format), `E48` (third_coupon_id type), `E49` (stores/items/categories JSON), `E50` (discount_fee unit), `E51` (fen amounts), `E52` (use_scope_type values), `E53` (defaults in the example column), `E63` (NamedRef ids), `E77` (request examples the platform refuses as printed), `E78` (what else the sandbox reads of the examples), `E88` (how the write journal settles each write).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct AddCouponTemplateRequest {
     /// 第三方模板id
@@ -3613,7 +3613,7 @@ impl AddCouponTemplateRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for AddCouponTemplateRequest {}
 
 impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
@@ -3685,7 +3685,7 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
 ///
 /// Errata of section 5.2 (the spec's `errata`): `E41` (missing location marker), `E54` (coupon_set JSON), `E55` (openId vs open_id), `E56` (coupon codes typed Long), `E77` (request examples the platform refuses as printed), `E80` (open_id that may carry a phone number is personal data), `E88` (how the write journal settles each write).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct GiveCouponsRequest {
     /// 发放券码列表, 拼接 JSON 字符串, coupon_number 应对发放不同优惠卷码。params_type 字段传入枚举标识openId入参的值类型, 1.代表openId, 2.代表 phone
@@ -3783,7 +3783,7 @@ impl GiveCouponsRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for GiveCouponsRequest {}
 
 impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
@@ -3830,7 +3830,7 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
 ///
 /// Errata of section 5.3 (the spec's `errata`): `E41` (missing location marker), `E57` (third_coupon_code type), `E58` (returned coupon code), `E80` (open_id that may carry a phone number is personal data), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct SyncCouponStatusRequest {
     /// 优惠券券码, 发放卷传入的 coupon_number
@@ -3919,7 +3919,7 @@ impl SyncCouponStatusRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for SyncCouponStatusRequest {}
 
 impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
@@ -3968,7 +3968,7 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
 ///
 /// Errata of section 5.4 (the spec's `errata`): `E01` (HTTP verb), `E39` (Double amounts), `E41` (missing location marker), `E59` (verification returns nothing), `E60` (comma-joined codes), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E80` (open_id that may carry a phone number is personal data), `E87` (the business fields of a GET), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct VerifyCouponsRequest {
     /// 券使用人openId或者电话
@@ -4155,7 +4155,7 @@ impl VerifyCouponsRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for VerifyCouponsRequest {}
 
 impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
@@ -4210,7 +4210,7 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
 ///
 /// Errata of section 5.5 (the spec's `errata`): `E01` (HTTP verb), `E24` (paging key spelling), `E25` (paging rows inside data and mislabelled data), `E41` (missing location marker), `E51` (fen amounts), `E52` (use_scope_type values), `E56` (coupon codes typed Long), `E61` (two status enumerations), `E62` (page_size sent as a string), `E63` (NamedRef ids), `E78` (what else the sandbox reads of the examples), `E80` (open_id that may carry a phone number is personal data), `E87` (the business fields of a GET).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ListUserCouponsRequest {
     /// 发放人 openId 或者电话
@@ -4299,7 +4299,7 @@ impl ListUserCouponsRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for ListUserCouponsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ListUserCouponsRequest {
@@ -4357,7 +4357,7 @@ impl ::openplatform_runtime::Paged for ListUserCouponsRequest {
 ///
 /// Errata of section 6.1 (the spec's `errata`): `E08` (envelope key spelling), `E41` (missing location marker), `E64` (no response table), `E88` (how the write journal settles each write).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct SendSmsCodeRequest {
     /// 目标人电话
@@ -4387,7 +4387,7 @@ impl SendSmsCodeRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for SendSmsCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
@@ -4431,7 +4431,7 @@ impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
 ///
 /// Errata of section 6.2 (the spec's `errata`): `E41` (missing location marker), `E64` (no response table), `E72` (two ways to say a verification code is wrong).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct VerifySmsCodeRequest {
     /// 目标人电话
@@ -4507,7 +4507,7 @@ impl VerifySmsCodeRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for VerifySmsCodeRequest {}
 
 impl ::openplatform_runtime::Endpoint for VerifySmsCodeRequest {

@@ -1281,7 +1281,7 @@ impl ::openplatform_runtime::wire::Tolerant for UseScopeType {
 ///
 /// One coupon to give to one member
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct CouponGrant {
     /// 会员 openId 或电话, 类型由 params_type 标识
@@ -1373,7 +1373,7 @@ impl CouponGrant {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for CouponGrant {}
 
 /// 发放优惠券成功后返回数据
@@ -1988,7 +1988,7 @@ impl ::openplatform_runtime::wire::Tolerant for NamedRef {}
 ///
 /// One item of an order or a return; every value travels as a string
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct OrderItem {
     /// 商品编码
@@ -2157,14 +2157,14 @@ impl OrderItem {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for OrderItem {}
 
 /// 关联商品明细 (3.4.2 items 数组的元素, 属性名需要一致)
 ///
 /// One item of a partial point rollback
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct PartialRollbackItem {
     /// 退货单号(必传)
@@ -2317,7 +2317,7 @@ impl PartialRollbackItem {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for PartialRollbackItem {}
 
 /// 会员积分明细
@@ -2458,7 +2458,7 @@ impl ::openplatform_runtime::wire::Tolerant for RefreshedToken {}
 ///
 /// One item of a point rollback
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RollbackItem {
     /// 商品编号
@@ -2600,7 +2600,7 @@ impl RollbackItem {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for RollbackItem {}
 
 /// 积分变动流水 (3.3, 3.4.1, 3.4.2 返回的 data)

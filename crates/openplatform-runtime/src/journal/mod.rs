@@ -26,13 +26,19 @@
 //! - **Settled by the platform's answers only**, under the spec's settle path (see
 //!   [`Settle`](crate::Settle)).
 
+mod drain;
 pub mod entry;
 mod memory;
+pub mod settle;
+mod status;
 mod store;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 
+pub use drain::{Dispatch, DispatchFuture, DrainPolicy, Drainer, Pass};
 pub use entry::{Counts, Entry, EntryId, EntryState, NewEntry, Resolution, Settlement, Update};
 pub use memory::MemoryJournal;
+pub use settle::{AttemptAnswer, ProbeAnswer, SettlePolicy};
+pub use status::{Status, wait_for};
 pub use store::{JournalError, JournalErrorKind, JournalFuture, JournalStore, resolve_entry};

@@ -20,7 +20,7 @@ use super::models::*;
 ///
 /// Errata of section 1 (the spec's `errata`): `E01` (status as a boolean or a string), `E02` (code as a string, sometimes not a number), `E03` (status true on a business error), `E04` (18-digit coupon ids as a string holding an array), `E05` (cardIdList as a string holding an array), `E06` (empty strings for absent values), `E07` (bizId type), `E08` (objects typed array), `E09` (tradeMarks encoding), `E10` (shifted table columns), `E11` (signature algorithm not published), `E12` (timestamp unit), `E13` (nonce range), `E14` (misspelt method name), `E15` (no title, no section numbers, no error codes), `E16` (repeating a redemption), `E17` (plain http), `E18` (customerId marked optional but required), `E19` (multi-use coupons), `E20` (type values), `E21` (the sandbox's zvcms coupons and codes), `E22` (status false beside the success code).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct VerifyCouponsRequest {
     /// 业务标识 对应响应参数的 bizId【冲正时以返回参数中的bizId为准 】
@@ -245,7 +245,7 @@ impl VerifyCouponsRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for VerifyCouponsRequest {}
 
 impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {

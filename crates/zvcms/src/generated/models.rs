@@ -439,7 +439,7 @@ impl ::openplatform_runtime::wire::Tolerant for VerifyCouponsData {}
 ///
 /// Facts of the redemption (channel, store, order, reason)
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct VerifyExt {
     /// 核销渠道:1-支付宝 ,2-微信, 3-pos, 4-美团, 5-饿了么, 6-有赞商城, 7-三方
@@ -546,5 +546,5 @@ impl VerifyExt {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for VerifyExt {}
