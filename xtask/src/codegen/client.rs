@@ -193,6 +193,9 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
             "Not idempotent: repeating it may apply it twice; it is never retried.".to_owned()
         }
     });
+    if let Some(j) = &e.journal {
+        paragraphs.push(journal_doc(j));
+    }
     if e.credential != Credential::AccessToken && is_token_call(api, e) {
         paragraphs.push(
             "The client obtains and refreshes tokens by itself; a call sent by hand spends \
@@ -237,4 +240,30 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
             }
         }
     }
+}
+
+/// How a journalled write is made safe: the way its spec's `journal` settles it.
+pub(crate) fn journal_doc(j: &crate::ir::Journal) -> String {
+    let how = match j.settle {
+        crate::ir::Settle::Keyed { conflict_code } => format!(
+            "re-sent identical under its key until settled ({conflict_code} after a possible \
+             landing means applied)"
+        ),
+        crate::ir::Settle::Identical => {
+            "re-sent identical until settled (an identical repeat answers the first answer)"
+                .to_owned()
+        }
+        crate::ir::Settle::Probe => format!(
+            "probed with `{}` before any re-send",
+            j.probe.as_deref().unwrap_or("?")
+        ),
+        crate::ir::Settle::Never => {
+            "never re-sent: an unknown outcome waits for an operator".to_owned()
+        }
+    };
+    format!(
+        "To apply it exactly once through lost replies, outages and restarts, submit it to \
+         the write journal (`gree_ump::journal::Journal::submit`): it is {how}, in order with \
+         the writes to the same member or order."
+    )
 }

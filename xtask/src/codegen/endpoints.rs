@@ -49,6 +49,9 @@ fn endpoint(api: &Api, e: &Endpoint) -> TokenStream {
             Idempotency::Unsafe => "a write without idempotency key (never retried)".to_string(),
         }
     )];
+    if let Some(j) = &e.journal {
+        about.push(super::client::journal_doc(j));
+    }
     if e.doc_verb != e.verb {
         about.push(format!(
             "The section says {}; it is sent as {} (see the spec's errata).",

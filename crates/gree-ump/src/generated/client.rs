@@ -63,6 +63,8 @@ impl<'a> Members<'a> {
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
     ///
+    /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is probed with `wk.user.info.query` before any re-send, in order with the writes to the same member or order.
+    ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
     pub fn create_member(
@@ -170,6 +172,8 @@ impl<'a> Points<'a> {
     ///
     /// Idempotent by `change_id`: repeat it only with the same key.
     ///
+    /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical under its key until settled (150002 after a possible landing means applied), in order with the writes to the same member or order.
+    ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
     pub fn change_points(
@@ -188,6 +192,8 @@ impl<'a> Points<'a> {
     ///
     /// Idempotent by `change_id`: repeat it only with the same key.
     ///
+    /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical under its key until settled (150002 after a possible landing means applied), in order with the writes to the same member or order.
+    ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
     pub fn rollback_points(
@@ -205,6 +211,8 @@ impl<'a> Points<'a> {
     /// Roll back the points of some items of an order (idempotent on change_id)
     ///
     /// Idempotent by `change_id`: repeat it only with the same key.
+    ///
+    /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical under its key until settled (150002 after a possible landing means applied), in order with the writes to the same member or order.
     ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
@@ -259,6 +267,8 @@ impl<'a> Orders<'a> {
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
     ///
+    /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
+    ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
     pub fn add_order(
@@ -273,6 +283,8 @@ impl<'a> Orders<'a> {
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
     ///
+    /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
+    ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
     pub fn refund_order(
@@ -286,6 +298,8 @@ impl<'a> Orders<'a> {
     /// Report the return of part of an order
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
+    ///
+    /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
     ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
@@ -314,6 +328,8 @@ impl<'a> Coupons<'a> {
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
     ///
+    /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
+    ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
     pub fn add_coupon_template(
@@ -331,6 +347,8 @@ impl<'a> Coupons<'a> {
     /// Give coupons of a template to members
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
+    ///
+    /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is probed with `wk.coupon.user.list` before any re-send, in order with the writes to the same member or order.
     ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
@@ -350,6 +368,8 @@ impl<'a> Coupons<'a> {
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
     ///
+    /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
+    ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
     pub fn sync_coupon_status(
@@ -367,6 +387,8 @@ impl<'a> Coupons<'a> {
     /// Redeem one or more coupons against an order
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
+    ///
+    /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
     ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
@@ -416,6 +438,8 @@ impl<'a> Sms<'a> {
     /// Send a verification code by SMS
     ///
     /// Not idempotent: repeating it may apply it twice; it is never retried.
+    ///
+    /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is never re-sent: an unknown outcome waits for an operator, in order with the writes to the same member or order.
     ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).

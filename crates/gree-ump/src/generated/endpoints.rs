@@ -108,6 +108,8 @@ impl ::openplatform_runtime::Endpoint for RefreshAccessTokenRequest {
 ///
 /// 3.1 创建会员接口 · `wk.user.info.add` · a write without idempotency key (never retried)
 ///
+/// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is probed with `wk.user.info.query` before any re-send, in order with the writes to the same member or order.
+///
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `110001`.
@@ -689,6 +691,8 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
 ///
 /// 3.3 会员积分变动接口 · `wk.user.event.score.change` · a write made idempotent by `change_id` (safe to retry with the same key)
 ///
+/// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical under its key until settled (150002 after a possible landing means applied), in order with the writes to the same member or order.
+///
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `110004`, `150001`, `150002`, `150003`, `150008`.
@@ -929,6 +933,8 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
 ///
 /// 3.4.1 会员积分回退接口 · `wk.user.event.score.rollback` · a write made idempotent by `change_id` (safe to retry with the same key)
 ///
+/// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical under its key until settled (150002 after a possible landing means applied), in order with the writes to the same member or order.
+///
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `1005`, `110004`, `150004`, `150005`, `150009`.
@@ -1143,6 +1149,8 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
 /// Roll back the points of some items of an order (idempotent on change_id)
 ///
 /// 3.4.2 会员积分部分回退接口 · `wk.user.event.score.rollback.part` · a write made idempotent by `change_id` (safe to retry with the same key)
+///
+/// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical under its key until settled (150002 after a possible landing means applied), in order with the writes to the same member or order.
 ///
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
@@ -1712,6 +1720,8 @@ impl ::openplatform_runtime::Paged for ListLevelsRequest {
 ///
 /// 4.1 会员消费订单同步接口 · `wk.user.order.add` · a write without idempotency key (never retried)
 ///
+/// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
+///
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Rule: one of `open_id`, `phone` (open_id与手机号必传其一).
@@ -2205,6 +2215,8 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
 /// Report the return of a whole order
 ///
 /// 4.2 会员退货单推送-整单退货 · `wk.user.refund.order.complete` · a write without idempotency key (never retried)
+///
+/// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
 ///
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
@@ -2703,6 +2715,8 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
 /// Report the return of part of an order
 ///
 /// 4.3 会员退货单推送-部分退货 · `wk.user.refund.order.part` · a write without idempotency key (never retried)
+///
+/// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
 ///
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
@@ -3207,6 +3221,8 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
 ///
 /// 5.1 新建优惠券模板 · `wk.coupon.template.add` · a write without idempotency key (never retried)
 ///
+/// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
+///
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Rule: `begin_time` is required when `coupon_type` is 1 (coupon_type=1必传).
@@ -3679,6 +3695,8 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
 ///
 /// 5.2 券发放接口 · `wk.coupon.give` · a write without idempotency key (never retried)
 ///
+/// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is probed with `wk.coupon.user.list` before any re-send, in order with the writes to the same member or order.
+///
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `110004`, `130001`, `130004`.
@@ -3824,6 +3842,8 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
 ///
 /// 5.3 优惠券状态同步接口 · `wk.coupon.sync.status` · a write without idempotency key (never retried)
 ///
+/// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
+///
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///
 /// Error codes: `500`, `1001`, `130002`, `130003`.
@@ -3959,6 +3979,8 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
 /// Redeem one or more coupons against an order
 ///
 /// 5.4 券核销 · `wk.coupon.verification` · a write without idempotency key (never retried)
+///
+/// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
 ///
 /// The section says GET; it is sent as POST (see the spec's errata).
 ///
@@ -4350,6 +4372,8 @@ impl ::openplatform_runtime::Paged for ListUserCouponsRequest {
 /// Send a verification code by SMS
 ///
 /// 6.1 发送短信验证码 · `wk.sms.verify.send` · a write without idempotency key (never retried)
+///
+/// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is never re-sent: an unknown outcome waits for an operator, in order with the writes to the same member or order.
 ///
 /// Supplied by the runtime: `access_token`, `sign`, `timestamp`.
 ///

@@ -22,7 +22,7 @@ use super::models::*;
 ///
 /// Errata of section 1 (the spec's `errata`): `E01` (status).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct RedeemCodesRequest {
     /// 业务标识
@@ -171,7 +171,7 @@ impl RedeemCodesRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for RedeemCodesRequest {}
 
 impl ::openplatform_runtime::Endpoint for RedeemCodesRequest {

@@ -16,7 +16,7 @@ use super::models::*;
 ///
 /// Supplied by the runtime: `app_id`.
 #[derive(Debug, Clone, Default, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct GetTokenRequest {}
 impl GetTokenRequest {
@@ -26,7 +26,7 @@ impl GetTokenRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for GetTokenRequest {}
 
 impl ::openplatform_runtime::Endpoint for GetTokenRequest {
@@ -62,7 +62,7 @@ impl ::openplatform_runtime::Endpoint for GetTokenRequest {
 ///
 /// Error codes: `500`, `110002`.
 #[derive(Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct AddThingRequest {
     /// 幂等键
@@ -282,7 +282,7 @@ impl AddThingRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for AddThingRequest {}
 
 impl ::openplatform_runtime::Endpoint for AddThingRequest {
@@ -349,7 +349,7 @@ impl ::openplatform_runtime::Endpoint for AddThingRequest {
 ///
 /// Errata of section 2.2 (the spec's `errata`): `E01` (verb).
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct ListThingsRequest {
     /// 页码
@@ -410,7 +410,7 @@ impl ListThingsRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for ListThingsRequest {}
 
 impl ::openplatform_runtime::Endpoint for ListThingsRequest {
@@ -465,7 +465,7 @@ impl ::openplatform_runtime::Paged for ListThingsRequest {
 ///
 /// 2.3 删除物件 · `mini.thing.delete` · a write without idempotency key (never retried)
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct DeleteThingRequest {
     /// 编号
@@ -484,7 +484,7 @@ impl DeleteThingRequest {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for DeleteThingRequest {}
 
 impl ::openplatform_runtime::Endpoint for DeleteThingRequest {

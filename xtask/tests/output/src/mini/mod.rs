@@ -7,9 +7,10 @@ pub mod client;
 pub mod endpoints;
 pub mod errors;
 pub mod models;
-/// Only servers route requests (the sandbox): behind the generated crate's
-/// `server` feature, so clients do not compile it.
-#[cfg(feature = "server")]
+/// Only what reads requests back routes them (the sandbox, the write journal):
+/// behind the generated crate's `decode` feature, so other clients do not
+/// compile it.
+#[cfg(feature = "decode")]
 pub mod routes;
 /// The spec file this code was generated from.
 pub const SPEC: &str = "xtask/tests/fixtures/mini.yaml";

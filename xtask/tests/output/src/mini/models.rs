@@ -144,7 +144,7 @@ impl ::openplatform_runtime::wire::Tolerant for GetTokenData {}
 ///
 /// An item of an order, sent only
 #[derive(Debug, Clone, PartialEq, ::serde::Serialize)]
-#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
+#[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
 pub struct Item {
     /// 商品编号
@@ -206,7 +206,7 @@ impl Item {
     }
 }
 
-#[cfg(feature = "server")]
+#[cfg(feature = "decode")]
 impl ::openplatform_runtime::wire::Tolerant for Item {}
 
 /// 标签
