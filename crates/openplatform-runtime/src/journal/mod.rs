@@ -28,6 +28,8 @@
 
 pub mod entry;
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod store;
 
 #[cfg(any(test, feature = "test-util"))]
@@ -35,4 +37,6 @@ pub mod conformance;
 
 pub use entry::{Counts, Entry, EntryId, EntryState, NewEntry, Resolution, Settlement, Update};
 pub use memory::MemoryJournal;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteJournal;
 pub use store::{JournalError, JournalErrorKind, JournalFuture, JournalStore, resolve_entry};
