@@ -31,6 +31,8 @@ pub mod entry;
 mod memory;
 pub mod settle;
 mod status;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod store;
 
 #[cfg(any(test, feature = "test-util"))]
@@ -41,4 +43,6 @@ pub use entry::{Counts, Entry, EntryId, EntryState, NewEntry, Resolution, Settle
 pub use memory::MemoryJournal;
 pub use settle::{AttemptAnswer, ProbeAnswer, SettlePolicy};
 pub use status::{Status, wait_for};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteJournal;
 pub use store::{JournalError, JournalErrorKind, JournalFuture, JournalStore, resolve_entry};
