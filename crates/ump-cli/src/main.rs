@@ -18,6 +18,7 @@ mod config;
 #[rustfmt::skip]
 mod generated;
 mod input;
+mod journal;
 mod output;
 mod run;
 mod schema;
@@ -62,6 +63,10 @@ fn cli() -> Command {
         )
         .arg(global("config", "The config file [env: UMP_CONFIG; default ~/.config/ump/config.toml]").value_name("FILE"))
         .arg(
+            global("journal", "The services' write journal (SQLite) [env: UMP_JOURNAL; default: beside the SDK's token store]")
+                .value_name("FILE"),
+        )
+        .arg(
             Arg::new("output").help_heading(GLOBAL)
                 .long("output")
                 .short('o')
@@ -94,6 +99,7 @@ fn cli() -> Command {
         cmd = cmd.subcommand(group);
     }
     cmd.subcommand(tokens::command())
+        .subcommand(journal::command())
         .subcommand(
             Command::new("sandbox")
                 .about("Runs the local sandbox of the platform (the flags of gree-ump-sandbox; --help for them)")
@@ -153,6 +159,9 @@ async fn run(m: &ArgMatches) -> Result<(), CliError> {
             };
             if name == "tokens" {
                 return tokens::run(&ctx, sub).await.map(|_| ());
+            }
+            if name == "journal" {
+                return journal::run(&ctx, m, sub).await.map(|_| ());
             }
             if sub.subcommand().is_none() {
                 return Err(CliError::usage(format!(

@@ -30,9 +30,9 @@ mod drain;
 pub mod entry;
 mod memory;
 pub mod settle;
-mod status;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod status;
 mod store;
 
 #[cfg(any(test, feature = "test-util"))]
@@ -42,7 +42,16 @@ pub use drain::{Dispatch, DispatchFuture, DrainPolicy, Drainer, Pass};
 pub use entry::{Counts, Entry, EntryId, EntryState, NewEntry, Resolution, Settlement, Update};
 pub use memory::MemoryJournal;
 pub use settle::{AttemptAnswer, ProbeAnswer, SettlePolicy};
-pub use status::{Status, wait_for};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteJournal;
+pub use status::{Status, wait_for};
 pub use store::{JournalError, JournalErrorKind, JournalFuture, JournalStore, resolve_entry};
+
+/// The journal file the SDK and `ump` use when none is given: `journal.sqlite3` in the
+/// API's directory of the user's state directory, beside the default token store
+/// (`~/.local/state/gree-ump/journal.sqlite3` on Linux). `None` where the system knows
+/// no such directory.
+pub fn default_path(api: &str) -> Option<std::path::PathBuf> {
+    let base = dirs::state_dir().or_else(dirs::data_local_dir)?;
+    Some(base.join(api).join("journal.sqlite3"))
+}
