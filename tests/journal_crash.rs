@@ -412,7 +412,10 @@ async fn crashing_drainers_apply_every_write_once_in_order() {
         }
         // Faults of every kind, at random: one in ten writes meets one (then none, so
         // that the queue of faults drains).
-        if !in_outage && (faults as usize) < total / 10 {
+        for _ in 0..8 {
+            if in_outage || (faults as usize) >= total / 10 {
+                break;
+            }
             let method = METHODS[rng.below(METHODS.len() as u64) as usize];
             let fault = match rng.below(5) {
                 0 => Fault::DropAfterCommit,

@@ -293,6 +293,8 @@ pub struct Journal {
     pub probe: Option<String>,
     /// (kind, wire path) pairs, sorted by kind then path.
     pub order_keys: Vec<(String, String)>,
+    /// Keys it follows without holding them, likewise.
+    pub after_keys: Vec<(String, String)>,
 }
 
 /// How a write whose outcome is unknown is settled.

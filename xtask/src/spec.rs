@@ -274,6 +274,11 @@ pub struct JournalSpec {
     /// name, or `list[].field` for a field of each item of a list.
     #[serde(default)]
     pub order_keys: BTreeMap<String, Vec<String>>,
+    /// Per kind, the request fields naming things this write must follow without holding
+    /// them: it waits for earlier writes that name them in `order_keys` (a grant waits for
+    /// its template), and writes that only follow one do not wait for each other.
+    #[serde(default)]
+    pub after_keys: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1023,12 +1023,31 @@ impl Validator {
                 );
             }
         }
-        let mut order_keys = Vec::new();
-        for (kind, paths) in &spec.order_keys {
+        let order_keys = self.journal_keys(place, loc, &spec.order_keys, fields);
+        let after_keys = self.journal_keys(place, loc, &spec.after_keys, fields);
+        Some(Journal {
+            settle,
+            probe: spec.probe.clone(),
+            order_keys,
+            after_keys,
+        })
+    }
+
+    /// A journal's `order_keys` or `after_keys`: kinds are lowercase words, paths name a
+    /// scalar request field or `list[].field`; sorted.
+    fn journal_keys(
+        &mut self,
+        place: &str,
+        loc: Option<Location>,
+        keys: &std::collections::BTreeMap<String, Vec<String>>,
+        fields: &[Field],
+    ) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (kind, paths) in keys {
             if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
                 self.problem(
                     loc,
-                    format!("{place}: journal order key kind `{kind}` must be a lowercase word"),
+                    format!("{place}: journal key kind `{kind}` must be a lowercase word"),
                 );
             }
             for path in paths {
@@ -1046,19 +1065,15 @@ impl Validator {
                     self.problem(
                         loc,
                         format!(
-                            "{place}: journal order key `{path}` must name a scalar request field, or `list[].field`"
+                            "{place}: journal key `{path}` must name a scalar request field, or `list[].field`"
                         ),
                     );
                 }
-                order_keys.push((kind.clone(), path.clone()));
+                out.push((kind.clone(), path.clone()));
             }
         }
-        order_keys.sort();
-        Some(Journal {
-            settle,
-            probe: spec.probe.clone(),
-            order_keys,
-        })
+        out.sort();
+        out
     }
 
     /// The endpoint's subcommand: the spec's `command` (kebab-case words) or the name in

@@ -9,8 +9,10 @@
 //! to the real platform. The steps: register a member, look it up, report an order that
 //! earns points, change points and roll the change back, create a coupon template, give
 //! the member a coupon and redeem it, return the order, and an SMS code round trip (send;
-//! read the code through the sandbox's inspection control; verify). Each step prints one
-//! line with its key values and the member's points balance.
+//! read the code through the sandbox's inspection control; verify), and a points credit
+//! recorded in the write journal by a process that stops before sending it, applied
+//! once by the next start. Each step prints one line with its key values and the
+//! member's points balance.
 //!
 //! Against a real host (the platform's test host, preferably: every step writes data),
 //! set all three of
@@ -43,9 +45,11 @@ use gree_ump::endpoints::{
     RollbackPointsArgs, RollbackPointsRequest, SendSmsCodeRequest, VerifyCouponsArgs,
     VerifyCouponsRequest, VerifySmsCodeArgs, VerifySmsCodeRequest,
 };
+use gree_ump::journal::{Journal, Outcome};
 use gree_ump::models::{
     CouponCategory, CouponGrant, CouponGrantArgs, CouponValidityType, MemberInfo, ParamsType,
 };
+use gree_ump::runtime::journal::SqliteJournal;
 use gree_ump::runtime::tokens::{FileTokenStore, MemoryTokenStore};
 use gree_ump::wire::{BeijingDateTime, TimestampMs, Yuan};
 use gree_ump_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
@@ -283,6 +287,57 @@ async fn run() -> Result<(), Failure> {
             .await,
     )?;
     println!("12. {step:<18} accepted");
+
+    // 13–14. A write that survives a restart: recorded in the journal (a SQLite file),
+    //        the process stops before sending it, and the next start applies it, once.
+    let step = "journal a write";
+    let journal_file = std::env::temp_dir().join(format!("ump-quickstart-{run_id}.sqlite3"));
+    let credit = ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.clone(),
+        score: 20,
+        out_biz_no: format!("QS-{run_id}-journal"),
+        change_reason: "quickstart journal".into(),
+        change_event: "event_add".into(),
+        change_id: format!("qs-{run_id}-journal"),
+    });
+    let id = {
+        let store = Arc::new(at(step, SqliteJournal::open(&journal_file))?);
+        let journal = Journal::new(client.clone(), store);
+        // Recorded durably: a till answers its customer now. No drainer runs here: the
+        // process "stops" with the write unsent.
+        at(step, journal.submit(&credit).await)?.id
+    };
+    println!(
+        "13. {step:<18} entry {id} recorded in {}; the process stops",
+        journal_file.display()
+    );
+
+    let step = "restart and drain";
+    let store = Arc::new(at(step, SqliteJournal::open(&journal_file))?);
+    let journal = Journal::new(client.clone(), store);
+    let drainer = journal.start(); // the next start: settles what the journal holds
+    let outcome = at(
+        step,
+        journal
+            .receipt::<ChangePointsRequest>(id)
+            .outcome()
+            .timeout(std::time::Duration::from_secs(10))
+            .await,
+    )?;
+    drainer.stop().await;
+    let balance = score(&client, step, &open_id).await?;
+    match outcome {
+        Outcome::Applied { .. } => {
+            println!("14. {step:<18} entry {id} applied once: +20 → {balance} points")
+        }
+        other => return Err(format!("{step}: entry {id} is {other:?}")),
+    }
+    let _ = std::fs::remove_file(&journal_file);
+    for suffix in ["-wal", "-shm"] {
+        let mut side = journal_file.clone().into_os_string();
+        side.push(suffix);
+        let _ = std::fs::remove_file(side);
+    }
 
     println!("Done: every step succeeded.");
     if let Target::Sandbox(sandbox) = target {

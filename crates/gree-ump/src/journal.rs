@@ -378,7 +378,8 @@ fn any_body(request: &AnyRequest) -> Option<String> {
     )
 }
 
-/// `kind:value` for each order key path of `info` found in `body` (a JSON object): a
+/// `kind:value` for each order key path of `info` found in `body` (a JSON object), and
+/// `~kind:value` for each of its after keys (followed, not held): a
 /// field's text or number, or, for `list[].field`, that field of each item of the list
 /// (the list itself may travel as JSON text). Absent and empty values name nothing.
 pub(crate) fn order_keys(info: &JournalInfo, body: &str) -> Vec<String> {
@@ -391,11 +392,13 @@ pub(crate) fn order_keys(info: &JournalInfo, body: &str) -> Vec<String> {
         _ => None,
     };
     let mut keys = Vec::new();
-    for (kind, path) in info.order_keys {
+    let held = info.order_keys.iter().map(|(kind, path)| ("", kind, path));
+    let followed = info.after_keys.iter().map(|(kind, path)| ("~", kind, path));
+    for (mode, kind, path) in held.chain(followed) {
         match path.split_once("[].") {
             None => {
                 if let Some(value) = object.get(*path).and_then(text) {
-                    keys.push(format!("{kind}:{value}"));
+                    keys.push(format!("{mode}{kind}:{value}"));
                 }
             }
             Some((list, field)) => {
@@ -407,7 +410,7 @@ pub(crate) fn order_keys(info: &JournalInfo, body: &str) -> Vec<String> {
                 if let Some(serde_json::Value::Array(items)) = items {
                     for item in &items {
                         if let Some(value) = item.get(field).and_then(text) {
-                            keys.push(format!("{kind}:{value}"));
+                            keys.push(format!("{mode}{kind}:{value}"));
                         }
                     }
                 }
@@ -480,8 +483,12 @@ impl<'a, E: JournalWrite> IntoFuture for OutcomeWait<'a, E> {
 }
 
 /// What became of a journalled write.
+///
+/// Exhaustive on purpose: these four are the journal's whole state machine as a
+/// submitter sees it, and the `match` on them is the one place a till decides what to
+/// tell its customer, so a new outcome must fail to compile there rather than fall into a
+/// wildcard.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum Outcome<T> {
     /// In effect on the platform, once. `data` is the applying answer's (the open id of
     /// 3.1, a statement id, an order id); `None` when that answer was lost (an earlier

@@ -95,6 +95,10 @@ pub struct JournalInfo {
     /// writes are sent in the order they were submitted. A path is a wire name, or
     /// `list[].field` for a field of each item of a list (a list sent as JSON text too).
     pub order_keys: &'static [(&'static str, &'static str)],
+    /// `(kind, path)` of the things this write must follow without holding them: it
+    /// waits for earlier writes that name them in their `order_keys` (a coupon grant for
+    /// its template), and writes that only follow one do not wait for each other.
+    pub after_keys: &'static [(&'static str, &'static str)],
 }
 
 /// How a write whose outcome is unknown is settled by the write journal.

@@ -1286,3 +1286,132 @@ async fn commands_follow_a_platform_that_takes_the_documents_verbs() {
         assert_eq!(used, 1, "{reading:?}: 5.4 by GET used the coupon");
     }
 }
+
+/// `ump journal`: what the services recorded, seen and settled from the command line:
+/// status and list without personal data, show with it, resolve guarded by --yes, and
+/// drain settling what is due (the words and exit codes from the journal's states).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journal_commands_show_and_settle_what_the_services_recorded() {
+    use gree_ump::endpoints::{ChangePointsArgs, ChangePointsRequest, SendSmsCodeRequest};
+    use gree_ump::journal::Journal;
+    use gree_ump::runtime::journal::SqliteJournal;
+
+    let env = Env::new().await;
+    let open_id = env.member("13800000007").await;
+    let file = env.dir.path().join("journal.sqlite3");
+    let file_text = file.display().to_string();
+    // A service records two writes: a points credit, and an SMS whose reply is lost
+    // (never re-sent by itself: it waits for an operator).
+    {
+        let client = gree_ump::Client::builder()
+            .base_url(env.sandbox.base_url())
+            .app_id(env.sandbox.app_id())
+            .app_secret(env.sandbox.app_secret())
+            .token_store(std::sync::Arc::new(
+                gree_ump::FileTokenStore::new(env.store_dir()).unwrap(),
+            ))
+            .build()
+            .unwrap();
+        let journal = Journal::new(
+            client,
+            std::sync::Arc::new(SqliteJournal::open(&file).unwrap()),
+        );
+        journal
+            .submit(&ChangePointsRequest::new(ChangePointsArgs {
+                open_id: open_id.clone(),
+                score: 7,
+                out_biz_no: "cli-1".into(),
+                change_reason: "cli".into(),
+                change_event: "event_add".into(),
+                change_id: "cli-1".into(),
+            }))
+            .await
+            .unwrap();
+        journal
+            .submit(&SendSmsCodeRequest::new("13800000007"))
+            .await
+            .unwrap();
+    }
+    let journal_env = [("UMP_JOURNAL", file_text.as_str())];
+    let status = env
+        .ump_with(&["journal", "status"], &journal_env)
+        .await
+        .ok()
+        .json();
+    assert_eq!(status["pending"], 2, "{status}");
+    let list = env.ump_with(&["journal", "list"], &journal_env).await.ok();
+    assert!(
+        !list.stdout.contains("13800000007"),
+        "list shows no personal data: {}",
+        list.stdout
+    );
+    assert!(!list.stdout.contains(&open_id), "{}", list.stdout);
+    env.sandbox
+        .control()
+        .inject_fault("wk.sms.verify.send", Fault::DropAfterCommit, 1);
+    let drained = env.ump_with(&["journal", "drain"], &journal_env).await;
+    assert_eq!(
+        drained.code, 4,
+        "an entry waits for an operator: {drained:?}"
+    );
+    assert!(
+        drained
+            .stderr
+            .contains("ump journal list --state attention"),
+        "{drained:?}"
+    );
+    assert_eq!(env.score(&open_id), 7, "the credit was applied");
+    let attention = env
+        .ump_with(&["journal", "list", "--state", "attention"], &journal_env)
+        .await
+        .ok()
+        .json();
+    let id = attention[0]["id"].as_i64().expect("the SMS entry");
+    assert_eq!(attention[0]["method"], "wk.sms.verify.send", "{attention}");
+    let show = env
+        .ump_with(&["journal", "show", &id.to_string()], &journal_env)
+        .await
+        .ok()
+        .json();
+    assert!(
+        show["body"].as_str().unwrap().contains("13800000007"),
+        "show has the body: {show}"
+    );
+    // Resolving needs --yes, and says what it would do.
+    let unconfirmed = env
+        .ump_with(
+            &["journal", "resolve", &id.to_string(), "--as", "applied"],
+            &journal_env,
+        )
+        .await;
+    assert_eq!(unconfirmed.code, 2, "{unconfirmed:?}");
+    assert!(unconfirmed.stderr.contains("--yes"), "{unconfirmed:?}");
+    let resolved = env
+        .ump_with(
+            &[
+                "journal",
+                "resolve",
+                &id.to_string(),
+                "--as",
+                "applied",
+                "--yes",
+            ],
+            &journal_env,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(resolved["state"], "applied", "{resolved}");
+    let status = env
+        .ump_with(&["journal", "status"], &journal_env)
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        (status["applied"].as_i64(), status["attention"].as_i64()),
+        (Some(2), Some(0)),
+        "{status}"
+    );
+    let again = env.ump_with(&["journal", "drain"], &journal_env).await;
+    assert_eq!(again.code, 0, "nothing left: {again:?}");
+}

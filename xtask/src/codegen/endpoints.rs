@@ -255,11 +255,16 @@ fn journal_info(e: &Endpoint) -> TokenStream {
         .order_keys
         .iter()
         .map(|(kind, path)| quote!((#kind, #path)));
+    let after = j
+        .after_keys
+        .iter()
+        .map(|(kind, path)| quote!((#kind, #path)));
     quote! {
         Some(#rt::JournalInfo {
             settle: #settle,
             probe: #probe,
             order_keys: &[#(#keys),*],
+            after_keys: &[#(#after),*],
         })
     }
 }

@@ -562,6 +562,7 @@ impl ::openplatform_runtime::Endpoint for CreateMemberRequest {
             settle: ::openplatform_runtime::Settle::Probe,
             probe: Some("wk.user.info.query"),
             order_keys: &[("member", "phone")],
+            after_keys: &[],
         }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
@@ -907,6 +908,7 @@ impl ::openplatform_runtime::Endpoint for ChangePointsRequest {
             },
             probe: None,
             order_keys: &[("member", "open_id")],
+            after_keys: &[],
         }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
@@ -1130,6 +1132,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsRequest {
             },
             probe: None,
             order_keys: &[("member", "open_id"), ("order", "parent_order_no")],
+            after_keys: &[],
         }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
@@ -1293,6 +1296,7 @@ impl ::openplatform_runtime::Endpoint for RollbackPointsPartiallyRequest {
                 ("order", "items[].order_no"),
                 ("order", "parent_order_no"),
             ],
+            after_keys: &[],
         }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
@@ -2190,6 +2194,7 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
                 ("member", "phone"),
                 ("order", "order_no"),
             ],
+            after_keys: &[],
         }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
@@ -2687,6 +2692,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
                 ("order", "order_no"),
                 ("order", "parent_order_no"),
             ],
+            after_keys: &[],
         }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
@@ -3192,6 +3198,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderPartiallyRequest {
                 ("order", "order_no"),
                 ("order", "parent_order_no"),
             ],
+            after_keys: &[],
         }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
@@ -3650,6 +3657,7 @@ impl ::openplatform_runtime::Endpoint for AddCouponTemplateRequest {
             settle: ::openplatform_runtime::Settle::Identical,
             probe: None,
             order_keys: &[("template", "third_coupon_id")],
+            after_keys: &[],
         }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
@@ -3821,10 +3829,8 @@ impl ::openplatform_runtime::Endpoint for GiveCouponsRequest {
         journal: Some(::openplatform_runtime::JournalInfo {
             settle: ::openplatform_runtime::Settle::Probe,
             probe: Some("wk.coupon.user.list"),
-            order_keys: &[
-                ("member", "coupon_set[].open_id"),
-                ("template", "third_coupon_id"),
-            ],
+            order_keys: &[("member", "coupon_set[].open_id")],
+            after_keys: &[("template", "third_coupon_id")],
         }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
@@ -3960,6 +3966,7 @@ impl ::openplatform_runtime::Endpoint for SyncCouponStatusRequest {
             settle: ::openplatform_runtime::Settle::Identical,
             probe: None,
             order_keys: &[("coupon", "third_coupon_code"), ("member", "open_id")],
+            after_keys: &[],
         }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
@@ -4198,6 +4205,7 @@ impl ::openplatform_runtime::Endpoint for VerifyCouponsRequest {
             settle: ::openplatform_runtime::Settle::Identical,
             probe: None,
             order_keys: &[("member", "open_id"), ("order", "order_no")],
+            after_keys: &[],
         }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {
@@ -4432,6 +4440,7 @@ impl ::openplatform_runtime::Endpoint for SendSmsCodeRequest {
             settle: ::openplatform_runtime::Settle::Never,
             probe: None,
             order_keys: &[("phone", "target")],
+            after_keys: &[],
         }),
     };
     fn validate(&self) -> Result<(), ::openplatform_runtime::RequestError> {

@@ -290,6 +290,54 @@ pub async fn check_journal(store: &dyn JournalStore) {
     assert_eq!(counts.in_flight, 1, "e is still held");
     assert_eq!(counts.oldest_open_created_ms, Some(t + 4));
 
+    // Keys followed without holding them (`~kind:value`): followers wait for an
+    // earlier holder, not for each other; a later holder waits for them.
+    let t2 = t + 20_000_000;
+    let tpl = store
+        .append(new("template", &["template:7"], t2))
+        .await
+        .expect("append");
+    let g1 = store
+        .append(new("grant", &["~template:7", "member:a"], t2))
+        .await
+        .expect("append");
+    let g2 = store
+        .append(new("grant", &["~template:7", "member:b"], t2))
+        .await
+        .expect("append");
+    let tpl2 = store
+        .append(new("template", &["template:7"], t2))
+        .await
+        .expect("append");
+    let ids = |v: Vec<super::entry::Entry>| v.iter().map(|x| x.id).collect::<Vec<_>>();
+    let first = ids(store.claim(t2, LEASE, 100).await.expect("claim"));
+    assert!(
+        first.contains(&tpl.id) && !first.contains(&g1.id),
+        "grants wait for their template: {first:?}"
+    );
+    store
+        .update(tpl.id, 1, applied(), t2)
+        .await
+        .expect("update");
+    let second = ids(store.claim(t2 + 1, LEASE, 100).await.expect("claim"));
+    assert!(
+        second.contains(&g1.id) && second.contains(&g2.id),
+        "followers run side by side: {second:?}"
+    );
+    assert!(
+        !second.contains(&tpl2.id),
+        "a later holder waits for the followers"
+    );
+    store
+        .update(g1.id, 1, applied(), t2 + 2)
+        .await
+        .expect("update");
+    store
+        .update(g2.id, 1, applied(), t2 + 2)
+        .await
+        .expect("update");
+    assert!(ids(store.claim(t2 + 3, LEASE, 100).await.expect("claim")).contains(&tpl2.id));
+
     // The claim limit.
     for n in 0..5 {
         store

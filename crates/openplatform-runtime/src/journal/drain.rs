@@ -51,6 +51,9 @@ pub struct DrainPolicy {
     pub concurrency: usize,
     /// How often an idle drainer looks for work other processes submitted. Default 1 s.
     pub idle_poll: Duration,
+    /// How many passes one drainer keeps under way at once (each of up to `concurrency`
+    /// entries): while one waits for its commits, another's calls are out. Default 2.
+    pub pipeline: usize,
 }
 
 impl Default for DrainPolicy {
@@ -61,6 +64,7 @@ impl Default for DrainPolicy {
             call_timeout: Duration::from_secs(20),
             concurrency: 8,
             idle_poll: Duration::from_secs(1),
+            pipeline: 2,
         }
     }
 }
@@ -128,9 +132,10 @@ impl Drainer {
         &self.settled
     }
 
-    /// One pass: claims what is due (up to the concurrency), works on each at once, and
-    /// returns what it did. A store failure is returned; what was claimed stays claimed
-    /// until its lease runs out.
+    /// One pass: claims what is due (up to the concurrency), decides each entry (probing
+    /// those whose settle path says so), records the attempts about to be sent in one
+    /// commit, sends them at once, and records their outcomes in one commit. A store
+    /// failure is returned; what was claimed stays claimed until its lease runs out.
     pub async fn pass(&self) -> Result<Pass, JournalError> {
         let now = self.clock.now_ms();
         let claimed = self
@@ -141,29 +146,90 @@ impl Drainer {
             claimed: claimed.len(),
             ..Pass::default()
         };
-        let results =
-            futures_util::future::join_all(claimed.into_iter().map(|e| self.work_on(e))).await;
-        for result in results {
+        if claimed.is_empty() {
+            return Ok(pass);
+        }
+        let decided =
+            futures_util::future::join_all(claimed.into_iter().map(|e| self.decide(e))).await;
+        let mut outcomes: Vec<(i64, u64, Update)> = Vec::new();
+        let mut to_send = Vec::new();
+        for step in decided {
+            match step {
+                Step::Settle(entry, settlement) => {
+                    log_settlement(entry.id, &settlement);
+                    outcomes.push((entry.id, entry.fence, Update::Settle(settlement)));
+                }
+                Step::Send(entry, settle, landed_before) => {
+                    to_send.push((entry, settle, landed_before))
+                }
+            }
+        }
+        // Every attempt is recorded before it leaves: one commit for all of them.
+        let begins = to_send
+            .iter()
+            .map(|(e, _, _)| (e.id, e.fence, Update::AttemptBegins))
+            .collect();
+        let begun = self.store.update_many(begins, self.clock.now_ms()).await?;
+        let sends = to_send
+            .into_iter()
+            .zip(begun)
+            .filter_map(|(send, begun)| begun.ok().map(|b| (send, b)))
+            .map(|((entry, settle, landed_before), begun)| async move {
+                let answer = self.dispatch.send(&begun, self.call_timeout()).await;
+                let settlement = after_attempt(
+                    &entry,
+                    landed_before,
+                    settle,
+                    answer,
+                    &self.policy.settle,
+                    self.clock.now_ms(),
+                );
+                log_settlement(entry.id, &settlement);
+                (entry.id, entry.fence, Update::Settle(settlement))
+            });
+        outcomes.extend(futures_util::future::join_all(sends).await);
+        let written = self
+            .store
+            .update_many(outcomes, self.clock.now_ms())
+            .await?;
+        for result in written {
             match result {
-                Ok(state) if state.is_final() => pass.settled += 1,
-                Ok(EntryState::Attention) => pass.attention += 1,
+                Ok(entry) if entry.state.is_final() => pass.settled += 1,
+                Ok(entry) if entry.state == EntryState::Attention => pass.attention += 1,
                 Ok(_) => {}
                 // Another holder took it: its outcome is theirs to write.
                 Err(e) if e.kind() == JournalErrorKind::Fenced => {}
                 Err(e) => return Err(e),
             }
         }
-        if pass.claimed > 0 {
-            self.settled.notify_waiters();
-        }
+        self.settled.notify_waiters();
+        // What this pass settled may free later writes to the same members and orders:
+        // the other loops of this drainer look at once rather than at their next poll.
+        self.work.notify_waiters();
         Ok(pass)
     }
 
-    /// Works until `stop` completes: passes while there is work, and between them sleeps
-    /// until the next entry is due, a submission wakes it, or `idle_poll` passes (other
-    /// processes submit too). A store failure is logged and retried after `idle_poll`.
+    /// The longest one attempt or probe may take: below the lease.
+    fn call_timeout(&self) -> Duration {
+        self.policy
+            .call_timeout
+            .min(self.policy.lease.saturating_sub(Duration::from_secs(1)))
+            .max(Duration::from_millis(100))
+    }
+
+    /// Works until `stop` completes: [`DrainPolicy::pipeline`] loops of passes, each
+    /// passing while there is work and otherwise sleeping until the next entry is due, a
+    /// submission wakes it, or `idle_poll` passes (other processes submit too). Several
+    /// loops overlap one pass's commits with another's sends. A store failure is logged
+    /// and retried after `idle_poll`.
     pub async fn run(&self, stop: impl Future<Output = ()>) {
-        tokio::pin!(stop);
+        let loops = (0..self.policy.pipeline.max(1)).map(|_| Box::pin(self.run_loop()));
+        let all = futures_util::future::join_all(loops);
+        futures_util::future::select(Box::pin(stop), all).await;
+    }
+
+    /// One loop of [`Drainer::run`]; never ends by itself.
+    async fn run_loop(&self) {
         loop {
             let wake = self.work.notified();
             tokio::pin!(wake);
@@ -177,20 +243,10 @@ impl Drainer {
                 }
             };
             if pause.is_zero() {
-                let next = Box::pin(tokio::task::yield_now());
-                if let futures_util::future::Either::Left(_) =
-                    futures_util::future::select(stop.as_mut(), next).await
-                {
-                    return;
-                }
+                tokio::task::yield_now().await;
                 continue;
             }
-            let idle = futures_util::future::select(wake, Box::pin(tokio::time::sleep(pause)));
-            if let futures_util::future::Either::Left(_) =
-                futures_util::future::select(stop.as_mut(), idle).await
-            {
-                return;
-            }
+            futures_util::future::select(wake, Box::pin(tokio::time::sleep(pause))).await;
         }
     }
 
@@ -208,85 +264,58 @@ impl Drainer {
         until_due.min(self.policy.idle_poll)
     }
 
-    /// One claimed entry: probe if its settle path says so, attempt, write the outcome.
-    /// Returns the state it was left in.
-    async fn work_on(&self, entry: Entry) -> Result<EntryState, JournalError> {
-        let fence = entry.fence;
-        let id = entry.id;
-        let write = |settlement: Settlement| async move {
-            let now = self.clock.now_ms();
-            log_settlement(&entry_ref(id), &settlement);
-            self.store
-                .update(id, fence, Update::Settle(settlement), now)
-                .await
-                .map(|e| e.state)
-        };
+    /// What to do with one claimed entry: settle it now (it waits, needs an operator,
+    /// or a probe settled it), or send it (with whether an earlier attempt may land).
+    async fn decide(&self, entry: Entry) -> Step {
         let Some(info) = self.dispatch.journal_info(&entry.method) else {
-            return write(Settlement::Attention {
-                error: format!(
-                    "{} is not a write this SDK journals (a newer SDK recorded it?)",
-                    entry.method
-                ),
-            })
-            .await;
+            let error = format!(
+                "{} is not a write this SDK journals (a newer SDK recorded it?)",
+                entry.method
+            );
+            return Step::Settle(entry, Settlement::Attention { error });
         };
-        let call_timeout = self
-            .policy
-            .call_timeout
-            .min(self.policy.lease.saturating_sub(Duration::from_secs(1)))
-            .max(Duration::from_millis(100));
-        let mut landed_before = entry.landing_possible;
+        let landed_before = entry.landing_possible;
         match before_attempt(
             &entry,
             info.settle,
             &self.policy.settle,
             self.clock.now_ms(),
         ) {
-            Before::Send => {}
+            Before::Send => Step::Send(entry, info.settle, landed_before),
             Before::WaitUntil(t) => {
-                return write(Settlement::Retry {
+                let settlement = Settlement::Retry {
                     next_attempt_ms: t,
                     landing_possible: true,
                     confirming_refusal: entry.confirming_refusal,
                     error: entry.last_error.clone().unwrap_or_else(|| {
                         "waiting until an earlier attempt cannot land, to probe".into()
                     }),
-                })
-                .await;
+                };
+                Step::Settle(entry, settlement)
             }
-            Before::Attention(error) => return write(Settlement::Attention { error }).await,
+            Before::Attention(error) => Step::Settle(entry, Settlement::Attention { error }),
             Before::Probe => {
-                let answer = self.dispatch.probe(&entry, call_timeout).await;
+                let answer = self.dispatch.probe(&entry, self.call_timeout()).await;
                 match after_probe(&entry, answer, &self.policy.settle, self.clock.now_ms()) {
-                    Some(settlement) => return write(settlement).await,
-                    None => landed_before = false,
+                    Some(settlement) => Step::Settle(entry, settlement),
+                    // Not in effect, and no earlier attempt can land any more: send.
+                    None => Step::Send(entry, info.settle, false),
                 }
             }
         }
-        let now = self.clock.now_ms();
-        let begun = self
-            .store
-            .update(id, fence, Update::AttemptBegins, now)
-            .await?;
-        let answer = self.dispatch.send(&begun, call_timeout).await;
-        let settlement = after_attempt(
-            &entry,
-            landed_before,
-            info.settle,
-            answer,
-            &self.policy.settle,
-            self.clock.now_ms(),
-        );
-        write(settlement).await
     }
 }
 
-/// An entry's id for logs: never its body (personal data).
-fn entry_ref(id: i64) -> String {
-    format!("#{id}")
+/// [`Drainer::decide`]'s verdict on one entry.
+enum Step {
+    Settle(Entry, Settlement),
+    Send(Entry, crate::endpoint::Settle, bool),
 }
 
-fn log_settlement(entry: &str, settlement: &Settlement) {
+/// Logs an entry's settlement by its number: never its body (personal data).
+fn log_settlement(id: i64, settlement: &Settlement) {
+    let entry = format!("#{id}");
+    let entry = entry.as_str();
     match settlement {
         Settlement::Applied { .. } => tracing::info!(entry, "journal entry applied"),
         Settlement::Refused { .. } => tracing::info!(entry, "journal entry refused"),

@@ -86,7 +86,9 @@ pub struct NewEntry {
     /// The request's JSON body, byte for byte what each attempt sends.
     pub body: String,
     /// `kind:value` of each thing the write names (its spec's `order_keys`): writes
-    /// sharing one are sent in the order they were submitted.
+    /// sharing one are sent in the order they were submitted. `~kind:value` for a thing
+    /// it follows without holding it (its spec's `after_keys`): it waits for earlier
+    /// writes that hold it, and such followers do not wait for each other.
     pub order_keys: Vec<String>,
     /// When it was submitted (ms since 1970, the journal's clock).
     pub created_ms: i64,

@@ -34,24 +34,37 @@ impl MemoryJournal {
 }
 
 /// The claim rule over entries in id order (shared with the SQLite store): each open
-/// entry holds back the later ones that share an order key, claimed or not.
+/// entry holds back the later ones that share an order key with it, claimed or not. A
+/// key written `~kind:value` is one the entry follows without holding it
+/// ([`NewEntry::order_keys`]): it waits for earlier entries holding that key, and holds
+/// back only later entries that hold it.
 pub(crate) fn choose_claims<'a>(
     open: impl Iterator<Item = &'a Entry>,
     now_ms: i64,
     limit: usize,
 ) -> Vec<EntryId> {
+    // Keys held by an earlier open entry, and keys an earlier open entry follows.
     let mut held: HashSet<&'a str> = HashSet::new();
+    let mut followed: HashSet<&'a str> = HashSet::new();
     let mut chosen = Vec::new();
     for entry in open {
         if chosen.len() >= limit {
             break;
         }
-        let free = entry.order_keys.iter().all(|k| !held.contains(k.as_str()));
+        let free = entry.order_keys.iter().all(|k| match k.strip_prefix('~') {
+            Some(key) => !held.contains(key),
+            None => !held.contains(k.as_str()) && !followed.contains(k.as_str()),
+        });
         if free && entry.claimable(now_ms) {
             chosen.push(entry.id);
         }
         if entry.holds_back() {
-            held.extend(entry.order_keys.iter().map(String::as_str));
+            for k in &entry.order_keys {
+                match k.strip_prefix('~') {
+                    Some(key) => followed.insert(key),
+                    None => held.insert(k.as_str()),
+                };
+            }
         }
     }
     chosen

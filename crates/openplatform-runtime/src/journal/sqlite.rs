@@ -238,7 +238,7 @@ impl JournalStore for SqliteJournal {
             // What the claim rule looks at, of every open entry; the bodies of the
             // chosen ones only are read.
             let open = {
-                let mut stmt = tx.prepare(CLAIM_VIEW)?;
+                let mut stmt = tx.prepare_cached(CLAIM_VIEW)?;
                 let mut rows = stmt.query([])?;
                 let mut open = Vec::new();
                 while let Some(row) = rows.next()? {
@@ -278,6 +278,33 @@ impl JournalStore for SqliteJournal {
             write_entry(&tx, &entry)?;
             tx.commit()?;
             Ok(entry)
+        })
+    }
+
+    fn update_many(
+        &self,
+        updates: Vec<(EntryId, u64, Update)>,
+        now_ms: i64,
+    ) -> JournalFuture<'_, Vec<Result<Entry, JournalError>>> {
+        let count = updates.len();
+        self.run(format!("update {count} entries"), move |conn| {
+            let tx = immediate(conn)?;
+            let mut results = Vec::with_capacity(updates.len());
+            for (id, fence, update) in &updates {
+                let Some(mut entry) = read_entry(&tx, *id)? else {
+                    results.push(Err(JournalError::not_found(*id)));
+                    continue;
+                };
+                if entry.fence != *fence || entry.state != EntryState::InFlight {
+                    results.push(Err(JournalError::fenced(*id)));
+                    continue;
+                }
+                entry.apply(update, now_ms);
+                write_entry(&tx, &entry)?;
+                results.push(Ok(entry));
+            }
+            tx.commit()?;
+            Ok(results)
         })
     }
 
@@ -734,7 +761,9 @@ fn entry_from_row(row: &Row<'_>) -> Result<Entry, Failure> {
 }
 
 fn read_entry(conn: &Connection, id: EntryId) -> Result<Option<Entry>, Failure> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM entries WHERE id = ?1"))?;
+    // Cached: the drainer reads and writes entries many times a second, and preparing a
+    // statement cost more than running it.
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM entries WHERE id = ?1"))?;
     let mut rows = stmt.query([id])?;
     match rows.next()? {
         Some(row) => entry_from_row(row).map(Some),
@@ -746,27 +775,27 @@ fn read_entry(conn: &Connection, id: EntryId) -> Result<Option<Entry>, Failure> 
 /// was submitted never change).
 fn write_entry(conn: &Connection, entry: &Entry) -> Result<(), Failure> {
     let fence = fence_to_sql(entry)?;
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE entries SET state = ?2, attempts = ?3, landing_possible = ?4, \
          confirming_refusal = ?5, fence = ?6, lease_until_ms = ?7, next_attempt_ms = ?8, \
          last_attempt_ms = ?9, unknown_since_ms = ?10, updated_ms = ?11, last_error = ?12, \
          result = ?13 WHERE id = ?1",
-        params![
-            entry.id,
-            entry.state.as_str(),
-            entry.attempts,
-            entry.landing_possible,
-            entry.confirming_refusal,
-            fence,
-            entry.lease_until_ms,
-            entry.next_attempt_ms,
-            entry.last_attempt_ms,
-            entry.unknown_since_ms,
-            entry.updated_ms,
-            entry.last_error,
-            entry.result,
-        ],
-    )?;
+    )?
+    .execute(params![
+        entry.id,
+        entry.state.as_str(),
+        entry.attempts,
+        entry.landing_possible,
+        entry.confirming_refusal,
+        fence,
+        entry.lease_until_ms,
+        entry.next_attempt_ms,
+        entry.last_attempt_ms,
+        entry.unknown_since_ms,
+        entry.updated_ms,
+        entry.last_error,
+        entry.result,
+    ])?;
     Ok(())
 }
 

@@ -41,6 +41,23 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
         now_ms: i64,
     ) -> JournalFuture<'_, Entry>;
 
+    /// [`JournalStore::update`] of several entries, each as if alone (one fenced out
+    /// does not stop the others), in one commit where the backend can: a drainer writes
+    /// a whole claim's attempts, and then their outcomes, at once (one fsync for many).
+    fn update_many(
+        &self,
+        updates: Vec<(EntryId, u64, Update)>,
+        now_ms: i64,
+    ) -> JournalFuture<'_, Vec<Result<Entry, JournalError>>> {
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(updates.len());
+            for (id, fence, update) in updates {
+                results.push(self.update(id, fence, update, now_ms).await);
+            }
+            Ok(results)
+        })
+    }
+
     /// The entry `id`, if there is one.
     fn get(&self, id: EntryId) -> JournalFuture<'_, Option<Entry>>;
 

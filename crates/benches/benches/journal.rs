@@ -1,0 +1,167 @@
+//! The write journal on SQLite (WAL, `synchronous=FULL`: every commit is fsynced), in one
+//! run: submit-to-receipt latency (median, p99), and drain throughput against the
+//! sandbox as a fraction of sending the same writes directly with the same concurrency
+//! (floor: 0.7). Run: `cargo bench -p gree-ump-benches --bench journal`.
+//!
+//! The direct sends and the drains alternate, round by round, on fresh members each, so
+//! the machine's drift falls on both alike; the figure is the median of the rounds.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gree_ump::Client;
+use gree_ump::endpoints::{
+    ChangePointsArgs, ChangePointsRequest, CreateMemberArgs, CreateMemberRequest,
+};
+use gree_ump::journal::Journal;
+use gree_ump::runtime::journal::{DrainPolicy, JournalStore, SqliteJournal};
+use gree_ump::runtime::tokens::MemoryTokenStore;
+use gree_ump_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+
+const CONCURRENCY: usize = 64;
+
+fn change(open_id: &str, key: &str) -> ChangePointsRequest {
+    ChangePointsRequest::new(ChangePointsArgs {
+        open_id: open_id.into(),
+        score: 1,
+        out_biz_no: key.into(),
+        change_reason: "bench".into(),
+        change_event: "event_add".into(),
+        change_id: key.into(),
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn members(client: &Client, from: usize, count: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(count);
+    for m in from..from + count {
+        out.push(
+            client
+                .members()
+                .create_member(CreateMemberRequest::new(CreateMemberArgs {
+                    project_id: "18756".into(),
+                    nickname: "bench".into(),
+                    phone: format!("136{m:08}"),
+                }))
+                .await
+                .expect("a member"),
+        );
+    }
+    out
+}
+
+/// Sends one change per member directly, `CONCURRENCY` at a time; the time it took.
+async fn direct(client: &Client, members: &[String], round: usize) -> Duration {
+    let started = Instant::now();
+    for chunk in members.chunks(CONCURRENCY) {
+        let calls = chunk.iter().map(|m| {
+            let request = change(m, &format!("d{round}-{m}"));
+            async move {
+                client
+                    .points()
+                    .change_points(request)
+                    .await
+                    .expect("applied")
+            }
+        });
+        futures_util::future::join_all(calls).await;
+    }
+    started.elapsed()
+}
+
+/// Submits one change per member, then drains them all; the time the drain took.
+async fn drained(journal: &Journal, members: &[String], round: usize) -> Duration {
+    for m in members {
+        journal
+            .submit(&change(m, &format!("j{round}-{m}")))
+            .await
+            .expect("recorded");
+    }
+    let started = Instant::now();
+    let drainer = journal.start();
+    // Done when nothing is open: `next_due` reads the open entries only (an index).
+    while journal
+        .store()
+        .next_due()
+        .await
+        .expect("next_due")
+        .is_some()
+    {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let took = started.elapsed();
+    drainer.stop().await;
+    let counts = journal.store().counts().await.expect("counts");
+    assert_eq!(counts.attention + counts.refused, 0, "{counts:?}");
+    took
+}
+
+fn main() {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let (submits, rounds, per_round) = if quick { (20, 1, 32) } else { (500, 7, 400) };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let sandbox: SandboxHandle = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
+        let client = Client::builder()
+            .base_url(sandbox.base_url())
+            .app_id(sandbox.app_id())
+            .app_secret(sandbox.app_secret())
+            .token_store(Arc::new(MemoryTokenStore::new()))
+            .build()
+            .expect("client");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store: Arc<dyn JournalStore> =
+            Arc::new(SqliteJournal::open(dir.path().join("journal.sqlite3")).expect("journal"));
+        let mut policy = DrainPolicy::default();
+        policy.concurrency = CONCURRENCY;
+        let journal = Journal::builder(client.clone(), store).policy(policy).build();
+
+        // Submit-to-receipt latency: the receipt leaves after the commit's fsync.
+        let member = members(&client, 0, 1).await.remove(0);
+        let mut latencies = Vec::with_capacity(submits);
+        for n in 0..submits {
+            let request = change(&member, &format!("lat-{n}"));
+            let started = Instant::now();
+            journal.submit(&request).await.expect("recorded");
+            latencies.push(started.elapsed());
+        }
+        latencies.sort();
+        // Drain them, so that the throughput rounds start from an empty journal.
+        while journal.drain_once().await.expect("a pass").claimed > 0 {}
+
+        let mut ratios = Vec::with_capacity(rounds);
+        let mut next_member = 1;
+        for round in 0..rounds {
+            let a = members(&client, next_member, per_round).await;
+            let b = members(&client, next_member + per_round, per_round).await;
+            next_member += 2 * per_round;
+            let direct_took = direct(&client, &a, round).await;
+            let journal_took = drained(&journal, &b, round).await;
+            ratios.push(direct_took.as_secs_f64() / journal_took.as_secs_f64());
+            println!(
+                "round {round}: {per_round} changes, direct {:.0}/s, journal drain {:.0}/s",
+                per_round as f64 / direct_took.as_secs_f64(),
+                per_round as f64 / journal_took.as_secs_f64()
+            );
+        }
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        println!(
+            "journal (SQLite, synchronous=FULL): submit-to-receipt median {:.2} ms, p99 {:.2} ms over {submits} submits",
+            percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        );
+        println!(
+            "journal drain throughput / direct sends (concurrency {CONCURRENCY}): {median:.2} (median of {rounds} rounds; floor 0.70)"
+        );
+        sandbox.shutdown().await;
+    });
+}
