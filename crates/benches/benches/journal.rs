@@ -5,6 +5,8 @@
 //!
 //! The direct sends and the drains alternate, round by round, on fresh members each, so
 //! the machine's drift falls on both alike; the figure is the median of the rounds.
+//! `JOURNAL_STORE_MICRO=1` times the store's own operations instead (a claim, the
+//! attempts and the outcomes of 64 entries): where a drain pass's time goes.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,6 +110,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    if std::env::var_os("JOURNAL_STORE_MICRO").is_some() {
+        rt.block_on(store_micro());
+        return;
+    }
     rt.block_on(async {
         let sandbox: SandboxHandle = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
         let client = Client::builder()
@@ -164,4 +170,65 @@ fn main() {
         );
         sandbox.shutdown().await;
     });
+}
+
+/// The store's own operations, timed (`JOURNAL_STORE_MICRO=1`): where a pass's time goes.
+async fn store_micro() {
+    use gree_ump::runtime::journal::{NewEntry, Settlement, Update};
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = SqliteJournal::open(dir.path().join("j.sqlite3")).expect("journal");
+    let body = serde_json::to_string(&change("00000000000000000000000000000000", "k")).unwrap();
+    for n in 0..400 {
+        store
+            .append(NewEntry {
+                method: "wk.user.event.score.change".into(),
+                body: body.clone(),
+                order_keys: vec![format!("member:{n}")],
+                created_ms: 0,
+            })
+            .await
+            .unwrap();
+    }
+    for round in 0..6 {
+        let t = Instant::now();
+        let claimed = store.claim(1, 60_000, 64).await.unwrap();
+        let claim = t.elapsed();
+        let t = Instant::now();
+        let begun = store
+            .update_many(
+                claimed
+                    .iter()
+                    .map(|e| (e.id, e.fence, Update::AttemptBegins))
+                    .collect(),
+                2,
+            )
+            .await
+            .unwrap();
+        let begin = t.elapsed();
+        let t = Instant::now();
+        store
+            .update_many(
+                claimed
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.id,
+                            e.fence,
+                            Update::Settle(Settlement::Applied {
+                                result: Some("1".into()),
+                            }),
+                        )
+                    })
+                    .collect(),
+                3,
+            )
+            .await
+            .unwrap();
+        let settle = t.elapsed();
+        println!(
+            "round {round}: {} claimed ({} begun): claim {claim:?}, begin {begin:?}, settle {settle:?}",
+            claimed.len(),
+            begun.len()
+        );
+    }
 }

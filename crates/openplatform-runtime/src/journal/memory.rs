@@ -43,31 +43,61 @@ pub(crate) fn choose_claims<'a>(
     now_ms: i64,
     limit: usize,
 ) -> Vec<EntryId> {
-    // Keys held by an earlier open entry, and keys an earlier open entry follows.
-    let mut held: HashSet<&'a str> = HashSet::new();
-    let mut followed: HashSet<&'a str> = HashSet::new();
-    let mut chosen = Vec::new();
+    let mut chooser = ClaimChooser::new(now_ms, limit);
     for entry in open {
-        if chosen.len() >= limit {
+        if !chooser.offer(entry) {
             break;
         }
+    }
+    chooser.chosen
+}
+
+/// [`choose_claims`] one entry at a time, so that a store can stop reading once it has
+/// chosen enough: the rule needs only the entries before the last one chosen.
+pub(crate) struct ClaimChooser {
+    now_ms: i64,
+    limit: usize,
+    /// Keys held by an earlier open entry, and keys an earlier open entry follows.
+    held: HashSet<String>,
+    followed: HashSet<String>,
+    /// The ids chosen, in id order.
+    pub(crate) chosen: Vec<EntryId>,
+}
+
+impl ClaimChooser {
+    pub(crate) fn new(now_ms: i64, limit: usize) -> Self {
+        ClaimChooser {
+            now_ms,
+            limit,
+            held: HashSet::new(),
+            followed: HashSet::new(),
+            chosen: Vec::new(),
+        }
+    }
+
+    /// Considers the next open entry (in id order); whether to go on (fewer than
+    /// `limit` chosen).
+    pub(crate) fn offer(&mut self, entry: &Entry) -> bool {
+        if self.chosen.len() >= self.limit {
+            return false;
+        }
         let free = entry.order_keys.iter().all(|k| match k.strip_prefix('~') {
-            Some(key) => !held.contains(key),
-            None => !held.contains(k.as_str()) && !followed.contains(k.as_str()),
+            Some(key) => !self.held.contains(key),
+            None => !self.held.contains(k.as_str()) && !self.followed.contains(k.as_str()),
         });
-        if free && entry.claimable(now_ms) {
-            chosen.push(entry.id);
+        if free && entry.claimable(self.now_ms) {
+            self.chosen.push(entry.id);
         }
         if entry.holds_back() {
             for k in &entry.order_keys {
                 match k.strip_prefix('~') {
-                    Some(key) => followed.insert(key),
-                    None => held.insert(k.as_str()),
+                    Some(key) => self.followed.insert(key.to_owned()),
+                    None => self.held.insert(k.clone()),
                 };
             }
         }
+        self.chosen.len() < self.limit
     }
-    chosen
 }
 
 impl JournalStore for MemoryJournal {

@@ -14,7 +14,7 @@ use rusqlite::{
 };
 
 use super::entry::{Counts, Entry, EntryId, EntryState, NewEntry, Resolution, Update};
-use super::memory::choose_claims;
+use super::memory::ClaimChooser;
 use super::store::{JournalError, JournalErrorKind, JournalFuture, JournalStore, resolve_entry};
 
 /// The schema this SDK writes and reads. A change of the tables raises it, with a
@@ -237,16 +237,19 @@ impl JournalStore for SqliteJournal {
             let tx = immediate(conn)?;
             // What the claim rule looks at, of every open entry; the bodies of the
             // chosen ones only are read.
-            let open = {
+            // Read in id order only as far as needed: the rule looks at no entry after
+            // the last one it chooses.
+            let chosen = {
                 let mut stmt = tx.prepare_cached(CLAIM_VIEW)?;
                 let mut rows = stmt.query([])?;
-                let mut open = Vec::new();
+                let mut chooser = ClaimChooser::new(now_ms, limit);
                 while let Some(row) = rows.next()? {
-                    open.push(claim_view_from_row(row)?);
+                    if !chooser.offer(&claim_view_from_row(row)?) {
+                        break;
+                    }
                 }
-                open
+                chooser.chosen
             };
-            let chosen = choose_claims(open.iter(), now_ms, limit);
             let mut claimed = Vec::with_capacity(chosen.len());
             for id in chosen {
                 let mut entry = read_entry(&tx, id)?.ok_or_else(|| {
