@@ -17,7 +17,8 @@ use gree_ump::runtime::journal::{
     Entry, EntryState, JournalStore, Resolution, SqliteJournal, default_path,
 };
 
-use crate::run::{CliError, Ctx, Exit, Outcome};
+use crate::output::Output;
+use crate::run::{CliError, Exit, Outcome};
 
 pub fn command() -> Command {
     let id = || {
@@ -157,7 +158,15 @@ fn summary(e: &Entry) -> serde_json::Value {
     })
 }
 
-pub async fn run(ctx: &Ctx, global: &ArgMatches, m: &ArgMatches) -> Result<Outcome, CliError> {
+/// Runs `ump journal …`. Only `drain` talks to the platform: the other commands read and
+/// write the journal file alone, so they need no credentials (`client` is `None`).
+pub async fn run(
+    output: &Output,
+    dry_run: bool,
+    client: Option<&gree_ump::Client>,
+    global: &ArgMatches,
+    m: &ArgMatches,
+) -> Result<Outcome, CliError> {
     let path = journal_path(global)?;
     let store: Arc<dyn JournalStore> = Arc::new(SqliteJournal::open(&path).map_err(|e| {
         CliError::failed(format!("cannot open the journal {}: {e}", path.display()))
@@ -173,7 +182,7 @@ pub async fn run(ctx: &Ctx, global: &ArgMatches, m: &ArgMatches) -> Result<Outco
     match m.subcommand() {
         Some(("status", _)) => {
             let counts = store.counts().await.map_err(failed)?;
-            ctx.output.document(&serde_json::json!({
+            output.document(&serde_json::json!({
                 "journal": path.display().to_string(),
                 "pending": counts.pending,
                 "in_flight": counts.in_flight,
@@ -192,7 +201,7 @@ pub async fn run(ctx: &Ctx, global: &ArgMatches, m: &ArgMatches) -> Result<Outco
             let limit = sub.get_one::<usize>("limit").copied().unwrap_or(100);
             let entries = store.list(state, after, limit).await.map_err(failed)?;
             let list: Vec<serde_json::Value> = entries.iter().map(summary).collect();
-            ctx.output.document(&list)?;
+            output.document(&list)?;
             Ok(Outcome)
         }
         Some(("show", sub)) => {
@@ -208,7 +217,7 @@ pub async fn run(ctx: &Ctx, global: &ArgMatches, m: &ArgMatches) -> Result<Outco
                 .and_then(|r| serde_json::from_str(r).ok())
                 .unwrap_or(serde_json::Value::Null);
             doc["landing_possible"] = entry.landing_possible.into();
-            ctx.output.document(&doc)?;
+            output.document(&doc)?;
             Ok(Outcome)
         }
         Some((verb @ ("retry" | "resolve"), sub)) => {
@@ -227,7 +236,7 @@ pub async fn run(ctx: &Ctx, global: &ArgMatches, m: &ArgMatches) -> Result<Outco
                     entry.state
                 )));
             }
-            if !sub.get_flag("yes") || ctx.options.dry_run {
+            if !sub.get_flag("yes") || dry_run {
                 let would = match resolution {
                     Resolution::RetryNow => {
                         "make it due now: its settle path runs again (a write never re-sent by itself is sent again)"
@@ -255,13 +264,15 @@ pub async fn run(ctx: &Ctx, global: &ArgMatches, m: &ArgMatches) -> Result<Outco
                 .resolve(id, resolution, note, now())
                 .await
                 .map_err(failed)?;
-            ctx.output.document(&summary(&done))?;
+            output.document(&summary(&done))?;
             Ok(Outcome)
         }
         Some(("drain", sub)) => {
             let max =
                 Duration::from_secs(sub.get_one::<u64>("max-seconds").copied().unwrap_or(300));
-            drain(ctx, store, max).await
+            let client = client
+                .ok_or_else(|| CliError::failed("journal drain needs the platform's settings"))?;
+            drain(output, client, store, max).await
         }
         _ => Err(CliError::usage(
             "journal: which command? (ump journal --help)",
@@ -271,11 +282,12 @@ pub async fn run(ctx: &Ctx, global: &ArgMatches, m: &ArgMatches) -> Result<Outco
 
 /// Passes until nothing is due now (or `max` passes); a progress bar on a terminal.
 async fn drain(
-    ctx: &Ctx,
+    output: &Output,
+    client: &gree_ump::Client,
     store: Arc<dyn JournalStore>,
     max: Duration,
 ) -> Result<Outcome, CliError> {
-    let journal = Journal::new(ctx.client.clone(), store.clone());
+    let journal = Journal::new(client.clone(), store.clone());
     let failed =
         |e: gree_ump::runtime::journal::JournalError| CliError::failed(format!("journal: {e}"));
     let start = store.counts().await.map_err(failed)?;
@@ -306,7 +318,7 @@ async fn drain(
         bar.finish_and_clear();
     }
     let end = store.counts().await.map_err(failed)?;
-    ctx.output.document(&serde_json::json!({
+    output.document(&serde_json::json!({
         "settled_now": settled,
         "pending": end.pending + end.in_flight,
         "applied": end.applied,

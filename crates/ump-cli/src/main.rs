@@ -131,6 +131,12 @@ async fn run(m: &ArgMatches) -> Result<(), CliError> {
             clap_complete::generate(shell, &mut cli(), "ump", &mut std::io::stdout());
             Ok(())
         }
+        // The journal's commands but `drain` read its file alone: no credentials needed.
+        Some(("journal", sub)) if !matches!(sub.subcommand(), Some(("drain", _))) => {
+            journal::run(&output, m.get_flag("dry-run"), None, m, sub)
+                .await
+                .map(|_| ())
+        }
         Some((name, sub)) => {
             let settings = config::Settings::resolve(m)?;
             let allow_obtain = m.get_flag("allow-obtain");
@@ -161,7 +167,9 @@ async fn run(m: &ArgMatches) -> Result<(), CliError> {
                 return tokens::run(&ctx, sub).await.map(|_| ());
             }
             if name == "journal" {
-                return journal::run(&ctx, m, sub).await.map(|_| ());
+                return journal::run(&ctx.output, ctx.options.dry_run, Some(&ctx.client), m, sub)
+                    .await
+                    .map(|_| ());
             }
             if sub.subcommand().is_none() {
                 return Err(CliError::usage(format!(
