@@ -84,6 +84,14 @@ macro_rules! journal_writes {
             }
         }
 
+        /// The body a decoded request serializes to.
+        fn any_body(request: &AnyRequest) -> Option<String> {
+            match request {
+                $(AnyRequest::$variant(r) => serde_json::to_string(r).ok(),)*
+                _ => None,
+            }
+        }
+
         /// The methods this module journals.
         pub(crate) const JOURNALLED: &[&str] = &[$(<$t as Endpoint>::INFO.method),*];
     };
@@ -291,7 +299,7 @@ impl Journal {
             })
             .await
             .map_err(SubmitError::Store)?;
-        self.inner.drainer_work().notify_one();
+        self.inner.drainer.work().notify_one();
         Ok(Receipt {
             id: entry.id,
             journal: self.clone(),
@@ -344,38 +352,6 @@ impl Journal {
     pub async fn drain_once(&self) -> Result<Pass, JournalError> {
         self.inner.drainer.pass().await
     }
-}
-
-impl Inner {
-    fn drainer_work(&self) -> &tokio::sync::Notify {
-        self.drainer.work()
-    }
-}
-
-/// The body a decoded request serializes to.
-fn any_body(request: &AnyRequest) -> Option<String> {
-    macro_rules! body {
-        ($($variant:ident),*) => {
-            match request {
-                $(AnyRequest::$variant(r) => serde_json::to_string(r).ok(),)*
-                _ => None,
-            }
-        };
-    }
-    body!(
-        CreateMember,
-        ChangePoints,
-        RollbackPoints,
-        RollbackPointsPartially,
-        AddOrder,
-        RefundOrder,
-        RefundOrderPartially,
-        AddCouponTemplate,
-        GiveCoupons,
-        SyncCouponStatus,
-        VerifyCoupons,
-        SendSmsCode
-    )
 }
 
 /// `kind:value` for each order key path of `info` found in `body` (a JSON object), and

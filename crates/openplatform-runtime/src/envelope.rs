@@ -210,11 +210,13 @@ pub(crate) fn succeeded(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::protocol::{EnvelopeStyle, SigningScheme, TimestampUnit};
 
-    const P: ProtocolInfo = ProtocolInfo {
+    /// A gateway protocol with the gree-ump spec's envelope keys: the base of other
+    /// modules' test protocols too.
+    pub(crate) const P: ProtocolInfo = ProtocolInfo {
         api: "test",
         doc_version: "1",
         envelope: EnvelopeStyle::UmpGateway,

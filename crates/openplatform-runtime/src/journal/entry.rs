@@ -215,6 +215,21 @@ impl Entry {
         self.updated_ms = now_ms;
     }
 
+    /// Applies a drainer's update if the drainer still holds the entry (in flight under
+    /// `fence`): the one check every store makes before writing an update.
+    pub fn apply_fenced(
+        &mut self,
+        fence: u64,
+        update: &Update,
+        now_ms: i64,
+    ) -> Result<(), super::store::JournalError> {
+        if self.fence != fence || self.state != EntryState::InFlight {
+            return Err(super::store::JournalError::fenced(self.id));
+        }
+        self.apply(update, now_ms);
+        Ok(())
+    }
+
     /// Applies a drainer's update (the store has checked its fence).
     pub fn apply(&mut self, update: &Update, now_ms: i64) {
         self.updated_ms = now_ms;
@@ -341,15 +356,20 @@ impl Counts {
         }
     }
 
+    /// The count of `state`, to set.
+    pub(crate) fn of_mut(&mut self, state: EntryState) -> &mut u64 {
+        match state {
+            EntryState::Pending => &mut self.pending,
+            EntryState::InFlight => &mut self.in_flight,
+            EntryState::Applied => &mut self.applied,
+            EntryState::Refused => &mut self.refused,
+            EntryState::Attention => &mut self.attention,
+        }
+    }
+
     /// Adds one entry of `state`.
     pub fn add(&mut self, state: EntryState, created_ms: i64) {
-        match state {
-            EntryState::Pending => self.pending += 1,
-            EntryState::InFlight => self.in_flight += 1,
-            EntryState::Applied => self.applied += 1,
-            EntryState::Refused => self.refused += 1,
-            EntryState::Attention => self.attention += 1,
-        }
+        *self.of_mut(state) += 1;
         if !state.is_final() {
             self.oldest_open_created_ms = Some(
                 self.oldest_open_created_ms

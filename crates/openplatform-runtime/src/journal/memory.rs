@@ -142,10 +142,7 @@ impl JournalStore for MemoryJournal {
                 .entries
                 .get_mut(&id)
                 .ok_or_else(|| JournalError::not_found(id))?;
-            if entry.fence != fence || entry.state != EntryState::InFlight {
-                return Err(JournalError::fenced(id));
-            }
-            entry.apply(&update, now_ms);
+            entry.apply_fenced(fence, &update, now_ms)?;
             Ok(entry.clone())
         });
         Box::pin(async move { result })

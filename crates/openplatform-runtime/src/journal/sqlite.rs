@@ -273,12 +273,7 @@ impl JournalStore for SqliteJournal {
     ) -> JournalFuture<'_, Entry> {
         self.run(format!("update entry {id}"), move |conn| {
             let tx = immediate(conn)?;
-            let mut entry = read_entry(&tx, id)?.ok_or_else(|| JournalError::not_found(id))?;
-            if entry.fence != fence || entry.state != EntryState::InFlight {
-                return Err(JournalError::fenced(id).into());
-            }
-            entry.apply(&update, now_ms);
-            write_entry(&tx, &entry)?;
+            let entry = update_in(&tx, id, fence, &update, now_ms)??;
             tx.commit()?;
             Ok(entry)
         })
@@ -294,17 +289,7 @@ impl JournalStore for SqliteJournal {
             let tx = immediate(conn)?;
             let mut results = Vec::with_capacity(updates.len());
             for (id, fence, update) in &updates {
-                let Some(mut entry) = read_entry(&tx, *id)? else {
-                    results.push(Err(JournalError::not_found(*id)));
-                    continue;
-                };
-                if entry.fence != *fence || entry.state != EntryState::InFlight {
-                    results.push(Err(JournalError::fenced(*id)));
-                    continue;
-                }
-                entry.apply(update, now_ms);
-                write_entry(&tx, &entry)?;
-                results.push(Ok(entry));
+                results.push(update_in(&tx, *id, *fence, update, now_ms)?);
             }
             tx.commit()?;
             Ok(results)
@@ -367,7 +352,7 @@ impl JournalStore for SqliteJournal {
                     let state = EntryState::from_name(&name).ok_or_else(|| {
                         Failure::Corrupt("an entry has a state this SDK does not know".into())
                     })?;
-                    *count_of(&mut counts, state) = n;
+                    *counts.of_mut(state) = n;
                 }
             }
             counts.oldest_open_created_ms = tx.query_row(OLDEST_OPEN, [], |row| row.get(0))?;
@@ -774,6 +759,25 @@ fn read_entry(conn: &Connection, id: EntryId) -> Result<Option<Entry>, Failure> 
     }
 }
 
+/// One drainer update inside a transaction: the entry as updated, or why it was refused
+/// (not found, fenced out); the outer error is the database's.
+fn update_in(
+    conn: &Connection,
+    id: EntryId,
+    fence: u64,
+    update: &Update,
+    now_ms: i64,
+) -> Result<Result<Entry, JournalError>, Failure> {
+    let Some(mut entry) = read_entry(conn, id)? else {
+        return Ok(Err(JournalError::not_found(id)));
+    };
+    if let Err(e) = entry.apply_fenced(fence, update, now_ms) {
+        return Ok(Err(e));
+    }
+    write_entry(conn, &entry)?;
+    Ok(Ok(entry))
+}
+
 /// Writes what a claim, an update or a resolution can change (the request and when it
 /// was submitted never change).
 fn write_entry(conn: &Connection, entry: &Entry) -> Result<(), Failure> {
@@ -807,16 +811,6 @@ fn write_entry(conn: &Connection, entry: &Entry) -> Result<(), Failure> {
 fn fence_to_sql(entry: &Entry) -> Result<i64, Failure> {
     i64::try_from(entry.fence)
         .map_err(|_| Failure::Corrupt(format!("entry {} has a fence too high to store", entry.id)))
-}
-
-fn count_of(counts: &mut Counts, state: EntryState) -> &mut u64 {
-    match state {
-        EntryState::Pending => &mut counts.pending,
-        EntryState::InFlight => &mut counts.in_flight,
-        EntryState::Applied => &mut counts.applied,
-        EntryState::Refused => &mut counts.refused,
-        EntryState::Attention => &mut counts.attention,
-    }
 }
 
 #[cfg(test)]

@@ -228,36 +228,12 @@ fn decode_ump<'a>(protocol: &ProtocolInfo, body: &'a [u8]) -> Result<Envelope<'a
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{EnvelopeKeys, EnvelopeStyle, TimestampUnit};
 
+    /// The envelope tests' protocol, with the query's timestamp and signature names.
     const P: ProtocolInfo = ProtocolInfo {
-        api: "test",
-        doc_version: "1",
-        envelope: EnvelopeStyle::UmpGateway,
-        signing: SigningScheme::UmpMd5,
-        path_template: "/gw/gateway/{method}/v1",
-        base_urls: &[],
-        success_code: Some(200),
-        timestamp: TimestampUnit::Milliseconds,
-        clock_tolerance_ms: None,
-        utc_offset_s: 0,
         timestamp_param: Some("timestamp"),
         sign_param: Some("sign"),
-        invalid_token_codes: &[],
-        invalid_token_patterns: &[],
-        ambiguous_token_codes: &[],
-        verb_refusal_codes: &[],
-        tokens: None,
-        sensitive_keys: &[],
-        envelope_keys: EnvelopeKeys {
-            success: &["success"],
-            code: &["error_code"],
-            message: &["error_message"],
-            data: &["data"],
-            page_no: &[],
-            page_size: &[],
-            total_count: &[],
-        },
+        ..crate::envelope::tests::P
     };
 
     #[test]
