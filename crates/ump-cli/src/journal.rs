@@ -189,7 +189,7 @@ pub async fn run(
                 "applied": counts.applied,
                 "refused": counts.refused,
                 "attention": counts.attention,
-                "oldest_open_age_s": counts.oldest_open_created_ms.map(|t| (now() - t).max(0) / 1000),
+                "oldest_open_age_s": counts.oldest_open_created_ms.map(|t| now().saturating_sub(t).max(0) / 1000),
             }))?;
             Ok(Outcome)
         }
