@@ -208,6 +208,48 @@ async fn a_members_writes_keep_their_order_while_others_proceed() {
     assert_eq!(env.score(&member), 20);
 }
 
+/// Slow calls hold up their own entries only: while two calls wait on a slow platform,
+/// a write submitted after them is sent and settled (a drainer that works in batches
+/// would wait for the slowest call of each batch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_call_holds_up_its_own_entry_only() {
+    let env = Env::start().await;
+    let (client, journal) = env.process();
+    let slow_a = env.member(&client, "13800000021").await;
+    let slow_b = env.member(&client, "13800000022").await;
+    let quick_one = env.member(&client, "13800000023").await;
+    env.sandbox.control().inject_fault(
+        "wk.user.event.score.change",
+        Fault::Slow { delay_ms: 8_000 },
+        2,
+    );
+    let _drainer = journal.start();
+    let first = journal.submit(&change(&slow_a, 1, "s-1")).await.unwrap();
+    // Each slow write claimed on its own, as writes arrive at a till.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = journal.submit(&change(&slow_b, 1, "s-2")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let third = journal.submit(&change(&quick_one, 1, "s-3")).await.unwrap();
+    let outcome = third
+        .outcome()
+        .timeout(Duration::from_secs(4))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Outcome::Applied { .. }),
+        "settled while the slow calls are out: {outcome:?} after {:?}",
+        started.elapsed()
+    );
+    for slow in [&first, &second] {
+        let now = slow.outcome().timeout(Duration::ZERO).await.unwrap();
+        assert!(matches!(now, Outcome::Pending { .. }), "still out: {now:?}");
+    }
+    assert!(matches!(settled(&first).await, Outcome::Applied { .. }));
+    assert!(matches!(settled(&second).await, Outcome::Applied { .. }));
+    assert_eq!(env.ledger(&quick_one), [1]);
+}
+
 /// A process dies after its attempt landed and before it heard the answer; the next
 /// process settles the entry from what the store kept: once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

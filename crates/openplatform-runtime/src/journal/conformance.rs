@@ -354,6 +354,88 @@ pub async fn check_journal(store: &dyn JournalStore) {
         3,
         "at most `limit`"
     );
+
+    check_claim_to_send(store, t + 30_000_000).await;
+}
+
+/// [`JournalStore::claim_to_send`]: an entry no earlier attempt can have reached is
+/// claimed with its attempt begun; one that an attempt may have reached is claimed only.
+async fn check_claim_to_send(store: &dyn JournalStore, t: i64) {
+    // Settle everything still open first: this check reasons about its own entries.
+    for open in store
+        .claim(t, LEASE, usize::MAX)
+        .await
+        .expect("claim the rest")
+    {
+        store
+            .update(open.id, open.fence, applied(), t)
+            .await
+            .expect("settle the rest");
+    }
+    let fresh = store
+        .append(new("fresh", &["member:s1"], t))
+        .await
+        .expect("append");
+    let tried = store
+        .append(new("tried", &["member:s2"], t))
+        .await
+        .expect("append");
+    let first = store.claim(t, LEASE, 10).await.expect("claim");
+    let held = first.iter().find(|e| e.id == tried.id).expect("tried");
+    store
+        .update(tried.id, held.fence, Update::AttemptBegins, t)
+        .await
+        .expect("begin");
+    store
+        .update(tried.id, held.fence, retry(t + 1), t)
+        .await
+        .expect("retry");
+    let again = first.iter().find(|e| e.id == fresh.id).expect("fresh");
+    store
+        .update(
+            fresh.id,
+            again.fence,
+            Update::Settle(Settlement::Retry {
+                next_attempt_ms: t + 1,
+                landing_possible: false,
+                confirming_refusal: false,
+                error: "not sent".into(),
+            }),
+            t,
+        )
+        .await
+        .expect("retry without an attempt");
+    let fresh_before = store.get(fresh.id).await.expect("get").expect("fresh");
+    assert!(!fresh_before.landing_possible, "no attempt of it was sent");
+
+    let claimed = store.claim_to_send(t + 1, LEASE, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 2, "both are due: {claimed:?}");
+    for c in &claimed {
+        assert_eq!(c.entry.state, EntryState::InFlight, "claimed: {c:?}");
+        assert_eq!(
+            c.entry.attempts,
+            store_attempts_before(c.entry.id, fresh.id)
+        );
+        let stored = store.get(c.entry.id).await.expect("get").expect("entry");
+        if c.entry.id == fresh.id {
+            let begun = c.begun.as_ref().expect("the fresh entry's attempt begins");
+            assert_eq!(begun.attempts, 1, "its attempt is counted");
+            assert!(begun.landing_possible, "and may land from now on");
+            assert_eq!(begun.fence, c.entry.fence, "under the claim's fence");
+            assert_eq!(&stored, begun, "as stored, in the claim's commit");
+        } else {
+            assert!(
+                c.begun.is_none(),
+                "an entry an attempt may have reached is decided by the drainer: {c:?}"
+            );
+            assert_eq!(stored, c.entry, "claimed only");
+        }
+    }
+}
+
+/// How many attempts [`check_claim_to_send`]'s entries had when claimed.
+fn store_attempts_before(id: i64, fresh: i64) -> u32 {
+    if id == fresh { 0 } else { 1 }
 }
 
 /// Claims from many tasks at once (a multi-thread runtime): every entry is claimed by
@@ -383,4 +465,55 @@ pub async fn check_journal_shared(store: Arc<dyn JournalStore>) {
     let keys: HashSet<&String> = claimed.iter().flat_map(|e| &e.order_keys).collect();
     assert_eq!(keys.len(), claimed.len(), "one entry per key at a time");
     assert_eq!(claimed.len(), 6, "the first of each of the six members");
+
+    // Updates from many tasks at once, half of them fenced out: each is decided alone
+    // (a backend that commits several together must not let one's refusal undo or
+    // block another's write).
+    let tasks: Vec<_> = claimed
+        .iter()
+        .enumerate()
+        .map(|(n, entry)| {
+            let store = store.clone();
+            let (id, fence) = (entry.id, entry.fence);
+            let fence = if n % 2 == 0 { fence } else { fence + 7 };
+            tokio::spawn(async move { store.update(id, fence, applied(), t + 2_000).await })
+        })
+        .collect();
+    for (n, task) in tasks.into_iter().enumerate() {
+        let result = task.await.expect("the task");
+        if n % 2 == 0 {
+            assert_eq!(result.expect("held").state, EntryState::Applied);
+        } else {
+            assert_eq!(
+                result.expect_err("fenced").kind(),
+                JournalErrorKind::Fenced,
+                "a stale fence is refused"
+            );
+        }
+    }
+    for (n, entry) in claimed.iter().enumerate() {
+        let stored = store.get(entry.id).await.expect("get").expect("entry");
+        let want = if n % 2 == 0 {
+            EntryState::Applied
+        } else {
+            EntryState::InFlight
+        };
+        assert_eq!(stored.state, want, "each update decided alone: {stored:?}");
+    }
+
+    // Appends from many tasks at once: each recorded, under an id of its own.
+    let tasks: Vec<_> = (0..40)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(new("burst", &[], t + 3_000 + n)).await })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    for task in tasks {
+        let entry = task.await.expect("the task").expect("append");
+        let stored = store.get(entry.id).await.expect("get").expect("recorded");
+        assert_eq!(stored.created_ms, entry.created_ms, "the entry as appended");
+        ids.insert(entry.id);
+    }
+    assert_eq!(ids.len(), 40, "one id per append");
 }

@@ -7,13 +7,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::future::Either;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::Notify;
 
 use super::entry::{Entry, EntryState, Settlement, Update};
 use super::settle::{
     AttemptAnswer, Before, ProbeAnswer, SettlePolicy, after_attempt, after_probe, before_attempt,
 };
-use super::store::{JournalError, JournalErrorKind, JournalStore};
+use super::store::{Claimed, JournalError, JournalErrorKind, JournalStore};
 use crate::clock::Clock;
 use crate::endpoint::JournalInfo;
 
@@ -51,8 +54,9 @@ pub struct DrainPolicy {
     pub concurrency: usize,
     /// How often an idle drainer looks for work other processes submitted. Default 1 s.
     pub idle_poll: Duration,
-    /// How many passes one drainer keeps under way at once (each of up to `concurrency`
-    /// entries): while one waits for its commits, another's calls are out. Default 2.
+    /// No longer used: [`Drainer::run`] keeps `concurrency` entries under way
+    /// continuously, writing outcomes and claiming more while calls are out. Kept so
+    /// that code setting it still builds.
     pub pipeline: usize,
 }
 
@@ -132,66 +136,103 @@ impl Drainer {
         &self.settled
     }
 
-    /// One pass: claims what is due (up to the concurrency), decides each entry (probing
-    /// those whose settle path says so), records the attempts about to be sent in one
-    /// commit, sends them at once, and records their outcomes in one commit. A store
-    /// failure is returned; what was claimed stays claimed until its lease runs out.
+    /// One pass: claims what is due (up to the concurrency), recording in the same
+    /// commit the attempts of the entries no earlier attempt can have reached; settles
+    /// each claimed entry at once (deciding the others, probing those whose settle path
+    /// says so, recording their attempts before they leave), and records the outcomes
+    /// in one commit. A store failure is returned; what it left claimed stays claimed
+    /// until its lease runs out.
     pub async fn pass(&self) -> Result<Pass, JournalError> {
         let now = self.clock.now_ms();
+        let limit = self.policy.concurrency.max(1);
         let claimed = self
             .store
-            .claim(now, ms(self.policy.lease), self.policy.concurrency.max(1))
+            .claim_to_send(now, ms(self.policy.lease), limit)
             .await?;
-        let mut pass = Pass {
-            claimed: claimed.len(),
-            ..Pass::default()
-        };
         if claimed.is_empty() {
-            return Ok(pass);
+            return Ok(Pass::default());
         }
-        let decided =
-            futures_util::future::join_all(claimed.into_iter().map(|e| self.decide(e))).await;
-        let mut outcomes: Vec<(i64, u64, Update)> = Vec::new();
-        let mut to_send = Vec::new();
-        for step in decided {
-            match step {
-                Step::Settle(entry, settlement) => {
-                    log_settlement(entry.id, &settlement);
-                    outcomes.push((entry.id, entry.fence, Update::Settle(settlement)));
-                }
-                Step::Send(entry, settle, landed_before) => {
-                    to_send.push((entry, settle, landed_before))
-                }
+        let claimed_count = claimed.len();
+        let mut outcomes = Vec::with_capacity(claimed_count);
+        let mut failed = None;
+        let settled = claimed.into_iter().map(|c| self.settle_one(c));
+        for result in futures_util::future::join_all(settled).await {
+            match result {
+                Ok(Some(outcome)) => outcomes.push(outcome),
+                Ok(None) => {}
+                Err(e) => failed = Some(e),
             }
         }
-        // Every attempt is recorded before it leaves: one commit for all of them.
-        let begins = to_send
-            .iter()
-            .map(|(e, _, _)| (e.id, e.fence, Update::AttemptBegins))
-            .collect();
-        let begun = self.store.update_many(begins, self.clock.now_ms()).await?;
-        let sends = to_send
-            .into_iter()
-            .zip(begun)
-            .filter_map(|(send, begun)| begun.ok().map(|b| (send, b)))
-            .map(|((entry, settle, landed_before), begun)| async move {
-                let answer = self.dispatch.send(&begun, self.call_timeout()).await;
-                let settlement = after_attempt(
-                    &entry,
-                    landed_before,
-                    settle,
-                    answer,
-                    &self.policy.settle,
-                    self.clock.now_ms(),
-                );
-                log_settlement(entry.id, &settlement);
-                (entry.id, entry.fence, Update::Settle(settlement))
-            });
-        outcomes.extend(futures_util::future::join_all(sends).await);
         let written = self
             .store
             .update_many(outcomes, self.clock.now_ms())
             .await?;
+        let pass = self.tally(claimed_count, written)?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(pass),
+        }
+    }
+
+    /// Works on one claimed entry: sends it when its attempt is recorded as begun, and
+    /// otherwise decides it (probing it when its settle path says so) and, to send it,
+    /// records its attempt first. The update to write; `None` when another holder took
+    /// the entry meanwhile; a store failure leaves it claimed until its lease runs out.
+    async fn settle_one(&self, claimed: Claimed) -> Result<Option<Outcome>, JournalError> {
+        let Claimed { entry, begun } = claimed;
+        let (entry, settle, landed_before, begun) =
+            match (begun, self.dispatch.journal_info(&entry.method)) {
+                (Some(begun), Some(info)) => (entry, info.settle, false, begun),
+                // Begun, though this SDK cannot send it: the decision leaves it to an
+                // operator (its attempt count includes one never sent).
+                (begun, _) => match self.decide(begun.unwrap_or(entry)).await {
+                    Step::Settle(entry, settlement) => {
+                        log_settlement(entry.id, &settlement);
+                        return Ok(Some((entry.id, entry.fence, Update::Settle(settlement))));
+                    }
+                    Step::Send(entry, settle, landed_before) => {
+                        // Recorded before it leaves. Concurrent ones share a commit where
+                        // the store groups them.
+                        let begun = self
+                            .store
+                            .update(
+                                entry.id,
+                                entry.fence,
+                                Update::AttemptBegins,
+                                self.clock.now_ms(),
+                            )
+                            .await;
+                        match begun {
+                            Ok(begun) => (entry, settle, landed_before, begun),
+                            Err(e) if e.kind() == JournalErrorKind::Fenced => return Ok(None),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                },
+            };
+        let answer = self.dispatch.send(&begun, self.call_timeout()).await;
+        let settlement = after_attempt(
+            &entry,
+            landed_before,
+            settle,
+            answer,
+            &self.policy.settle,
+            self.clock.now_ms(),
+        );
+        log_settlement(entry.id, &settlement);
+        Ok(Some((entry.id, entry.fence, Update::Settle(settlement))))
+    }
+
+    /// What a pass's written outcomes come to; wakes those waiting on them.
+    fn tally(
+        &self,
+        claimed: usize,
+        written: Vec<Result<Entry, JournalError>>,
+    ) -> Result<Pass, JournalError> {
+        let mut pass = Pass {
+            claimed,
+            ..Pass::default()
+        };
         for result in written {
             match result {
                 Ok(entry) if entry.state.is_final() => pass.settled += 1,
@@ -203,9 +244,6 @@ impl Drainer {
             }
         }
         self.settled.notify_waiters();
-        // What this pass settled may free later writes to the same members and orders:
-        // the other loops of this drainer look at once rather than at their next poll.
-        self.work.notify_waiters();
         Ok(pass)
     }
 
@@ -217,37 +255,141 @@ impl Drainer {
             .max(Duration::from_millis(100))
     }
 
-    /// Works until `stop` completes: [`DrainPolicy::pipeline`] loops of passes, each
-    /// passing while there is work and otherwise sleeping until the next entry is due, a
-    /// submission wakes it, or `idle_poll` passes (other processes submit too). Several
-    /// loops overlap one pass's commits with another's sends. A store failure is logged
-    /// and retried after `idle_poll`.
+    /// Works until `stop` completes, keeping up to [`DrainPolicy::concurrency`] entries
+    /// under way at once: each entry is sent (or probed) as soon as it is claimed, and
+    /// while calls are out, the outcomes of the finished ones are written and more
+    /// entries claimed, in one store round at a time (one commit where the store groups
+    /// them). A slow call holds up its own entry only. With nothing under way and
+    /// nothing due, it sleeps until the next entry is due, a submission wakes it, or
+    /// `idle_poll` passes (other processes submit too). A store failure is logged and
+    /// the store tried again after `idle_poll`.
     pub async fn run(&self, stop: impl Future<Output = ()>) {
-        let loops = (0..self.policy.pipeline.max(1)).map(|_| Box::pin(self.run_loop()));
-        let all = futures_util::future::join_all(loops);
-        futures_util::future::select(Box::pin(stop), all).await;
+        futures_util::future::select(Box::pin(stop), Box::pin(self.run_stream())).await;
     }
 
-    /// One loop of [`Drainer::run`]; never ends by itself.
-    async fn run_loop(&self) {
+    /// [`Drainer::run`]'s work; never ends by itself.
+    async fn run_stream(&self) {
+        let limit = self.policy.concurrency.max(1);
+        // Claim once this much room is free: a claim for each finished call would spend a
+        // store round on each.
+        let batch = (limit / 4).max(1);
+        let mut calls: FuturesUnordered<SettleFuture<'_>> = FuturesUnordered::new();
+        let mut outcomes: Vec<Outcome> = Vec::new();
+        let mut round: Option<RoundFuture<'_>> = None;
+        // The last claim found nothing (or the store failed): claim again only after
+        // writing outcomes (they may free later writes of the same members) or waking.
+        let mut waiting = false;
+        let mut store_failed = false;
+        let mut wake = Box::pin(self.work.notified());
+        wake.as_mut().enable();
         loop {
-            let wake = self.work.notified();
-            tokio::pin!(wake);
-            wake.as_mut().enable();
-            let pause = match self.pass().await {
-                Ok(pass) if pass.claimed > 0 => Duration::ZERO,
-                Ok(_) => self.idle_pause().await,
-                Err(e) => {
-                    tracing::warn!(error = %e, "journal store failed; trying again");
-                    self.policy.idle_poll
+            if round.is_none() {
+                let room = limit.saturating_sub(calls.len());
+                let claim = room >= batch.min(limit) && (!waiting || !outcomes.is_empty());
+                if claim || !outcomes.is_empty() {
+                    if claim {
+                        // Submissions from now on wake an idle drainer.
+                        wake = Box::pin(self.work.notified());
+                        wake.as_mut().enable();
+                    }
+                    round = Some(self.round(std::mem::take(&mut outcomes), claim.then_some(room)));
+                }
+            }
+            let finished = match (round.as_mut(), calls.is_empty()) {
+                (Some(r), false) => match futures_util::future::select(r, calls.next()).await {
+                    Either::Left((done, _)) => Finished::Round(done),
+                    Either::Right((call, _)) => Finished::Call(call),
+                },
+                (Some(r), true) => Finished::Round(r.await),
+                (None, false) if !waiting => Finished::Call(calls.next().await),
+                // Calls are out and nothing else was due: a submission here, or after
+                // `idle_poll` one elsewhere, is claimed beside them.
+                (None, false) => {
+                    let woken = futures_util::future::select(
+                        wake.as_mut(),
+                        Box::pin(tokio::time::sleep(self.policy.idle_poll)),
+                    );
+                    match futures_util::future::select(calls.next(), woken).await {
+                        Either::Left((call, _)) => Finished::Call(call),
+                        Either::Right(_) => {
+                            waiting = false;
+                            wake = Box::pin(self.work.notified());
+                            wake.as_mut().enable();
+                            continue;
+                        }
+                    }
+                }
+                (None, true) => {
+                    let pause = if store_failed {
+                        self.policy.idle_poll
+                    } else {
+                        self.idle_pause().await
+                    };
+                    futures_util::future::select(
+                        wake.as_mut(),
+                        Box::pin(tokio::time::sleep(pause)),
+                    )
+                    .await;
+                    waiting = false;
+                    store_failed = false;
+                    continue;
                 }
             };
-            if pause.is_zero() {
-                tokio::task::yield_now().await;
-                continue;
+            match finished {
+                Finished::Call(Some(Ok(Some(outcome)))) => outcomes.push(outcome),
+                Finished::Call(Some(Ok(None))) | Finished::Call(None) => {}
+                Finished::Call(Some(Err(e))) => {
+                    tracing::warn!(error = %e, "journal store failed; the entry waits for its lease to end");
+                }
+                Finished::Round((written, claimed)) => {
+                    round = None;
+                    let wrote = written.is_some();
+                    if let Some(Err(e)) = written.map(|w| w.and_then(|w| self.tally(0, w))) {
+                        tracing::warn!(error = %e, "journal store failed; trying again");
+                        store_failed = true;
+                    }
+                    match claimed {
+                        Some(Ok(claimed)) => {
+                            waiting = claimed.is_empty();
+                            for c in claimed {
+                                calls.push(Box::pin(self.settle_one(c)));
+                            }
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "journal store failed; trying again");
+                            waiting = true;
+                            store_failed = true;
+                        }
+                        None if wrote => waiting = false,
+                        None => {}
+                    }
+                }
             }
-            futures_util::future::select(wake, Box::pin(tokio::time::sleep(pause))).await;
         }
+    }
+
+    /// One store round: writes `outcomes` and, when `claim` gives room, claims that many
+    /// more entries; queued in that order, so a store that groups its commits writes
+    /// both in one, and the claim sees what the outcomes freed.
+    fn round(&self, outcomes: Vec<Outcome>, claim: Option<usize>) -> RoundFuture<'_> {
+        let now = self.clock.now_ms();
+        let lease = ms(self.policy.lease);
+        Box::pin(async move {
+            let write = async {
+                if outcomes.is_empty() {
+                    None
+                } else {
+                    Some(self.store.update_many(outcomes, now).await)
+                }
+            };
+            let claim = async {
+                match claim {
+                    Some(room) => Some(self.store.claim_to_send(now, lease, room).await),
+                    None => None,
+                }
+            };
+            futures_util::future::join(write, claim).await
+        })
     }
 
     /// Until the next entry is due, at most `idle_poll`.
@@ -304,6 +446,28 @@ impl Drainer {
             }
         }
     }
+}
+
+/// An update a drainer writes: entry id, fence, update.
+type Outcome = (i64, u64, Update);
+
+/// [`Drainer::settle_one`] of one entry.
+type SettleFuture<'a> = DispatchFuture<'a, Result<Option<Outcome>, JournalError>>;
+
+/// What one store round of [`Drainer::run`] wrote (when it had outcomes) and claimed
+/// (when it had room).
+type RoundResult = (
+    Option<Result<Vec<Result<Entry, JournalError>>, JournalError>>,
+    Option<Result<Vec<Claimed>, JournalError>>,
+);
+
+/// [`Drainer::round`].
+type RoundFuture<'a> = DispatchFuture<'a, RoundResult>;
+
+/// What [`Drainer::run`] waited for, that finished.
+enum Finished {
+    Round(RoundResult),
+    Call(Option<Result<Option<Outcome>, JournalError>>),
 }
 
 /// [`Drainer::decide`]'s verdict on one entry.

@@ -45,7 +45,9 @@ pub use settle::{AttemptAnswer, ProbeAnswer, SettlePolicy};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteJournal;
 pub use status::{Status, wait_for};
-pub use store::{JournalError, JournalErrorKind, JournalFuture, JournalStore, resolve_entry};
+pub use store::{
+    Claimed, JournalError, JournalErrorKind, JournalFuture, JournalStore, resolve_entry,
+};
 
 /// The journal file the SDK and `ump` use when none is given: `journal.sqlite3` in the
 /// API's directory of the user's state directory, beside the default token store

@@ -30,6 +30,46 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
     /// fence one higher; the entries are returned as claimed.
     fn claim(&self, now_ms: i64, lease_ms: i64, limit: usize) -> JournalFuture<'_, Vec<Entry>>;
 
+    /// [`JournalStore::claim`], and, in the same commit where the backend can, the next
+    /// attempt of each claimed entry that no earlier attempt can have reached the
+    /// platform ([`Update::AttemptBegins`]): such an entry is always sent next (see
+    /// [`before_attempt`](super::settle::before_attempt)), so a drainer records its
+    /// claim and its attempts in one commit rather than two. The others are returned as
+    /// claimed, for the drainer to decide (wait, probe or send).
+    fn claim_to_send(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> JournalFuture<'_, Vec<Claimed>> {
+        Box::pin(async move {
+            let claimed = self.claim(now_ms, lease_ms, limit).await?;
+            let begins = claimed
+                .iter()
+                .filter(|e| !e.landing_possible)
+                .map(|e| (e.id, e.fence, Update::AttemptBegins))
+                .collect();
+            let mut begun = self.update_many(begins, now_ms).await?.into_iter();
+            let mut out = Vec::with_capacity(claimed.len());
+            for entry in claimed {
+                let begun = if entry.landing_possible {
+                    None
+                } else {
+                    match begun.next() {
+                        Some(Ok(b)) => Some(b),
+                        // Taken meanwhile: left to the drainer, whose own update is
+                        // fenced out in turn.
+                        Some(Err(e)) if e.kind() == JournalErrorKind::Fenced => None,
+                        Some(Err(e)) => return Err(e),
+                        None => None,
+                    }
+                };
+                out.push(Claimed { entry, begun });
+            }
+            Ok(out)
+        })
+    }
+
     /// Applies a drainer's update to entry `id` if its fence is still `fence` and it is
     /// in flight; returns the entry as updated, or [`JournalErrorKind::Fenced`] when
     /// another drainer or an operator took it meanwhile.
@@ -88,6 +128,16 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
         note: String,
         now_ms: i64,
     ) -> JournalFuture<'_, Entry>;
+}
+
+/// An entry a drainer claimed with [`JournalStore::claim_to_send`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// The entry as claimed, before its attempt began.
+    pub entry: Entry,
+    /// The entry with its next attempt recorded as begun, when the claim's commit did
+    /// that too: the drainer sends it at once.
+    pub begun: Option<Entry>,
 }
 
 /// A journal store's failure.

@@ -15,7 +15,11 @@ use rusqlite::{
 
 use super::entry::{Counts, Entry, EntryId, EntryState, NewEntry, Resolution, Update};
 use super::memory::ClaimChooser;
-use super::store::{JournalError, JournalErrorKind, JournalFuture, JournalStore, resolve_entry};
+use super::store::{
+    Claimed, JournalError, JournalErrorKind, JournalFuture, JournalStore, resolve_entry,
+};
+
+mod group;
 
 /// The schema this SDK writes and reads. A change of the tables raises it, with a
 /// migration of the older versions; a file of a higher version was written by a newer
@@ -136,6 +140,8 @@ const COLUMNS: &str = "id, method, body, order_keys, state, attempts, landing_po
 pub struct SqliteJournal {
     path: Arc<PathBuf>,
     conn: Arc<Mutex<Connection>>,
+    /// The write operations waiting for the next commit (see [`group`]).
+    waiting: Arc<group::Queue>,
 }
 
 /// The path only: the connection has nothing to show, and the entries hold personal
@@ -171,6 +177,7 @@ impl SqliteJournal {
         Ok(SqliteJournal {
             path: Arc::new(path),
             conn: Arc::new(Mutex::new(conn)),
+            waiting: Arc::default(),
         })
     }
 
@@ -194,12 +201,43 @@ impl SqliteJournal {
             retrying_while_busy(&mut conn, work).map_err(|e| e.into_error(&path, &op))
         }))
     }
+
+    /// Runs write operation `work` inside a write transaction on a blocking thread,
+    /// committed with the other write operations waiting by then (see [`group`]); its
+    /// answer comes after the commit. Failures name the file and `op`.
+    fn write<T, F>(&self, op: String, work: F) -> JournalFuture<'_, T>
+    where
+        T: Send + 'static,
+        F: FnMut(&Connection) -> Result<T, Failure> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let waiting = Arc::clone(&self.waiting);
+        let path = Arc::clone(&self.path);
+        Box::pin(async move {
+            // Queued when first polled, never before: a future never polled writes
+            // nothing.
+            let (job, answer) = group::Job::new(op, work);
+            waiting
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Box::new(job));
+            let committer = Arc::clone(&path);
+            blocking(path.as_path(), move || {
+                let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                group::commit_waiting(&mut conn, &waiting, &committer);
+                Ok(())
+            })
+            .await?;
+            answer.await.unwrap_or_else(|_| {
+                Err(Failure::Io("its commit was abandoned".into()).into_error(&path, "write"))
+            })
+        })
+    }
 }
 
 impl JournalStore for SqliteJournal {
     fn append(&self, new: NewEntry) -> JournalFuture<'_, Entry> {
-        self.run("record an entry".into(), move |conn| {
-            let tx = immediate(conn)?;
+        self.write("record an entry".into(), move |tx| {
             let mut entry = Entry::recorded(0, new.clone());
             let fence = fence_to_sql(&entry)?;
             tx.execute(
@@ -227,40 +265,25 @@ impl JournalStore for SqliteJournal {
                 ],
             )?;
             entry.id = tx.last_insert_rowid();
-            tx.commit()?;
             Ok(entry)
         })
     }
 
     fn claim(&self, now_ms: i64, lease_ms: i64, limit: usize) -> JournalFuture<'_, Vec<Entry>> {
-        self.run("claim entries".into(), move |conn| {
-            let tx = immediate(conn)?;
-            // What the claim rule looks at, of every open entry; the bodies of the
-            // chosen ones only are read.
-            // Read in id order only as far as needed: the rule looks at no entry after
-            // the last one it chooses.
-            let chosen = {
-                let mut stmt = tx.prepare_cached(CLAIM_VIEW)?;
-                let mut rows = stmt.query([])?;
-                let mut chooser = ClaimChooser::new(now_ms, limit);
-                while let Some(row) = rows.next()? {
-                    if !chooser.offer(&claim_view_from_row(row)?) {
-                        break;
-                    }
-                }
-                chooser.chosen
-            };
-            let mut claimed = Vec::with_capacity(chosen.len());
-            for id in chosen {
-                let mut entry = read_entry(&tx, id)?.ok_or_else(|| {
-                    Failure::Corrupt(format!("entry {id} vanished inside a transaction"))
-                })?;
-                entry.claim(now_ms, lease_ms);
-                write_entry(&tx, &entry)?;
-                claimed.push(entry);
-            }
-            tx.commit()?;
-            Ok(claimed)
+        self.write("claim entries".into(), move |tx| {
+            let claimed = claim_in(tx, now_ms, lease_ms, limit, false)?;
+            Ok(claimed.into_iter().map(|c| c.entry).collect())
+        })
+    }
+
+    fn claim_to_send(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> JournalFuture<'_, Vec<Claimed>> {
+        self.write("claim entries to send".into(), move |tx| {
+            claim_in(tx, now_ms, lease_ms, limit, true)
         })
     }
 
@@ -271,11 +294,8 @@ impl JournalStore for SqliteJournal {
         update: Update,
         now_ms: i64,
     ) -> JournalFuture<'_, Entry> {
-        self.run(format!("update entry {id}"), move |conn| {
-            let tx = immediate(conn)?;
-            let entry = update_in(&tx, id, fence, &update, now_ms)??;
-            tx.commit()?;
-            Ok(entry)
+        self.write(format!("update entry {id}"), move |tx| {
+            Ok(update_in(tx, id, fence, &update, now_ms)??)
         })
     }
 
@@ -285,13 +305,11 @@ impl JournalStore for SqliteJournal {
         now_ms: i64,
     ) -> JournalFuture<'_, Vec<Result<Entry, JournalError>>> {
         let count = updates.len();
-        self.run(format!("update {count} entries"), move |conn| {
-            let tx = immediate(conn)?;
+        self.write(format!("update {count} entries"), move |tx| {
             let mut results = Vec::with_capacity(updates.len());
             for (id, fence, update) in &updates {
-                results.push(update_in(&tx, *id, *fence, update, now_ms)?);
+                results.push(update_in(tx, *id, *fence, update, now_ms)?);
             }
-            tx.commit()?;
             Ok(results)
         })
     }
@@ -374,12 +392,10 @@ impl JournalStore for SqliteJournal {
         note: String,
         now_ms: i64,
     ) -> JournalFuture<'_, Entry> {
-        self.run(format!("resolve entry {id}"), move |conn| {
-            let tx = immediate(conn)?;
-            let mut entry = read_entry(&tx, id)?.ok_or_else(|| JournalError::not_found(id))?;
+        self.write(format!("resolve entry {id}"), move |tx| {
+            let mut entry = read_entry(tx, id)?.ok_or_else(|| JournalError::not_found(id))?;
             resolve_entry(&mut entry, &resolution, note.clone(), now_ms)?;
-            write_entry(&tx, &entry)?;
-            tx.commit()?;
+            write_entry(tx, &entry)?;
             Ok(entry)
         })
     }
@@ -601,6 +617,10 @@ fn set_up(conn: &mut Connection) -> Result<(), Failure> {
         )));
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // Each operation of a group commit runs in a savepoint, whose undo journal SQLite
+    // otherwise keeps in a temporary file: creating, writing and removing it took 2.5 of
+    // the 3.3 ms that 64 updates took (measured on the development box).
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Checked again under the write lock: another process may have created the schema
     // since.
     let tx = immediate(conn)?;
@@ -757,6 +777,46 @@ fn read_entry(conn: &Connection, id: EntryId) -> Result<Option<Entry>, Failure> 
         Some(row) => entry_from_row(row).map(Some),
         None => Ok(None),
     }
+}
+
+/// Claims up to `limit` entries inside a write transaction (see
+/// [`JournalStore::claim`]); with `begin`, also begins the attempt of each one whose
+/// earlier attempts cannot have landed (see [`JournalStore::claim_to_send`]).
+fn claim_in(
+    tx: &Connection,
+    now_ms: i64,
+    lease_ms: i64,
+    limit: usize,
+    begin: bool,
+) -> Result<Vec<Claimed>, Failure> {
+    // What the claim rule looks at, of every open entry, read in id order only as far as
+    // needed (the rule looks at no entry after the last one it chooses); the bodies of
+    // the chosen ones only are read.
+    let chosen = {
+        let mut stmt = tx.prepare_cached(CLAIM_VIEW)?;
+        let mut rows = stmt.query([])?;
+        let mut chooser = ClaimChooser::new(now_ms, limit);
+        while let Some(row) = rows.next()? {
+            if !chooser.offer(&claim_view_from_row(row)?) {
+                break;
+            }
+        }
+        chooser.chosen
+    };
+    let mut claimed = Vec::with_capacity(chosen.len());
+    for id in chosen {
+        let mut entry = read_entry(tx, id)?
+            .ok_or_else(|| Failure::Corrupt(format!("entry {id} vanished inside a transaction")))?;
+        entry.claim(now_ms, lease_ms);
+        let begun = (begin && !entry.landing_possible).then(|| {
+            let mut begun = entry.clone();
+            begun.apply(&Update::AttemptBegins, now_ms);
+            begun
+        });
+        write_entry(tx, begun.as_ref().unwrap_or(&entry))?;
+        claimed.push(Claimed { entry, begun });
+    }
+    Ok(claimed)
 }
 
 /// One drainer update inside a transaction: the entry as updated, or why it was refused
