@@ -97,7 +97,7 @@ fn read_value(
 }
 
 /// One flag's JSON value.
-fn value(f: &Field, text: &str) -> Result<Box<RawValue>, CliError> {
+pub(crate) fn value(f: &Field, text: &str) -> Result<Box<RawValue>, CliError> {
     let bad = |why: String| CliError::usage(format!("--{}: {why}", f.flag));
     let shown = |t: &str| {
         if f.sensitive {
@@ -108,19 +108,26 @@ fn value(f: &Field, text: &str) -> Result<Box<RawValue>, CliError> {
     };
     let raw = match f.kind {
         Kind::Text => quoted(text),
+        Kind::Integer if !f.values.is_empty() => {
+            let n = enum_value(f.values, text).ok_or_else(|| {
+                let allowed: Vec<String> = f
+                    .values
+                    .iter()
+                    .map(|(v, name, label)| format!("{v} or {name} ({label})"))
+                    .collect();
+                bad(format!(
+                    "{} is not one of {}",
+                    shown(text),
+                    allowed.join(", ")
+                ))
+            })?;
+            n.to_string()
+        }
         Kind::Integer => {
             let n: i64 = text
                 .trim()
                 .parse()
                 .map_err(|_| bad(format!("{} is not a whole number", shown(text))))?;
-            if !f.values.is_empty() && !f.values.iter().any(|(v, _, _)| *v == n) {
-                let allowed: Vec<String> = f
-                    .values
-                    .iter()
-                    .map(|(v, name, _)| format!("{v} ({name})"))
-                    .collect();
-                return Err(bad(format!("{n} is not one of {}", allowed.join(", "))));
-            }
             n.to_string()
         }
         Kind::Bool => match text.trim() {
@@ -140,6 +147,25 @@ fn value(f: &Field, text: &str) -> Result<Box<RawValue>, CliError> {
         }
     };
     RawValue::from_string(raw).map_err(|e| bad(e.to_string()))
+}
+
+/// The code an enum flag's `text` names: the code itself, the value's name as the help
+/// lists it (any case, with or without `-` and `_`: `OrderAmountOff`,
+/// `order-amount-off`, `all`), or its Chinese label (`订单满减`).
+fn enum_value(values: &[(i64, &str, &str)], text: &str) -> Option<i64> {
+    let text = text.trim();
+    let folded = |t: &str| -> String {
+        t.chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let wanted = folded(text);
+    let code = text.parse::<i64>().ok();
+    values
+        .iter()
+        .find(|(v, name, label)| Some(*v) == code || folded(name) == wanted || *label == text)
+        .map(|(v, _, _)| *v)
 }
 
 /// A JSON string literal of `text`.
@@ -172,7 +198,8 @@ fn redact_quoted(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_quoted;
+    use super::{enum_value, redact_quoted, value};
+    use crate::generated::GROUPS;
 
     #[test]
     fn quoted_parts_are_hidden() {
@@ -180,5 +207,58 @@ mod tests {
             redact_quoted("invalid value: string \"13800000000\", expected x at `phone`"),
             "invalid value: string \"…\", expected x at `phone`"
         );
+    }
+
+    /// Every enum flag takes its values' codes, names (as the help lists them, in any
+    /// case and with `-` or `_`) and Chinese labels; anything else is refused naming
+    /// the flag and the accepted forms.
+    #[test]
+    fn enum_flags_take_codes_names_and_labels() {
+        let coupon = [
+            (0, "OrderAmountOff", "订单满减"),
+            (1, "OrderFreeShipping", "订单免运费"),
+        ];
+        for text in [
+            "1",
+            "OrderFreeShipping",
+            "order-free-shipping",
+            "ORDER_FREE_SHIPPING",
+            "订单免运费",
+            " 1 ",
+        ] {
+            assert_eq!(enum_value(&coupon, text), Some(1), "{text}");
+        }
+        assert_eq!(enum_value(&coupon, "Order"), None);
+        assert_eq!(enum_value(&coupon, "7"), None);
+        let mut enums = 0;
+        for command in GROUPS.iter().flat_map(|g| g.commands) {
+            for f in command.fields.iter().filter(|f| !f.values.is_empty()) {
+                enums += 1;
+                for (code, name, label) in f.values {
+                    for text in [
+                        code.to_string(),
+                        name.to_string(),
+                        name.to_lowercase(),
+                        label.to_string(),
+                    ] {
+                        let raw =
+                            value(f, &text).unwrap_or_else(|e| panic!("--{} {text}: {e}", f.flag));
+                        assert_eq!(raw.get(), code.to_string(), "--{} {text}", f.flag);
+                    }
+                }
+                let refused = value(f, "no-such-value").expect_err("refused");
+                assert!(
+                    refused.message.contains(&format!("--{}", f.flag)),
+                    "{}",
+                    refused.message
+                );
+                assert!(
+                    refused.message.contains(f.values[0].1),
+                    "names the forms: {}",
+                    refused.message
+                );
+            }
+        }
+        assert!(enums >= 5, "the spec's enum flags: {enums}");
     }
 }

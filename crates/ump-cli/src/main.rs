@@ -207,6 +207,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(&m)) {
         Ok(()) => ExitCode::SUCCESS,
+        // `ump … | head`: the reader has what it wanted.
+        Err(e) if e.exit == run::Exit::OutputClosed => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
             e.exit_code()

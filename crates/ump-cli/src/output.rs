@@ -28,6 +28,9 @@ pub struct Output {
 }
 
 fn io(e: std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return CliError::output_closed();
+    }
     CliError::failed(format!("cannot write the output: {e}"))
 }
 

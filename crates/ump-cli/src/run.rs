@@ -22,6 +22,10 @@ use crate::schema::{self, Command};
 /// never from the kind of command alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
+    /// 0: the reader of stdout closed it (`ump … | head`): the output stops there,
+    /// quietly, as it does for git and cargo. A write's result that could not be written
+    /// is exit 5 instead.
+    OutputClosed = 0,
     /// 1: it failed and changed nothing: the request was never sent (configuration,
     /// token store, token budget, connection refused), or a read got no usable answer.
     /// The words say which.
@@ -53,6 +57,7 @@ impl fmt::Display for CliError {
             Exit::Refused => "refused",
             Exit::Unknown => "outcome unknown",
             Exit::AppliedOutputFailed => "applied, output failed",
+            Exit::OutputClosed => "output closed",
         };
         write!(f, "error[{what}]: {}", self.message)
     }
@@ -63,6 +68,14 @@ impl CliError {
         CliError {
             exit: Exit::Usage,
             message: message.into(),
+        }
+    }
+
+    /// The reader of stdout closed it.
+    pub fn output_closed() -> Self {
+        CliError {
+            exit: Exit::OutputClosed,
+            message: "the reader of the output closed it".into(),
         }
     }
 

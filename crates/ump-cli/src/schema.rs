@@ -126,16 +126,27 @@ pub fn command(c: &'static Command) -> Clap {
     cmd
 }
 
+/// The spec's example of a flag, when the flag takes it: some of the document's examples
+/// are prose (`0是全部, 1是收入, 2是支出`) or invalid JSON, and an example that fails
+/// teaches the wrong thing.
+fn shown_example(f: &Field) -> Option<&'static str> {
+    f.example.filter(|x| crate::input::value(f, x).is_ok())
+}
+
 fn field(f: &'static Field) -> Arg {
     let mut long = format!("{}\n{}\n\n[{}]", f.doc, f.gloss, f.ty);
+    if !f.values.is_empty() {
+        long.push_str("\nGive the code, the name or the label:");
+    }
     for (value, name, doc) in f.values {
         long.push_str(&format!("\n  {value}: {name} ({doc})"));
     }
-    if let Some(x) = f.example {
+    if let Some(x) = shown_example(f) {
         long.push_str(&format!("\nExample: {x}"));
     }
     let value_name = match f.kind {
         Kind::Text => "TEXT",
+        Kind::Integer if !f.values.is_empty() => "VALUE",
         Kind::Integer => "N",
         Kind::Bool => "BOOL",
         Kind::Yuan => "YUAN",
@@ -199,6 +210,41 @@ pub fn groups(groups: &'static [Group]) -> impl Iterator<Item = Clap> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every example a command's help shows is a value its flag takes; the spec's
+    /// examples a flag would refuse (prose, the document's invalid JSON) are not shown,
+    /// and are counted here so that a new one is noticed.
+    #[test]
+    fn every_example_in_the_help_is_valid_for_its_flag() {
+        let (mut shown, mut hidden) = (0, Vec::new());
+        for group in crate::generated::GROUPS {
+            for c in group.commands {
+                let cmd = command(c);
+                for f in c.fields {
+                    let arg = cmd
+                        .get_arguments()
+                        .find(|a| a.get_long() == Some(f.flag))
+                        .expect("the flag");
+                    let help = arg.get_long_help().or(arg.get_help()).unwrap().to_string();
+                    let Some(line) = help.lines().find_map(|l| l.strip_prefix("Example: ")) else {
+                        if let Some(x) = f.example {
+                            hidden.push(format!("{} --{} {x}", c.name, f.flag));
+                        }
+                        continue;
+                    };
+                    crate::input::value(f, line).unwrap_or_else(|e| {
+                        panic!("{} --{} {line}: {}", c.name, f.flag, e.message)
+                    });
+                    shown += 1;
+                }
+            }
+        }
+        assert!(shown >= 50, "examples shown: {shown}");
+        assert!(
+            hidden.len() <= 15,
+            "more of the spec's examples are invalid for their flags: {hidden:#?}"
+        );
+    }
 
     /// Every personal or secret field of every command can be read from a file or stdin
     /// (`--phone-file -`), and its help says why: a flag's value is visible to every user

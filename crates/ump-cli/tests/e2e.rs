@@ -1424,3 +1424,42 @@ async fn journal_commands_show_and_settle_what_the_services_recorded() {
     let again = env.ump_with(&["journal", "drain"], &journal_env).await;
     assert_eq!(again.code, 0, "nothing left: {again:?}");
 }
+
+/// `ump … | head`: a reader that closes stdout early ends a read quietly, with exit 0
+/// (not "Broken pipe" and exit 1); a write whose result cannot be written still says
+/// on stderr what was applied (exit 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_output_ends_a_read_quietly() {
+    let env = Env::new().await;
+    env.member("13800000077").await;
+    let run = |args: &[&str]| {
+        let mut c = env.command(args);
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().expect("ump runs");
+        // The reader is gone before anything is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("ump ends");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) =
+        tokio::task::block_in_place(|| run(&["members", "query", "--phone", "13800000077"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.is_empty(), "quietly: {stderr}");
+    let (code, stderr) = tokio::task::block_in_place(|| {
+        run(&[
+            "members",
+            "create",
+            "--project-id",
+            "18756",
+            "--nickname",
+            "李四",
+            "--phone",
+            "13800000078",
+        ])
+    });
+    assert_eq!(code, 5, "{stderr}");
+    assert!(stderr.contains("Do not repeat it"), "{stderr}");
+}
