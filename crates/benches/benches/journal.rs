@@ -6,7 +6,9 @@
 //! The direct sends and the drains alternate, round by round, on fresh members each, so
 //! the machine's drift falls on both alike; the figure is the median of the rounds.
 //! `JOURNAL_STORE_MICRO=1` times the store's own operations instead (a claim, the
-//! attempts and the outcomes of 64 entries): where a drain pass's time goes.
+//! attempts and the outcomes of 64 entries), `JOURNAL_STORE_STREAM=1` the store's part
+//! of a streaming drain, and `JOURNAL_MEMORY=1` runs the rounds on the memory journal
+//! (the drainer's own cost, without the store's).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,7 +87,7 @@ async fn direct(client: &Client, members: &[String], round: usize) -> Duration {
 /// Submits one change per member, then drains them all; the time the drain took: from
 /// its start to the last outcome's commit (the entries' `updated_ms`). The bench looks
 /// for the end only every 10 ms, so that looking costs the drainer little.
-async fn drained(journal: &Journal, members: &[String], round: usize) -> Duration {
+async fn drained(journal: &Journal, members: &[String], round: usize) -> (Duration, f64) {
     let mut first = None;
     for m in members {
         let receipt = journal
@@ -96,6 +98,7 @@ async fn drained(journal: &Journal, members: &[String], round: usize) -> Duratio
     }
     let first = first.expect("a submission");
     let started_ms = now_ms();
+    let c0 = cpu_s();
     let drainer = journal.start();
     while journal
         .store()
@@ -106,6 +109,7 @@ async fn drained(journal: &Journal, members: &[String], round: usize) -> Duratio
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let cpu = cpu_s() - c0;
     drainer.stop().await;
     let counts = journal.store().counts().await.expect("counts");
     assert_eq!(counts.attention + counts.refused, 0, "{counts:?}");
@@ -116,7 +120,8 @@ async fn drained(journal: &Journal, members: &[String], round: usize) -> Duratio
         .expect("list");
     assert_eq!(entries.len(), members.len(), "this round's entries");
     let last_ms = entries.iter().map(|e| e.updated_ms).max().expect("entries");
-    Duration::from_millis(u64::try_from(last_ms - started_ms).unwrap_or(0).max(1))
+    let took = Duration::from_millis(u64::try_from(last_ms - started_ms).unwrap_or(0).max(1));
+    (took, cpu)
 }
 
 fn now_ms() -> i64 {
@@ -134,6 +139,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    if std::env::var_os("JOURNAL_STORE_STREAM").is_some() {
+        rt.block_on(store_stream());
+        return;
+    }
     if std::env::var_os("JOURNAL_STORE_MICRO").is_some() {
         rt.block_on(store_micro());
         return;
@@ -148,8 +157,18 @@ fn main() {
             .build()
             .expect("client");
         let dir = tempfile::tempdir().expect("a temp dir");
-        let store: Arc<dyn JournalStore> =
-            Arc::new(SqliteJournal::open(dir.path().join("journal.sqlite3")).expect("journal"));
+        let backend = if std::env::var_os("JOURNAL_MEMORY").is_some() {
+            "the memory journal"
+        } else {
+            "SQLite, synchronous=FULL"
+        };
+        // `JOURNAL_MEMORY=1`: the memory journal instead, to tell the drainer's own cost
+        // from the store's.
+        let store: Arc<dyn JournalStore> = if std::env::var_os("JOURNAL_MEMORY").is_some() {
+            Arc::new(gree_ump::runtime::journal::MemoryJournal::new())
+        } else {
+            Arc::new(SqliteJournal::open(dir.path().join("journal.sqlite3")).expect("journal"))
+        };
         let mut policy = DrainPolicy::default();
         policy.concurrency = CONCURRENCY;
         let journal = Journal::builder(client.clone(), store).policy(policy).build();
@@ -176,21 +195,25 @@ fn main() {
             // On the runtime's workers, as the drainer is: `block_on`'s own thread would
             // give the direct sends a third thread the drainer does not have.
             let sender = client.clone();
+            let c0 = cpu_s();
             let direct_took = tokio::spawn(async move { direct(&sender, &a, round).await })
                 .await
                 .expect("the direct sends");
-            let journal_took = drained(&journal, &b, round).await;
+            let direct_cpu = cpu_s() - c0;
+            let (journal_took, journal_cpu) = drained(&journal, &b, round).await;
             ratios.push(direct_took.as_secs_f64() / journal_took.as_secs_f64());
             println!(
-                "round {round}: {per_round} changes, direct {:.0}/s, journal drain {:.0}/s",
+                "round {round}: {per_round} changes, direct {:.0}/s ({:.0} µs CPU each), journal drain {:.0}/s ({:.0} µs CPU each)",
                 per_round as f64 / direct_took.as_secs_f64(),
-                per_round as f64 / journal_took.as_secs_f64()
+                direct_cpu * 1e6 / per_round as f64,
+                per_round as f64 / journal_took.as_secs_f64(),
+                journal_cpu * 1e6 / per_round as f64,
             );
         }
         ratios.sort_by(f64::total_cmp);
         let median = ratios[ratios.len() / 2];
         println!(
-            "journal (SQLite, synchronous=FULL): submit-to-receipt median {:.2} ms, p99 {:.2} ms over {submits} submits",
+            "journal ({backend}): submit-to-receipt median {:.2} ms, p99 {:.2} ms over {submits} submits",
             percentile(&latencies, 0.5).as_secs_f64() * 1e3,
             percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         );
@@ -260,4 +283,78 @@ async fn store_micro() {
             begun.len()
         );
     }
+}
+
+/// The process's CPU time (user and system), in seconds.
+fn cpu_s() -> f64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+/// The store's part of a streaming drain (`JOURNAL_STORE_STREAM=1`): 64 held, then
+/// rounds of 16 outcomes written and 16 more claimed, over 4,000 entries; the wall and
+/// CPU time per entry (the CPU time is the process's, from `getrusage`).
+async fn store_stream() {
+    use gree_ump::runtime::journal::{NewEntry, Settlement, Update};
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = SqliteJournal::open(dir.path().join("j.sqlite3")).expect("journal");
+    let body = serde_json::to_string(&change("00000000000000000000000000000000", "k")).unwrap();
+    let n = 4000;
+    for i in 0..n {
+        store
+            .append(NewEntry {
+                method: "wk.user.event.score.change".into(),
+                body: body.clone(),
+                order_keys: vec![format!("member:{i}")],
+                created_ms: 0,
+            })
+            .await
+            .unwrap();
+    }
+    let (w, c) = (Instant::now(), cpu_s());
+    let mut held: std::collections::VecDeque<(i64, u64)> = store
+        .claim_to_send(1, 60_000, 64)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.entry.id, c.entry.fence))
+        .collect();
+    let mut done = 0;
+    let (mut t_update, mut t_claim) = (Duration::ZERO, Duration::ZERO);
+    while !held.is_empty() {
+        let outcomes: Vec<_> = (0..16.min(held.len()))
+            .map(|_| held.pop_front().unwrap())
+            .map(|(id, fence)| {
+                (
+                    id,
+                    fence,
+                    Update::Settle(Settlement::Applied {
+                        result: Some("1".into()),
+                    }),
+                )
+            })
+            .collect();
+        done += outcomes.len();
+        let t = Instant::now();
+        store.update_many(outcomes, 2).await.unwrap();
+        t_update += t.elapsed();
+        let t = Instant::now();
+        let claimed = store.claim_to_send(2, 60_000, 16).await;
+        t_claim += t.elapsed();
+        held.extend(
+            claimed
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.entry.id, c.entry.fence)),
+        );
+    }
+    let (wall, cpu) = (w.elapsed(), cpu_s() - c);
+    println!("update {t_update:?}, claim {t_claim:?}");
+    println!(
+        "{done} settled: {:.1} µs wall, {:.1} µs CPU per entry",
+        wall.as_secs_f64() * 1e6 / done as f64,
+        cpu * 1e6 / done as f64
+    );
 }

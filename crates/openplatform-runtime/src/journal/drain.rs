@@ -272,7 +272,7 @@ impl Drainer {
         let limit = self.policy.concurrency.max(1);
         // Claim once this much room is free: a claim for each finished call would spend a
         // store round on each.
-        let batch = (limit / 4).max(1);
+        let batch = (limit / 2).max(1);
         let mut calls: FuturesUnordered<SettleFuture<'_>> = FuturesUnordered::new();
         let mut outcomes: Vec<Outcome> = Vec::new();
         let mut round: Option<RoundFuture<'_>> = None;

@@ -217,17 +217,15 @@ impl SqliteJournal {
             // Queued when first polled, never before: a future never polled writes
             // nothing.
             let (job, answer) = group::Job::new(op, work);
-            waiting
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(Box::new(job));
-            let committer = Arc::clone(&path);
-            blocking(path.as_path(), move || {
-                let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-                group::commit_waiting(&mut conn, &waiting, &committer);
-                Ok(())
-            })
-            .await?;
+            if waiting.push(Box::new(job)) {
+                let leader = group::Leader::new(conn, waiting, Arc::clone(&path));
+                match tokio::runtime::Handle::try_current() {
+                    // Not awaited: the leader answers each operation as its group
+                    // commits, this one among them.
+                    Ok(handle) => drop(handle.spawn_blocking(move || leader.run())),
+                    Err(_) => leader.run(),
+                }
+            }
             answer.await.unwrap_or_else(|_| {
                 Err(Failure::Io("its commit was abandoned".into()).into_error(&path, "write"))
             })
