@@ -6,7 +6,7 @@
 //! and long numbers reach the request exactly as typed.
 
 use clap::ArgMatches;
-use gree_ump::wire::Yuan;
+use gree_ump::wire::{BeijingDate, BeijingDateTime, Yuan};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
@@ -145,8 +145,58 @@ pub(crate) fn value(f: &Field, text: &str) -> Result<Box<RawValue>, CliError> {
                 .map_err(|e| bad(format!("not JSON: {e}")))?;
             return Ok(raw);
         }
+        Kind::DateTime => quoted(&date_time(text).ok_or_else(|| {
+            bad(format!(
+                "{} is not a Beijing date and time yyyy-MM-dd HH:mm:ss (for example \
+                 2026-12-07 10:00:00)",
+                shown(text)
+            ))
+        })?),
+        Kind::Date => {
+            let t = text.trim();
+            let valid = has_shape(t, "dddd-dd-dd") && BeijingDate::parse(t).is_ok();
+            if !valid {
+                return Err(bad(format!(
+                    "{} is not a date yyyy-MM-dd (for example 2026-12-07)",
+                    shown(text)
+                )));
+            }
+            quoted(t)
+        }
+        Kind::Millis => {
+            let t = text.trim();
+            match t.parse::<i64>() {
+                Ok(ms) => ms.to_string(),
+                Err(_) => date_time(t)
+                    .and_then(|dt| BeijingDateTime::parse(&dt).ok())
+                    .map(|dt| dt.timestamp_ms().to_string())
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "{} is neither milliseconds since 1970 nor a Beijing date and \
+                             time yyyy-MM-dd HH:mm:ss (for example 2026-12-07 10:00:00)",
+                            shown(text)
+                        ))
+                    })?,
+            }
+        }
     };
     RawValue::from_string(raw).map_err(|e| bad(e.to_string()))
+}
+
+/// `text` when it is exactly a Beijing date and time `yyyy-MM-dd HH:mm:ss` of the
+/// calendar, trimmed.
+fn date_time(text: &str) -> Option<String> {
+    let t = text.trim();
+    (has_shape(t, "dddd-dd-dd dd:dd:dd") && BeijingDateTime::parse(t).is_ok()).then(|| t.to_owned())
+}
+
+/// Whether `text` has `shape`'s characters, `d` standing for any ASCII digit.
+fn has_shape(text: &str, shape: &str) -> bool {
+    text.len() == shape.len()
+        && text.bytes().zip(shape.bytes()).all(|(c, s)| match s {
+            b'd' => c.is_ascii_digit(),
+            _ => c == s,
+        })
 }
 
 /// The code an enum flag's `text` names: the code itself, the value's name as the help
@@ -200,6 +250,7 @@ fn redact_quoted(text: &str) -> String {
 mod tests {
     use super::{enum_value, redact_quoted, value};
     use crate::generated::GROUPS;
+    use crate::schema::{Field, Kind};
 
     #[test]
     fn quoted_parts_are_hidden() {
@@ -260,5 +311,67 @@ mod tests {
             }
         }
         assert!(enums >= 5, "the spec's enum flags: {enums}");
+    }
+
+    fn flag(kind: Kind) -> Field {
+        Field {
+            id: "when",
+            flag: "when",
+            wire: "when",
+            kind,
+            ty: "",
+            required: true,
+            sensitive: false,
+            file_flag: None,
+            doc: "",
+            gloss: "",
+            example: None,
+            values: &[],
+        }
+    }
+
+    /// Dates and times are taken exactly in the form the help gives, in Beijing time; a
+    /// bare date, a `T` or an offset is refused naming the flag and the form, never sent
+    /// as midnight or converted from another zone.
+    #[test]
+    fn dates_and_times_are_parsed_strictly_in_the_documented_form() {
+        let dt = flag(Kind::DateTime);
+        assert_eq!(
+            value(&dt, "2026-12-07 10:00:00").unwrap().get(),
+            r#""2026-12-07 10:00:00""#
+        );
+        for wrong in [
+            "2026-12-07",
+            "2026/12/07 10:00",
+            "2026-12-07T10:00:00Z",
+            "2026-12-07T10:00:00",
+            "2026-12-07 10:00",
+            "2026-02-30 10:00:00",
+            "2026-12-07 24:00:00",
+        ] {
+            let e = value(&dt, wrong).expect_err(wrong);
+            assert!(e.message.starts_with("--when: "), "{}", e.message);
+            assert!(e.message.contains("yyyy-MM-dd HH:mm:ss"), "{}", e.message);
+        }
+        let date = flag(Kind::Date);
+        assert_eq!(value(&date, "2026-12-07").unwrap().get(), r#""2026-12-07""#);
+        for wrong in ["2026-12-07 10:00:00", "2026/12/07", "2026-13-01"] {
+            let e = value(&date, wrong).expect_err(wrong);
+            assert!(e.message.contains("yyyy-MM-dd"), "{}", e.message);
+        }
+        // Milliseconds, or a Beijing date and time turned into them.
+        let ms = flag(Kind::Millis);
+        assert_eq!(value(&ms, "1765072800000").unwrap().get(), "1765072800000");
+        assert_eq!(
+            value(&ms, "2025-12-07 10:00:00").unwrap().get(),
+            "1765072800000",
+            "10:00 in Beijing is 02:00 UTC"
+        );
+        let e = value(&ms, "2025-12-07").expect_err("a bare date");
+        assert!(
+            e.message.contains("milliseconds since 1970"),
+            "{}",
+            e.message
+        );
     }
 }

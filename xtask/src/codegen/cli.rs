@@ -214,10 +214,13 @@ fn kind(f: &Field) -> TokenStream {
     let k = match (&f.ty, f.encoding) {
         (Ty::List(_), Encoding::CommaJoined) => quote!(Text),
         (Ty::List(_) | Ty::Json | Ty::Struct(_), _) => quote!(Json),
-        (Ty::I32 | Ty::I64 | Ty::TimestampMs | Ty::Fen | Ty::Enum(_), _) => quote!(Integer),
+        (Ty::I32 | Ty::I64 | Ty::Fen | Ty::Enum(_), _) => quote!(Integer),
+        (Ty::TimestampMs, _) => quote!(Millis),
         (Ty::Bool, _) => quote!(Bool),
         (Ty::Yuan, _) => quote!(Yuan),
-        (Ty::String | Ty::Id | Ty::Date(_) | Ty::DateTime(_), _) => quote!(Text),
+        (Ty::Date(_), _) => quote!(Date),
+        (Ty::DateTime(_), _) => quote!(DateTime),
+        (Ty::String | Ty::Id, _) => quote!(Text),
     };
     quote!(crate::schema::Kind::#k)
 }
@@ -232,7 +235,7 @@ fn type_text(ty: &Ty, encoding: Encoding) -> String {
         Ty::Fen => "fen, integer".to_string(),
         Ty::Date(_) => "date yyyy-MM-dd".to_string(),
         Ty::DateTime(_) => "datetime \"yyyy-MM-dd HH:mm:ss\"".to_string(),
-        Ty::TimestampMs => "ms since 1970".to_string(),
+        Ty::TimestampMs => "ms since 1970, or yyyy-MM-dd HH:mm:ss (Beijing)".to_string(),
         Ty::Json => "JSON".to_string(),
         Ty::List(inner) => format!("JSON list of {}", type_text(inner, Encoding::Plain)),
         Ty::Enum(name) => format!("integer ({name})"),
