@@ -32,10 +32,12 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::output::{Format, Output};
 use crate::run::{CliError, Ctx, Options};
 
-/// The help heading of the options every command takes.
-const GLOBAL: &str = "Global options";
+/// The help headings of the options every command takes, listed after the command's
+/// own: where to connect, and what to print.
+const CONNECTION: &str = "Connection options (every command)";
+const OUTPUT: &str = "Output options (every command)";
 
-const EXIT_CODES: &str = "Exit codes: 0 done; 1 failed, nothing changed: the request was not sent \
+const EXIT_CODES: &str = "Exit codes: 0 done (or the reader closed the output, as `| head` does); 1 failed, nothing changed: the request was not sent \
 (configuration, token store, token budget, connection refused) or a read got no usable answer, as the \
 message says; 2 usage (a flag, a value, a missing confirmation, such as --allow-obtain); 3 refused by \
 the platform: its answer proves nothing changed; 4 outcome unknown: the request may have been applied, \
@@ -43,8 +45,13 @@ or its key is already used: check, or settle with --resume, before repeating it;
 output could not be written: stderr says what was applied, do not repeat it.";
 
 fn cli() -> Command {
-    let global =
-        |id: &'static str, help: &'static str| Arg::new(id).long(id).global(true).help(help);
+    let global = |id: &'static str, help: &'static str| {
+        Arg::new(id)
+            .long(id)
+            .global(true)
+            .help(help)
+            .help_heading(CONNECTION)
+    };
     let mut cmd = Command::new("ump")
         .about("The Gree UMP member open platform (格力地产会员开放平台) from the command line")
         .after_help(EXIT_CODES)
@@ -67,7 +74,7 @@ fn cli() -> Command {
                 .value_name("FILE"),
         )
         .arg(
-            Arg::new("output").help_heading(GLOBAL)
+            Arg::new("output").help_heading(OUTPUT)
                 .long("output")
                 .short('o')
                 .global(true)
@@ -75,16 +82,16 @@ fn cli() -> Command {
                 .default_value("json")
                 .help("JSON (one document per call) or a readable table"),
         )
-        .arg(Arg::new("jsonl").help_heading(GLOBAL).long("jsonl").global(true).action(ArgAction::SetTrue).help("One JSON document per line (streams)"))
+        .arg(Arg::new("jsonl").help_heading(OUTPUT).long("jsonl").global(true).action(ArgAction::SetTrue).help("One JSON document per line (streams)"))
         .arg(
-            Arg::new("dry-run").help_heading(GLOBAL)
+            Arg::new("dry-run").help_heading(OUTPUT)
                 .long("dry-run")
                 .global(true)
                 .action(ArgAction::SetTrue)
                 .help("Print the signed request it would send, secrets redacted; send nothing"),
         )
         .arg(
-            Arg::new("allow-obtain").help_heading(GLOBAL)
+            Arg::new("allow-obtain").help_heading(CONNECTION)
                 .long("allow-obtain")
                 .global(true)
                 .action(ArgAction::SetTrue)
@@ -213,5 +220,57 @@ fn main() -> ExitCode {
             eprintln!("{e}");
             e.exit_code()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn help(args: &[&str]) -> String {
+        let e = cli().try_get_matches_from(args).expect_err("help");
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+        e.render().to_string()
+    }
+
+    /// A command's help lists its own fields first, then the options every command takes
+    /// under their own headings: where to connect, and what to print.
+    #[test]
+    fn a_commands_help_lists_its_own_flags_before_the_shared_ones() {
+        for args in [
+            ["ump", "members", "create", "--help"],
+            ["ump", "coupons", "give", "--help"],
+        ] {
+            let text = help(&args);
+            let at = |needle: &str| {
+                text.find(needle)
+                    .unwrap_or_else(|| panic!("{args:?}: no {needle:?} in\n{text}"))
+            };
+            let own = at("Options:");
+            let connection = at(CONNECTION);
+            let output = at(OUTPUT);
+            assert!(own < connection && connection < output, "{text}");
+            for flag in [
+                "--base-url",
+                "--preset",
+                "--app-id",
+                "--token-store",
+                "--timeout",
+            ] {
+                assert!(
+                    at(flag) > connection && at(flag) < output,
+                    "{flag}:\n{text}"
+                );
+            }
+            for flag in ["--output", "--jsonl", "--dry-run"] {
+                assert!(at(flag) > output, "{flag}:\n{text}");
+            }
+            // The command's own options are listed before any shared one.
+            let own_options = &text[own..connection];
+            assert!(own_options.contains("  --"), "its own flags first:\n{text}");
+        }
+        let text = help(&["ump", "members", "create", "--help"]);
+        let own = &text[text.find("Options:").unwrap()..text.find(CONNECTION).unwrap()];
+        assert!(own.contains("--phone"), "{own}");
     }
 }
