@@ -91,6 +91,10 @@ pub struct SkewCorrectedClock {
     max_skew_ms: i64,
     /// Whether a `Date` header has set the offset (an adopted one does not count).
     observed: AtomicBool,
+    /// Whether the last `Date` header was beyond the bound: a warning is logged when that
+    /// starts, not for every reply while it lasts (a sandbox whose clock was moved a day
+    /// answered 24 calls of one run with 24 identical warnings).
+    beyond_bound: AtomicBool,
 }
 
 impl SkewCorrectedClock {
@@ -107,6 +111,7 @@ impl SkewCorrectedClock {
             offset_ms: AtomicI64::new(0),
             max_skew_ms: max_skew_ms.max(0),
             observed: AtomicBool::new(false),
+            beyond_bound: AtomicBool::new(false),
         }
     }
 
@@ -157,13 +162,23 @@ impl SkewCorrectedClock {
             .saturating_add(500)
             .saturating_sub(received_local_ms);
         if measured.saturating_abs() > self.max_skew_ms {
-            tracing::warn!(
-                measured_ms = measured,
-                bound_ms = self.max_skew_ms,
-                "ignoring a Date header beyond the clock-skew bound"
-            );
+            if self.beyond_bound.swap(true, Ordering::Relaxed) {
+                tracing::debug!(
+                    measured_ms = measured,
+                    bound_ms = self.max_skew_ms,
+                    "ignoring a Date header beyond the clock-skew bound (still)"
+                );
+            } else {
+                tracing::warn!(
+                    measured_ms = measured,
+                    bound_ms = self.max_skew_ms,
+                    "ignoring Date headers beyond the clock-skew bound (warned once until \
+                     one is within it again)"
+                );
+            }
             return self.offset_ms();
         }
+        self.beyond_bound.store(false, Ordering::Relaxed);
         let applied = if measured.abs() <= SKEW_DEADBAND_MS {
             0
         } else {
@@ -290,6 +305,49 @@ impl UnwrapOrDefaultFixed for Option<DateTime<FixedOffset>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts the warnings logged on this thread.
+    struct Warnings(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl tracing::Subscriber for Warnings {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    /// A `Date` header beyond the bound is warned about once while it lasts, and again
+    /// when it comes back after a header within the bound.
+    #[test]
+    fn a_date_beyond_the_bound_is_warned_once_per_episode() {
+        let warnings = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let subscriber = Warnings(warnings.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let clock = SkewCorrectedClock::with_bound(Arc::new(SystemClock), 60_000);
+            let local = 784_111_777_000;
+            let a_day_later = "Mon, 07 Nov 1994 08:49:37 GMT";
+            let in_time = "Sun, 06 Nov 1994 08:49:37 GMT";
+            for _ in 0..24 {
+                clock.observe_date_header(a_day_later, local);
+            }
+            assert_eq!(warnings.load(Ordering::Relaxed), 1, "once for 24 replies");
+            clock.observe_date_header(in_time, local);
+            clock.observe_date_header(a_day_later, local);
+            clock.observe_date_header(a_day_later, local);
+            assert_eq!(warnings.load(Ordering::Relaxed), 2, "again after it ended");
+        });
+    }
 
     #[test]
     fn parses_imf_fixdate() {
