@@ -42,6 +42,33 @@ pub struct PageInfo {
     pub total_count: Option<i64>,
 }
 
+impl PageInfo {
+    /// The size of a full page: the smaller of the size asked for and the size the reply
+    /// says it used (a server may cap the size, and say so).
+    pub fn full_size(&self, asked: Option<i64>) -> Option<i64> {
+        match (asked, self.page_size) {
+            (Some(asked), Some(used)) if used > 0 => Some(asked.min(used)),
+            (asked, used) => asked.or(used),
+        }
+    }
+
+    /// Whether pages follow this one, which held `count` items, `seen` items having been
+    /// read up to and including it: the one rule of the runtime's page walk and of what
+    /// a tool tells its user about a single page. A short page is the last one even when
+    /// `totalCount` announces more (a server answering short pages with a wrong total
+    /// kept a walk going to its page bound); an unknown size leaves `totalCount` to
+    /// decide.
+    pub fn more_follow(&self, asked_size: Option<i64>, count: i64, seen: i64) -> bool {
+        let size = self.full_size(asked_size);
+        let full = size.is_some_and(|s| count >= s);
+        count > 0
+            && match self.total_count {
+                Some(total) => seen < total && (full || size.is_none()),
+                None => full,
+            }
+    }
+}
+
 /// Why an envelope could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvelopeError(pub String);

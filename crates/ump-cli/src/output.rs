@@ -129,6 +129,30 @@ impl<'de> serde::Deserialize<'de> for Ordered {
     }
 }
 
+/// A cell of column `key`: a time as Beijing time, a string without its quotes, anything
+/// else as its JSON text.
+fn cell_of(key: &str, raw: &RawValue) -> String {
+    time_cell(key, raw.get()).unwrap_or_else(|| cell(raw))
+}
+
+/// Milliseconds since 1970 in a column named as a time (`…time`, `…date`, `…_at`), as
+/// `yyyy-MM-dd HH:mm:ss` Beijing time; the replies carry their times so, and a table is
+/// for reading. Only values from 2000 to 2100 are taken for times (a count or an amount
+/// in such a column stays as it is); JSON output keeps the numbers.
+fn time_cell(key: &str, text: &str) -> Option<String> {
+    let key = key.to_ascii_lowercase();
+    if !(key.ends_with("time") || key.ends_with("date") || key.ends_with("_at")) {
+        return None;
+    }
+    let ms: i64 = text.trim_matches('"').parse().ok()?;
+    const Y2000_MS: i64 = 946_684_800_000;
+    const Y2100_MS: i64 = 4_102_444_800_000;
+    if !(Y2000_MS..Y2100_MS).contains(&ms) {
+        return None;
+    }
+    gree_ump::wire::BeijingDateTime::from_timestamp_ms(ms).map(|t| t.to_string())
+}
+
 /// A cell: a string without its quotes, anything else as its JSON text.
 fn cell(raw: &RawValue) -> String {
     let text = raw.get();
@@ -156,7 +180,7 @@ fn table(json: &str) -> String {
                 let rows: Vec<Vec<String>> = one
                     .0
                     .iter()
-                    .map(|(k, v)| vec![k.clone(), cell(v)])
+                    .map(|(k, v)| vec![k.clone(), cell_of(k, v)])
                     .collect();
                 return grid(&["field".into(), "value".into()], &rows);
             }
@@ -179,7 +203,7 @@ fn table(json: &str) -> String {
                 .map(|c| {
                     r.0.iter()
                         .find(|(k, _)| k == c)
-                        .map(|(_, v)| cell(v))
+                        .map(|(k, v)| cell_of(k, v))
                         .unwrap_or_default()
                 })
                 .collect()
@@ -235,5 +259,19 @@ mod tests {
             "field  value\n-----  -----\na      1\nb      x"
         );
         assert_eq!(table("42"), "42");
+    }
+
+    /// Times in a table read as Beijing time; numbers that are not times stay numbers.
+    #[test]
+    fn table_cells_show_times_as_beijing_time() {
+        let t = table(
+            r#"[{"create_time":1765072800000,"expireDate":"1765072800000","score":1765072800000,"end_time":5}]"#,
+        );
+        assert!(t.contains("2025-12-07 10:00:00"), "{t}");
+        assert_eq!(t.matches("2025-12-07 10:00:00").count(), 2, "{t}");
+        assert!(t.contains("1765072800000"), "a score is not a time: {t}");
+        assert!(t.contains(" 5"), "5 ms is no time of this century: {t}");
+        let one = table(r#"{"use_time":1765072800000}"#);
+        assert!(one.contains("2025-12-07 10:00:00"), "{one}");
     }
 }

@@ -245,11 +245,11 @@ impl Ctx {
     ) -> Result<Outcome, CliError>
     where
         R: Paged<Code = gree_ump::ErrorCode> + DeserializeOwned + 'static,
-        R::Data: Serialize + Default,
+        R::Data: Serialize + Default + Clone,
         R::Item: Serialize,
     {
         if !m.get_flag(schema::ALL) {
-            return self.send::<R>(command, m, false).await;
+            return self.one_page::<R>(command, m).await;
         }
         let request: R = input::request(command, m)?;
         if self.options.dry_run {
@@ -276,6 +276,49 @@ impl Ctx {
             eprintln!("\r{count} items.   ");
         }
         stream.finish()?;
+        Ok(Outcome)
+    }
+
+    /// One page of a paged read; when pages follow it (the runtime's walk rule), stderr
+    /// says so and how to read them, so that a page is never taken for the whole list.
+    async fn one_page<R>(
+        &self,
+        command: &Command,
+        m: &clap::ArgMatches,
+    ) -> Result<Outcome, CliError>
+    where
+        R: Paged<Code = gree_ump::ErrorCode> + DeserializeOwned,
+        R::Data: Serialize + Default + Clone,
+    {
+        let request: R = input::request(command, m)?;
+        if self.options.dry_run {
+            return self.dry_run(&request).await;
+        }
+        self.guard_tokens().await?;
+        let reply = self
+            .client
+            .runtime()
+            .send(&request)
+            .await
+            .map_err(|e| CliError::of_call(&e, false))?;
+        let page = reply.page;
+        let data = reply.into_data();
+        let count = i64::try_from(R::into_items(data.clone()).len()).unwrap_or(i64::MAX);
+        self.output.document(&data)?;
+        let page_no = request.page_no();
+        let before = page
+            .full_size(request.page_size())
+            .map_or(0, |size| size.saturating_mul(page_no.saturating_sub(1)));
+        if page.more_follow(request.page_size(), count, before.saturating_add(count)) {
+            let total = page
+                .total_count
+                .map(|t| format!(" of {t}"))
+                .unwrap_or_default();
+            eprintln!(
+                "page {page_no}: {count} items{total}; more follow: --page-no {}, or --all for every page",
+                page_no.saturating_add(1)
+            );
+        }
         Ok(Outcome)
     }
 

@@ -1463,3 +1463,60 @@ async fn a_closed_output_ends_a_read_quietly() {
     assert_eq!(code, 5, "{stderr}");
     assert!(stderr.contains("Do not repeat it"), "{stderr}");
 }
+
+/// A page that is not the last says so on stderr, with how to read the rest (the
+/// runtime's walk rule decides); the last page says nothing. Stdout is the page alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_is_not_the_last_says_so() {
+    let env = Env::new().await;
+    let open_id = env.member("13800000079").await;
+    for n in 0..3 {
+        env.ump(&[
+            "points",
+            "change",
+            "--open-id",
+            &open_id,
+            "--score",
+            "5",
+            "--out-biz-no",
+            &format!("page-{n}"),
+            "--change-reason",
+            "paging",
+            "--change-event",
+            "event_add",
+            "--change-id",
+            &format!("page-{n}"),
+        ])
+        .await
+        .ok();
+    }
+    let page = |no: &'static str| {
+        let open_id = open_id.clone();
+        let env = &env;
+        async move {
+            env.ump(&[
+                "points",
+                "records",
+                "--open-id",
+                &open_id,
+                "--score-type",
+                "all",
+                "--page-size",
+                "2",
+                "--page-no",
+                no,
+            ])
+            .await
+            .ok()
+        }
+    };
+    let first = page("1").await;
+    assert_eq!(first.json().as_array().map(Vec::len), Some(2), "{first:?}");
+    assert!(
+        first.stderr.contains("more follow: --page-no 2, or --all"),
+        "{first:?}"
+    );
+    let last = page("2").await;
+    assert_eq!(last.json().as_array().map(Vec::len), Some(1), "{last:?}");
+    assert!(!last.stderr.contains("more follow"), "{last:?}");
+}

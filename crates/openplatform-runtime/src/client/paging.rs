@@ -153,21 +153,9 @@ where
                 return None;
             }
             walk.seen = walk.seen.saturating_add(count);
-            // The size of a full page: the smaller of the size asked for and the size the
-            // reply says it used (a server may cap the size, and say so).
-            let size = match (request.page_size(), page.page_size) {
-                (Some(asked), Some(used)) if used > 0 => Some(asked.min(used)),
-                (asked, used) => asked.or(used),
-            };
+            let size = page.full_size(request.page_size());
             let full = size.is_some_and(|s| count >= s);
-            // A short page is the last one even when `totalCount` announces more (issue
-            // 18: a server answering short pages with a wrong total kept the walk going
-            // to the page bound); an unknown size leaves `totalCount` to decide.
-            let more = count > 0
-                && match page.total_count {
-                    Some(total) => walk.seen < total && (full || size.is_none()),
-                    None => full,
-                };
+            let more = page.more_follow(request.page_size(), count, walk.seen);
             if count > 0
                 && !full
                 && size.is_some()
