@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Arg, ArgAction, Command};
+
 mod spec_diff;
 
 fn workspace_root() -> PathBuf {
@@ -16,10 +18,16 @@ fn workspace_root() -> PathBuf {
 }
 
 fn main() -> ExitCode {
+    let m = match cli().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
     let root = workspace_root();
-    let command = std::env::args().nth(1).unwrap_or_default();
-    match command.as_str() {
-        "regenerate" => match xtask::regenerate(&root) {
+    match m.subcommand() {
+        Some(("regenerate", _)) => match xtask::regenerate(&root) {
             Ok(written) if written.is_empty() => {
                 println!("generated code is up to date");
                 ExitCode::SUCCESS
@@ -35,7 +43,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        "check" => match xtask::check(&root) {
+        Some(("check", _)) => match xtask::check(&root) {
             Ok(n) => {
                 println!("specs valid; {n} generated files up to date");
                 ExitCode::SUCCESS
@@ -45,50 +53,112 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        "audit-doc" => audit_doc(&root, std::env::args().skip(2).collect()),
-        "diff" => spec_diff::run(&root, std::env::args().skip(2).collect()),
+        Some(("audit-doc", a)) => audit_doc(
+            &root,
+            a.get_one::<PathBuf>("path").cloned().unwrap_or_default(),
+            a.get_one::<PathBuf>("spec").cloned(),
+            a.get_flag("verbose"),
+        ),
+        Some(("diff", a)) => {
+            let specs: Vec<String> = a
+                .get_many::<String>("specs")
+                .map(|v| v.cloned().collect())
+                .unwrap_or_default();
+            spec_diff::run(
+                &root,
+                specs,
+                a.get_one::<String>("version").cloned(),
+                a.get_one::<String>("changelog").cloned(),
+            )
+        }
         _ => {
-            eprintln!("{USAGE}");
-            ExitCode::FAILURE
+            let _ = cli().print_help();
+            ExitCode::from(2)
         }
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <command>
-
-  regenerate              write crates/*/src/generated from api-spec/*.yaml
-  check                   fail if a spec is invalid or generated code is stale
-  audit-doc PATH [--spec FILE] [--verbose]
-                          report every difference between a vendor document (text form)
-                          and its spec that no erratum's `covers` explains; exit 1 if any
-  diff OLD NEW [--version X.Y.Z] [--changelog FILE]
-  diff REV [--version X.Y.Z] [--changelog FILE]
-                          the change to the generated API between two specs (a file, or
-                          REV:PATH for a git revision; REV alone compares every spec at REV
-                          with the working tree), each change with its semver class, the
-                          verdict and a drafted CHANGELOG entry (inserted into FILE)";
+/// The commands and their flags; `--help` on each.
+fn cli() -> Command {
+    Command::new("xtask")
+        .bin_name("cargo xtask")
+        .about("The workspace's maintenance commands: the generator, its checks, the vendor document's audit")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(
+            Command::new("regenerate")
+                .about("Write crates/*/src/generated (and the CLI's tables) from api-spec/*.yaml"),
+        )
+        .subcommand(
+            Command::new("check")
+                .about("Fail if a spec is invalid or generated code is stale (what CI runs)"),
+        )
+        .subcommand(
+            Command::new("audit-doc")
+                .about(
+                    "Report every difference between a vendor document (text form) and its \
+                     spec that no erratum's `covers` explains; exit 1 if any",
+                )
+                .arg(
+                    Arg::new("path")
+                        .value_name("PATH")
+                        .required(true)
+                        .value_parser(clap::value_parser!(PathBuf))
+                        .help("The vendor document, as text"),
+                )
+                .arg(
+                    Arg::new("spec")
+                        .long("spec")
+                        .value_name("FILE")
+                        .value_parser(clap::value_parser!(PathBuf))
+                        .help("The spec to audit against [default: the one spec whose `audit` key describes a document layout]"),
+                )
+                .arg(
+                    Arg::new("verbose")
+                        .long("verbose")
+                        .short('v')
+                        .action(ArgAction::SetTrue)
+                        .help("Also list the differences the errata explain"),
+                ),
+        )
+        .subcommand(
+            Command::new("diff")
+                .about(
+                    "The change to the generated API between two specs, each change with its \
+                     semver class, the verdict and a drafted CHANGELOG entry",
+                )
+                .arg(
+                    Arg::new("specs")
+                        .value_name("OLD NEW | REV")
+                        .num_args(1..=2)
+                        .required(true)
+                        .help(
+                            "Two specs (a file, or REV:PATH for a git revision), or one git \
+                             revision alone: every spec at REV against the working tree",
+                        ),
+                )
+                .arg(
+                    Arg::new("version")
+                        .long("version")
+                        .value_name("X.Y.Z")
+                        .help("The version the change is measured from [default: the workspace's]"),
+                )
+                .arg(
+                    Arg::new("changelog")
+                        .long("changelog")
+                        .value_name("FILE")
+                        .help("Insert the drafted entry into FILE"),
+                ),
+        )
+}
 
 /// `audit-doc PATH [--spec FILE] [--verbose]`.
-fn audit_doc(root: &std::path::Path, args: Vec<String>) -> ExitCode {
-    let mut doc = None;
-    let mut spec = None;
-    let mut verbose = false;
-    let mut args = args.into_iter();
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--spec" => match args.next() {
-                Some(s) => spec = Some(PathBuf::from(s)),
-                None => return usage("--spec needs a file"),
-            },
-            "--verbose" | "-v" => verbose = true,
-            _ if a.starts_with('-') => return usage(&format!("unknown option {a}")),
-            _ if doc.is_none() => doc = Some(PathBuf::from(a)),
-            _ => return usage(&format!("unexpected argument {a}")),
-        }
-    }
-    let Some(doc) = doc else {
-        return usage("audit-doc needs the document's PATH");
-    };
+fn audit_doc(
+    root: &std::path::Path,
+    doc: PathBuf,
+    spec: Option<PathBuf>,
+    verbose: bool,
+) -> ExitCode {
     let spec = match spec.map_or_else(|| xtask::audited_spec(root), Ok) {
         Ok(s) => s,
         Err(e) => {
@@ -128,7 +198,34 @@ fn audit_doc(root: &std::path::Path, args: Vec<String>) -> ExitCode {
     }
 }
 
-pub(crate) fn usage(problem: &str) -> ExitCode {
-    eprintln!("error: {problem}\n\n{USAGE}");
-    ExitCode::from(2)
+#[cfg(test)]
+mod tests {
+    use super::cli;
+
+    /// Every command answers `--help` with its flags (exit 0), and a wrong flag with a
+    /// usage error naming it (exit 2), as cargo's own commands do.
+    #[test]
+    fn every_command_takes_help_and_names_a_wrong_flag() {
+        cli().debug_assert();
+        for command in ["regenerate", "check", "audit-doc", "diff"] {
+            let e = cli()
+                .try_get_matches_from(["xtask", command, "--help"])
+                .expect_err("help");
+            assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp, "{command}");
+            assert!(!e.use_stderr(), "{command}: help goes to stdout, exit 0");
+            let wrong = cli()
+                .try_get_matches_from(["xtask", command, "--no-such-flag"])
+                .expect_err("a wrong flag");
+            assert!(wrong.use_stderr(), "{command}");
+            assert!(wrong.to_string().contains("--no-such-flag"), "{wrong}");
+        }
+        let diff = cli()
+            .try_get_matches_from(["xtask", "diff", "HEAD~1", "--version", "0.1.0"])
+            .expect("diff REV --version");
+        let (_, d) = diff.subcommand().expect("diff");
+        assert_eq!(
+            d.get_one::<String>("version").map(String::as_str),
+            Some("0.1.0")
+        );
+    }
 }

@@ -90,19 +90,12 @@ pub fn insert_entry(changelog: &str, entry: &str) -> String {
     out
 }
 
-pub fn run(root: &Path, args: Vec<String>) -> ExitCode {
-    let mut positional = Vec::new();
-    let mut version = None;
-    let mut changelog = None;
-    let mut args = args.into_iter();
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--version" => version = args.next(),
-            "--changelog" => changelog = args.next(),
-            _ if a.starts_with('-') => return crate::usage(&format!("unknown option {a}")),
-            _ => positional.push(a),
-        }
-    }
+pub fn run(
+    root: &Path,
+    positional: Vec<String>,
+    version: Option<String>,
+    changelog: Option<String>,
+) -> ExitCode {
     let pairs: Vec<(String, String)> = match positional.as_slice() {
         [old, new] => vec![(old.clone(), new.clone())],
         [rev] => match xtask::spec_paths(root) {
@@ -122,7 +115,10 @@ pub fn run(root: &Path, args: Vec<String>) -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        _ => return crate::usage("diff needs OLD NEW, or REV"),
+        _ => {
+            eprintln!("error: diff needs OLD NEW, or REV (cargo xtask diff --help)");
+            return ExitCode::from(2);
+        }
     };
     let Some(current) = version.or_else(|| workspace_version(root)) else {
         eprintln!("error: no [workspace.package] version in Cargo.toml; pass --version");
