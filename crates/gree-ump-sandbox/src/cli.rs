@@ -11,81 +11,117 @@
 
 use std::process::ExitCode;
 
+use clap::{Arg, ArgAction, Command};
+
 use crate::{InvalidTokenAnswer, Sandbox, SandboxConfig, TimestampScope, VerbReading};
 
-/// The flags, as `--help` prints them.
-pub const USAGE: &str =
-    "usage: gree-ump-sandbox [--port N] [--app-id ID] [--app-secret SECRET] [--no-timestamp-check]
-                        [--strict-timestamps] [--replay-identical-keys] [--state FILE]
-                        [--rotate-refresh-tokens]
-                        [--invalid-token-answer spec-code|generic|expired-phrase|english-phrase]
-                        [--verbs lenient|document|document-405]
+/// The command line: its flags and `--help`.
+fn command() -> Command {
+    let flag = |id: &'static str, help: &'static str| {
+        Arg::new(id).long(id).action(ArgAction::SetTrue).help(help)
+    };
+    Command::new("gree-ump-sandbox")
+        .about(
+            "Serves an emulator of the Gree UMP open platform on 127.0.0.1.\n\
+             Calls: POST {base}/gw/gateway/{method}/v1   Test controls: {base}/__sandbox/",
+        )
+        .arg(
+            Arg::new("port")
+                .long("port")
+                .value_name("N")
+                .value_parser(clap::value_parser!(u16))
+                .help("The port to listen on (0: any free port) [default: 0]"),
+        )
+        .arg(Arg::new("app-id").long("app-id").value_name("ID").help("The app id it accepts"))
+        .arg(
+            Arg::new("app-secret")
+                .long("app-secret")
+                .value_name("SECRET")
+                .help("The app secret it accepts (a local sandbox's: printed at start)"),
+        )
+        .arg(flag("no-timestamp-check", "Accept any request timestamp"))
+        // Errata E73: the window applies to 2.1/2.2 only unless asked for everywhere.
+        .arg(flag(
+            "strict-timestamps",
+            "Apply the timestamp window to every call, not only the token calls (errata E73)",
+        ))
+        // Errata E69: off by default, as the document answers any reuse with 150002.
+        .arg(flag(
+            "replay-identical-keys",
+            "Answer a repeat of a keyed write with the first answer rather than 150002 (errata E69)",
+        ))
+        .arg(flag(
+            "rotate-refresh-tokens",
+            "Issue a new refresh token on each refresh (errata E86)",
+        ))
+        // Errata E02, E85: how an invalid access token is answered.
+        .arg(
+            Arg::new("invalid-token-answer")
+                .long("invalid-token-answer")
+                .value_name("READING")
+                .value_parser(["spec-code", "generic", "expired-phrase", "english-phrase"])
+                .help("How an invalid access token is answered (errata E02, E85) [default: spec-code]"),
+        )
+        // Errata E01: which verbs the gateway takes.
+        .arg(
+            Arg::new("verbs")
+                .long("verbs")
+                .value_name("READING")
+                .value_parser(["lenient", "document", "document-405"])
+                .help("Which HTTP verbs the gateway takes (errata E01) [default: lenient]"),
+        )
+        // The state is loaded from FILE at start and saved there after every change.
+        .arg(
+            Arg::new("state")
+                .long("state")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(std::path::PathBuf))
+                .help("Load the state from FILE at start and save it there after every change"),
+        )
+}
 
-Serves an emulator of the Gree UMP open platform on 127.0.0.1 (port 0: any free port).
-Calls: POST {base}/gw/gateway/{method}/v1   Test controls: {base}/__sandbox/";
-
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SandboxConfig>, String> {
+/// The configuration the flags give; `Err` for `--help` (exit 0) and usage errors
+/// (exit 2), clap's message ready to print.
+fn parse_args(args: impl Iterator<Item = String>) -> Result<SandboxConfig, clap::Error> {
+    let m = command()
+        .try_get_matches_from(std::iter::once("gree-ump-sandbox".to_owned()).chain(args))?;
     let mut config = SandboxConfig::default();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
-            None => (arg.clone(), None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--port" => {
-                let v = value("--port")?;
-                config.port = v
-                    .parse()
-                    .map_err(|_| format!("--port: not a port number: {v}"))?;
-            }
-            "--app-id" => config.app_id = value("--app-id")?,
-            "--app-secret" => config.app_secret = value("--app-secret")?,
-            "--no-timestamp-check" => config.timestamp_tolerance_ms = None,
-            // Errata E73: the window applies to 2.1/2.2 only unless asked for everywhere.
-            "--strict-timestamps" => config.timestamp_scope = TimestampScope::EveryCall,
-            // Errata E69: off by default, as the document answers any reuse with 150002.
-            "--replay-identical-keys" => config.replay_identical_keys = true,
-            "--rotate-refresh-tokens" => config.rotate_refresh_tokens = true,
-            // Errata E02, E85: how an invalid access token is answered.
-            "--invalid-token-answer" => {
-                config.invalid_token_answer = match value("--invalid-token-answer")?.as_str() {
-                    "spec-code" => InvalidTokenAnswer::SpecCode,
-                    "generic" => InvalidTokenAnswer::GenericParameterError,
-                    "expired-phrase" => InvalidTokenAnswer::ExpiredPhrase,
-                    "english-phrase" => InvalidTokenAnswer::EnglishPhrase,
-                    other => {
-                        return Err(format!(
-                            "--invalid-token-answer: {other:?} is not one of spec-code, generic, expired-phrase, english-phrase"
-                        ));
-                    }
-                }
-            }
-            // Errata E01: which verbs the gateway takes.
-            "--verbs" => {
-                config.verbs = match value("--verbs")?.as_str() {
-                    "lenient" => VerbReading::Lenient,
-                    "document" => VerbReading::Document,
-                    "document-405" => VerbReading::DocumentHttp405,
-                    other => {
-                        return Err(format!(
-                            "--verbs: {other:?} is not one of lenient, document, document-405"
-                        ));
-                    }
-                }
-            }
-            // The state is loaded from FILE at start and saved there after every change.
-            "--state" => config.state_file = Some(value("--state")?.into()),
-            other => return Err(format!("unknown argument {other}")),
-        }
+    if let Some(port) = m.get_one::<u16>("port") {
+        config.port = *port;
     }
-    Ok(Some(config))
+    if let Some(id) = m.get_one::<String>("app-id") {
+        config.app_id = id.clone();
+    }
+    if let Some(secret) = m.get_one::<String>("app-secret") {
+        config.app_secret = secret.clone();
+    }
+    if m.get_flag("no-timestamp-check") {
+        config.timestamp_tolerance_ms = None;
+    }
+    if m.get_flag("strict-timestamps") {
+        config.timestamp_scope = TimestampScope::EveryCall;
+    }
+    config.replay_identical_keys |= m.get_flag("replay-identical-keys");
+    config.rotate_refresh_tokens |= m.get_flag("rotate-refresh-tokens");
+    if let Some(answer) = m.get_one::<String>("invalid-token-answer") {
+        config.invalid_token_answer = match answer.as_str() {
+            "generic" => InvalidTokenAnswer::GenericParameterError,
+            "expired-phrase" => InvalidTokenAnswer::ExpiredPhrase,
+            "english-phrase" => InvalidTokenAnswer::EnglishPhrase,
+            _ => InvalidTokenAnswer::SpecCode,
+        };
+    }
+    if let Some(verbs) = m.get_one::<String>("verbs") {
+        config.verbs = match verbs.as_str() {
+            "document" => VerbReading::Document,
+            "document-405" => VerbReading::DocumentHttp405,
+            _ => VerbReading::Lenient,
+        };
+    }
+    if let Some(state) = m.get_one::<std::path::PathBuf>("state") {
+        config.state_file = Some(state.clone());
+    }
+    Ok(config)
 }
 
 /// Runs the sandbox binary with `args` (without the program name) until Ctrl-C: what
@@ -105,14 +141,10 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
 
 async fn serve(args: impl Iterator<Item = String>) -> ExitCode {
     let config = match parse_args(args) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
+        Ok(c) => c,
         Err(e) => {
-            eprintln!("{e}\n\n{USAGE}");
-            return ExitCode::from(2);
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
     let sandbox = match Sandbox::start(config).await {
@@ -147,26 +179,52 @@ async fn serve(args: impl Iterator<Item = String>) -> ExitCode {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Option<SandboxConfig>, String> {
-        parse_args(args.iter().map(|a| (*a).to_owned()))
+    fn parse(args: &[&str]) -> Result<SandboxConfig, String> {
+        parse_args(args.iter().map(|a| (*a).to_owned())).map_err(|e| e.to_string())
     }
 
     #[test]
     fn the_timestamp_window_flags() {
-        let default = parse(&[]).unwrap().unwrap();
+        let default = parse(&[]).unwrap();
         assert_eq!(default.timestamp_scope, TimestampScope::TokenCalls);
         assert_eq!(default.timestamp_tolerance_ms, Some(3_000));
-        let strict = parse(&["--strict-timestamps"]).unwrap().unwrap();
+        let strict = parse(&["--strict-timestamps"]).unwrap();
         assert_eq!(strict.timestamp_scope, TimestampScope::EveryCall);
-        let off = parse(&["--no-timestamp-check"]).unwrap().unwrap();
+        let off = parse(&["--no-timestamp-check"]).unwrap();
         assert_eq!(off.timestamp_tolerance_ms, None);
         assert!(parse(&["--strict"]).unwrap_err().contains("--strict"));
-        let state = parse(&["--state", "/tmp/s.json"]).unwrap().unwrap();
+        let state = parse(&["--state", "/tmp/s.json"]).unwrap();
         assert_eq!(state.state_file, Some("/tmp/s.json".into()));
+        let state = parse(&["--state=/tmp/t.json"]).unwrap();
+        assert_eq!(state.state_file, Some("/tmp/t.json".into()));
+        assert!(parse(&["--state"]).unwrap_err().contains("--state"));
+    }
+
+    #[test]
+    fn help_and_each_reading() {
+        command().debug_assert();
+        let help = parse_args(["--help".to_owned()].into_iter()).expect_err("help");
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
         assert!(
-            parse(&["--state"])
-                .unwrap_err()
-                .contains("--state needs a value")
+            help.to_string().contains("--invalid-token-answer"),
+            "{help}"
         );
+        assert_eq!(
+            parse(&["--verbs", "document-405"]).unwrap().verbs,
+            VerbReading::DocumentHttp405
+        );
+        assert_eq!(
+            parse(&["--invalid-token-answer", "english-phrase"])
+                .unwrap()
+                .invalid_token_answer,
+            InvalidTokenAnswer::EnglishPhrase
+        );
+        assert!(
+            parse(&["--verbs", "loose"])
+                .unwrap_err()
+                .contains("lenient")
+        );
+        assert_eq!(parse(&["--port", "8089"]).unwrap().port, 8089);
+        assert!(parse(&["--port", "x"]).unwrap_err().contains("--port"));
     }
 }
