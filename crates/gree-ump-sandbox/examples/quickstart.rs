@@ -15,20 +15,21 @@
 //! member's points balance.
 //!
 //! Against a real host (the platform's test host, preferably: every step writes data),
-//! set all three of
+//! set the variables of the SDK's loader (`gree_ump::config`, the same as `ump` and a
+//! service read):
 //!
-//! - `UMP_BASE_URL`: the host, e.g. `https://test-ump.greedc.com`, or a preset name
+//! - `UMP_BASE_URL` (the host, e.g. `https://test-ump.greedc.com`) or `UMP_PRESET`
 //!   (`test`, `production`);
-//! - `UMP_APP_ID` and `UMP_APP_SECRET`: your app's credentials;
+//! - `UMP_APP_ID`, and `UMP_APP_SECRET` or `UMP_APP_SECRET_FILE`: your app's credentials;
+//! - `UMP_TOKEN_STORE` (optional): where tokens are kept, by default the SDK's file store
+//!   that the services and `ump` share. The platform issues tokens once a day (2.1), so
+//!   a second run the same day needs the tokens of the first;
 //!
 //! and also
 //!
 //! - `UMP_PHONE`: the member's mobile phone; it receives a real SMS;
 //! - `UMP_SMS_CODE` (optional): the code of that SMS; without it, the program asks for the
-//!   code on standard input;
-//! - `UMP_TOKEN_DIR` (optional, default `.ump-tokens`): where tokens are kept between
-//!   runs. The platform issues tokens once a day (2.1), so a second run the same day
-//!   needs the tokens of the first.
+//!   code on standard input.
 //!
 //! The point event is the document's `event_add`; the platform must have it configured.
 //! The program exits with status 1 and the failing step's error on any failure.
@@ -38,6 +39,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use gree_ump::Client;
+use gree_ump::config::Settings;
 use gree_ump::endpoints::{
     AddCouponTemplateArgs, AddCouponTemplateRequest, AddOrderArgs, AddOrderRequest,
     ChangePointsArgs, ChangePointsRequest, CreateMemberArgs, CreateMemberRequest, GiveCouponsArgs,
@@ -50,7 +52,7 @@ use gree_ump::models::{
     CouponCategory, CouponGrant, CouponGrantArgs, CouponValidityType, MemberInfo, ParamsType,
 };
 use gree_ump::runtime::journal::SqliteJournal;
-use gree_ump::runtime::tokens::{FileTokenStore, MemoryTokenStore};
+use gree_ump::runtime::tokens::MemoryTokenStore;
 use gree_ump::wire::{BeijingDateTime, TimestampMs, Yuan};
 use gree_ump_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 
@@ -346,65 +348,57 @@ async fn run() -> Result<(), Failure> {
     Ok(())
 }
 
-/// A client of the sandbox (no environment) or of the host the environment names.
+/// A client of the sandbox (no environment) or of the host the environment names,
+/// through the SDK's loader (`gree_ump::config`), as a service and `ump` read it.
 async fn connect() -> Result<(Client, Target, String), Failure> {
     let step = "set-up";
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let host = (
-        var("UMP_BASE_URL"),
-        var("UMP_APP_ID"),
-        var("UMP_APP_SECRET"),
-    );
-    match host {
-        (None, None, None) => {
-            let sandbox = at(step, Sandbox::start(SandboxConfig::default()).await)?;
-            let client = at(
-                step,
-                Client::builder()
-                    .base_url(sandbox.base_url())
-                    .app_id(sandbox.app_id())
-                    .app_secret(sandbox.app_secret())
-                    // A sandbox of this run only: its tokens die with it. (Against a real
-                    // host the default, a file store in the state directory, is kept.)
-                    .token_store(Arc::new(MemoryTokenStore::new()))
-                    .build(),
-            )?;
-            println!(
-                "Gree UMP quickstart against a sandbox in this process at {}",
-                sandbox.base_url()
-            );
-            Ok((client, Target::Sandbox(sandbox), SANDBOX_PHONE.to_owned()))
-        }
-        (Some(base_url), Some(app_id), Some(app_secret)) => {
-            let phone = var("UMP_PHONE").ok_or_else(|| {
-                format!("{step}: set UMP_PHONE to the member's phone (it receives an SMS)")
-            })?;
-            let token_dir = var("UMP_TOKEN_DIR").unwrap_or_else(|| ".ump-tokens".to_owned());
-            let store = at(step, FileTokenStore::new(&token_dir))?;
-            let builder = if base_url.contains("://") {
-                Client::builder().base_url(&base_url)
-            } else {
-                Client::builder().preset(&base_url)
-            };
-            let client = at(
-                step,
-                builder
-                    .app_id(app_id)
-                    .app_secret(app_secret)
-                    .token_store(Arc::new(store))
-                    .build(),
-            )?;
-            println!(
-                "Gree UMP quickstart against {} (tokens kept in {token_dir})",
-                client.runtime().base_url()
-            );
-            Ok((client, Target::Host, phone))
-        }
-        _ => Err(format!(
-            "{step}: set all three of UMP_BASE_URL, UMP_APP_ID and UMP_APP_SECRET \
-             (or none of them, to run against a sandbox in this process)"
-        )),
+    let mut settings = at(step, Settings::from_env())?;
+    // This program's older spelling: a preset's name in UMP_BASE_URL.
+    if settings
+        .base_url
+        .as_ref()
+        .is_some_and(|u| !u.contains("://"))
+    {
+        settings.preset = settings.base_url.take();
     }
+    let host_named = settings.base_url.is_some()
+        || settings.preset.is_some()
+        || settings.app_id.is_some()
+        || settings.app_secret.is_some()
+        || settings.app_secret_file.is_some();
+    if !host_named {
+        let sandbox = at(step, Sandbox::start(SandboxConfig::default()).await)?;
+        let client = at(
+            step,
+            Client::builder()
+                .base_url(sandbox.base_url())
+                .app_id(sandbox.app_id())
+                .app_secret(sandbox.app_secret())
+                // A sandbox of this run only: its tokens die with it. (Against a real
+                // host the configured store is kept: by default the SDK's file store,
+                // which the services and `ump` share.)
+                .token_store(Arc::new(MemoryTokenStore::new()))
+                .build(),
+        )?;
+        println!(
+            "Gree UMP quickstart against a sandbox in this process at {}",
+            sandbox.base_url()
+        );
+        return Ok((client, Target::Sandbox(sandbox), SANDBOX_PHONE.to_owned()));
+    }
+    let builder = at(step, settings.client_builder().await)?;
+    let phone = std::env::var("UMP_PHONE")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| {
+            format!("{step}: set UMP_PHONE to the member's phone (it receives an SMS)")
+        })?;
+    let client = at(step, builder.build())?;
+    println!(
+        "Gree UMP quickstart against {}",
+        client.runtime().base_url()
+    );
+    Ok((client, Target::Host, phone))
 }
 
 /// The member as the platform reports it now.

@@ -29,6 +29,7 @@
 // without needing rustfmt installed; rustfmt would reflow it and make `xtask check` stale.
 #[rustfmt::skip]
 pub mod generated;
+pub mod config;
 #[cfg(feature = "journal")]
 pub mod journal;
 pub mod recovery;

@@ -11,10 +11,9 @@
 //! the command line never spends a token call the services need.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::ArgMatches;
-use gree_ump::TokenStore;
+use gree_ump::config;
 use gree_ump::runtime::ClientBuilder;
 use serde::Deserialize;
 
@@ -36,19 +35,10 @@ pub struct File {
     pub token_store_shared_directory: Option<bool>,
 }
 
-/// The settings of one invocation.
+/// The settings of one invocation: the SDK's [`gree_ump::config::Settings`], in layers.
 #[derive(Debug)]
 pub struct Settings {
-    pub base_url: Option<String>,
-    pub preset: Option<String>,
-    pub app_id: String,
-    pub app_secret: String,
-    pub token_store: Option<String>,
-    pub redis_key_prefix: String,
-    /// A file store directory that other users can write, or another user owns, is
-    /// refused unless this is set (`UMP_TOKEN_STORE_SHARED_DIR=yes`, or
-    /// `token_store_shared_directory = true`): they could plant the store's files.
-    pub shared_token_directory: bool,
+    merged: config::Settings,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -139,15 +129,6 @@ fn without_values(message: &str) -> String {
     out.replace('\n', "; ")
 }
 
-/// `yes`/`no` (and `true`/`false`, `1`/`0`).
-fn yes(value: &str) -> Option<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "yes" | "true" | "1" => Some(true),
-        "no" | "false" | "0" => Some(false),
-        _ => None,
-    }
-}
-
 /// Adds the command line's own opt-in to a refusal of a shared store directory (the
 /// SDK's text names its API's).
 fn shared_hint(text: String) -> String {
@@ -160,133 +141,61 @@ fn shared_hint(text: String) -> String {
     }
 }
 
-fn read_secret(path: &Path) -> Result<String, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::failed(format!(
-            "cannot read the app secret file {}: {e}",
-            path.display()
-        ))
-    })?;
-    let secret = text.trim().to_string();
-    if secret.is_empty() {
-        return Err(CliError::failed(format!(
-            "the app secret file {} is empty",
-            path.display()
-        )));
-    }
-    Ok(secret)
-}
-
 impl Settings {
-    /// Flags, environment, config file, in that order.
+    /// Flags, environment, config file, in that order: the layers of the SDK's loader
+    /// (`gree_ump::config`), which reads the environment for the services too.
     pub fn resolve(m: &ArgMatches) -> Result<Settings, CliError> {
         let file = read_file(m)?;
-        let base_url = flag(m, "base-url").or_else(|| env("UMP_BASE_URL"));
-        let preset = flag(m, "preset").or_else(|| env("UMP_PRESET"));
-        // A URL or a preset from a higher layer hides both of a lower one.
-        let (base_url, preset) = if base_url.is_some() || preset.is_some() {
-            (base_url, preset)
-        } else {
-            (file.base_url, file.preset)
-        };
-        if base_url.is_none() && preset.is_none() {
+        let mut flags = config::Settings::default();
+        flags.base_url = flag(m, "base-url");
+        flags.preset = flag(m, "preset");
+        flags.app_id = flag(m, "app-id");
+        flags.app_secret_file = flag(m, "app-secret-file").map(PathBuf::from);
+        flags.token_store = flag(m, "token-store");
+        let mut from_file = config::Settings::default();
+        from_file.base_url = file.base_url;
+        from_file.preset = file.preset;
+        from_file.app_id = file.app_id;
+        from_file.app_secret_file = file.app_secret_file;
+        from_file.token_store = file.token_store;
+        from_file.redis_key_prefix = file.redis_key_prefix;
+        from_file.shared_token_directory = file.token_store_shared_directory;
+        let env = config::Settings::from_env().map_err(|e| CliError::failed(e.to_string()))?;
+        let merged = flags.or(env).or(from_file);
+        // Missing ones are named with every way to give them, flags and file included.
+        if merged.base_url.is_none() && merged.preset.is_none() {
             return Err(CliError::failed(
                 "no platform: set --base-url or --preset (test, production), UMP_BASE_URL or UMP_PRESET, or base_url in the config file",
             ));
         }
-        let app_id = flag(m, "app-id")
-            .or_else(|| env("UMP_APP_ID"))
-            .or(file.app_id)
-            .ok_or_else(|| {
-                CliError::failed("no app id: set --app-id, UMP_APP_ID or app_id in the config file")
-            })?;
-        let secret_file = flag(m, "app-secret-file").map(PathBuf::from);
-        let app_secret = match (
-            secret_file,
-            env("UMP_APP_SECRET"),
-            env("UMP_APP_SECRET_FILE"),
-        ) {
-            (Some(p), _, _) => read_secret(&p)?,
-            (None, Some(s), _) => s,
-            (None, None, Some(p)) => read_secret(Path::new(&p))?,
-            (None, None, None) => match &file.app_secret_file {
-                Some(p) => read_secret(p)?,
-                None => {
-                    return Err(CliError::failed(
-                        "no app secret: set --app-secret-file, UMP_APP_SECRET, UMP_APP_SECRET_FILE or app_secret_file in the config file",
-                    ));
-                }
-            },
-        };
-        Ok(Settings {
-            base_url,
-            preset,
-            app_id,
-            app_secret,
-            token_store: flag(m, "token-store")
-                .or_else(|| env("UMP_TOKEN_STORE"))
-                .or(file.token_store),
-            redis_key_prefix: env("UMP_REDIS_KEY_PREFIX")
-                .or(file.redis_key_prefix)
-                .unwrap_or_default(),
-            shared_token_directory: match env("UMP_TOKEN_STORE_SHARED_DIR") {
-                Some(v) => yes(&v).ok_or_else(|| {
-                    CliError::failed("UMP_TOKEN_STORE_SHARED_DIR: expected yes or no")
-                })?,
-                None => file.token_store_shared_directory.unwrap_or(false),
-            },
-        })
+        if merged.app_id.is_none() {
+            return Err(CliError::failed(
+                "no app id: set --app-id, UMP_APP_ID or app_id in the config file",
+            ));
+        }
+        if merged.app_secret.is_none() && merged.app_secret_file.is_none() {
+            return Err(CliError::failed(
+                "no app secret: set --app-secret-file, UMP_APP_SECRET, UMP_APP_SECRET_FILE or app_secret_file in the config file",
+            ));
+        }
+        // Read now: a missing or empty secret file fails before anything else.
+        merged
+            .secret()
+            .map_err(|e| CliError::failed(e.to_string()))?;
+        Ok(Settings { merged })
     }
 
-    /// The token store the settings name; `None`: the SDK's default file store.
-    pub async fn store(&self) -> Result<Option<Arc<dyn TokenStore>>, CliError> {
-        let Some(spec) = self.token_store.as_deref() else {
-            return Ok(None);
-        };
-        if spec == "file" {
-            return Ok(None);
-        }
-        if let Some(dir) = spec.strip_prefix("file:") {
-            let store = gree_ump::FileTokenStore::builder(dir)
-                .allow_shared_directory(self.shared_token_directory)
-                .open()
-                .map_err(|e| CliError::failed(shared_hint(format!("token store {dir}: {e}"))))?;
-            return Ok(Some(Arc::new(store)));
-        }
-        if spec.starts_with("redis://") || spec.starts_with("rediss://") {
-            let store = gree_ump::RedisTokenStore::connect(spec, self.redis_key_prefix.clone())
-                .await
-                .map_err(|e| CliError::failed(format!("Redis token store: {e}")))?;
-            return Ok(Some(Arc::new(store)));
-        }
-        Err(CliError::failed(format!(
-            "token store `{}`: expected file, file:DIR or redis://host:port/db",
-            if spec.contains('@') {
-                "(a URL with a password)"
-            } else {
-                spec
-            }
-        )))
-    }
-
-    /// The client.
     /// The client of these settings; `adjust` adds the command line's own options.
     pub async fn client(
         &self,
         adjust: impl FnOnce(ClientBuilder<gree_ump::Client>) -> ClientBuilder<gree_ump::Client>,
     ) -> Result<gree_ump::Client, CliError> {
-        let mut b = gree_ump::Client::builder()
-            .app_id(&self.app_id)
-            .app_secret(&self.app_secret);
-        b = match (&self.base_url, &self.preset) {
-            (Some(url), _) => b.base_url(url),
-            (None, Some(p)) => b.preset(p),
-            (None, None) => b,
-        };
-        if let Some(store) = self.store().await? {
-            b = b.token_store(store);
-        }
-        adjust(b.allow_shared_token_directory(self.shared_token_directory))
+        let builder = self
+            .merged
+            .client_builder()
+            .await
+            .map_err(|e| CliError::failed(shared_hint(e.to_string())))?;
+        adjust(builder)
             .build()
             .map_err(|e| CliError::failed(shared_hint(format!("cannot configure the client: {e}"))))
     }
