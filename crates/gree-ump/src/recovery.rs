@@ -110,8 +110,25 @@ pub enum AppliedBy {
 }
 
 /// What happened to a points change, as far as the platform's answers prove.
+///
+/// Exhaustive on purpose (as [`WriteOutcome`] and the journal's `Outcome`): these are
+/// every fate the platform's answers can prove, and the `match` on them is where a till
+/// decides what to tell its customer, so a new outcome must fail to compile there (a
+/// major version) rather than fall into a wildcard.
+///
+/// ```
+/// # use gree_ump::recovery::PointsChangeOutcome;
+/// fn tell(outcome: &PointsChangeOutcome) -> &'static str {
+///     match outcome {
+///         PointsChangeOutcome::Applied { .. } => "points changed",
+///         PointsChangeOutcome::Refused(_) => "refused: nothing changed",
+///         PointsChangeOutcome::KeyInUse { .. } => "already done under this key",
+///         PointsChangeOutcome::NotSent(_) => "not sent: nothing changed",
+///         PointsChangeOutcome::Unresolved { .. } => "pending: resolve it later",
+///     }
+/// }
+/// ```
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum PointsChangeOutcome {
     /// The change is in effect, exactly once, under `change_id` (the request's own).
     Applied {
@@ -417,8 +434,21 @@ settled_by_resend!(
 );
 
 /// What happened to an order, a return or a verification sent with [`settle_write`].
+///
+/// Exhaustive on purpose (see [`PointsChangeOutcome`]):
+///
+/// ```
+/// # use gree_ump::recovery::WriteOutcome;
+/// fn tell<T>(outcome: &WriteOutcome<T>) -> &'static str {
+///     match outcome {
+///         WriteOutcome::Applied { .. } => "recorded",
+///         WriteOutcome::Refused(_) => "refused: nothing changed",
+///         WriteOutcome::NotSent(_) => "not sent: nothing changed",
+///         WriteOutcome::Unresolved { .. } => "pending: settle it later",
+///     }
+/// }
+/// ```
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum WriteOutcome<T> {
     /// In effect, once. `data` is the answer's (the platform's order id for 4.1–4.3;
     /// none for 5.4), the same whichever attempt applied it.

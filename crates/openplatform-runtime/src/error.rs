@@ -198,8 +198,22 @@ impl<C> From<TokenError> for Error<C> {
 /// nothing. What a reply's envelope says is decided in one place too
 /// (`envelope::succeeded`): a reply that contradicts itself is a decode error, and so
 /// [`Outcome::Unknown`].
+///
+/// Exhaustive on purpose: these five are every thing a failed call can prove about its
+/// effect, and the `match` on them is where a caller decides whether to re-send, settle
+/// or report; a new class must fail to compile there (a major version) rather than fall
+/// into a wildcard.
+///
+/// ```
+/// # use openplatform_runtime::error::Outcome;
+/// fn may_resend_as_new(outcome: Outcome) -> bool {
+///     match outcome {
+///         Outcome::NotSent | Outcome::Refused => true,
+///         Outcome::KeyInUse | Outcome::AppliedEarlier | Outcome::Unknown => false,
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Outcome {
     /// The request never left the process (refused before sending, no token could be
     /// had, the connection was never made): nothing can have been applied. (For a token

@@ -114,7 +114,6 @@ impl Keyed for ChangePointsRequest {
                     plan.max_attempts
                 ),
             }),
-            other => Err(CliError::failed(format!("unexpected outcome: {other:?}"))),
         }
     }
 }
