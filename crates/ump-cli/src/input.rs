@@ -145,58 +145,39 @@ pub(crate) fn value(f: &Field, text: &str) -> Result<Box<RawValue>, CliError> {
                 .map_err(|e| bad(format!("not JSON: {e}")))?;
             return Ok(raw);
         }
-        Kind::DateTime => quoted(&date_time(text).ok_or_else(|| {
-            bad(format!(
-                "{} is not a Beijing date and time yyyy-MM-dd HH:mm:ss (for example \
-                 2026-12-07 10:00:00)",
-                shown(text)
-            ))
-        })?),
+        Kind::DateTime => {
+            let t = BeijingDateTime::parse_exact(text).map_err(|_| {
+                bad(format!(
+                    "{} is not a Beijing date and time yyyy-MM-dd HH:mm:ss (for example \
+                     2026-12-07 10:00:00)",
+                    shown(text)
+                ))
+            })?;
+            quoted(&t.to_string())
+        }
         Kind::Date => {
-            let t = text.trim();
-            let valid = has_shape(t, "dddd-dd-dd") && BeijingDate::parse(t).is_ok();
-            if !valid {
-                return Err(bad(format!(
+            let d = BeijingDate::parse_exact(text).map_err(|_| {
+                bad(format!(
                     "{} is not a date yyyy-MM-dd (for example 2026-12-07)",
                     shown(text)
-                )));
-            }
-            quoted(t)
+                ))
+            })?;
+            quoted(&d.to_string())
         }
-        Kind::Millis => {
-            let t = text.trim();
-            match t.parse::<i64>() {
-                Ok(ms) => ms.to_string(),
-                Err(_) => date_time(t)
-                    .and_then(|dt| BeijingDateTime::parse(&dt).ok())
-                    .map(|dt| dt.timestamp_ms().to_string())
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "{} is neither milliseconds since 1970 nor a Beijing date and \
-                             time yyyy-MM-dd HH:mm:ss (for example 2026-12-07 10:00:00)",
-                            shown(text)
-                        ))
-                    })?,
-            }
-        }
+        Kind::Millis => match text.trim().parse::<i64>() {
+            Ok(ms) => ms.to_string(),
+            Err(_) => BeijingDateTime::parse_exact(text)
+                .map(|t| t.timestamp_ms().to_string())
+                .map_err(|_| {
+                    bad(format!(
+                        "{} is neither milliseconds since 1970 nor a Beijing date and time \
+                         yyyy-MM-dd HH:mm:ss (for example 2026-12-07 10:00:00)",
+                        shown(text)
+                    ))
+                })?,
+        },
     };
     RawValue::from_string(raw).map_err(|e| bad(e.to_string()))
-}
-
-/// `text` when it is exactly a Beijing date and time `yyyy-MM-dd HH:mm:ss` of the
-/// calendar, trimmed.
-fn date_time(text: &str) -> Option<String> {
-    let t = text.trim();
-    (has_shape(t, "dddd-dd-dd dd:dd:dd") && BeijingDateTime::parse(t).is_ok()).then(|| t.to_owned())
-}
-
-/// Whether `text` has `shape`'s characters, `d` standing for any ASCII digit.
-fn has_shape(text: &str, shape: &str) -> bool {
-    text.len() == shape.len()
-        && text.bytes().zip(shape.bytes()).all(|(c, s)| match s {
-            b'd' => c.is_ascii_digit(),
-            _ => c == s,
-        })
 }
 
 /// The code an enum flag's `text` names: the code itself, the value's name as the help

@@ -154,6 +154,15 @@ impl BeijingDate {
             .map(BeijingDate)
             .ok_or_else(|| ParseTimeError::new(s, EXPECTED_DATE))
     }
+
+    /// Parses exactly the wire form `yyyy-MM-dd` (surrounding spaces ignored), nothing
+    /// tolerant: for input a person typed against that form, where a tolerant reading
+    /// would silently mean something else.
+    pub fn parse_exact(s: &str) -> Result<Self, ParseTimeError> {
+        exact_date(s.trim())
+            .map(BeijingDate)
+            .ok_or_else(|| ParseTimeError::new(s, EXPECTED_DATE))
+    }
 }
 
 impl fmt::Display for BeijingDate {
@@ -291,6 +300,17 @@ impl BeijingDateTime {
             return Ok(BeijingDateTime::from_naive(date.and_time(NaiveTime::MIN)));
         }
         Err(err())
+    }
+}
+
+impl BeijingDateTime {
+    /// Parses exactly the wire form `yyyy-MM-dd HH:mm:ss` in Beijing time (surrounding
+    /// spaces ignored), nothing tolerant: a bare date would be midnight and an offset
+    /// converted, silently not what a person typing the documented form meant.
+    pub fn parse_exact(s: &str) -> Result<Self, ParseTimeError> {
+        exact_datetime(s.trim())
+            .map(BeijingDateTime::from_naive)
+            .ok_or_else(|| ParseTimeError::new(s, EXPECTED_DATETIME))
     }
 }
 
@@ -590,6 +610,32 @@ mod exact_parse_tests {
 
     /// The position parser accepts exactly what chrono's format parser accepts for the
     /// wire forms, with the same value, including impossible dates and leap seconds.
+    #[test]
+    fn parse_exact_takes_the_wire_form_only() {
+        assert_eq!(
+            BeijingDateTime::parse_exact(" 2026-12-07 10:00:00 ")
+                .unwrap()
+                .to_string(),
+            "2026-12-07 10:00:00"
+        );
+        for other in [
+            "2026-12-07",
+            "2026-12-07T10:00:00",
+            "2026-12-07T10:00:00Z",
+            "1765072800000",
+        ] {
+            assert!(BeijingDateTime::parse(other).is_ok(), "tolerant: {other}");
+            assert!(
+                BeijingDateTime::parse_exact(other).is_err(),
+                "exact: {other}"
+            );
+        }
+        assert!(BeijingDate::parse_exact("2026-12-07").is_ok());
+        assert!(BeijingDate::parse("2026-12-07 10:00:00").is_ok());
+        assert!(BeijingDate::parse_exact("2026-12-07 10:00:00").is_err());
+        assert!(BeijingDate::parse_exact("2026-02-30").is_err());
+    }
+
     #[test]
     fn exact_parsers_agree_with_chrono() {
         let mut texts = vec![
