@@ -290,17 +290,9 @@ impl Ctx {
         R: Paged<Code = gree_ump::ErrorCode> + DeserializeOwned,
         R::Data: Serialize + Default + Clone,
     {
-        let request: R = input::request(command, m)?;
-        if self.options.dry_run {
-            return self.dry_run(&request).await;
-        }
-        self.guard_tokens().await?;
-        let reply = self
-            .client
-            .runtime()
-            .send(&request)
-            .await
-            .map_err(|e| CliError::of_call(&e, false))?;
+        let Some((request, reply)) = self.call::<R>(command, m, false).await? else {
+            return Ok(Outcome);
+        };
         let page = reply.page;
         let data = reply.into_data();
         let count = i64::try_from(R::into_items(data.clone()).len()).unwrap_or(i64::MAX);
@@ -322,6 +314,32 @@ impl Ctx {
         Ok(Outcome)
     }
 
+    /// The request the flags make, sent once: the request and its reply; `None` with
+    /// `--dry-run`, when the signed request was printed instead.
+    async fn call<R>(
+        &self,
+        command: &Command,
+        m: &clap::ArgMatches,
+        write: bool,
+    ) -> Result<Option<(R, gree_ump::Response<R::Data>)>, CliError>
+    where
+        R: Endpoint<Code = gree_ump::ErrorCode> + DeserializeOwned,
+    {
+        let request: R = input::request(command, m)?;
+        if self.options.dry_run {
+            self.dry_run(&request).await?;
+            return Ok(None);
+        }
+        self.guard_tokens().await?;
+        let reply = self
+            .client
+            .runtime()
+            .send(&request)
+            .await
+            .map_err(|e| CliError::of_call(&e, write))?;
+        Ok(Some((request, reply)))
+    }
+
     async fn send<R>(
         &self,
         command: &Command,
@@ -332,17 +350,9 @@ impl Ctx {
         R: Endpoint<Code = gree_ump::ErrorCode> + DeserializeOwned,
         R::Data: Serialize + Default,
     {
-        let request: R = input::request(command, m)?;
-        if self.options.dry_run {
-            return self.dry_run(&request).await;
-        }
-        self.guard_tokens().await?;
-        let reply = self
-            .client
-            .runtime()
-            .send(&request)
-            .await
-            .map_err(|e| CliError::of_call(&e, write))?;
+        let Some((_, reply)) = self.call::<R>(command, m, write).await? else {
+            return Ok(Outcome);
+        };
         let data = reply.into_data();
         match self.output.document(&data) {
             Err(e) if write => Err(CliError::applied_but_output_failed(
