@@ -178,7 +178,10 @@ impl SkewCorrectedClock {
             }
             return self.offset_ms();
         }
-        self.beyond_bound.store(false, Ordering::Relaxed);
+        // Read first: every reply passes here, and a store would write the shared line.
+        if self.beyond_bound.load(Ordering::Relaxed) {
+            self.beyond_bound.store(false, Ordering::Relaxed);
+        }
         let applied = if measured.abs() <= SKEW_DEADBAND_MS {
             0
         } else {

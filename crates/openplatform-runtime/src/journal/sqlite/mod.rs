@@ -238,30 +238,31 @@ impl JournalStore for SqliteJournal {
         self.write("record an entry".into(), move |tx| {
             let mut entry = Entry::recorded(0, new.clone());
             let fence = fence_to_sql(&entry)?;
-            tx.execute(
+            // Cached: every submission runs it, and compiling it cost more than running it.
+            tx.prepare_cached(
                 "INSERT INTO entries (method, body, order_keys, state, attempts, \
                  landing_possible, confirming_refusal, fence, lease_until_ms, next_attempt_ms, \
                  last_attempt_ms, unknown_since_ms, created_ms, updated_ms, last_error, result) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                params![
-                    entry.method,
-                    entry.body,
-                    keys_json(&entry.order_keys),
-                    entry.state.as_str(),
-                    entry.attempts,
-                    entry.landing_possible,
-                    entry.confirming_refusal,
-                    fence,
-                    entry.lease_until_ms,
-                    entry.next_attempt_ms,
-                    entry.last_attempt_ms,
-                    entry.unknown_since_ms,
-                    entry.created_ms,
-                    entry.updated_ms,
-                    entry.last_error,
-                    entry.result,
-                ],
-            )?;
+            )?
+            .execute(params![
+                entry.method,
+                entry.body,
+                keys_json(&entry.order_keys),
+                entry.state.as_str(),
+                entry.attempts,
+                entry.landing_possible,
+                entry.confirming_refusal,
+                fence,
+                entry.lease_until_ms,
+                entry.next_attempt_ms,
+                entry.last_attempt_ms,
+                entry.unknown_since_ms,
+                entry.created_ms,
+                entry.updated_ms,
+                entry.last_error,
+                entry.result,
+            ])?;
             entry.id = tx.last_insert_rowid();
             Ok(entry)
         })
