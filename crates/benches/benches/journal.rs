@@ -226,21 +226,8 @@ fn main() {
 
 /// The store's own operations, timed (`JOURNAL_STORE_MICRO=1`): where a pass's time goes.
 async fn store_micro() {
-    use gree_ump::runtime::journal::{NewEntry, Settlement, Update};
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let store = SqliteJournal::open(dir.path().join("j.sqlite3")).expect("journal");
-    let body = serde_json::to_string(&change("00000000000000000000000000000000", "k")).unwrap();
-    for n in 0..400 {
-        store
-            .append(NewEntry {
-                method: "wk.user.event.score.change".into(),
-                body: body.clone(),
-                order_keys: vec![format!("member:{n}")],
-                created_ms: 0,
-            })
-            .await
-            .unwrap();
-    }
+    use gree_ump::runtime::journal::{Settlement, Update};
+    let (_dir, store) = filled_store(400).await;
     for round in 0..6 {
         let t = Instant::now();
         let claimed = store.claim(1, 60_000, 64).await.unwrap();
@@ -297,22 +284,8 @@ fn cpu_s() -> f64 {
 /// rounds of 16 outcomes written and 16 more claimed, over 4,000 entries; the wall and
 /// CPU time per entry (the CPU time is the process's, from `getrusage`).
 async fn store_stream() {
-    use gree_ump::runtime::journal::{NewEntry, Settlement, Update};
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let store = SqliteJournal::open(dir.path().join("j.sqlite3")).expect("journal");
-    let body = serde_json::to_string(&change("00000000000000000000000000000000", "k")).unwrap();
-    let n = 4000;
-    for i in 0..n {
-        store
-            .append(NewEntry {
-                method: "wk.user.event.score.change".into(),
-                body: body.clone(),
-                order_keys: vec![format!("member:{i}")],
-                created_ms: 0,
-            })
-            .await
-            .unwrap();
-    }
+    use gree_ump::runtime::journal::{Settlement, Update};
+    let (_dir, store) = filled_store(4000).await;
     let (w, c) = (Instant::now(), cpu_s());
     let mut held: std::collections::VecDeque<(i64, u64)> = store
         .claim_to_send(1, 60_000, 64)
@@ -357,4 +330,25 @@ async fn store_stream() {
         wall.as_secs_f64() * 1e6 / done as f64,
         cpu * 1e6 / done as f64
     );
+}
+
+/// A SQLite journal in a temporary directory holding `n` pending points changes, each of
+/// its own member.
+async fn filled_store(n: usize) -> (tempfile::TempDir, SqliteJournal) {
+    use gree_ump::runtime::journal::NewEntry;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = SqliteJournal::open(dir.path().join("j.sqlite3")).expect("journal");
+    let body = serde_json::to_string(&change("00000000000000000000000000000000", "k")).unwrap();
+    for i in 0..n {
+        store
+            .append(NewEntry {
+                method: "wk.user.event.score.change".into(),
+                body: body.clone(),
+                order_keys: vec![format!("member:{i}")],
+                created_ms: 0,
+            })
+            .await
+            .unwrap();
+    }
+    (dir, store)
 }

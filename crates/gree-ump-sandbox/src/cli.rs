@@ -15,6 +15,28 @@ use clap::{Arg, ArgAction, Command};
 
 use crate::{InvalidTokenAnswer, Sandbox, SandboxConfig, TimestampScope, VerbReading};
 
+/// The readings of `--invalid-token-answer`: the flag's values and what they mean, one
+/// table for the parser and the help.
+const INVALID_TOKEN_ANSWERS: [(&str, InvalidTokenAnswer); 4] = [
+    ("spec-code", InvalidTokenAnswer::SpecCode),
+    ("generic", InvalidTokenAnswer::GenericParameterError),
+    ("expired-phrase", InvalidTokenAnswer::ExpiredPhrase),
+    ("english-phrase", InvalidTokenAnswer::EnglishPhrase),
+];
+
+/// The readings of `--verbs`, likewise.
+const VERB_READINGS: [(&str, VerbReading); 3] = [
+    ("lenient", VerbReading::Lenient),
+    ("document", VerbReading::Document),
+    ("document-405", VerbReading::DocumentHttp405),
+];
+
+/// The value of `flag` read through `table` (clap has checked it is one of its names).
+fn reading<T: Copy>(m: &clap::ArgMatches, flag: &str, table: &[(&str, T)]) -> Option<T> {
+    let name = m.get_one::<String>(flag)?;
+    table.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+}
+
 /// The command line: its flags and `--help`.
 fn command() -> Command {
     let flag = |id: &'static str, help: &'static str| {
@@ -59,7 +81,7 @@ fn command() -> Command {
             Arg::new("invalid-token-answer")
                 .long("invalid-token-answer")
                 .value_name("READING")
-                .value_parser(["spec-code", "generic", "expired-phrase", "english-phrase"])
+                .value_parser(INVALID_TOKEN_ANSWERS.map(|(name, _)| name))
                 .help("How an invalid access token is answered (errata E02, E85) [default: spec-code]"),
         )
         // Errata E01: which verbs the gateway takes.
@@ -67,7 +89,7 @@ fn command() -> Command {
             Arg::new("verbs")
                 .long("verbs")
                 .value_name("READING")
-                .value_parser(["lenient", "document", "document-405"])
+                .value_parser(VERB_READINGS.map(|(name, _)| name))
                 .help("Which HTTP verbs the gateway takes (errata E01) [default: lenient]"),
         )
         // The state is loaded from FILE at start and saved there after every change.
@@ -103,20 +125,11 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<SandboxConfig, clap:
     }
     config.replay_identical_keys |= m.get_flag("replay-identical-keys");
     config.rotate_refresh_tokens |= m.get_flag("rotate-refresh-tokens");
-    if let Some(answer) = m.get_one::<String>("invalid-token-answer") {
-        config.invalid_token_answer = match answer.as_str() {
-            "generic" => InvalidTokenAnswer::GenericParameterError,
-            "expired-phrase" => InvalidTokenAnswer::ExpiredPhrase,
-            "english-phrase" => InvalidTokenAnswer::EnglishPhrase,
-            _ => InvalidTokenAnswer::SpecCode,
-        };
+    if let Some(answer) = reading(&m, "invalid-token-answer", &INVALID_TOKEN_ANSWERS) {
+        config.invalid_token_answer = answer;
     }
-    if let Some(verbs) = m.get_one::<String>("verbs") {
-        config.verbs = match verbs.as_str() {
-            "document" => VerbReading::Document,
-            "document-405" => VerbReading::DocumentHttp405,
-            _ => VerbReading::Lenient,
-        };
+    if let Some(verbs) = reading(&m, "verbs", &VERB_READINGS) {
+        config.verbs = verbs;
     }
     if let Some(state) = m.get_one::<std::path::PathBuf>("state") {
         config.state_file = Some(state.clone());
@@ -219,6 +232,13 @@ mod tests {
                 .invalid_token_answer,
             InvalidTokenAnswer::EnglishPhrase
         );
+        for (name, verbs) in VERB_READINGS {
+            assert_eq!(parse(&["--verbs", name]).unwrap().verbs, verbs, "{name}");
+        }
+        for (name, answer) in INVALID_TOKEN_ANSWERS {
+            let config = parse(&["--invalid-token-answer", name]).unwrap();
+            assert_eq!(config.invalid_token_answer, answer, "{name}");
+        }
         assert!(
             parse(&["--verbs", "loose"])
                 .unwrap_err()
