@@ -275,6 +275,8 @@ impl Drainer {
         let batch = (limit / 2).max(1);
         let mut calls: FuturesUnordered<SettleFuture<'_>> = FuturesUnordered::new();
         let mut outcomes: Vec<Outcome> = Vec::new();
+        // When the outcomes held now must be written, at the latest (see `OUTCOMES_WAIT`).
+        let mut write_by: Option<tokio::time::Instant> = None;
         let mut round: Option<RoundFuture<'_>> = None;
         // The last claim found nothing (or the store failed): claim again only after
         // writing outcomes (they may free later writes of the same members) or waking.
@@ -286,12 +288,23 @@ impl Drainer {
             if round.is_none() {
                 let room = limit.saturating_sub(calls.len());
                 let claim = room >= batch.min(limit) && (!waiting || !outcomes.is_empty());
-                if claim || !outcomes.is_empty() {
+                // Outcomes are written with the next claim, so that one commit carries
+                // many (a commit's fixed cost was most of the store's); alone only when
+                // nothing else will come soon: no call is out, the last claim found
+                // nothing (they may free later writes of their members), a batch's worth
+                // is held, or the oldest has waited `OUTCOMES_WAIT`.
+                let write = !outcomes.is_empty()
+                    && (calls.is_empty()
+                        || waiting
+                        || outcomes.len() >= batch
+                        || write_by.is_some_and(|t| t <= tokio::time::Instant::now()));
+                if claim || write {
                     if claim {
                         // Submissions from now on wake an idle drainer.
                         wake = Box::pin(self.work.notified());
                         wake.as_mut().enable();
                     }
+                    write_by = None;
                     round = Some(self.round(std::mem::take(&mut outcomes), claim.then_some(room)));
                 }
             }
@@ -301,7 +314,17 @@ impl Drainer {
                     Either::Right((call, _)) => Finished::Call(call),
                 },
                 (Some(r), true) => Finished::Round(r.await),
-                (None, false) if !waiting => Finished::Call(calls.next().await),
+                (None, false) if !waiting => match write_by {
+                    Some(at) => {
+                        let due = Box::pin(tokio::time::sleep_until(at));
+                        match futures_util::future::select(calls.next(), due).await {
+                            Either::Left((call, _)) => Finished::Call(call),
+                            // The held outcomes are due: written at the top.
+                            Either::Right(_) => continue,
+                        }
+                    }
+                    None => Finished::Call(calls.next().await),
+                },
                 // Calls are out and nothing else was due: a submission here, or after
                 // `idle_poll` one elsewhere, is claimed beside them.
                 (None, false) => {
@@ -336,7 +359,10 @@ impl Drainer {
                 }
             };
             match finished {
-                Finished::Call(Some(Ok(Some(outcome)))) => outcomes.push(outcome),
+                Finished::Call(Some(Ok(Some(outcome)))) => {
+                    write_by.get_or_insert_with(|| tokio::time::Instant::now() + OUTCOMES_WAIT);
+                    outcomes.push(outcome);
+                }
                 Finished::Call(Some(Ok(None))) | Finished::Call(None) => {}
                 Finished::Call(Some(Err(e))) => {
                     tracing::warn!(error = %e, "journal store failed; the entry waits for its lease to end");
@@ -447,6 +473,11 @@ impl Drainer {
         }
     }
 }
+
+/// The longest a finished call's outcome waits in [`Drainer::run`] for a commit to
+/// share, while other calls are out: what a receipt waiting in this process may hear
+/// later than it could.
+const OUTCOMES_WAIT: Duration = Duration::from_millis(20);
 
 /// An update a drainer writes: entry id, fence, update.
 type Outcome = (i64, u64, Update);
