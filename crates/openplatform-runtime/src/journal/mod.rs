@@ -29,6 +29,8 @@
 mod drain;
 pub mod entry;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod settle;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -41,6 +43,8 @@ pub mod conformance;
 pub use drain::{Dispatch, DispatchFuture, DrainPolicy, Drainer, Pass};
 pub use entry::{Counts, Entry, EntryId, EntryState, NewEntry, Resolution, Settlement, Update};
 pub use memory::MemoryJournal;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresJournal, PostgresJournalBuilder};
 pub use settle::{AttemptAnswer, ProbeAnswer, SettlePolicy};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteJournal;

@@ -1,0 +1,515 @@
+//! The journal's tables in PostgreSQL, and the statements on them.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use deadpool_postgres::Transaction;
+
+use super::{Failed, Params, column, entry_from_row};
+use crate::journal::entry::{Counts, Entry, EntryId, EntryState, NewEntry};
+use crate::journal::store::{JournalError, JournalErrorKind};
+
+/// The schema this SDK writes and reads. A change of the tables raises it, with a
+/// migration of the older versions; tables of a higher version were written by a newer
+/// SDK and are refused rather than misread.
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
+/// Every column of the entries table, in the order `entry_from_row` reads them.
+const COLUMNS: &str = "id, method, body, order_keys, state, attempts, landing_possible, \
+     confirming_refusal, fence, lease_until_ms, next_attempt_ms, last_attempt_ms, \
+     unknown_since_ms, created_ms, updated_ms, last_error, result";
+
+/// The states that are not final, as SQL: the condition of the partial index of the open
+/// entries and of the queries that read them (PostgreSQL uses a partial index for a
+/// query whose condition implies the index's).
+const OPEN: &str = "state IN ('pending', 'in_flight', 'attention')";
+
+/// The names of one journal's tables, and the key of its claim lock.
+#[derive(Debug, Clone)]
+pub(super) struct Tables {
+    namespace: String,
+    entries: String,
+    meta: String,
+    /// The advisory lock claims take (see `PostgresJournal`): one per namespace.
+    claim_lock: i64,
+    /// The advisory lock creating the tables takes, so two hosts starting at once do not
+    /// both create them.
+    setup_lock: i64,
+}
+
+impl Tables {
+    /// The tables of `namespace`, which must be a plain SQL name (checked: it is written
+    /// into the statements).
+    pub(super) fn new(namespace: &str) -> Result<Self, JournalError> {
+        let plain = !namespace.is_empty()
+            && namespace.len() <= 40
+            && namespace
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !namespace.starts_with(|c: char| c.is_ascii_digit());
+        if !plain {
+            return Err(JournalError::new(
+                JournalErrorKind::Io,
+                format!(
+                    "journal namespace {namespace:?} is not a plain name: use lowercase ASCII \
+                     letters, digits and `_`, starting with a letter or `_`, at most 40"
+                ),
+            ));
+        }
+        Ok(Tables {
+            namespace: namespace.to_owned(),
+            entries: format!("{namespace}_entries"),
+            meta: format!("{namespace}_meta"),
+            claim_lock: lock_key("claim", namespace),
+            setup_lock: lock_key("setup", namespace),
+        })
+    }
+
+    pub(super) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Creates the tables if they are not there; refuses tables of a newer schema or of
+    /// something else, changing nothing.
+    pub(super) async fn set_up(&self, tx: &Transaction<'_>) -> Result<(), Failed> {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.setup_lock])
+            .await?;
+        let exists = |name: &str| {
+            let name = name.to_owned();
+            async move {
+                let row = tx
+                    .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+                    .await?;
+                column::<bool>(&row, 0, None)
+            }
+        };
+        let (has_meta, has_entries) = (exists(&self.meta).await?, exists(&self.entries).await?);
+        if !has_meta {
+            if has_entries {
+                return Err(corrupt(format!(
+                    "table {} exists without {}: it is not a journal this SDK wrote; choose \
+                     another namespace",
+                    self.entries, self.meta
+                )));
+            }
+            tx.batch_execute(&self.schema()).await?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO {} (key, value) VALUES ('schema_version', $1)",
+                    self.meta
+                ),
+                &[&SCHEMA_VERSION.to_string()],
+            )
+            .await?;
+            return Ok(());
+        }
+        let version: Option<String> = tx
+            .query_opt(
+                &format!(
+                    "SELECT value FROM {} WHERE key = 'schema_version'",
+                    self.meta
+                ),
+                &[],
+            )
+            .await?
+            .map(|row| column(&row, 0, None))
+            .transpose()?;
+        let version = version
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .ok_or_else(|| {
+                corrupt(format!(
+                    "table {} has no schema version this SDK can read; this SDK reads schema \
+                     version {SCHEMA_VERSION}",
+                    self.meta
+                ))
+            })?;
+        if version > SCHEMA_VERSION {
+            return Err(corrupt(format!(
+                "its tables have schema version {version}, written by a newer SDK, and this \
+                 SDK reads schema version {SCHEMA_VERSION}: use the newer SDK (the tables \
+                 were left as they were)"
+            )));
+        }
+        if version < SCHEMA_VERSION || !has_entries {
+            return Err(corrupt(format!(
+                "its tables have schema version {version} and {} entries table, which no \
+                 SDK wrote; this SDK reads schema version {SCHEMA_VERSION}",
+                if has_entries { "an" } else { "no" }
+            )));
+        }
+        Ok(())
+    }
+
+    /// The tables of schema version 1. The checks make a value of the wrong kind an
+    /// error when it is written, never a surprise when it is read.
+    fn schema(&self) -> String {
+        let (entries, meta, ns) = (&self.entries, &self.meta, &self.namespace);
+        format!(
+            "
+CREATE TABLE {meta} (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE {entries} (
+    -- An identity: an id is never given twice. Ids grow in the order the appends took
+    -- them, which for one caller's successive appends is the order of submission.
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- Names one submission: an append whose commit's answer was lost finds its entry by
+    -- it, rather than record the write twice.
+    submission TEXT NOT NULL UNIQUE,
+    method TEXT NOT NULL,
+    body TEXT NOT NULL,
+    order_keys TEXT[] NOT NULL,
+    state TEXT NOT NULL
+        CHECK (state IN ('pending', 'in_flight', 'applied', 'refused', 'attention')),
+    attempts BIGINT NOT NULL CHECK (attempts >= 0 AND attempts <= 4294967295),
+    landing_possible BOOLEAN NOT NULL,
+    confirming_refusal BOOLEAN NOT NULL,
+    fence BIGINT NOT NULL CHECK (fence >= 0),
+    lease_until_ms BIGINT NOT NULL,
+    next_attempt_ms BIGINT NOT NULL,
+    last_attempt_ms BIGINT,
+    unknown_since_ms BIGINT,
+    created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    last_error TEXT,
+    result TEXT
+);
+-- The open entries in id order: what a claim reads, without the settled history.
+CREATE INDEX {ns}_open ON {entries} (id) WHERE {OPEN};
+-- Listing one state from an id on, and counting per state.
+CREATE INDEX {ns}_state ON {entries} (state, id);
+"
+        )
+    }
+
+    /// Records `new` under submission `token`.
+    pub(super) async fn insert(
+        &self,
+        tx: &Transaction<'_>,
+        new: NewEntry,
+        token: &str,
+    ) -> Result<Entry, Failed> {
+        let mut entry = Entry::recorded(0, new);
+        let sql = format!(
+            "INSERT INTO {} (submission, method, body, order_keys, state, attempts, \
+             landing_possible, confirming_refusal, fence, lease_until_ms, next_attempt_ms, \
+             last_attempt_ms, unknown_since_ms, created_ms, updated_ms, last_error, result) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             RETURNING id",
+            self.entries
+        );
+        let statement = tx.prepare_cached(&sql).await?;
+        let (attempts, fence) = (i64::from(entry.attempts), fence_to_sql(&entry)?);
+        let params: &Params<'_> = &[
+            &token,
+            &entry.method,
+            &entry.body,
+            &entry.order_keys,
+            &entry.state.as_str(),
+            &attempts,
+            &entry.landing_possible,
+            &entry.confirming_refusal,
+            &fence,
+            &entry.lease_until_ms,
+            &entry.next_attempt_ms,
+            &entry.last_attempt_ms,
+            &entry.unknown_since_ms,
+            &entry.created_ms,
+            &entry.updated_ms,
+            &entry.last_error,
+            &entry.result,
+        ];
+        let row = tx.query_one(&statement, params).await?;
+        entry.id = column(&row, 0, None)?;
+        Ok(entry)
+    }
+
+    /// The entry recorded under submission `token`, if its commit happened.
+    pub(super) async fn by_token(
+        &self,
+        tx: &Transaction<'_>,
+        token: &str,
+    ) -> Result<Option<Entry>, Failed> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {} WHERE submission = $1",
+            self.entries
+        );
+        tx.query_opt(&sql, &[&token])
+            .await?
+            .map(|row| entry_from_row(&row))
+            .transpose()
+    }
+
+    /// Waits for the claim lock of this journal, held until the transaction ends.
+    pub(super) async fn lock_claims(&self, tx: &Transaction<'_>) -> Result<(), Failed> {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.claim_lock])
+            .await?;
+        Ok(())
+    }
+
+    /// Up to `limit` open entries with an id above `after`, in id order, as the claim
+    /// rule sees them: id, order keys, state and times (the rest left empty).
+    pub(super) async fn open_view(
+        &self,
+        tx: &Transaction<'_>,
+        after: EntryId,
+        limit: i64,
+    ) -> Result<Vec<Entry>, Failed> {
+        let sql = format!(
+            "SELECT id, order_keys, state, next_attempt_ms, lease_until_ms FROM {} \
+             WHERE {OPEN} AND id > $1 ORDER BY id LIMIT $2",
+            self.entries
+        );
+        let statement = tx.prepare_cached(&sql).await?;
+        let rows = tx.query(&statement, &[&after, &limit]).await?;
+        rows.iter()
+            .map(|row| {
+                let id: EntryId = column(row, 0, None)?;
+                let state: String = column(row, 2, Some(id))?;
+                let state = EntryState::from_name(&state).ok_or_else(|| {
+                    corrupt(format!(
+                        "entry {id} is damaged: its state is not one this SDK knows"
+                    ))
+                })?;
+                Ok(Entry {
+                    id,
+                    method: String::new(),
+                    body: String::new(),
+                    order_keys: column(row, 1, Some(id))?,
+                    state,
+                    attempts: 0,
+                    landing_possible: false,
+                    confirming_refusal: false,
+                    fence: 0,
+                    lease_until_ms: column(row, 4, Some(id))?,
+                    next_attempt_ms: column(row, 3, Some(id))?,
+                    last_attempt_ms: None,
+                    unknown_since_ms: None,
+                    created_ms: 0,
+                    updated_ms: 0,
+                    last_error: None,
+                    result: None,
+                })
+            })
+            .collect()
+    }
+
+    /// The entries `ids` that exist, locked for this transaction, in id order.
+    pub(super) async fn lock_entries(
+        &self,
+        tx: &Transaction<'_>,
+        ids: &[EntryId],
+    ) -> Result<Vec<Entry>, Failed> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {} WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            self.entries
+        );
+        self.rows(tx, &sql, ids).await
+    }
+
+    /// [`Tables::lock_entries`], leaving out the rows another transaction holds.
+    pub(super) async fn lock_entries_skipping(
+        &self,
+        tx: &Transaction<'_>,
+        ids: &[EntryId],
+    ) -> Result<Vec<Entry>, Failed> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {} WHERE id = ANY($1) ORDER BY id FOR UPDATE SKIP LOCKED",
+            self.entries
+        );
+        self.rows(tx, &sql, ids).await
+    }
+
+    async fn rows(
+        &self,
+        tx: &Transaction<'_>,
+        sql: &str,
+        ids: &[EntryId],
+    ) -> Result<Vec<Entry>, Failed> {
+        let statement = tx.prepare_cached(sql).await?;
+        let ids = ids.to_vec();
+        tx.query(&statement, &[&ids])
+            .await?
+            .iter()
+            .map(entry_from_row)
+            .collect()
+    }
+
+    /// Writes what a claim, an update or a resolution can change (the request and when
+    /// it was submitted never change).
+    pub(super) async fn write(&self, tx: &Transaction<'_>, entry: &Entry) -> Result<(), Failed> {
+        let sql = format!(
+            "UPDATE {} SET state = $2, attempts = $3, landing_possible = $4, \
+             confirming_refusal = $5, fence = $6, lease_until_ms = $7, next_attempt_ms = $8, \
+             last_attempt_ms = $9, unknown_since_ms = $10, updated_ms = $11, last_error = $12, \
+             result = $13 WHERE id = $1",
+            self.entries
+        );
+        let statement = tx.prepare_cached(&sql).await?;
+        let (attempts, fence) = (i64::from(entry.attempts), fence_to_sql(entry)?);
+        let params: &Params<'_> = &[
+            &entry.id,
+            &entry.state.as_str(),
+            &attempts,
+            &entry.landing_possible,
+            &entry.confirming_refusal,
+            &fence,
+            &entry.lease_until_ms,
+            &entry.next_attempt_ms,
+            &entry.last_attempt_ms,
+            &entry.unknown_since_ms,
+            &entry.updated_ms,
+            &entry.last_error,
+            &entry.result,
+        ];
+        tx.execute(&statement, params).await?;
+        Ok(())
+    }
+
+    pub(super) async fn get(
+        &self,
+        tx: &Transaction<'_>,
+        id: EntryId,
+    ) -> Result<Option<Entry>, Failed> {
+        let sql = format!("SELECT {COLUMNS} FROM {} WHERE id = $1", self.entries);
+        let statement = tx.prepare_cached(&sql).await?;
+        tx.query_opt(&statement, &[&id])
+            .await?
+            .map(|row| entry_from_row(&row))
+            .transpose()
+    }
+
+    pub(super) async fn list(
+        &self,
+        tx: &Transaction<'_>,
+        state: Option<EntryState>,
+        after: EntryId,
+        limit: usize,
+    ) -> Result<Vec<Entry>, Failed> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match state {
+            Some(state) => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM {} WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3",
+                    self.entries
+                );
+                tx.query(&sql, &[&state.as_str(), &after, &limit]).await?
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
+                    self.entries
+                );
+                tx.query(&sql, &[&after, &limit]).await?
+            }
+        };
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    pub(super) async fn counts(&self, tx: &Transaction<'_>) -> Result<Counts, Failed> {
+        // Both queries in one snapshot.
+        tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let mut counts = Counts::default();
+        let sql = format!(
+            "SELECT state, COUNT(*) FROM {} GROUP BY state",
+            self.entries
+        );
+        for row in tx.query(&sql, &[]).await? {
+            let name: String = column(&row, 0, None)?;
+            let n: i64 = column(&row, 1, None)?;
+            let state = EntryState::from_name(&name)
+                .ok_or_else(|| corrupt("an entry has a state this SDK does not know".to_owned()))?;
+            *counts.of_mut(state) = u64::try_from(n).unwrap_or(0);
+        }
+        let sql = format!("SELECT MIN(created_ms) FROM {} WHERE {OPEN}", self.entries);
+        counts.oldest_open_created_ms = column(&tx.query_one(&sql, &[]).await?, 0, None)?;
+        Ok(counts)
+    }
+
+    pub(super) async fn next_due(&self, tx: &Transaction<'_>) -> Result<Option<i64>, Failed> {
+        let sql = format!(
+            "SELECT MIN(CASE state WHEN 'pending' THEN next_attempt_ms \
+             WHEN 'in_flight' THEN lease_until_ms END) FROM {} WHERE {OPEN}",
+            self.entries
+        );
+        column(&tx.query_one(&sql, &[]).await?, 0, None)
+    }
+}
+
+fn corrupt(message: String) -> Failed {
+    Failed::Final(JournalError::new(JournalErrorKind::Corrupt, message))
+}
+
+/// PostgreSQL's integers are signed: a fence above `i64::MAX` (never reached, one claim
+/// at a time) cannot be stored.
+fn fence_to_sql(entry: &Entry) -> Result<i64, Failed> {
+    i64::try_from(entry.fence)
+        .map_err(|_| corrupt(format!("entry {} has a fence too high to store", entry.id)))
+}
+
+/// A stable advisory lock key for `what` of `namespace` (FNV-1a: the same on every host
+/// and every build, unlike std's hasher).
+fn lock_key(what: &str, namespace: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in format!("gree-ump journal {what} {namespace}").bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// A token naming one submission, unique across processes and hosts: 128 bits from the
+/// process's random hasher keys, the time and a counter.
+pub(super) fn submission_token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let half = |salt: u64| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(salt);
+        h.write_u128(nanos);
+        h.write_u64(n);
+        h.write_u32(std::process::id());
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(1), half(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_namespace_is_a_plain_name() {
+        for good in ["ump_journal", "_j", "gree_ump_journal2"] {
+            assert!(Tables::new(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Ump", "2j", "a-b", "a;drop table x", &"x".repeat(41)] {
+            let error = Tables::new(bad).unwrap_err().to_string();
+            assert!(error.contains("not a plain name"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn lock_keys_differ_by_namespace_and_purpose_and_never_change() {
+        assert_ne!(lock_key("claim", "a"), lock_key("claim", "b"));
+        assert_ne!(lock_key("claim", "a"), lock_key("setup", "a"));
+        // Hosts of different builds and versions must agree on the key: a change here
+        // would let an old and a new host claim at once.
+        assert_eq!(lock_key("claim", "ump_journal"), 6_284_412_488_905_388_032);
+    }
+
+    #[test]
+    fn submission_tokens_do_not_repeat() {
+        let tokens: std::collections::HashSet<String> =
+            (0..10_000).map(|_| submission_token()).collect();
+        assert_eq!(tokens.len(), 10_000);
+    }
+}
