@@ -1,8 +1,10 @@
 //! The write journal's crash test: mixed writes (points credits and debits, orders,
 //! partial refunds, coupon grants and verifications) submitted by 4 OS processes to one
-//! SQLite journal and drained by them, against the sandbox with dropped replies, busy
-//! answers, late commits, cut replies and a platform outage, while the processes are
-//! killed with SIGKILL at random points and restarted.
+//! journal and drained by them, against the sandbox with dropped replies, busy answers,
+//! late commits, cut replies and a platform outage, while the processes are killed with
+//! SIGKILL at random points and restarted. Twice: on one host (a SQLite journal, one
+//! token directory), and as four hosts (a state directory each, their tokens on one
+//! Redis, one PostgreSQL journal, the PostgreSQL server restarted mid-drain).
 //!
 //! Each member's script only adds up when its writes land in order and once: its last
 //! debits take exactly what the earlier writes left, so a write lost, applied twice or
@@ -13,6 +15,12 @@
 //! The outage is scaled with the drainers' backoff: 20 s with a 1 s backoff cap stands
 //! for 10 minutes with the default 5-minute cap (both let each entry retry at its cap
 //! many times over). Run with `--nocapture` to see the figures.
+//!
+//! The PostgreSQL run needs `POSTGRES_URL` and `REDIS_URL` (their local defaults
+//! otherwise) and restarts the server with the shell command in `POSTGRES_RESTART`
+//! (`.ci/run` sets all three). Without a server it is skipped with a notice, and fails
+//! under `CI`; without `POSTGRES_RESTART` it cuts every connection instead (and says so),
+//! and fails under `CI`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -25,7 +33,10 @@ use gree_ump::journal::Journal;
 use gree_ump::models::{
     CouponCategory, CouponGrant, CouponGrantArgs, CouponValidityType, ParamsType,
 };
-use gree_ump::runtime::journal::{DrainPolicy, EntryState, JournalStore, SqliteJournal};
+use gree_ump::runtime::journal::{
+    DrainPolicy, EntryState, JournalStore, PostgresJournal, SqliteJournal,
+};
+use gree_ump::runtime::tokens::{RedisTokenStore, TokenStore};
 use gree_ump::wire::{BeijingDateTime, TimestampMs, Yuan};
 use gree_ump::{Client, FileTokenStore};
 use gree_ump_sandbox::config::{DEFAULT_APP_ID, DEFAULT_APP_SECRET};
@@ -209,27 +220,75 @@ fn journal_crash_child() {
     runtime.block_on(child_main(spec));
 }
 
+/// Where a child finds everything: passed as JSON in [`CHILD_ENV`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ChildSpec {
+    index: usize,
+    processes: usize,
+    base_url: String,
+    journal: JournalAt,
+    tokens: TokensAt,
+    members_file: String,
+}
+
+/// The journal the processes share.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+enum JournalAt {
+    Sqlite { file: String },
+    Postgres { url: String, namespace: String },
+}
+
+impl JournalAt {
+    async fn open(&self) -> Arc<dyn JournalStore> {
+        match self {
+            JournalAt::Sqlite { file } => Arc::new(SqliteJournal::open(file).expect("journal")),
+            JournalAt::Postgres { url, namespace } => Arc::new(
+                PostgresJournal::builder(url.as_str())
+                    .namespace(namespace.as_str())
+                    .connect()
+                    .await
+                    .expect("journal"),
+            ),
+        }
+    }
+}
+
+/// The token store the processes use.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+enum TokensAt {
+    /// One directory on one host.
+    Files { dir: String },
+    /// One Redis for all hosts.
+    Redis { url: String, prefix: String },
+}
+
+impl TokensAt {
+    async fn open(&self) -> Arc<dyn TokenStore> {
+        match self {
+            TokensAt::Files { dir } => Arc::new(FileTokenStore::new(dir).expect("token store")),
+            TokensAt::Redis { url, prefix } => Arc::new(
+                RedisTokenStore::connect(url, prefix.as_str())
+                    .await
+                    .expect("token store"),
+            ),
+        }
+    }
+}
+
 async fn child_main(spec: String) {
-    // index|processes|base url|journal file|token dir|members file
-    let parts: Vec<&str> = spec.split('|').collect();
-    let index: usize = parts[0].parse().expect("index");
-    let processes: usize = parts[1].parse().expect("processes");
-    let (base_url, journal_file, token_dir, members_file) =
-        (parts[2], parts[3], parts[4], parts[5]);
+    let spec: ChildSpec = serde_json::from_str(&spec).expect("child: spec");
+    let (index, processes) = (spec.index, spec.processes);
     let members: Vec<(String, i64)> =
-        serde_json::from_str(&std::fs::read_to_string(members_file).expect("members"))
+        serde_json::from_str(&std::fs::read_to_string(&spec.members_file).expect("members"))
             .expect("members JSON");
     let client = Client::builder()
-        .base_url(base_url)
+        .base_url(spec.base_url.as_str())
         .app_id(DEFAULT_APP_ID)
         .app_secret(DEFAULT_APP_SECRET)
-        .token_store(Arc::new(
-            FileTokenStore::new(token_dir).expect("token store"),
-        ))
+        .token_store(spec.tokens.open().await)
         .build()
         .expect("child: client");
-    let store: Arc<dyn JournalStore> =
-        Arc::new(SqliteJournal::open(journal_file).expect("child: journal"));
+    let store = spec.journal.open().await;
     let journal = Journal::builder(client, store.clone())
         .policy(policy())
         .build();
@@ -268,7 +327,7 @@ async fn child_main(spec: String) {
     }
 }
 
-fn spawn_child(index: usize, spec_tail: &str) -> tokio::process::Child {
+fn spawn_child(spec: &ChildSpec) -> tokio::process::Child {
     tokio::process::Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "--exact",
@@ -276,7 +335,7 @@ fn spawn_child(index: usize, spec_tail: &str) -> tokio::process::Child {
             "--test-threads=1",
             "--nocapture",
         ])
-        .env(CHILD_ENV, format!("{index}|{PROCESSES}|{spec_tail}"))
+        .env(CHILD_ENV, serde_json::to_string(spec).expect("spec JSON"))
         .env("RUST_LOG", "off")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -302,27 +361,164 @@ impl Rng {
     }
 }
 
+/// The two runs share the machine's two cores: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// One host: a SQLite journal and one token directory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashing_drainers_apply_every_write_once_in_order() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let journal = JournalAt::Sqlite {
+        file: path_text(&dir.path().join("journal.sqlite3")),
+    };
+    // The journal file exists before the children race to create it.
+    drop(journal.open().await);
+    let tokens = TokensAt::Files {
+        dir: path_text(&dir.path().join("tokens")),
+    };
+    run(dir.path(), journal, |_| tokens.clone(), None).await;
+}
+
+/// Four hosts: a state directory each, their token stores on one Redis, one PostgreSQL
+/// journal; the PostgreSQL server restarted mid-drain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashing_hosts_on_postgres_apply_every_write_once_in_order() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    let url = std::env::var("POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let redis_url = std::env::var("REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379/".to_owned());
+    let namespace = format!("crash_{}_{}", std::process::id(), now_ms());
+    let journal = JournalAt::Postgres {
+        url: url.clone(),
+        namespace: namespace.clone(),
+    };
+    let reachable = async {
+        PostgresJournal::builder(url.as_str())
+            .namespace(namespace.as_str())
+            .retry_for(Duration::from_secs(2))
+            .connect()
+            .await?;
+        RedisTokenStore::connect(&redis_url, "probe:")
+            .await
+            .map_err(|e| {
+                gree_ump::runtime::journal::JournalError::new(
+                    gree_ump::runtime::journal::JournalErrorKind::Io,
+                    e.to_string(),
+                )
+            })?;
+        Ok::<_, gree_ump::runtime::journal::JournalError>(())
+    };
+    if let Err(e) = reachable.await {
+        assert!(
+            !in_ci,
+            "CI is set but PostgreSQL or Redis cannot be reached: {e}"
+        );
+        eprintln!(
+            "SKIPPED crashing_hosts_on_postgres: PostgreSQL (POSTGRES_URL) or Redis \
+             (REDIS_URL) cannot be reached: {e}"
+        );
+        return;
+    }
+    let restart = std::env::var("POSTGRES_RESTART")
+        .ok()
+        .filter(|c| !c.is_empty());
+    assert!(
+        restart.is_some() || !in_ci,
+        "CI is set but POSTGRES_RESTART (a command restarting the server) is not"
+    );
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let prefix = format!("gree-ump-test:journal-crash:{namespace}:");
+    let tokens = TokensAt::Redis {
+        url: redis_url,
+        prefix,
+    };
+    let restart = Restart {
+        url: url.clone(),
+        command: restart,
+    };
+    run(dir.path(), journal, |_| tokens.clone(), Some(restart)).await;
+    // The run's tables go; what a failed run leaves stays, to look at.
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("a connection");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!(
+            "DROP TABLE {namespace}_entries; DROP TABLE {namespace}_meta;"
+        ))
+        .await
+        .expect("drop the run's tables");
+}
+
+/// How the PostgreSQL server is restarted mid-drain: the command, or (without one)
+/// every connection cut.
+struct Restart {
+    url: String,
+    command: Option<String>,
+}
+
+impl Restart {
+    /// Restarts the server (or cuts every connection); what it did, for the figures.
+    async fn now(&self) -> &'static str {
+        match &self.command {
+            Some(command) => {
+                let status = tokio::process::Command::new("sh")
+                    .args(["-c", command])
+                    .stdout(Stdio::null())
+                    .status()
+                    .await
+                    .expect("run POSTGRES_RESTART");
+                assert!(status.success(), "POSTGRES_RESTART failed: {status}");
+                "restarted"
+            }
+            None => {
+                let (client, connection) =
+                    tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+                        .await
+                        .expect("a connection");
+                tokio::spawn(connection);
+                client
+                    .batch_execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE application_name = 'ump-journal'",
+                    )
+                    .await
+                    .expect("cut the connections");
+                "not restarted (no POSTGRES_RESTART): every connection cut"
+            }
+        }
+    }
+}
+
+/// The crash test in `dir`, on `journal`, with child `i`'s token store `tokens(i)`;
+/// restarting PostgreSQL once mid-drain when `restart` is given.
+async fn run(
+    dir: &Path,
+    journal: JournalAt,
+    tokens: impl Fn(usize) -> TokensAt,
+    restart: Option<Restart>,
+) {
     let total = writes();
     let members_count = total / WRITES_PER_MEMBER;
-    let dir = tempfile::tempdir().expect("a temp dir");
     let sandbox = Sandbox::start(SandboxConfig::default())
         .await
         .expect("the sandbox");
     let control = sandbox.control();
-    let token_dir = dir.path().join("tokens");
-    let journal_file = dir.path().join("journal.sqlite3");
-    let members_file = dir.path().join("members.json");
+    let members_file = dir.join("members.json");
 
     // The members and the coupon template, made directly.
     let client = Client::builder()
         .base_url(sandbox.base_url())
         .app_id(sandbox.app_id())
         .app_secret(sandbox.app_secret())
-        .token_store(Arc::new(
-            FileTokenStore::new(&token_dir).expect("token store"),
-        ))
+        .token_store(tokens(0).open().await)
         .build()
         .expect("client");
     client
@@ -359,19 +555,18 @@ async fn crashing_drainers_apply_every_write_once_in_order() {
         serde_json::to_string(&members).expect("JSON"),
     )
     .expect("write");
-    // The journal file exists before the children race to create it.
-    drop(SqliteJournal::open(&journal_file).expect("the journal"));
-
-    let tail = format!(
-        "{}|{}|{}|{}",
-        sandbox.base_url(),
-        path_text(&journal_file),
-        path_text(&token_dir),
-        path_text(&members_file)
-    );
+    let spec = |index: usize| ChildSpec {
+        index,
+        processes: PROCESSES,
+        base_url: sandbox.base_url().to_string(),
+        journal: journal.clone(),
+        tokens: tokens(index),
+        members_file: path_text(&members_file),
+    };
     let mut children: Vec<tokio::process::Child> =
-        (0..PROCESSES).map(|i| spawn_child(i, &tail)).collect();
-    let store = SqliteJournal::open(&journal_file).expect("the journal");
+        (0..PROCESSES).map(|i| spawn_child(&spec(i))).collect();
+    let store = journal.open().await;
+    let mut restarted = None;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let started = Instant::now();
     let outage_from = Duration::from_secs(4);
@@ -433,7 +628,15 @@ async fn crashing_drainers_apply_every_write_once_in_order() {
             children[i].start_kill().expect("SIGKILL");
             let _ = children[i].wait().await;
             kills += 1;
-            children[i] = spawn_child(i, &tail);
+            children[i] = spawn_child(&spec(i));
+        }
+        // The database restarted once, mid-drain (after the outage, with entries open).
+        if let Some(restart) = &restart
+            && restarted.is_none()
+            && outage_done
+            && kills >= 40
+        {
+            restarted = Some(restart.now().await);
         }
         tokio::time::sleep(Duration::from_millis(150 + rng.below(350))).await;
         let counts = store.counts().await.expect("counts");
@@ -441,6 +644,7 @@ async fn crashing_drainers_apply_every_write_once_in_order() {
             counts.pending + counts.in_flight + counts.applied + counts.refused + counts.attention;
         if outage_done
             && kills >= 50
+            && (restart.is_none() || restarted.is_some())
             && recorded == total as u64
             && counts.applied + counts.refused + counts.attention == recorded
         {
@@ -490,8 +694,15 @@ async fn crashing_drainers_apply_every_write_once_in_order() {
         .iter()
         .filter(|c| c["use_order_no"].is_string())
         .count();
+    let backend = match (&journal, restarted) {
+        (JournalAt::Sqlite { .. }, _) => "one SQLite journal".to_owned(),
+        (JournalAt::Postgres { .. }, restarted) => format!(
+            "one PostgreSQL journal (server {})",
+            restarted.unwrap_or("not restarted")
+        ),
+    };
     println!(
-        "journal crash test: {total} writes by {PROCESSES} processes, {kills} SIGKILLs, {faults} injected faults, \
+        "journal crash test on {backend}: {total} writes by {PROCESSES} processes, {kills} SIGKILLs, {faults} injected faults, \
          a {}s outage; settled in {:.1}s with {attempts} attempts ({:.2} per write); states {states:?}; \
          {} of {members_count} ledgers wrong; {} coupons, {used} used; {} distinct writes recorded",
         outage.as_secs(),
