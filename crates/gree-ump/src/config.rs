@@ -18,6 +18,8 @@
 //! | `UMP_TOKEN_STORE` | `file` (the default store), `file:DIR`, or `redis://host:port/db` (feature `redis`) | |
 //! | `UMP_REDIS_KEY_PREFIX` | the prefix of every Redis key, used exactly as given (`my-mall:ump:`) | |
 //! | `UMP_TOKEN_STORE_SHARED_DIR` | `yes`: accept a token directory other users can write | |
+//! | `UMP_JOURNAL` | the write journal: a SQLite file (feature `sqlite`; default: `journal.sqlite3` beside the default token store), or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (feature `postgres`) | |
+//! | `UMP_JOURNAL_NAMESPACE` | the prefix of the PostgreSQL journal's tables (default `ump_journal`) | |
 //!
 //! An empty variable counts as unset. Layers combine with [`Settings::or`]: `ump` puts
 //! its flags above the environment and its config file below it; a base URL or preset of
@@ -65,6 +67,11 @@ pub struct Settings {
     pub redis_key_prefix: Option<String>,
     /// Accept a token store directory other users can write.
     pub shared_token_directory: Option<bool>,
+    /// The write journal: a SQLite file, or a PostgreSQL URL (may hold a password: never
+    /// shown).
+    pub journal: Option<String>,
+    /// The prefix of the PostgreSQL journal's tables.
+    pub journal_namespace: Option<String>,
 }
 
 /// The secret and a Redis URL's password stay out.
@@ -79,6 +86,8 @@ impl fmt::Debug for Settings {
             .field("token_store", &self.token_store.as_deref().map(store_kind))
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("shared_token_directory", &self.shared_token_directory)
+            .field("journal", &self.journal.as_deref().map(journal_shown))
+            .field("journal_namespace", &self.journal_namespace)
             .finish()
     }
 }
@@ -126,6 +135,8 @@ impl Settings {
             token_store,
             redis_key_prefix: var("UMP_REDIS_KEY_PREFIX"),
             shared_token_directory,
+            journal: var("UMP_JOURNAL"),
+            journal_namespace: var("UMP_JOURNAL_NAMESPACE"),
         })
     }
 
@@ -153,7 +164,77 @@ impl Settings {
             token_store: self.token_store.or(lower.token_store),
             redis_key_prefix: self.redis_key_prefix.or(lower.redis_key_prefix),
             shared_token_directory: self.shared_token_directory.or(lower.shared_token_directory),
+            journal: self.journal.or(lower.journal),
+            journal_namespace: self.journal_namespace.or(lower.journal_namespace),
         }
+    }
+
+    /// The write journal the settings name, as messages show it: the file, or the
+    /// PostgreSQL URL without its password.
+    pub fn journal_name(&self) -> String {
+        match self.journal.as_deref() {
+            Some(spec) => journal_shown(spec),
+            None => crate::runtime::journal::default_path(crate::PROTOCOL.api).map_or_else(
+                || "(no default journal file here: set UMP_JOURNAL)".to_owned(),
+                |p| p.display().to_string(),
+            ),
+        }
+    }
+
+    /// The write journal the settings name, opened: a PostgreSQL URL connects (the
+    /// tables created if needed), a file opens (created if needed), and without
+    /// `UMP_JOURNAL` the default file beside the default token store (its directory
+    /// created, owner-only). Fails naming the journal (never a password) and why.
+    #[cfg(feature = "journal")]
+    pub async fn open_journal_store(
+        &self,
+    ) -> Result<Arc<dyn crate::runtime::journal::JournalStore>, ConfigError> {
+        match self.journal.as_deref() {
+            Some(url) if is_postgres_url(url) => self.postgres_journal(url).await,
+            Some(file) => sqlite_journal(PathBuf::from(file)).await,
+            None => {
+                let path = crate::runtime::journal::default_path(crate::PROTOCOL.api).ok_or_else(
+                    || {
+                        ConfigError(
+                            "no per-user state directory is known here: set UMP_JOURNAL".into(),
+                        )
+                    },
+                )?;
+                if let Some(dir) = path.parent() {
+                    create_private_dir(dir).map_err(|e| {
+                        ConfigError(format!("journal: cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                sqlite_journal(path).await
+            }
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn postgres_journal(
+        &self,
+        url: &str,
+    ) -> Result<Arc<dyn crate::runtime::journal::JournalStore>, ConfigError> {
+        let mut builder = crate::runtime::journal::PostgresJournal::builder(url);
+        if let Some(namespace) = &self.journal_namespace {
+            builder = builder.namespace(namespace.as_str());
+        }
+        let journal = builder
+            .connect()
+            .await
+            .map_err(|e| ConfigError(format!("journal {}: {e}", journal_shown(url))))?;
+        Ok(Arc::new(journal))
+    }
+
+    #[cfg(all(feature = "journal", not(feature = "postgres")))]
+    async fn postgres_journal(
+        &self,
+        url: &str,
+    ) -> Result<Arc<dyn crate::runtime::journal::JournalStore>, ConfigError> {
+        Err(ConfigError(format!(
+            "journal {}: a PostgreSQL journal, and this build of gree-ump has no `postgres` feature",
+            journal_shown(url)
+        )))
     }
 
     /// The app secret: set, or read from its file (one line; surrounding white space
@@ -264,6 +345,64 @@ fn yes_or_no(value: &str) -> Option<bool> {
 
 /// Whether `spec` names a token store; why not, without the value (a URL may hold a
 /// password).
+/// `postgres://` or `postgresql://`.
+fn is_postgres_url(spec: &str) -> bool {
+    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
+}
+
+/// A journal setting as messages show it: a file as it is, a URL without its password.
+fn journal_shown(spec: &str) -> String {
+    if !is_postgres_url(spec) {
+        return spec.to_owned();
+    }
+    let Some((scheme, rest)) = spec.split_once("://") else {
+        return spec.to_owned();
+    };
+    // The user info ends at the last `@` before the path.
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{scheme}://{user}@{}", &rest[at + 1..])
+        }
+        None => spec.to_owned(),
+    }
+}
+
+#[cfg(feature = "sqlite")]
+async fn sqlite_journal(
+    path: PathBuf,
+) -> Result<Arc<dyn crate::runtime::journal::JournalStore>, ConfigError> {
+    let shown = path.display().to_string();
+    // Opening blocks (the file's lock): off the async workers.
+    let opened =
+        tokio::task::spawn_blocking(move || crate::runtime::journal::SqliteJournal::open(&path))
+            .await
+            .map_err(|e| ConfigError(format!("journal {shown}: the opening thread failed: {e}")))?;
+    let journal = opened.map_err(|e| ConfigError(format!("journal {shown}: {e}")))?;
+    Ok(Arc::new(journal))
+}
+
+#[cfg(all(feature = "journal", not(feature = "sqlite")))]
+async fn sqlite_journal(
+    path: PathBuf,
+) -> Result<Arc<dyn crate::runtime::journal::JournalStore>, ConfigError> {
+    Err(ConfigError(format!(
+        "journal {}: a SQLite journal, and this build of gree-ump has no `sqlite` feature",
+        path.display()
+    )))
+}
+
+/// The SDK's own state directory: created if missing, owner-only.
+#[cfg(feature = "journal")]
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 fn check_store(spec: &str) -> Result<(), &'static str> {
     match store_kind(spec) {
         "(not a token store)" => Err("expected file, file:DIR or redis://host:port/db"),
@@ -372,5 +511,51 @@ mod tests {
         .unwrap();
         assert_eq!(s.secret().unwrap().expose(), "s3cr3t-file");
         s.client_builder().await.unwrap().build().unwrap();
+    }
+
+    #[test]
+    fn a_journal_url_is_shown_without_its_password() {
+        assert_eq!(
+            journal_shown("postgres://pos:pa55@word@db.internal:5432/mall?sslmode=disable"),
+            "postgres://pos@db.internal:5432/mall?sslmode=disable"
+        );
+        assert_eq!(
+            journal_shown("postgresql://db.internal/mall"),
+            "postgresql://db.internal/mall"
+        );
+        assert_eq!(
+            journal_shown("/var/lib/pos/j.sqlite3"),
+            "/var/lib/pos/j.sqlite3"
+        );
+        let settings = Settings::from_vars(vars(&[
+            ("UMP_JOURNAL", "postgres://pos:s3cr3t@db/mall"),
+            ("UMP_JOURNAL_NAMESPACE", "mall_journal"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.journal_name(), "postgres://pos@db/mall");
+        assert!(!format!("{settings:?}").contains("s3cr3t"), "{settings:?}");
+        assert_eq!(settings.journal_namespace.as_deref(), Some("mall_journal"));
+    }
+
+    #[cfg(all(feature = "sqlite", feature = "journal"))]
+    #[tokio::test]
+    async fn the_journal_setting_opens_a_sqlite_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("j.sqlite3");
+        let settings =
+            Settings::from_vars(vars(&[("UMP_JOURNAL", file.to_str().unwrap())])).unwrap();
+        let store = settings.open_journal_store().await.unwrap();
+        assert_eq!(store.counts().await.unwrap().pending, 0);
+        assert!(file.exists());
+    }
+
+    #[cfg(all(feature = "journal", not(feature = "postgres")))]
+    #[tokio::test]
+    async fn a_postgres_journal_without_the_feature_is_named_and_refused() {
+        let settings =
+            Settings::from_vars(vars(&[("UMP_JOURNAL", "postgres://u:s3cr3t@db/mall")])).unwrap();
+        let e = settings.open_journal_store().await.unwrap_err().to_string();
+        assert!(e.contains("no `postgres` feature"), "{e}");
+        assert!(!e.contains("s3cr3t"), "{e}");
     }
 }

@@ -7,15 +7,13 @@
 //! for the one entry an operator asked about.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use gree_ump::config::Settings;
 use gree_ump::journal::Journal;
-use gree_ump::runtime::journal::{
-    Entry, EntryState, JournalStore, Resolution, SqliteJournal, default_path,
-};
+use gree_ump::runtime::journal::{Entry, EntryState, JournalStore, Resolution};
 
 use crate::output::Output;
 use crate::run::{CliError, Exit, Outcome};
@@ -116,33 +114,30 @@ pub fn command() -> Command {
         )
 }
 
-/// The journal file: `--journal`, `UMP_JOURNAL`, else the SDK's default.
-fn journal_path(m: &ArgMatches) -> Result<PathBuf, CliError> {
-    if let Some(p) = m.get_one::<String>("journal") {
-        return Ok(PathBuf::from(p));
-    }
-    if let Some(p) = std::env::var_os("UMP_JOURNAL").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    let path = default_path(gree_ump::PROTOCOL.api).ok_or_else(|| {
-        CliError::failed(
-            "no per-user state directory is known here: choose the journal with --journal FILE",
-        )
-    })?;
-    // The default's directory is the SDK's own (beside its token store): created, private.
-    if let Some(dir) = path.parent() {
-        create_private_dir(dir)
-            .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    Ok(path)
+/// The journal's settings: `--journal` or `UMP_JOURNAL` (a SQLite file or a PostgreSQL
+/// URL), `UMP_JOURNAL_NAMESPACE`; else the SDK's default file.
+fn journal_settings(m: &ArgMatches) -> Settings {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let mut settings = Settings::default();
+    settings.journal = m
+        .get_one::<String>("journal")
+        .cloned()
+        .or_else(|| env("UMP_JOURNAL"));
+    settings.journal_namespace = env("UMP_JOURNAL_NAMESPACE");
+    settings
 }
 
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+/// The journal the settings name, opened (see [`Settings::open_journal_store`]).
+pub(crate) async fn open_journal(
+    m: &ArgMatches,
+) -> Result<(Arc<dyn JournalStore>, String), CliError> {
+    let settings = journal_settings(m);
+    let name = settings.journal_name();
+    let store = settings
+        .open_journal_store()
+        .await
+        .map_err(|e| CliError::failed(format!("cannot open the journal: {e}")))?;
+    Ok((store, name))
 }
 
 /// One entry as `list` shows it: no body, no order keys (personal data).
@@ -167,23 +162,20 @@ pub async fn run(
     global: &ArgMatches,
     m: &ArgMatches,
 ) -> Result<Outcome, CliError> {
-    let path = journal_path(global)?;
-    let store: Arc<dyn JournalStore> = Arc::new(SqliteJournal::open(&path).map_err(|e| {
-        CliError::failed(format!("cannot open the journal {}: {e}", path.display()))
-    })?);
+    let (store, name) = open_journal(global).await?;
     let now = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     };
     let failed = |e: gree_ump::runtime::journal::JournalError| {
-        CliError::failed(format!("journal {}: {e}", path.display()))
+        CliError::failed(format!("journal {name}: {e}"))
     };
     match m.subcommand() {
         Some(("status", _)) => {
             let counts = store.counts().await.map_err(failed)?;
             output.document(&serde_json::json!({
-                "journal": path.display().to_string(),
+                "journal": name,
                 "pending": counts.pending,
                 "in_flight": counts.in_flight,
                 "applied": counts.applied,
@@ -206,9 +198,11 @@ pub async fn run(
         }
         Some(("show", sub)) => {
             let id = *sub.get_one::<i64>("id").expect("required");
-            let entry = store.get(id).await.map_err(failed)?.ok_or_else(|| {
-                CliError::usage(format!("no journal entry {id} in {}", path.display()))
-            })?;
+            let entry = store
+                .get(id)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| CliError::usage(format!("no journal entry {id} in {name}")))?;
             let mut doc = summary(&entry);
             doc["body"] = serde_json::Value::String(entry.body.clone());
             doc["result"] = entry
@@ -227,9 +221,11 @@ pub async fn run(
                 (_, Some("applied")) => Resolution::Applied,
                 _ => Resolution::Refused,
             };
-            let entry = store.get(id).await.map_err(failed)?.ok_or_else(|| {
-                CliError::usage(format!("no journal entry {id} in {}", path.display()))
-            })?;
+            let entry = store
+                .get(id)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| CliError::usage(format!("no journal entry {id} in {name}")))?;
             if entry.state.is_final() {
                 return Err(CliError::usage(format!(
                     "journal entry {id} is {}: it can no longer change",

@@ -70,7 +70,7 @@ fn cli() -> Command {
         )
         .arg(global("config", "The config file [env: UMP_CONFIG; default ~/.config/ump/config.toml]").value_name("FILE"))
         .arg(
-            global("journal", "The services' write journal (SQLite) [env: UMP_JOURNAL; default: beside the SDK's token store]")
+            global("journal", "The services' write journal: a SQLite file, or postgres://USER@HOST/DB [env: UMP_JOURNAL; default: a file beside the SDK's token store]")
                 .value_name("FILE"),
         )
         .arg(

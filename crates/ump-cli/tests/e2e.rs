@@ -1520,3 +1520,89 @@ async fn a_page_that_is_not_the_last_says_so() {
     assert_eq!(last.json().as_array().map(Vec::len), Some(1), "{last:?}");
     assert!(!last.stderr.contains("more follow"), "{last:?}");
 }
+
+/// `ump journal` on a PostgreSQL journal (`UMP_JOURNAL=postgres://…`): what a service on
+/// another host recorded is seen and drained from here, and the URL's password is shown
+/// nowhere. Needs `POSTGRES_URL` (skipped with a notice without a server; fails under CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journal_commands_work_on_a_postgres_journal() {
+    use gree_ump::endpoints::{ChangePointsArgs, ChangePointsRequest};
+    use gree_ump::journal::Journal;
+    use gree_ump::runtime::journal::PostgresJournal;
+
+    let url = std::env::var("POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let namespace = format!("cli_{}", std::process::id());
+    let journal = match PostgresJournal::builder(url.as_str())
+        .namespace(namespace.as_str())
+        .retry_for(Duration::from_secs(2))
+        .connect()
+        .await
+    {
+        Ok(journal) => journal,
+        Err(e) if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") => {
+            panic!("CI is set but the PostgreSQL server of POSTGRES_URL cannot be reached: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED journal_commands_work_on_a_postgres_journal: no PostgreSQL: {e}");
+            return;
+        }
+    };
+    let env = Env::new().await;
+    let open_id = env.member("13800000008").await;
+    let client = gree_ump::Client::builder()
+        .base_url(env.sandbox.base_url())
+        .app_id(env.sandbox.app_id())
+        .app_secret(env.sandbox.app_secret())
+        .token_store(std::sync::Arc::new(
+            gree_ump::FileTokenStore::new(env.store_dir()).unwrap(),
+        ))
+        .build()
+        .unwrap();
+    Journal::new(client, std::sync::Arc::new(journal))
+        .submit(&ChangePointsRequest::new(ChangePointsArgs {
+            open_id: open_id.clone(),
+            score: 9,
+            out_biz_no: "pg-1".into(),
+            change_reason: "cli".into(),
+            change_event: "event_add".into(),
+            change_id: "pg-1".into(),
+        }))
+        .await
+        .unwrap();
+    // The same server under a password the URL carries (trust authentication ignores
+    // it): it must show nowhere.
+    let with_password = url.replacen("://postgres@", "://postgres:pa55-secret@", 1);
+    let journal_env = [
+        ("UMP_JOURNAL", with_password.as_str()),
+        ("UMP_JOURNAL_NAMESPACE", namespace.as_str()),
+    ];
+    let status = env
+        .ump_with(&["journal", "status"], &journal_env)
+        .await
+        .ok();
+    assert!(!status.stdout.contains("pa55"), "{}", status.stdout);
+    let status = status.json();
+    assert_eq!(status["pending"], 1, "{status}");
+    let drained = env.ump_with(&["journal", "drain"], &journal_env).await;
+    assert_eq!(drained.code, 0, "{drained:?}");
+    assert!(!drained.stderr.contains("pa55") && !drained.stdout.contains("pa55"));
+    assert_eq!(env.score(&open_id), 9, "applied once");
+    let status = env
+        .ump_with(&["journal", "status"], &journal_env)
+        .await
+        .ok()
+        .json();
+    assert_eq!(status["applied"], 1, "{status}");
+    let (raw, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    raw.batch_execute(&format!(
+        "DROP TABLE {namespace}_entries; DROP TABLE {namespace}_meta;"
+    ))
+    .await
+    .unwrap();
+}
