@@ -208,6 +208,32 @@ async fn a_members_writes_keep_their_order_while_others_proceed() {
     assert_eq!(env.score(&member), 20);
 }
 
+/// The platform refuses the access token on an attempt and on the client's retry after
+/// its refresh (1002 twice): the credentials were refused, not the write, so the entry
+/// stays pending and is applied once a token works, never refused for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_never_refuses_the_write() {
+    let env = Env::start().await;
+    let (client, journal) = env.process();
+    let member = env.member(&client, "13800000009").await;
+    env.sandbox.control().inject_fault(
+        "wk.user.event.score.change",
+        Fault::Reject { code: 1002 },
+        2,
+    );
+    let receipt = journal.submit(&change(&member, 12, "t-1")).await.unwrap();
+    journal.drain_once().await.unwrap();
+    let after_one = receipt.outcome().timeout(Duration::ZERO).await.unwrap();
+    assert!(
+        matches!(after_one, Outcome::Pending { .. }),
+        "a token refusal leaves the write pending: {after_one:?}"
+    );
+    let _drainer = journal.start();
+    let outcome = settled(&receipt).await;
+    assert!(matches!(outcome, Outcome::Applied { .. }), "{outcome:?}");
+    assert_eq!(env.ledger(&member), [12]);
+}
+
 /// Slow calls hold up their own entries only: while two calls wait on a slow platform,
 /// a write submitted after them is sent and settled (a drainer that works in batches
 /// would wait for the slowest call of each batch).

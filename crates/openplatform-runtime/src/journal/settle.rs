@@ -119,6 +119,13 @@ impl AttemptAnswer {
             // A refusal the platform may lift (a rate limit answered as an error code):
             // nothing applied, worth another attempt.
             Outcome::Refused if error.is_transient() => AttemptAnswer::NotSent { error: text },
+            // The credentials were refused, not the write (a token the platform stopped
+            // accepting even after the client's one refresh): nothing applied, and the
+            // write was never judged. Refusing it for good would drop a sale's write over
+            // a token; it waits, visible as pending with this error, until a token works.
+            Outcome::Refused if is_credential_refusal(error) => {
+                AttemptAnswer::NotSent { error: text }
+            }
             Outcome::Refused => AttemptAnswer::Refused {
                 code: error.code().map(|c| c.code()),
                 message: text,
@@ -130,6 +137,11 @@ impl AttemptAnswer {
             _ => AttemptAnswer::Unknown { error: text },
         }
     }
+}
+
+/// An error answer of category `auth`: the caller's credentials, not its request.
+fn is_credential_refusal<C: ApiErrorCode>(error: &Error<C>) -> bool {
+    matches!(error, Error::Api(e) if e.category() == crate::error_code::ErrorCategory::Auth)
 }
 
 /// What a probe found.
