@@ -356,6 +356,7 @@ pub async fn check_journal(store: &dyn JournalStore) {
     );
 
     check_claim_to_send(store, t + 30_000_000).await;
+    check_append_many(store, t + 40_000_000).await;
 }
 
 /// [`JournalStore::claim_to_send`]: an entry no earlier attempt can have reached is
@@ -430,6 +431,39 @@ async fn check_claim_to_send(store: &dyn JournalStore, t: i64) {
             );
             assert_eq!(stored, c.entry, "claimed only");
         }
+    }
+}
+
+/// Several writes recorded at once: ids ascending in the order given, above every
+/// earlier entry's, each kept as given.
+async fn check_append_many(store: &dyn JournalStore, t: i64) {
+    let before = store.list(None, 0, 10_000).await.expect("list");
+    let highest = before.iter().map(|e| e.id).max().unwrap_or(0);
+    assert!(
+        store
+            .append_many(Vec::new())
+            .await
+            .expect("append nothing")
+            .is_empty(),
+        "nothing given, nothing recorded"
+    );
+    let batch: Vec<NewEntry> = (0..5)
+        .map(|n| new(&format!("many-{n}"), &["member:many"], t + n))
+        .collect();
+    let recorded = store.append_many(batch.clone()).await.expect("append_many");
+    assert_eq!(recorded.len(), 5, "one entry per write");
+    for (n, (entry, given)) in recorded.iter().zip(&batch).enumerate() {
+        assert!(entry.id > highest, "above every earlier entry");
+        if n > 0 {
+            assert!(
+                entry.id > recorded[n - 1].id,
+                "ids ascend in the order given"
+            );
+        }
+        assert_eq!(entry.body, given.body);
+        assert_eq!(entry.state, EntryState::Pending);
+        let stored = store.get(entry.id).await.expect("get").expect("recorded");
+        assert_eq!(&stored, entry, "as returned");
     }
 }
 

@@ -22,6 +22,19 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
     /// [`EntryState::Pending`] due at once; its id is higher than every earlier entry's.
     fn append(&self, entry: NewEntry) -> JournalFuture<'_, Entry>;
 
+    /// [`JournalStore::append`] of several writes, in one commit where the backend can
+    /// (all or none): their ids ascend in the order given, above every earlier entry's.
+    /// A bulk import records a batch of lines with one fsync rather than one each.
+    fn append_many(&self, entries: Vec<NewEntry>) -> JournalFuture<'_, Vec<Entry>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(entries.len());
+            for entry in entries {
+                out.push(self.append(entry).await?);
+            }
+            Ok(out)
+        })
+    }
+
     /// Claims up to `limit` entries for a drainer, lowest id first: each
     /// [claimable](Entry::claimable) at `now_ms`, and with no entry of a lower id that
     /// names one of its order keys and [holds back](Entry::holds_back) (so writes to one

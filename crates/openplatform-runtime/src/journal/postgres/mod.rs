@@ -425,37 +425,74 @@ enum Tried {
 impl JournalStore for PostgresJournal {
     fn append(&self, new: NewEntry) -> JournalFuture<'_, Entry> {
         Box::pin(async move {
-            // Names this submission, so that a commit whose answer was lost is found
+            let mut entries = self.append_many(vec![new]).await?;
+            entries.pop().ok_or_else(|| {
+                JournalError::new(JournalErrorKind::Io, "the append recorded nothing")
+            })
+        })
+    }
+
+    fn append_many(&self, entries: Vec<NewEntry>) -> JournalFuture<'_, Vec<Entry>> {
+        Box::pin(async move {
+            if entries.is_empty() {
+                return Ok(Vec::new());
+            }
+            // Name each submission, so that a commit whose answer was lost is found
             // rather than recorded again.
-            let token = schema::submission_token();
+            let tokens: Vec<String> = entries.iter().map(|_| schema::submission_token()).collect();
+            let count = entries.len();
+            let op = if count == 1 {
+                "record an entry".to_owned()
+            } else {
+                format!("record {count} entries")
+            };
             let tables = self.tables.clone();
             let started = tokio::time::Instant::now();
             loop {
-                let (t, n, k) = (tables.clone(), new.clone(), token.clone());
+                let (t, e, k) = (tables.clone(), entries.clone(), tokens.clone());
                 let inserted = self
                     .retried(move |tx| {
-                        let (tables, new, token) = (t.clone(), n.clone(), k.clone());
-                        Box::pin(async move { tables.insert(tx, new, &token).await })
+                        let (tables, entries, tokens) = (t.clone(), e.clone(), k.clone());
+                        Box::pin(async move {
+                            let mut out = Vec::with_capacity(entries.len());
+                            for (new, token) in entries.into_iter().zip(&tokens) {
+                                out.push(tables.insert(tx, new, token).await?);
+                            }
+                            Ok(out)
+                        })
                     })
                     .await;
                 match inserted {
-                    Ok(entry) => return Ok(entry),
+                    Ok(recorded) => return Ok(recorded),
                     Err(TxError::CommitLost(lost)) if started.elapsed() < self.give_up => {
-                        // Recorded by the lost commit? Then that is the entry; if not,
-                        // recorded now (the token is unique: never both).
-                        let (t, k) = (tables.clone(), token.clone());
+                        // Recorded by the lost commit (all of them: one transaction)? Then
+                        // those are the entries; if not, recorded now (the tokens are
+                        // unique: never both).
+                        let (t, k) = (tables.clone(), tokens.clone());
                         let found = self
-                            .transaction("find an entry by its submission".into(), move |tx| {
-                                let (tables, token) = (t.clone(), k.clone());
-                                Box::pin(async move { tables.by_token(tx, &token).await })
+                            .transaction("find entries by their submission".into(), move |tx| {
+                                let (tables, tokens) = (t.clone(), k.clone());
+                                Box::pin(async move { tables.by_tokens(tx, &tokens).await })
                             })
                             .await?;
-                        if let Some(entry) = found {
-                            return Ok(entry);
+                        if found.len() == count {
+                            return Ok(found);
                         }
-                        tracing::debug!(error = %io_error(&lost), "journal database: a lost commit did not record the entry; recording it again");
+                        if !found.is_empty() {
+                            return Err(self.told(
+                                &op,
+                                TxError::Final(JournalError::new(
+                                    JournalErrorKind::Corrupt,
+                                    format!(
+                                        "{} of the {count} entries of one transaction are recorded",
+                                        found.len()
+                                    ),
+                                )),
+                            ));
+                        }
+                        tracing::debug!(error = %io_error(&lost), "journal database: a lost commit did not record the entries; recording them again");
                     }
-                    Err(e) => return Err(self.told("record an entry", e)),
+                    Err(e) => return Err(self.told(&op, e)),
                 }
             }
         })

@@ -225,20 +225,23 @@ CREATE INDEX {ns}_state ON {entries} (state, id);
         Ok(entry)
     }
 
-    /// The entry recorded under submission `token`, if its commit happened.
-    pub(super) async fn by_token(
+    /// The entries recorded under submissions `tokens` (those whose commit happened), in
+    /// id order.
+    pub(super) async fn by_tokens(
         &self,
         tx: &Transaction<'_>,
-        token: &str,
-    ) -> Result<Option<Entry>, Failed> {
+        tokens: &[String],
+    ) -> Result<Vec<Entry>, Failed> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM {} WHERE submission = $1",
+            "SELECT {COLUMNS} FROM {} WHERE submission = ANY($1) ORDER BY id",
             self.entries
         );
-        tx.query_opt(&sql, &[&token])
+        let tokens = tokens.to_vec();
+        tx.query(&sql, &[&tokens])
             .await?
-            .map(|row| entry_from_row(&row))
-            .transpose()
+            .iter()
+            .map(entry_from_row)
+            .collect()
     }
 
     /// Waits for the claim lock of this journal, held until the transaction ends.

@@ -235,36 +235,13 @@ impl SqliteJournal {
 
 impl JournalStore for SqliteJournal {
     fn append(&self, new: NewEntry) -> JournalFuture<'_, Entry> {
-        self.write("record an entry".into(), move |tx| {
-            let mut entry = Entry::recorded(0, new.clone());
-            let fence = fence_to_sql(&entry)?;
-            // Cached: every submission runs it, and compiling it cost more than running it.
-            tx.prepare_cached(
-                "INSERT INTO entries (method, body, order_keys, state, attempts, \
-                 landing_possible, confirming_refusal, fence, lease_until_ms, next_attempt_ms, \
-                 last_attempt_ms, unknown_since_ms, created_ms, updated_ms, last_error, result) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            )?
-            .execute(params![
-                entry.method,
-                entry.body,
-                keys_json(&entry.order_keys),
-                entry.state.as_str(),
-                entry.attempts,
-                entry.landing_possible,
-                entry.confirming_refusal,
-                fence,
-                entry.lease_until_ms,
-                entry.next_attempt_ms,
-                entry.last_attempt_ms,
-                entry.unknown_since_ms,
-                entry.created_ms,
-                entry.updated_ms,
-                entry.last_error,
-                entry.result,
-            ])?;
-            entry.id = tx.last_insert_rowid();
-            Ok(entry)
+        self.write("record an entry".into(), move |tx| insert(tx, new.clone()))
+    }
+
+    fn append_many(&self, entries: Vec<NewEntry>) -> JournalFuture<'_, Vec<Entry>> {
+        let count = entries.len();
+        self.write(format!("record {count} entries"), move |tx| {
+            entries.iter().map(|new| insert(tx, new.clone())).collect()
         })
     }
 
@@ -398,6 +375,39 @@ impl JournalStore for SqliteJournal {
             Ok(entry)
         })
     }
+}
+
+/// Records one new entry inside a write transaction.
+fn insert(tx: &Connection, new: NewEntry) -> Result<Entry, Failure> {
+    let mut entry = Entry::recorded(0, new);
+    let fence = fence_to_sql(&entry)?;
+    // Cached: every submission runs it, and compiling it cost more than running it.
+    tx.prepare_cached(
+        "INSERT INTO entries (method, body, order_keys, state, attempts, \
+         landing_possible, confirming_refusal, fence, lease_until_ms, next_attempt_ms, \
+         last_attempt_ms, unknown_since_ms, created_ms, updated_ms, last_error, result) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?
+    .execute(params![
+        entry.method,
+        entry.body,
+        keys_json(&entry.order_keys),
+        entry.state.as_str(),
+        entry.attempts,
+        entry.landing_possible,
+        entry.confirming_refusal,
+        fence,
+        entry.lease_until_ms,
+        entry.next_attempt_ms,
+        entry.last_attempt_ms,
+        entry.unknown_since_ms,
+        entry.created_ms,
+        entry.updated_ms,
+        entry.last_error,
+        entry.result,
+    ])?;
+    entry.id = tx.last_insert_rowid();
+    Ok(entry)
 }
 
 /// Why an operation failed, before it is told with the file and the operation.
