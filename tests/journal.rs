@@ -438,3 +438,62 @@ async fn an_invalid_write_is_not_recorded() {
     assert!(invalid.is_err(), "{invalid:?}");
     assert_eq!(journal.store().counts().await.unwrap().pending, 0);
 }
+
+/// Writes decoded from JSON (what `ump import` reads): a batch recorded in one go in the
+/// order given and applied; a body that is not the request is refused naming the field,
+/// never the value; a method that is not a write is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_decoded_from_json_are_recorded_in_order_and_told_when_wrong() {
+    use gree_ump::journal::{DecodedWrite, SubmitError};
+    let env = Env::start().await;
+    let (_, journal) = env.process();
+    let member = DecodedWrite::decode(
+        "wk.user.info.add",
+        r#"{"project_id": "18756", "nickname": "张三", "phone": "13800000031"}"#,
+    )
+    .unwrap();
+    let order = DecodedWrite::decode(
+        "wk.user.order.add",
+        r#"{"phone": "13800000031", "consume_date": "2026-12-01 10:00:00",
+            "order_amount": "88.00", "order_no": "imp-1", "order_score": 8}"#,
+    )
+    .unwrap();
+    assert_eq!(order.method(), "wk.user.order.add");
+    let ids = journal.submit_decoded(&[member, order]).await.unwrap();
+    assert!(ids[0] < ids[1], "in the order given: {ids:?}");
+    let _drainer = journal.start();
+    for id in ids {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let entry = journal.store().get(id).await.unwrap().unwrap();
+            if entry.state == EntryState::Applied {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not applied: {entry:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let orders = env.sandbox.control().dump()["orders"].to_string();
+    assert!(
+        orders.contains("imp-1"),
+        "the order is on the platform: {orders}"
+    );
+
+    let wrong = DecodedWrite::decode(
+        "wk.user.order.add",
+        r#"{"phone": "13800000031", "consume_date": "yesterday 13800000099",
+            "order_amount": "88.00", "order_no": "imp-2", "order_score": 8}"#,
+    )
+    .unwrap_err();
+    let text = wrong.to_string();
+    assert!(matches!(wrong, SubmitError::Undecodable { .. }), "{text}");
+    assert!(text.contains("consume_date"), "names the field: {text}");
+    assert!(!text.contains("13800000099"), "never the value: {text}");
+    let not_a_write = DecodedWrite::decode("wk.user.info.query", "{}").unwrap_err();
+    assert!(
+        not_a_write
+            .to_string()
+            .contains("is not a write the journal takes"),
+        "{not_a_write}"
+    );
+}

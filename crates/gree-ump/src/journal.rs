@@ -94,7 +94,106 @@ macro_rules! journal_writes {
 
         /// The methods this module journals.
         pub(crate) const JOURNALLED: &[&str] = &[$(<$t as Endpoint>::INFO.method),*];
+
+        /// Decodes `body` as the request of journalled write `method`: `None` when no
+        /// journalled write has that method.
+        fn decode_write(method: &str, body: &str) -> Option<Result<DecodedWrite, SubmitError>> {
+            $(
+                if method == <$t as Endpoint>::INFO.method {
+                    return Some(decode_one::<$t>(body));
+                }
+            )*
+            None
+        }
+
+        /// A decoded write as the journal records it, checked as its typed request is.
+        fn decoded_entry(journal: &Journal, write: &DecodedWrite) -> Result<NewEntry, SubmitError> {
+            $(
+                if write.method == <$t as Endpoint>::INFO.method {
+                    let request: $t = serde_json::from_str(&write.body).map_err(|e| undecodable(write.method, "", &e))?;
+                    return journal.new_entry(&request);
+                }
+            )*
+            Err(SubmitError::NotAWrite { method: write.method.to_owned() })
+        }
     };
+}
+
+/// A write decoded from JSON ([`DecodedWrite::decode`]): its method, and its body as the
+/// journal stores it (what identifies it: the same request decodes to the same body).
+#[derive(Clone)]
+pub struct DecodedWrite {
+    method: &'static str,
+    body: String,
+}
+
+/// The method only: the body holds personal data.
+impl fmt::Debug for DecodedWrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodedWrite")
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DecodedWrite {
+    /// Decodes `body` (a JSON object of the request's wire fields, as the document names
+    /// them) as the request of the write endpoint `method` (`wk.user.info.add`…), and
+    /// checks it as a direct call would. For tools that read writes from files (`ump
+    /// import`); code that builds requests submits them typed.
+    ///
+    /// Refused: a method that is not a journalled write ([`SubmitError::NotAWrite`]), a
+    /// body that does not decode ([`SubmitError::Undecodable`], naming the field and
+    /// never the value), an invalid request ([`SubmitError::Invalid`]).
+    pub fn decode(method: &str, body: &str) -> Result<DecodedWrite, SubmitError> {
+        decode_write(method, body).unwrap_or_else(|| {
+            Err(SubmitError::NotAWrite {
+                method: method.chars().take(80).collect(),
+            })
+        })
+    }
+
+    /// The endpoint's method.
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The body as the journal stores it and every attempt sends it.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+/// Decodes and checks one typed request; the body it serializes to.
+fn decode_one<E: JournalWrite + serde::de::DeserializeOwned>(
+    body: &str,
+) -> Result<DecodedWrite, SubmitError> {
+    let method = E::INFO.method;
+    let mut de = serde_json::Deserializer::from_str(body);
+    let request: E = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        undecodable(method, &path, e.inner())
+    })?;
+    de.end().map_err(|e| undecodable(method, "", &e))?;
+    request.validate().map_err(SubmitError::Invalid)?;
+    let body = serde_json::to_string(&request).map_err(|e| undecodable(method, "", &e))?;
+    Ok(DecodedWrite { method, body })
+}
+
+/// A decoder's failure at `path`, its message without the values it may quote.
+fn undecodable(method: &'static str, path: &str, e: &serde_json::Error) -> SubmitError {
+    let at = if path.is_empty() || path == "." {
+        "the request".to_owned()
+    } else {
+        format!("`{path}`")
+    };
+    SubmitError::Undecodable {
+        method,
+        reason: format!(
+            "{at}: {}",
+            openplatform_runtime::error::without_values(&e.to_string())
+        ),
+    }
 }
 
 journal_writes!(
@@ -146,6 +245,18 @@ pub enum SubmitError {
     },
     /// The journal's store failed.
     Store(JournalError),
+    /// [`DecodedWrite::decode`]: no journalled write has this method.
+    NotAWrite {
+        /// The method given (at most 80 characters of it).
+        method: String,
+    },
+    /// [`DecodedWrite::decode`]: the body is not the endpoint's request.
+    Undecodable {
+        /// The endpoint's method.
+        method: &'static str,
+        /// Where and what (the field's path; never its value).
+        reason: String,
+    },
 }
 
 impl fmt::Display for SubmitError {
@@ -158,6 +269,14 @@ impl fmt::Display for SubmitError {
                  re-sent identical; it was not recorded"
             ),
             SubmitError::Store(e) => write!(f, "the journal could not record the write: {e}"),
+            SubmitError::NotAWrite { method } => write!(
+                f,
+                "{method:?} is not a write the journal takes (one of: {})",
+                JOURNALLED.join(", ")
+            ),
+            SubmitError::Undecodable { method, reason } => {
+                write!(f, "not a {method} request: {reason}")
+            }
         }
     }
 }
@@ -167,7 +286,9 @@ impl std::error::Error for SubmitError {
         match self {
             SubmitError::Invalid(e) => Some(e),
             SubmitError::Store(e) => Some(e),
-            SubmitError::NotReplayable { .. } => None,
+            SubmitError::NotReplayable { .. }
+            | SubmitError::NotAWrite { .. }
+            | SubmitError::Undecodable { .. } => None,
         }
     }
 }
@@ -266,6 +387,45 @@ impl Journal {
     /// process's on the same store) applies it exactly once. Checks the request as a
     /// direct call does; sends nothing itself.
     pub async fn submit<E: JournalWrite>(&self, request: &E) -> Result<Receipt<E>, SubmitError> {
+        let entry = self.new_entry(request)?;
+        let entry = self
+            .inner
+            .store
+            .append(entry)
+            .await
+            .map_err(SubmitError::Store)?;
+        self.inner.drainer.work().notify_one();
+        Ok(Receipt {
+            id: entry.id,
+            journal: self.clone(),
+            _write: PhantomData,
+        })
+    }
+
+    /// Records writes decoded from JSON ([`DecodedWrite::decode`]) as [`Journal::submit`]
+    /// records typed ones, in one commit where the store can (all or none): their entries'
+    /// ids, ascending in the order given, so writes to one member keep their order. A
+    /// bulk import records a batch with one fsync rather than one per write.
+    pub async fn submit_decoded(
+        &self,
+        writes: &[DecodedWrite],
+    ) -> Result<Vec<EntryId>, SubmitError> {
+        let entries = writes
+            .iter()
+            .map(|write| decoded_entry(self, write))
+            .collect::<Result<Vec<_>, _>>()?;
+        let recorded = self
+            .inner
+            .store
+            .append_many(entries)
+            .await
+            .map_err(SubmitError::Store)?;
+        self.inner.drainer.work().notify_one();
+        Ok(recorded.into_iter().map(|e| e.id).collect())
+    }
+
+    /// `request` checked and encoded as the journal records it.
+    fn new_entry<E: JournalWrite>(&self, request: &E) -> Result<NewEntry, SubmitError> {
         request.validate().map_err(SubmitError::Invalid)?;
         let method = E::INFO.method;
         let body = serde_json::to_string(request).map_err(|e| {
@@ -288,22 +448,11 @@ impl Journal {
             .journal
             .map(|info| order_keys(&info, &body))
             .unwrap_or_default();
-        let entry = self
-            .inner
-            .store
-            .append(NewEntry {
-                method: method.to_owned(),
-                body,
-                order_keys,
-                created_ms: self.inner.clock.now_ms(),
-            })
-            .await
-            .map_err(SubmitError::Store)?;
-        self.inner.drainer.work().notify_one();
-        Ok(Receipt {
-            id: entry.id,
-            journal: self.clone(),
-            _write: PhantomData,
+        Ok(NewEntry {
+            method: method.to_owned(),
+            body,
+            order_keys,
+            created_ms: self.inner.clock.now_ms(),
         })
     }
 

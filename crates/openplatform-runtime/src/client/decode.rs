@@ -186,7 +186,7 @@ fn decode_data_tracked<T: Tolerant>(json: &str, sensitive: &[&str]) -> Result<Op
                 let what = if personal {
                     format!(
                         "{} (the value of a sensitive field is not shown)",
-                        without_values(&e.to_string())
+                        crate::error::without_values(&e.to_string())
                     )
                 } else {
                     e.to_string()
@@ -199,49 +199,4 @@ fn decode_data_tracked<T: Tolerant>(json: &str, sensitive: &[&str]) -> Result<Op
             })?;
     de.end().map_err(|e| format!("`data`: {e}"))?;
     Ok(value)
-}
-
-/// A decoder's message with everything that may be the value taken out: quoted parts
-/// (`"…"`, `'…'`, `` `…` ``), numbers of three digits or more, and serde_json's position
-/// (` at line 1 column 40`, whose column tells the value's length).
-fn without_values(message: &str) -> String {
-    let message = message
-        .rfind(" at line ")
-        .map_or(message, |at| &message[..at]);
-    let mut out = String::with_capacity(message.len());
-    let mut quote: Option<char> = None;
-    let mut digits = String::new();
-    let flush = |out: &mut String, digits: &mut String| {
-        if digits.len() >= 3 {
-            out.push('…');
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    for c in message.chars() {
-        match quote {
-            Some(q) if c == q => {
-                out.push('…');
-                out.push(c);
-                quote = None;
-            }
-            Some(_) => {}
-            None if matches!(c, '"' | '\'' | '`') => {
-                flush(&mut out, &mut digits);
-                out.push(c);
-                quote = Some(c);
-            }
-            None if c.is_ascii_digit() => digits.push(c),
-            None => {
-                flush(&mut out, &mut digits);
-                out.push(c);
-            }
-        }
-    }
-    if quote.is_some() {
-        out.push('…');
-    }
-    flush(&mut out, &mut digits);
-    out
 }
