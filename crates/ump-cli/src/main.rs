@@ -17,6 +17,7 @@ mod config;
 // Checked in as generated (`cargo xtask check` compares it byte for byte).
 #[rustfmt::skip]
 mod generated;
+mod import;
 mod input;
 mod journal;
 mod output;
@@ -107,6 +108,7 @@ fn cli() -> Command {
     }
     cmd.subcommand(tokens::command())
         .subcommand(journal::command())
+        .subcommand(import::command())
         .subcommand(
             Command::new("sandbox")
                 .about("Runs the local sandbox of the platform (the flags of gree-ump-sandbox; --help for them)")
@@ -172,6 +174,11 @@ async fn run(m: &ArgMatches) -> Result<(), CliError> {
             };
             if name == "tokens" {
                 return tokens::run(&ctx, sub).await.map(|_| ());
+            }
+            if name == "import" {
+                return import::run(&ctx.output, &ctx.client, m, sub)
+                    .await
+                    .map(|_| ());
             }
             if name == "journal" {
                 return journal::run(&ctx.output, ctx.options.dry_run, Some(&ctx.client), m, sub)

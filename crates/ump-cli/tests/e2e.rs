@@ -1606,3 +1606,261 @@ async fn journal_commands_work_on_a_postgres_journal() {
     .await
     .unwrap();
 }
+
+/// `ump import`: a file of member, order and points lines (`IMPORT_LINES`, default
+/// 6,000 in a debug build's test; the note's figure is 100,000) imported into the sandbox through the journal,
+/// killed with SIGKILL twice (while recording, then while draining) and run again to the
+/// end: the sandbox ends with exactly the file's effects, and the journal holds each line
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_applies_each_line_once_across_two_kills() {
+    let asked: usize = std::env::var("IMPORT_LINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6_000);
+    // Three lines a round: at least as many lines as asked.
+    let rounds = asked.div_ceil(3);
+    let lines = rounds * 3;
+    let env = Env::new().await;
+    // Members that exist before the import, for the points lines (which name an open id).
+    let existing: Vec<String> = {
+        let mut out = Vec::new();
+        for m in 0..20 {
+            out.push(env.member(&format!("1370000{m:04}")).await);
+        }
+        out
+    };
+    let file = env.dir.path().join("import.jsonl");
+    let mut text = String::new();
+    for i in 0..rounds {
+        let phone = format!("136{i:08}");
+        text.push_str(
+            &serde_json::json!({"endpoint": "wk.user.info.add", "request": {
+                "project_id": "18756", "nickname": "导入", "phone": phone}})
+            .to_string(),
+        );
+        text.push('\n');
+        text.push_str(
+            &serde_json::json!({"endpoint": "wk.user.order.add", "request": {
+                "phone": phone, "consume_date": "2026-12-01 10:00:00",
+                "order_amount": "20.00", "order_no": format!("imp-{i}"), "order_score": 2}})
+            .to_string(),
+        );
+        text.push('\n');
+        text.push_str(
+            &serde_json::json!({"endpoint": "wk.user.event.score.change", "request": {
+                "open_id": existing[i % existing.len()], "score": 1,
+                "out_biz_no": format!("imp-p-{i}"), "change_reason": "导入",
+                "change_event": "event_add", "change_id": format!("imp-p-{i}")}})
+            .to_string(),
+        );
+        text.push('\n');
+    }
+    std::fs::write(&file, &text).unwrap();
+    let journal_file = env.dir.path().join("import-journal.sqlite3");
+    let journal_text = journal_file.display().to_string();
+    let file_text = file.display().to_string();
+    // Opened once, before the import: each opening takes the file's write lock.
+    let watcher = gree_ump::runtime::journal::SqliteJournal::open(&journal_file).unwrap();
+    let count_entries = || async {
+        use gree_ump::runtime::journal::JournalStore;
+        let counts = watcher.counts().await.unwrap();
+        let all =
+            counts.pending + counts.in_flight + counts.applied + counts.refused + counts.attention;
+        (all, counts.applied)
+    };
+    // Killed twice: while recording, and while applying.
+    let started = std::time::Instant::now();
+    let mut kills = Vec::new();
+    for until in [lines as u64 / 3, lines as u64] {
+        let mut child = env
+            .command(&[
+                "import",
+                &file_text,
+                "--lease",
+                "3",
+                "--attempt-lifetime",
+                "2",
+            ])
+            .env("UMP_JOURNAL", &journal_text)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        loop {
+            let (recorded, applied) = count_entries().await;
+            // The first run is killed a third of the way into recording, the second
+            // halfway through applying (its drain keeps pace with its recording).
+            let reached = if until < lines as u64 {
+                recorded >= until
+            } else {
+                applied >= until / 2
+            };
+            if reached {
+                break;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the import ended before it was killed: {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills.push(count_entries().await);
+    }
+    let last = env
+        .ump_with(
+            // The sandbox commits before it answers: a lost reply's write cannot land
+            // later, so the lookups need not wait the real platform's two minutes.
+            &[
+                "import",
+                &file_text,
+                "--lease",
+                "3",
+                "--attempt-lifetime",
+                "2",
+            ],
+            &[("UMP_JOURNAL", &journal_text)],
+        )
+        .await;
+    assert_eq!(last.code, 0, "{last:?}");
+    let summary = last.json();
+    let took = started.elapsed();
+    println!(
+        "ump import: {lines} lines, killed at (recorded, applied) {kills:?}, then resumed: \
+         {} recorded by the last run, {} found recorded; {took:?} in all",
+        summary["submitted_now"], summary["recorded_before"]
+    );
+    assert_eq!(summary["applied"], lines, "{summary}");
+    assert_eq!(
+        summary["submitted_now"].as_u64().unwrap() + summary["recorded_before"].as_u64().unwrap(),
+        lines as u64
+    );
+    let (recorded, applied) = count_entries().await;
+    assert_eq!(
+        (recorded, applied),
+        (lines as u64, lines as u64),
+        "each line once"
+    );
+
+    // Exactly the file's effects on the platform.
+    let dump = env.sandbox.control().dump();
+    let phones: std::collections::HashSet<String> = dump["members"]
+        .to_string()
+        .split('"')
+        .filter(|s| s.len() == 11 && s.starts_with("136"))
+        .map(str::to_owned)
+        .collect();
+    let imported_members = (0..rounds)
+        .filter(|i| phones.contains(&format!("136{i:08}")))
+        .count();
+    assert_eq!(imported_members, rounds, "every member created");
+    for (m, open_id) in existing.iter().enumerate() {
+        let ledger: Vec<i64> = env
+            .sandbox
+            .control()
+            .ledger(open_id)
+            .unwrap()
+            .entries
+            .iter()
+            .map(|e| e.amount)
+            .collect();
+        let expected = (0..rounds).filter(|i| i % existing.len() == m).count();
+        assert_eq!(
+            ledger,
+            vec![1; expected],
+            "member {m}: each points line once"
+        );
+    }
+    let orders: std::collections::HashSet<String> = dump["orders"]
+        .to_string()
+        .split('"')
+        .filter(|s| s.starts_with("imp-"))
+        .map(str::to_owned)
+        .collect();
+    let imported_orders = (0..rounds)
+        .filter(|i| orders.contains(&format!("imp-{i}")))
+        .count();
+    assert_eq!(imported_orders, rounds, "every order once");
+}
+
+/// The import's progress: a bar on a terminal (run through `script`, which gives it
+/// one), and plain counts when its output is a pipe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_shows_a_bar_on_a_terminal_and_counts_in_a_pipe() {
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI is set but `script` (util-linux) is missing"
+        );
+        eprintln!("SKIPPED: no `script` here to give the import a terminal");
+        return;
+    }
+    let env = Env::new().await;
+    let file = env.dir.path().join("small.jsonl");
+    let text: String = (0..600)
+        .map(|i| {
+            format!(
+                "{}\n",
+                serde_json::json!({"endpoint": "wk.user.info.add", "request": {
+                    "project_id": "18756", "nickname": "n", "phone": format!("135{i:08}")}})
+            )
+        })
+        .collect();
+    std::fs::write(&file, text).unwrap();
+    let journal = env.dir.path().join("tty.sqlite3").display().to_string();
+    // Through a pseudo-terminal: the bar's template ("lines ·") is drawn.
+    let mut ump = env.command(&["import", &file.display().to_string()]);
+    ump.env("UMP_JOURNAL", &journal);
+    let command_line = format!(
+        "{} --allow-obtain import {}",
+        env!("CARGO_BIN_EXE_ump"),
+        file.display()
+    );
+    let mut script = Command::new("script");
+    script.args(["-qefc", &command_line, "/dev/null"]);
+    for (k, v) in ump.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    let out = tokio::task::spawn_blocking(move || script.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{terminal}");
+    assert!(
+        terminal.contains("lines ·"),
+        "a bar on a terminal: {terminal}"
+    );
+    assert!(
+        !terminal.contains("import: "),
+        "no plain counts there: {terminal}"
+    );
+    // Piped: counts, no bar.
+    let file2 = env.dir.path().join("small2.jsonl");
+    std::fs::write(
+        &file2,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("\"135", "\"134"),
+    )
+    .unwrap();
+    let piped = env
+        .ump_with(
+            &["import", &file2.display().to_string()],
+            &[("UMP_JOURNAL", &journal)],
+        )
+        .await
+        .ok();
+    assert!(
+        piped.stderr.contains("import: 600/600 lines recorded"),
+        "{piped:?}"
+    );
+    assert!(
+        !piped.stderr.contains("lines ·"),
+        "no bar in a pipe: {piped:?}"
+    );
+}
