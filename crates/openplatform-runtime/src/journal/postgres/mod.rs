@@ -29,9 +29,12 @@ const GIVE_UP: Duration = Duration::from_secs(30);
 /// The first pause between two tries; doubled each time up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
 const MAX_PAUSE: Duration = Duration::from_secs(1);
-/// How many open entries a claim reads at a time: it stops once it has chosen enough, so
-/// a backlog of a hundred thousand costs a claim one page, not the whole backlog.
-const VIEW_PAGE: i64 = 512;
+/// The most open entries a claim reads at a time: it starts with a few times what it
+/// wants and stops once it has chosen enough, so a backlog of a hundred thousand costs a
+/// claim a page, not the whole backlog.
+const MAX_VIEW_PAGE: i64 = 4096;
+/// The most candidates a claim chooses before locking.
+const MAX_CANDIDATES: usize = 1024;
 /// The connections one `PostgresJournal` opens at most, unless told otherwise.
 const DEFAULT_MAX_CONNECTIONS: usize = 8;
 
@@ -46,12 +49,13 @@ const DEFAULT_MAX_CONNECTIONS: usize = 8;
 ///   [`append`](JournalStore::append) survives a crash of this host, and of the
 ///   database server as far as its own settings (`synchronous_commit`, replication)
 ///   promise.
-/// - **Shared.** Claims are serialised by a transaction-level advisory lock, so a claim
-///   sees every earlier claim's entries in flight and writes to one member or order stay
-///   in submission order across hosts; the chosen rows are then locked with
-///   `SELECT … FOR UPDATE SKIP LOCKED` (a row an operator or a late drainer is writing
-///   is left for the next claim) and checked again. Updates are fenced as in every
-///   store: a drainer that lost its lease cannot write.
+/// - **Shared.** A claim chooses by the claim rule over the open entries as it reads
+///   them, then locks its choice with `SELECT … FOR UPDATE SKIP LOCKED` (a row another
+///   host is claiming, or an operator is writing, is left to them) and checks each
+///   locked row again. Claims of several hosts run side by side: a stale read only holds
+///   back more (a final entry never reopens), so writes to one member or order stay in
+///   submission order across hosts. Updates are fenced as in every store: a drainer
+///   that lost its lease cannot write.
 /// - **Connection loss loses nothing.** A transaction cut off before its commit is
 ///   rolled back by the server and tried again on a new connection (for up to 30 s). A
 ///   commit whose answer was lost is ambiguous: an append finds out by its submission
@@ -571,11 +575,9 @@ impl JournalStore for PostgresJournal {
                     }
                     changed.sort_unstable();
                     changed.dedup();
-                    for id in changed {
-                        if let Some(entry) = current.get(&id) {
-                            tables.write(tx, entry).await?;
-                        }
-                    }
+                    let written: Vec<&Entry> =
+                        changed.iter().filter_map(|id| current.get(id)).collect();
+                    tables.write_many(tx, &written).await?;
                     Ok(results)
                 })
             })
@@ -662,14 +664,20 @@ impl PostgresJournal {
         self.transaction("claim entries".into(), move |tx| {
             let tables = tables.clone();
             Box::pin(async move {
-                // One claim at a time, across hosts: what it reads of the open entries
-                // stays true until it commits (see the type's docs).
-                tables.lock_claims(tx).await?;
-                let mut chooser = ClaimChooser::new(now_ms, limit);
+                // The candidates, by the claim rule over the open entries as this
+                // statement sees them, read a page at a time from the oldest. A view
+                // older than another claimer's commit only holds back more (an entry
+                // it sees open may be final by now; one it sees final is final for
+                // good), and what it chose is checked again once locked. Twice as many
+                // as wanted: drainers of other hosts read the same view and lock some
+                // of them first.
+                let candidates = limit.saturating_mul(2).min(MAX_CANDIDATES);
+                let mut chooser = ClaimChooser::new(now_ms, candidates);
                 let mut after = 0;
+                let mut page_size = (candidates as i64 * 4).clamp(64, MAX_VIEW_PAGE);
                 'pages: loop {
-                    let page = tables.open_view(tx, after, VIEW_PAGE).await?;
-                    let full = page.len() as i64 == VIEW_PAGE;
+                    let page = tables.open_view(tx, after, page_size).await?;
+                    let full = page.len() as i64 == page_size;
                     for entry in &page {
                         after = entry.id;
                         if !chooser.offer(entry) {
@@ -679,9 +687,14 @@ impl PostgresJournal {
                     if !full {
                         break;
                     }
+                    page_size = (page_size * 2).min(MAX_VIEW_PAGE);
                 }
                 let mut claimed = Vec::with_capacity(chooser.chosen.len());
-                for mut entry in tables.lock_entries_skipping(tx, &chooser.chosen).await? {
+                let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+                let locked = tables
+                    .lock_entries_skipping(tx, &chooser.chosen, limit_sql)
+                    .await?;
+                for mut entry in locked {
                     // Changed since the view was read (an operator, a late drainer)?
                     if !entry.claimable(now_ms) {
                         continue;
@@ -692,9 +705,13 @@ impl PostgresJournal {
                         begun.apply(&Update::AttemptBegins, now_ms);
                         begun
                     });
-                    tables.write(tx, begun.as_ref().unwrap_or(&entry)).await?;
                     claimed.push(Claimed { entry, begun });
                 }
+                let written: Vec<&Entry> = claimed
+                    .iter()
+                    .map(|c| c.begun.as_ref().unwrap_or(&c.entry))
+                    .collect();
+                tables.write_many(tx, &written).await?;
                 Ok(claimed)
             })
         })
