@@ -506,3 +506,35 @@ async fn an_append_whose_commit_answer_was_lost_is_recorded_once() {
     assert_eq!(all.len(), 1, "recorded once: {all:?}");
     assert_eq!(all[0].id, entry.id);
 }
+
+/// A read whose commit answer was lost changed nothing: it is tried again, not failed
+/// (a drainer's `list` during a server restart killed it otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_whose_commit_answer_was_lost_is_tried_again() {
+    let Some(scratch) = Scratch::new("lost_read").await else {
+        return;
+    };
+    scratch
+        .journal()
+        .await
+        .append(new_entry(3, &[]))
+        .await
+        .unwrap();
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (proxied, lost) = proxy_losing_one_commit_answer(armed.clone()).await;
+    let journal = PostgresJournal::builder(proxied)
+        .namespace(scratch.namespace.clone())
+        .connect()
+        .await
+        .unwrap();
+    armed.store(true, Ordering::SeqCst);
+    let listed = journal
+        .list(None, 0, 10)
+        .await
+        .expect("listed despite the lost answer");
+    assert!(
+        lost.load(Ordering::SeqCst),
+        "the list's commit answer was lost"
+    );
+    assert_eq!(listed.len(), 1);
+}

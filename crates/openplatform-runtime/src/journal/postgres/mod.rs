@@ -331,8 +331,28 @@ impl PostgresJournal {
         self.retried(body).await.map_err(|e| self.told(&op, e))
     }
 
+    /// [`PostgresJournal::transaction`] of a body that only reads: a commit whose answer
+    /// was lost changed nothing, and is tried again like any cut connection.
+    async fn read<T, F>(&self, op: String, body: F) -> Result<T, JournalError>
+    where
+        T: Send,
+        F: for<'t> FnMut(&'t Transaction<'_>) -> TryFuture<'t, T> + Send,
+    {
+        self.tried(body, true).await.map_err(|e| self.told(&op, e))
+    }
+
     /// [`PostgresJournal::transaction`], telling a lost commit apart.
-    async fn retried<T, F>(&self, mut body: F) -> Result<T, TxError>
+    async fn retried<T, F>(&self, body: F) -> Result<T, TxError>
+    where
+        T: Send,
+        F: for<'t> FnMut(&'t Transaction<'_>) -> TryFuture<'t, T> + Send,
+    {
+        self.tried(body, false).await
+    }
+
+    /// Tries `body` until it commits, it fails for good, or [`GIVE_UP`] passes; a lost
+    /// commit's answer ends it unless the body only `reads`.
+    async fn tried<T, F>(&self, mut body: F, reads: bool) -> Result<T, TxError>
     where
         T: Send,
         F: for<'t> FnMut(&'t Transaction<'_>) -> TryFuture<'t, T> + Send,
@@ -343,6 +363,7 @@ impl PostgresJournal {
             let failed = match self.try_once(&mut body).await {
                 Ok(value) => return Ok(value),
                 Err(Tried::Failed(Failed::Final(e))) => return Err(TxError::Final(e)),
+                Err(Tried::CommitLost(e)) if reads => io_error(&e),
                 Err(Tried::CommitLost(e)) => return Err(TxError::CommitLost(e)),
                 Err(Tried::Failed(Failed::Retry(e))) => io_error(&e),
                 Err(Tried::NoConnection(e)) => e,
@@ -474,7 +495,7 @@ impl JournalStore for PostgresJournal {
                         // unique: never both).
                         let (t, k) = (tables.clone(), tokens.clone());
                         let found = self
-                            .transaction("find entries by their submission".into(), move |tx| {
+                            .read("find entries by their submission".into(), move |tx| {
                                 let (tables, tokens) = (t.clone(), k.clone());
                                 Box::pin(async move { tables.by_tokens(tx, &tokens).await })
                             })
@@ -587,7 +608,7 @@ impl JournalStore for PostgresJournal {
 
     fn get(&self, id: EntryId) -> JournalFuture<'_, Option<Entry>> {
         let tables = self.tables.clone();
-        Box::pin(self.transaction(format!("read entry {id}"), move |tx| {
+        Box::pin(self.read(format!("read entry {id}"), move |tx| {
             let tables = tables.clone();
             Box::pin(async move { tables.get(tx, id).await })
         }))
@@ -600,7 +621,7 @@ impl JournalStore for PostgresJournal {
         limit: usize,
     ) -> JournalFuture<'_, Vec<Entry>> {
         let tables = self.tables.clone();
-        Box::pin(self.transaction("list entries".into(), move |tx| {
+        Box::pin(self.read("list entries".into(), move |tx| {
             let tables = tables.clone();
             Box::pin(async move { tables.list(tx, state, after, limit).await })
         }))
@@ -608,7 +629,7 @@ impl JournalStore for PostgresJournal {
 
     fn counts(&self) -> JournalFuture<'_, Counts> {
         let tables = self.tables.clone();
-        Box::pin(self.transaction("count entries".into(), move |tx| {
+        Box::pin(self.read("count entries".into(), move |tx| {
             let tables = tables.clone();
             Box::pin(async move { tables.counts(tx).await })
         }))
@@ -616,12 +637,10 @@ impl JournalStore for PostgresJournal {
 
     fn next_due(&self) -> JournalFuture<'_, Option<i64>> {
         let tables = self.tables.clone();
-        Box::pin(
-            self.transaction("find when an entry is due".into(), move |tx| {
-                let tables = tables.clone();
-                Box::pin(async move { tables.next_due(tx).await })
-            }),
-        )
+        Box::pin(self.read("find when an entry is due".into(), move |tx| {
+            let tables = tables.clone();
+            Box::pin(async move { tables.next_due(tx).await })
+        }))
     }
 
     fn resolve(
