@@ -687,13 +687,14 @@ impl PostgresJournal {
                 // statement sees them, read a page at a time from the oldest. A view
                 // older than another claimer's commit only holds back more (an entry
                 // it sees open may be final by now; one it sees final is final for
-                // good), and what it chose is checked again once locked. Twice as many
-                // as wanted: drainers of other hosts read the same view and lock some
-                // of them first.
-                let candidates = limit.saturating_mul(2).min(MAX_CANDIDATES);
+                // good), and what it chose is checked again once locked. Four times as
+                // many as wanted: drainers of other hosts read the same view and lock
+                // some of them first (with twice, the crash test of four hosts took
+                // twice as long, its drainers idling on claims that found nothing).
+                let candidates = limit.saturating_mul(4).min(MAX_CANDIDATES);
                 let mut chooser = ClaimChooser::new(now_ms, candidates);
                 let mut after = 0;
-                let mut page_size = (candidates as i64 * 4).clamp(64, MAX_VIEW_PAGE);
+                let mut page_size = (candidates as i64 * 2).clamp(64, MAX_VIEW_PAGE);
                 'pages: loop {
                     let page = tables.open_view(tx, after, page_size).await?;
                     let full = page.len() as i64 == page_size;
