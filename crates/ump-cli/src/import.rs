@@ -107,6 +107,7 @@ fn identity(method: &str, body: &str) -> [u8; 16] {
 /// Runs `ump import`.
 pub async fn run(
     output: &Output,
+    dry_run: bool,
     client: &gree_ump::Client,
     global: &ArgMatches,
     m: &ArgMatches,
@@ -155,6 +156,31 @@ pub async fn run(
                 .entry(identity(&entry.method, &entry.body))
                 .or_insert(entry.id);
         }
+    }
+
+    if dry_run {
+        // What a run would do, and nothing more: no line recorded, nothing sent.
+        let new: HashSet<[u8; 16]> = lines
+            .iter()
+            .map(|l| l.identity)
+            .filter(|i| !recorded.contains_key(i))
+            .collect();
+        output.document(&serde_json::json!({
+            "journal": name,
+            "dry_run": true,
+            "lines": lines.len() + malformed.len(),
+            "would_submit": new.len(),
+            "recorded_before": lines.len() - lines.iter().filter(|l| new.contains(&l.identity)).count(),
+            "malformed": malformed.len(),
+            "malformed_lines": malformed.iter().take(LISTED).collect::<Vec<_>>(),
+        }))?;
+        if !malformed.is_empty() {
+            return Err(CliError::usage(format!(
+                "{} not a write (see \"malformed_lines\")",
+                count(malformed.len(), "line")
+            )));
+        }
+        return Ok(Outcome);
     }
 
     let mut policy = gree_ump::runtime::journal::DrainPolicy::default();

@@ -176,7 +176,7 @@ async fn run(m: &ArgMatches) -> Result<(), CliError> {
                 return tokens::run(&ctx, sub).await.map(|_| ());
             }
             if name == "import" {
-                return import::run(&ctx.output, &ctx.client, m, sub)
+                return import::run(&ctx.output, ctx.options.dry_run, &ctx.client, m, sub)
                     .await
                     .map(|_| ());
             }

@@ -1669,6 +1669,22 @@ async fn import_applies_each_line_once_across_two_kills() {
             counts.pending + counts.in_flight + counts.applied + counts.refused + counts.attention;
         (all, counts.applied)
     };
+    // --dry-run says what a run would do, and records and sends nothing.
+    let dry = env
+        .ump_with(
+            &["import", &file_text, "--dry-run"],
+            &[("UMP_JOURNAL", &journal_text)],
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(dry["would_submit"], lines, "{dry}");
+    assert_eq!(
+        count_entries().await,
+        (0, 0),
+        "nothing recorded by a dry run"
+    );
+
     // Killed twice: while recording, and while applying.
     let started = std::time::Instant::now();
     let mut kills = Vec::new();
