@@ -598,7 +598,7 @@ impl JournalStore for PostgresJournal {
                     changed.dedup();
                     let written: Vec<&Entry> =
                         changed.iter().filter_map(|id| current.get(id)).collect();
-                    tables.write_many(tx, &written).await?;
+                    tables.write(tx, &written).await?;
                     Ok(results)
                 })
             })
@@ -660,7 +660,7 @@ impl JournalStore for PostgresJournal {
                     .pop()
                     .ok_or_else(|| JournalError::not_found(id))?;
                 resolve_entry(&mut entry, &resolution, note, now_ms)?;
-                tables.write(tx, &entry).await?;
+                tables.write(tx, &[&entry]).await?;
                 Ok(entry)
             })
         }))
@@ -731,7 +731,7 @@ impl PostgresJournal {
                     .iter()
                     .map(|c| c.begun.as_ref().unwrap_or(&c.entry))
                     .collect();
-                tables.write_many(tx, &written).await?;
+                tables.write(tx, &written).await?;
                 Ok(claimed)
             })
         })

@@ -1,6 +1,7 @@
 //! The journal's tables in PostgreSQL, and the statements on them.
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::Transaction;
@@ -24,7 +25,7 @@ const COLUMNS: &str = "id, method, body, order_keys, state, attempts, landing_po
 /// query whose condition implies the index's).
 const OPEN: &str = "state IN ('pending', 'in_flight', 'attention')";
 
-/// The names of one journal's tables, and the key of its set-up lock.
+/// The names of one journal's tables, the key of its set-up lock, and its statements.
 #[derive(Debug, Clone)]
 pub(super) struct Tables {
     namespace: String,
@@ -33,6 +34,82 @@ pub(super) struct Tables {
     /// The advisory lock creating the tables takes, so two hosts starting at once do not
     /// both create them.
     setup_lock: i64,
+    /// Written once: every operation runs some, and a drainer runs many a second.
+    sql: Arc<Statements>,
+}
+
+/// The statements on one journal's entries table.
+#[derive(Debug)]
+struct Statements {
+    insert: String,
+    by_tokens: String,
+    open_view: String,
+    lock: String,
+    lock_skipping: String,
+    write: String,
+    get: String,
+    list_state: String,
+    list_all: String,
+    count_states: String,
+    oldest_open: String,
+    next_due: String,
+}
+
+impl Statements {
+    fn of(entries: &str) -> Statements {
+        Statements {
+            insert: format!(
+                "INSERT INTO {entries} (submission, method, body, order_keys, state, attempts, \
+                 landing_possible, confirming_refusal, fence, lease_until_ms, next_attempt_ms, \
+                 last_attempt_ms, unknown_since_ms, created_ms, updated_ms, last_error, result) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                 $16, $17) RETURNING id"
+            ),
+            by_tokens: format!(
+                "SELECT {COLUMNS} FROM {entries} WHERE submission = ANY($1) ORDER BY id"
+            ),
+            open_view: format!(
+                "SELECT id, order_keys, state, next_attempt_ms, lease_until_ms FROM {entries} \
+                 WHERE {OPEN} AND id > $1 ORDER BY id LIMIT $2"
+            ),
+            lock: format!(
+                "SELECT {COLUMNS} FROM {entries} WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+            ),
+            lock_skipping: format!(
+                "SELECT {COLUMNS} FROM {entries} WHERE id = ANY($1) ORDER BY id LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED"
+            ),
+            // What a claim, an update or a resolution can change (the request and when it
+            // was submitted never change), of any number of rows in one statement: a
+            // statement per row cost a round trip per row (a claim of 16 took 18).
+            write: format!(
+                "UPDATE {entries} AS e SET state = v.state, attempts = v.attempts, \
+                 landing_possible = v.landing_possible, \
+                 confirming_refusal = v.confirming_refusal, fence = v.fence, \
+                 lease_until_ms = v.lease_until_ms, next_attempt_ms = v.next_attempt_ms, \
+                 last_attempt_ms = v.last_attempt_ms, unknown_since_ms = v.unknown_since_ms, \
+                 updated_ms = v.updated_ms, last_error = v.last_error, result = v.result \
+                 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::boolean[], \
+                 $5::boolean[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], \
+                 $10::bigint[], $11::bigint[], $12::text[], $13::text[]) \
+                 AS v(id, state, attempts, landing_possible, confirming_refusal, fence, \
+                 lease_until_ms, next_attempt_ms, last_attempt_ms, unknown_since_ms, \
+                 updated_ms, last_error, result) \
+                 WHERE e.id = v.id"
+            ),
+            get: format!("SELECT {COLUMNS} FROM {entries} WHERE id = $1"),
+            list_state: format!(
+                "SELECT {COLUMNS} FROM {entries} WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3"
+            ),
+            list_all: format!("SELECT {COLUMNS} FROM {entries} WHERE id > $1 ORDER BY id LIMIT $2"),
+            count_states: format!("SELECT state, COUNT(*) FROM {entries} GROUP BY state"),
+            oldest_open: format!("SELECT MIN(created_ms) FROM {entries} WHERE {OPEN}"),
+            next_due: format!(
+                "SELECT MIN(CASE state WHEN 'pending' THEN next_attempt_ms \
+                 WHEN 'in_flight' THEN lease_until_ms END) FROM {entries} WHERE {OPEN}"
+            ),
+        }
+    }
 }
 
 impl Tables {
@@ -54,9 +131,11 @@ impl Tables {
                 ),
             ));
         }
+        let entries = format!("{namespace}_entries");
         Ok(Tables {
             namespace: namespace.to_owned(),
-            entries: format!("{namespace}_entries"),
+            sql: Arc::new(Statements::of(&entries)),
+            entries,
             meta: format!("{namespace}_meta"),
             setup_lock: lock_key("setup", namespace),
         })
@@ -188,15 +267,7 @@ CREATE INDEX {ns}_state ON {entries} (state, id);
         token: &str,
     ) -> Result<Entry, Failed> {
         let mut entry = Entry::recorded(0, new);
-        let sql = format!(
-            "INSERT INTO {} (submission, method, body, order_keys, state, attempts, \
-             landing_possible, confirming_refusal, fence, lease_until_ms, next_attempt_ms, \
-             last_attempt_ms, unknown_since_ms, created_ms, updated_ms, last_error, result) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-             RETURNING id",
-            self.entries
-        );
-        let statement = tx.prepare_cached(&sql).await?;
+        let statement = tx.prepare_cached(&self.sql.insert).await?;
         let (attempts, fence) = (i64::from(entry.attempts), fence_to_sql(&entry)?);
         let params: &Params<'_> = &[
             &token,
@@ -229,12 +300,9 @@ CREATE INDEX {ns}_state ON {entries} (state, id);
         tx: &Transaction<'_>,
         tokens: &[String],
     ) -> Result<Vec<Entry>, Failed> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM {} WHERE submission = ANY($1) ORDER BY id",
-            self.entries
-        );
+        let statement = tx.prepare_cached(&self.sql.by_tokens).await?;
         let tokens = tokens.to_vec();
-        tx.query(&sql, &[&tokens])
+        tx.query(&statement, &[&tokens])
             .await?
             .iter()
             .map(entry_from_row)
@@ -249,12 +317,7 @@ CREATE INDEX {ns}_state ON {entries} (state, id);
         after: EntryId,
         limit: i64,
     ) -> Result<Vec<Entry>, Failed> {
-        let sql = format!(
-            "SELECT id, order_keys, state, next_attempt_ms, lease_until_ms FROM {} \
-             WHERE {OPEN} AND id > $1 ORDER BY id LIMIT $2",
-            self.entries
-        );
-        let statement = tx.prepare_cached(&sql).await?;
+        let statement = tx.prepare_cached(&self.sql.open_view).await?;
         let rows = tx.query(&statement, &[&after, &limit]).await?;
         rows.iter()
             .map(|row| {
@@ -294,11 +357,13 @@ CREATE INDEX {ns}_state ON {entries} (state, id);
         tx: &Transaction<'_>,
         ids: &[EntryId],
     ) -> Result<Vec<Entry>, Failed> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM {} WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-            self.entries
-        );
-        self.rows(tx, &sql, ids).await
+        let statement = tx.prepare_cached(&self.sql.lock).await?;
+        let ids = ids.to_vec();
+        tx.query(&statement, &[&ids])
+            .await?
+            .iter()
+            .map(entry_from_row)
+            .collect()
     }
 
     /// Up to `limit` of the entries `ids`, lowest first, locked for this transaction,
@@ -312,12 +377,7 @@ CREATE INDEX {ns}_state ON {entries} (state, id);
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {COLUMNS} FROM {} WHERE id = ANY($1) ORDER BY id LIMIT $2 \
-             FOR UPDATE SKIP LOCKED",
-            self.entries
-        );
-        let statement = tx.prepare_cached(&sql).await?;
+        let statement = tx.prepare_cached(&self.sql.lock_skipping).await?;
         let ids = ids.to_vec();
         tx.query(&statement, &[&ids, &limit])
             .await?
@@ -326,49 +386,16 @@ CREATE INDEX {ns}_state ON {entries} (state, id);
             .collect()
     }
 
-    async fn rows(
-        &self,
-        tx: &Transaction<'_>,
-        sql: &str,
-        ids: &[EntryId],
-    ) -> Result<Vec<Entry>, Failed> {
-        let statement = tx.prepare_cached(sql).await?;
-        let ids = ids.to_vec();
-        tx.query(&statement, &[&ids])
-            .await?
-            .iter()
-            .map(entry_from_row)
-            .collect()
-    }
-
-    /// [`Tables::write`] of several entries in one statement: one round trip, where a
-    /// statement each cost a round trip each (a claim of 16 took 18).
-    pub(super) async fn write_many(
+    /// Writes what a claim, an update or a resolution changed of `entries`, in one
+    /// statement.
+    pub(super) async fn write(
         &self,
         tx: &Transaction<'_>,
         entries: &[&Entry],
     ) -> Result<(), Failed> {
-        match entries {
-            [] => return Ok(()),
-            [one] => return self.write(tx, one).await,
-            _ => {}
+        if entries.is_empty() {
+            return Ok(());
         }
-        let sql = format!(
-            "UPDATE {} AS e SET state = v.state, attempts = v.attempts, \
-             landing_possible = v.landing_possible, confirming_refusal = v.confirming_refusal, \
-             fence = v.fence, lease_until_ms = v.lease_until_ms, \
-             next_attempt_ms = v.next_attempt_ms, last_attempt_ms = v.last_attempt_ms, \
-             unknown_since_ms = v.unknown_since_ms, updated_ms = v.updated_ms, \
-             last_error = v.last_error, result = v.result \
-             FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::boolean[], \
-             $5::boolean[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], \
-             $10::bigint[], $11::bigint[], $12::text[], $13::text[]) \
-             AS v(id, state, attempts, landing_possible, confirming_refusal, fence, \
-             lease_until_ms, next_attempt_ms, last_attempt_ms, unknown_since_ms, updated_ms, \
-             last_error, result) \
-             WHERE e.id = v.id",
-            self.entries
-        );
         let column = |f: &dyn Fn(&Entry) -> i64| entries.iter().map(|e| f(e)).collect::<Vec<i64>>();
         let ids = column(&|e| e.id);
         let states: Vec<&str> = entries.iter().map(|e| e.state.as_str()).collect();
@@ -386,7 +413,7 @@ CREATE INDEX {ns}_state ON {entries} (state, id);
         let updated = column(&|e| e.updated_ms);
         let errors: Vec<Option<&str>> = entries.iter().map(|e| e.last_error.as_deref()).collect();
         let results: Vec<Option<&str>> = entries.iter().map(|e| e.result.as_deref()).collect();
-        let statement = tx.prepare_cached(&sql).await?;
+        let statement = tx.prepare_cached(&self.sql.write).await?;
         let params: &Params<'_> = &[
             &ids,
             &states,
@@ -406,44 +433,12 @@ CREATE INDEX {ns}_state ON {entries} (state, id);
         Ok(())
     }
 
-    /// Writes what a claim, an update or a resolution can change (the request and when
-    /// it was submitted never change).
-    pub(super) async fn write(&self, tx: &Transaction<'_>, entry: &Entry) -> Result<(), Failed> {
-        let sql = format!(
-            "UPDATE {} SET state = $2, attempts = $3, landing_possible = $4, \
-             confirming_refusal = $5, fence = $6, lease_until_ms = $7, next_attempt_ms = $8, \
-             last_attempt_ms = $9, unknown_since_ms = $10, updated_ms = $11, last_error = $12, \
-             result = $13 WHERE id = $1",
-            self.entries
-        );
-        let statement = tx.prepare_cached(&sql).await?;
-        let (attempts, fence) = (i64::from(entry.attempts), fence_to_sql(entry)?);
-        let params: &Params<'_> = &[
-            &entry.id,
-            &entry.state.as_str(),
-            &attempts,
-            &entry.landing_possible,
-            &entry.confirming_refusal,
-            &fence,
-            &entry.lease_until_ms,
-            &entry.next_attempt_ms,
-            &entry.last_attempt_ms,
-            &entry.unknown_since_ms,
-            &entry.updated_ms,
-            &entry.last_error,
-            &entry.result,
-        ];
-        tx.execute(&statement, params).await?;
-        Ok(())
-    }
-
     pub(super) async fn get(
         &self,
         tx: &Transaction<'_>,
         id: EntryId,
     ) -> Result<Option<Entry>, Failed> {
-        let sql = format!("SELECT {COLUMNS} FROM {} WHERE id = $1", self.entries);
-        let statement = tx.prepare_cached(&sql).await?;
+        let statement = tx.prepare_cached(&self.sql.get).await?;
         tx.query_opt(&statement, &[&id])
             .await?
             .map(|row| entry_from_row(&row))
@@ -460,18 +455,13 @@ CREATE INDEX {ns}_state ON {entries} (state, id);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = match state {
             Some(state) => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM {} WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3",
-                    self.entries
-                );
-                tx.query(&sql, &[&state.as_str(), &after, &limit]).await?
+                let statement = tx.prepare_cached(&self.sql.list_state).await?;
+                tx.query(&statement, &[&state.as_str(), &after, &limit])
+                    .await?
             }
             None => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
-                    self.entries
-                );
-                tx.query(&sql, &[&after, &limit]).await?
+                let statement = tx.prepare_cached(&self.sql.list_all).await?;
+                tx.query(&statement, &[&after, &limit]).await?
             }
         };
         rows.iter().map(entry_from_row).collect()
@@ -482,29 +472,22 @@ CREATE INDEX {ns}_state ON {entries} (state, id);
         tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await?;
         let mut counts = Counts::default();
-        let sql = format!(
-            "SELECT state, COUNT(*) FROM {} GROUP BY state",
-            self.entries
-        );
-        for row in tx.query(&sql, &[]).await? {
+        let statement = tx.prepare_cached(&self.sql.count_states).await?;
+        for row in tx.query(&statement, &[]).await? {
             let name: String = column(&row, 0, None)?;
             let n: i64 = column(&row, 1, None)?;
             let state = EntryState::from_name(&name)
                 .ok_or_else(|| corrupt("an entry has a state this SDK does not know".to_owned()))?;
             *counts.of_mut(state) = u64::try_from(n).unwrap_or(0);
         }
-        let sql = format!("SELECT MIN(created_ms) FROM {} WHERE {OPEN}", self.entries);
-        counts.oldest_open_created_ms = column(&tx.query_one(&sql, &[]).await?, 0, None)?;
+        let statement = tx.prepare_cached(&self.sql.oldest_open).await?;
+        counts.oldest_open_created_ms = column(&tx.query_one(&statement, &[]).await?, 0, None)?;
         Ok(counts)
     }
 
     pub(super) async fn next_due(&self, tx: &Transaction<'_>) -> Result<Option<i64>, Failed> {
-        let sql = format!(
-            "SELECT MIN(CASE state WHEN 'pending' THEN next_attempt_ms \
-             WHEN 'in_flight' THEN lease_until_ms END) FROM {} WHERE {OPEN}",
-            self.entries
-        );
-        column(&tx.query_one(&sql, &[]).await?, 0, None)
+        let statement = tx.prepare_cached(&self.sql.next_due).await?;
+        column(&tx.query_one(&statement, &[]).await?, 0, None)
     }
 }
 
