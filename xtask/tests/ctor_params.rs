@@ -213,3 +213,23 @@ fn the_check_passes_named_arguments_and_distinct_types() {
     assert_eq!(checked, 3);
     assert!(findings.is_empty(), "{findings:?}");
 }
+
+/// A nested model (an order's item, a coupon grant) is a value inside a request, not a
+/// request: its `new` said "A request with…", which sent readers looking for an endpoint.
+#[test]
+fn a_models_constructor_is_not_described_as_a_request() {
+    let mut models = 0;
+    for path in generated_files() {
+        if path.file_name().is_none_or(|n| n != "models.rs") {
+            continue;
+        }
+        models += 1;
+        let src = std::fs::read_to_string(&path).expect("read");
+        let wrong: Vec<&str> = src
+            .lines()
+            .filter(|l| l.trim_start().starts_with("/// A request with"))
+            .collect();
+        assert!(wrong.is_empty(), "{}: {wrong:#?}", path.display());
+    }
+    assert!(models >= 3, "found only {models} generated models.rs files");
+}

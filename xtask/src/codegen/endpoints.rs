@@ -143,7 +143,7 @@ fn endpoint(api: &Api, e: &Endpoint) -> TokenStream {
             errata.join(", ")
         ));
     }
-    let def = struct_def(&e.request, &quote!(), &about);
+    let def = struct_def(&e.request, &quote!(), &about, "request");
 
     let method = &e.method;
     let section = &e.section;

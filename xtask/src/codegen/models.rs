@@ -14,7 +14,10 @@ pub fn module(api: &Api) -> TokenStream {
         api.title, api.doc_version
     );
     let enums = api.enums.iter().map(enum_def);
-    let structs = api.structs.iter().map(|s| struct_def(s, &quote!(), &[]));
+    let structs = api
+        .structs
+        .iter()
+        .map(|s| struct_def(s, &quote!(), &[], "value"));
     quote! {
         #![doc = #head]
         #(#enums)*

@@ -170,8 +170,15 @@ fn field_attrs(field: &Field, style: StructStyle) -> TokenStream {
     quote!(#[serde(#(#parts),*)])
 }
 
-/// The struct definition plus its `Tolerant` impl (the runtime's default method) and, for request style, `new` and setters.
-pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> TokenStream {
+/// The struct definition plus its `Tolerant` impl (the runtime's default method) and, for
+/// request style, `new` and setters. `noun` names what `new` makes in its docs: "request"
+/// for an endpoint's request, "value" for a nested one (an order's item is not a request).
+pub fn struct_def(
+    s: &Struct,
+    models: &TokenStream,
+    extra_docs: &[String],
+    noun: &str,
+) -> TokenStream {
     let rt = runtime::root();
     let name = ident(&s.name);
     let mut paragraphs = vec![docs::escape(&s.doc), docs::escape(&s.gloss)];
@@ -227,7 +234,7 @@ pub fn struct_def(s: &Struct, models: &TokenStream, extra_docs: &[String]) -> To
         ),
     };
     let ctor = match s.style {
-        StructStyle::Request => request_ctor(s, models),
+        StructStyle::Request => request_ctor(s, models, noun),
         StructStyle::Tolerant => quote!(),
     };
     let debug = debug_impl(s);
@@ -309,7 +316,7 @@ fn debug_impl(s: &Struct) -> TokenStream {
 /// struct of named arguments `s.args` (`ChangePointsArgs`), written here too: a struct
 /// literal names every value beside its field and rustc refuses one that lacks a
 /// required field, so no two values of one type can be swapped by position.
-fn request_ctor(s: &Struct, models: &TokenStream) -> TokenStream {
+fn request_ctor(s: &Struct, models: &TokenStream, noun: &str) -> TokenStream {
     let name = ident(&s.name);
     let required: Vec<&Field> = s.fields.iter().filter(|f| f.required).collect();
     let optional_inits = s.fields.iter().filter(|f| !f.required).map(|f| {
@@ -337,7 +344,7 @@ fn request_ctor(s: &Struct, models: &TokenStream) -> TokenStream {
     let wires: Vec<String> = required.iter().map(|f| docs::code(&f.wire)).collect();
     let (args_def, ctor) = match (&s.args, required.as_slice()) {
         (None, []) => {
-            let doc = docs::attrs(&["A request with every optional field unset.".into()]);
+            let doc = docs::attrs(&[format!("A {noun} with every optional field unset.")]);
             (
                 quote!(),
                 quote! {
@@ -351,7 +358,7 @@ fn request_ctor(s: &Struct, models: &TokenStream) -> TokenStream {
         (None, [f]) => {
             let n = ident(&f.name);
             let ty = rust_ty(&f.ty, models);
-            let doc = docs::attrs(&[format!("A request with its required fields: {}.", wires[0])]);
+            let doc = docs::attrs(&[format!("A {noun} with its required fields: {}.", wires[0])]);
             (
                 quote!(),
                 quote! {
@@ -366,7 +373,7 @@ fn request_ctor(s: &Struct, models: &TokenStream) -> TokenStream {
             let args = ident(args);
             let def = args_def(s, &args, &required, models);
             let doc = docs::attrs(&[format!(
-                "A request with its required fields ({}), named in [`{args}`]; the optional ones unset.",
+                "A {noun} with its required fields ({}), named in [`{args}`]; the optional ones unset.",
                 wires.join(", ")
             )]);
             (

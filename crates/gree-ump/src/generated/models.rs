@@ -1362,7 +1362,7 @@ impl ::core::fmt::Debug for CouponGrantArgs {
 }
 
 impl CouponGrant {
-    /// A request with its required fields (`open_id`, `coupon_number`, `params_type`), named in [`CouponGrantArgs`]; the optional ones unset.
+    /// A value with its required fields (`open_id`, `coupon_number`, `params_type`), named in [`CouponGrantArgs`]; the optional ones unset.
     pub fn new(args: CouponGrantArgs) -> Self {
         let CouponGrantArgs { open_id, coupon_number, params_type } = args;
         Self {
@@ -2088,7 +2088,7 @@ pub struct OrderItem {
 }
 
 impl OrderItem {
-    /// A request with every optional field unset.
+    /// A value with every optional field unset.
     pub fn new() -> Self {
         Self {
             item_no: None,
@@ -2271,7 +2271,7 @@ pub struct PartialRollbackItemArgs {
 }
 
 impl PartialRollbackItem {
-    /// A request with its required fields (`order_no`, `item_no`, `total_price`), named in [`PartialRollbackItemArgs`]; the optional ones unset.
+    /// A value with its required fields (`order_no`, `item_no`, `total_price`), named in [`PartialRollbackItemArgs`]; the optional ones unset.
     pub fn new(args: PartialRollbackItemArgs) -> Self {
         let PartialRollbackItemArgs { order_no, item_no, total_price } = args;
         Self {
@@ -2541,7 +2541,7 @@ pub struct RollbackItem {
 }
 
 impl RollbackItem {
-    /// A request with every optional field unset.
+    /// A value with every optional field unset.
     pub fn new() -> Self {
         Self {
             item_no: None,

@@ -504,7 +504,7 @@ pub struct VerifyExt {
 }
 
 impl VerifyExt {
-    /// A request with every optional field unset.
+    /// A value with every optional field unset.
     pub fn new() -> Self {
         Self {
             channel_type: None,

@@ -181,7 +181,7 @@ pub struct Item {
 }
 
 impl Item {
-    /// A request with its required fields: `item_no`.
+    /// A value with its required fields: `item_no`.
     pub fn new(item_no: impl Into<String>) -> Self {
         Self {
             item_no: item_no.into(),
