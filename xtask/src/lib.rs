@@ -7,6 +7,7 @@
 pub mod api_diff;
 pub mod audit;
 pub mod codegen;
+pub mod doc_audit;
 mod error;
 pub mod ir;
 pub mod metadata;

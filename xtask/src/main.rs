@@ -71,6 +71,16 @@ fn main() -> ExitCode {
                 a.get_one::<String>("changelog").cloned(),
             )
         }
+        Some(("doc-audit", a)) => doc_audit(
+            &root,
+            a.get_one::<PathBuf>("doc-dir").cloned(),
+            a.get_many::<String>("crate")
+                .map(|v| v.cloned().collect())
+                .unwrap_or_else(|| vec!["gree_ump".to_owned()]),
+            a.get_many::<String>("private")
+                .map(|v| v.cloned().collect())
+                .unwrap_or_else(|| vec!["openplatform_runtime".to_owned()]),
+        ),
         _ => {
             let _ = cli().print_help();
             ExitCode::from(2)
@@ -122,6 +132,35 @@ fn cli() -> Command {
                 ),
         )
         .subcommand(
+            Command::new("doc-audit")
+                .about(
+                    "Read the HTML of `cargo doc` back: no two items with the same opening \
+                     sentence, no link into a crate users do not see, no link shown as text; \
+                     exit 1 if any",
+                )
+                .arg(
+                    Arg::new("doc-dir")
+                        .long("doc-dir")
+                        .value_name("DIR")
+                        .value_parser(clap::value_parser!(PathBuf))
+                        .help("Where cargo doc wrote [default: $CARGO_TARGET_DIR/doc, else target/doc]"),
+                )
+                .arg(
+                    Arg::new("crate")
+                        .long("crate")
+                        .value_name("NAME")
+                        .action(ArgAction::Append)
+                        .help("A crate to audit, as its doc directory is named [default: gree_ump]"),
+                )
+                .arg(
+                    Arg::new("private")
+                        .long("private")
+                        .value_name("NAME")
+                        .action(ArgAction::Append)
+                        .help("A crate whose pages must not be linked to [default: openplatform_runtime]"),
+                ),
+        )
+        .subcommand(
             Command::new("diff")
                 .about(
                     "The change to the generated API between two specs, each change with its \
@@ -150,6 +189,46 @@ fn cli() -> Command {
                         .help("Insert the drafted entry into FILE"),
                 ),
         )
+}
+
+/// `doc-audit [--doc-dir DIR] [--crate NAME]… [--private NAME]…`.
+fn doc_audit(
+    root: &std::path::Path,
+    dir: Option<PathBuf>,
+    crates: Vec<String>,
+    private: Vec<String>,
+) -> ExitCode {
+    let dir = dir.unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .filter(|d| !d.is_empty())
+            .map_or_else(|| root.join("target"), PathBuf::from)
+            .join("doc")
+    });
+    let mut defects = 0;
+    for krate in &crates {
+        match xtask::doc_audit::audit(&dir, krate, &private) {
+            Ok(findings) => {
+                for f in &findings {
+                    println!("{f}");
+                }
+                defects += findings.len();
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if defects == 0 {
+        println!(
+            "docs of {}: no pasted summary, no page out of reach, no link shown as text",
+            crates.join(", ")
+        );
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: {defects} defects in the docs");
+        ExitCode::FAILURE
+    }
 }
 
 /// `audit-doc PATH [--spec FILE] [--verbose]`.

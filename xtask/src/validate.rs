@@ -1519,7 +1519,9 @@ impl Validator {
                 self.no_missing_error(&format!("{place} response"), &r.fields);
                 structs.push(Struct {
                     name: inline_name.clone(),
-                    doc: s.title.clone(),
+                    // Not the title alone: the request carries it, and two types opening
+                    // with one sentence read as one in every listing.
+                    doc: format!("{}:返回参数 data", s.title),
                     gloss: format!("The `data` of {}", s.method),
                     fields,
                     style: StructStyle::Tolerant,

@@ -85,21 +85,25 @@ pub mod recovery;
 pub use generated::client::{Client, Error};
 pub use generated::errors::ErrorCode;
 pub use generated::{PROTOCOL, endpoints, models};
-/// The runtime, for token stores, clocks and the generic client.
+// The runtime is inlined so that `cargo doc -p gree-ump --no-deps` documents every
+// type users touch (the builder, the error's methods, the journal's stores) under this
+// crate: with a plain re-export those pages were missing and their links led nowhere.
+#[doc(inline)]
 pub use openplatform_runtime as runtime;
 #[cfg(feature = "redis")]
 #[doc(inline)]
 pub use openplatform_runtime::tokens::RedisTokenStore;
-/// Token stores: in a file (the default: the user's state directory), in memory (tests),
-/// in Redis (feature `redis`: several hosts).
+// No doc comment on these re-exports: rustdoc prepends it to every item's own docs, and
+// one comment pasted over two token stores gave both the same summary.
 #[doc(inline)]
 pub use openplatform_runtime::tokens::{FileTokenStore, MemoryTokenStore};
-/// Wire types the models use (exact money, Beijing-time dates…).
+#[doc(inline)]
 pub use openplatform_runtime::wire;
 #[doc(inline)]
 pub use openplatform_runtime::{
-    ApiErrorCode, Call, CallOptions, DecodeErrorKind, Endpoint, ErrorCategory, Items, Paged,
-    RequestError, Response, RetryPolicy, TokenPolicy, TokenStore,
+    ApiError, ApiErrorCode, AppliedEarlier, Call, CallOptions, ClientBuilder, DecodeErrorKind,
+    Endpoint, ErrorCategory, Items, Outcome, Paged, RequestError, Response, RetryPolicy,
+    TokenPolicy, TokenStore,
 };
 
 /// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.

@@ -86,12 +86,16 @@ pub mod generated;
 pub use generated::client::{Client, Error};
 pub use generated::errors::ErrorCode;
 pub use generated::{PROTOCOL, endpoints, models};
-/// The runtime, for the generic client, clocks and errors.
+// The runtime is inlined so that `cargo doc -p zvcms --no-deps` documents the types
+// users touch (the builder, the error and its methods, signers) under this crate. No doc
+// comments on re-exports: rustdoc prepends them to the items' own.
+#[doc(inline)]
 pub use openplatform_runtime as runtime;
-/// Signers: the [`Signer`] trait and building blocks for common schemes.
+#[doc(inline)]
 pub use openplatform_runtime::signer;
-/// Wire types the models use ([`wire::Id`] for coupon ids…).
+#[doc(inline)]
 pub use openplatform_runtime::wire;
+#[doc(inline)]
 pub use openplatform_runtime::{
     ApiErrorCode, Endpoint, ErrorCategory, RequestError, Response, SignRequest, Signer,
 };

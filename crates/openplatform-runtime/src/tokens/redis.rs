@@ -143,7 +143,7 @@ impl fmt::Debug for RedisTokenStore {
 impl RedisTokenStore {
     /// Connects to the Redis server at `url` (`redis://[user:password@]host:port/db`,
     /// `rediss://` for TLS if the `redis` crate is built with a TLS feature) through a
-    /// [`ConnectionManager`], which reconnects by itself. Fails when the server cannot be
+    /// `redis::aio::ConnectionManager`, which reconnects by itself. Fails when the server cannot be
     /// reached now. `key_prefix` is put in front of every key, e.g. `"my-mall:ump:"`.
     pub async fn connect(url: &str, key_prefix: impl Into<String>) -> Result<Self, StoreError> {
         // The URL may hold a password: it is never part of an error text.

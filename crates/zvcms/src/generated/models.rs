@@ -374,7 +374,7 @@ impl ::core::fmt::Debug for UserInfo {
 
 impl ::openplatform_runtime::wire::Tolerant for UserInfo {}
 
-/// 优惠券核销
+/// 优惠券核销:返回参数 data
 ///
 /// The `data` of communal.user.coupons-vertify
 #[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

@@ -129,7 +129,7 @@ impl ::core::fmt::Debug for Owner {
 
 impl ::openplatform_runtime::wire::Tolerant for Owner {}
 
-/// 核销
+/// 核销:返回参数 data
 ///
 /// The `data` of demo.codes-redeem
 #[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

@@ -89,7 +89,7 @@ impl ::openplatform_runtime::wire::Tolerant for Kind {
     }
 }
 
-/// 获取令牌
+/// 获取令牌:返回参数 data
 ///
 /// The `data` of mini.token.get
 #[derive(Clone, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
