@@ -283,6 +283,8 @@ pub struct Endpoint {
     pub errors: Vec<i64>,
     /// How the write journal settles and orders it; `None`: not journalled.
     pub journal: Option<Journal>,
+    /// What it does beyond its answer: paragraphs for its docs (spec `effects`).
+    pub effects: Vec<String>,
 }
 
 /// The spec's `journal` of a write endpoint.

@@ -252,6 +252,11 @@ pub struct EndpointSpec {
     /// How the write journal identifies, orders and settles this write.
     #[serde(default)]
     pub journal: Option<Line<JournalSpec>>,
+    /// What the call does beyond its answer (balances it moves, the codes that refuse it),
+    /// as the document and its errata decide and the sandbox emulates: one paragraph each,
+    /// shown in the method's docs. A code they cite must be among `errors`.
+    #[serde(default)]
+    pub effects: Vec<String>,
 }
 
 /// How a write goes through the write journal: how a write whose outcome is unknown is

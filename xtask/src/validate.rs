@@ -96,6 +96,39 @@ fn is_snake_ident(s: &str) -> bool {
 }
 
 impl Validator {
+    /// Every error code an `effects` paragraph cites (a number of four digits or more that
+    /// the error table lists) is one the endpoint lists: the docs must not promise an
+    /// answer the endpoint's own table does not have.
+    fn effects(
+        &mut self,
+        place: &str,
+        loc: Option<Location>,
+        s: &crate::spec::EndpointSpec,
+        codes: &BTreeSet<i64>,
+    ) {
+        let listed: BTreeSet<i64> = s.errors.iter().map(|c| c.value).collect();
+        for (i, text) in s.effects.iter().enumerate() {
+            if text.trim().is_empty() {
+                self.problem(loc, format!("{place}: effects[{i}] is empty"));
+            }
+            let cited = text
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|n| n.len() >= 4)
+                .filter_map(|n| n.parse::<i64>().ok())
+                .filter(|c| codes.contains(c));
+            for code in cited {
+                if !listed.contains(&code) {
+                    self.problem(
+                        loc,
+                        format!(
+                            "{place}: effects[{i}] cites {code}, which is not among its errors"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     fn problem(&mut self, loc: Option<Location>, msg: impl Into<String>) {
         self.problems.push((loc, msg.into()));
     }
@@ -916,6 +949,7 @@ impl Validator {
 
         let command = self.command(place, s);
         let journal = self.journal(place, s, idempotency, &fields, codes);
+        self.effects(place, loc, s, codes);
         Some(Endpoint {
             method: s.method.clone(),
             name: s.name.clone(),
@@ -945,6 +979,7 @@ impl Validator {
             data: data?,
             errors: s.errors.iter().map(|c| c.value).collect(),
             journal,
+            effects: s.effects.clone(),
         })
     }
 

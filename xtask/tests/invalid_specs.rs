@@ -126,7 +126,8 @@ fn all_problems_are_reported_at_once() {
         1,
     );
     let err = errors_of(&text);
-    assert!(err.contains("2 problem(s)"), "{err}");
+    // The undeclared 999, the unknown type, and the effects citing the 110002 now gone.
+    assert!(err.contains("3 problem(s)"), "{err}");
 }
 
 #[test]
@@ -450,6 +451,25 @@ fn a_command_must_be_kebab_case_and_unique_in_its_group() {
     let err = errors_of(&text);
     assert!(
         err.contains("command `things list-things` is also endpoint"),
+        "{err}"
+    );
+}
+
+/// An `effects` paragraph is shown in the method's docs: citing a code the endpoint does
+/// not list would promise users an answer its own table does not have.
+#[test]
+fn effects_citing_a_code_the_endpoint_does_not_list_are_refused() {
+    let text = broken(
+        "it is 110002.\"\n  - method: mini.thing.list",
+        "it is 110002; when busy, 500.\"\n      - \"A second thing is 120009.\"\n  - method: mini.thing.list",
+    );
+    // 120009 is no code of the table: a number, not a citation. Now cite a listed code
+    // of the table that this endpoint lacks.
+    xtask::generate_from_str(PATH, &text).expect("a number that is no code is not a citation");
+    let text = broken("    errors: [500, 110002]\n", "    errors: [500]\n");
+    let err = errors_of(&text);
+    assert!(
+        err.contains("effects[0] cites 110002, which is not among its errors"),
         "{err}"
     );
 }

@@ -47,11 +47,14 @@ use gree_ump::endpoints::{
     RollbackPointsArgs, RollbackPointsRequest, SendSmsCodeRequest, VerifyCouponsArgs,
     VerifyCouponsRequest, VerifySmsCodeArgs, VerifySmsCodeRequest,
 };
-use gree_ump::journal::{Journal, Outcome};
+use gree_ump::journal::{Journal, JournalWrite, Outcome};
 use gree_ump::models::{
     CouponCategory, CouponGrant, CouponGrantArgs, CouponValidityType, MemberInfo, ParamsType,
 };
-use gree_ump::runtime::journal::SqliteJournal;
+use gree_ump::recovery::{
+    PointsChangeOutcome, Recovery, WriteOutcome, change_points_reliably, settle_write,
+};
+use gree_ump::runtime::journal::{MemoryJournal, SqliteJournal};
 use gree_ump::runtime::tokens::MemoryTokenStore;
 use gree_ump::wire::{BeijingDateTime, TimestampMs, Yuan};
 use gree_ump_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
@@ -65,6 +68,45 @@ type Failure = String;
 /// Names the step a result belongs to, for the error message.
 fn at<T, E: Display>(step: &str, result: Result<T, E>) -> Result<T, Failure> {
     result.map_err(|e| format!("{step}: {e}"))
+}
+
+/// A write recorded in `journal` and settled by its drainer: its answer's data (`None`
+/// when an earlier attempt applied it and the reply was lost), or the step's failure.
+async fn through_journal<E: JournalWrite>(
+    journal: &Journal,
+    step: &str,
+    request: &E,
+) -> Result<Option<E::Data>, Failure> {
+    let receipt = at(step, journal.submit(request).await)?;
+    let outcome = at(
+        step,
+        receipt
+            .outcome()
+            .timeout(std::time::Duration::from_secs(60))
+            .await,
+    )?;
+    match outcome {
+        Outcome::Applied { data } => Ok(data),
+        Outcome::Refused { message, .. } => Err(format!("{step}: refused: {message}")),
+        Outcome::Pending { last_error, .. } => Err(format!(
+            "{step}: recorded, not settled yet (the journal keeps trying): {}",
+            last_error.unwrap_or_default()
+        )),
+        Outcome::Attention { error } => Err(format!("{step}: needs an operator: {error}")),
+    }
+}
+
+/// The answer of a write sent the safe way (`recovery::settle_write`: re-sent identical
+/// while its outcome is unknown), or the step's failure saying what it proves.
+fn settled<T>(step: &str, outcome: WriteOutcome<T>) -> Result<Option<T>, Failure> {
+    match outcome {
+        WriteOutcome::Applied { data, .. } => Ok(data),
+        WriteOutcome::Refused(e) => Err(format!("{step}: refused, nothing changed: {e}")),
+        WriteOutcome::NotSent(e) => Err(format!("{step}: not sent, nothing changed: {e}")),
+        WriteOutcome::Unresolved { last_error } => Err(format!(
+            "{step}: outcome still unknown (keep the request and settle it later): {last_error}"
+        )),
+    }
 }
 
 /// Where the calls go.
@@ -90,19 +132,25 @@ async fn run() -> Result<(), Failure> {
     let (client, target, phone) = connect().await?;
     let run_id = TimestampMs::now().0; // keeps order numbers and keys unique per run
 
-    // 1. Register the member (the same phone again answers the same open_id).
+    // Writes with no key of their own (3.1, 5.1, 5.2) go through the write journal, the
+    // safe path their docs name: recorded first, then settled by a drainer that probes
+    // before any re-send (3.1: the member by phone; 5.2: the member's coupons). Here in
+    // memory; a service keeps it in SQLite or PostgreSQL (steps 13–14).
+    let journal = Journal::new(client.clone(), Arc::new(MemoryJournal::new()));
+    let drainer = journal.start();
+
+    // 1. Register the member. A member the phone finds is the one created: its open_id
+    //    is read back when the reply that carried it was lost.
     let step = "create member";
-    let open_id = at(
-        step,
-        client
-            .members()
-            .create_member(CreateMemberRequest::new(CreateMemberArgs {
-                project_id: "18756".into(),
-                nickname: "Quickstart".into(),
-                phone: phone.clone(),
-            }))
-            .await,
-    )?;
+    let create = CreateMemberRequest::new(CreateMemberArgs {
+        project_id: "18756".into(),
+        nickname: "Quickstart".into(),
+        phone: phone.clone(),
+    });
+    let open_id = match through_journal(&journal, step, &create).await? {
+        Some(open_id) => open_id,
+        None => query_phone(&client, step, &phone).await?,
+    };
     println!(" 1. {step:<18} phone {phone} → open_id {open_id}");
 
     // 2. Look it up.
@@ -119,29 +167,28 @@ async fn run() -> Result<(), Failure> {
     let step = "order with points";
     let order_no = format!("QS-{run_id}");
     let amount = at(step, Yuan::parse("1000.40"))?;
-    let order_id = at(
+    // An order is not idempotent: sent bare, a lost reply leaves it unknown. The safe
+    // path re-sends the identical request (an identical repeat answers the first answer).
+    let order = AddOrderRequest::new(AddOrderArgs {
+        consume_date: BeijingDateTime::now(),
+        order_amount: amount,
+        order_no: order_no.clone(),
+        order_score: 100,
+    })
+    .open_id(&open_id)
+    .desc("quickstart order");
+    let order_id = settled(
         step,
-        client
-            .orders()
-            .add_order(
-                AddOrderRequest::new(AddOrderArgs {
-                    consume_date: BeijingDateTime::now(),
-                    order_amount: amount,
-                    order_no: order_no.clone(),
-                    order_score: 100,
-                })
-                .open_id(&open_id)
-                .desc("quickstart order"),
-            )
-            .await,
-    )?;
+        settle_write(&client, &order, Recovery::default()).await,
+    )?
+    .map_or_else(|| "-".to_owned(), |id| id.to_string());
     let balance = score(&client, step, &open_id).await?;
     println!(
         " 3. {step:<18} order {order_no} (id {order_id}), {amount} yuan, +100 → {balance} points"
     );
 
-    // 4. A points change of +50. `change_id` makes it idempotent: a retry with the same
-    //    key never credits twice.
+    // 4. A points change of +50. `change_id` makes it idempotent, and
+    //    `change_points_reliably` settles a lost reply under that key: never twice.
     let step = "change points";
     let change = ChangePointsRequest::new(ChangePointsArgs {
         open_id: open_id.clone(),
@@ -151,25 +198,49 @@ async fn run() -> Result<(), Failure> {
         change_event: "event_add".into(),
         change_id: format!("qs-{run_id}-change"),
     });
-    let changed = at(step, client.points().change_points(change).await)?;
-    let statement_id = changed
-        .statement_id
-        .ok_or_else(|| format!("{step}: the reply carries no statement_id"))?;
+    let change_key = change.change_id.clone();
+    // Known when this attempt applied it; an earlier attempt's reply was lost otherwise.
+    let statement_id = match change_points_reliably(&client, change, Recovery::default()).await {
+        PointsChangeOutcome::Applied { statement_id, .. } => statement_id,
+        PointsChangeOutcome::Refused(e) => return Err(format!("{step}: refused: {e}")),
+        PointsChangeOutcome::NotSent(e) => return Err(format!("{step}: not sent: {e}")),
+        PointsChangeOutcome::KeyInUse { error, .. } => {
+            return Err(format!("{step}: change_id already used: {error}"));
+        }
+        PointsChangeOutcome::Unresolved { last_error, .. } => {
+            return Err(format!(
+                "{step}: outcome unknown, resolve it later: {last_error}"
+            ));
+        }
+    };
     let balance = score(&client, step, &open_id).await?;
-    println!(" 4. {step:<18} +50, statement {statement_id} → {balance} points");
+    println!(
+        " 4. {step:<18} +50, statement {} → {balance} points",
+        statement_id
+            .as_deref()
+            .unwrap_or("(applied by an earlier attempt)")
+    );
 
-    // 5. Roll that change back by its statement id (under a key of its own).
+    // 5. Roll that change back: by its statement id under a key of its own, or, when the
+    //    statement id was lost with a reply, by the change's own key (3.4.1's recovery path).
     let step = "roll back change";
-    let rollback = RollbackPointsRequest::new(RollbackPointsArgs {
-        open_id: open_id.clone(),
-        rollback_score: 50,
-        change_id: format!("qs-{run_id}-rollback"),
-    })
-    .statement_id(&statement_id);
+    let rollback = match &statement_id {
+        Some(id) => RollbackPointsRequest::new(RollbackPointsArgs {
+            open_id: open_id.clone(),
+            rollback_score: 50,
+            change_id: format!("qs-{run_id}-rollback"),
+        })
+        .statement_id(id),
+        None => RollbackPointsRequest::new(RollbackPointsArgs {
+            open_id: open_id.clone(),
+            rollback_score: 50,
+            change_id: change_key.clone(),
+        }),
+    };
     let rolled = at(step, client.points().rollback_points(rollback).await)?;
     let balance = score(&client, step, &open_id).await?;
     println!(
-        " 5. {step:<18} statement {statement_id} undone by statement {} → {balance} points",
+        " 5. {step:<18} change {change_key} undone by statement {} → {balance} points",
         rolled.statement_id.as_deref().unwrap_or("-"),
     );
 
@@ -186,8 +257,14 @@ async fn run() -> Result<(), Failure> {
     })
     .fixed_term(30)
     .minimum_fee(10_000); // fen
-    let template_id = at(step, client.coupons().add_coupon_template(template).await)?;
-    println!(" 6. {step:<18} {template_ref} → template id {template_id}");
+    let template_id = through_journal(&journal, step, &template).await?;
+    println!(
+        " 6. {step:<18} {template_ref} → template id {}",
+        template_id.map_or_else(
+            || "(applied by an earlier attempt)".to_owned(),
+            |id| id.to_string()
+        )
+    );
 
     // 7. Give the member one coupon; our code for it is `coupon_code`.
     let step = "give coupon";
@@ -197,20 +274,17 @@ async fn run() -> Result<(), Failure> {
         coupon_number: coupon_code.clone(),
         params_type: ParamsType::OpenId,
     });
-    let given = at(
-        step,
-        client
-            .coupons()
-            .give_coupons(GiveCouponsRequest::new(GiveCouponsArgs {
-                coupon_set: vec![grant],
-                number: 1,
-                create_time: TimestampMs::now(),
-                third_coupon_id: template_ref.clone(),
-            }))
-            .await,
-    )?;
+    let give = GiveCouponsRequest::new(GiveCouponsArgs {
+        coupon_set: vec![grant],
+        number: 1,
+        create_time: TimestampMs::now(),
+        third_coupon_id: template_ref.clone(),
+    });
+    let given = through_journal(&journal, step, &give).await?;
+    drainer.stop().await;
     let platform_code = given
-        .first()
+        .as_deref()
+        .and_then(<[_]>::first)
         .and_then(|g| g.code.clone())
         .unwrap_or_else(|| "-".to_owned());
     let held = query(&client, step, &open_id).await?.coupon_num;
@@ -228,7 +302,10 @@ async fn run() -> Result<(), Failure> {
         verification_time: TimestampMs::now(),
         order_amount: amount,
     });
-    at(step, client.coupons().verify_coupons(redeem).await)?;
+    settled(
+        step,
+        settle_write(&client, &redeem, Recovery::default()).await,
+    )?;
     let held = query(&client, step, &open_id).await?.coupon_num;
     println!(
         " 8. {step:<18} coupon {coupon_code} used on order {order_no} → {} valid coupon(s)",
@@ -246,7 +323,11 @@ async fn run() -> Result<(), Failure> {
     })
     .open_id(&open_id)
     .desc("quickstart return");
-    let refund_id = at(step, client.orders().refund_order(refund).await)?;
+    let refund_id = settled(
+        step,
+        settle_write(&client, &refund, Recovery::default()).await,
+    )?
+    .map_or_else(|| "-".to_owned(), |id| id.to_string());
     let balance = score(&client, step, &open_id).await?;
     println!(
         " 9. {step:<18} return {return_no} (id {refund_id}) of order {order_no} → {balance} points"
@@ -410,6 +491,20 @@ async fn query(client: &Client, step: &str, open_id: &str) -> Result<MemberInfo,
             .query_member(QueryMemberRequest::new().open_id(open_id))
             .await,
     )
+}
+
+/// The open_id of the member a phone finds.
+async fn query_phone(client: &Client, step: &str, phone: &str) -> Result<String, Failure> {
+    let member = at(
+        step,
+        client
+            .members()
+            .query_member(QueryMemberRequest::new().phone(phone))
+            .await,
+    )?;
+    member
+        .open_id
+        .ok_or_else(|| format!("{step}: the member found by phone has no open_id"))
 }
 
 /// The member's points balance now.

@@ -196,6 +196,10 @@ fn method(api: &Api, e: &Endpoint) -> TokenStream {
     if let Some(j) = &e.journal {
         paragraphs.push(journal_doc(j));
     }
+    for (i, effect) in e.effects.iter().enumerate() {
+        let lead = if i == 0 { "**Effects.** " } else { "" };
+        paragraphs.push(format!("{lead}{}", docs::escape(effect)));
+    }
     if e.credential != Credential::AccessToken && is_token_call(api, e) {
         paragraphs.push(
             "The client obtains and refreshes tokens by itself; a call sent by hand spends \

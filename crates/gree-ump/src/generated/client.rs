@@ -174,6 +174,10 @@ impl<'a> Points<'a> {
     ///
     /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical under its key until settled (150002 after a possible landing means applied), in order with the writes to the same member or order.
     ///
+    /// **Effects.** An event that credits (`event_add`) adds `score + activity_score` to the member's available points; one that debits (`event_subtract`) takes them away, and never below zero. An event the group has not configured is 150001.
+    ///
+    /// A debit larger than the available points is refused with 150008 (积分不够扣除) and moves nothing. The document lists 150003 (积分池扣减积分, 用户可用积分不足) for this call too: the platform may answer either for the same cause, so match both (errata E89).
+    ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
     pub fn change_points(
@@ -269,6 +273,10 @@ impl<'a> Orders<'a> {
     ///
     /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
     ///
+    /// **Effects.** Records the order and credits its `order_score` to the member. Points spent on it (the items' `use_score`) are debited first and must be covered by the points available before the order's own credit: otherwise 150003 (积分池扣减积分, 用户可用积分不足), and nothing is recorded (errata E67).
+    ///
+    /// The same `order_no` sent again with identical content answers the first order's id without a second credit; with different content it is 1001 (errata E70).
+    ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
     pub fn add_order(
@@ -285,6 +293,8 @@ impl<'a> Orders<'a> {
     ///
     /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
     ///
+    /// **Effects.** Takes back every point the order still holds (its credit, less what rollbacks and partial returns already took back) and gives back every point it spent. The order must be the same member's (120002 otherwise); taking back points the member no longer has is 150009 and moves nothing (errata E90).
+    ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
     pub fn refund_order(
@@ -300,6 +310,8 @@ impl<'a> Orders<'a> {
     /// Not idempotent: repeating it may apply it twice; it is never retried.
     ///
     /// To apply it exactly once through lost replies, outages and restarts, submit it to the write journal (`gree_ump::journal::Journal::submit`): it is re-sent identical until settled (an identical repeat answers the first answer), in order with the writes to the same member or order.
+    ///
+    /// **Effects.** Takes back the returned items' `add_score + active_score` and gives back their `use_score` when the items carry them; otherwise it takes back and gives back in proportion to the returned amount (rounded down), and the return that completes the order's amount settles the rest. More than is left of the order is 150007; taking back points the member no longer has is 150009, and moves nothing (errata E90).
     ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).

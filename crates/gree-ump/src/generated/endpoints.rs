@@ -698,7 +698,7 @@ impl ::openplatform_runtime::Endpoint for QueryMemberRequest {
 ///
 /// Error codes: `500`, `1001`, `110004`, `150001`, `150002`, `150003`, `150008`.
 ///
-/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E79` (a success flag and a code that disagree), `E80` (open_id that may carry a phone number is personal data), `E88` (how the write journal settles each write).
+/// Errata of section 3.3 (the spec's `errata`): `E08` (envelope key spelling), `E26` (change_id type), `E27` (data of point changes and rollbacks), `E28` (conditionally required score), `E29` (coupon parameters of the point change), `E39` (Double amounts), `E69` (a reused change_id, even by an identical retry), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E79` (a success flag and a code that disagree), `E80` (open_id that may carry a phone number is personal data), `E88` (how the write journal settles each write), `E89` (which code refuses a debit beyond the balance).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -2229,7 +2229,7 @@ impl ::openplatform_runtime::Endpoint for AddOrderRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
 ///
-/// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E88` (how the write journal settles each write).
+/// Errata of section 4.2 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E88` (how the write journal settles each write), `E90` (what a return does to points).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]
@@ -2730,7 +2730,7 @@ impl ::openplatform_runtime::Endpoint for RefundOrderRequest {
 ///
 /// Error codes: `500`, `1001`, `110002`, `110004`, `120001`, `120002`, `150007`, `150009`.
 ///
-/// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E88` (how the write journal settles each write).
+/// Errata of section 4.3 (the spec's `errata`): `E16` (open_id or phone), `E38` (Date fields carry times), `E39` (Double amounts), `E40` (item_info_list values are strings), `E41` (missing location marker), `E42` (settleld vs settleId), `E44` (material_info), `E45` (psea_zjlx_name content), `E46` (4.3 is the partial return), `E70` (what identifies a duplicate order, return or verification), `E71` (amounts with more than two decimals), `E78` (what else the sandbox reads of the examples), `E88` (how the write journal settles each write), `E90` (what a return does to points).
 #[derive(Clone, PartialEq, ::serde::Serialize)]
 #[cfg_attr(feature = "decode", derive(::serde::Deserialize))]
 #[non_exhaustive]

@@ -18,8 +18,8 @@ pub const SPEC: &str = "api-spec/gree-ump.yaml";
 pub const DOCUMENT: &str = "gree-ump-open-platform-v2.7.txt";
 /// The generator that wrote this code.
 pub const GENERATOR: &str = "xtask 0.1.0";
-/// How many errata (contradictions of the document, each decided) the spec records: 84.
-pub const ERRATA: usize = 84usize;
+/// How many errata (contradictions of the document, each decided) the spec records: 86.
+pub const ERRATA: usize = 86usize;
 /// Protocol facts of this API, for the runtime.
 pub const PROTOCOL: ::openplatform_runtime::ProtocolInfo = ::openplatform_runtime::ProtocolInfo {
     api: "gree-ump",

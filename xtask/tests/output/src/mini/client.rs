@@ -47,6 +47,8 @@ impl<'a> Things<'a> {
     ///
     /// Idempotent by `change_id`: repeat it only with the same key.
     ///
+    /// **Effects.** Adds `amount` to the member's things; without `open_id` or `phone` it is 110002.
+    ///
     /// Sent when awaited; set per-call options first if needed (`.timeout(d)`,
     /// `.retry(policy)`).
     pub fn add_thing(
