@@ -216,10 +216,13 @@ pub async fn run(
         }
         Some((verb @ ("retry" | "resolve"), sub)) => {
             let id = *sub.get_one::<i64>("id").expect("required");
-            let resolution = match (verb, sub.get_one::<String>("as").map(String::as_str)) {
-                ("retry", _) => Resolution::RetryNow,
-                (_, Some("applied")) => Resolution::Applied,
-                _ => Resolution::Refused,
+            // `--as` exists on `resolve` only: clap panics when another command asks for it.
+            let resolution = if verb == "retry" {
+                Resolution::RetryNow
+            } else if sub.get_one::<String>("as").map(String::as_str) == Some("applied") {
+                Resolution::Applied
+            } else {
+                Resolution::Refused
             };
             let entry = store
                 .get(id)
@@ -252,8 +255,11 @@ pub async fn run(
                     entry.last_error.as_deref().unwrap_or("none")
                 )));
             }
+            // `--note` exists on `resolve` only (clap panics on `get_one` of an unknown id).
             let note = sub
-                .get_one::<String>("note")
+                .try_get_one::<String>("note")
+                .ok()
+                .flatten()
                 .cloned()
                 .unwrap_or_else(|| format!("{verb} by an operator (ump journal {verb})"));
             let done = store
