@@ -162,6 +162,8 @@ pub struct Field {
     pub doc: String,
     pub gloss: String,
     pub example: Option<String>,
+    /// The example the command line shows when `example` is not a value of the type.
+    pub usable_example: Option<String>,
     pub default: Option<String>,
     /// Redacted from `Debug` and from the runtime's texts (`sensitive:` in the spec).
     pub sensitive: Option<Sensitivity>,

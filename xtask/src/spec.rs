@@ -218,6 +218,12 @@ pub struct FieldSpec {
     pub gloss: String,
     #[serde(default)]
     pub example: Option<String>,
+    /// An example the field's type accepts, where the document's `example` is not one
+    /// (prose around it, JSON that does not parse): the command line's help shows it, so
+    /// that a user who copies the help gets a value the flag takes. The document's own
+    /// stays in the docs.
+    #[serde(default)]
+    pub usable_example: Option<String>,
     #[serde(default)]
     pub default: Option<String>,
 }

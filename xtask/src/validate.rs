@@ -908,6 +908,7 @@ impl Validator {
                 doc: s.doc.clone(),
                 gloss: s.gloss.clone(),
                 example: s.example.clone(),
+                usable_example: s.usable_example.clone(),
                 default: s.default.clone(),
             });
         }

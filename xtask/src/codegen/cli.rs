@@ -158,7 +158,8 @@ fn field(api: &Api, f: &Field) -> TokenStream {
     let doc = &f.doc;
     let gloss = &f.gloss;
     let ty = type_text(&f.ty, f.encoding);
-    let example = match &f.example {
+    // The help's example must be a value the flag takes: the spec's usable one first.
+    let example = match f.usable_example.as_ref().or(f.example.as_ref()) {
         Some(x) => quote!(Some(#x)),
         None => quote!(None),
     };

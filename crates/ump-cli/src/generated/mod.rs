@@ -704,7 +704,7 @@ pub static LIST_POINT_RECORDS: crate::schema::Command = crate::schema::Command {
             file_flag: None,
             doc: "积分查看类型 (看全部/看支出/看收入)",
             gloss: "Which entries to list",
-            example: Some("0是全部, 1是收入, 2是支出"),
+            example: Some("0"),
             values: &[
                 (0, "All", "全部"),
                 (1, "Income", "收入"),
@@ -1001,7 +1001,7 @@ pub static ADD_ORDER: crate::schema::Command = crate::schema::Command {
             doc: "结算明细信息",
             gloss: "Settlement details, free-form JSON inside a string (stored, not validated)",
             example: Some(
-                "[{\"fin_entity\": \"6812728783716537794\", \"settleld\": \"01\", \"settleld_name\": \"港币\"} ...] 备注: 新的字段直接在json字符串上拼接即可",
+                "[{\"fin_entity\": \"6812728783716537794\", \"settleId\": \"01\", \"settleId_name\": \"港币\"}]",
             ),
             values: &[],
         },
@@ -1017,7 +1017,7 @@ pub static ADD_ORDER: crate::schema::Command = crate::schema::Command {
             doc: "(顾客信息) 证件类型。",
             gloss: "Customer identity documents, free-form JSON inside a string (keys pseaZjlx, pseaZjlxName, pseaZjhm; stored, not validated)",
             example: Some(
-                "港澳居民 [{\"pseaZjlx\": \"22\", \"pseaZjlxName\": \"港澳通行证\", \"pseaZjhm\": \"CC1572223\"}] 格式: pseaZjlx证件类型; pseaZjlxName证件名称; pseaZjhm: 证件号码。如果存在多个key, 拼接json字符串即可, 会员系统只做数据保存, 不做内容校验",
+                "[{\"pseaZjlx\": \"22\", \"pseaZjlxName\": \"港澳通行证\", \"pseaZjhm\": \"CC1572223\"}]",
             ),
             values: &[],
         },
@@ -1314,7 +1314,7 @@ pub static REFUND_ORDER: crate::schema::Command = crate::schema::Command {
             doc: "退货结算明细信息",
             gloss: "Return settlement details, free-form JSON inside a string (stored, not validated)",
             example: Some(
-                "[{\"fin_entity\": \"6812728783716537794\", \"settleId\": \"01\", \"settleId_name\": \"港币\"} ...] 备注: 新的字段直接在json字符串上拼接即可, 会员系统不做字段内容校验",
+                "[{\"fin_entity\": \"6812728783716537794\", \"settleId\": \"01\", \"settleId_name\": \"港币\"}]",
             ),
             values: &[],
         },
@@ -1330,7 +1330,7 @@ pub static REFUND_ORDER: crate::schema::Command = crate::schema::Command {
             doc: "(顾客信息) 证件类型。",
             gloss: "Customer identity documents, free-form JSON inside a string (keys pseaZjlx, pseaZjlxName, pseaZjhm; stored, not validated)",
             example: Some(
-                "港澳居民 [{\"pseaZjlx\": \"22\", \"pseaZjlxName\": \"港澳通行证\", \"pseaZjhm\": \"CC1572223\"}] 格式: pseaZjlx证件类型; pseaZjlxName证件名称; pseaZjhm: 证件号码。如果存在多个key, 拼接json字符串即可, 会员系统只做数据保存, 不做内容校验",
+                "[{\"pseaZjlx\": \"22\", \"pseaZjlxName\": \"港澳通行证\", \"pseaZjhm\": \"CC1572223\"}]",
             ),
             values: &[],
         },
@@ -1627,7 +1627,7 @@ pub static REFUND_ORDER_PARTIALLY: crate::schema::Command = crate::schema::Comma
             doc: "退货结算明细信息",
             gloss: "Return settlement details, free-form JSON inside a string (stored, not validated)",
             example: Some(
-                "[{\"fin_entity\": \"6812728783716537794\", \"settleId\": \"01\", \"settleId_name\": \"港币\"} ...] 备注: 新的字段直接在json字符串上拼接即可, 会员系统不做字段内容校验",
+                "[{\"fin_entity\": \"6812728783716537794\", \"settleId\": \"01\", \"settleId_name\": \"港币\"}]",
             ),
             values: &[],
         },
@@ -1643,7 +1643,7 @@ pub static REFUND_ORDER_PARTIALLY: crate::schema::Command = crate::schema::Comma
             doc: "(顾客信息) 证件类型。",
             gloss: "Customer identity documents, free-form JSON inside a string (keys pseaZjlx, pseaZjlxName, pseaZjhm; stored, not validated)",
             example: Some(
-                "港澳居民 [{\"pseaZjlx\": \"22\", \"pseaZjlxName\": \"港澳通行证\", \"pseaZjhm\": \"CC1572223\"}] 格式: pseaZjlx证件类型; pseaZjlxName证件名称; pseaZjhm: 证件号码。如果存在多个key, 拼接json字符串即可, 会员系统只做数据保存, 不做内容校验",
+                "[{\"pseaZjlx\": \"22\", \"pseaZjlxName\": \"港澳通行证\", \"pseaZjhm\": \"CC1572223\"}]",
             ),
             values: &[],
         },
@@ -2072,7 +2072,7 @@ pub static ADD_COUPON_TEMPLATE: crate::schema::Command = crate::schema::Command 
             file_flag: None,
             doc: "可用门店/商家, 如: [{\"id\":\"1\",name:\"唐家湾\"}]",
             gloss: "Stores where the coupon applies (with suit_store_type 1), a JSON array inside a string",
-            example: Some("\" [{\"id\":\"1\",name:\"唐家\"}]\""),
+            example: Some("[{\"id\": \"1\", \"name\": \"唐家\"}]"),
             values: &[],
         },
         crate::schema::Field {
@@ -2086,7 +2086,7 @@ pub static ADD_COUPON_TEMPLATE: crate::schema::Command = crate::schema::Command 
             file_flag: None,
             doc: "可用商品, 如: [{\"id\":\"1\",name:\"洗衣粉\"}]",
             gloss: "Goods the coupon applies to (with suit_item_type 1), a JSON array inside a string",
-            example: Some("\" [{\"id\":\"1\",name:\"香皂\"}]\""),
+            example: Some("[{\"id\": \"1\", \"name\": \"香皂\"}]"),
             values: &[],
         },
         crate::schema::Field {
@@ -2100,7 +2100,7 @@ pub static ADD_COUPON_TEMPLATE: crate::schema::Command = crate::schema::Command 
             file_flag: None,
             doc: "可用分类, 如: [{\"id\":\"1\",name:\"护理\"}]",
             gloss: "Categories the coupon applies to (with suit_item_type 2), a JSON array inside a string",
-            example: Some("\" [{\"id\":\"1\",name:\"护理\"}]\""),
+            example: Some("[{\"id\": \"1\", \"name\": \"护理\"}]"),
             values: &[],
         },
     ],
@@ -2128,7 +2128,7 @@ pub static GIVE_COUPONS: crate::schema::Command = crate::schema::Command {
             doc: "发放券码列表, 拼接 JSON 字符串, coupon_number 应对发放不同优惠卷码。params_type 字段传入枚举标识openId入参的值类型, 1.代表openId, 2.代表 phone",
             gloss: "Coupons to give, one per member, a JSON array inside a string",
             example: Some(
-                "[\"open_id\":\"ef33fe23\",\"coupon_number\":\"4tgr3433343fdf\", \"params_type\":\"1\"]",
+                "[{\"open_id\": \"ef33fe23\", \"coupon_number\": \"4tgr3433343fdf\", \"params_type\": \"1\"}]",
             ),
             values: &[],
         },
