@@ -16,7 +16,7 @@
 //! | `UMP_APP_SECRET` | the app secret itself | hides `UMP_APP_SECRET_FILE` |
 //! | `UMP_APP_SECRET_FILE` | a file holding the app secret (one line) | |
 //! | `UMP_TOKEN_STORE` | `file` (the default store), `file:DIR`, or `redis://host:port/db` (feature `redis`) | |
-//! | `UMP_REDIS_KEY_PREFIX` | the prefix of every Redis key, used exactly as given (`my-mall:ump:`) | |
+//! | `UMP_REDIS_KEY_PREFIX` | the prefix of every Redis key (`my-mall:ump:`); `:` is added to one ending with no separator, and keys written under it without one are adopted | |
 //! | `UMP_TOKEN_STORE_SHARED_DIR` | `yes`: accept a token directory other users can write | |
 //! | `UMP_JOURNAL` | the write journal: a SQLite file (feature `sqlite`; default: `journal.sqlite3` beside the default token store), or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (feature `postgres`) | |
 //! | `UMP_JOURNAL_NAMESPACE` | the prefix of the PostgreSQL journal's tables (default `ump_journal`) | |

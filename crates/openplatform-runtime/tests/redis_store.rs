@@ -395,3 +395,95 @@ async fn unreachable_server_is_an_io_error_without_the_password() {
         started.elapsed()
     );
 }
+
+/// A prefix given without a separator (`pos-sync`) gets one (`pos-sync:`): used as given,
+/// it ran into the app's key (`pos-syncgree-ump/…`). Keys an earlier version wrote there
+/// are adopted on first use: the record (the refresh token lives a year), the day's
+/// budget counts (a reset mid-day would let a second token call through) and the notes.
+/// Another deployment's keys that merely start with the same letters are left alone.
+#[tokio::test]
+async fn a_prefix_without_a_separator_gets_one_and_old_keys_are_adopted() {
+    let Some(probe) = store("adopt").await else {
+        return;
+    };
+    // The prefix as a user typed it, unique to this run, ending with no separator.
+    let given = probe.key_prefix().trim_end_matches(':').to_owned() + "-pos-sync";
+    let app = "gree-ump/test-ump.greedc.com/app1";
+    let day = 20_000;
+    // An earlier version's keys: `<given><app>:…`, written here through a store whose
+    // empty prefix adds nothing.
+    let legacy = RedisTokenStore::connect(&url(), "").await.unwrap();
+    let legacy_app = format!("{given}{app}");
+    assert!(
+        legacy
+            .compare_and_set(&legacy_app, None, &record(7))
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        legacy
+            .take_budget(&legacy_app, BudgetKind::Obtain, day, 1)
+            .await
+            .unwrap(),
+        BudgetTake::Granted { used: 1 }
+    ));
+    legacy
+        .store_note(&legacy_app, "pending", Some("host-1"))
+        .await
+        .unwrap();
+    // Another deployment whose prefix starts with the same letters.
+    let neighbour = format!("{given}2:{app}");
+    assert!(
+        legacy
+            .compare_and_set(&neighbour, None, &record(9))
+            .await
+            .unwrap()
+    );
+
+    let store = RedisTokenStore::connect(&url(), given.clone())
+        .await
+        .unwrap();
+    assert_eq!(store.key_prefix(), format!("{given}:"));
+    assert_eq!(store.record_key(app), format!("{given}:{app}:record"));
+    let adopted = store
+        .load(app)
+        .await
+        .unwrap()
+        .expect("the old record is adopted");
+    assert_eq!(adopted.version, 7);
+    assert_eq!(
+        store
+            .budget_used(app, BudgetKind::Obtain, day)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        matches!(
+            store
+                .take_budget(app, BudgetKind::Obtain, day, 1)
+                .await
+                .unwrap(),
+            BudgetTake::Exhausted { .. }
+        ),
+        "the day's obtain, spent under the old key, stays spent"
+    );
+    assert_eq!(
+        store.load_note(app, "pending").await.unwrap().as_deref(),
+        Some("host-1")
+    );
+    let mut con = raw().await;
+    let old_left: i64 = redis::cmd("EXISTS")
+        .arg(format!("{legacy_app}:record"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(old_left, 0, "the old record was moved, not copied");
+    assert_eq!(
+        legacy.load(&neighbour).await.unwrap().map(|r| r.version),
+        Some(9),
+        "a neighbour's keys are not touched"
+    );
+    cleanup(&given).await;
+    cleanup(probe.key_prefix()).await;
+}

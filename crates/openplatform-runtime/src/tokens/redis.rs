@@ -1,6 +1,7 @@
 //! The Redis token store: token state shared by any number of processes and hosts.
 //!
-//! Keys, per app id, under the store's prefix:
+//! Keys, per app id, under the store's prefix (which ends with a separator: `:` is
+//! added to one that has none, see [`RedisTokenStore::connect`]):
 //!
 //! | key | type | holds | expires |
 //! | --- | --- | --- | --- |
@@ -47,6 +48,36 @@ else
 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'record', ARGV[3])
 redis.call('PERSIST', KEYS[1])
+return 1
+",
+    )
+});
+
+/// `KEYS[1]` a key written under the prefix without its separator, `KEYS[2]` the same
+/// key under the separated prefix. Moves it when the new one does not exist (1); leaves
+/// both when it does (-1: the new one wins); 0 when there was nothing to move.
+static ADOPT_KEY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+redis.call('RENAME', KEYS[1], KEYS[2])
+return 1
+",
+    )
+});
+
+/// A budget count under the old prefix, added to the new key's (`KEYS[2]`) and deleted:
+/// counts of one day from both add up, so a budget is never reset by the move.
+/// `ARGV[1]`: the counter's lifetime in seconds.
+static ADOPT_COUNT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local old = redis.call('GET', KEYS[1])
+if not old then return 0 end
+redis.call('INCRBY', KEYS[2], tonumber(old) or 0)
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
 return 1
 ",
     )
@@ -129,6 +160,35 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct RedisTokenStore {
     connection: ConnectionManager,
     prefix: Arc<str>,
+    /// The prefix as given, when a separator was added to it: earlier versions wrote
+    /// their keys there, and each app's are adopted on its first use.
+    unseparated: Option<Arc<str>>,
+    /// App keys whose old keys this store has adopted (or found none).
+    adopted: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+/// Characters a key prefix may end with and count as separated.
+const SEPARATORS: [char; 6] = [':', '/', '.', '-', '_', '|'];
+
+/// `prefix` ending with a separator: `pos-sync` gives `pos-sync:`. Empty stays empty.
+fn separated(prefix: String) -> (String, Option<String>) {
+    if prefix.is_empty() || prefix.ends_with(SEPARATORS) {
+        (prefix, None)
+    } else {
+        (format!("{prefix}:"), Some(prefix))
+    }
+}
+
+/// `text` with the glob characters of `SCAN MATCH` escaped.
+fn glob_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 impl fmt::Debug for RedisTokenStore {
@@ -144,7 +204,12 @@ impl RedisTokenStore {
     /// Connects to the Redis server at `url` (`redis://[user:password@]host:port/db`,
     /// `rediss://` for TLS if the `redis` crate is built with a TLS feature) through a
     /// `redis::aio::ConnectionManager`, which reconnects by itself. Fails when the server cannot be
-    /// reached now. `key_prefix` is put in front of every key, e.g. `"my-mall:ump:"`.
+    /// reached now. `key_prefix` is put in front of every key, e.g. `"my-mall:ump:"`; one
+    /// that ends with none of `: / . - _ |` gets a `:` (`"pos-sync"` → `"pos-sync:"`), and
+    /// the keys an earlier version wrote under it as given (`pos-syncgree-ump/…`) are
+    /// adopted on each app's first use: its record, its budget counts (added to any under
+    /// the new key, so no day's budget starts again) and its notes. Upgrade every process
+    /// sharing the prefix together: an older one still writes the old keys.
     pub async fn connect(url: &str, key_prefix: impl Into<String>) -> Result<Self, StoreError> {
         // The URL may hold a password: it is never part of an error text.
         let client = redis::Client::open(url).map_err(|e| {
@@ -165,11 +230,71 @@ impl RedisTokenStore {
     }
 
     /// A store on a connection you configured yourself (timeouts, retries, TLS).
+    /// The prefix is completed and old keys adopted as in [`RedisTokenStore::connect`].
     pub fn new(connection: ConnectionManager, key_prefix: impl Into<String>) -> Self {
+        let (prefix, unseparated) = separated(key_prefix.into());
         RedisTokenStore {
             connection,
-            prefix: Arc::from(key_prefix.into()),
+            prefix: Arc::from(prefix),
+            unseparated: unseparated.map(Arc::from),
+            adopted: Arc::default(),
         }
+    }
+
+    /// Moves the keys of app `key` written under the unseparated prefix, once per app
+    /// and store. Each key moves atomically on the server; a key present under both
+    /// prefixes keeps the new one (an older process wrote the old one since: logged).
+    async fn adopt(&self, key: &str) -> Result<(), StoreError> {
+        let Some(old_prefix) = &self.unseparated else {
+            return Ok(());
+        };
+        if self.adopted.lock().map_or(true, |done| done.contains(key)) {
+            return Ok(());
+        }
+        let old_base = format!("{old_prefix}{key}:");
+        let pattern = format!("{}*", glob_escaped(&old_base));
+        let mut connection = self.connection.clone();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| redis_error("adopt old keys", &e, &[]))?;
+            for old in found {
+                let Some(rest) = old.strip_prefix(&old_base) else {
+                    continue;
+                };
+                let new = format!("{}{key}:{rest}", self.prefix);
+                let script = if rest.starts_with("budget:") {
+                    &*ADOPT_COUNT
+                } else {
+                    &*ADOPT_KEY
+                };
+                let moved: i64 = script
+                    .key(&old)
+                    .key(&new)
+                    .arg(BUDGET_TTL_SECONDS)
+                    .invoke_async(&mut connection)
+                    .await
+                    .map_err(|e| redis_error("adopt old keys", &e, &[]))?;
+                if moved < 0 {
+                    tracing::warn!(old = %old, new = %new, "a token key exists under the prefix with and without its separator; the separated one is used");
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        if let Ok(mut done) = self.adopted.lock() {
+            done.insert(key.to_owned());
+        }
+        Ok(())
     }
 
     /// The prefix in front of every key of this store.
@@ -272,6 +397,7 @@ fn decode_stored(
 impl TokenStore for RedisTokenStore {
     fn load<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<TokenRecord>> {
         Box::pin(async move {
+            self.adopt(key).await?;
             let record_key = self.record_key(key);
             let mut connection = self.connection.clone();
             let fields: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
@@ -290,6 +416,7 @@ impl TokenStore for RedisTokenStore {
         record: &'a TokenRecord,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
+            self.adopt(key).await?;
             let mut connection = self.connection.clone();
             let expected = expected.map(|v| v.to_string()).unwrap_or_default();
             let wrote: i64 = COMPARE_AND_SET
@@ -317,6 +444,7 @@ impl TokenStore for RedisTokenStore {
         lease: Duration,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
+            self.adopt(key).await?;
             let mut connection = self.connection.clone();
             let reply: Value = redis::cmd("SET")
                 .arg(self.lock_key(key))
@@ -333,6 +461,7 @@ impl TokenStore for RedisTokenStore {
 
     fn unlock<'a>(&'a self, key: &'a str, owner: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
+            self.adopt(key).await?;
             let mut connection = self.connection.clone();
             let _deleted: i64 = UNLOCK
                 .key(self.lock_key(key))
@@ -352,6 +481,7 @@ impl TokenStore for RedisTokenStore {
         limit: u32,
     ) -> StoreFuture<'a, BudgetTake> {
         Box::pin(async move {
+            self.adopt(key).await?;
             let mut connection = self.connection.clone();
             let (granted, used): (i64, i64) = TAKE_BUDGET
                 .key(self.budget_key(key, kind, day))
@@ -376,6 +506,7 @@ impl TokenStore for RedisTokenStore {
 
     fn budget_used<'a>(&'a self, key: &'a str, kind: BudgetKind, day: i64) -> StoreFuture<'a, u32> {
         Box::pin(async move {
+            self.adopt(key).await?;
             let budget_key = self.budget_key(key, kind, day);
             let mut connection = self.connection.clone();
             let value: Option<Vec<u8>> = redis::cmd("GET")
@@ -404,6 +535,7 @@ impl TokenStore for RedisTokenStore {
         day: i64,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
+            self.adopt(key).await?;
             let mut connection = self.connection.clone();
             let _: i64 = GIVE_BACK
                 .key(self.budget_key(key, kind, day))
@@ -421,6 +553,7 @@ impl TokenStore for RedisTokenStore {
         lease: Duration,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
+            self.adopt(key).await?;
             let mut connection = self.connection.clone();
             let held: i64 = RENEW
                 .key(self.lock_key(key))
@@ -435,6 +568,7 @@ impl TokenStore for RedisTokenStore {
 
     fn load_note<'a>(&'a self, key: &'a str, name: &'a str) -> StoreFuture<'a, Option<String>> {
         Box::pin(async move {
+            self.adopt(key).await?;
             let note_key = self.note_key(key, name);
             let mut connection = self.connection.clone();
             let value: Option<Vec<u8>> = redis::cmd("GET")
@@ -459,6 +593,7 @@ impl TokenStore for RedisTokenStore {
         value: Option<&'a str>,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
+            self.adopt(key).await?;
             let note_key = self.note_key(key, name);
             let mut connection = self.connection.clone();
             let result = match value {
