@@ -8,7 +8,9 @@
 //! with `history.jsonl` in its working directory, so each example meets the state it
 //! describes; a command the README repeats runs again on the copy its first run left. A command passes when it exits 0, or 4 where what it reports is "still
 //! pending" (a drain leaving the operator's entry): a usage error (2), a refusal (3) or a
-//! panic fails. `cargo run … --example X` runs the example `cargo test` built.
+//! panic fails. `cargo run … --example X` runs the example `cargo test` built;
+//! `cargo run -p PKG -- ARGS` starts that server (on a free port) and waits until it
+//! says it listens.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,7 +21,8 @@ use gree_ump::journal::Journal;
 use gree_ump::runtime::journal::SqliteJournal;
 use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle};
 
-const PHONE: &str = "13800000042";
+/// The phone the README's examples use.
+const PHONE: &str = "13800000000";
 
 /// The shell commands of the README's `sh` blocks that run `ump` or `cargo run`, with
 /// their comments cut.
@@ -52,6 +55,39 @@ fn example(name: &str) -> Option<PathBuf> {
     let ump = Path::new(env!("CARGO_BIN_EXE_ump"));
     let path = ump.parent()?.join("examples").join(name);
     path.is_file().then_some(path)
+}
+
+/// `target/debug/NAME`, a binary of another package, beside `ump`.
+fn binary(name: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_BIN_EXE_ump")).parent()?.join(name);
+    path.is_file().then_some(path)
+}
+
+/// Runs a server the README starts (`cargo run -p gree-ump-sandbox -- --port 8080`) on
+/// a free port instead of its own, until it says it listens; then stops it.
+fn serves(binary: &Path, args: &[String]) -> Result<(), String> {
+    use std::io::{BufRead, BufReader};
+    let mut args = args.to_vec();
+    if let Some(i) = args.iter().position(|a| a == "--port") {
+        if let Some(port) = args.get_mut(i + 1) {
+            *port = "0".into();
+        }
+    }
+    let mut child = Command::new(binary)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let first = BufReader::new(stdout).lines().next();
+    let _ = child.kill();
+    let _ = child.wait();
+    match first {
+        Some(Ok(line)) if line.contains("listening on http://127.0.0.1:") => Ok(()),
+        other => Err(format!("it did not say it listens: {other:?}")),
+    }
 }
 
 fn client(sandbox: &SandboxHandle, tokens: &Path) -> gree_ump::Client {
@@ -203,6 +239,34 @@ async fn every_readme_command_runs_against_the_sandbox() {
                 .await
                 .unwrap()
                 .unwrap()
+        } else if !words.iter().any(|w| w == "--example") {
+            // A server: `cargo run -p PKG -- ARGS`.
+            let package = words
+                .iter()
+                .position(|w| w == "-p")
+                .and_then(|i| words.get(i + 1))
+                .unwrap_or_else(|| panic!("`{command}`: which package?"));
+            let args: Vec<String> = words
+                .iter()
+                .skip_while(|w| *w != "--")
+                .skip(1)
+                .cloned()
+                .collect();
+            let Some(binary) = binary(package) else {
+                assert!(
+                    std::env::var("CI").is_err(),
+                    "`{command}`: the binary `{package}` was not built (cargo test --workspace builds it)"
+                );
+                eprintln!("skipped `{command}`: {package} not built by this cargo test");
+                continue;
+            };
+            let served = tokio::task::spawn_blocking(move || serves(&binary, &args))
+                .await
+                .unwrap();
+            assert!(served.is_ok(), "`{command}`: {served:?}");
+            eprintln!("`{command}`: served");
+            ran += 1;
+            continue;
         } else {
             let name = words
                 .iter()
