@@ -68,10 +68,10 @@ fn binary(name: &str) -> Option<PathBuf> {
 fn serves(binary: &Path, args: &[String]) -> Result<(), String> {
     use std::io::{BufRead, BufReader};
     let mut args = args.to_vec();
-    if let Some(i) = args.iter().position(|a| a == "--port") {
-        if let Some(port) = args.get_mut(i + 1) {
-            *port = "0".into();
-        }
+    if let Some(i) = args.iter().position(|a| a == "--port")
+        && let Some(port) = args.get_mut(i + 1)
+    {
+        *port = "0".into();
     }
     let mut child = Command::new(binary)
         .args(&args)
