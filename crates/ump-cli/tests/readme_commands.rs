@@ -25,14 +25,15 @@ use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle};
 const PHONE: &str = "13800000000";
 
 /// The shell commands of the README's `sh` blocks that run `ump` or `cargo run`, with
-/// their comments cut.
-fn readme_commands(readme: &str) -> Vec<String> {
+/// their comments cut, each with the number of its block.
+fn readme_commands(readme: &str) -> Vec<(usize, String)> {
     let mut commands = Vec::new();
-    let mut in_sh = false;
+    let (mut in_sh, mut block) = (false, 0);
     for line in readme.lines() {
         let trimmed = line.trim_start();
         if let Some(info) = trimmed.strip_prefix("```") {
             in_sh = !in_sh && matches!(info.trim(), "sh" | "bash" | "shell" | "console");
+            block += 1;
             continue;
         }
         if !in_sh {
@@ -40,10 +41,15 @@ fn readme_commands(readme: &str) -> Vec<String> {
         }
         let command = line.split(" #").next().unwrap_or_default().trim();
         if command.starts_with("ump ") || command.starts_with("cargo run ") {
-            commands.push(command.to_owned());
+            commands.push((block, command.to_owned()));
         }
     }
     commands
+}
+
+/// Whether `command` starts a server (`cargo run -p PKG -- ARGS`), not an example.
+fn is_server(command: &str) -> bool {
+    command.starts_with("cargo run ") && command.contains(" -- ") && !command.contains("--example")
 }
 
 fn workspace() -> PathBuf {
@@ -137,7 +143,10 @@ fn copy_journal(from: &Path, to: &Path) {
 #[test]
 fn the_commands_are_found() {
     let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
-    let commands = readme_commands(&readme);
+    let commands: Vec<String> = readme_commands(&readme)
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
     for expected in [
         "cargo run -p gree-ump-sandbox --example quickstart",
         "ump journal retry 42 --yes",
@@ -154,7 +163,17 @@ fn the_commands_are_found() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_readme_command_runs_against_the_sandbox() {
     let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
-    let commands = readme_commands(&readme);
+    let listed = readme_commands(&readme);
+    let commands: Vec<String> = listed.iter().map(|(_, c)| c.clone()).collect();
+    // A block that starts a sandbox is a newcomer's: its commands meet a sandbox of their
+    // own and an empty token store, as on a first run.
+    let newcomer_blocks: Vec<usize> = listed
+        .iter()
+        .filter(|(_, c)| is_server(c))
+        .map(|(b, _)| *b)
+        .collect();
+    let fresh_sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let fresh_dir = tempfile::tempdir().unwrap();
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let prepared = dir.path().join("prepared.sqlite3");
@@ -234,12 +253,17 @@ async fn every_readme_command_runs_against_the_sandbox() {
             if first == n {
                 copy_journal(&prepared, &journal);
             }
-            let mut c = ump(&sandbox, dir.path(), &journal, &words[1..]);
+            let mut c = if newcomer_blocks.contains(&listed[n].0) {
+                let journal = fresh_dir.path().join("journal.sqlite3");
+                ump(&fresh_sandbox, fresh_dir.path(), &journal, &words[1..])
+            } else {
+                ump(&sandbox, dir.path(), &journal, &words[1..])
+            };
             tokio::task::spawn_blocking(move || c.output())
                 .await
                 .unwrap()
                 .unwrap()
-        } else if !words.iter().any(|w| w == "--example") {
+        } else if is_server(command) {
             // A server: `cargo run -p PKG -- ARGS`.
             let package = words
                 .iter()

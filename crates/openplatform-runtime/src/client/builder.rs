@@ -483,6 +483,10 @@ pub(crate) fn without_userinfo(url: &str) -> String {
 pub fn install_tls_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // An error means another thread installed one meanwhile: that one stands.
+        // rustls 0.23.48 deprecates ring's provider (it has no post-quantum key
+        // exchange); ring is what this feature is for (no C toolchain for aws-lc-rs), and
+        // a user's newer lockfile must not turn that into a warning in their build.
+        #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
