@@ -102,8 +102,8 @@ pub use openplatform_runtime::wire;
 #[doc(inline)]
 pub use openplatform_runtime::{
     ApiError, ApiErrorCode, AppliedEarlier, Call, CallOptions, ClientBuilder, DecodeErrorKind,
-    Endpoint, ErrorCategory, Items, Outcome, Paged, RequestError, Response, RetryPolicy,
-    TokenPolicy, TokenStore,
+    Endpoint, ErrorCategory, Items, Paged, RequestError, Response, RetryPolicy, TokenPolicy,
+    TokenStore,
 };
 
 /// The README's code blocks, compiled as doc tests so the usage snippet cannot rot.
