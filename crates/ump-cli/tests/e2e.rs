@@ -10,6 +10,8 @@ use std::time::Duration;
 use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle, VerbReading};
 use serde_json::Value;
 
+mod support;
+
 /// A sandbox and the environment `ump` runs in.
 struct Env {
     sandbox: SandboxHandle,
@@ -54,23 +56,9 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ump"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("UMP_") {
-                c.env_remove(k);
-            }
-        }
-        c.args(args)
-            .env("UMP_BASE_URL", self.sandbox.base_url())
-            .env("UMP_APP_ID", self.sandbox.app_id())
-            .env("UMP_APP_SECRET", self.sandbox.app_secret())
-            .env(
-                "UMP_TOKEN_STORE",
-                format!("file:{}", self.store_dir().display()),
-            )
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_STATE_HOME", self.dir.path().join("state"))
-            .stdin(Stdio::null());
+        // store_dir() is dir/tokens, where support::ump keeps the tokens.
+        let mut c = support::ump(&self.sandbox, self.dir.path());
+        c.args(args).stdin(Stdio::null());
         c
     }
 

@@ -4,9 +4,11 @@
 //! sandbox on 127.0.0.1.
 
 use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use gree_ump_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+
+mod support;
 use serde_json::Value;
 
 struct Run {
@@ -17,22 +19,8 @@ struct Run {
 
 /// Runs `ump args…` with `stdin` as its input, off the async runtime.
 async fn ump(sandbox: &SandboxHandle, dir: &std::path::Path, args: &[&str], stdin: &str) -> Run {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ump"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("UMP_") {
-            c.env_remove(k);
-        }
-    }
+    let mut c = support::ump(sandbox, dir);
     c.args(args)
-        .env("UMP_BASE_URL", sandbox.base_url())
-        .env("UMP_APP_ID", sandbox.app_id())
-        .env("UMP_APP_SECRET", sandbox.app_secret())
-        .env(
-            "UMP_TOKEN_STORE",
-            format!("file:{}", dir.join("tokens").display()),
-        )
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_STATE_HOME", dir.join("state"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -21,6 +21,8 @@ use gree_ump::journal::Journal;
 use gree_ump::runtime::journal::SqliteJournal;
 use gree_ump_sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle};
 
+mod support;
+
 /// The phone the README's examples use.
 const PHONE: &str = "13800000000";
 
@@ -69,6 +71,19 @@ fn binary(name: &str) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
+/// `path` when it was built; `None` (with a notice) when this `cargo test` did not build
+/// it, which fails under CI, where `cargo test --workspace` builds every binary.
+fn built(path: Option<PathBuf>, command: &str) -> Option<PathBuf> {
+    if path.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "`{command}`: its program was not built (cargo test --workspace builds it)"
+        );
+        eprintln!("skipped `{command}`: its program was not built by this cargo test");
+    }
+    path
+}
+
 /// Runs a server the README starts (`cargo run -p gree-ump-sandbox -- --port 8080`) on
 /// a free port instead of its own, until it says it listens; then stops it.
 fn serves(binary: &Path, args: &[String]) -> Result<(), String> {
@@ -107,24 +122,10 @@ fn client(sandbox: &SandboxHandle, tokens: &Path) -> gree_ump::Client {
 }
 
 fn ump(sandbox: &SandboxHandle, dir: &Path, journal: &Path, args: &[String]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ump"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("UMP_") {
-            c.env_remove(k);
-        }
-    }
+    let mut c = support::ump(sandbox, dir);
     c.args(args)
         .current_dir(dir)
-        .env("UMP_BASE_URL", sandbox.base_url())
-        .env("UMP_APP_ID", sandbox.app_id())
-        .env("UMP_APP_SECRET", sandbox.app_secret())
-        .env(
-            "UMP_TOKEN_STORE",
-            format!("file:{}", dir.join("tokens").display()),
-        )
         .env("UMP_JOURNAL", journal)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_STATE_HOME", dir.join("state"))
         .stdin(Stdio::null());
     c
 }
@@ -276,12 +277,7 @@ async fn every_readme_command_runs_against_the_sandbox() {
                 .skip(1)
                 .cloned()
                 .collect();
-            let Some(binary) = binary(package) else {
-                assert!(
-                    std::env::var("CI").is_err(),
-                    "`{command}`: the binary `{package}` was not built (cargo test --workspace builds it)"
-                );
-                eprintln!("skipped `{command}`: {package} not built by this cargo test");
+            let Some(binary) = built(binary(package), command) else {
                 continue;
             };
             let served = tokio::task::spawn_blocking(move || serves(&binary, &args))
@@ -297,12 +293,7 @@ async fn every_readme_command_runs_against_the_sandbox() {
                 .position(|w| w == "--example")
                 .and_then(|i| words.get(i + 1))
                 .unwrap_or_else(|| panic!("`{command}`: only `cargo run … --example NAME` is run"));
-            let Some(binary) = example(name) else {
-                assert!(
-                    std::env::var("CI").is_err(),
-                    "`{command}`: the example `{name}` was not built (cargo test --workspace builds it)"
-                );
-                eprintln!("skipped `{command}`: example {name} not built by this cargo test");
+            let Some(binary) = built(example(name), command) else {
                 continue;
             };
             let mut c = Command::new(binary);
