@@ -13,6 +13,7 @@ pub mod error_code;
 pub mod journal;
 pub mod protocol;
 pub mod redact;
+pub mod secret;
 pub mod signer;
 pub mod tokens;
 pub mod ump_md5;

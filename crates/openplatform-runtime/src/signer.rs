@@ -43,7 +43,7 @@ use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use md5::{Digest, Md5};
 
-use crate::tokens::Secret;
+use crate::secret::Secret;
 
 /// Computes the signature of one request. Implement it for any scheme (an HSM, a KMS, a
 /// vendor SDK's algorithm); [`CanonicalSigner`] covers common ones.

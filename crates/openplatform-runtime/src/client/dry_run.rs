@@ -10,7 +10,7 @@ use super::send::CredentialParam;
 use crate::endpoint::{Credential, Endpoint};
 use crate::error::Error;
 use crate::redact::{Scrubber, redact_json_keys};
-use crate::tokens::Secret;
+use crate::secret::Secret;
 
 /// The request a call would send at this instant ([`Client::dry_run`]): laid out and
 /// signed exactly as [`Client::send`] lays it out, with its credentials redacted.

@@ -30,8 +30,9 @@ pub use retry::{CallOptions, RetryPolicy};
 use crate::clock::SkewCorrectedClock;
 use crate::envelope::PageInfo;
 use crate::protocol::ProtocolInfo;
+use crate::secret::Secret;
 use crate::signer::Signer;
-use crate::tokens::{Secret, TokenManager};
+use crate::tokens::TokenManager;
 
 /// The default cap on a response body. Larger replies are refused, not buffered.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
@@ -268,7 +269,7 @@ impl<T: Default> Response<T> {
 #[cfg(test)]
 mod tests {
     use super::{RECENT_SIGNATURES, RECENT_TOKENS, Recent};
-    use crate::tokens::Secret;
+    use crate::secret::Secret;
 
     fn sig(i: usize) -> Secret {
         Secret::new(format!("{i:032x}"))

@@ -12,7 +12,7 @@ use super::{Client, Response, decode};
 use crate::endpoint::{Credential, Endpoint, Verb};
 use crate::error::{BodyExcerpt, DecodeError, DecodeErrorKind, Error, TransportError};
 use crate::error_code::ApiErrorCode;
-use crate::tokens::Secret;
+use crate::secret::Secret;
 use crate::wire::Tolerant;
 
 /// A call's typed reply, boxed (see [`Client::send_boxed`]).

@@ -11,7 +11,8 @@ use crate::endpoint::Verb;
 use crate::error::{Error, Sent, TokenError};
 use crate::error_code::{ApiErrorCode, ErrorCategory};
 use crate::protocol::TokenProtocol;
-use crate::tokens::{BudgetKind, RefreshOutcome, Secret, TokenGrant, TokenIssuer};
+use crate::secret::Secret;
+use crate::tokens::{BudgetKind, RefreshOutcome, TokenGrant, TokenIssuer};
 
 /// An error-code type for the token calls, whose codes only travel as numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -64,9 +64,10 @@ mod redis;
 pub use self::redis::RedisTokenStore;
 pub use file::{FileTokenStore, FileTokenStoreBuilder};
 
+pub use crate::secret::Secret;
 pub use manager::{TokenGrant, TokenIssuer, TokenManager, TokenPolicy};
 pub use memory::MemoryTokenStore;
-pub use record::{Secret, TokenRecord};
+pub use record::TokenRecord;
 pub use status::{
     BudgetStatus, ClearOutcome, ForgetOutcome, LAST_FAILURE_MAX_MESSAGE, LastFailure,
     PendingObtain, RecordStatus, RefreshOutcome, TokenStatus,

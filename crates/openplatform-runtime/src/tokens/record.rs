@@ -2,53 +2,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-
-/// A token (access or refresh) or any other secret string.
-///
-/// Its `Debug` is redacted and it has no `Display`: reading it takes an explicit
-/// [`Secret::expose`], so a token cannot reach a log or an error text by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<str>);
-
-impl Secret {
-    /// Wraps `value`; from here on only [`expose`](Self::expose) reads it.
-    pub fn new(value: impl Into<Arc<str>>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret value, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The shared text, for the runtime's scrubbers (which keep it without a copy).
-    pub(crate) fn shared(&self) -> &Arc<str> {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Secret::new(value)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret::new(value)
-    }
-}
+use crate::secret::Secret;
 
 /// What a token store keeps for one app: both tokens, both expiries and a version.
 ///
