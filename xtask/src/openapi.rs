@@ -81,7 +81,11 @@ pub fn document(api: &Api) -> Value {
         schemas.insert(st.name.clone(), struct_schema(api, st));
     }
     for e in &api.endpoints {
-        schemas.insert(e.request.name.clone(), struct_schema(api, &e.request));
+        let mut schema = struct_schema(api, &e.request);
+        if let (Value::Object(o), (Some(x), _)) = (&mut schema, request_example(api, e)) {
+            o.insert("examples".into(), json!([x]));
+        }
+        schemas.insert(e.request.name.clone(), schema);
     }
     schemas.insert(envelope_name(api), envelope_schema(api));
 
@@ -250,6 +254,9 @@ fn signing(api: &Api) -> Value {
                 "app_id_param": t.app_id_param,
                 "access_token_param": t.access_token_param,
                 "refresh_token_param": t.refresh_token_param,
+                "access_token_key": t.access_token_key,
+                "refresh_token_key": t.refresh_token_key,
+                "expires_in_key": t.expires_in_key,
                 "access_token_lifetime_s": t.access_token_lifetime_s,
                 "refresh_token_lifetime_s": t.refresh_token_lifetime_s,
             }),
@@ -342,7 +349,10 @@ fn operation(api: &Api, e: &Endpoint) -> Value {
     }
 
     let body_fields = e.request.fields.iter().filter(|f| !f.in_query).count();
-    let example = struct_example(api, &e.request);
+    let (example, notes) = request_example(api, e);
+    if !notes.is_empty() {
+        op.insert("x-example-notes".into(), json!(notes));
+    }
     match api.protocol.method_in {
         MethodIn::Path if body_fields > 0 => {
             let mut media = Map::new();
@@ -905,13 +915,28 @@ fn plain_schema(ty: &Ty) -> Value {
 }
 
 /// The document's example text as a JSON value of the field's wire form; `None` when
-/// empty (the document writes `""` for an unset value) or unreadable as that form.
+/// empty (the document writes `""` for an unset value) or not a value of that form (a
+/// description of the values, JSON that does not parse): such text is kept verbatim as
+/// `x-doc-example`, never sent.
 fn example_value(ty: &Ty, encoding: Encoding, text: &str) -> Option<Value> {
     if text.trim().is_empty() {
         return None;
     }
-    if encoding != Encoding::Plain {
-        return Some(json!(text));
+    match encoding {
+        Encoding::Plain => {}
+        Encoding::JsonString => {
+            let inner = serde_json::from_str::<Value>(text).ok()?;
+            let fits = match ty {
+                Ty::List(_) => inner.is_array(),
+                Ty::Struct(_) => inner.is_object(),
+                _ => true,
+            };
+            return fits.then(|| json!(text));
+        }
+        Encoding::Quoted => {
+            return example_value(ty, Encoding::Plain, text).map(|_| json!(text));
+        }
+        Encoding::CommaJoined => return Some(json!(text)),
     }
     match ty {
         Ty::String | Ty::Date(_) | Ty::DateTime(_) => Some(json!(text)),
@@ -927,7 +952,7 @@ fn example_value(ty: &Ty, encoding: Encoding, text: &str) -> Option<Value> {
         Ty::Yuan => serde_json::from_str::<Value>(text)
             .ok()
             .filter(Value::is_number),
-        Ty::Json => Some(serde_json::from_str(text).unwrap_or_else(|_| json!(text))),
+        Ty::Json => serde_json::from_str(text).ok(),
         Ty::Id => Some(match (text.parse::<i64>(), text.parse::<u64>()) {
             (Ok(n), _) if n.to_string() == text => json!(n),
             (_, Ok(n)) if n.to_string() == text => json!(n),
@@ -942,8 +967,10 @@ fn example_value(ty: &Ty, encoding: Encoding, text: &str) -> Option<Value> {
     }
 }
 
-/// An example of a struct's body from its fields' examples, nested objects built the
-/// same way; `None` when no field has one.
+/// An example of a struct's body from its fields' examples; `None` when no field has
+/// one. A field whose own example is missing or unusable gets, where the type gives one,
+/// the example of its nested type (for a required field: or its default, or its enum's
+/// first value), so that the example is a request the platform takes.
 fn struct_example(api: &Api, st: &Struct) -> Option<Map<String, Value>> {
     struct_example_at(api, st, 0)
 }
@@ -959,31 +986,124 @@ fn struct_example_at(api: &Api, st: &Struct, depth: usize) -> Option<Map<String,
             .example
             .as_deref()
             .and_then(|x| example_value(&f.ty, f.encoding, x));
-        let v = own.or_else(|| {
-            if f.encoding != Encoding::Plain {
-                return None;
-            }
-            let nested = |name: &str| {
-                api.structs
-                    .iter()
-                    .find(|s| s.name == name)
-                    .and_then(|s| struct_example_at(api, s, depth + 1))
-                    .filter(|m| !m.is_empty())
-            };
-            match &f.ty {
-                Ty::Struct(n) => nested(n).map(Value::Object),
-                Ty::List(t) => match t.as_ref() {
-                    Ty::Struct(n) => nested(n).map(|m| json!([m])),
-                    _ => None,
-                },
-                _ => None,
-            }
-        });
+        let v = own
+            .or_else(|| nested_example(api, f, depth))
+            .or_else(|| f.required.then(|| fallback_example(api, f)).flatten());
         if let Some(v) = v {
             out.insert(f.wire.clone(), v);
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// An endpoint's request example: [`struct_example`], then made to keep the endpoint's
+/// conditional rules. A rule the document's own values break (5.1's coupon_type 1
+/// needs begin_time, whose example is not a timestamp) takes the first other value of
+/// the deciding enum under which every rule holds. Each change is noted.
+fn request_example(api: &Api, e: &Endpoint) -> (Option<Map<String, Value>>, Vec<String>) {
+    let mut notes = Vec::new();
+    let Some(mut x) = struct_example(api, &e.request) else {
+        return (None, notes);
+    };
+    for r in &e.rules {
+        if rules_hold(&e.rules, &x) {
+            break;
+        }
+        let (Rule::RequiredIf { when, .. } | Rule::RequiredUnless { when, .. }) = r else {
+            continue;
+        };
+        let Some(field) = e.request.fields.iter().find(|f| f.wire == when.0) else {
+            continue;
+        };
+        let before = x.get(&when.0).cloned();
+        let values: Vec<i64> = match &field.ty {
+            Ty::Enum(n) => api
+                .enums
+                .iter()
+                .find(|en| &en.name == n)
+                .map(|en| en.values.iter().map(|v| v.value).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let found = values.into_iter().find(|v| {
+            let mut y = x.clone();
+            y.insert(when.0.clone(), json!(v));
+            rules_hold(&e.rules, &y)
+        });
+        if let Some(v) = found {
+            x.insert(when.0.clone(), json!(v));
+            notes.push(format!(
+                "`{}` is {v} (the document's example: {}): with the document's values, a \
+                 field a rule then requires has no usable example.",
+                when.0,
+                before.map_or_else(|| "(none)".to_owned(), |b| b.to_string())
+            ));
+        }
+    }
+    (Some(x), notes)
+}
+
+/// Whether an example keeps every `required_if` / `required_unless` rule.
+fn rules_hold(rules: &[Rule], x: &Map<String, Value>) -> bool {
+    rules.iter().all(|r| match r {
+        Rule::RequiredIf {
+            field,
+            when,
+            equals,
+            ..
+        } => x.get(&when.0) != Some(&json!(equals)) || x.contains_key(&field.0),
+        Rule::RequiredUnless {
+            field,
+            when,
+            equals,
+            ..
+        } => x.get(&when.0) == Some(&json!(equals)) || x.contains_key(&field.0),
+        _ => true,
+    })
+}
+
+/// A field's value built from its nested type's examples, in the field's encoding.
+fn nested_example(api: &Api, f: &Field, depth: usize) -> Option<Value> {
+    let nested = |name: &str| {
+        api.structs
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| struct_example_at(api, s, depth + 1))
+    };
+    let value = match &f.ty {
+        Ty::Struct(n) => Value::Object(nested(n)?),
+        Ty::List(t) => match t.as_ref() {
+            Ty::Struct(n) => json!([nested(n)?]),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    match f.encoding {
+        Encoding::Plain => Some(value),
+        Encoding::JsonString => Some(json!(value.to_string())),
+        Encoding::CommaJoined | Encoding::Quoted => None,
+    }
+}
+
+/// A required field's stand-in when the document gives no usable example: its default,
+/// else its enum's first value.
+fn fallback_example(api: &Api, f: &Field) -> Option<Value> {
+    if let Some(v) = f
+        .default
+        .as_deref()
+        .and_then(|x| example_value(&f.ty, f.encoding, x))
+    {
+        return Some(v);
+    }
+    let Ty::Enum(name) = &f.ty else {
+        return None;
+    };
+    let first = api.enums.iter().find(|e| &e.name == name)?.values.first()?;
+    match f.encoding {
+        Encoding::Plain => Some(json!(first.value)),
+        Encoding::Quoted => Some(json!(first.value.to_string())),
+        Encoding::JsonString | Encoding::CommaJoined => None,
+    }
 }
 
 /// Pretty JSON, two spaces, every object's keys sorted, a trailing newline: the same
