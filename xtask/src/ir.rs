@@ -41,6 +41,23 @@ pub struct Erratum {
     pub topic: String,
     /// The document's sections (or headings) it concerns.
     pub sections: Vec<String>,
+    /// The decision taken.
+    pub decision: String,
+}
+
+/// A parameter the runtime fills (credential, timestamp, signature, envelope fields):
+/// not a field of any generated type, kept for documents that describe the wire.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub wire: String,
+    /// The spec's type, as written (`string`, `timestamp_ms`…).
+    pub ty: String,
+    pub required: bool,
+    /// In the query string (`in: query`); otherwise in the body or envelope.
+    pub in_query: bool,
+    pub doc: String,
+    pub gloss: String,
+    pub example: Option<String>,
 }
 
 impl Api {
@@ -75,6 +92,8 @@ pub struct Protocol {
     pub tokens: Option<Tokens>,
     /// Keys per part of the reply envelope, in `EnvelopeKeys`' field order.
     pub envelope_keys: Vec<(&'static str, Vec<String>)>,
+    /// The document's common parameters (`common_params`), in the spec's order.
+    pub common_params: Vec<Param>,
 }
 
 /// Where the method name travels.
@@ -280,6 +299,8 @@ pub struct Endpoint {
     pub request: Struct,
     /// Table rows the runtime fills (credentials, signature, timestamp).
     pub runtime_params: Vec<String>,
+    /// The same rows with their types and docs, in the table's order.
+    pub runtime_fields: Vec<Param>,
     pub rules: Vec<Rule>,
     pub data: Data,
     pub errors: Vec<i64>,

@@ -11,6 +11,7 @@ pub mod doc_audit;
 mod error;
 pub mod ir;
 pub mod metadata;
+pub mod openapi;
 pub mod spec;
 pub mod validate;
 
@@ -78,7 +79,33 @@ fn manifest_of(root: &Path, path: &str, text: &str) -> Result<Option<GeneratedFi
     }))
 }
 
-/// Generates the files of every spec of the workspace at `root`.
+/// The OpenAPI documents of one spec given its text: beside the spec, and the sandbox's
+/// copy.
+pub fn openapi_from_str(path: &str, text: &str) -> Result<Vec<GeneratedFile>, Error> {
+    let api = validate::load(path, text)?;
+    Ok(openapi::files(&api))
+}
+
+/// Whether a generated file is an OpenAPI document (`cargo xtask openapi` writes it).
+fn is_openapi(path: &str) -> bool {
+    path.ends_with(".openapi.json")
+}
+
+/// The OpenAPI documents of every spec of the workspace at `root`.
+pub fn openapi_all(root: &Path) -> Result<Vec<GeneratedFile>, Error> {
+    Ok(generate_all(root)?
+        .into_iter()
+        .filter(|f| is_openapi(&f.path))
+        .collect())
+}
+
+/// Writes the OpenAPI documents only; returns the paths written.
+pub fn write_openapi(root: &Path) -> Result<Vec<String>, Error> {
+    write_files(root, openapi_all(root)?)
+}
+
+/// Generates the files of every spec of the workspace at `root`: code, manifests and
+/// OpenAPI documents.
 pub fn generate_all(root: &Path) -> Result<Vec<GeneratedFile>, Error> {
     let mut files = Vec::new();
     let mut problems = Vec::new();
@@ -89,11 +116,18 @@ pub fn generate_all(root: &Path) -> Result<Vec<GeneratedFile>, Error> {
             .to_string_lossy()
             .replace('\\', "/");
         let text = fs::read_to_string(&path).map_err(|e| Error::read(&rel, e))?;
-        match generate_from_str(&rel, &text).and_then(|f| Ok((f, manifest_of(root, &rel, &text)?)))
-        {
-            Ok((f, manifest)) => {
+        let all = generate_from_str(&rel, &text).and_then(|f| {
+            Ok((
+                f,
+                manifest_of(root, &rel, &text)?,
+                openapi_from_str(&rel, &text)?,
+            ))
+        });
+        match all {
+            Ok((f, manifest, openapi)) => {
                 files.extend(f);
                 files.extend(manifest);
+                files.extend(openapi);
             }
             Err(e) => problems.push(e),
         }
@@ -107,7 +141,11 @@ pub fn generate_all(root: &Path) -> Result<Vec<GeneratedFile>, Error> {
 
 /// Writes every generated file; returns the paths written.
 pub fn regenerate(root: &Path) -> Result<Vec<String>, Error> {
-    let files = generate_all(root)?;
+    write_files(root, generate_all(root)?)
+}
+
+/// Writes the files that differ from what is on disk; returns their paths.
+fn write_files(root: &Path, files: Vec<GeneratedFile>) -> Result<Vec<String>, Error> {
     let mut written = Vec::new();
     for f in files {
         let path = root.join(&f.path);
@@ -137,23 +175,32 @@ pub fn check(root: &Path) -> Result<usize, Error> {
     let mut dirs = std::collections::BTreeSet::new();
     for f in &files {
         let path = root.join(&f.path);
-        // A manifest shares its directory with hand-written files; generated modules
-        // own theirs, where any other file is stale.
-        if let Some(d) = path.parent().filter(|_| !f.path.ends_with("Cargo.toml")) {
+        // A manifest shares its directory with hand-written files, and a document
+        // beside its spec shares api-spec/; generated modules and the sandbox's copies
+        // of the documents own theirs, where any other file is stale.
+        let shares_dir = f.path.ends_with("Cargo.toml")
+            || (is_openapi(&f.path) && f.path.starts_with("api-spec/"));
+        if let Some(d) = path.parent().filter(|_| !shares_dir) {
             dirs.insert(d.to_path_buf());
         }
+        // An OpenAPI document alone can be rewritten by its own command.
+        let fix = if is_openapi(&f.path) {
+            " (run `cargo xtask openapi`)"
+        } else {
+            ""
+        };
         match fs::read_to_string(&path) {
             Ok(current) if current == f.contents => {}
             Ok(current) => {
                 let line = first_difference(&current, &f.contents);
                 let _ = writeln!(
                     report,
-                    "  {}: stale (first difference at line {line})",
+                    "  {}: stale (first difference at line {line}){fix}",
                     f.path
                 );
             }
             Err(_) => {
-                let _ = writeln!(report, "  {}: missing", f.path);
+                let _ = writeln!(report, "  {}: missing{fix}", f.path);
             }
         }
     }

@@ -1,4 +1,5 @@
-//! `cargo xtask regenerate` writes the generated modules; `cargo xtask check` fails when
+//! `cargo xtask regenerate` writes the generated modules (and the OpenAPI documents);
+//! `cargo xtask openapi` writes the OpenAPI documents alone; `cargo xtask check` fails when
 //! they are stale or a spec is invalid; `cargo xtask audit-doc PATH` compares a vendor
 //! document with its spec.
 
@@ -30,6 +31,22 @@ fn main() -> ExitCode {
         Some(("regenerate", _)) => match xtask::regenerate(&root) {
             Ok(written) if written.is_empty() => {
                 println!("generated code is up to date");
+                ExitCode::SUCCESS
+            }
+            Ok(written) => {
+                for p in written {
+                    println!("wrote {p}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some(("openapi", _)) => match xtask::write_openapi(&root) {
+            Ok(written) if written.is_empty() => {
+                println!("OpenAPI documents are up to date");
                 ExitCode::SUCCESS
             }
             Ok(written) => {
@@ -99,6 +116,10 @@ fn cli() -> Command {
             Command::new("regenerate")
                 .about("Write crates/*/src/generated (and the CLI's tables) from api-spec/*.yaml"),
         )
+        .subcommand(Command::new("openapi").about(
+            "Write the OpenAPI 3.1 document of each spec: api-spec/*.openapi.json (and the \
+             sandbox's copies)",
+        ))
         .subcommand(
             Command::new("check")
                 .about("Fail if a spec is invalid or generated code is stale (what CI runs)"),
@@ -286,7 +307,7 @@ mod tests {
     #[test]
     fn every_command_takes_help_and_names_a_wrong_flag() {
         cli().debug_assert();
-        for command in ["regenerate", "check", "audit-doc", "diff"] {
+        for command in ["regenerate", "openapi", "check", "audit-doc", "diff"] {
             let e = cli()
                 .try_get_matches_from(["xtask", command, "--help"])
                 .expect_err("help");

@@ -278,6 +278,7 @@ impl Validator {
                     id: e.value.id.clone(),
                     topic: e.value.topic.clone(),
                     sections: e.value.sections.clone(),
+                    decision: e.value.decision.clone(),
                 })
                 .collect(),
             errors_heading: spec.api.errors_heading.clone(),
@@ -414,7 +415,7 @@ impl Validator {
             _ => {}
         }
         // Documented for completeness; the runtime supplies them.
-        let _ = self.fields("protocol.common_params", &p.common_params);
+        let (_, common_params) = self.fields_split("protocol.common_params", &p.common_params);
         let utc_offset_s = match &p.time_zone {
             None => 0,
             Some(tz) => parse_utc_offset(&tz.value).unwrap_or_else(|| {
@@ -486,6 +487,7 @@ impl Validator {
                 .unwrap_or_default(),
             verb_refusal_codes: p.verb_refusal_codes.clone(),
             tokens: None,
+            common_params,
         }
     }
 
@@ -758,12 +760,12 @@ impl Validator {
         self.fields_split(place, specs).0
     }
 
-    /// Returns (caller fields, wire names of runtime-supplied fields).
+    /// Returns (caller fields, runtime-supplied fields).
     fn fields_split(
         &mut self,
         place: &str,
         specs: &[Line<FieldSpec>],
-    ) -> (Vec<Field>, Vec<String>) {
+    ) -> (Vec<Field>, Vec<crate::ir::Param>) {
         let mut out = Vec::new();
         let mut runtime = Vec::new();
         let mut wires = BTreeSet::new();
@@ -795,7 +797,15 @@ impl Validator {
                         ),
                     );
                 }
-                runtime.push(s.wire.clone());
+                runtime.push(crate::ir::Param {
+                    wire: s.wire.clone(),
+                    ty: s.ty.value.clone(),
+                    required: s.required,
+                    in_query: s.location.as_ref().is_some_and(|l| l.value == "query"),
+                    doc: s.doc.clone(),
+                    gloss: s.gloss.clone(),
+                    example: s.example.clone(),
+                });
                 continue;
             }
             let name = s.name.clone().unwrap_or_else(|| s.wire.to_snake_case());
@@ -932,7 +942,7 @@ impl Validator {
         let credential = self.credential(place, s);
         let idempotency = self.idempotency(place, s);
         let stem = s.name.to_upper_camel_case();
-        let (fields, runtime_params) =
+        let (fields, runtime_fields) =
             self.fields_split(&format!("{place} request"), &s.request.fields);
         self.missing_errors(place, &s.request.fields, codes);
         let idempotency_key = self.idempotency_key(place, loc, s, idempotency, &fields);
@@ -975,7 +985,8 @@ impl Validator {
                 style: StructStyle::Request,
                 args: None,
             },
-            runtime_params,
+            runtime_params: runtime_fields.iter().map(|p| p.wire.clone()).collect(),
+            runtime_fields,
             rules,
             data: data?,
             errors: s.errors.iter().map(|c| c.value).collect(),

@@ -20,6 +20,8 @@
 //! | `GET /__sandbox/state` | | every piece of state as JSON |
 //! | `POST /__sandbox/reset` | | back to a fresh start |
 //! | `POST /__sandbox/zvcms/coupons`, `GET /__sandbox/zvcms/coupons/{card_id}` | | zvcms coupons (see [`zvcms_api::controls`](crate::zvcms_api::controls)) |
+//! | `GET /__sandbox/openapi.json` | | the OpenAPI 3.1 document of the UMP API (`cargo xtask openapi`) |
+//! | `GET /__sandbox/zvcms/openapi.json` | | the zvcms API's, when the sandbox serves it (404 otherwise) |
 //!
 //! Fault kinds: `drop_after_commit`, `busy`, `slow` (`delay_ms`), `slow_after_commit`
 //! (`delay_ms`), `commit_after_timeout` (`delay_ms`), `malformed`, `http_status`
@@ -268,6 +270,33 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         )
         .route("/__sandbox/state", get(state))
         .route("/__sandbox/reset", post(reset))
+        .route("/__sandbox/openapi.json", get(openapi))
+        .route("/__sandbox/zvcms/openapi.json", get(zvcms_openapi))
+}
+
+/// The OpenAPI 3.1 document of the UMP API, as `cargo xtask openapi` writes it from
+/// api-spec/gree-ump.yaml (the crate's copy: a published crate embeds only its own
+/// files; `cargo xtask check` keeps it equal to the one beside the spec).
+const OPENAPI_UMP: &str = include_str!("../openapi/gree-ump.openapi.json");
+/// The zvcms API's, likewise.
+const OPENAPI_ZVCMS: &str = include_str!("../openapi/zvcms.openapi.json");
+
+fn json_text(text: &'static str) -> Response {
+    ([("content-type", "application/json")], text).into_response()
+}
+
+async fn openapi() -> Response {
+    json_text(OPENAPI_UMP)
+}
+
+async fn zvcms_openapi(State(shared): State<Arc<Shared>>) -> Response {
+    // Described only where it is served: without a zvcms configuration the sandbox has
+    // no zvcms endpoint, and a document would list calls that all fail.
+    if shared.config.zvcms.is_some() {
+        json_text(OPENAPI_ZVCMS)
+    } else {
+        not_found("the zvcms API is not served (no zvcms configuration)")
+    }
 }
 
 fn controls(shared: Arc<Shared>) -> Controls {
@@ -322,6 +351,7 @@ async fn info(State(shared): State<Arc<Shared>>) -> Response {
             "GET /__sandbox/token-calls", "POST /__sandbox/tokens/revoke",
             "GET|POST /__sandbox/timestamps",
             "GET /__sandbox/state", "POST /__sandbox/reset",
+            "GET /__sandbox/openapi.json", "GET /__sandbox/zvcms/openapi.json",
             "POST /__sandbox/zvcms/coupons", "GET /__sandbox/zvcms/coupons/{card_id}",
         ],
         // Served only when configured (a Signer is needed to check its Tokens).

@@ -354,3 +354,34 @@ async fn the_documents_example_is_refused_without_a_customer_and_accepted_with_o
     );
     assert_eq!(uses_left(&sandbox, COUPON), 0);
 }
+
+/// With zvcms configured the sandbox serves its OpenAPI document, which names the path
+/// the client sends to; the document's request example, decoded into the client's
+/// request type and sent, is answered about the coupon (no such scan code), never
+/// refused as invalid (the sandbox's 1001).
+#[tokio::test]
+async fn the_zvcms_openapi_document_is_served_and_its_example_is_taken() {
+    let sandbox = sandbox().await;
+    openplatform_runtime::install_tls_provider();
+    let doc: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/__sandbox/zvcms/openapi.json",
+            sandbox.base_url()
+        ))
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(doc["openapi"], json!("3.1.0"));
+    let op = &doc["paths"][zvcms::PROTOCOL.path_template]["post"];
+    assert_eq!(op["operationId"], json!("verify_coupons"));
+    let example = &op["requestBody"]["content"]["application/json"]["example"];
+    assert_eq!(example["Action"], json!("communal.user.coupons-vertify"));
+    let request: VerifyCouponsRequest =
+        serde_json::from_value(example["Params"].clone()).expect("the example decodes");
+    let client = client(&sandbox, signer(KEY));
+    let (code, message) = refusal(client.coupons().verify_coupons(request).await);
+    assert_eq!(code, 2001, "{message}");
+}

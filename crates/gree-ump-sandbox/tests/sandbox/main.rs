@@ -10,6 +10,7 @@ mod coupons;
 mod extremes;
 mod faults;
 mod members;
+mod openapi;
 mod orders;
 mod persist;
 mod points;
