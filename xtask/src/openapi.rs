@@ -800,6 +800,15 @@ fn field_description(f: &Field) -> String {
     out.join("\n\n")
 }
 
+/// The field's example as a wire value: the document's when it reads as the field's
+/// type, else the spec's `usable_example` (the one `ump`'s help shows).
+fn usable_example(f: &Field) -> Option<Value> {
+    [f.example.as_deref(), f.usable_example.as_deref()]
+        .into_iter()
+        .flatten()
+        .find_map(|x| example_value(&f.ty, f.encoding, x))
+}
+
 fn field_schema(f: &Field) -> Value {
     let mut s = match ty_schema(&f.ty, f.encoding) {
         Value::Object(o) => o,
@@ -810,13 +819,12 @@ fn field_schema(f: &Field) -> Value {
         }
     };
     s.insert("description".into(), json!(field_description(f)));
-    if let Some(v) = f
-        .example
-        .as_deref()
-        .and_then(|x| example_value(&f.ty, f.encoding, x))
-    {
+    if let Some(v) = usable_example(f) {
         s.insert("examples".into(), json!([v]));
-    } else if let Some(x) = f.example.as_deref().filter(|x| !x.trim().is_empty()) {
+    }
+    if let Some(x) = f.example.as_deref().filter(|x| !x.trim().is_empty())
+        && example_value(&f.ty, f.encoding, x).is_none()
+    {
         // The document's example does not read as the field's type: kept verbatim.
         s.insert("x-doc-example".into(), json!(x));
     }
@@ -982,10 +990,7 @@ fn struct_example_at(api: &Api, st: &Struct, depth: usize) -> Option<Map<String,
     }
     let mut out = Map::new();
     for f in st.fields.iter().filter(|f| !f.in_query) {
-        let own = f
-            .example
-            .as_deref()
-            .and_then(|x| example_value(&f.ty, f.encoding, x));
+        let own = usable_example(f);
         let v = own
             .or_else(|| nested_example(api, f, depth))
             .or_else(|| f.required.then(|| fallback_example(api, f)).flatten());
