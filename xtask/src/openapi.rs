@@ -563,6 +563,7 @@ fn param_schema(ty: &str) -> Value {
 /// The request of an API whose method travels in the envelope: the envelope's fields
 /// (the common parameters), the method fixed, the business parameters as an object.
 fn envelope_request(api: &Api, e: &Endpoint, example: Map<String, Value>) -> Value {
+    let mut placeholders = Vec::new();
     let mut props = Map::new();
     let mut required = Vec::new();
     let mut x = Map::new();
@@ -592,6 +593,11 @@ fn envelope_request(api: &Api, e: &Endpoint, example: Map<String, Value>) -> Val
             .and_then(|t| example_value(&param_ty(&p.ty), Encoding::Plain, t))
         {
             x.insert(p.wire.clone(), v);
+        } else if p.required {
+            // The caller's credentials and the signature have no example value: a
+            // placeholder keeps the example complete, and says what goes there.
+            x.insert(p.wire.clone(), json!(format!("<{}>", p.wire)));
+            placeholders.push(format!("`{}`", p.wire));
         }
         if p.required {
             required.push(p.wire.clone());
@@ -604,9 +610,21 @@ fn envelope_request(api: &Api, e: &Endpoint, example: Map<String, Value>) -> Val
     if !required.is_empty() {
         schema.insert("required".into(), json!(required));
     }
+    let mut media = Map::new();
+    media.insert("schema".into(), Value::Object(schema));
+    media.insert("example".into(), Value::Object(x));
+    if !placeholders.is_empty() {
+        media.insert(
+            "x-example-notes".into(),
+            json!([format!(
+                "{} are placeholders: the caller's credentials and the signature.",
+                placeholders.join(", ")
+            )]),
+        );
+    }
     json!({
         "required": true,
-        "content": {"application/json": {"schema": schema, "example": x}},
+        "content": {"application/json": media},
     })
 }
 
