@@ -827,7 +827,12 @@ fn field_schema(f: &Field) -> Value {
             o
         }
     };
-    s.insert("description".into(), json!(field_description(f)));
+    // The type's own words (money unit, time zone, id form) follow the field's.
+    let text = match s.get("description").and_then(Value::as_str) {
+        Some(of_type) => format!("{}\n\n{of_type}", field_description(f)),
+        None => field_description(f),
+    };
+    s.insert("description".into(), json!(text));
     if let Some(v) = f
         .example
         .as_deref()
