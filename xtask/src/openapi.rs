@@ -563,6 +563,7 @@ fn param_schema(ty: &str) -> Value {
 /// The request of an API whose method travels in the envelope: the envelope's fields
 /// (the common parameters), the method fixed, the business parameters as an object.
 fn envelope_request(api: &Api, e: &Endpoint, example: Map<String, Value>) -> Value {
+    let mut placeholders = Vec::new();
     let mut props = Map::new();
     let mut required = Vec::new();
     let mut x = Map::new();
@@ -592,6 +593,11 @@ fn envelope_request(api: &Api, e: &Endpoint, example: Map<String, Value>) -> Val
             .and_then(|t| example_value(&param_ty(&p.ty), Encoding::Plain, t))
         {
             x.insert(p.wire.clone(), v);
+        } else if p.required {
+            // The caller's credentials and the signature have no example value: a
+            // placeholder keeps the example complete, and says what goes there.
+            x.insert(p.wire.clone(), json!(format!("<{}>", p.wire)));
+            placeholders.push(format!("`{}`", p.wire));
         }
         if p.required {
             required.push(p.wire.clone());
@@ -604,9 +610,21 @@ fn envelope_request(api: &Api, e: &Endpoint, example: Map<String, Value>) -> Val
     if !required.is_empty() {
         schema.insert("required".into(), json!(required));
     }
+    let mut media = Map::new();
+    media.insert("schema".into(), Value::Object(schema));
+    media.insert("example".into(), Value::Object(x));
+    if !placeholders.is_empty() {
+        media.insert(
+            "x-example-notes".into(),
+            json!([format!(
+                "{} are placeholders: the caller's credentials and the signature.",
+                placeholders.join(", ")
+            )]),
+        );
+    }
     json!({
         "required": true,
-        "content": {"application/json": {"schema": schema, "example": x}},
+        "content": {"application/json": media},
     })
 }
 
@@ -818,7 +836,12 @@ fn field_schema(f: &Field) -> Value {
             o
         }
     };
-    s.insert("description".into(), json!(field_description(f)));
+    // The type's own words (money unit, time zone, id form) follow the field's.
+    let text = match s.get("description").and_then(Value::as_str) {
+        Some(of_type) => format!("{}\n\n{of_type}", field_description(f)),
+        None => field_description(f),
+    };
+    s.insert("description".into(), json!(text));
     if let Some(v) = usable_example(f) {
         s.insert("examples".into(), json!([v]));
     }

@@ -269,3 +269,59 @@ fn check_names_a_stale_document_and_openapi_fixes_it() {
     assert!(xtask::check(&dir).is_ok());
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// Every request example, and every example of a component schema, is valid against
+/// the schema it illustrates (JSON Schema 2020-12, the dialect of OpenAPI 3.1): the
+/// document is compiled as a schema whose root refers to the one illustrated, so its
+/// `$ref`s resolve in it.
+#[test]
+fn every_example_is_valid_against_its_schema() {
+    fn check(doc: &Value, pointer: &str, example: &Value) -> Vec<String> {
+        let mut root = doc.clone();
+        root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+        root["$ref"] = json!(format!("#{pointer}"));
+        let v = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&root)
+            .unwrap_or_else(|e| panic!("{pointer}: does not compile: {e}"));
+        v.iter_errors(example)
+            .map(|e| format!("{pointer}: {}: {e}", e.instance_path()))
+            .collect()
+    }
+    let mut checked = 0;
+    for (path, doc) in documents() {
+        let mut found = Vec::new();
+        for (p, item) in doc["paths"].as_object().expect("paths") {
+            for (verb, op) in item.as_object().expect("item") {
+                let media = "/requestBody/content/application~1json";
+                if let Some(x) = op.pointer(&format!("{media}/example")) {
+                    let escaped = p.replace('~', "~0").replace('/', "~1");
+                    found.extend(check(
+                        &doc,
+                        &format!("/paths/{escaped}/{verb}{media}/schema"),
+                        x,
+                    ));
+                    checked += 1;
+                }
+            }
+        }
+        for (name, schema) in doc["components"]["schemas"].as_object().expect("schemas") {
+            for x in schema["examples"].as_array().into_iter().flatten() {
+                found.extend(check(&doc, &format!("/components/schemas/{name}"), x));
+                checked += 1;
+            }
+        }
+        assert!(found.is_empty(), "{path}:\n{}", found.join("\n"));
+    }
+    assert!(checked > 20, "only {checked} examples");
+
+    // And an example that breaks its schema is found.
+    let (_, doc) = documents().remove(0);
+    let (name, _) = doc["components"]["schemas"]
+        .as_object()
+        .expect("schemas")
+        .iter()
+        .find(|(_, s)| s["required"].as_array().is_some_and(|r| !r.is_empty()))
+        .expect("a schema with a required field");
+    assert!(!check(&doc, &format!("/components/schemas/{name}"), &json!({})).is_empty());
+}
