@@ -20,6 +20,15 @@ use crate::faults::Fault;
 /// How many calls the log keeps (the oldest are dropped first).
 pub(crate) const CAPACITY: usize = 10_000;
 
+/// The most bytes of bodies, replies and queries the log keeps in all: the oldest
+/// entries go first when a run of large calls would exceed it, so memory stays bounded
+/// whatever clients send (a body may be 4 MiB).
+pub(crate) const BYTE_BUDGET: usize = 64 * 1024 * 1024;
+
+/// The most bytes kept of one body or reply; a longer one is cut (and copied, so the
+/// log does not hold the whole buffer alive). The platform's bodies are far smaller.
+pub(crate) const KEPT_PER_BODY: usize = 64 * 1024;
+
 /// Keys whose values never leave the log: the credentials and the signature of the
 /// query, the tokens of the 2.1/2.2 replies, the SMS code of 6.2. The spec marks the
 /// three body fields `sensitive: secret` (a unit test checks this list against it).
@@ -77,6 +86,21 @@ pub(crate) struct Entry {
     pub(crate) fault: Option<Fault>,
 }
 
+impl Entry {
+    /// The bytes it holds, for the budget.
+    fn size(&self) -> usize {
+        self.query.len() + self.method.len() + self.body.len() + self.reply.len()
+    }
+}
+
+/// `bytes`, cut to [`KEPT_PER_BODY`] (a copy) when longer; as it is (shared) otherwise.
+fn kept(bytes: Bytes) -> Bytes {
+    match bytes.get(..KEPT_PER_BODY) {
+        Some(head) if bytes.len() > KEPT_PER_BODY => Bytes::copy_from_slice(head),
+        _ => bytes,
+    }
+}
+
 /// What [`RequestLog::record`] takes; the log adds the id.
 #[derive(Debug)]
 pub(crate) struct NewEntry {
@@ -96,11 +120,14 @@ pub(crate) struct RequestLog {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
     capacity: usize,
+    byte_budget: usize,
 }
 
 #[derive(Debug)]
 struct Inner {
     ring: VecDeque<Arc<Entry>>,
+    /// The bytes the ring's entries hold (see [`BYTE_BUDGET`]).
+    bytes: usize,
     /// `None` once the sandbox stops: the live views then end, so a graceful shutdown
     /// does not wait for browsers to hang up.
     live: Option<broadcast::Sender<Arc<Entry>>>,
@@ -120,10 +147,12 @@ impl RequestLog {
         RequestLog {
             inner: Mutex::new(Inner {
                 ring: VecDeque::with_capacity(capacity.min(1024)),
+                bytes: 0,
                 live: Some(live),
             }),
             next_id: AtomicU64::new(1),
             capacity: capacity.max(1),
+            byte_budget: BYTE_BUDGET,
         }
     }
 
@@ -145,15 +174,21 @@ impl RequestLog {
             verb: new.verb,
             method: new.method,
             query: new.query,
-            body: new.body,
-            reply: new.reply,
+            body: kept(new.body),
+            reply: kept(new.reply),
             outcome: new.outcome,
             fault: new.fault,
         });
-        if inner.ring.len() >= self.capacity {
-            inner.ring.pop_front();
-        }
+        inner.bytes = inner.bytes.saturating_add(entry.size());
         inner.ring.push_back(entry.clone());
+        while inner.ring.len() > self.capacity
+            || (inner.bytes > self.byte_budget && inner.ring.len() > 1)
+        {
+            match inner.ring.pop_front() {
+                Some(old) => inner.bytes = inner.bytes.saturating_sub(old.size()),
+                None => break,
+            }
+        }
         if let Some(live) = &inner.live
             && live.receiver_count() > 0
         {
@@ -315,6 +350,23 @@ mod tests {
         assert_eq!(log.get(4).map(|e| e.method.clone()), Some("m3".to_owned()));
         assert!(log.get(6).is_none());
         assert!(log.get(u64::MAX).is_none());
+    }
+
+    #[test]
+    fn the_ring_keeps_to_its_byte_budget() {
+        let mut log = RequestLog::with_capacity(100);
+        log.byte_budget = 1_000;
+        for _ in 0..10 {
+            log.record(new("m", "", &"x".repeat(300), "", Outcome::Ok));
+        }
+        let ids: Vec<u64> = log.matching(&Filter::default()).iter().map(|e| e.id).collect();
+        // 301 bytes each (method included): three fit in 1,000.
+        assert_eq!(ids, vec![10, 9, 8]);
+        // A body over the per-body limit is cut.
+        log.record(new("m", "", &"y".repeat(KEPT_PER_BODY + 10), "", Outcome::Ok));
+        assert_eq!(log.get(11).unwrap().body.len(), KEPT_PER_BODY);
+        // A single entry over the budget is still kept (the newest always is).
+        assert_eq!(log.matching(&Filter::default()).len(), 1);
     }
 
     #[test]
