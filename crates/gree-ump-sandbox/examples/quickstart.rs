@@ -424,6 +424,12 @@ async fn run() -> Result<(), Failure> {
 
     println!("Done: every step succeeded.");
     if let Target::Sandbox(sandbox) = target {
+        // This sandbox stops with the program: the URL shows where its inspector was,
+        // and how to keep one up to look at.
+        println!(
+            "Inspect a sandbox's state at {}/__sandbox/ui (run `gree-ump-sandbox` to keep one up)",
+            sandbox.base_url()
+        );
         sandbox.shutdown().await;
     }
     Ok(())

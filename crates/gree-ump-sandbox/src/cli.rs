@@ -178,6 +178,7 @@ async fn serve(args: impl Iterator<Item = String>) -> ExitCode {
         sandbox.base_url()
     );
     println!("test controls: {}/__sandbox/", sandbox.base_url());
+    println!("inspector: {}/__sandbox/ui", sandbox.base_url());
     if let Some(path) = &sandbox.control().config().state_file {
         println!("state file: {} (saved after every change)", path.display());
     }

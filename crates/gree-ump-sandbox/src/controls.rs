@@ -19,6 +19,8 @@
 //! | `POST /__sandbox/timestamps` | `{"scope": "token_calls" or "every_call"}` | sets it (errata E73) |
 //! | `GET /__sandbox/state` | | every piece of state as JSON |
 //! | `POST /__sandbox/reset` | | back to a fresh start |
+//! | `GET /__sandbox/requests?method=&code=&member=&limit=` | | the last gateway calls, newest first, secrets redacted |
+//! | `GET /__sandbox/ui` | | the web inspector (HTML; see the crate docs) |
 //! | `POST /__sandbox/zvcms/coupons`, `GET /__sandbox/zvcms/coupons/{card_id}` | | zvcms coupons (see [`zvcms_api::controls`](crate::zvcms_api::controls)) |
 //! | `GET /__sandbox/openapi.json` | | the OpenAPI 3.1 document of the UMP API (`cargo xtask openapi`) |
 //! | `GET /__sandbox/zvcms/openapi.json` | | the zvcms API's, when the sandbox serves it (404 otherwise) |
@@ -352,6 +354,7 @@ async fn info(State(shared): State<Arc<Shared>>) -> Response {
             "GET|POST /__sandbox/timestamps",
             "GET /__sandbox/state", "POST /__sandbox/reset",
             "GET /__sandbox/openapi.json", "GET /__sandbox/zvcms/openapi.json",
+            "GET /__sandbox/requests", "GET /__sandbox/ui",
             "POST /__sandbox/zvcms/coupons", "GET /__sandbox/zvcms/coupons/{card_id}",
         ],
         // Served only when configured (a Signer is needed to check its Tokens).

@@ -27,6 +27,7 @@ use crate::conn::ConnKill;
 use crate::error::{ApiError, ApiResult};
 use crate::faults::Fault;
 use crate::gateway::{Answer, Call, process};
+use crate::inspector::log::{NewEntry, Outcome};
 use crate::server::Shared;
 use crate::state::Page;
 
@@ -39,6 +40,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(zvcms::PROTOCOL.path_template, post(zvcms_call))
         .merge(crate::controls::router())
         .merge(crate::zvcms_api::controls::router())
+        .merge(crate::inspector::router())
         .fallback(not_found)
         .layer(map_response_with_state(shared.clone(), add_date))
         .with_state(shared)
@@ -95,8 +97,8 @@ pub(crate) fn envelope(result: &ApiResult<Answer>) -> Vec<u8> {
     })
 }
 
-fn json_response(body: Vec<u8>) -> Response {
-    let mut res = Response::new(Body::from(body));
+fn json_response(body: impl Into<Bytes>) -> Response {
+    let mut res = Response::new(Body::from(body.into()));
     res.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/json;charset=UTF-8"),
@@ -108,11 +110,52 @@ fn error_response(e: ApiError) -> Response {
     json_response(envelope(&Err(e)))
 }
 
+/// What the request log keeps of a call, known before it is answered.
+struct Record {
+    shared: Arc<Shared>,
+    at_ms: i64,
+    verb: &'static str,
+    method: String,
+    query: String,
+    body: Bytes,
+    fault: Option<Fault>,
+}
+
+impl Record {
+    /// Logs the call with the reply the client gets (or would have got), and passes the
+    /// response through.
+    fn answer(self, reply: Bytes, outcome: Outcome, res: Response) -> Response {
+        self.shared.log.record(NewEntry {
+            at_ms: self.at_ms,
+            verb: self.verb,
+            method: self.method,
+            query: self.query,
+            body: self.body,
+            reply,
+            outcome,
+            fault: self.fault,
+        });
+        res
+    }
+
+    /// Logs an envelope answer and sends it.
+    fn json(self, reply: Bytes, outcome: Outcome) -> Response {
+        let res = json_response(reply.clone());
+        self.answer(reply, outcome, res)
+    }
+
+    fn error(self, e: ApiError) -> Response {
+        let outcome = Outcome::Error(e.code);
+        self.json(Bytes::from(envelope(&Err(e))), outcome)
+    }
+}
+
 async fn gateway(
     State(shared): State<Arc<Shared>>,
     Path(method): Path<String>,
     request: Request,
 ) -> Response {
+    let at_ms = shared.now_ms();
     let (parts, body) = request.into_parts();
     let kill = parts
         .extensions
@@ -123,17 +166,28 @@ async fn gateway(
     } else {
         Verb::Post
     };
+    let raw_query = parts.uri.query().unwrap_or_default();
     // The pairs axum's `Query<Vec<(String, String)>>` gave (serde_urlencoded reads them
     // with this same parser, and a list of string pairs cannot fail to deserialize),
     // without its serde layers.
-    let query: Vec<(String, String)> =
-        form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+    let query: Vec<(String, String)> = form_urlencoded::parse(raw_query.as_bytes())
+        .into_owned()
+        .collect();
+    let mut record = Record {
+        shared: shared.clone(),
+        at_ms,
+        verb: verb.as_str(),
+        method: method.clone(),
+        query: raw_query.to_owned(),
+        body: Bytes::new(),
+        fault: None,
+    };
     let body: Bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(b) => b,
-        Err(e) => return error_response(ApiError::invalid(format!("body: {e}"))),
+        Err(e) => return record.error(ApiError::invalid(format!("body: {e}"))),
     };
+    // A clone of `Bytes` shares the buffer: the log keeps the body without a copy.
+    record.body = body.clone();
 
     // A router that enforces the document's verbs refuses the other before anything
     // else: HTTP 405 naming the verb it takes.
@@ -144,24 +198,26 @@ async fn gateway(
         shared
             .verb_refusals
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut res = (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "<html><body>405 Method Not Allowed</body></html>",
-        )
-            .into_response();
+        const REFUSAL: &str = "<html><body>405 Method Not Allowed</body></html>";
+        let mut res = (StatusCode::METHOD_NOT_ALLOWED, REFUSAL).into_response();
         res.headers_mut().insert(
             axum::http::header::ALLOW,
             HeaderValue::from_static(wanted.as_str()),
         );
-        return res;
+        return record.answer(
+            Bytes::from_static(REFUSAL.as_bytes()),
+            Outcome::Http(405),
+            res,
+        );
     }
     let fault = shared.faults().take(&method);
+    record.fault = fault;
     let delay_before = match fault {
         Some(Fault::Busy) => {
-            return error_response(ApiError::of(gree_ump::ErrorCode::SystemBusy));
+            return record.error(ApiError::of(gree_ump::ErrorCode::SystemBusy));
         }
         Some(Fault::Reject { code }) => {
-            return error_response(ApiError::of(gree_ump::ErrorCode::from_code(code)));
+            return record.error(ApiError::of(gree_ump::ErrorCode::from_code(code)));
         }
         Some(Fault::HttpStatus { status }) => {
             // Only final error statuses: an informational or success status without the
@@ -170,7 +226,9 @@ async fn gateway(
                 .ok()
                 .filter(|s| s.is_client_error() || s.is_server_error())
                 .unwrap_or(StatusCode::BAD_GATEWAY);
-            return (status, format!("<html><body>{status}</body></html>")).into_response();
+            let text = format!("<html><body>{status}</body></html>");
+            let res = (status, text.clone()).into_response();
+            return record.answer(Bytes::from(text), Outcome::Http(status.as_u16()), res);
         }
         Some(Fault::Slow { delay_ms } | Fault::CommitAfterTimeout { delay_ms }) => delay_ms,
         _ => 0,
@@ -186,9 +244,13 @@ async fn gateway(
         let result = process(&shared, &call);
         // Saved before the reply leaves: an acknowledged change is on disk.
         shared.save();
-        envelope(&result)
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(e) => Outcome::Error(e.code),
+        };
+        (envelope(&result), outcome)
     };
-    let bytes = if delay_before > 0 {
+    let (bytes, outcome) = if delay_before > 0 {
         // The slow fault: processed in a task of its own, so the state changes even when
         // the client gives up while the call waits (a timeout must leave the outcome
         // unknown, as in production).
@@ -197,12 +259,13 @@ async fn gateway(
             busy_on_panic(run)
         })
         .await
-        .unwrap_or_else(|_| busy())
+        .unwrap_or_else(|_| busy_answer())
     } else {
         // Otherwise inline: the work is synchronous (no await between the start of the
         // processing and the save), so a client that gives up cannot interrupt it.
         busy_on_panic(run)
     };
+    let bytes = Bytes::from(bytes);
 
     match fault {
         Some(Fault::DropAfterCommit | Fault::CommitAfterTimeout { .. }) => {
@@ -211,17 +274,19 @@ async fn gateway(
             }
             // Nothing of this reaches the client: the connection is cut. (Without the
             // sandbox's listener there is no switch, and the reply is a busy answer.)
-            error_response(ApiError::of(gree_ump::ErrorCode::SystemBusy))
+            // The log keeps the reply that was never delivered.
+            let res = error_response(ApiError::of(gree_ump::ErrorCode::SystemBusy));
+            record.answer(bytes, Outcome::Dropped, res)
         }
         Some(Fault::Malformed) => {
-            let cut = bytes.len() / 2;
-            json_response(bytes.get(..cut).unwrap_or_default().to_vec())
+            let cut = bytes.slice(..bytes.len() / 2);
+            record.json(cut, Outcome::Malformed)
         }
         Some(Fault::SlowAfterCommit { delay_ms }) => {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            json_response(bytes)
+            record.json(bytes, outcome)
         }
-        _ => json_response(bytes),
+        _ => record.json(bytes, outcome),
     }
 }
 
@@ -230,10 +295,16 @@ fn busy() -> Vec<u8> {
     envelope(&Err(ApiError::of(gree_ump::ErrorCode::SystemBusy)))
 }
 
+/// The "busy" answer and its outcome.
+fn busy_answer() -> (Vec<u8>, Outcome) {
+    let code = ApiError::of(gree_ump::ErrorCode::SystemBusy).code;
+    (busy(), Outcome::Error(code))
+}
+
 /// The envelope `run` builds, or the "busy" answer if it panics (as a spawned task's
 /// panic was answered before the work was done inline).
-fn busy_on_panic(run: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| busy())
+fn busy_on_panic(run: impl FnOnce() -> (Vec<u8>, Outcome)) -> (Vec<u8>, Outcome) {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| busy_answer())
 }
 
 /// A zvcms call (`POST /api/v2`), when the sandbox serves zvcms; otherwise 404.
@@ -438,7 +509,8 @@ mod tests {
             busy,
             super::envelope(&Err(ApiError::of(gree_ump::ErrorCode::SystemBusy)))
         );
-        assert_eq!(super::busy_on_panic(|| panic!("a bug")), busy);
-        assert_eq!(super::busy_on_panic(|| b"ok".to_vec()), b"ok");
+        assert_eq!(super::busy_on_panic(|| panic!("a bug")).0, busy);
+        let ok = super::busy_on_panic(|| (b"ok".to_vec(), super::Outcome::Ok));
+        assert_eq!(ok, (b"ok".to_vec(), super::Outcome::Ok));
     }
 }

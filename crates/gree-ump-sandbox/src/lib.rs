@@ -85,6 +85,13 @@
 //!
 //! [`Controls`] in process (`SandboxHandle::control()`), or over HTTP under
 //! `/__sandbox/` (table in [`controls`]).
+//!
+//! # Inspector
+//!
+//! A web page of the sandbox's state at `/__sandbox/ui`: members (searchable, with their
+//! ledgers, orders and coupons), the request log (every gateway call, secrets redacted,
+//! updated live; as JSON at `/__sandbox/requests`), faults, clock, token-call counters,
+//! SMS codes, reset and the state as a download.
 
 pub mod auth;
 pub mod cli;
@@ -97,6 +104,7 @@ pub mod faults;
 mod gateway;
 mod http;
 mod ids;
+mod inspector;
 mod lenient;
 mod server;
 pub mod state;

@@ -35,6 +35,9 @@ pub(crate) struct Shared {
     state_file: Option<StateFile>,
     /// Calls refused for their verb (`SandboxConfig::verbs`), since the start.
     pub(crate) verb_refusals: AtomicU64,
+    /// The last gateway calls, for the inspector (kept across resets: it is a record
+    /// of what clients sent, not platform state).
+    pub(crate) log: crate::inspector::log::RequestLog,
 }
 
 /// A lock that survives a panic elsewhere (the data is still consistent: every
@@ -61,6 +64,7 @@ impl Shared {
             generation: AtomicU64::new(0),
             state_file: None,
             verb_refusals: AtomicU64::new(0),
+            log: crate::inspector::log::RequestLog::default(),
         }
     }
 
@@ -222,6 +226,8 @@ impl SandboxHandle {
     /// Stops accepting, lets in-flight calls finish (at most 5 s), and waits; with a
     /// state file, saves once more (every change is saved already).
     pub async fn shutdown(mut self) {
+        // Open inspector pages hang up, or the graceful shutdown would wait for them.
+        self.controls.shared().log.close();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -238,6 +244,7 @@ impl SandboxHandle {
 
 impl Drop for SandboxHandle {
     fn drop(&mut self) {
+        self.controls.shared().log.close();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

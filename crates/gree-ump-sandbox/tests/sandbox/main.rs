@@ -9,6 +9,7 @@ mod controls;
 mod coupons;
 mod extremes;
 mod faults;
+mod inspector;
 mod members;
 mod openapi;
 mod orders;
