@@ -12,7 +12,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
-use super::entry::{Counts, Entry, EntryId, EntryState, NewEntry, Resolution, Update};
+use super::entry::{Change, Counts, Entry, EntryId, EntryState, NewEntry, Resolution, Update};
 use super::memory::ClaimChooser;
 use super::store::{
     Claimed, JournalError, JournalErrorKind, JournalFuture, JournalStore, resolve_entry,
@@ -567,39 +567,62 @@ impl JournalStore for PostgresJournal {
             if updates.is_empty() {
                 return Ok(Vec::new());
             }
+            let changes: Vec<(EntryId, u64, Change)> = updates
+                .iter()
+                .map(|(id, fence, update)| (*id, *fence, update.change(now_ms)))
+                .collect();
+            let mut ids: Vec<EntryId> = changes.iter().map(|c| c.0).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let once_each = ids.len() == changes.len();
             self.transaction(format!("update {count} entries"), move |tx| {
-                let (tables, updates) = (tables.clone(), updates.clone());
+                let (tables, changes) = (tables.clone(), changes.clone());
                 Box::pin(async move {
-                    let ids: Vec<EntryId> = updates.iter().map(|u| u.0).collect();
-                    // Locked in id order, as every transaction here locks rows: two
-                    // drainers' batches never wait for each other in a cycle.
-                    let mut current: HashMap<EntryId, Entry> = tables
-                        .lock_entries(tx, &ids)
-                        .await?
-                        .into_iter()
-                        .map(|e| (e.id, e))
-                        .collect();
-                    let mut results = Vec::with_capacity(updates.len());
-                    let mut changed = Vec::new();
-                    for (id, fence, update) in &updates {
-                        let Some(entry) = current.get_mut(id) else {
-                            results.push(Err(JournalError::not_found(*id)));
-                            continue;
-                        };
-                        match entry.apply_fenced(*fence, update, now_ms) {
-                            Ok(()) => {
-                                changed.push(*id);
-                                results.push(Ok(entry.clone()));
-                            }
-                            Err(e) => results.push(Err(e)),
+                    // One statement for the batch, when each entry is in it once (a
+                    // drainer's batch); otherwise one per update, in their order, each
+                    // seeing the ones before.
+                    let mut written: HashMap<EntryId, Entry> = HashMap::new();
+                    let mut results = Vec::with_capacity(changes.len());
+                    if once_each {
+                        written = tables
+                            .change(tx, &changes)
+                            .await?
+                            .into_iter()
+                            .map(|e| (e.id, e))
+                            .collect();
+                    } else {
+                        for change in &changes {
+                            let mut one = tables.change(tx, std::slice::from_ref(change)).await?;
+                            results.push(one.pop());
                         }
                     }
-                    changed.sort_unstable();
-                    changed.dedup();
-                    let written: Vec<&Entry> =
-                        changed.iter().filter_map(|id| current.get(id)).collect();
-                    tables.write(tx, &written).await?;
-                    Ok(results)
+                    let outcome: Vec<Option<Entry>> = if once_each {
+                        changes.iter().map(|c| written.remove(&c.0)).collect()
+                    } else {
+                        results
+                    };
+                    // Not written: fenced (another holds it, or it is not in flight), or
+                    // not there at all.
+                    let missing: Vec<EntryId> = changes
+                        .iter()
+                        .zip(&outcome)
+                        .filter(|(_, o)| o.is_none())
+                        .map(|(c, _)| c.0)
+                        .collect();
+                    let existing: std::collections::HashSet<EntryId> = if missing.is_empty() {
+                        Default::default()
+                    } else {
+                        tables.existing(tx, &missing).await?.into_iter().collect()
+                    };
+                    Ok(changes
+                        .iter()
+                        .zip(outcome)
+                        .map(|(c, o)| match o {
+                            Some(entry) => Ok(entry),
+                            None if existing.contains(&c.0) => Err(JournalError::fenced(c.0)),
+                            None => Err(JournalError::not_found(c.0)),
+                        })
+                        .collect())
                 })
             })
             .await
@@ -709,29 +732,20 @@ impl PostgresJournal {
                     }
                     page_size = (page_size * 2).min(MAX_VIEW_PAGE);
                 }
-                let mut claimed = Vec::with_capacity(chooser.chosen.len());
                 let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
-                let locked = tables
-                    .lock_entries_skipping(tx, &chooser.chosen, limit_sql)
-                    .await?;
-                for mut entry in locked {
-                    // Changed since the view was read (an operator, a late drainer)?
-                    if !entry.claimable(now_ms) {
-                        continue;
-                    }
-                    entry.claim(now_ms, lease_ms);
-                    let begun = (begin && !entry.landing_possible).then(|| {
-                        let mut begun = entry.clone();
-                        begun.apply(&Update::AttemptBegins, now_ms);
-                        begun
-                    });
-                    claimed.push(Claimed { entry, begun });
-                }
-                let written: Vec<&Entry> = claimed
-                    .iter()
-                    .map(|c| c.begun.as_ref().unwrap_or(&c.entry))
+                let claimed = tables
+                    .claim(
+                        tx,
+                        &chooser.chosen,
+                        now_ms,
+                        now_ms.saturating_add(lease_ms),
+                        limit_sql,
+                        begin,
+                    )
+                    .await?
+                    .into_iter()
+                    .map(|(entry, begun)| Claimed { entry, begun })
                     .collect();
-                tables.write(tx, &written).await?;
                 Ok(claimed)
             })
         })
