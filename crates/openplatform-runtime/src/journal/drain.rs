@@ -16,7 +16,7 @@ use super::entry::{Entry, EntryState, Settlement, Update};
 use super::settle::{
     AttemptAnswer, Before, ProbeAnswer, SettlePolicy, after_attempt, after_probe, before_attempt,
 };
-use super::store::{Claimed, JournalError, JournalErrorKind, JournalStore};
+use super::store::{Claimed, JournalError, JournalErrorKind, JournalStore, UpdatedAndClaimed};
 use crate::clock::Clock;
 use crate::endpoint::JournalInfo;
 
@@ -395,27 +395,12 @@ impl Drainer {
     }
 
     /// One store round: writes `outcomes` and, when `claim` gives room, claims that many
-    /// more entries; queued in that order, so a store that groups its commits writes
-    /// both in one, and the claim sees what the outcomes freed.
+    /// more entries, the claim seeing what the outcomes freed
+    /// ([`JournalStore::update_and_claim`]: one commit where the store can).
     fn round(&self, outcomes: Vec<Outcome>, claim: Option<usize>) -> RoundFuture<'_> {
         let now = self.clock.now_ms();
-        let lease = ms(self.policy.lease);
-        Box::pin(async move {
-            let write = async {
-                if outcomes.is_empty() {
-                    None
-                } else {
-                    Some(self.store.update_many(outcomes, now).await)
-                }
-            };
-            let claim = async {
-                match claim {
-                    Some(room) => Some(self.store.claim_to_send(now, lease, room).await),
-                    None => None,
-                }
-            };
-            futures_util::future::join(write, claim).await
-        })
+        self.store
+            .update_and_claim(outcomes, now, ms(self.policy.lease), claim)
     }
 
     /// Until the next entry is due, at most `idle_poll`.
@@ -487,10 +472,7 @@ type SettleFuture<'a> = DispatchFuture<'a, Result<Option<Outcome>, JournalError>
 
 /// What one store round of [`Drainer::run`] wrote (when it had outcomes) and claimed
 /// (when it had room).
-type RoundResult = (
-    Option<Result<Vec<Result<Entry, JournalError>>, JournalError>>,
-    Option<Result<Vec<Claimed>, JournalError>>,
-);
+type RoundResult = UpdatedAndClaimed;
 
 /// [`Drainer::round`].
 type RoundFuture<'a> = DispatchFuture<'a, RoundResult>;
