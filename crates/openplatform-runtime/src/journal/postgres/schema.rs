@@ -86,11 +86,12 @@ impl Statements {
                 "SELECT {COLUMNS} FROM {entries} WHERE id = ANY($1) ORDER BY id FOR UPDATE"
             ),
             // A claim of the chosen entries that are claimable now, in one statement: the
-            // lock skips rows another transaction holds, and its condition is checked
-            // again on the newest version of a row another claimer committed since this
-            // statement's snapshot, so such a row does not count against the limit (with
-            // the check made after a plain lock, the four hosts of the bench claimed rows
-            // each other had just taken, and came back with less than they asked for).
+            // lock skips rows another transaction holds, and the claimable condition is
+            // part of the statement (checked again on the newest version of a row another
+            // claimer committed meanwhile), so a row another host claimed since the view
+            // was read does not count against the limit. (Checked in Rust after a lock
+            // by id only, as before, such rows took places of the limit and the claim
+            // came back with less.)
             // The claim is `Entry::claim`, and with $5 the attempt begun
             // (`Update::AttemptBegins`) of the entries no earlier attempt can have
             // reached; it returns the rows as written and, after them, the four fields
