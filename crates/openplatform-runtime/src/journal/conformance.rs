@@ -357,6 +357,99 @@ pub async fn check_journal(store: &dyn JournalStore) {
 
     check_claim_to_send(store, t + 30_000_000).await;
     check_append_many(store, t + 40_000_000).await;
+    check_update_and_claim(store, t + 50_000_000).await;
+}
+
+/// [`JournalStore::update_and_claim`]: the outcomes are written, fenced each as alone,
+/// and the claim after them sees what they freed (a later write to the same member).
+async fn check_update_and_claim(store: &dyn JournalStore, t: i64) {
+    for open in store
+        .claim(t, LEASE, usize::MAX)
+        .await
+        .expect("claim the rest")
+    {
+        store
+            .update(open.id, open.fence, applied(), t)
+            .await
+            .expect("settle the rest");
+    }
+    let first = store
+        .append(new("first", &["member:u1"], t))
+        .await
+        .expect("append");
+    let second = store
+        .append(new("second", &["member:u1"], t))
+        .await
+        .expect("append");
+    let mut held = Vec::new();
+    for e in store.claim(t, LEASE, 100).await.expect("claim") {
+        assert_ne!(e.id, second.id, "the second waits for the first");
+        if e.id == first.id {
+            held.push(e);
+        } else {
+            // Left over by earlier checks: out of the way.
+            store
+                .update(e.id, e.fence, applied(), t)
+                .await
+                .expect("settle the rest");
+        }
+    }
+    assert_eq!(held.len(), 1, "the first is claimed");
+    let (written, claimed) = store
+        .update_and_claim(
+            vec![
+                (first.id, held[0].fence, applied()),
+                (first.id + 1_000_000, 1, applied()),
+            ],
+            t + 1,
+            LEASE,
+            Some(10),
+        )
+        .await;
+    let written = written.expect("outcomes written").expect("the round");
+    assert_eq!(written.len(), 2);
+    let applied_first = written[0].as_ref().expect("the first applied");
+    assert_eq!(applied_first.state, EntryState::Applied);
+    assert_eq!(applied_first.result.as_deref(), Some(r#""ok""#));
+    assert_eq!(
+        written[1].as_ref().map(|_| ()).unwrap_err().kind(),
+        JournalErrorKind::NotFound
+    );
+    let claimed = claimed.expect("claimed").expect("the round");
+    // (Entries of earlier checks may be due too.)
+    let freed = claimed
+        .iter()
+        .find(|c| c.entry.id == second.id)
+        .expect("the claim saw the first applied");
+    let begun = freed.begun.as_ref().expect("its attempt begins");
+    assert_eq!(
+        &store.get(second.id).await.expect("get").expect("second"),
+        begun
+    );
+    // A stale fence is refused, and nothing is claimed without room.
+    let (written, claimed) = store
+        .update_and_claim(
+            vec![(second.id, freed.entry.fence - 1, applied())],
+            t + 2,
+            LEASE,
+            None,
+        )
+        .await;
+    assert!(claimed.is_none());
+    let written = written.expect("outcomes written").expect("the round");
+    assert_eq!(
+        written[0].as_ref().map(|_| ()).unwrap_err().kind(),
+        JournalErrorKind::Fenced
+    );
+    assert_eq!(
+        store
+            .get(second.id)
+            .await
+            .expect("get")
+            .expect("second")
+            .state,
+        EntryState::InFlight
+    );
 }
 
 /// [`JournalStore::claim_to_send`]: an entry no earlier attempt can have reached is

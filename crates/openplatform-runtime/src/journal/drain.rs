@@ -16,7 +16,7 @@ use super::entry::{Entry, EntryState, Settlement, Update};
 use super::settle::{
     AttemptAnswer, Before, ProbeAnswer, SettlePolicy, after_attempt, after_probe, before_attempt,
 };
-use super::store::{Claimed, JournalError, JournalErrorKind, JournalStore};
+use super::store::{Claimed, JournalError, JournalErrorKind, JournalStore, UpdatedAndClaimed};
 use crate::clock::Clock;
 use crate::endpoint::JournalInfo;
 
@@ -270,9 +270,13 @@ impl Drainer {
     /// [`Drainer::run`]'s work; never ends by itself.
     async fn run_stream(&self) {
         let limit = self.policy.concurrency.max(1);
-        // Claim once this much room is free: a claim for each finished call would spend a
-        // store round on each.
-        let batch = (limit / 2).max(1);
+        // Claim once every call has ended, or once a finished call's outcome has waited
+        // `OUTCOMES_WAIT` (a slow call holds the others' room up that long at most), or
+        // when no outcome is held: a
+        // round's fixed cost (a commit, a read of the open entries) is shared by the
+        // whole window. With half the window per round, 4 hosts of 16 calls on
+        // PostgreSQL drained 5.1-6.0k writes/s; with the whole window, 6.6-8.4k/s.
+        let batch = limit;
         let mut calls: FuturesUnordered<SettleFuture<'_>> = FuturesUnordered::new();
         let mut outcomes: Vec<Outcome> = Vec::new();
         // When the outcomes held now must be written, at the latest (see `OUTCOMES_WAIT`).
@@ -287,17 +291,19 @@ impl Drainer {
         loop {
             if round.is_none() {
                 let room = limit.saturating_sub(calls.len());
-                let claim = room >= batch.min(limit) && (!waiting || !outcomes.is_empty());
+                let due = write_by.is_some_and(|t| t <= tokio::time::Instant::now());
+                // With no outcome held, nothing would share the round: claim what room
+                // there is (a submission woke it while calls are out).
+                let claim = room > 0
+                    && (room >= batch || due || outcomes.is_empty())
+                    && (!waiting || !outcomes.is_empty());
                 // Outcomes are written with the next claim, so that one commit carries
                 // many (a commit's fixed cost was most of the store's); alone only when
                 // nothing else will come soon: no call is out, the last claim found
                 // nothing (they may free later writes of their members), a batch's worth
                 // is held, or the oldest has waited `OUTCOMES_WAIT`.
                 let write = !outcomes.is_empty()
-                    && (calls.is_empty()
-                        || waiting
-                        || outcomes.len() >= batch
-                        || write_by.is_some_and(|t| t <= tokio::time::Instant::now()));
+                    && (calls.is_empty() || waiting || outcomes.len() >= batch || due);
                 if claim || write {
                     if claim {
                         // Submissions from now on wake an idle drainer.
@@ -395,27 +401,12 @@ impl Drainer {
     }
 
     /// One store round: writes `outcomes` and, when `claim` gives room, claims that many
-    /// more entries; queued in that order, so a store that groups its commits writes
-    /// both in one, and the claim sees what the outcomes freed.
+    /// more entries, the claim seeing what the outcomes freed
+    /// ([`JournalStore::update_and_claim`]: one commit where the store can).
     fn round(&self, outcomes: Vec<Outcome>, claim: Option<usize>) -> RoundFuture<'_> {
         let now = self.clock.now_ms();
-        let lease = ms(self.policy.lease);
-        Box::pin(async move {
-            let write = async {
-                if outcomes.is_empty() {
-                    None
-                } else {
-                    Some(self.store.update_many(outcomes, now).await)
-                }
-            };
-            let claim = async {
-                match claim {
-                    Some(room) => Some(self.store.claim_to_send(now, lease, room).await),
-                    None => None,
-                }
-            };
-            futures_util::future::join(write, claim).await
-        })
+        self.store
+            .update_and_claim(outcomes, now, ms(self.policy.lease), claim)
     }
 
     /// Until the next entry is due, at most `idle_poll`.
@@ -487,10 +478,7 @@ type SettleFuture<'a> = DispatchFuture<'a, Result<Option<Outcome>, JournalError>
 
 /// What one store round of [`Drainer::run`] wrote (when it had outcomes) and claimed
 /// (when it had room).
-type RoundResult = (
-    Option<Result<Vec<Result<Entry, JournalError>>, JournalError>>,
-    Option<Result<Vec<Claimed>, JournalError>>,
-);
+type RoundResult = UpdatedAndClaimed;
 
 /// [`Drainer::round`].
 type RoundFuture<'a> = DispatchFuture<'a, RoundResult>;

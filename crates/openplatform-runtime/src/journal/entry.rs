@@ -232,24 +232,107 @@ impl Entry {
 
     /// Applies a drainer's update (the store has checked its fence).
     pub fn apply(&mut self, update: &Update, now_ms: i64) {
-        self.updated_ms = now_ms;
-        match update {
+        update.change(now_ms).apply_to(self);
+    }
+}
+
+/// What an [`Update`] does to the fields of the entry it is applied to: the one
+/// description of it, which [`Entry::apply`] and a store that applies updates in its
+/// own query language (PostgreSQL, in one statement for many rows) both follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Change {
+    /// The new state, or kept.
+    pub(crate) state: Option<EntryState>,
+    /// Added to the attempts (saturating).
+    pub(crate) attempts_added: u32,
+    pub(crate) landing_possible: Option<bool>,
+    pub(crate) confirming_refusal: Option<bool>,
+    pub(crate) next_attempt_ms: Option<i64>,
+    pub(crate) last_attempt_ms: Option<i64>,
+    pub(crate) unknown_since: UnknownSince,
+    pub(crate) last_error: Option<String>,
+    /// The new result (which may be none), or kept.
+    pub(crate) result: Option<Option<String>>,
+    pub(crate) updated_ms: i64,
+}
+
+/// What a [`Change`] does to `unknown_since_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UnknownSince {
+    Keep,
+    Clear,
+    /// Set to this time unless it is already set.
+    SetIfNone(i64),
+}
+
+impl Change {
+    /// Applies it to `entry`.
+    pub(crate) fn apply_to(self, entry: &mut Entry) {
+        entry.updated_ms = self.updated_ms;
+        if let Some(state) = self.state {
+            entry.state = state;
+        }
+        entry.attempts = entry.attempts.saturating_add(self.attempts_added);
+        if let Some(v) = self.landing_possible {
+            entry.landing_possible = v;
+        }
+        if let Some(v) = self.confirming_refusal {
+            entry.confirming_refusal = v;
+        }
+        if let Some(v) = self.next_attempt_ms {
+            entry.next_attempt_ms = v;
+        }
+        if let Some(v) = self.last_attempt_ms {
+            entry.last_attempt_ms = Some(v);
+        }
+        match self.unknown_since {
+            UnknownSince::Keep => {}
+            UnknownSince::Clear => entry.unknown_since_ms = None,
+            UnknownSince::SetIfNone(t) => {
+                entry.unknown_since_ms.get_or_insert(t);
+            }
+        }
+        if let Some(error) = self.last_error {
+            entry.last_error = Some(error);
+        }
+        if let Some(result) = self.result {
+            entry.result = result;
+        }
+    }
+}
+
+impl Update {
+    /// What it does to an entry, applied at `now_ms`.
+    pub(crate) fn change(&self, now_ms: i64) -> Change {
+        let mut change = Change {
+            state: None,
+            attempts_added: 0,
+            landing_possible: None,
+            confirming_refusal: None,
+            next_attempt_ms: None,
+            last_attempt_ms: None,
+            unknown_since: UnknownSince::Keep,
+            last_error: None,
+            result: None,
+            updated_ms: now_ms,
+        };
+        match self {
             Update::AttemptBegins => {
-                self.attempts = self.attempts.saturating_add(1);
-                self.landing_possible = true;
-                self.last_attempt_ms = Some(now_ms);
-                self.unknown_since_ms.get_or_insert(now_ms);
+                change.attempts_added = 1;
+                change.landing_possible = Some(true);
+                change.last_attempt_ms = Some(now_ms);
+                change.unknown_since = UnknownSince::SetIfNone(now_ms);
             }
             Update::Settle(s) => match s {
                 Settlement::Applied { result } => {
-                    self.state = EntryState::Applied;
-                    self.result = result.clone();
-                    self.unknown_since_ms = None;
+                    change.state = Some(EntryState::Applied);
+                    change.result = Some(result.clone());
+                    change.unknown_since = UnknownSince::Clear;
                 }
                 Settlement::Refused { result } => {
-                    self.state = EntryState::Refused;
-                    self.result = Some(result.clone());
-                    self.unknown_since_ms = None;
+                    change.state = Some(EntryState::Refused);
+                    change.result = Some(Some(result.clone()));
+                    change.unknown_since = UnknownSince::Clear;
                 }
                 Settlement::Retry {
                     next_attempt_ms,
@@ -257,21 +340,22 @@ impl Entry {
                     confirming_refusal,
                     error,
                 } => {
-                    self.state = EntryState::Pending;
-                    self.next_attempt_ms = *next_attempt_ms;
-                    self.landing_possible = *landing_possible;
-                    self.confirming_refusal = *confirming_refusal;
+                    change.state = Some(EntryState::Pending);
+                    change.next_attempt_ms = Some(*next_attempt_ms);
+                    change.landing_possible = Some(*landing_possible);
+                    change.confirming_refusal = Some(*confirming_refusal);
                     if !landing_possible {
-                        self.unknown_since_ms = None;
+                        change.unknown_since = UnknownSince::Clear;
                     }
-                    self.last_error = Some(error.clone());
+                    change.last_error = Some(error.clone());
                 }
                 Settlement::Attention { error } => {
-                    self.state = EntryState::Attention;
-                    self.last_error = Some(error.clone());
+                    change.state = Some(EntryState::Attention);
+                    change.last_error = Some(error.clone());
                 }
             },
         }
+        change
     }
 }
 

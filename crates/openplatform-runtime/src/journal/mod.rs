@@ -50,7 +50,8 @@ pub use settle::{AttemptAnswer, ProbeAnswer, SettlePolicy};
 pub use sqlite::SqliteJournal;
 pub use status::{Status, wait_for};
 pub use store::{
-    Claimed, JournalError, JournalErrorKind, JournalFuture, JournalStore, resolve_entry,
+    Claimed, JournalError, JournalErrorKind, JournalFuture, JournalStore, UpdatedAndClaimed,
+    resolve_entry,
 };
 
 /// The journal file the SDK and `ump` use when none is given: `journal.sqlite3` in the

@@ -111,6 +111,38 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
         })
     }
 
+    /// A drainer's store round: writes `outcomes` ([`JournalStore::update_many`], when
+    /// there are any) and then, when `claim` gives room, claims up to that many
+    /// ([`JournalStore::claim_to_send`] at `now_ms` for `lease_ms`), the claim seeing
+    /// what the outcomes freed; in one commit where the backend can. Each part's
+    /// result, `None` for a part not asked for.
+    fn update_and_claim(
+        &self,
+        outcomes: Vec<(EntryId, u64, Update)>,
+        now_ms: i64,
+        lease_ms: i64,
+        claim: Option<usize>,
+    ) -> Pin<Box<dyn Future<Output = UpdatedAndClaimed> + Send + '_>> {
+        Box::pin(async move {
+            // Queued in this order, so that a store grouping its commits writes both in
+            // one.
+            let write = async {
+                if outcomes.is_empty() {
+                    None
+                } else {
+                    Some(self.update_many(outcomes, now_ms).await)
+                }
+            };
+            let claim = async {
+                match claim {
+                    Some(room) => Some(self.claim_to_send(now_ms, lease_ms, room).await),
+                    None => None,
+                }
+            };
+            futures_util::future::join(write, claim).await
+        })
+    }
+
     /// The entry `id`, if there is one.
     fn get(&self, id: EntryId) -> JournalFuture<'_, Option<Entry>>;
 
@@ -142,6 +174,13 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
         now_ms: i64,
     ) -> JournalFuture<'_, Entry>;
 }
+
+/// What [`JournalStore::update_and_claim`] wrote (when it had outcomes) and claimed (when
+/// it had room).
+pub type UpdatedAndClaimed = (
+    Option<Result<Vec<Result<Entry, JournalError>>, JournalError>>,
+    Option<Result<Vec<Claimed>, JournalError>>,
+);
 
 /// An entry a drainer claimed with [`JournalStore::claim_to_send`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The journal in PostgreSQL: durable, and shared by the processes of several hosts (see
 //! [`PostgresJournal`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -12,10 +12,11 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
-use super::entry::{Counts, Entry, EntryId, EntryState, NewEntry, Resolution, Update};
+use super::entry::{Change, Counts, Entry, EntryId, EntryState, NewEntry, Resolution, Update};
 use super::memory::ClaimChooser;
 use super::store::{
-    Claimed, JournalError, JournalErrorKind, JournalFuture, JournalStore, resolve_entry,
+    Claimed, JournalError, JournalErrorKind, JournalFuture, JournalStore, UpdatedAndClaimed,
+    resolve_entry,
 };
 
 mod schema;
@@ -567,42 +568,63 @@ impl JournalStore for PostgresJournal {
             if updates.is_empty() {
                 return Ok(Vec::new());
             }
+            let changes = changes_of(&updates, now_ms);
             self.transaction(format!("update {count} entries"), move |tx| {
-                let (tables, updates) = (tables.clone(), updates.clone());
-                Box::pin(async move {
-                    let ids: Vec<EntryId> = updates.iter().map(|u| u.0).collect();
-                    // Locked in id order, as every transaction here locks rows: two
-                    // drainers' batches never wait for each other in a cycle.
-                    let mut current: HashMap<EntryId, Entry> = tables
-                        .lock_entries(tx, &ids)
-                        .await?
-                        .into_iter()
-                        .map(|e| (e.id, e))
-                        .collect();
-                    let mut results = Vec::with_capacity(updates.len());
-                    let mut changed = Vec::new();
-                    for (id, fence, update) in &updates {
-                        let Some(entry) = current.get_mut(id) else {
-                            results.push(Err(JournalError::not_found(*id)));
-                            continue;
-                        };
-                        match entry.apply_fenced(*fence, update, now_ms) {
-                            Ok(()) => {
-                                changed.push(*id);
-                                results.push(Ok(entry.clone()));
-                            }
-                            Err(e) => results.push(Err(e)),
-                        }
-                    }
-                    changed.sort_unstable();
-                    changed.dedup();
-                    let written: Vec<&Entry> =
-                        changed.iter().filter_map(|id| current.get(id)).collect();
-                    tables.write(tx, &written).await?;
-                    Ok(results)
-                })
+                let (tables, changes) = (tables.clone(), changes.clone());
+                Box::pin(async move { write_changes(&tables, tx, &changes).await })
             })
             .await
+        })
+    }
+
+    fn update_and_claim(
+        &self,
+        outcomes: Vec<(EntryId, u64, Update)>,
+        now_ms: i64,
+        lease_ms: i64,
+        claim: Option<usize>,
+    ) -> Pin<Box<dyn Future<Output = UpdatedAndClaimed> + Send + '_>> {
+        Box::pin(async move {
+            let room = claim.filter(|&n| n > 0);
+            match (outcomes.is_empty(), room) {
+                (true, None) => (None, claim.map(|_| Ok(Vec::new()))),
+                (true, Some(room)) => (
+                    None,
+                    Some(self.claim_to_send_inner(now_ms, lease_ms, room, true).await),
+                ),
+                (false, None) => (
+                    Some(self.update_many(outcomes, now_ms).await),
+                    claim.map(|_| Ok(Vec::new())),
+                ),
+                (false, Some(room)) => {
+                    // One transaction: a commit and its fsync, rather than two, and the
+                    // outcomes' statement and the claim's first read sent together
+                    // (queued on one connection, answered in one round trip).
+                    let tables = self.tables.clone();
+                    let changes = changes_of(&outcomes, now_ms);
+                    let count = changes.len();
+                    let done = self
+                        .transaction(
+                            format!("update {count} entries and claim more"),
+                            move |tx| {
+                                let (tables, changes) = (tables.clone(), changes.clone());
+                                Box::pin(async move {
+                                    let (written, claimed) = futures_util::future::join(
+                                        write_changes(&tables, tx, &changes),
+                                        claim_in(&tables, tx, now_ms, lease_ms, room, true),
+                                    )
+                                    .await;
+                                    Ok((written?, claimed?))
+                                })
+                            },
+                        )
+                        .await;
+                    match done {
+                        Ok((written, claimed)) => (Some(Ok(written)), Some(Ok(claimed))),
+                        Err(e) => (Some(Err(e.clone())), Some(Err(e))),
+                    }
+                }
+            }
         })
     }
 
@@ -682,61 +704,123 @@ impl PostgresJournal {
         let tables = self.tables.clone();
         self.transaction("claim entries".into(), move |tx| {
             let tables = tables.clone();
-            Box::pin(async move {
-                // The candidates, by the claim rule over the open entries as this
-                // statement sees them, read a page at a time from the oldest. A view
-                // older than another claimer's commit only holds back more (an entry
-                // it sees open may be final by now; one it sees final is final for
-                // good), and what it chose is checked again once locked. Four times as
-                // many as wanted: drainers of other hosts read the same view and lock
-                // some of them first (with twice, the crash test of four hosts took
-                // twice as long, its drainers idling on claims that found nothing).
-                let candidates = limit.saturating_mul(4).min(MAX_CANDIDATES);
-                let mut chooser = ClaimChooser::new(now_ms, candidates);
-                let mut after = 0;
-                let mut page_size = (candidates as i64 * 2).clamp(64, MAX_VIEW_PAGE);
-                'pages: loop {
-                    let page = tables.open_view(tx, after, page_size).await?;
-                    let full = page.len() as i64 == page_size;
-                    for entry in &page {
-                        after = entry.id;
-                        if !chooser.offer(entry) {
-                            break 'pages;
-                        }
-                    }
-                    if !full {
-                        break;
-                    }
-                    page_size = (page_size * 2).min(MAX_VIEW_PAGE);
-                }
-                let mut claimed = Vec::with_capacity(chooser.chosen.len());
-                let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
-                let locked = tables
-                    .lock_entries_skipping(tx, &chooser.chosen, limit_sql)
-                    .await?;
-                for mut entry in locked {
-                    // Changed since the view was read (an operator, a late drainer)?
-                    if !entry.claimable(now_ms) {
-                        continue;
-                    }
-                    entry.claim(now_ms, lease_ms);
-                    let begun = (begin && !entry.landing_possible).then(|| {
-                        let mut begun = entry.clone();
-                        begun.apply(&Update::AttemptBegins, now_ms);
-                        begun
-                    });
-                    claimed.push(Claimed { entry, begun });
-                }
-                let written: Vec<&Entry> = claimed
-                    .iter()
-                    .map(|c| c.begun.as_ref().unwrap_or(&c.entry))
-                    .collect();
-                tables.write(tx, &written).await?;
-                Ok(claimed)
-            })
+            Box::pin(async move { claim_in(&tables, tx, now_ms, lease_ms, limit, begin).await })
         })
         .await
     }
+}
+
+/// The drainers' updates as changes to write (see [`Update::change`]).
+fn changes_of(updates: &[(EntryId, u64, Update)], now_ms: i64) -> Vec<(EntryId, u64, Change)> {
+    updates
+        .iter()
+        .map(|(id, fence, update)| (*id, *fence, update.change(now_ms)))
+        .collect()
+}
+
+/// [`JournalStore::update_many`] in `tx`.
+async fn write_changes(
+    tables: &Tables,
+    tx: &Transaction<'_>,
+    changes: &[(EntryId, u64, Change)],
+) -> Result<Vec<Result<Entry, JournalError>>, Failed> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<EntryId> = changes.iter().map(|c| c.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // One statement for the batch when each entry is in it once (a drainer's batch);
+    // otherwise one per update, in their order, each seeing the ones before.
+    let outcome: Vec<Option<Entry>> = if ids.len() == changes.len() {
+        let mut written: HashMap<EntryId, Entry> = tables
+            .change(tx, changes)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
+        changes.iter().map(|c| written.remove(&c.0)).collect()
+    } else {
+        let mut outcome = Vec::with_capacity(changes.len());
+        for change in changes {
+            outcome.push(tables.change(tx, std::slice::from_ref(change)).await?.pop());
+        }
+        outcome
+    };
+    // Not written: fenced (another holds it, or it is not in flight), or not there.
+    let missing: Vec<EntryId> = changes
+        .iter()
+        .zip(&outcome)
+        .filter(|(_, o)| o.is_none())
+        .map(|(c, _)| c.0)
+        .collect();
+    let existing: HashSet<EntryId> = if missing.is_empty() {
+        HashSet::new()
+    } else {
+        tables.existing(tx, &missing).await?.into_iter().collect()
+    };
+    Ok(changes
+        .iter()
+        .zip(outcome)
+        .map(|(c, o)| match o {
+            Some(entry) => Ok(entry),
+            None if existing.contains(&c.0) => Err(JournalError::fenced(c.0)),
+            None => Err(JournalError::not_found(c.0)),
+        })
+        .collect())
+}
+
+/// [`JournalStore::claim_to_send`] in `tx` (with `begin` false, a plain claim).
+async fn claim_in(
+    tables: &Tables,
+    tx: &Transaction<'_>,
+    now_ms: i64,
+    lease_ms: i64,
+    limit: usize,
+    begin: bool,
+) -> Result<Vec<Claimed>, Failed> {
+    // The candidates, by the claim rule over the open entries as this statement sees
+    // them, read a page at a time from the oldest. A view older than another claimer's
+    // commit only holds back more (an entry it sees open may be final by now; one it
+    // sees final is final for good), and the claim checks what it chose again. Four
+    // times as many as wanted: drainers of other hosts read the same view and lock some
+    // of them first (with twice, the crash test of four hosts took twice as long, its
+    // drainers idling on claims that found nothing).
+    let candidates = limit.saturating_mul(4).min(MAX_CANDIDATES);
+    let mut chooser = ClaimChooser::new(now_ms, candidates);
+    let mut after = 0;
+    // The first page holds what the other drainers have in flight too (four hosts of 16
+    // calls each: 64 rows ahead of the first due one), so that one page is usually
+    // enough: with twice the candidates, most claims of the bench read two pages.
+    let mut page_size = (candidates as i64 * 2 + 64).clamp(128, MAX_VIEW_PAGE);
+    'pages: loop {
+        let page = tables.open_view(tx, after, page_size).await?;
+        let full = page.len() as i64 == page_size;
+        for entry in &page {
+            after = entry.id;
+            if !chooser.offer(entry) {
+                break 'pages;
+            }
+        }
+        if !full {
+            break;
+        }
+        page_size = (page_size * 2).min(MAX_VIEW_PAGE);
+    }
+    let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+    Ok(tables
+        .claim(
+            tx,
+            &chooser.chosen,
+            now_ms,
+            now_ms.saturating_add(lease_ms),
+            limit_sql,
+            begin,
+        )
+        .await?
+        .into_iter()
+        .map(|(entry, begun)| Claimed { entry, begun })
+        .collect())
 }
 
 /// Parameters as PostgreSQL's client takes them.

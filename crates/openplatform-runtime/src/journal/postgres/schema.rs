@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use deadpool_postgres::Transaction;
 
 use super::{Failed, Params, column, entry_from_row};
-use crate::journal::entry::{Counts, Entry, EntryId, EntryState, NewEntry};
+use crate::journal::entry::{Change, Counts, Entry, EntryId, EntryState, NewEntry, UnknownSince};
 use crate::journal::store::{JournalError, JournalErrorKind};
 
 /// The schema this SDK writes and reads. A change of the tables raises it, with a
@@ -19,6 +19,14 @@ pub(super) const SCHEMA_VERSION: i64 = 1;
 const COLUMNS: &str = "id, method, body, order_keys, state, attempts, landing_possible, \
      confirming_refusal, fence, lease_until_ms, next_attempt_ms, last_attempt_ms, \
      unknown_since_ms, created_ms, updated_ms, last_error, result";
+
+/// [`COLUMNS`] of the row an `UPDATE … AS e` wrote.
+const RETURNED: &str = "e.id, e.method, e.body, e.order_keys, e.state, e.attempts, \
+     e.landing_possible, e.confirming_refusal, e.fence, e.lease_until_ms, e.next_attempt_ms, \
+     e.last_attempt_ms, e.unknown_since_ms, e.created_ms, e.updated_ms, e.last_error, e.result";
+
+/// The most attempts a row holds (its check): where a `u32` count saturates.
+const MAX_ATTEMPTS: i64 = 4_294_967_295;
 
 /// The states that are not final, as SQL: the condition of the partial index of the open
 /// entries and of the queries that read them (PostgreSQL uses a partial index for a
@@ -45,7 +53,9 @@ struct Statements {
     by_tokens: String,
     open_view: String,
     lock: String,
-    lock_skipping: String,
+    claim: String,
+    change: String,
+    existing: String,
     write: String,
     get: String,
     list_state: String,
@@ -75,10 +85,63 @@ impl Statements {
             lock: format!(
                 "SELECT {COLUMNS} FROM {entries} WHERE id = ANY($1) ORDER BY id FOR UPDATE"
             ),
-            lock_skipping: format!(
-                "SELECT {COLUMNS} FROM {entries} WHERE id = ANY($1) ORDER BY id LIMIT $2 \
-                 FOR UPDATE SKIP LOCKED"
+            // A claim of the chosen entries that are claimable now, in one statement: the
+            // lock skips rows another transaction holds, and the claimable condition is
+            // part of the statement (checked again on the newest version of a row another
+            // claimer committed meanwhile), so a row another host claimed since the view
+            // was read does not count against the limit. (Checked in Rust after a lock
+            // by id only, as before, such rows took places of the limit and the claim
+            // came back with less.)
+            // The claim is `Entry::claim`, and with $5 the attempt begun
+            // (`Update::AttemptBegins`) of the entries no earlier attempt can have
+            // reached; it returns the rows as written and, after them, the four fields
+            // beginning the attempt changed, as they were.
+            claim: format!(
+                "WITH c AS (SELECT id, attempts, landing_possible, last_attempt_ms, \
+                 unknown_since_ms FROM {entries} WHERE id = ANY($1) AND \
+                 ((state = 'pending' AND next_attempt_ms <= $2) \
+                 OR (state = 'in_flight' AND lease_until_ms <= $2)) \
+                 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 UPDATE {entries} AS e SET state = 'in_flight', fence = e.fence + 1, \
+                 lease_until_ms = $4, updated_ms = $2, \
+                 attempts = CASE WHEN $5 AND NOT e.landing_possible \
+                 THEN LEAST(e.attempts + 1, {MAX_ATTEMPTS}) ELSE e.attempts END, \
+                 last_attempt_ms = CASE WHEN $5 AND NOT e.landing_possible \
+                 THEN $2 ELSE e.last_attempt_ms END, \
+                 unknown_since_ms = CASE WHEN $5 AND NOT e.landing_possible \
+                 THEN COALESCE(e.unknown_since_ms, $2) ELSE e.unknown_since_ms END, \
+                 landing_possible = e.landing_possible OR $5 \
+                 FROM c WHERE e.id = c.id \
+                 RETURNING {RETURNED}, c.attempts, c.landing_possible, c.last_attempt_ms, \
+                 c.unknown_since_ms"
             ),
+            // Drainers' updates of any number of rows in one statement, each written only
+            // while its drainer holds the row (in flight under its fence): a `Change` per
+            // row, as `Change::apply_to` applies it. No lock and no read first: the
+            // statement is the check (a read, a lock and a write cost three round trips
+            // and three statements per batch of outcomes).
+            change: format!(
+                "UPDATE {entries} AS e SET state = COALESCE(v.state, e.state), \
+                 attempts = LEAST(e.attempts + v.attempts_added, {MAX_ATTEMPTS}), \
+                 landing_possible = COALESCE(v.landing_possible, e.landing_possible), \
+                 confirming_refusal = COALESCE(v.confirming_refusal, e.confirming_refusal), \
+                 next_attempt_ms = COALESCE(v.next_attempt_ms, e.next_attempt_ms), \
+                 last_attempt_ms = COALESCE(v.last_attempt_ms, e.last_attempt_ms), \
+                 unknown_since_ms = CASE v.unknown WHEN 0 THEN e.unknown_since_ms \
+                 WHEN 1 THEN NULL ELSE COALESCE(e.unknown_since_ms, v.unknown_at) END, \
+                 updated_ms = v.updated_ms, \
+                 last_error = COALESCE(v.last_error, e.last_error), \
+                 result = CASE WHEN v.set_result THEN v.result ELSE e.result END \
+                 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], \
+                 $5::boolean[], $6::boolean[], $7::bigint[], $8::bigint[], $9::int[], \
+                 $10::bigint[], $11::bigint[], $12::text[], $13::boolean[], $14::text[]) \
+                 AS v(id, fence, state, attempts_added, landing_possible, confirming_refusal, \
+                 next_attempt_ms, last_attempt_ms, unknown, unknown_at, updated_ms, \
+                 last_error, set_result, result) \
+                 WHERE e.id = v.id AND e.fence = v.fence AND e.state = 'in_flight' \
+                 RETURNING {RETURNED}"
+            ),
+            existing: format!("SELECT id FROM {entries} WHERE id = ANY($1)"),
             // What a claim, an update or a resolution can change (the request and when it
             // was submitted never change), of any number of rows in one statement: a
             // statement per row cost a round trip per row (a claim of 16 took 18).
@@ -366,23 +429,132 @@ CREATE INDEX {ns}_state ON {entries} (state, id);
             .collect()
     }
 
-    /// Up to `limit` of the entries `ids`, lowest first, locked for this transaction,
-    /// leaving out the rows another transaction holds.
-    pub(super) async fn lock_entries_skipping(
+    /// Claims up to `limit` of the entries `ids` that are claimable at `now_ms`, lowest
+    /// first, leaving out the rows another transaction holds: each as claimed and, with
+    /// `begin`, as begun (see `Statements::claim`).
+    pub(super) async fn claim(
         &self,
         tx: &Transaction<'_>,
         ids: &[EntryId],
+        now_ms: i64,
+        lease_until_ms: i64,
         limit: i64,
-    ) -> Result<Vec<Entry>, Failed> {
+        begin: bool,
+    ) -> Result<Vec<(Entry, Option<Entry>)>, Failed> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let statement = tx.prepare_cached(&self.sql.lock_skipping).await?;
+        let statement = tx.prepare_cached(&self.sql.claim).await?;
         let ids = ids.to_vec();
-        tx.query(&statement, &[&ids, &limit])
+        let params: &Params<'_> = &[&ids, &now_ms, &limit, &lease_until_ms, &begin];
+        let mut claimed = tx
+            .query(&statement, params)
+            .await?
+            .iter()
+            .map(|row| {
+                let written = entry_from_row(row)?;
+                let id = Some(written.id);
+                let landed_before: bool = column(row, 18, id)?;
+                if !begin || landed_before {
+                    return Ok((written, None));
+                }
+                let mut claimed = written.clone();
+                claimed.attempts = u32::try_from(column::<i64>(row, 17, id)?).map_err(|_| {
+                    corrupt(format!(
+                        "entry {} is damaged: its attempt count is out of range",
+                        written.id
+                    ))
+                })?;
+                claimed.landing_possible = false;
+                claimed.last_attempt_ms = column(row, 19, id)?;
+                claimed.unknown_since_ms = column(row, 20, id)?;
+                Ok((claimed, Some(written)))
+            })
+            .collect::<Result<Vec<_>, Failed>>()?;
+        claimed.sort_by_key(|(entry, _)| entry.id);
+        Ok(claimed)
+    }
+
+    /// Applies `changes` (entry id, fence, change; each id once) to the rows their
+    /// drainers still hold, in one statement: the rows as written, in no particular order.
+    pub(super) async fn change(
+        &self,
+        tx: &Transaction<'_>,
+        changes: &[(EntryId, u64, Change)],
+    ) -> Result<Vec<Entry>, Failed> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = changes.iter().map(|c| c.0).collect();
+        // A fence above what a row can hold matches no row: fenced.
+        let fences: Vec<i64> = changes
+            .iter()
+            .map(|c| i64::try_from(c.1).unwrap_or(-1))
+            .collect();
+        let states: Vec<Option<&str>> = changes
+            .iter()
+            .map(|c| c.2.state.map(EntryState::as_str))
+            .collect();
+        let added: Vec<i64> = changes
+            .iter()
+            .map(|c| i64::from(c.2.attempts_added))
+            .collect();
+        let landing: Vec<Option<bool>> = changes.iter().map(|c| c.2.landing_possible).collect();
+        let confirming: Vec<Option<bool>> =
+            changes.iter().map(|c| c.2.confirming_refusal).collect();
+        let next: Vec<Option<i64>> = changes.iter().map(|c| c.2.next_attempt_ms).collect();
+        let last_attempt: Vec<Option<i64>> = changes.iter().map(|c| c.2.last_attempt_ms).collect();
+        let (unknown, unknown_at): (Vec<i32>, Vec<Option<i64>>) = changes
+            .iter()
+            .map(|c| match c.2.unknown_since {
+                UnknownSince::Keep => (0, None),
+                UnknownSince::Clear => (1, None),
+                UnknownSince::SetIfNone(t) => (2, Some(t)),
+            })
+            .unzip();
+        let updated: Vec<i64> = changes.iter().map(|c| c.2.updated_ms).collect();
+        let errors: Vec<Option<&str>> = changes.iter().map(|c| c.2.last_error.as_deref()).collect();
+        let set_result: Vec<bool> = changes.iter().map(|c| c.2.result.is_some()).collect();
+        let results: Vec<Option<&str>> = changes
+            .iter()
+            .map(|c| c.2.result.as_ref().and_then(|r| r.as_deref()))
+            .collect();
+        let statement = tx.prepare_cached(&self.sql.change).await?;
+        let params: &Params<'_> = &[
+            &ids,
+            &fences,
+            &states,
+            &added,
+            &landing,
+            &confirming,
+            &next,
+            &last_attempt,
+            &unknown,
+            &unknown_at,
+            &updated,
+            &errors,
+            &set_result,
+            &results,
+        ];
+        tx.query(&statement, params)
             .await?
             .iter()
             .map(entry_from_row)
+            .collect()
+    }
+
+    /// Which of `ids` exist.
+    pub(super) async fn existing(
+        &self,
+        tx: &Transaction<'_>,
+        ids: &[EntryId],
+    ) -> Result<Vec<EntryId>, Failed> {
+        let statement = tx.prepare_cached(&self.sql.existing).await?;
+        let ids = ids.to_vec();
+        tx.query(&statement, &[&ids])
+            .await?
+            .iter()
+            .map(|row| column(row, 0, None))
             .collect()
     }
 
