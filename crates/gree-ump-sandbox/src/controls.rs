@@ -279,7 +279,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
 /// The OpenAPI 3.1 document of the UMP API, as `cargo xtask openapi` writes it from
 /// api-spec/gree-ump.yaml (the crate's copy: a published crate embeds only its own
 /// files; `cargo xtask check` keeps it equal to the one beside the spec).
-const OPENAPI_UMP: &str = include_str!("../openapi/gree-ump.openapi.json");
+pub(crate) const OPENAPI_UMP: &str = include_str!("../openapi/gree-ump.openapi.json");
 /// The zvcms API's, likewise.
 const OPENAPI_ZVCMS: &str = include_str!("../openapi/zvcms.openapi.json");
 

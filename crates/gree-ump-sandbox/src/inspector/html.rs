@@ -117,7 +117,8 @@ pub(crate) fn page(title: &str, content: Html) -> Response {
         .raw(STYLE)
         .raw("</head><body><nav><a href=\"/__sandbox/ui\">会员 Members</a>")
         .raw("<a href=\"/__sandbox/ui/requests\">请求日志 Requests</a>")
-        .raw("<a href=\"/__sandbox/ui/controls\">控制 Controls</a></nav><main><h1>")
+        .raw("<a href=\"/__sandbox/ui/controls\">控制 Controls</a>")
+        .raw("<a href=\"/__sandbox/ui/api\">接口 API</a></nav><main><h1>")
         .text(title)
         .raw("</h1>");
     doc.0.push_str(&content.0);

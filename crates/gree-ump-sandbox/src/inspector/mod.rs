@@ -13,6 +13,7 @@
 //! | `GET /__sandbox/ui/state.json` | the state, as a download |
 //! | `GET /__sandbox/requests?method=&code=&member=&limit=` | the request log as JSON |
 
+mod api;
 mod forms;
 pub(crate) mod html;
 mod labels;
@@ -47,6 +48,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/__sandbox/ui/requests/events", get(events))
         .route("/__sandbox/ui/requests/{id}", get(request))
         .route("/__sandbox/ui/controls", get(controls))
+        .route("/__sandbox/ui/api", get(api_reference))
         .route("/__sandbox/ui/state.json", get(state))
         .route("/__sandbox/ui/clock", post(move_clock))
         .route("/__sandbox/ui/faults", post(add_fault))
@@ -173,6 +175,10 @@ async fn events(State(shared): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Res
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+async fn api_reference() -> Response {
+    api::reference(crate::controls::OPENAPI_UMP)
 }
 
 async fn controls(State(shared): State<Arc<Shared>>) -> Response {

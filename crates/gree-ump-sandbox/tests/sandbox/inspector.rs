@@ -283,3 +283,27 @@ async fn forms_drive_the_controls() {
     let state: Value = res.json().await.unwrap();
     assert!(state["members"].is_object(), "{state}");
 }
+
+/// Every page links the API reference, which lists every endpoint of the OpenAPI
+/// document the sandbox serves and links the document itself.
+#[tokio::test]
+async fn the_api_reference_lists_the_served_document() {
+    let c = TestClient::ready().await;
+    let (status, members) = get(&c, "/__sandbox/ui").await;
+    assert_eq!(status, 200);
+    assert!(members.contains("href=\"/__sandbox/ui/api\""), "{members}");
+    let (status, page) = get(&c, "/__sandbox/ui/api").await;
+    assert_eq!(status, 200, "{page}");
+    let (_, json) = get(&c, "/__sandbox/openapi.json").await;
+    let doc: Value = serde_json::from_str(&json).expect("the served document");
+    let mut listed = 0;
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let method = op["x-method"].as_str().unwrap();
+            assert!(page.contains(&format!("id=\"{method}\"")), "{method} missing");
+            listed += 1;
+        }
+    }
+    assert_eq!(listed, 21);
+    assert!(page.contains("href=\"/__sandbox/openapi.json\""));
+}
