@@ -74,7 +74,7 @@ fn operations(doc: &Value) -> Vec<Operation<'_>> {
             });
         }
     }
-    ops.sort_by(|a, b| section_key(a.section).cmp(&section_key(b.section)));
+    ops.sort_by_key(|o| section_key(o.section));
     ops
 }
 
