@@ -359,11 +359,21 @@ mod tests {
         for _ in 0..10 {
             log.record(new("m", "", &"x".repeat(300), "", Outcome::Ok));
         }
-        let ids: Vec<u64> = log.matching(&Filter::default()).iter().map(|e| e.id).collect();
+        let ids: Vec<u64> = log
+            .matching(&Filter::default())
+            .iter()
+            .map(|e| e.id)
+            .collect();
         // 301 bytes each (method included): three fit in 1,000.
         assert_eq!(ids, vec![10, 9, 8]);
         // A body over the per-body limit is cut.
-        log.record(new("m", "", &"y".repeat(KEPT_PER_BODY + 10), "", Outcome::Ok));
+        log.record(new(
+            "m",
+            "",
+            &"y".repeat(KEPT_PER_BODY + 10),
+            "",
+            Outcome::Ok,
+        ));
         assert_eq!(log.get(11).unwrap().body.len(), KEPT_PER_BODY);
         // A single entry over the budget is still kept (the newest always is).
         assert_eq!(log.matching(&Filter::default()).len(), 1);
