@@ -26,8 +26,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::http::header::CONTENT_DISPOSITION;
+use axum::http::header::{CONTENT_DISPOSITION, HOST, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -196,19 +196,57 @@ async fn state(State(shared): State<Arc<Shared>>) -> Response {
     res
 }
 
-async fn move_clock(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+/// Whether a form post comes from another site: its `Origin` (which browsers send with
+/// every POST) is not this server's. A page elsewhere could otherwise post the forms
+/// to a sandbox on the developer's machine (reset it, inject faults). Clients without
+/// an `Origin` (curl, tests) are not browsers posting across sites, and pass.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return false;
+    };
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    match (origin.to_str().ok(), host) {
+        (Some(origin), Some(host)) => origin != format!("http://{host}"),
+        _ => true,
+    }
+}
+
+fn refused() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "a form of another site cannot post to the sandbox",
+    )
+}
+
+async fn move_clock(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if cross_site(&headers) {
+        return refused();
+    }
     forms::move_clock(&Controls::new(shared), &body)
 }
 
-async fn add_fault(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn add_fault(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if cross_site(&headers) {
+        return refused();
+    }
     forms::add_fault(&Controls::new(shared), &body)
 }
 
-async fn clear_faults(State(shared): State<Arc<Shared>>) -> Response {
+async fn clear_faults(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if cross_site(&headers) {
+        return refused();
+    }
     forms::clear_faults(&Controls::new(shared))
 }
 
-async fn reset(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn reset(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if cross_site(&headers) {
+        return refused();
+    }
     forms::reset(&Controls::new(shared), &body)
 }
 
@@ -259,5 +297,26 @@ mod tests {
             assert!(Params::parse(Some(bad)).page().is_err(), "{bad}");
         }
         assert!(Params::parse(Some("code=ok")).filter().is_err());
+    }
+
+    #[test]
+    fn forms_from_other_sites_are_refused() {
+        let headers = |pairs: &[(axum::http::HeaderName, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(k.clone(), axum::http::HeaderValue::from_static(v));
+            }
+            h
+        };
+        assert!(!cross_site(&headers(&[(HOST, "127.0.0.1:8080")])));
+        assert!(!cross_site(&headers(&[
+            (HOST, "127.0.0.1:8080"),
+            (ORIGIN, "http://127.0.0.1:8080")
+        ])));
+        assert!(cross_site(&headers(&[
+            (HOST, "127.0.0.1:8080"),
+            (ORIGIN, "https://evil.example")
+        ])));
+        assert!(cross_site(&headers(&[(ORIGIN, "null")])));
     }
 }

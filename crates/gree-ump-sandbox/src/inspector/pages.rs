@@ -1,5 +1,6 @@
-//! The inspector's pages. Each reads what it shows under the world's lock, lets go,
-//! and renders afterwards: a page never holds up the gateway while it formats.
+//! The inspector's pages. The lists (members, requests) copy their rows under the lock
+//! and render after letting go, so a long list never holds up the gateway; a member's
+//! page renders under the world's lock (one member's rows: short).
 
 use axum::http::StatusCode;
 use axum::response::Response;

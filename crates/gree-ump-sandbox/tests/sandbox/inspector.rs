@@ -229,6 +229,22 @@ async fn forms_drive_the_controls() {
             (res.status().as_u16(), res.text().await.unwrap())
         }
     };
+    // A form of another site is refused (the browser says where it comes from).
+    let res = c
+        .http
+        .post(format!("{}/__sandbox/ui/reset", c.sandbox.base_url()))
+        .header("origin", "https://elsewhere.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("confirm=yes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        c.sandbox.control().token_calls().obtain_issued,
+        1,
+        "not reset"
+    );
     let (status, page) = post(
         "/__sandbox/ui/faults",
         "method=wk.user.info.add&kind=reject&code=1002&times=2",
