@@ -316,7 +316,10 @@ async fn the_api_reference_lists_the_served_document() {
     for item in doc["paths"].as_object().unwrap().values() {
         for op in item.as_object().unwrap().values() {
             let method = op["x-method"].as_str().unwrap();
-            assert!(page.contains(&format!("id=\"{method}\"")), "{method} missing");
+            assert!(
+                page.contains(&format!("id=\"{method}\"")),
+                "{method} missing"
+            );
             listed += 1;
         }
     }
