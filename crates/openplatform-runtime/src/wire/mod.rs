@@ -68,3 +68,10 @@ pub(crate) fn excerpt(s: &str) -> String {
 pub(crate) fn json_excerpt(json: &str) -> String {
     shorten(json.trim()).into_owned()
 }
+
+/// Floats below this magnitude (2^53) are whole numbers held exactly and uniquely: every
+/// integer from −(2^53 − 1) to 2^53 − 1 is its own float. 2^53 itself is not safe: a
+/// decimal text such as `9007199254740993.0` rounds to it, so a float equal to it may
+/// be another number, rounded (how it rounds even depends on serde_json's
+/// `float_roundtrip` feature, which any crate of the build may turn on).
+pub(crate) const EXACT_FLOAT_LIMIT: f64 = 9_007_199_254_740_992.0;

@@ -576,8 +576,8 @@ impl<'de, T: TimeValue> Visitor<'de> for TimeVisitor<T> {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        // Only whole numbers that f64 holds exactly (|v| ≤ 2^53).
-        if v.is_finite() && v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_992.0 {
+        // Only whole numbers that f64 holds exactly and uniquely (|v| < 2^53).
+        if v.is_finite() && v.fract() == 0.0 && v.abs() < super::EXACT_FLOAT_LIMIT {
             Self::ms(v as i64, &v)
         } else {
             Err(E::custom(format!(

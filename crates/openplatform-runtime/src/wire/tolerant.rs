@@ -394,8 +394,8 @@ impl<'de, T: TryFrom<i128>> Visitor<'de> for IntVisitor<T> {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        // Whole numbers that f64 holds exactly (|v| ≤ 2^53) only.
-        if v.is_finite() && v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_992.0 {
+        // Only whole numbers that f64 holds exactly and uniquely (|v| < 2^53).
+        if v.is_finite() && v.fract() == 0.0 && v.abs() < super::EXACT_FLOAT_LIMIT {
             Self::fit(v as i128)
         } else {
             Err(E::custom(format!(
@@ -581,6 +581,14 @@ mod tests {
         assert!(err.contains("i64"), "{err}");
         let err = de::<i64>("9007199254740993.0").unwrap_err();
         assert!(err.contains("i64"), "{err}");
+        // 2^53 itself: the float that 9007199254740993.0 rounds to when serde_json parses
+        // exactly (its float_roundtrip feature), so it may be a rounded other number.
+        let err = de::<i64>("9007199254740992.0").unwrap_err();
+        assert!(err.contains("i64"), "{err}");
+        assert_eq!(
+            de::<i64>("9007199254740991.0").unwrap(),
+            Some(9_007_199_254_740_991)
+        );
         let err = de::<i32>(r#""abc""#).unwrap_err();
         assert!(err.contains("\"abc\"") && err.contains("i32"), "{err}");
         let err = de::<i32>("true").unwrap_err();
