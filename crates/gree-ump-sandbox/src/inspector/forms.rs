@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDateTime;
 
+use super::fields::Fields;
 use super::html::error_page;
 use crate::controls::Controls;
 use crate::faults::{ANY_METHOD, Fault};
@@ -25,32 +26,12 @@ pub(crate) const FAULT_KINDS: &[&str] = &[
 
 const BACK: &str = "/__sandbox/ui/controls";
 
-/// A form's fields; the last non-empty value of each name.
-struct Fields(Vec<(String, String)>);
+/// What only forms ask of their fields.
+trait Required {
+    fn required<T: std::str::FromStr>(&self, name: &str, kind: &str) -> Result<T, String>;
+}
 
-impl Fields {
-    fn parse(body: &Bytes) -> Self {
-        Fields(form_urlencoded::parse(body).into_owned().collect())
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, v)| k == name && !v.trim().is_empty())
-            .map(|(_, v)| v.trim())
-    }
-
-    /// A field parsed as a number; absent is `None`.
-    fn number<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, String> {
-        self.get(name)
-            .map(|v| {
-                v.parse::<T>()
-                    .map_err(|_| format!("{name} must be a whole number in range, got {v:?}"))
-            })
-            .transpose()
-    }
-
+impl Required for Fields {
     fn required<T: std::str::FromStr>(&self, name: &str, kind: &str) -> Result<T, String> {
         self.number(name)?
             .ok_or_else(|| format!("a {kind} fault needs {name}"))
@@ -94,7 +75,7 @@ fn fault_of(f: &Fields) -> Result<(String, Fault, u32), String> {
 }
 
 pub(crate) fn add_fault(c: &Controls, body: &Bytes) -> Response {
-    match fault_of(&Fields::parse(body)) {
+    match fault_of(&Fields::parse(body.as_ref())) {
         Ok((method, fault, times)) => {
             c.inject_fault(&method, fault, times);
             Redirect::to(BACK).into_response()
@@ -121,7 +102,7 @@ fn instant(text: &str) -> Result<i64, String> {
 }
 
 pub(crate) fn move_clock(c: &Controls, body: &Bytes) -> Response {
-    let f = Fields::parse(body);
+    let f = Fields::parse(body.as_ref());
     let result = match (f.number::<i64>("advance_s"), f.get("set")) {
         (Err(e), _) => Err(e),
         (Ok(Some(s)), None) => s
@@ -138,7 +119,7 @@ pub(crate) fn move_clock(c: &Controls, body: &Bytes) -> Response {
 }
 
 pub(crate) fn reset(c: &Controls, body: &Bytes) -> Response {
-    if Fields::parse(body).get("confirm") != Some("yes") {
+    if Fields::parse(body.as_ref()).get("confirm") != Some("yes") {
         return bad("tick the confirmation box to reset the sandbox");
     }
     c.reset();
@@ -150,7 +131,7 @@ mod tests {
     use super::*;
 
     fn fields(s: &str) -> Fields {
-        Fields::parse(&Bytes::copy_from_slice(s.as_bytes()))
+        Fields::parse(s.as_bytes())
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! | `GET /__sandbox/requests?method=&code=&member=&limit=` | the request log as JSON |
 
 mod api;
+mod fields;
 mod forms;
 pub(crate) mod html;
 mod labels;
@@ -36,6 +37,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::controls::{Controls, axum_json, bad_request};
 use crate::server::Shared;
+use fields::Fields;
 use html::error_page;
 use log::Filter;
 
@@ -57,35 +59,20 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/__sandbox/requests", get(requests_json))
 }
 
-/// A page's query parameters; unknown ones are ignored, bad values of known ones are a
-/// 400 naming them.
-struct Params(Vec<(String, String)>);
+/// A page's query parameters ([`Fields`]); unknown ones are ignored, bad values of known
+/// ones are a 400 naming them.
+struct Params(Fields);
+
+impl std::ops::Deref for Params {
+    type Target = Fields;
+    fn deref(&self) -> &Fields {
+        &self.0
+    }
+}
 
 impl Params {
     fn parse(raw: Option<&str>) -> Self {
-        Params(
-            form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect(),
-        )
-    }
-
-    /// The last non-empty value of `name`, trimmed.
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, v)| k == name && !v.trim().is_empty())
-            .map(|(_, v)| v.trim())
-    }
-
-    fn number<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, String> {
-        self.get(name)
-            .map(|v| {
-                v.parse::<T>()
-                    .map_err(|_| format!("{name} must be a whole number, got {v:?}"))
-            })
-            .transpose()
+        Params(Fields::parse(raw.unwrap_or_default().as_bytes()))
     }
 
     /// `page`, from 1 (the default).
