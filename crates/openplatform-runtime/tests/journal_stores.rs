@@ -341,28 +341,76 @@ mod sqlite {
 
     // ---- files ---------------------------------------------------------------------
 
+    /// The tables an SDK of schema version 1 wrote, as it wrote them.
+    const SCHEMA_1: &str = "
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) STRICT;
+        CREATE TABLE entries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            method TEXT NOT NULL,
+            body TEXT NOT NULL,
+            order_keys TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'in_flight', 'applied', 'refused', 'attention')),
+            attempts INTEGER NOT NULL CHECK (attempts >= 0),
+            landing_possible INTEGER NOT NULL CHECK (landing_possible IN (0, 1)),
+            confirming_refusal INTEGER NOT NULL CHECK (confirming_refusal IN (0, 1)),
+            fence INTEGER NOT NULL CHECK (fence >= 0),
+            lease_until_ms INTEGER NOT NULL,
+            next_attempt_ms INTEGER NOT NULL,
+            last_attempt_ms INTEGER,
+            unknown_since_ms INTEGER,
+            created_ms INTEGER NOT NULL,
+            updated_ms INTEGER NOT NULL,
+            last_error TEXT,
+            result TEXT
+        ) STRICT;
+        CREATE INDEX entries_open ON entries (id)
+            WHERE state IN ('pending', 'in_flight', 'attention');
+        CREATE INDEX entries_state ON entries (state, id);
+        INSERT INTO meta (key, value) VALUES ('schema_version', '1');
+    ";
+
     #[tokio::test]
-    async fn a_newer_schema_version_is_refused_naming_the_versions() {
+    async fn a_version_1_file_is_migrated_keeping_its_entries_and_ids() {
         let dir = tempfile::tempdir().unwrap();
         let path = journal_path(&dir);
-        let journal = SqliteJournal::open(&path).unwrap();
-        journal.append(new_entry(1, &[])).await.unwrap();
-        drop(journal);
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute(
-            "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
-            [],
-        )
-        .unwrap();
-        drop(conn);
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA_1).unwrap();
+            let row = |id: i64, state: &str, result: Option<&str>| {
+                conn.execute(
+                    "INSERT INTO entries VALUES (?1, 'wk.user.event.score.change', \
+                     '{\"n\":1}', '[\"member:a\"]', ?2, 1, 1, 0, 3, 0, 5, 4, 4, 1, 6, \
+                     'busy', ?3)",
+                    rusqlite::params![id, state, result],
+                )
+                .unwrap();
+            };
+            row(1, "applied", Some("7"));
+            row(2, "pending", None);
+            row(3, "refused", Some("{}"));
+            // The highest id is gone: the next entry must still not reuse it.
+            conn.execute("DELETE FROM entries WHERE id = 3", [])
+                .unwrap();
+        }
 
-        let err = SqliteJournal::open(&path).expect_err("a newer schema is refused");
-        assert_eq!(err.kind(), JournalErrorKind::Corrupt);
-        let text = err.to_string();
-        assert!(text.contains(&path.display().to_string()), "{text}");
-        assert!(text.contains("schema version 2"), "{text}");
-        assert!(text.contains("schema version 1"), "{text}");
-        // Refused, not changed: the version and the entry are still there.
+        let journal = SqliteJournal::open(&path).expect("a version 1 file opens");
+        let applied = journal.get(1).await.unwrap().expect("entry 1");
+        assert_eq!(applied.state, EntryState::Applied);
+        assert_eq!(applied.result.as_deref(), Some("7"));
+        assert_eq!(applied.order_keys, vec!["member:a".to_string()]);
+        assert_eq!((applied.attempts, applied.fence), (1, 3));
+        let pending = journal.get(2).await.unwrap().expect("entry 2");
+        assert_eq!(pending.state, EntryState::Pending);
+        assert_eq!(pending.last_error.as_deref(), Some("busy"));
+        assert_eq!(pending.unknown_since_ms, Some(4));
+        let next = journal.append(new_entry(4, &[])).await.unwrap();
+        assert_eq!(next.id, 4, "an id is never given twice");
+        let claimed = journal.claim(2_000, LEASE, 10).await.unwrap();
+        let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
+        assert_eq!(ids, vec![2, 4], "the open entries, through the new index");
+        drop(journal);
+
         let conn = rusqlite::Connection::open(&path).unwrap();
         let version: String = conn
             .query_row(
@@ -372,6 +420,54 @@ mod sqlite {
             )
             .unwrap();
         assert_eq!(version, "2");
+        // The conditions still hold, written as comparisons.
+        let bad = conn.execute("UPDATE entries SET state = 'lost' WHERE id = 1", []);
+        assert!(bad.is_err(), "a state no SDK writes is refused");
+        let tables: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'entries_v1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0, "the old table is gone");
+        drop(conn);
+        // Opened again: nothing more to migrate.
+        let journal = SqliteJournal::open(&path).expect("a version 2 file opens");
+        assert_eq!(journal.get(4).await.unwrap().map(|e| e.id), Some(4));
+    }
+
+    #[tokio::test]
+    async fn a_newer_schema_version_is_refused_naming_the_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(&dir);
+        let journal = SqliteJournal::open(&path).unwrap();
+        journal.append(new_entry(1, &[])).await.unwrap();
+        drop(journal);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = '3' WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+
+        let err = SqliteJournal::open(&path).expect_err("a newer schema is refused");
+        assert_eq!(err.kind(), JournalErrorKind::Corrupt);
+        let text = err.to_string();
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains("schema version 3"), "{text}");
+        assert!(text.contains("schema version 2"), "{text}");
+        // Refused, not changed: the version and the entry are still there.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let version: String = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, "3");
         let n: i64 = conn
             .query_row("SELECT COUNT(*) FROM entries", [], |r| r.get(0))
             .unwrap();
