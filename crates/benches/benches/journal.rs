@@ -8,7 +8,9 @@
 //! `JOURNAL_STORE_MICRO=1` times the store's own operations instead (a claim, the
 //! attempts and the outcomes of 64 entries), `JOURNAL_STORE_STREAM=1` the store's part
 //! of a streaming drain, and `JOURNAL_MEMORY=1` runs the rounds on the memory journal
-//! (the drainer's own cost, without the store's).
+//! (the drainer's own cost, without the store's). `SUBMITS`, `ROUNDS` and `PER_ROUND`
+//! change the run's size, and `ONLY=direct|journal|none` runs one side alone, for an
+//! instruction count of each (`valgrind --tool=callgrind`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -131,9 +133,25 @@ fn now_ms() -> i64 {
     i64::try_from(since.as_millis()).expect("milliseconds")
 }
 
+/// A number from environment variable `name`, or `default`.
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
-    let (submits, rounds, per_round) = if quick { (20, 1, 32) } else { (500, 7, 1000) };
+    let (submits, rounds, per_round) = if quick {
+        (20, 1, 32)
+    } else {
+        (
+            knob("SUBMITS", 500),
+            knob("ROUNDS", 7),
+            knob("PER_ROUND", 1000),
+        )
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -196,6 +214,24 @@ fn main() {
             // give the direct sends a third thread the drainer does not have.
             let sender = client.clone();
             let c0 = cpu_s();
+            // `ONLY=direct`, `ONLY=journal` or `ONLY=none`: one side alone (or neither),
+            // so that an instruction count (callgrind) of each can be told apart.
+            match std::env::var("ONLY").as_deref() {
+                Ok("none") => continue,
+                Ok("direct") => {
+                    let took = tokio::spawn(async move { direct(&sender, &a, round).await })
+                        .await
+                        .expect("the direct sends");
+                    println!("round {round}: direct sends took {took:?}");
+                    continue;
+                }
+                Ok("journal") => {
+                    let (took, _) = drained(&journal, &b, round).await;
+                    println!("round {round}: the drain took {took:?}");
+                    continue;
+                }
+                _ => {}
+            }
             let direct_took = tokio::spawn(async move { direct(&sender, &a, round).await })
                 .await
                 .expect("the direct sends");
@@ -286,12 +322,6 @@ fn cpu_s() -> f64 {
 /// CPU time per entry (the CPU time is the process's, from `getrusage`).
 async fn store_stream() {
     use gree_ump::runtime::journal::{Settlement, Update};
-    let knob = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
     let b = knob("STREAM_BATCH", 16);
     let (_dir, store) = filled_store(knob("STREAM_N", 4000)).await;
     let (w, c) = (Instant::now(), cpu_s());

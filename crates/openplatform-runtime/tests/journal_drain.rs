@@ -2,11 +2,11 @@
 //! cost (an fsync on SQLite) was most of the journal's, so the outcomes of calls that
 //! finish one by one must share the commits of the claims, not take one each.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openplatform_runtime::clock::SystemClock;
+use openplatform_runtime::clock::{Clock, SystemClock};
 use openplatform_runtime::endpoint::{JournalInfo, Settle};
 use openplatform_runtime::journal::{
     AttemptAnswer, Claimed, Counts, Dispatch, DispatchFuture, DrainPolicy, Drainer, Entry, EntryId,
@@ -148,10 +148,90 @@ async fn outcomes_share_the_claims_commits() {
         "every outcome written once"
     );
     let rounds = store.update_many.load(Ordering::SeqCst);
-    // Claims come 8 at a time (half the window): 12 claims, and a few writes alone at
-    // the end, when nothing more is claimed. One round per call would be 96.
+    // Claims come a window (16) at a time, one window ahead of the calls: 7 claims, and
+    // a few writes alone at the end, when nothing more is claimed. One round per call
+    // would be 96.
     assert!(
         rounds <= 24,
         "{rounds} store rounds wrote the 96 outcomes: they should share the claims' rounds"
     );
+}
+
+/// A platform whose calls never end, noting which entries were sent.
+#[derive(Default)]
+struct Stuck {
+    sent: Mutex<Vec<EntryId>>,
+}
+
+impl Dispatch for Stuck {
+    fn journal_info(&self, _method: &str) -> Option<JournalInfo> {
+        Staggered.journal_info("m")
+    }
+    fn send<'a>(&'a self, entry: &'a Entry, _: Duration) -> DispatchFuture<'a, AttemptAnswer> {
+        self.sent.lock().unwrap().push(entry.id);
+        Box::pin(std::future::pending())
+    }
+    fn probe<'a>(&'a self, _: &'a Entry, _: Duration) -> DispatchFuture<'a, ProbeAnswer> {
+        Box::pin(async { unreachable!("an identical re-send needs no probe") })
+    }
+}
+
+/// The drainer claims a window ahead of its calls. Stopped, it gives back what it
+/// claimed and never sent: pending, due at once, and with no attempt that may have
+/// landed (else it would wait for its lease, and then be probed as if sent). What was
+/// sent stays in flight: its outcome is unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_drainer_gives_back_unsent_what_it_claimed_ahead() {
+    let store = Arc::new(MemoryJournal::new());
+    for n in 0..6 {
+        store
+            .append(NewEntry {
+                method: "m".into(),
+                body: "{}".into(),
+                order_keys: vec![format!("member:{n}")],
+                created_ms: 0,
+            })
+            .await
+            .unwrap();
+    }
+    let mut policy = DrainPolicy::default();
+    policy.concurrency = 2;
+    let dispatch = Arc::new(Stuck::default());
+    let drainer = Drainer::new(
+        store.clone(),
+        dispatch.clone(),
+        Arc::new(SystemClock),
+        policy,
+    );
+    let claimed_ahead = async {
+        while store.counts().await.unwrap().in_flight < 4 || dispatch.sent.lock().unwrap().len() < 2
+        {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), drainer.run(claimed_ahead))
+        .await
+        .expect("claimed within 30 s");
+    let sent = dispatch.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2, "two calls at a time: {sent:?}");
+    let now = SystemClock.now_ms();
+    let mut given_back = 0;
+    for id in 1..=6 {
+        let entry = store.get(id).await.unwrap().unwrap();
+        if sent.contains(&id) {
+            assert_eq!(entry.state, EntryState::InFlight, "{entry:?}");
+            assert!(entry.landing_possible, "{entry:?}");
+        } else if entry.attempts > 0 {
+            given_back += 1;
+            assert_eq!(entry.state, EntryState::Pending, "{entry:?}");
+            assert!(!entry.landing_possible, "never sent: {entry:?}");
+            assert!(entry.next_attempt_ms <= now, "due at once: {entry:?}");
+            assert_eq!(entry.unknown_since_ms, None, "{entry:?}");
+        } else {
+            assert_eq!(entry.state, EntryState::Pending, "never claimed: {entry:?}");
+        }
+    }
+    assert!(given_back >= 2, "a window was claimed ahead and given back");
+    let again = store.claim(now, 60_000, 10).await.unwrap();
+    assert_eq!(again.len(), 4, "the unsent ones are claimable at once: {again:?}");
 }
