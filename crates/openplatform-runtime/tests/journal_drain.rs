@@ -233,5 +233,9 @@ async fn a_stopping_drainer_gives_back_unsent_what_it_claimed_ahead() {
     }
     assert!(given_back >= 2, "a window was claimed ahead and given back");
     let again = store.claim(now, 60_000, 10).await.unwrap();
-    assert_eq!(again.len(), 4, "the unsent ones are claimable at once: {again:?}");
+    assert_eq!(
+        again.len(),
+        4,
+        "the unsent ones are claimable at once: {again:?}"
+    );
 }

@@ -341,6 +341,131 @@ mod sqlite {
 
     // ---- files ---------------------------------------------------------------------
 
+    /// The SQLite journal writes claims and updates in SQL of its own; the memory
+    /// journal applies them in Rust (`Entry::claim`, `Entry::apply_fenced`). The same
+    /// random operations on both, step by step, must give the same answers and leave the
+    /// same entries: claims with and without an attempt begun, every kind of update,
+    /// stale fences, unknown ids, saturating counts, and an operator's decisions.
+    #[tokio::test]
+    async fn sqlite_and_memory_give_the_same_answers_to_the_same_operations() {
+        use openplatform_runtime::journal::MemoryJournal;
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = SqliteJournal::open(journal_path(&dir)).unwrap();
+        let memory = MemoryJournal::new();
+        let mut seed: u64 = 0x5eed_1234_abcd_0001;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let kind = |r: &Result<Entry, openplatform_runtime::journal::JournalError>| {
+            r.as_ref().map_err(|e| e.kind()).cloned()
+        };
+        let mut now: i64 = 1_000;
+        let mut known: Vec<(i64, u64)> = Vec::new();
+        for step in 0..600 {
+            now += i64::try_from(next(5_000)).unwrap();
+            match next(10) {
+                0 | 1 => {
+                    let keys = vec![format!("member:{}", next(6))];
+                    let a = sqlite.append(new_entry(step, &keys)).await.unwrap();
+                    let b = memory.append(new_entry(step, &keys)).await.unwrap();
+                    assert_eq!(a, b, "step {step}: append");
+                }
+                2 | 3 => {
+                    let limit = usize::try_from(next(4) + 1).unwrap();
+                    let lease = i64::try_from(next(20_000)).unwrap();
+                    let (a, b) = if next(2) == 0 {
+                        (
+                            sqlite.claim_to_send(now, lease, limit).await.unwrap(),
+                            memory.claim_to_send(now, lease, limit).await.unwrap(),
+                        )
+                    } else {
+                        let plain = |v: Vec<Entry>| {
+                            v.into_iter()
+                                .map(|entry| openplatform_runtime::journal::Claimed {
+                                    entry,
+                                    begun: None,
+                                })
+                                .collect::<Vec<_>>()
+                        };
+                        (
+                            plain(sqlite.claim(now, lease, limit).await.unwrap()),
+                            plain(memory.claim(now, lease, limit).await.unwrap()),
+                        )
+                    };
+                    assert_eq!(a, b, "step {step}: claim");
+                    for c in &a {
+                        let held = c.begun.as_ref().unwrap_or(&c.entry);
+                        known.push((held.id, held.fence));
+                    }
+                }
+                4..=7 if !known.is_empty() => {
+                    let pick = usize::try_from(next(known.len() as u64)).unwrap();
+                    let (id, mut fence) = known[pick];
+                    match next(8) {
+                        0 => fence = fence.wrapping_add(1),
+                        1 => fence = u64::MAX,
+                        _ => {}
+                    }
+                    let id = if next(12) == 0 { id + 1_000 } else { id };
+                    let error = format!("e{step}");
+                    let update = match next(6) {
+                        0 => Update::AttemptBegins,
+                        1 => Update::Settle(Settlement::Applied {
+                            result: (next(2) == 0).then(|| format!("r{step}")),
+                        }),
+                        2 => Update::Settle(Settlement::Refused {
+                            result: format!("{{\"code\":{step}}}"),
+                        }),
+                        3 => Update::Settle(Settlement::Retry {
+                            next_attempt_ms: now + i64::try_from(next(9_000)).unwrap(),
+                            landing_possible: next(2) == 0,
+                            confirming_refusal: next(2) == 0,
+                            error,
+                        }),
+                        _ => Update::Settle(Settlement::Attention { error }),
+                    };
+                    let a = sqlite.update(id, fence, update.clone(), now).await;
+                    let b = memory.update(id, fence, update, now).await;
+                    assert_eq!(kind(&a), kind(&b), "step {step}: update of {id}");
+                }
+                8 if !known.is_empty() => {
+                    let pick = usize::try_from(next(known.len() as u64)).unwrap();
+                    let id = known[pick].0;
+                    let resolution = match next(3) {
+                        0 => Resolution::RetryNow,
+                        1 => Resolution::Applied,
+                        _ => Resolution::Refused,
+                    };
+                    let a = sqlite
+                        .resolve(id, resolution.clone(), format!("n{step}"), now)
+                        .await;
+                    let b = memory
+                        .resolve(id, resolution, format!("n{step}"), now)
+                        .await;
+                    assert_eq!(kind(&a), kind(&b), "step {step}: resolve of {id}");
+                }
+                _ => {
+                    assert_eq!(
+                        sqlite.next_due().await.unwrap(),
+                        memory.next_due().await.unwrap(),
+                        "step {step}: next due"
+                    );
+                }
+            }
+        }
+        let a = sqlite.list(None, 0, 10_000).await.unwrap();
+        let b = memory.list(None, 0, 10_000).await.unwrap();
+        assert!(a.len() > 50, "{} entries", a.len());
+        assert_eq!(a, b, "the same entries at the end");
+        assert_eq!(
+            sqlite.counts().await.unwrap(),
+            memory.counts().await.unwrap()
+        );
+    }
+
     /// The tables an SDK of schema version 1 wrote, as it wrote them.
     const SCHEMA_1: &str = "
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) STRICT;
