@@ -14,7 +14,7 @@
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct IdGen {
     // Out of the state dump (it would let anyone derive the tokens); the state file
     // carries it on its own (`state::persist`).

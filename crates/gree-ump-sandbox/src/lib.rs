@@ -70,9 +70,10 @@
 //!
 //! # State across restarts
 //!
-//! With `SandboxConfig::state_file` (`--state FILE`) the state is loaded at start and
-//! saved atomically after every change, before the reply leaves; a corrupt or
-//! other-version file stops the start with an error naming it. See [`state::persist`].
+//! With `SandboxConfig::state_file` (`--state FILE`) the state is loaded at start, and
+//! every change is appended to a log beside it before the reply leaves (the whole state
+//! is rewritten only when the log outgrows it); a corrupt or other-version file stops the
+//! start with an error naming it. See [`state::persist`].
 //!
 //! # zvcms
 //!

@@ -18,7 +18,8 @@ use crate::conn::{ConnKill, KillableListener};
 use crate::controls::Controls;
 use crate::faults::FaultQueue;
 use crate::state::World;
-use crate::state::persist::{self, StateFile, StateFileError};
+use crate::state::change_log::{self, StateFile};
+use crate::state::persist::{self, StateFileError};
 
 /// What every handler of one sandbox shares.
 #[derive(Debug)]
@@ -76,12 +77,20 @@ impl Shared {
         let Some(path) = path else {
             return Ok(shared);
         };
+        let mut generation = 0;
         if let Some(bytes) = persist::read(&path)? {
-            let restored = persist::decode_into(&path, &bytes, &mut shared.world())?;
-            shared.clock.set_offset_ms(restored.clock_offset_ms);
+            let mut world = shared.world();
+            let restored = persist::decode_into(&path, &bytes, &mut world)?;
+            generation = restored.log_generation;
+            let offset = change_log::replay(&path, generation, &mut world)?
+                .unwrap_or(restored.clock_offset_ms);
+            drop(world);
+            shared.clock.set_offset_ms(offset);
         }
-        let file = StateFile::new(path);
-        file.save(|| shared.snapshot())
+        // Written at once, as a snapshot with a new log: an unwritable path fails now,
+        // not at the first call.
+        let file = StateFile::new(path, generation);
+        file.save(|| (shared.world(), shared.clock.offset_ms()))
             .map_err(|e| StateFileError {
                 path: file.path().to_owned(),
                 problem: format!("cannot be written: {e}"),
@@ -90,17 +99,12 @@ impl Shared {
         Ok(shared)
     }
 
-    fn snapshot(&self) -> Vec<u8> {
-        let offset = self.clock.offset_ms();
-        persist::encode(&self.world(), offset)
-    }
-
-    /// Saves the state if it is kept in a file and changed. Call it after a change,
+    /// Saves what changed, if the state is kept in a file. Call it after a change,
     /// without holding the world's lock. A failed save is reported on stderr (naming the
     /// file, never the content) and retried by the next one.
     pub(crate) fn save(&self) {
         if let Some(file) = &self.state_file
-            && let Err(e) = file.save(|| self.snapshot())
+            && let Err(e) = file.save(|| (self.world(), self.clock.offset_ms()))
         {
             eprintln!(
                 "gree-ump-sandbox: cannot save the state to {}: {e}",
@@ -139,6 +143,10 @@ impl Shared {
             .wrapping_add(1);
         let seed = self.seed ^ generation.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         *self.world() = World::new(self.config.clone(), seed);
+        if let Some(file) = &self.state_file {
+            // The new world has no changes to log: the next save writes it whole.
+            file.request_compaction();
+        }
         self.faults().clear();
         self.set_timestamp_scope(self.config.timestamp_scope);
         match self.config.start_time_ms {

@@ -32,8 +32,6 @@
 //!   shape of the 5.5 example: `coupon_code` a 19-digit JSON number, `stores`, `items`
 //!   and `categories` JSON strings.
 
-use std::collections::BTreeMap;
-
 use gree_ump::ErrorCode;
 use gree_ump::endpoints::{
     AddCouponTemplateRequest, GiveCouponsRequest, ListUserCouponsRequest, SyncCouponStatusRequest,
@@ -46,6 +44,7 @@ use gree_ump::wire::Fen;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::tracked::Tracked;
 use super::{Reply, World, paginate, yuan_to_fen};
 use crate::error::{ApiError, ApiResult};
 
@@ -107,10 +106,10 @@ fn is_final(status: i64) -> bool {
 /// Every template and issued coupon.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct CouponBook {
-    pub(crate) templates: BTreeMap<i64, Template>,
-    pub(crate) template_by_third_id: BTreeMap<String, i64>,
-    pub(crate) coupons: BTreeMap<i64, IssuedCoupon>,
-    pub(crate) by_third_code: BTreeMap<String, i64>,
+    pub(crate) templates: Tracked<i64, Template>,
+    pub(crate) template_by_third_id: Tracked<String, i64>,
+    pub(crate) coupons: Tracked<i64, IssuedCoupon>,
+    pub(crate) by_third_code: Tracked<String, i64>,
 }
 
 impl CouponBook {

@@ -17,8 +17,6 @@
 //!   number travels as `level_num`, `project_id` as a number when it is one, `rights` as
 //!   a JSON string (or `null`), and the profile fields of 3.1 are included.
 
-use std::collections::BTreeMap;
-
 use gree_ump::ErrorCode;
 use gree_ump::endpoints::{
     CreateMemberRequest, GenerateMemberCodeRequest, ListLevelsRequest, ParseMemberCodeRequest,
@@ -29,6 +27,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::points::LedgerEntry;
+use super::tracked::Tracked;
 use super::{Reply, World, is_valid_phone, paginate};
 use crate::config::LevelConfig;
 use crate::error::{ApiError, ApiResult};
@@ -61,9 +60,9 @@ pub(crate) struct MemberCode {
 /// Every member, by open_id and by phone, and the member codes.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct MemberBook {
-    pub(crate) by_open_id: BTreeMap<String, Member>,
-    pub(crate) by_phone: BTreeMap<String, String>,
-    pub(crate) codes: BTreeMap<String, MemberCode>,
+    pub(crate) by_open_id: Tracked<String, Member>,
+    pub(crate) by_phone: Tracked<String, String>,
+    pub(crate) codes: Tracked<String, MemberCode>,
 }
 
 impl MemberBook {

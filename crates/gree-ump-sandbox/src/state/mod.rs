@@ -6,6 +6,7 @@
 //! is atomic: it checks everything first and changes state only when it will succeed
 //! (a refused call leaves no trace, except the token-call counters, which count calls).
 
+pub(crate) mod change_log;
 pub mod coupons;
 pub mod members;
 pub mod orders;
@@ -13,6 +14,7 @@ pub mod persist;
 pub mod points;
 pub mod sms;
 pub mod tokens;
+pub(crate) mod tracked;
 pub mod zvcms_coupons;
 
 use serde::Serialize;

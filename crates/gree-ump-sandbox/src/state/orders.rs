@@ -21,8 +21,6 @@
 //! - Taking back points the member no longer has is 150009 (积分余额不足以回退).
 //! - A phone (when `open_id` is absent) must be 11 digits starting with 1 (120001 非法的电话).
 
-use std::collections::BTreeMap;
-
 use gree_ump::ErrorCode;
 use gree_ump::endpoints::{AddOrderRequest, RefundOrderPartiallyRequest, RefundOrderRequest};
 use gree_ump::models::OrderItem;
@@ -31,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::points::{Posting, order_key};
+use super::tracked::Tracked;
 use super::{Reply, World, add, yuan_to_fen};
 use crate::error::{ApiError, ApiResult};
 
@@ -76,8 +75,8 @@ pub(crate) struct Refund {
 /// Every order and return, by `order_no`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct OrderBook {
-    pub(crate) orders: BTreeMap<String, Order>,
-    pub(crate) refunds: BTreeMap<String, Refund>,
+    pub(crate) orders: Tracked<String, Order>,
+    pub(crate) refunds: Tracked<String, Refund>,
 }
 
 /// The fields 4.2 and 4.3 share (their request types are separate but identical).

@@ -8,9 +8,10 @@
 //!   knobs (timestamp scope, access-token lifetime) and the configuration, which come from
 //!   the command line of each start.
 //! - **When**: after every call that reached the state and every control that changes it,
-//!   before the reply leaves, and only when the state differs from what was last written.
-//!   An acknowledged write is therefore on disk, clean shutdown or not; the cost is one
-//!   JSON encoding per call and one file write per change, fine for a sandbox.
+//!   before the reply leaves, and only when something changed. An acknowledged write is
+//!   therefore on disk, clean shutdown or not. What a call changed is appended to the
+//!   change log beside the file (see `change_log`); the whole state is written only when
+//!   the log outgrows it, so a call costs the size of its change, not of the state.
 //! - **How**: the whole state, as JSON, written to a temporary file in the same
 //!   directory, flushed to disk (fsync), then renamed over the file: a reader (or a crash)
 //!   sees the old file or the new one, never half of one. On Unix the file is created
@@ -20,7 +21,8 @@
 //! - **Loading**: a missing file starts fresh (and is created at once, so an unwritable
 //!   path fails at start rather than at the first call). A file of another format
 //!   version, or one that does not parse, stops the start with an error naming the file
-//!   and what is wrong; the file is left untouched (never overwritten, never silently
+//!   and what is wrong (a file of version 1, written before the change log, is read as
+//!   it is); the file is left untouched (never overwritten, never silently
 //!   replaced by an empty state). Error texts carry positions, not content: the file
 //!   holds credentials and personal data.
 
@@ -28,7 +30,6 @@ use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -37,8 +38,9 @@ use crate::ids::IdGen;
 
 /// The `format` field: tells a sandbox state file from any other JSON file.
 pub const FORMAT: &str = "gree-ump-sandbox-state";
-/// The version of the layout this sandbox writes and reads.
-pub const VERSION: u64 = 1;
+/// The version of the layout this sandbox writes. Version 2 added `log_generation` (the
+/// change log beside the file); version 1 files are read too.
+pub const VERSION: u64 = 2;
 
 /// Why a state file cannot be used.
 #[derive(Debug)]
@@ -68,6 +70,7 @@ impl From<StateFileError> for io::Error {
 struct SavedRef<'a> {
     format: &'static str,
     version: u64,
+    log_generation: u64,
     clock_offset_ms: i64,
     id_seed: u64,
     ids: &'a IdGen,
@@ -88,6 +91,9 @@ struct Saved {
     format: String,
     #[allow(dead_code)]
     version: u64,
+    /// The change log that goes with it (absent in version 1: none).
+    #[serde(default)]
+    log_generation: u64,
     clock_offset_ms: i64,
     id_seed: u64,
     ids: IdGen,
@@ -113,13 +119,17 @@ struct Header {
 /// What a loaded file restores besides the world.
 pub(crate) struct Restored {
     pub clock_offset_ms: i64,
+    /// The generation of the change log that goes with the file.
+    pub log_generation: u64,
 }
 
-/// The encoded state of `world` with the clock at `clock_offset_ms`.
-pub(crate) fn encode(world: &World, clock_offset_ms: i64) -> Vec<u8> {
+/// The encoded state of `world` with the clock at `clock_offset_ms`, for the change log
+/// of `log_generation`.
+pub(crate) fn encode(world: &World, clock_offset_ms: i64, log_generation: u64) -> Vec<u8> {
     let saved = SavedRef {
         format: FORMAT,
         version: VERSION,
+        log_generation,
         clock_offset_ms,
         id_seed: world.ids.seed(),
         ids: &world.ids,
@@ -174,11 +184,11 @@ pub(crate) fn decode_into(
         )));
     }
     match header.version {
-        Some(VERSION) => {}
+        Some(1 | VERSION) => {}
         Some(v) => {
             return Err(problem(format!(
-                "format version {v}; this sandbox reads version {VERSION} (start with another \
-                 --state file, or move this one away to start fresh)"
+                "format version {v}; this sandbox reads versions 1 and {VERSION} (start with \
+                 another --state file, or move this one away to start fresh)"
             )));
         }
         None => return Err(problem("no format \"version\"".to_owned())),
@@ -196,6 +206,7 @@ pub(crate) fn decode_into(
     world.zvcms = saved.zvcms_coupons;
     Ok(Restored {
         clock_offset_ms: saved.clock_offset_ms,
+        log_generation: saved.log_generation,
     })
 }
 
@@ -212,14 +223,15 @@ pub(crate) fn read(path: &Path) -> Result<Option<Vec<u8>>, StateFileError> {
 }
 
 /// Writes `bytes` to `path` atomically: temporary file in the same directory, fsync,
-/// rename, then (Unix) fsync of the directory so the rename itself is durable.
+/// rename, then (Unix) fsync of the directory so the rename itself is durable. Returns
+/// the file, open for writing at its end (the change log appends to it).
 ///
 /// The temporary file is created exclusively (`O_EXCL`: a symlink or file already at its
 /// name makes the creation fail instead of being followed or truncated), owner-only
 /// (0600: it holds tokens and phone numbers) and under an unpredictable name. A fixed
 /// name (the process id) opened with create-and-truncate wrote the whole state through
 /// a symlink planted at that name, into any file the sandbox's user may write.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<File> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -236,48 +248,13 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    let file = tmp.persist(path).map_err(|e| e.error)?;
     #[cfg(unix)]
     if let Ok(d) = File::open(dir) {
         // Best effort: some file systems refuse to sync a directory.
         let _ = d.sync_all();
     }
-    Ok(())
-}
-
-/// The state file of a running sandbox, and what was last written to it.
-#[derive(Debug)]
-pub(crate) struct StateFile {
-    path: PathBuf,
-    /// The bytes last written (a save of the same bytes writes nothing). Held while a
-    /// snapshot is taken and written, so that saves reach the disk in snapshot order.
-    last: Mutex<Vec<u8>>,
-}
-
-impl StateFile {
-    pub(crate) fn new(path: PathBuf) -> Self {
-        StateFile {
-            path,
-            last: Mutex::new(Vec::new()),
-        }
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Takes a snapshot with `snapshot` and writes it if it changed. The caller must not
-    /// hold the world's lock (the snapshot takes it, after this file's lock).
-    pub(crate) fn save(&self, snapshot: impl FnOnce() -> Vec<u8>) -> io::Result<()> {
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        let bytes = snapshot();
-        if bytes.is_empty() || *last == bytes {
-            return Ok(());
-        }
-        write_atomically(&self.path, &bytes)?;
-        *last = bytes;
-        Ok(())
-    }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -303,12 +280,13 @@ mod tests {
     fn round_trip() {
         let mut w = world();
         w.obtain_token(1_700_000_000_000).unwrap();
-        let bytes = encode(&w, 42);
+        let bytes = encode(&w, 42, 5);
         let mut back = World::new(SandboxConfig::default(), 99);
         let restored = decode_into(Path::new("s.json"), &bytes, &mut back).unwrap();
         assert_eq!(restored.clock_offset_ms, 42);
+        assert_eq!(restored.log_generation, 5);
         assert_eq!(back.ids.seed(), 7);
-        assert_eq!(encode(&back, 42), bytes);
+        assert_eq!(encode(&back, 42, 5), bytes);
     }
 
     #[test]
@@ -321,8 +299,8 @@ mod tests {
             (b"[1, 2", "at line 1, column"),
             (b"{\"a\": 1}", "not a sandbox state file"),
             (
-                br#"{"format": "gree-ump-sandbox-state", "version": 2}"#,
-                "format version 2; this sandbox reads version 1",
+                br#"{"format": "gree-ump-sandbox-state", "version": 3}"#,
+                "format version 3; this sandbox reads versions 1 and 2",
             ),
             (
                 br#"{"format": "gree-ump-sandbox-state", "version": 1}"#,
@@ -339,7 +317,7 @@ mod tests {
             assert!(text.contains(expected), "{text}");
         }
         // A value of the wrong type: its position, not its content.
-        let mut good: serde_json::Value = serde_json::from_slice(&encode(&w, 0)).unwrap();
+        let mut good: serde_json::Value = serde_json::from_slice(&encode(&w, 0, 0)).unwrap();
         good["clock_offset_ms"] = serde_json::json!("13800000000");
         let e = decode_into(path, &serde_json::to_vec(&good).unwrap(), &mut w)
             .err()
@@ -401,10 +379,9 @@ mod tests {
         let dangling = dir.join("created-through-a-link");
         std::os::unix::fs::symlink(&dangling, dir.join(format!(".state.json.tmp-{pid}x"))).unwrap();
 
-        let file = StateFile::new(path.clone());
         for round in 0..3u8 {
             let state = format!("{{\"phone\":\"13800000000\",\"round\":{round}}}");
-            file.save(|| state.clone().into_bytes()).unwrap();
+            write_atomically(&path, state.as_bytes()).unwrap();
             assert_eq!(fs::read(&path).unwrap(), state.as_bytes(), "saved");
             for target in &targets {
                 assert_eq!(

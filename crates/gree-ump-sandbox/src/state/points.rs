@@ -39,8 +39,6 @@
 //!   3.5 lists them newest first; `amount` is signed (income > 0, expense < 0) and
 //!   `score_type` 1/2 selects income/expense.
 
-use std::collections::BTreeMap;
-
 use gree_ump::ErrorCode;
 use gree_ump::endpoints::{
     ChangePointsRequest, ListPointRecordsRequest, RollbackPointsPartiallyRequest,
@@ -50,6 +48,7 @@ use gree_ump::models::ScoreType;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::tracked::Tracked;
 use super::{Reply, World, add, paginate, yuan_to_fen};
 use crate::clock::beijing_text;
 use crate::config::PointDirection;
@@ -137,15 +136,15 @@ impl OrderPoints {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct PointBook {
     /// 3.3 changes by change_id.
-    pub(crate) changes: BTreeMap<String, ChangeRecord>,
+    pub(crate) changes: Tracked<String, ChangeRecord>,
     /// statement_id → change_id of the 3.3 change that created it.
-    pub(crate) statements: BTreeMap<String, String>,
+    pub(crate) statements: Tracked<String, String>,
     /// 3.4.1 rollbacks by their change_id.
-    pub(crate) rollbacks: BTreeMap<String, RollbackRecord>,
+    pub(crate) rollbacks: Tracked<String, RollbackRecord>,
     /// 3.4.2 partial rollbacks by their change_id.
-    pub(crate) partial_rollbacks: BTreeMap<String, RollbackRecord>,
+    pub(crate) partial_rollbacks: Tracked<String, RollbackRecord>,
     /// Points per `open_id/order_no`.
-    pub(crate) orders: BTreeMap<String, OrderPoints>,
+    pub(crate) orders: Tracked<String, OrderPoints>,
 }
 
 pub(crate) fn order_key(open_id: &str, order_no: &str) -> String {

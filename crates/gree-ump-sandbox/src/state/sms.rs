@@ -11,14 +11,13 @@
 //! - 6.2: a malformed phone is 140002; a wrong, expired, already used or never sent code
 //!   is 140005 (验证码验证不通过). A code verifies once. Wrong attempts are not limited.
 
-use std::collections::BTreeMap;
-
 use gree_ump::ErrorCode;
 use gree_ump::endpoints::{SendSmsCodeRequest, VerifySmsCodeRequest};
 use openplatform_runtime::clock::beijing_day;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::tracked::Tracked;
 use super::{Reply, World, is_valid_phone};
 use crate::error::{ApiError, ApiResult};
 
@@ -49,7 +48,7 @@ pub(crate) struct PhoneSms {
 /// The SMS history of every phone.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct SmsBook {
-    pub(crate) phones: BTreeMap<String, PhoneSms>,
+    pub(crate) phones: Tracked<String, PhoneSms>,
 }
 
 impl SmsBook {

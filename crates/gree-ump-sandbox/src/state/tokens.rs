@@ -15,6 +15,7 @@ use openplatform_runtime::clock::beijing_day;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::tracked::Tracked;
 use super::{Reply, World};
 use crate::error::{ApiError, ApiResult};
 
@@ -57,11 +58,11 @@ pub struct TokenCallCounts {
 /// state file (`--state`); [`TokenBook::dump`] shortens the tokens.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct TokenBook {
-    access: BTreeMap<String, TokenRecord>,
-    refresh: BTreeMap<String, TokenRecord>,
-    today: TokenCallCounts,
-    obtain_total: u64,
-    refresh_total: u64,
+    pub(crate) access: Tracked<String, TokenRecord>,
+    pub(crate) refresh: Tracked<String, TokenRecord>,
+    pub(crate) today: TokenCallCounts,
+    pub(crate) obtain_total: u64,
+    pub(crate) refresh_total: u64,
 }
 
 impl TokenBook {

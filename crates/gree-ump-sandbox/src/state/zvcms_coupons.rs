@@ -18,8 +18,7 @@
 //! codes here are the sandbox's, business refusals answered with `status: true` as the
 //! document's business-error example does.
 
-use std::collections::BTreeMap;
-
+use super::tracked::Tracked;
 use ::zvcms::endpoints::VerifyCouponsRequest;
 use ::zvcms::models::CardListType;
 use serde::{Deserialize, Serialize};
@@ -81,7 +80,7 @@ impl ZvcmsCoupon {
 /// Every zvcms coupon, by card id.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ZvcmsBook {
-    coupons: BTreeMap<String, ZvcmsCoupon>,
+    pub(crate) coupons: Tracked<String, ZvcmsCoupon>,
 }
 
 impl ZvcmsBook {
