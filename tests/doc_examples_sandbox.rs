@@ -1,5 +1,5 @@
 //! Every request example of the vendor document (格力地产会员开放平台文档 V2.7) is
-//! accepted by the sandbox (issue 18, item 1), sent as raw signed HTTP, not through the
+//! accepted by the sandbox, sent as raw signed HTTP, not through the
 //! typed client: the bodies are the document's bytes, so what the sandbox tolerates is
 //! tested apart from what the client sends (the client's side is `doc_examples`).
 //!

@@ -230,7 +230,7 @@ async fn a_partial_rollback_whose_reply_was_lost_is_reported_applied_by_an_earli
     assert_eq!(env.balance(), 70, "taken back once");
 }
 
-/// Issue 12, finding 2: the original is held past the client's timeout and commits after
+/// The original is held past the client's timeout and commits after
 /// recovery began. Re-sent under the same key, exactly one of the two attempts applies.
 #[tokio::test]
 async fn an_original_landing_after_the_timeout_is_not_doubled_by_recovery() {

@@ -1,4 +1,4 @@
-//! Paging always terminates (issue 18, must-show 4): a `_stream` stops on a short page,
+//! Paging always terminates: a `_stream` stops on a short page,
 //! on a page equal to the one before, and at the page bound (`max_pages`), whether or
 //! not the replies carry `totalCount` — here a `totalCount` that always says "more".
 //!

@@ -107,7 +107,7 @@ async fn ten_thousand_changes_under_faults_lose_nothing_and_double_nothing() {
                         tally.busy.fetch_add(1, Ordering::Relaxed);
                         control.inject_fault(CHANGE_METHOD, Fault::Busy, 1);
                     }
-                    // Committed after the caller's timeout: the new fault of issue 12.
+                    // Committed after the caller's timeout (the late commit).
                     6 => {
                         tally.held.fetch_add(1, Ordering::Relaxed);
                         control.inject_fault(

@@ -1725,7 +1725,7 @@ async fn reliable_change_after_a_busy_answer_is_applied_exactly_once() {
     assert_eq!(env.ledger_amounts(&open_id), [100]);
 }
 
-/// Issue 12, finding 3: a key used before by a 10-point rollback, then a new change under
+/// A key used before by a 10-point rollback, then a new change under
 /// it loses its reply. The change is in effect once: 190, not 290.
 #[tokio::test]
 async fn a_change_under_a_key_a_rollback_used_is_applied_once() {

@@ -123,7 +123,7 @@ impl Driver for SameKey {
 
 /// The protocol of the previous release, as a model: on an unknown outcome roll back by
 /// change_id (polling), then re-apply under a new change_id. Kept to show that the
-/// search finds the double credit of a delayed original (issue 12, finding 2).
+/// search finds the double credit of a delayed original.
 struct RollbackThenReapply {
     request: ChangePointsRequest,
     original_id: String,
@@ -472,7 +472,7 @@ fn the_same_key_protocol_is_exactly_once_in_every_schedule() {
     );
 }
 
-/// The search has teeth: it finds issue 12's double credit in the old protocol.
+/// The search has teeth: it finds the double credit of the old protocol.
 #[test]
 fn the_old_rollback_protocol_double_credits_in_some_schedule() {
     let found = explore(&|open_id| {

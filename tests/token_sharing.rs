@@ -12,7 +12,8 @@
 //! - `corrupt_record_fails_clearly_without_token_call`: a damaged record is an error,
 //!   never a reason to spend the day's 2.1.
 //! - `failed_store_write_keeps_new_token`: a refresh whose store write fails.
-//! - `refresh_outage_does_not_spend_the_budget`: ignored, a known bug (see its comment).
+//! - `refresh_outage_does_not_spend_the_budget`: a refresh outage with 100 callers waiting
+//!   spends one refresh, not the day's budget.
 //!
 //! The child processes are this test binary, re-executed with [`CHILD_ENV`] set (see
 //! `token_sharing_child`). Redis is the server at `REDIS_URL` (default
@@ -587,7 +588,7 @@ async fn invalid_token_recovery_across_processes() {
     cleanup(&prefix).await;
 }
 
-/// Token finding 12, with a real crash: a process is killed (SIGKILL) while its 2.1 is in
+/// With a real crash: a process is killed (SIGKILL) while its 2.1 is in
 /// flight. The platform issues the tokens, nothing stores them, and the day's only 2.1 is
 /// spent. The next process reports exactly that at once, naming the reset time, with no
 /// lease wait; it makes no token call of its own.

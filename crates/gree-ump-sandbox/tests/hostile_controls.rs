@@ -1,4 +1,4 @@
-//! No control or request input breaks the sandbox (issue 18, must-show 3): a property
+//! No control or request input breaks the sandbox: a property
 //! test starts sandboxes with arbitrary limits and lifetimes, drives the control API with
 //! arbitrary values (clock set and advance, faults, growth values, revocations, the
 //! timestamp scope, token lifetimes, resets) and hostile signed bodies, then checks that

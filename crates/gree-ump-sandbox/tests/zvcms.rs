@@ -1,5 +1,5 @@
 //! The zvcms typed client (`crates/zvcms`) against the sandbox's zvcms API, end to end
-//! (issue 18, item 5): the sandbox verifies each `Token` with the `Signer` the test gives
+//! over HTTP: the sandbox verifies each `Token` with the `Signer` the test gives
 //! it, the same trait object the client signs with.
 //!
 //! The signer (HMAC-SHA1 over the sorted pairs, base64, percent-encoded) is a test

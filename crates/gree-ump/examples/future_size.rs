@@ -1,4 +1,4 @@
-//! Prints the size of one call's future (issue 19: the smaller, the fewer cache misses
+//! Prints the size of one call's future (the smaller, the fewer cache misses
 //! between calls). `cargo run --release -p gree-ump --example future_size`.
 use std::future::IntoFuture;
 use std::sync::Arc;

@@ -486,7 +486,7 @@ async fn token_calls_are_signed_with_their_own_credential() {
         SECRET.as_bytes(),
         &obtain.query["sign"]
     ));
-    // The document's token calls carry only query parameters: no body (finding 13).
+    // The document's token calls carry only query parameters: no body.
     assert!(obtain.body.is_empty(), "{:?}", obtain.body);
 }
 
@@ -574,7 +574,7 @@ async fn paged_endpoints_stream_every_item() {
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
-/// How a test page server answers page `n` of 10 (issue 18: a server that always
+/// How a test page server answers page `n` of 10 (a server that always
 /// answers a full page without `totalCount` once made `_stream` run forever).
 #[derive(Clone, Copy)]
 enum Pages {
@@ -898,7 +898,7 @@ async fn a_skewed_clock_is_corrected_and_the_refused_call_resent_once() {
     assert_eq!(server.refused_timestamps.load(Ordering::SeqCst), 2);
 }
 
-/// Issue 15: `success: true` without `data` once became `Ok("")`, `Ok(0)`, an all-`None`
+/// `success: true` without `data` once became `Ok("")`, `Ok(0)`, an all-`None`
 /// struct. Now it is a typed error naming the method, for every endpoint with data; only
 /// the endpoint the spec gives no data (5.4) succeeds without it.
 #[tokio::test]
@@ -979,7 +979,7 @@ async fn a_success_without_data_is_a_typed_error_never_a_default() {
         .expect("no data needed");
 }
 
-/// Issue 15: per-call options on the typed API, on the same client.
+/// Per-call options on the typed API, on the same client.
 #[tokio::test]
 async fn per_call_timeout_and_retry_apply_to_one_call() {
     use openplatform_runtime::RetryPolicy;

@@ -216,7 +216,7 @@ pub fn parse_http_date_ms(date: &str) -> Option<i64> {
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` exactly (IMF-fixdate, what servers send), parsed by
 /// position: every reply carries one, and chrono's RFC 2822 parser costs about a
-/// microsecond (issue 19). Anything else, including a weekday that does not match the
+/// microsecond (measured). Anything else, including a weekday that does not match the
 /// date, is `None`, and the caller asks chrono, so what is accepted does not change.
 fn imf_fixdate_ms(date: &str) -> Option<i64> {
     use chrono::{Datelike, NaiveDate, NaiveTime};

@@ -274,7 +274,7 @@ pub(crate) mod tests {
         },
     };
 
-    /// Issue 14: the two styles once had two lenient decoders, and `"TRUE"` or `"1"` was a
+    /// The two styles once had two lenient decoders, and `"TRUE"` or `"1"` was a
     /// success for zvcms `status` but an error for UMP `success`.
     #[test]
     fn both_styles_read_flags_and_codes_alike() {

@@ -1,6 +1,6 @@
 //! Property tests: no number from the wire, the store, the clock or the user makes the
 //! clock, the stores or the token manager panic, and the clock correction never leaves
-//! its bound (the token issue's findings 4 and 11).
+//! its bound (a negative lifetime and an overflowing skew once did).
 
 use std::sync::Arc;
 use std::time::Duration;

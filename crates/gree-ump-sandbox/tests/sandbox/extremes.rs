@@ -1,5 +1,5 @@
 //! Extreme control values: the clock at the ends of `i64`, far back, far ahead. Every
-//! later request still gets a JSON answer (issue 18, finding 3: `i64::MAX` made the
+//! later request still gets a JSON answer (once, `i64::MAX` made the
 //! control reads panic and 2.1 answer "busy").
 
 use std::time::Duration;

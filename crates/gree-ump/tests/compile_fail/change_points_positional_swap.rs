@@ -1,4 +1,4 @@
-// The call that compiled before issue 15: six positional values, five of them strings,
+// The call that once compiled: six positional values, five of them strings,
 // here with `open_id` and `change_id` swapped. It no longer compiles: `new` takes one
 // `ChangePointsArgs`, whose fields are named.
 use gree_ump::endpoints::ChangePointsRequest;

@@ -155,7 +155,7 @@ pub(crate) fn decode_body<T: Tolerant, C: ApiErrorCode>(
 
 /// Decodes `data` tolerantly; the error names the path of the bad value (`items[2].price`).
 ///
-/// Path tracking costs about a fifth of a reply's decoding (issue 19), and only a failure
+/// Path tracking costs about a fifth of a reply's decoding (measured), and only a failure
 /// needs it: the data is decoded plainly first, and again with tracking only when that
 /// fails, so the error is the one the tracked decoder gives.
 ///

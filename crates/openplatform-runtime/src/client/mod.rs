@@ -78,7 +78,7 @@ struct Inner {
 impl Client {
     /// The URL of `method` without a query: the base URL and the path template, parsed
     /// on the method's first call and cloned after that (parsing on every call cost about
-    /// a microsecond, issue 19). A method name is `'static`, so the cache holds at most
+    /// a microsecond). A method name is `'static`, so the cache holds at most
     /// one entry per endpoint.
     pub(crate) fn method_url(
         &self,
@@ -110,7 +110,7 @@ impl Client {
 
 /// The tokens and signatures sent lately, and the scrubber of them and of the app's
 /// credentials, kept up to date as they come and go: building it on every call (some 70
-/// values) cost more than the rest of the call (issue 19).
+/// values) cost more than the rest of the call (measured).
 ///
 /// Tokens and signatures are kept apart: a call sends the same token again (found at
 /// once, the same shared text) and a new signature (never looked for: counting its uses

@@ -88,7 +88,7 @@ impl Client {
 
     /// [`Client::send_with`], its reply boxed from the decoding up: every level of a call
     /// moves its result to the one above, and a reply's data is large (640 bytes for a
-    /// member), so unboxed it was copied some ten times a call (issue 19).
+    /// member), so unboxed it was copied some ten times a call (measured).
     pub(super) async fn send_boxed<E: Endpoint>(
         &self,
         request: &E,
@@ -103,7 +103,7 @@ impl Client {
             latency_ms = tracing::field::Empty,
         );
         // No subscriber wants the span: skip the instrumentation (it cost about 0.4 µs a
-        // call, issue 19); the attempts, the skew correction and the retries are the same.
+        // call); the attempts, the skew correction and the retries are the same.
         if span.is_disabled() {
             return self.attempts(request, options).await;
         }

@@ -5,13 +5,13 @@
 //! the app secret, recent tokens and signatures), and the set changes on every call (a
 //! new signature comes, an old one goes). So the index is kept up to date in place, never
 //! rebuilt per call: hashing every form on every call cost more than reading the reply
-//! (issue 19).
+//! (measured).
 //!
 //! The search reads the text's bytes at each position as a key (up to 8 bytes, as many
 //! as the shortest form has): every form starts with such a key, so a form occurs only
 //! where the key at a position is one of the forms' keys. A bitmap of the keys rejects
 //! most positions at once; a hit is confirmed byte by byte. (A rolling hash over the
-//! whole shortest length cost half as much again per byte, issue 19.)
+//! whole shortest length cost half as much again per byte.)
 
 use std::sync::Arc;
 

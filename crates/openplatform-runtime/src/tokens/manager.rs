@@ -519,7 +519,7 @@ impl TokenManager {
             let (margin, ahead) = self.margins(cached.lifetime_ms);
             if cached.record.access_valid_at(now, ahead) {
                 // The cold paths are boxed, so every call's future does not carry their
-                // state (issue 19: 4.4 KB before).
+                // state (4.4 KB before).
                 if self.write_back_due() {
                     Box::pin(self.write_back(&cached)).await;
                 }

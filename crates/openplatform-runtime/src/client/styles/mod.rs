@@ -31,7 +31,7 @@ pub(crate) struct Outgoing {
     pub body: Bytes,
     /// The token it carries, if any, and its signature, wherever the style put them: a
     /// reply that quotes one is an echo (the style knows them; reading them back out of
-    /// the URL or body cost a parse per call, issue 19).
+    /// the URL or body cost a parse per call).
     pub token: Option<Secret>,
     pub signature: Secret,
 }
