@@ -60,10 +60,7 @@ impl IdGen {
     }
 
     fn hex(&mut self, purpose: &str) -> String {
-        self.digest(purpose)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(self.digest(purpose))
     }
 
     fn number(&mut self, purpose: &str) -> u64 {

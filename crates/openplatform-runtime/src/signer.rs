@@ -371,8 +371,8 @@ impl Signer for CanonicalSigner {
         let digest = self.digest(request);
         let text = match self.output {
             Output::Base64 => base64::engine::general_purpose::STANDARD.encode(&digest),
-            Output::HexLower => hex(&digest, b"0123456789abcdef"),
-            Output::HexUpper => hex(&digest, b"0123456789ABCDEF"),
+            Output::HexLower => hex::encode(&digest),
+            Output::HexUpper => hex::encode_upper(&digest),
         };
         Ok(if self.url_encoded {
             percent_encode(&text)
@@ -382,29 +382,16 @@ impl Signer for CanonicalSigner {
     }
 }
 
-fn hex(bytes: &[u8], digits: &[u8; 16]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(digits[usize::from(b >> 4)]));
-        out.push(char::from(digits[usize::from(b & 0x0f)]));
-    }
-    out
-}
-
 /// Percent-encodes every byte but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`),
 /// with uppercase hex digits: `0++3c6h=` → `0%2B%2B3c6h%3D`.
 pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 2);
-    for &b in text.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 0x0f)]));
-        }
-    }
-    out
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const RESERVED: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    utf8_percent_encode(text, RESERVED).to_string()
 }
 
 #[cfg(test)]
@@ -463,7 +450,7 @@ mod tests {
         let r = request(&fields);
         let signer = CanonicalSigner::hmac_sha1("key").canonical(Canonical::sorted_values());
         assert_eq!(
-            hex(&signer.digest(&r), b"0123456789abcdef"),
+            hex::encode(signer.digest(&r)),
             "de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9"
         );
         assert_eq!(signer.sign(&r).unwrap(), "3nybhbi3iqa8ino29wqQcBydtNk=");

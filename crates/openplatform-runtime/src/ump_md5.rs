@@ -22,13 +22,10 @@ impl Signature {
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
-    fn from_digest(digest: &[u8]) -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
+    fn from_digest(digest: &[u8; 16]) -> Self {
         let mut out = [0u8; 32];
-        for (i, byte) in digest.iter().take(16).enumerate() {
-            out[2 * i] = HEX[usize::from(byte >> 4)];
-            out[2 * i + 1] = HEX[usize::from(byte & 0x0f)];
-        }
+        // 16 bytes fill the 32 digits exactly: the lengths always match.
+        let _ = hex::encode_to_slice(digest, &mut out);
         Signature(out)
     }
 }
@@ -56,7 +53,8 @@ where
     }
     hasher.update(body);
     hasher.update(secret);
-    Signature::from_digest(hasher.finalize().as_slice())
+    let digest: [u8; 16] = hasher.finalize().into();
+    Signature::from_digest(&digest)
 }
 
 /// Sorts parameters by name in byte order, as the scheme requires. Stable, so repeated
