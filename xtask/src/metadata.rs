@@ -11,10 +11,39 @@ pub const SECTION: &str = "[package.metadata.vendor-document]";
 
 /// The section as the spec says it should read.
 pub fn section(api: &Api) -> String {
+    // The path goes in a comment, which ends at a line break: control characters become
+    // spaces there.
+    let path: String = api
+        .spec_path
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     format!(
-        "{SECTION}\n# Written by `cargo xtask regenerate` from {}: the vendor document this crate describes.\ntitle = {:?}\nversion = {:?}\nfile = {:?}\n",
-        api.spec_path, api.title, api.doc_version, api.document
+        "{SECTION}\n# Written by `cargo xtask regenerate` from {path}: the vendor document this crate describes.\ntitle = {}\nversion = {}\nfile = {}\n",
+        toml_string(&api.title),
+        toml_string(&api.doc_version),
+        toml_string(&api.document)
     )
+}
+
+/// `text` as a TOML basic string. Rust's `{:?}` is not one: it writes `\u{301}` for a
+/// combining accent, which TOML does not read.
+fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// `manifest` with the section replaced by (or, if absent, followed by) [`section`].
@@ -50,6 +79,15 @@ pub fn apply(manifest: &str, api: &Api) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn strings_are_written_as_toml_reads_them() {
+        assert_eq!(toml_string("格力 V2.7"), "\"格力 V2.7\"");
+        assert_eq!(
+            toml_string("a\"b\\c\nd\u{7f}e\u{301}"),
+            "\"a\\\"b\\\\c\\nd\\u007Fe\u{301}\""
+        );
+    }
+
     fn api() -> Api {
         crate::validate::load(
             "api-spec/t.yaml",
@@ -67,7 +105,7 @@ mod tests {
         assert!(once.ends_with(&section(&api)));
         assert_eq!(apply(&once, &api), once, "idempotent");
         let stale = once.replace(
-            &format!("version = {:?}", api.doc_version),
+            &format!("version = {}", toml_string(&api.doc_version)),
             "version = \"V0\"",
         );
         assert_ne!(stale, once);
