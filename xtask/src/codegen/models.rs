@@ -101,37 +101,6 @@ fn enum_def(e: &Enum) -> TokenStream {
             }
         }
 
-        impl From<i64> for #name {
-            fn from(code: i64) -> Self {
-                Self::from_code(code)
-            }
-        }
-
-        impl From<#name> for i64 {
-            fn from(value: #name) -> i64 {
-                value.code()
-            }
-        }
-
-        impl ::serde::Serialize for #name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_i64(self.code())
-            }
-        }
-
-        impl<'de> ::serde::Deserialize<'de> for #name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                #rt::wire::tolerant::required::<D, i64>(deserializer).map(Self::from_code)
-            }
-        }
-
-        impl #rt::wire::Tolerant for #name {
-            fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-                deserializer: D,
-            ) -> Result<Option<Self>, D::Error> {
-                <i64 as #rt::wire::Tolerant>::deserialize_tolerant(deserializer)
-                    .map(|code| code.map(Self::from_code))
-            }
-        }
+        #rt::int_enum_wire!(#name);
     }
 }

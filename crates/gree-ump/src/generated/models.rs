@@ -69,47 +69,7 @@ impl CouponCategory {
     }
 }
 
-impl From<i64> for CouponCategory {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<CouponCategory> for i64 {
-    fn from(value: CouponCategory) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for CouponCategory {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for CouponCategory {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for CouponCategory {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(CouponCategory);
 /// 优惠券发送渠道, 枚举: 1.领券中心
 ///
 /// Channel through which the coupon is offered
@@ -150,47 +110,7 @@ impl CouponCentreStatus {
     }
 }
 
-impl From<i64> for CouponCentreStatus {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<CouponCentreStatus> for i64 {
-    fn from(value: CouponCentreStatus) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for CouponCentreStatus {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for CouponCentreStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for CouponCentreStatus {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(CouponCentreStatus);
 /// 状态: 枚举值-&gt;0-无效/删除; 1-有效; 2-已经使用; 3-使用中; 4-未开始
 ///
 /// State of a member's coupon
@@ -257,47 +177,7 @@ impl CouponStatus {
     }
 }
 
-impl From<i64> for CouponStatus {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<CouponStatus> for i64 {
-    fn from(value: CouponStatus) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for CouponStatus {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for CouponStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for CouponStatus {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(CouponStatus);
 /// 状态: 枚举值-&gt;1-有效; 2-已经使用; 3-已过期, 不传默认查全部
 ///
 /// Which of a member's coupons to list (absent means all)
@@ -348,47 +228,7 @@ impl CouponStatusFilter {
     }
 }
 
-impl From<i64> for CouponStatusFilter {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<CouponStatusFilter> for i64 {
-    fn from(value: CouponStatusFilter) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for CouponStatusFilter {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for CouponStatusFilter {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for CouponStatusFilter {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(CouponStatusFilter);
 /// 优惠券有效期类型 0.领取时间以后多少天有效 1.固定时间段
 ///
 /// How a coupon's validity period is defined
@@ -434,47 +274,7 @@ impl CouponValidityType {
     }
 }
 
-impl From<i64> for CouponValidityType {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<CouponValidityType> for i64 {
-    fn from(value: CouponValidityType) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for CouponValidityType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for CouponValidityType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for CouponValidityType {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(CouponValidityType);
 /// 会员性别, 1-男, 2-女, 0-未知
 ///
 /// Member gender
@@ -525,47 +325,7 @@ impl Gender {
     }
 }
 
-impl From<i64> for Gender {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<Gender> for i64 {
-    fn from(value: Gender) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for Gender {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for Gender {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for Gender {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(Gender);
 /// 是否最大等级: 1是 0 否
 ///
 /// Whether the member is at the highest level
@@ -611,47 +371,7 @@ impl MaxLevelFlag {
     }
 }
 
-impl From<i64> for MaxLevelFlag {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<MaxLevelFlag> for i64 {
-    fn from(value: MaxLevelFlag) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for MaxLevelFlag {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for MaxLevelFlag {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for MaxLevelFlag {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(MaxLevelFlag);
 /// 领取条件, 枚举: 0.限定新用户; 1.限定会员等级; 2.全部 (默认值)
 ///
 /// Who may receive the coupon
@@ -706,47 +426,7 @@ impl MemberRestrictType {
     }
 }
 
-impl From<i64> for MemberRestrictType {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<MemberRestrictType> for i64 {
-    fn from(value: MemberRestrictType) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for MemberRestrictType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for MemberRestrictType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for MemberRestrictType {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(MemberRestrictType);
 /// params_type 字段传入枚举标识openId入参的值类型, 1.代表openId, 2.代表 phone
 ///
 /// What the open_id of a coupon grant carries
@@ -792,47 +472,7 @@ impl ParamsType {
     }
 }
 
-impl From<i64> for ParamsType {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<ParamsType> for i64 {
-    fn from(value: ParamsType) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for ParamsType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for ParamsType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for ParamsType {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(ParamsType);
 /// 领取方式, 枚举: 0-免费、1积分兑换
 ///
 /// How the coupon is obtained
@@ -878,47 +518,7 @@ impl ReceiveMethod {
     }
 }
 
-impl From<i64> for ReceiveMethod {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<ReceiveMethod> for i64 {
-    fn from(value: ReceiveMethod) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for ReceiveMethod {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for ReceiveMethod {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for ReceiveMethod {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(ReceiveMethod);
 /// 积分查看类型 (看全部/看支出/看收入)
 ///
 /// Which point ledger entries to list
@@ -969,47 +569,7 @@ impl ScoreType {
     }
 }
 
-impl From<i64> for ScoreType {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<ScoreType> for i64 {
-    fn from(value: ScoreType) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for ScoreType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for ScoreType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for ScoreType {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(ScoreType);
 /// 可用商品, 枚举: 0-适用于所有商品 1-部分商品 2-部分类目
 ///
 /// Which goods the coupon applies to
@@ -1064,47 +624,7 @@ impl SuitItemType {
     }
 }
 
-impl From<i64> for SuitItemType {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<SuitItemType> for i64 {
-    fn from(value: SuitItemType) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for SuitItemType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for SuitItemType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for SuitItemType {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(SuitItemType);
 /// 可用门店/商家, 枚举: 0-适用于所有门店/商家 1-部分门店/商家
 ///
 /// Which stores accept the coupon
@@ -1150,47 +670,7 @@ impl SuitStoreType {
     }
 }
 
-impl From<i64> for SuitStoreType {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<SuitStoreType> for i64 {
-    fn from(value: SuitStoreType) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for SuitStoreType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for SuitStoreType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for SuitStoreType {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(SuitStoreType);
 /// 核销优惠券使用范围, 枚举: 1.限定发放的业态
 ///
 /// Where the coupon can be redeemed
@@ -1236,47 +716,7 @@ impl UseScopeType {
     }
 }
 
-impl From<i64> for UseScopeType {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<UseScopeType> for i64 {
-    fn from(value: UseScopeType) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for UseScopeType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for UseScopeType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for UseScopeType {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(UseScopeType);
 /// 发放券码 (coupon_set 数组的元素)
 ///
 /// One coupon to give to one member

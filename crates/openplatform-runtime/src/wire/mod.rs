@@ -6,6 +6,7 @@
 
 pub mod comma_joined;
 pub mod id;
+pub mod int_enum;
 pub mod json_string;
 pub mod money;
 pub mod quoted;

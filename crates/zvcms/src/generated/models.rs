@@ -43,47 +43,7 @@ impl CardListType {
     }
 }
 
-impl From<i64> for CardListType {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<CardListType> for i64 {
-    fn from(value: CardListType) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for CardListType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for CardListType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for CardListType {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(CardListType);
 /// 核销渠道:1-支付宝 ,2-微信, 3-pos, 4-美团, 5-饿了么, 6-有赞商城, 7-三方
 ///
 /// Channel through which the coupon is redeemed
@@ -162,47 +122,7 @@ impl ChannelType {
     }
 }
 
-impl From<i64> for ChannelType {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<ChannelType> for i64 {
-    fn from(value: ChannelType) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for ChannelType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for ChannelType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for ChannelType {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(ChannelType);
 /// userInfo
 ///
 /// The member who owns the redeemed coupons

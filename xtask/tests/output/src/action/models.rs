@@ -43,47 +43,7 @@ impl Mode {
     }
 }
 
-impl From<i64> for Mode {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<Mode> for i64 {
-    fn from(value: Mode) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for Mode {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for Mode {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for Mode {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(Mode);
 /// 会员
 ///
 /// The owner received

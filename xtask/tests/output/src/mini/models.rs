@@ -48,47 +48,7 @@ impl Kind {
     }
 }
 
-impl From<i64> for Kind {
-    fn from(code: i64) -> Self {
-        Self::from_code(code)
-    }
-}
-
-impl From<Kind> for i64 {
-    fn from(value: Kind) -> i64 {
-        value.code()
-    }
-}
-
-impl ::serde::Serialize for Kind {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.code())
-    }
-}
-
-impl<'de> ::serde::Deserialize<'de> for Kind {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Self, D::Error> {
-        ::openplatform_runtime::wire::tolerant::required::<D, i64>(deserializer)
-            .map(Self::from_code)
-    }
-}
-
-impl ::openplatform_runtime::wire::Tolerant for Kind {
-    fn deserialize_tolerant<'de, D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Self>, D::Error> {
-        <i64 as ::openplatform_runtime::wire::Tolerant>::deserialize_tolerant(
-                deserializer,
-            )
-            .map(|code| code.map(Self::from_code))
-    }
-}
-
+::openplatform_runtime::int_enum_wire!(Kind);
 /// 获取令牌:返回参数 data
 ///
 /// The `data` of mini.token.get
