@@ -169,18 +169,28 @@ async fn serve(args: impl Iterator<Item = String>) -> ExitCode {
         }
     };
     // The secret is printed on purpose: this is a local sandbox, and the user needs it.
-    println!("gree-ump-sandbox listening on {}", sandbox.base_url());
-    println!("port: {}", sandbox.addr().port());
-    println!("app_id: {}", sandbox.app_id());
-    println!("app_secret: {}", sandbox.app_secret());
-    println!(
-        "calls: POST {}/gw/gateway/{{method}}/v1",
-        sandbox.base_url()
+    let base = sandbox.base_url();
+    let mut banner = format!(
+        "gree-ump-sandbox listening on {base}\nport: {}\napp_id: {}\napp_secret: {}\n\
+         calls: POST {base}/gw/gateway/{{method}}/v1\ntest controls: {base}/__sandbox/\n\
+         inspector: {base}/__sandbox/ui\n",
+        sandbox.addr().port(),
+        sandbox.app_id(),
+        sandbox.app_secret(),
     );
-    println!("test controls: {}/__sandbox/", sandbox.base_url());
-    println!("inspector: {}/__sandbox/ui", sandbox.base_url());
     if let Some(path) = &sandbox.control().config().state_file {
-        println!("state file: {} (saved after every change)", path.display());
+        banner.push_str(&format!(
+            "state file: {} (saved after every change)\n",
+            path.display()
+        ));
+    }
+    // Written, not `println!`: with its output closed (`| head -1`, a supervisor that
+    // stopped reading) `println!` panicked on the broken pipe and the sandbox exited.
+    // The sandbox serves without anyone reading its banner.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
     if tokio::signal::ctrl_c().await.is_err() {
         eprintln!("gree-ump-sandbox: cannot wait for Ctrl-C; stopping");

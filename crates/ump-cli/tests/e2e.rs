@@ -706,6 +706,63 @@ async fn ump_sandbox_serves_the_sandbox() {
     );
 }
 
+/// A sandbox whose standard output is closed (`ump sandbox | head -1`, or a supervisor
+/// that stopped reading) keeps serving: printing its banner once made it panic on the
+/// broken pipe and exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_with_its_output_closed_keeps_serving() {
+    let env = Env::new().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = env
+        .command(&["sandbox", "--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ump sandbox starts");
+    // Nobody reads: every line it prints meets a broken pipe.
+    drop(child.stdout.take());
+    let url = format!("http://127.0.0.1:{port}/__sandbox/");
+    gree_ump::runtime::install_tls_provider();
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let answered = loop {
+        if let Some(status) = child.try_wait().expect("its status") {
+            panic!("the sandbox exited ({status}) when its output was closed");
+        }
+        if http
+            .get(&url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(answered, "the sandbox answered at {url}");
+    // Still there a while later (the banner is printed after the server starts).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let status = child.try_wait().expect("its status");
+    let again = http
+        .get(&url)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        status.is_none(),
+        "the sandbox exited ({status:?}) when its output was closed"
+    );
+    assert!(again, "the sandbox still answers at {url}");
+}
+
 /// A wrong app secret: the day's 2.1 is refused and stays counted. `ump tokens status`
 /// shows the failure and its code, and `ump tokens forget-obtain --yes` is the documented
 /// way out: after it, the corrected service works.
