@@ -83,6 +83,21 @@ impl JournalStore for Counting {
     }
 }
 
+/// Appends `count` writes, each of its own member (`member:0`, `member:1`, …).
+async fn append_members(store: &dyn JournalStore, count: usize) {
+    for n in 0..count {
+        store
+            .append(NewEntry {
+                method: "m".into(),
+                body: "{}".into(),
+                order_keys: vec![format!("member:{n}")],
+                created_ms: 0,
+            })
+            .await
+            .unwrap();
+    }
+}
+
 /// A platform that applies every write, each call taking a little longer than the one
 /// before (by its entry id), so that calls finish one at a time.
 struct Staggered;
@@ -114,17 +129,7 @@ impl Dispatch for Staggered {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outcomes_share_the_claims_commits() {
     let store = Arc::new(Counting::default());
-    for n in 0..96 {
-        store
-            .append(NewEntry {
-                method: "m".into(),
-                body: "{}".into(),
-                order_keys: vec![format!("member:{n}")],
-                created_ms: 0,
-            })
-            .await
-            .unwrap();
-    }
+    append_members(store.as_ref(), 96).await;
     let mut policy = DrainPolicy::default();
     policy.concurrency = 16;
     policy.idle_poll = Duration::from_millis(50);
@@ -183,17 +188,7 @@ impl Dispatch for Stuck {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_drainer_gives_back_unsent_what_it_claimed_ahead() {
     let store = Arc::new(MemoryJournal::new());
-    for n in 0..6 {
-        store
-            .append(NewEntry {
-                method: "m".into(),
-                body: "{}".into(),
-                order_keys: vec![format!("member:{n}")],
-                created_ms: 0,
-            })
-            .await
-            .unwrap();
-    }
+    append_members(store.as_ref(), 6).await;
     let mut policy = DrainPolicy::default();
     policy.concurrency = 2;
     let dispatch = Arc::new(Stuck::default());
